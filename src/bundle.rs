@@ -1,0 +1,683 @@
+//! Stage 3, `bundle`: turn a tenant's rendered documents into Graph operations in dependency
+//! order. Finds every symbolic reference (`${ref:group:breakglass}`), checks it (dangling, wrong
+//! kind, malformed, cycles), computes each request's method and path from the kinds registry,
+//! and records what deploy needs to find existing objects (the match key).
+//!
+//! Input: a [`ResolvedTenant`] and its [`ExpandedDocument`]s. Output: a [`Bundle`], or
+//! [`Diagnostics`] at the line that wrote each bad reference.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::kinds::{self, Kind, Method, PathParam, Shape};
+use crate::model::{self, Cloud};
+use crate::render::{ExpandedDocument, REF_OPEN, TemplateOrigin, locate_pointer};
+use crate::resolve::{AcceptedLint, ResolvedResource, ResolvedTenant};
+use crate::source::{SourceMap, Span};
+
+/// Bundle format identifier written into every bundle.
+pub const BUNDLE_FORMAT: &str = "tenantform.bundle/v1";
+
+/// One symbolic reference inside a body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefUse {
+    /// JSON pointer of the string that holds the placeholder.
+    pub pointer: String,
+    /// The referenced resource key.
+    pub target: String,
+    /// The referenced resource's kind.
+    pub kind: &'static str,
+}
+
+/// The tenant a bundle is for.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantInfo {
+    /// Entra tenant id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Domain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Cloud.
+    pub cloud: Cloud,
+    /// Ring.
+    pub ring: String,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// One Graph request, as compiled (deploy decides create or update from the live tenant).
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// Logical key.
+    pub key: String,
+    /// Kind.
+    pub kind: &'static Kind,
+    /// Method of the request as compiled (create, upsert or singleton update).
+    pub method: Method,
+    /// Path under the API version (may hold reference placeholders).
+    pub path: String,
+    /// A `Prefer` header the request needs (`create-if-missing` for group upserts).
+    pub prefer: Option<&'static str>,
+    /// The body.
+    pub body: Value,
+    /// Match-key values that find an existing object.
+    pub match_values: BTreeMap<String, Value>,
+    /// Keys of operations that must succeed first.
+    pub depends_on: Vec<String>,
+    /// References in the body and path.
+    pub refs: Vec<RefUse>,
+    /// Parent resource key.
+    pub parent: Option<String>,
+    /// Controls implemented.
+    pub controls: Vec<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// The declaring baseline.
+    pub baseline: String,
+    /// Where the resource was declared.
+    pub declared_at: Span,
+    /// Where its template is.
+    pub origin: TemplateOrigin,
+    /// Where each variable was written (for "value set here" notes).
+    pub var_spans: BTreeMap<String, Span>,
+    /// Variables (to find which one produced a bad value).
+    pub vars: serde_json::Map<String, Value>,
+    /// Lint findings accepted on purpose.
+    pub accepted: Vec<AcceptedLint>,
+}
+
+/// A resource an override skipped.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SkippedOperation {
+    /// Key.
+    pub key: String,
+    /// Kind name.
+    pub kind: &'static str,
+    /// The override's reason.
+    pub reason: String,
+}
+
+/// A tenant's operations, in dependency order. Only `validate` turns it into something
+/// plan and deploy accept.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// The tenant.
+    pub tenant: TenantInfo,
+    /// Baselines in layer order.
+    pub baselines: Vec<String>,
+    /// Operations in dependency order.
+    pub operations: Vec<Operation>,
+    /// Skipped resources with reasons.
+    pub skipped: Vec<SkippedOperation>,
+}
+
+/// Parse `prefix:key` reference text.
+fn parse_ref(text: &str) -> Result<(&'static Kind, &str), String> {
+    let Some((prefix, key)) = text.split_once(':') else {
+        return Err(format!("reference \"{text}\" is not `<prefix>:<key>`"));
+    };
+    let Some(kind) = kinds::by_ref_prefix(prefix) else {
+        let prefixes: Vec<&str> = kinds::KINDS.iter().map(|k| k.ref_prefix).collect();
+        let hint = model::did_you_mean(prefix, prefixes.iter().copied())
+            .map(|s| format!(" (did you mean \"{s}\"?)"))
+            .unwrap_or_default();
+        return Err(format!(
+            "reference \"{text}\" has an unknown prefix \"{prefix}\"{hint}"
+        ));
+    };
+    if !model::is_resource_key(key) {
+        return Err(format!("reference \"{text}\" has an invalid key \"{key}\""));
+    }
+    Ok((kind, key))
+}
+
+/// Every reference text inside a string.
+fn ref_texts(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find(REF_OPEN) {
+        let after = &rest[start + REF_OPEN.len()..];
+        let Some(end) = after.find('}') else { break };
+        out.push(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+fn walk_strings<'v>(value: &'v Value, pointer: &mut String, out: &mut Vec<(String, &'v str)>) {
+    match value {
+        Value::String(s) if s.contains(REF_OPEN) => out.push((pointer.clone(), s)),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                walk_strings(item, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                walk_strings(v, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// True when a concrete pointer matches a pattern with `*` segments.
+pub fn pointer_matches(pattern: &str, pointer: &str) -> bool {
+    let mut p = pattern.split('/');
+    let mut q = pointer.split('/');
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == "*" || a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The best span for some text a resource wrote: where it is written in the template, else in
+/// the resource's `vars`, else where the resource is declared.
+fn span_of_text(sources: &SourceMap, op: &Operation, text: &str, pointer: &str) -> Span {
+    let template = op.origin.text(sources);
+    if let Some(pos) = template.find(text) {
+        return op.origin.span(pos..pos + text.len());
+    }
+    for span in op.var_spans.values() {
+        let written = sources.slice(*span);
+        if written.trim_matches(['"', '\'']) == text {
+            return *span;
+        }
+    }
+    if let Some(pos) = locate_pointer(template, pointer) {
+        return op.origin.span(pos..pos);
+    }
+    op.declared_at
+}
+
+fn odata_escape(s: &str) -> String {
+    s.replace('\'', "''")
+}
+
+fn compute_path(
+    kind: &'static Kind,
+    body: &Value,
+    parent: Option<(&'static Kind, &str)>,
+) -> Result<String, Diagnostic> {
+    let mut path = kind.path.to_string();
+    for (name, param) in kind.path_params {
+        let value = match param {
+            PathParam::BodyField(field) => {
+                match body.get(*field).and_then(Value::as_str) {
+                    Some(v) => v.to_string(),
+                    None => {
+                        return Err(Diagnostic::error(
+                        Code::UnaddressableResource,
+                        format!("a {} body needs a string `{field}`: the request path is built from it", kind.name),
+                    )
+                    .pointer(format!("/{field}")));
+                    }
+                }
+            }
+            PathParam::ODataTypeId(table) => {
+                let odata = body
+                    .get("@odata.type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                match table.iter().find(|(t, _)| *t == odata) {
+                    Some((_, id)) => (*id).to_string(),
+                    None => {
+                        let known: Vec<&str> = table.iter().map(|(t, _)| *t).collect();
+                        return Err(Diagnostic::error(
+                            Code::UnaddressableResource,
+                            format!(
+                                "a {} body needs an `@odata.type` that names the method; found {}",
+                                kind.name,
+                                if odata.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    format!("\"{odata}\"")
+                                }
+                            ),
+                        )
+                        .pointer("/@odata.type")
+                        .expected(format!("one of {}", model::quote_list(&known))));
+                    }
+                }
+            }
+            PathParam::Parent => match parent {
+                Some((parent_kind, key)) => format!("{REF_OPEN}{}:{key}}}", parent_kind.ref_prefix),
+                None => String::new(),
+            },
+        };
+        path = path.replace(&format!("{{{name}}}"), &value);
+    }
+    if kind.name == "group"
+        && let Some(unique) = body.get("uniqueName").and_then(Value::as_str)
+    {
+        path = format!("{}(uniqueName='{}')", kind.path, odata_escape(unique));
+    }
+    Ok(path)
+}
+
+fn operation_for(doc: ExpandedDocument, resource: &ResolvedResource) -> Operation {
+    let kind = doc.kind;
+    let match_values = if matches!(kind.shape, Shape::Collection | Shape::Child) {
+        kind.match_key
+            .iter()
+            .filter_map(|k| doc.body.get(*k).map(|v| ((*k).to_string(), v.clone())))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let method = match kind.shape {
+        Shape::Collection | Shape::Child | Shape::ParentAction => {
+            kind.create_method.unwrap_or(kind.update_method)
+        }
+        Shape::Singleton | Shape::FixedMember => kind.update_method,
+    };
+    Operation {
+        key: doc.key.value.clone(),
+        kind,
+        method,
+        path: String::new(),
+        prefer: (kind.name == "group").then_some("create-if-missing"),
+        body: doc.body,
+        match_values,
+        depends_on: Vec::new(),
+        refs: Vec::new(),
+        parent: resource.parent.as_ref().map(|p| p.value.clone()),
+        controls: resource.controls.clone(),
+        description: resource.description.clone(),
+        baseline: resource.baseline.clone(),
+        declared_at: resource.key.span,
+        origin: doc.origin,
+        var_spans: resource.var_spans.clone(),
+        vars: resource.vars.clone(),
+        accepted: resource.accepted.clone(),
+    }
+}
+
+/// Build a tenant's bundle.
+pub fn bundle(
+    sources: &SourceMap,
+    tenant: &ResolvedTenant,
+    docs: Vec<ExpandedDocument>,
+) -> (Option<Bundle>, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let tenant_id = tenant.tenant.id.value.clone();
+    let by_key: BTreeMap<&str, &ResolvedResource> = tenant
+        .resources
+        .iter()
+        .map(|r| (r.key.value.as_str(), r))
+        .collect();
+    let skipped: BTreeMap<&str, _> = tenant.skipped.iter().map(|s| (s.key.as_str(), s)).collect();
+
+    let mut ops: Vec<Operation> = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let Some(resource) = by_key.get(doc.key.value.as_str()) else {
+            continue;
+        };
+        let mut op = operation_for(doc, resource);
+        let mut op_diags = Vec::new();
+
+        // Parent.
+        let mut parent = None;
+        match (op.kind.parent_kind, &resource.parent) {
+            (Some(parent_kind), None) => op_diags.push(
+                Diagnostic::error(
+                    Code::InvalidParent,
+                    format!(
+                        "a {} needs `parent = \"<key of a {parent_kind}>\"`",
+                        op.kind.name
+                    ),
+                )
+                .at(resource.key.span),
+            ),
+            (None, Some(p)) => op_diags.push(
+                Diagnostic::error(
+                    Code::InvalidParent,
+                    format!("a {} takes no `parent`", op.kind.name),
+                )
+                .at(p.span),
+            ),
+            (Some(parent_kind), Some(p)) => match by_key.get(p.value.as_str()) {
+                Some(target) if target.kind.name == parent_kind => {
+                    parent = Some((target.kind, p.value.as_str()));
+                }
+                Some(target) => op_diags.push(
+                    Diagnostic::error(
+                        Code::InvalidParent,
+                        format!(
+                            "`parent` must be a {parent_kind}, but `{}` is a {}",
+                            p.value, target.kind.name
+                        ),
+                    )
+                    .at(p.span)
+                    .note("declared here", target.key.span),
+                ),
+                None => {
+                    let mut d = Diagnostic::error(
+                        Code::InvalidParent,
+                        format!(
+                            "`parent` names `{}`, which this tenant does not get",
+                            p.value
+                        ),
+                    )
+                    .at(p.span);
+                    if let Some(s) = skipped.get(p.value.as_str()) {
+                        d = d.note(format!("skipped by an override ({})", s.reason), s.span);
+                    }
+                    op_diags.push(d);
+                }
+            },
+            (None, None) => {}
+        }
+        if let Some((_, key)) = parent {
+            op.depends_on.push(key.to_string());
+        }
+
+        match compute_path(op.kind, &op.body, parent) {
+            Ok(path) => op.path = path,
+            Err(d) => {
+                let at =
+                    locate_pointer(op.origin.text(sources), d.pointer.as_deref().unwrap_or(""))
+                        .map_or(op.declared_at, |p| op.origin.span(p..p));
+                op_diags.push(d.at(at));
+            }
+        }
+
+        // References in the body.
+        let mut strings = Vec::new();
+        walk_strings(&op.body, &mut String::new(), &mut strings);
+        for (pointer, s) in strings {
+            for text in ref_texts(s) {
+                let span = span_of_text(sources, &op, text, &pointer);
+                let (ref_kind, key) = match parse_ref(text) {
+                    Ok(parsed) => parsed,
+                    Err(message) => {
+                        op_diags.push(
+                            Diagnostic::error(Code::MalformedReference, message)
+                                .at(span)
+                                .pointer(pointer.clone())
+                                .expected("`<prefix>:<key>`, e.g. \"group:emergency-access\" (`tenantform kinds` lists prefixes)"),
+                        );
+                        continue;
+                    }
+                };
+                let Some(target) = by_key.get(key) else {
+                    let mut d = Diagnostic::error(
+                        Code::DanglingReference,
+                        format!("reference \"{text}\" points at no resource of this tenant"),
+                    )
+                    .at(span)
+                    .pointer(pointer.clone());
+                    if let Some(s) = skipped.get(key) {
+                        d = d
+                            .note(
+                                format!("`{key}` is skipped by an override ({})", s.reason),
+                                s.span,
+                            )
+                            .help("skip the resources that reference it too, or keep it");
+                    } else if let Some(s) = model::did_you_mean(key, by_key.keys().copied()) {
+                        d = d.help(format!("did you mean \"{}:{s}\"?", ref_kind.ref_prefix));
+                    }
+                    op_diags.push(d);
+                    continue;
+                };
+                if target.kind.name != ref_kind.name {
+                    op_diags.push(
+                        Diagnostic::error(
+                            Code::WrongReferenceKind,
+                            format!(
+                                "reference \"{text}\" says {}, but `{key}` is a {}",
+                                ref_kind.name, target.kind.name
+                            ),
+                        )
+                        .at(span)
+                        .pointer(pointer.clone())
+                        .note("declared here", target.key.span)
+                        .help(format!("write \"{}:{key}\"", target.kind.ref_prefix)),
+                    );
+                    continue;
+                }
+                if let Some(slot) = op
+                    .kind
+                    .ref_slots
+                    .iter()
+                    .find(|s| pointer_matches(s.pointer, &pointer))
+                    && slot.kind != target.kind.name
+                {
+                    op_diags.push(
+                        Diagnostic::error(
+                            Code::WrongReferenceKind,
+                            format!(
+                                "{pointer} takes a {}, but \"{text}\" is a {}",
+                                slot.kind, target.kind.name
+                            ),
+                        )
+                        .at(span)
+                        .pointer(pointer.clone())
+                        .expected(format!("a reference to a {}", slot.kind)),
+                    );
+                    continue;
+                }
+                if key == op.key {
+                    op_diags.push(
+                        Diagnostic::error(
+                            Code::ReferenceCycle,
+                            format!("`{key}` references itself"),
+                        )
+                        .at(span)
+                        .pointer(pointer.clone()),
+                    );
+                    continue;
+                }
+                op.refs.push(RefUse {
+                    pointer: pointer.clone(),
+                    target: key.to_string(),
+                    kind: target.kind.name,
+                });
+                op.depends_on.push(key.to_string());
+            }
+        }
+        if let Some((parent_kind, key)) = parent {
+            op.refs.push(RefUse {
+                pointer: "path".to_string(),
+                target: key.to_string(),
+                kind: parent_kind.name,
+            });
+        }
+        diags.extend(
+            op_diags
+                .into_iter()
+                .map(|d| d.tenant(tenant_id.clone()).resource(op.key.clone())),
+        );
+        ops.push(op);
+    }
+
+    // Implicit order: an object addressed under another object's key (partner identity
+    // synchronization under its partner) waits for the operation that creates that object.
+    let creators: Vec<(String, &'static str, BTreeMap<String, Value>)> = ops
+        .iter()
+        .filter(|o| o.kind.shape == Shape::Collection)
+        .map(|o| (o.key.clone(), o.kind.name, o.match_values.clone()))
+        .collect();
+    for op in &mut ops {
+        for (name, param) in op.kind.path_params {
+            let _ = name;
+            if let PathParam::BodyField(field) = param
+                && let Some(value) = op.body.get(*field)
+            {
+                for (key, _, values) in &creators {
+                    if values.len() == 1 && values.get(*field) == Some(value) && key != &op.key {
+                        op.depends_on.push(key.clone());
+                    }
+                }
+            }
+        }
+        op.depends_on.sort();
+        op.depends_on.dedup();
+    }
+
+    let ordered = match order(ops) {
+        Ok(ops) => ops,
+        Err((cycle, span)) => {
+            diags.push(
+                Diagnostic::error(
+                    Code::ReferenceCycle,
+                    format!(
+                        "resources depend on each other in a loop: {}",
+                        cycle.join(" -> ")
+                    ),
+                )
+                .at(span)
+                .tenant(tenant_id.clone())
+                .resource(cycle[0].clone()),
+            );
+            return (None, diags);
+        }
+    };
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    let t = &tenant.tenant;
+    (
+        Some(Bundle {
+            tenant: TenantInfo {
+                id: t.id.value.clone(),
+                name: t.name.clone(),
+                domain: t.domain.clone(),
+                cloud: t.cloud,
+                ring: t.ring.clone(),
+                tags: t.tags.clone(),
+            },
+            baselines: tenant.layers.clone(),
+            operations: ordered,
+            skipped: tenant
+                .skipped
+                .iter()
+                .map(|s| SkippedOperation {
+                    key: s.key.clone(),
+                    kind: s.kind.name,
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+        }),
+        diags,
+    )
+}
+
+/// Topological order, ties kept in declaration order; a cycle returns its path.
+fn order(ops: Vec<Operation>) -> Result<Vec<Operation>, (Vec<String>, Span)> {
+    let index: BTreeMap<String, usize> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.key.clone(), i))
+        .collect();
+    let deps: Vec<Vec<usize>> = ops
+        .iter()
+        .map(|o| {
+            o.depends_on
+                .iter()
+                .filter_map(|d| index.get(d).copied())
+                .collect()
+        })
+        .collect();
+    let mut placed = vec![false; ops.len()];
+    let mut sequence = Vec::with_capacity(ops.len());
+    loop {
+        let mut progressed = false;
+        for i in 0..ops.len() {
+            if !placed[i] && deps[i].iter().all(|d| placed[*d]) {
+                placed[i] = true;
+                sequence.push(i);
+                progressed = true;
+                break;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    if sequence.len() < ops.len() {
+        // Follow unplaced dependencies until one repeats: that is a cycle.
+        let start = placed
+            .iter()
+            .position(|p| !p)
+            .expect("invariant: some operation is unplaced");
+        let mut path = vec![start];
+        let mut seen = BTreeSet::from([start]);
+        let mut current = start;
+        loop {
+            let Some(next) = deps[current].iter().copied().find(|d| !placed[*d]) else {
+                break;
+            };
+            if !seen.insert(next) {
+                let from = path.iter().position(|p| *p == next).unwrap_or(0);
+                let mut cycle: Vec<String> =
+                    path[from..].iter().map(|i| ops[*i].key.clone()).collect();
+                cycle.push(ops[next].key.clone());
+                return Err((cycle, ops[next].declared_at));
+            }
+            path.push(next);
+            current = next;
+        }
+        let cycle = path.iter().map(|i| ops[*i].key.clone()).collect();
+        return Err((cycle, ops[start].declared_at));
+    }
+    let mut slots: Vec<Option<Operation>> = ops.into_iter().map(Some).collect();
+    Ok(sequence
+        .into_iter()
+        .filter_map(|i| slots[i].take())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ref_texts_finds_every_placeholder() {
+        assert_eq!(ref_texts("${ref:group:a}"), vec!["group:a"]);
+        assert_eq!(
+            ref_texts("https://x/${ref:group:a}/y/${ref:location:b}"),
+            vec!["group:a", "location:b"]
+        );
+        assert!(ref_texts("plain").is_empty());
+    }
+
+    #[test]
+    fn parse_ref_checks_prefix_and_key() {
+        assert_eq!(
+            parse_ref("group:breakglass").map(|(k, key)| (k.name, key)),
+            Ok(("group", "breakglass"))
+        );
+        assert!(parse_ref("grop:breakglass").is_err_and(|e| e.contains("did you mean \"group\"")));
+        assert!(parse_ref("breakglass").is_err());
+        assert!(parse_ref("group:Bad Key").is_err());
+    }
+
+    #[test]
+    fn pointer_patterns() {
+        assert!(pointer_matches(
+            "/conditions/users/excludeGroups/*",
+            "/conditions/users/excludeGroups/3"
+        ));
+        assert!(!pointer_matches(
+            "/conditions/users/excludeGroups/*",
+            "/conditions/users/excludeUsers/3"
+        ));
+        assert!(!pointer_matches("/a/*", "/a/1/b"));
+    }
+}

@@ -1,0 +1,167 @@
+//! Command-line interface: clap definitions, one file per subcommand, and the mapping from
+//! outcomes to exit codes. Raw flags become a validated run configuration before any work.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod bench;
+mod compile;
+mod init;
+mod kinds;
+mod output;
+mod render;
+// mod schema;
+mod validate;
+
+/// Exit codes, documented in the book (reference/cli.md).
+pub(crate) mod exit {
+    /// Success.
+    pub(crate) const OK: u8 = 0;
+    /// Invalid input: TOML, template, schema, lint.
+    pub(crate) const INVALID_INPUT: u8 = 1;
+    /// Command-line usage error.
+    pub(crate) const USAGE: u8 = 64;
+    /// Internal error (a bug, or the environment: disk full, permissions on the output).
+    pub(crate) const INTERNAL: u8 = 70;
+}
+
+const AFTER_HELP: &str = "\
+Everyday use:
+  tenantform init my-msp                         a project on the shipped baselines, 3 example tenants
+  tenantform validate --project my-msp           every problem, at file:line:col
+  tenantform compile --project my-msp --out out  one deterministic bundle per tenant
+  tenantform render --project my-msp --tenant Contoso --resource ca-block-legacy-auth
+
+Exit codes: 0 ok, 1 invalid input, 2 changes or drift found, 3 deploy had failed tenants,
+64 usage error, 70 internal error.";
+
+/// Compile Microsoft 365 / Entra ID / Intune baselines into validated Microsoft Graph request
+/// bundles, one per tenant.
+#[derive(Debug, Parser)]
+#[command(name = "tenantform", version, about, long_about = None, after_help = AFTER_HELP)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Treat this date as today (YYYY-MM-DD) when checking override expiry; for reproducible CI.
+    #[arg(long, global = true, value_name = "DATE", hide = true)]
+    today: Option<jiff::civil::Date>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new project that uses the shipped baselines, with three example tenants.
+    Init(init::Args),
+    /// Check every tenant of a project: TOML, parameters, templates, references, Graph schemas
+    /// and lints. Writes nothing; exit 1 on any error.
+    Validate(validate::Args),
+    /// Compile every selected tenant into OUT/<tenant-id>.json (validated, deterministic).
+    Compile(compile::Args),
+    /// List the Graph resource kinds: path, match key, reference prefix, throttle class,
+    /// permissions.
+    Kinds(kinds::Args),
+    /// Render one resource for one tenant and show the request it compiles to (for debugging
+    /// templates).
+    Render(render::Args),
+    /// Regenerate (or check) the JSON Schemas from Graph's CSDL metadata.
+    Schema(SchemaArgsPlaceholder),
+    /// Benchmarks: compile and validate a generated fleet and print throughput and peak memory.
+    Bench(bench::Args),
+}
+
+/// Output formats for diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Text for people.
+    Human,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+}
+
+/// Which tenants: `--tenant` (repeatable) or `--ring`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Selector {
+    /// Only this tenant (id or name); repeat for more.
+    #[arg(long = "tenant", value_name = "ID", conflicts_with = "ring")]
+    tenants: Vec<String>,
+    /// Only the tenants of this ring.
+    #[arg(long, value_name = "RING")]
+    ring: Option<String>,
+}
+
+impl Selector {
+    fn selection(&self) -> tenantform::compile::Selection {
+        use tenantform::compile::Selection;
+        if let Some(ring) = &self.ring {
+            Selection::Ring(ring.clone())
+        } else if !self.tenants.is_empty() {
+            Selection::Tenants(self.tenants.clone())
+        } else {
+            Selection::All
+        }
+    }
+}
+
+/// The project directory argument shared by commands.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ProjectArg {
+    /// The project directory (holds tenantform.toml).
+    #[arg(long, short = 'p', value_name = "DIR", default_value = ".")]
+    project: PathBuf,
+}
+
+pub(crate) fn today(cli_today: Option<jiff::civil::Date>) -> jiff::civil::Date {
+    cli_today.unwrap_or_else(|| jiff::Zoned::now().date())
+}
+
+/// Write to stdout, ignoring a closed pipe (`tenantform kinds | head`).
+pub(crate) fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// Write to stderr.
+pub(crate) fn err(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let today = today(cli.today);
+    let result = match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Validate(args) => validate::run(args, today),
+        Command::Compile(args) => compile::run(args, today),
+        Command::Kinds(args) => kinds::run(args),
+        Command::Render(args) => render::run(args, today),
+        Command::Schema(_args) => Ok(exit::INTERNAL),
+        Command::Bench(args) => bench::run(args, today),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            err(&format!("error: {e:#}\n"));
+            ExitCode::from(exit::INTERNAL)
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SchemaArgsPlaceholder {}

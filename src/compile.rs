@@ -1,0 +1,305 @@
+//! The compile pipeline for a fleet: for each selected tenant, `resolve` → `render` → `bundle`
+//! → `validate`, and (for `compile`) write `OUT/<tenant-id>.json` atomically. Tenants stream
+//! through a pool of worker threads (both cores), so memory stays flat however large the fleet;
+//! events reach the [`Reporter`] in tenant order, so output is the same whatever the thread count.
+//!
+//! Input: a loaded [`ProjectSource`], the [`Engine`] and the [`Schemas`]. Output: files, events,
+//! and a [`CompileSummary`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use serde_json::Value;
+
+use crate::bundle;
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::model::Tenant;
+use crate::project::ProjectSource;
+use crate::render::Engine;
+use crate::report::{Event, Reporter};
+use crate::resolve;
+use crate::source::Span;
+use crate::validate::{self, Schemas, ValidateOptions, ValidatedBundle};
+
+/// Which tenants a command works on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// Every tenant.
+    #[default]
+    All,
+    /// These tenant ids (or names).
+    Tenants(Vec<String>),
+    /// Every tenant of a ring.
+    Ring(String),
+}
+
+impl Selection {
+    /// True when the tenant is selected.
+    pub fn includes(&self, tenant: &Tenant) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Tenants(ids) => ids
+                .iter()
+                .any(|id| id.eq_ignore_ascii_case(&tenant.id.value) || id == &tenant.name),
+            Selection::Ring(ring) => &tenant.ring == ring,
+        }
+    }
+}
+
+/// How to compile.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Where bundles go; `None` validates only.
+    pub out_dir: Option<PathBuf>,
+    /// Which tenants.
+    pub selection: Selection,
+    /// Unknown properties are errors.
+    pub strict: bool,
+    /// Worker threads (at least 1).
+    pub jobs: usize,
+    /// Today's date, for override expiry.
+    pub today: jiff::civil::Date,
+}
+
+/// What happened to one tenant.
+#[derive(Debug, Clone)]
+pub struct TenantOutcome {
+    /// Tenant id.
+    pub id: String,
+    /// Tenant name.
+    pub name: String,
+    /// Operations in its bundle (when compiled).
+    pub operations: usize,
+    /// Content hash (when compiled).
+    pub content_hash: Option<String>,
+    /// The file written (when compiled with an output directory).
+    pub written: Option<PathBuf>,
+}
+
+/// The result of a compile or validate run.
+#[derive(Debug, Default)]
+pub struct CompileSummary {
+    /// Tenants that compiled.
+    pub compiled: Vec<TenantOutcome>,
+    /// Tenants that failed.
+    pub failed: Vec<TenantOutcome>,
+    /// Every diagnostic, coalesced and sorted.
+    pub diagnostics: Diagnostics,
+    /// Total operations compiled.
+    pub operations: usize,
+}
+
+impl CompileSummary {
+    /// True when nothing failed and no error was found.
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && !self.diagnostics.has_errors()
+    }
+}
+
+/// The artifacts of one tenant's compile, before writing.
+#[derive(Debug)]
+pub struct TenantCompilation {
+    /// The validated bundle, if the tenant compiled.
+    pub bundle: Option<ValidatedBundle>,
+    /// Its diagnostics.
+    pub diagnostics: Diagnostics,
+}
+
+/// Compile one tenant in memory (no file is written).
+pub fn compile_tenant(
+    project: &ProjectSource,
+    engine: &Engine,
+    schemas: &Schemas,
+    tenant: &Tenant,
+    strict: bool,
+    today: jiff::civil::Date,
+) -> TenantCompilation {
+    let mut diagnostics = Diagnostics::new();
+    let (resolved, d) = resolve::resolve(project, tenant, today);
+    diagnostics.extend(d);
+    let Some(resolved) = resolved else {
+        return TenantCompilation {
+            bundle: None,
+            diagnostics,
+        };
+    };
+    let (docs, d) = engine.render(project, &resolved);
+    let render_failed = d.has_errors();
+    diagnostics.extend(d);
+    let (bundle, d) = bundle::bundle(&project.sources, &resolved, docs);
+    diagnostics.extend(d);
+    let Some(bundle) = bundle.filter(|_| !render_failed) else {
+        return TenantCompilation {
+            bundle: None,
+            diagnostics,
+        };
+    };
+    let params: Vec<(Value, Span)> = resolved
+        .params
+        .values()
+        .flat_map(|p| {
+            let mut values = vec![(p.value.clone(), p.span)];
+            if let Value::Array(items) = &p.value {
+                values.extend(items.iter().map(|i| (i.clone(), p.span)));
+            }
+            values
+        })
+        .collect();
+    let (validated, d) = validate::validate(
+        schemas,
+        &project.sources,
+        bundle,
+        &params,
+        ValidateOptions { strict },
+    );
+    diagnostics.extend(d);
+    TenantCompilation {
+        bundle: validated,
+        diagnostics,
+    }
+}
+
+/// Write a bundle to `OUT/<tenant-id>.json` atomically (temporary file, then rename).
+pub fn write_bundle(out_dir: &Path, bundle: &ValidatedBundle) -> std::io::Result<PathBuf> {
+    let path = out_dir.join(format!("{}.json", bundle.bundle().tenant.id));
+    let tmp = out_dir.join(format!(".{}.json.tmp", bundle.bundle().tenant.id));
+    std::fs::write(&tmp, bundle.to_pretty_json())?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+struct Finished {
+    index: usize,
+    outcome: TenantOutcome,
+    ok: bool,
+    diagnostics: Diagnostics,
+}
+
+/// Compile (or only validate) the selected tenants of a project.
+pub fn compile(
+    project: &ProjectSource,
+    engine: &Engine,
+    schemas: &Schemas,
+    options: &CompileOptions,
+    reporter: &mut dyn Reporter,
+) -> CompileSummary {
+    let tenants: Vec<&Tenant> = project
+        .tenants
+        .iter()
+        .filter(|t| options.selection.includes(t))
+        .collect();
+    let mut summary = CompileSummary::default();
+    if let Some(out) = &options.out_dir
+        && let Err(e) = std::fs::create_dir_all(out)
+    {
+        summary.diagnostics.push(Diagnostic::error(
+            Code::UnreadableFile,
+            format!("cannot create the output directory {}: {e}", out.display()),
+        ));
+        return summary;
+    }
+    reporter.event(Event::CompileStarted {
+        tenants: tenants.len(),
+    });
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<Finished>(options.jobs.max(1) * 4);
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            let tx = tx.clone();
+            let tenants = &tenants;
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(tenant) = tenants.get(index) else {
+                        break;
+                    };
+                    let compiled = compile_tenant(
+                        project,
+                        engine,
+                        schemas,
+                        tenant,
+                        options.strict,
+                        options.today,
+                    );
+                    let mut diagnostics = compiled.diagnostics;
+                    let mut outcome = TenantOutcome {
+                        id: tenant.id.value.clone(),
+                        name: tenant.name.clone(),
+                        operations: 0,
+                        content_hash: None,
+                        written: None,
+                    };
+                    let mut ok = false;
+                    if let Some(bundle) = compiled.bundle {
+                        outcome.operations = bundle.bundle().operations.len();
+                        outcome.content_hash = Some(bundle.content_hash().to_string());
+                        ok = true;
+                        if let Some(out) = &options.out_dir {
+                            match write_bundle(out, &bundle) {
+                                Ok(path) => outcome.written = Some(path),
+                                Err(e) => {
+                                    ok = false;
+                                    diagnostics.push(
+                                        Diagnostic::error(
+                                            Code::UnreadableFile,
+                                            format!(
+                                                "cannot write the bundle of tenant {}: {e}",
+                                                tenant.id.value
+                                            ),
+                                        )
+                                        .tenant(tenant.id.value.clone()),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    if tx
+                        .send(Finished {
+                            index,
+                            outcome,
+                            ok,
+                            diagnostics,
+                        })
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Report in tenant order, whatever order the workers finish in.
+        let mut pending: BTreeMap<usize, Finished> = BTreeMap::new();
+        let mut expected = 0;
+        for finished in rx {
+            pending.insert(finished.index, finished);
+            while let Some(f) = pending.remove(&expected) {
+                expected += 1;
+                if f.ok {
+                    reporter.event(Event::TenantCompiled {
+                        outcome: &f.outcome,
+                    });
+                    summary.operations += f.outcome.operations;
+                    summary.compiled.push(f.outcome);
+                } else {
+                    reporter.event(Event::TenantFailed {
+                        outcome: &f.outcome,
+                        errors: f.diagnostics.error_count(),
+                    });
+                    summary.failed.push(f.outcome);
+                }
+                summary.diagnostics.extend(f.diagnostics);
+            }
+        }
+    });
+    summary.diagnostics.coalesce();
+    reporter.event(Event::CompileFinished {
+        compiled: summary.compiled.len(),
+        failed: summary.failed.len(),
+        operations: summary.operations,
+    });
+    summary
+}

@@ -1,0 +1,10 @@
+//! The `tenantform` binary: parse the command line, run, map the result to a documented exit
+//! code (0 ok, 1 invalid input, 2 changes/drift found, 3 deploy failures, 64 usage, 70 internal).
+
+use std::process::ExitCode;
+
+mod cli;
+
+fn main() -> ExitCode {
+    cli::main()
+}

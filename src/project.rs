@@ -1,0 +1,238 @@
+//! Stage 0, `load`: walk a project directory (sorted, so the result never depends on the file
+//! system's order), read every file once, register it in the [`SourceMap`], and decode it.
+//! Shipped baselines and templates join in under project files of the same name.
+//!
+//! Input: a project directory. Output: [`ProjectSource`] plus [`Diagnostics`] for every file
+//! that is unreadable, not UTF-8, not TOML, or not the model.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::model::{self, Baseline, ProjectConfig, Tenant};
+use crate::shipped;
+use crate::source::{FileId, SourceMap, Span};
+
+/// The file that marks a project directory.
+pub const PROJECT_FILE: &str = "tenantform.toml";
+
+/// A template file known to the project.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateFile {
+    /// Its text in the source map.
+    pub file: FileId,
+    /// True when it comes from the binary.
+    pub shipped: bool,
+}
+
+/// Everything read from a project.
+#[derive(Debug)]
+pub struct ProjectSource {
+    /// The project directory.
+    pub root: PathBuf,
+    /// Every file read.
+    pub sources: SourceMap,
+    /// `tenantform.toml`.
+    pub config: Option<ProjectConfig>,
+    /// Baselines by name (project files shadow shipped ones).
+    pub baselines: BTreeMap<String, Baseline>,
+    /// Templates by path under `templates/` (project files shadow shipped ones).
+    pub templates: BTreeMap<String, TemplateFile>,
+    /// Tenants in file order.
+    pub tenants: Vec<Tenant>,
+    /// Files that had errors; a tenant touching one of them fails.
+    pub files_with_errors: BTreeSet<FileId>,
+}
+
+/// Why a directory could not be loaded as a project at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// No `tenantform.toml`.
+    #[error("{} is not a tenantform project: it has no {PROJECT_FILE} (create one with `tenantform init {}`)", .0.display(), .0.display())]
+    NotAProject(PathBuf),
+}
+
+enum ReadOutcome {
+    Text(String),
+    Failed,
+}
+
+fn read_text(
+    path: &Path,
+    display: &str,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> ReadOutcome {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let file = sources.add(display, "");
+            diags.push(
+                Diagnostic::error(Code::UnreadableFile, format!("cannot read {display}: {e}"))
+                    .at(Span::new(file, 0..0)),
+            );
+            return ReadOutcome::Failed;
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => ReadOutcome::Text(text),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let file = sources.add(display, lossy);
+            diags.push(
+                Diagnostic::error(
+                    Code::NotUtf8,
+                    format!("{display} is not valid UTF-8 (invalid byte at offset {valid})"),
+                )
+                .at(Span::new(file, valid..valid + 1))
+                .help("save the file as UTF-8"),
+            );
+            ReadOutcome::Failed
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .collect()
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Load a project directory.
+pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
+    let project_file = root.join(PROJECT_FILE);
+    if !project_file.is_file() {
+        return Err(LoadError::NotAProject(root.to_path_buf()));
+    }
+    let mut sources = SourceMap::new();
+    let mut diags = Diagnostics::new();
+
+    let config = match read_text(&project_file, PROJECT_FILE, &mut sources, &mut diags) {
+        ReadOutcome::Text(text) => {
+            let file = sources.add(PROJECT_FILE, text.clone());
+            model::decode_project(&text, file, &mut diags)
+        }
+        ReadOutcome::Failed => None,
+    };
+
+    let mut baselines = BTreeMap::new();
+    for path in files_under(&root.join("baselines")) {
+        let display = relative(root, &path);
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
+            let file = sources.add(display, text.clone());
+            if let Some(b) = model::decode_baseline(&name, &text, file, false, &mut diags) {
+                baselines.insert(name, b);
+            }
+        }
+    }
+    for (name, text) in shipped::baselines() {
+        if baselines.contains_key(name) {
+            continue;
+        }
+        let display = format!("{}/baselines/{name}.toml", shipped::SHIPPED_PREFIX);
+        let file = sources.add(display, text);
+        if let Some(b) = model::decode_baseline(name, text, file, true, &mut diags) {
+            baselines.insert(name.to_string(), b);
+        }
+    }
+
+    let mut templates = BTreeMap::new();
+    let templates_dir = root.join("templates");
+    for path in files_under(&templates_dir) {
+        let display = relative(root, &path);
+        let name = relative(&templates_dir, &path);
+        if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
+            let file = sources.add(display, text);
+            templates.insert(
+                name,
+                TemplateFile {
+                    file,
+                    shipped: false,
+                },
+            );
+        }
+    }
+    for (name, text) in shipped::templates() {
+        if templates.contains_key(name) {
+            continue;
+        }
+        let file = sources.add(
+            format!("{}/templates/{name}", shipped::SHIPPED_PREFIX),
+            text,
+        );
+        templates.insert(
+            name.to_string(),
+            TemplateFile {
+                file,
+                shipped: true,
+            },
+        );
+    }
+
+    let mut tenants = Vec::new();
+    for path in files_under(&root.join("tenants")) {
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let display = relative(root, &path);
+        if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
+            let file = sources.add(display, text.clone());
+            tenants.extend(model::decode_tenants(&text, file, &mut diags));
+        }
+    }
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    for t in &tenants {
+        if let Some(first) = seen.get(&t.id.value) {
+            diags.push(
+                Diagnostic::error(
+                    Code::DuplicateTenant,
+                    format!("tenant {} is declared twice", t.id.value),
+                )
+                .at(t.id.span)
+                .note("first declared here", *first),
+            );
+        } else {
+            seen.insert(t.id.value.clone(), t.id.span);
+        }
+    }
+
+    let files_with_errors = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .filter_map(|d| d.span.map(|s| s.file))
+        .collect();
+    Ok((
+        ProjectSource {
+            root: root.to_path_buf(),
+            sources,
+            config,
+            baselines,
+            templates,
+            tenants,
+            files_with_errors,
+        },
+        diags,
+    ))
+}

@@ -1,0 +1,548 @@
+//! Stage 2, `render`: owns the Tera engine. Every template (project files, shipped files and
+//! inline `body` strings) is parsed once per run; every filter and function is registered here
+//! and nowhere else.
+//!
+//! Rendering is injection-safe: autoescape is on for every template with an escape function that
+//! writes JSON string escapes, so a value can never end the string it sits in; structured values
+//! go in through `json`. Values are never rendered twice, so `{{ }}` inside a parameter stays text.
+//!
+//! Input: a [`ResolvedTenant`]. Output: one [`ExpandedDocument`] per resource (a JSON object and
+//! the template it came from), or [`Diagnostics`] at the template's line.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde_json::Value;
+use tera::{Context, Kwargs, State, Tera};
+
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::kinds::Kind;
+use crate::model::{Sp, TemplateSource};
+use crate::project::ProjectSource;
+use crate::resolve::{ResolvedResource, ResolvedTenant};
+use crate::source::{FileId, SourceMap, Span};
+
+/// Text that starts a reference placeholder in a rendered body: `${ref:group:breakglass}`.
+pub const REF_OPEN: &str = "${ref:";
+
+/// Where a rendered body's template text sits in the source map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateOrigin {
+    /// The file holding the template text.
+    pub file: FileId,
+    /// Byte offset of the template's first character in that file.
+    pub base: usize,
+    /// Length of the template text in the file.
+    pub len: usize,
+}
+
+impl TemplateOrigin {
+    /// A span in the file for a byte range of the template.
+    pub fn span(&self, range: std::ops::Range<usize>) -> Span {
+        let start = (self.base + range.start).min(self.base + self.len);
+        let end = (self.base + range.end).clamp(start, self.base + self.len);
+        Span::new(self.file, start..end)
+    }
+
+    /// The template text as it stands in the file.
+    pub fn text<'s>(&self, sources: &'s SourceMap) -> &'s str {
+        sources.slice(Span::new(self.file, self.base..self.base + self.len))
+    }
+}
+
+/// One resource rendered for one tenant.
+#[derive(Debug, Clone)]
+pub struct ExpandedDocument {
+    /// Logical key.
+    pub key: Sp<String>,
+    /// Kind.
+    pub kind: &'static Kind,
+    /// The rendered body.
+    pub body: Value,
+    /// Where the template is.
+    pub origin: TemplateOrigin,
+}
+
+/// The template engine for one project.
+pub struct Engine {
+    tera: Tera,
+    origins: BTreeMap<String, TemplateOrigin>,
+    /// Diagnostics of templates that failed to parse, by template name.
+    broken: BTreeMap<String, Diagnostic>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("templates", &self.origins.len())
+            .field("broken", &self.broken.len())
+            .finish()
+    }
+}
+
+/// Write `input` with JSON string escapes (without the surrounding quotes).
+pub fn escape_json_string(input: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut start = 0;
+    for (i, c) in input.char_indices() {
+        let escaped: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => None,
+            _ => continue,
+        };
+        out.write_all(&input.as_bytes()[start..i])?;
+        match escaped {
+            Some(e) => out.write_all(e.as_bytes())?,
+            None => write!(out, "\\u{:04x}", c as u32)?,
+        }
+        start = i + c.len_utf8();
+    }
+    out.write_all(&input.as_bytes()[start..])
+}
+
+/// Canonical JSON: object keys sorted at every level, no insignificant whitespace.
+pub fn canonical_json(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_string(&sorted(value)).unwrap_or_default()
+}
+
+fn placeholder(text: &str) -> String {
+    format!("{REF_OPEN}{text}}}")
+}
+
+fn json_filter(value: &tera::Value, _: Kwargs, _: &State<'_>) -> tera::TeraResult<tera::Value> {
+    let json: Value =
+        serde_json::to_value(value).map_err(|e| tera::Error::message(e.to_string()))?;
+    Ok(tera::Value::safe_string(&canonical_json(&json)))
+}
+
+fn ref_value(value: &tera::Value) -> tera::TeraResult<tera::Value> {
+    if let Some(s) = value.as_str() {
+        return Ok(tera::Value::from(placeholder(s)));
+    }
+    if let Some(items) = value.as_array() {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(s) = item.as_str() else {
+                return Err(tera::Error::message(format!(
+                    "`ref` takes reference strings like \"group:breakglass\", found {}",
+                    item.name()
+                )));
+            };
+            out.push(tera::Value::from(placeholder(s)));
+        }
+        return Ok(tera::Value::from(out));
+    }
+    Err(tera::Error::message(format!(
+        "`ref` takes a reference string like \"group:breakglass\" (or a list of them), found {}",
+        value.name()
+    )))
+}
+
+fn register(tera: &mut Tera) {
+    tera.autoescape_on([""]);
+    tera.set_escape_fn(escape_json_string);
+    tera.register_filter("json", json_filter);
+    tera.register_filter("ref", |v: &tera::Value, _: Kwargs, _: &State<'_>| {
+        ref_value(v)
+    });
+    tera.register_filter("refs", |v: &tera::Value, _: Kwargs, _: &State<'_>| {
+        ref_value(v)
+    });
+    tera.register_function(
+        "ref",
+        |kwargs: Kwargs, _: &State<'_>| -> tera::TeraResult<tera::Value> {
+            let to: tera::Value = kwargs.must_get("to")?;
+            ref_value(&to)
+        },
+    );
+}
+
+/// Where a TOML string's content starts, relative to the span of the whole string token.
+fn string_content_offset(raw: &str) -> usize {
+    let quote = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+        3
+    } else if raw.starts_with('\'') || raw.starts_with('"') {
+        1
+    } else {
+        0
+    };
+    let rest = &raw[quote..];
+    if quote == 3 {
+        if rest.starts_with("\r\n") {
+            return quote + 2;
+        }
+        if rest.starts_with('\n') {
+            return quote + 1;
+        }
+    }
+    quote
+}
+
+/// The template name used for an inline body.
+pub fn inline_name(baseline: &str, key: &str) -> String {
+    format!("{baseline}.toml#resources.{key}.body")
+}
+
+fn tera_error_span(err: &tera::Error) -> Option<std::ops::Range<usize>> {
+    match err.kind() {
+        tera::ErrorKind::SyntaxError(report) | tera::ErrorKind::RenderingError(report) => {
+            Some(report.span().range.clone())
+        }
+        _ => None,
+    }
+}
+
+fn tera_error_message(err: &tera::Error) -> String {
+    let mut message = match err.kind() {
+        tera::ErrorKind::SyntaxError(report) | tera::ErrorKind::RenderingError(report) => {
+            report.message().to_string()
+        }
+        other => other.to_string(),
+    };
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+impl Engine {
+    /// Parse every template of the project once.
+    pub fn new(project: &ProjectSource) -> (Engine, Diagnostics) {
+        let mut tera = Tera::new();
+        register(&mut tera);
+        let mut engine_origins = BTreeMap::new();
+        let mut diags = Diagnostics::new();
+        let mut broken = BTreeMap::new();
+        let sources = &project.sources;
+
+        let mut add = |tera: &mut Tera, name: String, origin: TemplateOrigin, text: &str| {
+            if let Err(e) = tera.add_raw_template(&name, text) {
+                let span = tera_error_span(&e).map_or(origin.span(0..0), |r| origin.span(r));
+                let d = Diagnostic::error(
+                    Code::TemplateSyntax,
+                    format!("template {name} does not parse: {}", tera_error_message(&e)),
+                )
+                .at(span);
+                diags.push(d.clone());
+                broken.insert(name.clone(), d);
+            }
+            engine_origins.insert(name, origin);
+        };
+
+        for (name, t) in &project.templates {
+            let text = &sources.file(t.file).text;
+            let origin = TemplateOrigin {
+                file: t.file,
+                base: 0,
+                len: text.len(),
+            };
+            add(&mut tera, name.clone(), origin, text);
+        }
+        for b in project.baselines.values() {
+            for r in &b.resources {
+                if let TemplateSource::Inline(body) = &r.template {
+                    let raw = sources.slice(body.span);
+                    let offset = string_content_offset(raw);
+                    let origin = TemplateOrigin {
+                        file: body.span.file,
+                        base: body.span.start + offset,
+                        len: body.value.len(),
+                    };
+                    add(
+                        &mut tera,
+                        inline_name(&b.name, &r.key.value),
+                        origin,
+                        &body.value,
+                    );
+                }
+            }
+        }
+        (
+            Engine {
+                tera,
+                origins: engine_origins,
+                broken,
+            },
+            diags,
+        )
+    }
+
+    /// Render every resource of a tenant; problems are collected, not returned at the first.
+    pub fn render(
+        &self,
+        project: &ProjectSource,
+        tenant: &ResolvedTenant,
+    ) -> (Vec<ExpandedDocument>, Diagnostics) {
+        let mut diags = Diagnostics::new();
+        let mut docs = Vec::with_capacity(tenant.resources.len());
+        let mut base = Context::new();
+        let t = &tenant.tenant;
+        base.insert(
+            "tenant",
+            &serde_json::json!({
+                "id": t.id.value,
+                "name": t.name,
+                "domain": t.domain,
+                "cloud": t.cloud.as_str(),
+                "ring": t.ring,
+                "tags": t.tags,
+            }),
+        );
+        let params: serde_json::Map<String, Value> = tenant
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect();
+        base.insert("params", &params);
+        for resource in &tenant.resources {
+            match self.render_one(project, &base, resource) {
+                Ok(doc) => docs.push(doc),
+                Err(d) => diags.push(
+                    d.tenant(t.id.value.clone())
+                        .resource(resource.key.value.clone()),
+                ),
+            }
+        }
+        (docs, diags)
+    }
+
+    fn render_one(
+        &self,
+        project: &ProjectSource,
+        base: &Context,
+        resource: &ResolvedResource,
+    ) -> Result<ExpandedDocument, Diagnostic> {
+        let name = match &resource.template {
+            TemplateSource::File(path) => {
+                if !self.origins.contains_key(&path.value) {
+                    let mut d = Diagnostic::error(
+                        Code::TemplateNotFound,
+                        format!("template \"{}\" not found under templates/ (nor among the shipped templates)", path.value),
+                    )
+                    .at(path.span);
+                    if let Some(s) = crate::model::did_you_mean(
+                        &path.value,
+                        self.origins.keys().map(String::as_str),
+                    ) {
+                        d = d.help(format!("did you mean \"{s}\"?"));
+                    }
+                    return Err(d);
+                }
+                path.value.clone()
+            }
+            TemplateSource::Inline(_) => inline_name(&resource.baseline, &resource.key.value),
+        };
+        if let Some(d) = self.broken.get(&name) {
+            return Err(d.clone());
+        }
+        let origin = *self
+            .origins
+            .get(&name)
+            .expect("invariant: every template name was registered with its origin");
+        let mut ctx = base.clone();
+        ctx.insert("vars", &resource.vars);
+        ctx.insert(
+            "resource",
+            &serde_json::json!({"key": resource.key.value, "kind": resource.kind.name}),
+        );
+        let text = self.tera.render(&name, &ctx).map_err(|e| {
+            let span = tera_error_span(&e).map_or(origin.span(0..0), |r| origin.span(r));
+            Diagnostic::error(
+                Code::RenderFailed,
+                format!(
+                    "template {name} failed to render: {}",
+                    tera_error_message(&e)
+                ),
+            )
+            .at(span)
+        })?;
+        let body: Value = serde_json::from_str(&text)
+            .map_err(|e| invalid_json(&project.sources, &name, origin, &text, e))?;
+        if !body.is_object() {
+            return Err(Diagnostic::error(
+                Code::InvalidJson,
+                format!(
+                    "template {name} must render one JSON object, it rendered {}",
+                    json_type(&body)
+                ),
+            )
+            .at(origin.span(0..0)));
+        }
+        Ok(ExpandedDocument {
+            key: resource.key.clone(),
+            kind: resource.kind,
+            body,
+            origin,
+        })
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The last `"key":` that starts before `offset` in `text`.
+fn key_before(text: &str, offset: usize) -> Option<&str> {
+    let before = &text[..offset.min(text.len())];
+    let mut search_end = before.len();
+    while let Some(colon) = before[..search_end].rfind(':') {
+        let head = before[..colon].trim_end();
+        if let Some(stripped) = head.strip_suffix('"')
+            && let Some(open) = stripped.rfind('"')
+        {
+            let key = &stripped[open + 1..];
+            if !key.is_empty() && !key.contains(['{', '}', ',', '\n']) {
+                return Some(key);
+            }
+        }
+        search_end = colon;
+    }
+    None
+}
+
+fn invalid_json(
+    sources: &SourceMap,
+    name: &str,
+    origin: TemplateOrigin,
+    rendered: &str,
+    err: serde_json::Error,
+) -> Diagnostic {
+    let line = err.line();
+    let line_text = rendered
+        .lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .trim();
+    let offset: usize = rendered
+        .lines()
+        .take(line.saturating_sub(1))
+        .map(|l| l.len() + 1)
+        .sum::<usize>()
+        + err.column().saturating_sub(1);
+    let template = origin.text(sources);
+    let span = key_before(rendered, offset)
+        .and_then(|key| template.find(&format!("\"{key}\"")))
+        .map_or_else(|| origin.span(0..0), |pos| origin.span(pos..pos));
+    let message = err.to_string();
+    let message = message.split(" at line").next().unwrap_or(&message);
+    Diagnostic::error(
+        Code::InvalidJson,
+        format!("template {name} rendered invalid JSON: {message}"),
+    )
+    .at(span)
+    .expected("one JSON object")
+    .help(format!(
+        "rendered line {line} reads `{line_text}`; write strings inside quotes (\"{{{{ x }}}}\") and lists, numbers and booleans with `| json`"
+    ))
+}
+
+/// Find where the property at a JSON pointer is written in a template: follow the pointer's
+/// object keys in order through the text (array indices are skipped). Best effort: returns the
+/// byte offset of the deepest key found.
+pub fn locate_pointer(template: &str, pointer: &str) -> Option<usize> {
+    let mut pos = 0;
+    let mut found = None;
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.parse::<usize>().is_ok() {
+            continue;
+        }
+        let needle = format!("\"{segment}\"");
+        let mut search = pos;
+        let mut hit = None;
+        while let Some(rel) = template[search..].find(&needle) {
+            let at = search + rel;
+            let after = template[at + needle.len()..].trim_start();
+            if after.starts_with(':') {
+                hit = Some(at);
+                break;
+            }
+            search = at + needle.len();
+        }
+        match hit {
+            Some(at) => {
+                pos = at + needle.len();
+                found = Some(at);
+            }
+            None => break,
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(s: &str) -> String {
+        let mut out = Vec::new();
+        escape_json_string(s, &mut out).expect("write to vec");
+        String::from_utf8(out).expect("utf8")
+    }
+
+    #[test]
+    fn escaping_keeps_values_inside_their_string() {
+        let nasty = "a\"b\\c\nd{{ x }}\u{1}";
+        let json = format!("\"{}\"", escaped(nasty));
+        let back: String = serde_json::from_str(&json).expect("valid JSON string");
+        assert_eq!(back, nasty);
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys() {
+        let v: Value = serde_json::from_str(r#"{"b":1,"a":{"d":2,"c":3}}"#).expect("json");
+        assert_eq!(canonical_json(&v), r#"{"a":{"c":3,"d":2},"b":1}"#);
+    }
+
+    #[test]
+    fn locate_pointer_follows_nesting() {
+        let t = "{\n \"state\": \"x\",\n \"conditions\": {\n  \"users\": {\n   \"state\": 1\n  }\n }\n}";
+        assert_eq!(locate_pointer(t, "/state"), Some(2));
+        let nested = locate_pointer(t, "/conditions/users/state").expect("found");
+        assert_eq!(&t[nested..nested + 7], "\"state\"");
+        assert!(nested > 30);
+        assert_eq!(locate_pointer(t, "/missing"), None);
+    }
+
+    #[test]
+    fn key_before_finds_the_enclosing_property() {
+        let text = "{\"a\": 1, \"state\": enabled}";
+        assert_eq!(key_before(text, 19), Some("state"));
+    }
+
+    #[test]
+    fn toml_string_content_offsets() {
+        assert_eq!(string_content_offset("'''\nabc'''"), 4);
+        assert_eq!(string_content_offset("\"abc\""), 1);
+        assert_eq!(string_content_offset("'''abc'''"), 3);
+    }
+}

@@ -1,0 +1,590 @@
+//! Stage 4, `validate`: every operation's body against the JSON Schema generated from Graph's
+//! metadata for its kind (compiled once per run), then the semantic lints the schema cannot
+//! express. Only this module can build a [`ValidatedBundle`], the one type plan and deploy take.
+//!
+//! Input: a [`Bundle`]. Output: a [`ValidatedBundle`] or [`Diagnostics`] with file:line:col, the
+//! JSON pointer in the rendered body, what was expected, and a stable code.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jsonschema::error::ValidationErrorKind;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::bundle::{BUNDLE_FORMAT, Bundle, Operation};
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::kinds::{self, KindLint, Shape};
+use crate::model;
+use crate::render::{canonical_json, locate_pointer};
+use crate::shipped;
+use crate::source::{SourceMap, Span};
+
+/// Which schema variant a request is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Variant {
+    /// Create (or upsert): required properties must be present.
+    Create,
+    /// Update of an object that always exists.
+    Update,
+}
+
+impl Variant {
+    fn file_suffix(self) -> &'static str {
+        match self {
+            Variant::Create => "create",
+            Variant::Update => "update",
+        }
+    }
+}
+
+/// A problem with the shipped schemas themselves (a build defect, not user input).
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// A kind has no generated schema file.
+    #[error("no generated schema {0} is embedded; run `tenantform schema generate`")]
+    Missing(String),
+    /// A schema file is not JSON.
+    #[error("generated schema {file} is not valid JSON: {message}")]
+    NotJson {
+        /// File.
+        file: String,
+        /// Parser message.
+        message: String,
+    },
+    /// A schema does not compile.
+    #[error("generated schema {file} does not compile: {message}")]
+    Invalid {
+        /// File.
+        file: String,
+        /// Compiler message.
+        message: String,
+    },
+}
+
+struct KindSchema {
+    validator: jsonschema::Validator,
+    property_names: BTreeSet<String>,
+}
+
+/// Compiled validators for every kind and variant; build once, share across threads.
+pub struct Schemas {
+    compiled: BTreeMap<(&'static str, Variant), KindSchema>,
+}
+
+impl std::fmt::Debug for Schemas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schemas")
+            .field("compiled", &self.compiled.len())
+            .finish()
+    }
+}
+
+fn collect_property_names(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(props)) = map.get("properties") {
+                out.extend(props.keys().cloned());
+            }
+            for v in map.values() {
+                collect_property_names(v, out);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                collect_property_names(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Schemas {
+    /// Compile the embedded schemas of every kind.
+    pub fn load() -> Result<Schemas, SchemaError> {
+        let mut compiled = BTreeMap::new();
+        for kind in kinds::KINDS {
+            for variant in [Variant::Create, Variant::Update] {
+                let file = format!("{}.{}.schema.json", kind.schema.id, variant.file_suffix());
+                let text =
+                    shipped::schema(&file).ok_or_else(|| SchemaError::Missing(file.clone()))?;
+                let schema: Value =
+                    serde_json::from_str(text).map_err(|e| SchemaError::NotJson {
+                        file: file.clone(),
+                        message: e.to_string(),
+                    })?;
+                let validator =
+                    jsonschema::options()
+                        .build(&schema)
+                        .map_err(|e| SchemaError::Invalid {
+                            file: file.clone(),
+                            message: e.to_string(),
+                        })?;
+                let mut property_names = BTreeSet::new();
+                collect_property_names(&schema, &mut property_names);
+                compiled.insert(
+                    (kind.name, variant),
+                    KindSchema {
+                        validator,
+                        property_names,
+                    },
+                );
+            }
+        }
+        Ok(Schemas { compiled })
+    }
+}
+
+/// Options for validation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValidateOptions {
+    /// Unknown properties are errors, not warnings.
+    pub strict: bool,
+}
+
+/// A bundle that passed validation: the only input plan and deploy accept.
+#[derive(Debug, Clone)]
+pub struct ValidatedBundle {
+    bundle: Bundle,
+    json: Value,
+    content_hash: String,
+}
+
+impl ValidatedBundle {
+    /// The bundle.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// `sha256:<hex>` of the canonical bundle (without the hash itself).
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+
+    /// The bundle file's JSON (keys sorted, pretty-printed, ending with a newline).
+    pub fn to_pretty_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.json).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+fn sort_keys(value: &Value) -> Value {
+    // canonical_json sorts; parse it back into an order-preserving Value for pretty output.
+    serde_json::from_str(&canonical_json(value)).unwrap_or(Value::Null)
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+fn operation_json(sources: &SourceMap, op: &Operation) -> Value {
+    let declared = sources.location(op.declared_at);
+    let template = sources.file(op.origin.file).name.clone();
+    let mut v = json!({
+        "key": op.key,
+        "kind": op.kind.name,
+        "api_version": op.kind.api_version.segment(),
+        "method": op.method.as_str(),
+        "path": op.path,
+        "body": op.body,
+        "body_hash": sha256_hex(canonical_json(&op.body).as_bytes()),
+        "depends_on": op.depends_on,
+        "refs": op.refs,
+        "throttle_class": op.kind.throttle.as_str(),
+        "controls": op.controls,
+        "source": {
+            "baseline": op.baseline,
+            "declared_at": declared.to_string(),
+            "template": template,
+        },
+    });
+    if !op.match_values.is_empty() {
+        v["match"] = json!(op.match_values);
+    }
+    if let Some(prefer) = op.prefer {
+        v["prefer"] = json!(prefer);
+    }
+    if let Some(parent) = &op.parent {
+        v["parent"] = json!(parent);
+    }
+    if let Some(description) = &op.description {
+        v["description"] = json!(description);
+    }
+    if !op.accepted.is_empty() {
+        v["accepted_lints"] = op
+            .accepted
+            .iter()
+            .map(|a| json!({"lint": a.lint, "reason": a.reason, "at": sources.location(a.span).to_string()}))
+            .collect();
+    }
+    v
+}
+
+fn bundle_json(sources: &SourceMap, bundle: &Bundle) -> Value {
+    json!({
+        "format": BUNDLE_FORMAT,
+        "tenant": bundle.tenant,
+        "baselines": bundle.baselines,
+        "operations": bundle.operations.iter().map(|op| operation_json(sources, op)).collect::<Vec<_>>(),
+        "skipped": bundle.skipped,
+    })
+}
+
+fn describe_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("\"{s}\""),
+        Value::Object(_) => "an object".into(),
+        Value::Array(_) => "an array".into(),
+        other => other.to_string(),
+    }
+}
+
+fn value_at<'v>(body: &'v Value, pointer: &str) -> Option<&'v Value> {
+    body.pointer(pointer)
+}
+
+/// Where a bad value was written: the variable (or nested variable) holding exactly that value.
+fn value_origin(op: &Operation, value: &Value, params: &[(Value, Span)]) -> Option<Span> {
+    if matches!(value, Value::Object(_) | Value::Array(_) | Value::Null) {
+        return None;
+    }
+    let vars = Value::Object(op.vars.clone());
+    for (path, span) in &op.var_spans {
+        if vars.pointer(path) == Some(value) {
+            return Some(*span);
+        }
+    }
+    params.iter().find(|(v, _)| v == value).map(|(_, s)| *s)
+}
+
+/// Expand `anyOf`/`oneOf` failures into the errors of the branch the value was meant for (the
+/// one that did not fail on the value's type), so users see "unknown property x" rather than
+/// "not valid under any of the schemas".
+fn flatten(error: jsonschema::ValidationError<'_>) -> Vec<jsonschema::ValidationError<'static>> {
+    let path = error.instance_path().as_str().to_string();
+    let chosen = match error.kind() {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            let meant: Vec<usize> = context
+                .iter()
+                .enumerate()
+                .filter(|(_, branch)| {
+                    !branch.iter().all(|e| {
+                        e.instance_path().as_str() == path
+                            && matches!(
+                                e.kind(),
+                                ValidationErrorKind::Type { .. }
+                                    | ValidationErrorKind::Constant { .. }
+                            )
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect();
+            (meant.len() == 1).then(|| meant[0])
+        }
+        _ => None,
+    };
+    let Some(index) = chosen else {
+        return vec![error.to_owned()];
+    };
+    match error.into_parts().kind {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            context
+                .into_iter()
+                .nth(index)
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(flatten)
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn schema_diagnostics(
+    sources: &SourceMap,
+    schema: &KindSchema,
+    op: &Operation,
+    params: &[(Value, Span)],
+    strict: bool,
+) -> Vec<Diagnostic> {
+    let template = op.origin.text(sources);
+    let span_for = |pointer: &str| -> Span {
+        locate_pointer(template, pointer).map_or(op.declared_at, |pos| {
+            let end = template[pos..].find(':').map_or(pos, |c| pos + c);
+            op.origin.span(pos..end)
+        })
+    };
+    let mut out = Vec::new();
+    let errors: Vec<_> = schema
+        .validator
+        .iter_errors(&op.body)
+        .flat_map(flatten)
+        .collect();
+    for error in errors {
+        let pointer = error.instance_path().as_str().to_string();
+        let at_value = value_at(&op.body, &pointer);
+        let mut d = match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for name in unexpected {
+                    let child = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
+                    let mut d = if strict {
+                        Diagnostic::error(
+                            Code::UnknownProperty,
+                            format!("unknown property `{name}` for a {}", op.kind.name),
+                        )
+                    } else {
+                        Diagnostic::warning(
+                            Code::UnknownProperty,
+                            format!("unknown property `{name}` for a {}", op.kind.name),
+                        )
+                    }
+                    .pointer(child.clone())
+                    .at(span_for(&child));
+                    if let Some(s) =
+                        model::did_you_mean(name, schema.property_names.iter().map(String::as_str))
+                    {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    } else {
+                        d = d.help("Graph's v1.0 metadata has no such property here; beta-only properties need a beta kind");
+                    }
+                    out.push(d);
+                }
+                continue;
+            }
+            ValidationErrorKind::FalseSchema => {
+                let name = pointer.rsplit('/').next().unwrap_or("");
+                Diagnostic::error(
+                    Code::ReadOnlyProperty,
+                    format!("`{name}` is set by the service and must not be sent"),
+                )
+                .help(format!("remove `{name}` from the template"))
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = property
+                    .as_str()
+                    .map_or_else(|| property.to_string(), str::to_string);
+                Diagnostic::error(
+                    Code::MissingProperty,
+                    format!("a {} request needs `{name}`", op.kind.name),
+                )
+            }
+            ValidationErrorKind::Enum { options } => {
+                let allowed: Vec<String> = options
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let found = at_value.map_or_else(String::new, describe_value);
+                let mut d = Diagnostic::error(
+                    Code::SchemaViolation,
+                    format!("{found} is not an allowed value here"),
+                )
+                .expected(format!("one of {}", model::quote_list(&allowed)));
+                if let Some(s) = at_value
+                    .and_then(Value::as_str)
+                    .and_then(|v| model::did_you_mean(v, allowed.iter().map(String::as_str)))
+                {
+                    d = d.help(format!("did you mean \"{s}\"?"));
+                }
+                d
+            }
+            ValidationErrorKind::Type { kind } => {
+                let found = at_value.map_or_else(String::new, describe_value);
+                Diagnostic::error(Code::SchemaViolation, format!("{found} has the wrong type"))
+                    .expected(
+                        format!("{kind:?}")
+                            .to_lowercase()
+                            .replace("single(", "")
+                            .replace("multiple(", "")
+                            .replace(')', ""),
+                    )
+            }
+            _ => Diagnostic::error(Code::SchemaViolation, error.to_string()),
+        };
+        d = d.pointer(pointer.clone()).at(span_for(&pointer));
+        if let Some(origin) = at_value.and_then(|v| value_origin(op, v, params)) {
+            d = d.note("value set here", origin);
+        }
+        out.push(d);
+    }
+    out
+}
+
+fn lint_lockout(op: &Operation) -> Option<Diagnostic> {
+    let body = &op.body;
+    if body.get("state").and_then(Value::as_str) != Some("enabled") {
+        return None;
+    }
+    let users = body.pointer("/conditions/users")?;
+    let includes_all = users
+        .get("includeUsers")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("All")));
+    if !includes_all {
+        return None;
+    }
+    let grants = body
+        .pointer("/grantControls/builtInControls")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+        || body
+            .pointer("/grantControls/authenticationStrength")
+            .is_some_and(|v| !v.is_null());
+    if !grants {
+        return None;
+    }
+    let excluded = ["excludeUsers", "excludeGroups"].iter().any(|k| {
+        users
+            .get(*k)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    });
+    if excluded || op.accepted.iter().any(|a| a.lint == "lockout") {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            Code::LockoutRisk,
+            "this enabled policy applies a grant or block to All users and excludes no one: it can lock every account out, including emergency access",
+        )
+        .pointer("/conditions/users")
+        .help("exclude the emergency-access group (`excludeGroups`), or accept it with `allow = { lockout = \"<reason>\" }`"),
+    )
+}
+
+fn lint_compliance_block(op: &Operation) -> Option<Diagnostic> {
+    let rules = op
+        .body
+        .get("scheduledActionsForRule")
+        .and_then(Value::as_array);
+    let blocks = rules
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            r.get("scheduledActionConfigurations")
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .filter(|a| a.get("actionType").and_then(Value::as_str) == Some("block"))
+        .count();
+    (blocks != 1).then(|| {
+        Diagnostic::error(
+            Code::ComplianceBlockAction,
+            format!("a compliance policy needs exactly one `block` scheduled action, this one has {blocks}"),
+        )
+        .pointer("/scheduledActionsForRule")
+        .expected("scheduledActionsForRule with one scheduledActionConfigurations entry whose actionType is \"block\"")
+        .help("the service answers 400 \"Compliance policy must have one and only one block scheduled action\"")
+    })
+}
+
+/// What identifies the object an operation writes, for the duplicate check.
+fn identity(op: &Operation) -> String {
+    match op.kind.shape {
+        Shape::Collection if !op.match_values.is_empty() => {
+            format!(
+                "{} {}",
+                op.kind.name,
+                canonical_json(&json!(op.match_values))
+            )
+        }
+        _ => format!("{} {}", op.kind.name, op.path),
+    }
+}
+
+/// Validate a bundle. `params` are the tenant's parameter values with where they were written
+/// (for "value set here" notes).
+pub fn validate(
+    schemas: &Schemas,
+    sources: &SourceMap,
+    bundle: Bundle,
+    params: &[(Value, Span)],
+    options: ValidateOptions,
+) -> (Option<ValidatedBundle>, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let mut seen: BTreeMap<String, (&str, Span)> = BTreeMap::new();
+    for op in &bundle.operations {
+        let variant = if op.kind.creates() {
+            Variant::Create
+        } else {
+            Variant::Update
+        };
+        let mut op_diags = Vec::new();
+        if let Some(schema) = schemas.compiled.get(&(op.kind.name, variant)) {
+            op_diags.extend(schema_diagnostics(
+                sources,
+                schema,
+                op,
+                params,
+                options.strict,
+            ));
+        }
+        for lint in op.kind.lints {
+            let found = match lint {
+                KindLint::ConditionalAccessLockout => lint_lockout(op),
+                KindLint::ComplianceBlockAction => lint_compliance_block(op),
+            };
+            if let Some(d) = found {
+                let template = op.origin.text(sources);
+                let span = d
+                    .pointer
+                    .as_deref()
+                    .and_then(|p| locate_pointer(template, p))
+                    .map_or(op.declared_at, |pos| op.origin.span(pos..pos));
+                op_diags.push(d.at(span).note("resource declared here", op.declared_at));
+            }
+        }
+        let id = identity(op);
+        if let Some((first, first_span)) = seen.get(&id) {
+            op_diags.push(
+                Diagnostic::error(
+                    Code::DuplicateMatchKey,
+                    format!(
+                        "`{}` and `{first}` would write the same {} object",
+                        op.key, op.kind.name
+                    ),
+                )
+                .at(op.declared_at)
+                .note("the other one is declared here", *first_span)
+                .help(if op.kind.match_key.is_empty() {
+                    "keep one resource for this object and patch it instead".to_string()
+                } else {
+                    format!("give them different {}", op.kind.match_key.join(" + "))
+                }),
+            );
+        } else {
+            seen.insert(id, (&op.key, op.declared_at));
+        }
+        diags.extend(
+            op_diags
+                .into_iter()
+                .map(|d| d.tenant(bundle.tenant.id.clone()).resource(op.key.clone())),
+        );
+    }
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    let json = bundle_json(sources, &bundle);
+    let content_hash = sha256_hex(canonical_json(&json).as_bytes());
+    let mut json = json;
+    json["content_hash"] = Value::String(content_hash.clone());
+    let json = sort_keys(&json);
+    (
+        Some(ValidatedBundle {
+            bundle,
+            json,
+            content_hash,
+        }),
+        diags,
+    )
+}
