@@ -113,6 +113,9 @@ pub struct Bundle {
     pub operations: Vec<Operation>,
     /// Skipped resources with reasons.
     pub skipped: Vec<SkippedOperation>,
+    /// An earlier stage (or this one) found errors: the bundle may still be checked, so that
+    /// every problem shows in one run, but `validate` will not accept it.
+    pub has_errors: bool,
 }
 
 /// Parse `prefix:key` reference text.
@@ -213,22 +216,20 @@ fn compute_path(
     kind: &'static Kind,
     body: &Value,
     parent: Option<(&'static Kind, &str)>,
-) -> Result<String, Diagnostic> {
+) -> Result<String, Box<Diagnostic>> {
     let mut path = kind.path.to_string();
     for (name, param) in kind.path_params {
         let value = match param {
-            PathParam::BodyField(field) => {
-                match body.get(*field).and_then(Value::as_str) {
-                    Some(v) => v.to_string(),
-                    None => {
-                        return Err(Diagnostic::error(
+            PathParam::BodyField(field) => match body.get(*field).and_then(Value::as_str) {
+                Some(v) => v.to_string(),
+                None => {
+                    return Err(Box::new(Diagnostic::error(
                         Code::UnaddressableResource,
                         format!("a {} body needs a string `{field}`: the request path is built from it", kind.name),
                     )
-                    .pointer(format!("/{field}")));
-                    }
+                    .pointer(format!("/{field}"))));
                 }
-            }
+            },
             PathParam::ODataTypeId(table) => {
                 let odata = body
                     .get("@odata.type")
@@ -238,7 +239,7 @@ fn compute_path(
                     Some((_, id)) => (*id).to_string(),
                     None => {
                         let known: Vec<&str> = table.iter().map(|(t, _)| *t).collect();
-                        return Err(Diagnostic::error(
+                        return Err(Box::new(Diagnostic::error(
                             Code::UnaddressableResource,
                             format!(
                                 "a {} body needs an `@odata.type` that names the method; found {}",
@@ -251,7 +252,7 @@ fn compute_path(
                             ),
                         )
                         .pointer("/@odata.type")
-                        .expected(format!("one of {}", model::quote_list(&known))));
+                        .expected(format!("one of {}", model::quote_list(&known)))));
                     }
                 }
             }
@@ -313,6 +314,7 @@ pub fn bundle(
     sources: &SourceMap,
     tenant: &ResolvedTenant,
     docs: Vec<ExpandedDocument>,
+    earlier_errors: bool,
 ) -> (Option<Bundle>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let tenant_id = tenant.tenant.id.value.clone();
@@ -548,9 +550,7 @@ pub fn bundle(
             return (None, diags);
         }
     };
-    if diags.has_errors() {
-        return (None, diags);
-    }
+    let has_errors = earlier_errors || diags.has_errors();
     let t = &tenant.tenant;
     (
         Some(Bundle {
@@ -573,6 +573,7 @@ pub fn bundle(
                     reason: s.reason.clone(),
                 })
                 .collect(),
+            has_errors,
         }),
         diags,
     )
@@ -619,10 +620,7 @@ fn order(ops: Vec<Operation>) -> Result<Vec<Operation>, (Vec<String>, Span)> {
         let mut path = vec![start];
         let mut seen = BTreeSet::from([start]);
         let mut current = start;
-        loop {
-            let Some(next) = deps[current].iter().copied().find(|d| !placed[*d]) else {
-                break;
-            };
+        while let Some(next) = deps[current].iter().copied().find(|d| !placed[*d]) {
             if !seen.insert(next) {
                 let from = path.iter().position(|p| *p == next).unwrap_or(0);
                 let mut cycle: Vec<String> =

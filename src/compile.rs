@@ -125,12 +125,16 @@ pub fn compile_tenant(
             diagnostics,
         };
     };
-    let (docs, d) = engine.render(project, &resolved);
-    let render_failed = d.has_errors();
+    let rendered = engine.render(project, &resolved);
+    diagnostics.extend(rendered.diagnostics);
+    let (bundle, d) = bundle::bundle(
+        &project.sources,
+        &resolved,
+        rendered.documents,
+        rendered.failed,
+    );
     diagnostics.extend(d);
-    let (bundle, d) = bundle::bundle(&project.sources, &resolved, docs);
-    diagnostics.extend(d);
-    let Some(bundle) = bundle.filter(|_| !render_failed) else {
+    let Some(bundle) = bundle else {
         return TenantCompilation {
             bundle: None,
             diagnostics,

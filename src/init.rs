@@ -232,8 +232,8 @@ pub fn project_files() -> Vec<(String, String)> {
         ),
     ];
     for (profile, id) in PROFILES.iter().zip(EXAMPLE_TENANT_IDS) {
-        let mut text = format!(
-            "# Example tenant. Secrets are never written here: client_secret_env names an environment variable.\n\n"
+        let mut text = String::from(
+            "# Example tenant. Secrets are never written here: client_secret_env names an environment variable.\n\n",
         );
         tenant_entry(
             &mut text,
@@ -270,13 +270,11 @@ pub fn init(dir: &Path) -> Result<Vec<PathBuf>, InitError> {
         write(&path, &text)?;
         written.push(path);
     }
-    for sub in ["templates"] {
-        let path = dir.join(sub);
-        std::fs::create_dir_all(&path).map_err(|source| InitError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    }
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).map_err(|source| InitError::Io {
+        path: templates.clone(),
+        source,
+    })?;
     Ok(written)
 }
 

@@ -405,6 +405,8 @@ type DeEntry<'a, 'i> = (&'a Spanned<Cow<'i, str>>, &'a Spanned<DeValue<'i>>);
 struct Reader<'d> {
     file: FileId,
     diags: &'d mut Diagnostics,
+    /// Unknown keys that look like a known key: (where, the key they were probably meant as).
+    near_misses: Vec<(std::ops::Range<usize>, String)>,
 }
 
 impl Reader<'_> {
@@ -419,6 +421,7 @@ impl Reader<'_> {
 
     /// Report keys not in `allowed`, with a suggestion.
     fn check_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], what: &str) {
+        self.near_misses.clear();
         for (key, _) in table.iter() {
             let name = key.get_ref().as_ref();
             if !allowed.contains(&name) {
@@ -428,6 +431,7 @@ impl Reader<'_> {
                         .expected(format!("one of {}", quote_list(allowed)));
                 if let Some(s) = did_you_mean(name, allowed.iter().copied()) {
                     d = d.help(format!("did you mean `{s}`?"));
+                    self.near_misses.push((key.span(), s.to_string()));
                 }
                 self.diags.push(d);
             }
@@ -452,6 +456,12 @@ impl Reader<'_> {
     }
 
     fn missing(&mut self, key: &str, what: &str, range: std::ops::Range<usize>) {
+        // A misspelt key was already reported with a suggestion; "missing" would say it twice.
+        // `near_misses` holds the last checked table's misspellings (tables are checked just
+        // before their keys are read).
+        if self.near_misses.iter().any(|(_, meant)| meant == key) {
+            return;
+        }
         self.error(
             Code::MissingRequired,
             format!("{what} is missing the required key `{key}`"),
@@ -622,7 +632,11 @@ fn parse_document<'i>(
 /// Decode `tenantform.toml`.
 pub fn decode_project(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<ProjectConfig> {
     let doc = parse_document(text, file, diags)?;
-    let mut r = Reader { file, diags };
+    let mut r = Reader {
+        file,
+        diags,
+        near_misses: Vec::new(),
+    };
     let root = doc.get_ref();
     r.check_keys(root, &["project"], "tenantform.toml");
     let Some((project, range)) = r.sub_table(root, "project", "tenantform.toml") else {
@@ -714,10 +728,7 @@ fn decode_param(
         })
     };
     let ty = if ty_text.value == "list" {
-        let Some(items) = r.required_string(t, "items", &format!("{what} (a list)"), value.span())
-        else {
-            return None;
-        };
+        let items = r.required_string(t, "items", &format!("{what} (a list)"), value.span())?;
         ParamType::List(scalar(r, &items, "items")?)
     } else {
         ParamType::Scalar(scalar(r, &ty_text, "type")?)
@@ -859,7 +870,11 @@ pub fn decode_baseline(
     diags: &mut Diagnostics,
 ) -> Option<Baseline> {
     let doc = parse_document(text, file, diags)?;
-    let mut r = Reader { file, diags };
+    let mut r = Reader {
+        file,
+        diags,
+        near_misses: Vec::new(),
+    };
     let root = doc.get_ref();
     r.check_keys(
         root,
@@ -1172,7 +1187,11 @@ pub fn decode_tenants(text: &str, file: FileId, diags: &mut Diagnostics) -> Vec<
     let Some(doc) = parse_document(text, file, diags) else {
         return Vec::new();
     };
-    let mut r = Reader { file, diags };
+    let mut r = Reader {
+        file,
+        diags,
+        near_misses: Vec::new(),
+    };
     let root = doc.get_ref();
     r.check_keys(root, &["tenant"], "a tenants file");
     let Some((_, v)) = r.get(root, "tenant") else {

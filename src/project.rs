@@ -42,6 +42,8 @@ pub struct ProjectSource {
     pub tenants: Vec<Tenant>,
     /// Files that had errors; a tenant touching one of them fails.
     pub files_with_errors: BTreeSet<FileId>,
+    /// Baselines whose file exists but could not be decoded (their errors are reported once).
+    pub broken_baselines: BTreeSet<String>,
 }
 
 /// Why a directory could not be loaded as a project at all.
@@ -98,7 +100,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         .sort_by_file_name()
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
+        .filter(|e| e.file_type().is_file() || e.path_is_symlink())
         .map(walkdir::DirEntry::into_path)
         .collect()
 }
@@ -128,6 +130,7 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
     };
 
     let mut baselines = BTreeMap::new();
+    let mut broken_baselines = BTreeSet::new();
     for path in files_under(&root.join("baselines")) {
         let display = relative(root, &path);
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
@@ -140,15 +143,24 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
         else {
             continue;
         };
-        if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
-            let file = sources.add(display, text.clone());
-            if let Some(b) = model::decode_baseline(&name, &text, file, false, &mut diags) {
+        let decoded = match read_text(&path, &display, &mut sources, &mut diags) {
+            ReadOutcome::Text(text) => {
+                let file = sources.add(display, text.clone());
+                model::decode_baseline(&name, &text, file, false, &mut diags)
+            }
+            ReadOutcome::Failed => None,
+        };
+        match decoded {
+            Some(b) => {
                 baselines.insert(name, b);
+            }
+            None => {
+                broken_baselines.insert(name);
             }
         }
     }
     for (name, text) in shipped::baselines() {
-        if baselines.contains_key(name) {
+        if baselines.contains_key(name) || broken_baselines.contains(name) {
             continue;
         }
         let display = format!("{}/baselines/{name}.toml", shipped::SHIPPED_PREFIX);
@@ -232,6 +244,7 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
             templates,
             tenants,
             files_with_errors,
+            broken_baselines,
         },
         diags,
     ))

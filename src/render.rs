@@ -9,7 +9,7 @@
 //! Input: a [`ResolvedTenant`]. Output: one [`ExpandedDocument`] per resource (a JSON object and
 //! the template it came from), or [`Diagnostics`] at the template's line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use serde_json::Value;
@@ -63,12 +63,23 @@ pub struct ExpandedDocument {
     pub origin: TemplateOrigin,
 }
 
+/// A tenant's rendered documents.
+#[derive(Debug)]
+pub struct Rendered {
+    /// One per resource that rendered.
+    pub documents: Vec<ExpandedDocument>,
+    /// Problems, attributed to the tenant and resource.
+    pub diagnostics: Diagnostics,
+    /// True when any resource failed (possibly with its diagnostic reported elsewhere, once).
+    pub failed: bool,
+}
+
 /// The template engine for one project.
 pub struct Engine {
     tera: Tera,
     origins: BTreeMap<String, TemplateOrigin>,
-    /// Diagnostics of templates that failed to parse, by template name.
-    broken: BTreeMap<String, Diagnostic>,
+    /// Templates that failed to parse (reported once, by [`Engine::new`]).
+    broken: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -234,7 +245,7 @@ impl Engine {
         register(&mut tera);
         let mut engine_origins = BTreeMap::new();
         let mut diags = Diagnostics::new();
-        let mut broken = BTreeMap::new();
+        let mut broken = BTreeSet::new();
         let sources = &project.sources;
 
         let mut add = |tera: &mut Tera, name: String, origin: TemplateOrigin, text: &str| {
@@ -245,8 +256,8 @@ impl Engine {
                     format!("template {name} does not parse: {}", tera_error_message(&e)),
                 )
                 .at(span);
-                diags.push(d.clone());
-                broken.insert(name.clone(), d);
+                diags.push(d);
+                broken.insert(name.clone());
             }
             engine_origins.insert(name, origin);
         };
@@ -290,12 +301,9 @@ impl Engine {
     }
 
     /// Render every resource of a tenant; problems are collected, not returned at the first.
-    pub fn render(
-        &self,
-        project: &ProjectSource,
-        tenant: &ResolvedTenant,
-    ) -> (Vec<ExpandedDocument>, Diagnostics) {
+    pub fn render(&self, project: &ProjectSource, tenant: &ResolvedTenant) -> Rendered {
         let mut diags = Diagnostics::new();
+        let mut failed = false;
         let mut docs = Vec::with_capacity(tenant.resources.len());
         let mut base = Context::new();
         let t = &tenant.tenant;
@@ -319,13 +327,23 @@ impl Engine {
         for resource in &tenant.resources {
             match self.render_one(project, &base, resource) {
                 Ok(doc) => docs.push(doc),
-                Err(d) => diags.push(
-                    d.tenant(t.id.value.clone())
-                        .resource(resource.key.value.clone()),
-                ),
+                Err(d) => {
+                    failed = true;
+                    if let Some(d) = d {
+                        let d = *d;
+                        diags.push(
+                            d.tenant(t.id.value.clone())
+                                .resource(resource.key.value.clone()),
+                        );
+                    }
+                }
             }
         }
-        (docs, diags)
+        Rendered {
+            documents: docs,
+            diagnostics: diags,
+            failed,
+        }
     }
 
     fn render_one(
@@ -333,7 +351,7 @@ impl Engine {
         project: &ProjectSource,
         base: &Context,
         resource: &ResolvedResource,
-    ) -> Result<ExpandedDocument, Diagnostic> {
+    ) -> Result<ExpandedDocument, Option<Box<Diagnostic>>> {
         let name = match &resource.template {
             TemplateSource::File(path) => {
                 if !self.origins.contains_key(&path.value) {
@@ -348,14 +366,15 @@ impl Engine {
                     ) {
                         d = d.help(format!("did you mean \"{s}\"?"));
                     }
-                    return Err(d);
+                    return Err(Some(Box::new(d)));
                 }
                 path.value.clone()
             }
             TemplateSource::Inline(_) => inline_name(&resource.baseline, &resource.key.value),
         };
-        if let Some(d) = self.broken.get(&name) {
-            return Err(d.clone());
+        if self.broken.contains(&name) {
+            // Reported once, when the engine parsed it.
+            return Err(None);
         }
         let origin = *self
             .origins
@@ -369,26 +388,37 @@ impl Engine {
         );
         let text = self.tera.render(&name, &ctx).map_err(|e| {
             let span = tera_error_span(&e).map_or(origin.span(0..0), |r| origin.span(r));
-            Diagnostic::error(
-                Code::RenderFailed,
-                format!(
-                    "template {name} failed to render: {}",
-                    tera_error_message(&e)
-                ),
-            )
-            .at(span)
+            Some(Box::new(
+                Diagnostic::error(
+                    Code::RenderFailed,
+                    format!(
+                        "template {name} failed to render: {}",
+                        tera_error_message(&e)
+                    ),
+                )
+                .at(span),
+            ))
         })?;
-        let body: Value = serde_json::from_str(&text)
-            .map_err(|e| invalid_json(&project.sources, &name, origin, &text, e))?;
+        let body: Value = serde_json::from_str(&text).map_err(|e| {
+            Some(Box::new(invalid_json(
+                &project.sources,
+                &name,
+                origin,
+                &text,
+                e,
+            )))
+        })?;
         if !body.is_object() {
-            return Err(Diagnostic::error(
-                Code::InvalidJson,
-                format!(
-                    "template {name} must render one JSON object, it rendered {}",
-                    json_type(&body)
-                ),
-            )
-            .at(origin.span(0..0)));
+            return Err(Some(Box::new(
+                Diagnostic::error(
+                    Code::InvalidJson,
+                    format!(
+                        "template {name} must render one JSON object, it rendered {}",
+                        json_type(&body)
+                    ),
+                )
+                .at(origin.span(0..0)),
+            )));
         }
         Ok(ExpandedDocument {
             key: resource.key.clone(),
@@ -526,7 +556,7 @@ mod tests {
     #[test]
     fn locate_pointer_follows_nesting() {
         let t = "{\n \"state\": \"x\",\n \"conditions\": {\n  \"users\": {\n   \"state\": 1\n  }\n }\n}";
-        assert_eq!(locate_pointer(t, "/state"), Some(2));
+        assert_eq!(locate_pointer(t, "/state"), Some(3));
         let nested = locate_pointer(t, "/conditions/users/state").expect("found");
         assert_eq!(&t[nested..nested + 7], "\"state\"");
         assert!(nested > 30);

@@ -199,7 +199,7 @@ fn layer_order<'p>(
         out: &mut Vec<&'p Baseline>,
         diags: &mut Diagnostics,
     ) {
-        if done.contains(&name.value) {
+        if done.contains(&name.value) || project.broken_baselines.contains(&name.value) {
             return;
         }
         if let Some(pos) = stack.iter().position(|n| n == &name.value) {
@@ -256,9 +256,16 @@ pub fn resolve(
 ) -> (Option<ResolvedTenant>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let layers = layer_order(project, tenant, &mut diags);
+    // With an unknown baseline, which parameters exist is unknown: don't guess about them.
+    let layers_complete = !diags.has_errors();
     let broken_inputs = std::iter::once(tenant.span.file)
         .chain(layers.iter().map(|b| b.file))
-        .any(|f| project.files_with_errors.contains(&f));
+        .any(|f| project.files_with_errors.contains(&f))
+        || layers
+            .iter()
+            .flat_map(|b| b.extends.iter())
+            .chain(tenant.baselines.iter())
+            .any(|n| project.broken_baselines.contains(&n.value));
     if broken_inputs {
         // The broken file's own diagnostics are reported once, by `load`.
         let diags = diags
@@ -318,11 +325,14 @@ pub fn resolve(
         }
         diags.push(d);
     };
-    let apply =
+    let mut invalid: BTreeSet<String> = BTreeSet::new();
+    let mut apply =
         |table: &SpTable, diags: &mut Diagnostics, values: &mut BTreeMap<String, Sp<TomlValue>>| {
             for (k, v) in table {
                 let Some((decl, _)) = decls.get(k.value.as_str()) else {
-                    unknown_param(k, diags, &decls);
+                    if layers_complete {
+                        unknown_param(k, diags, &decls);
+                    }
                     continue;
                 };
                 if let Err(expected) = check_param_value(&v.value, &decl.ty) {
@@ -339,6 +349,7 @@ pub fn resolve(
                         .expected(expected)
                         .note("declared here", decl.name.span),
                     );
+                    invalid.insert(k.value.clone());
                     continue;
                 }
                 values.insert(k.value.clone(), v.clone());
@@ -349,7 +360,7 @@ pub fn resolve(
     }
     apply(&tenant.params, &mut diags, &mut values);
     for (name, (decl, baseline)) in &decls {
-        if !values.contains_key(*name) {
+        if !values.contains_key(*name) && !invalid.contains(*name) {
             diags.push(
                 Diagnostic::error(
                     Code::MissingRequired,

@@ -400,14 +400,25 @@ fn schema_diagnostics(
             }
             ValidationErrorKind::Type { kind } => {
                 let found = at_value.map_or_else(String::new, describe_value);
-                Diagnostic::error(Code::SchemaViolation, format!("{found} has the wrong type"))
-                    .expected(
-                        format!("{kind:?}")
-                            .to_lowercase()
-                            .replace("single(", "")
-                            .replace("multiple(", "")
-                            .replace(')', ""),
-                    )
+                let expected = match kind {
+                    jsonschema::error::TypeKind::Single(t) => t.to_string(),
+                    jsonschema::error::TypeKind::Multiple(ts) => ts
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
+                let name = pointer.rsplit('/').next().unwrap_or("");
+                let article = if expected.starts_with(['a', 'i', 'o']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                Diagnostic::error(
+                    Code::SchemaViolation,
+                    format!("`{name}` must be {article} {expected}, found {found}"),
+                )
+                .expected(expected)
             }
             _ => Diagnostic::error(Code::SchemaViolation, error.to_string()),
         };
@@ -571,7 +582,7 @@ pub fn validate(
                 .map(|d| d.tenant(bundle.tenant.id.clone()).resource(op.key.clone())),
         );
     }
-    if diags.has_errors() {
+    if diags.has_errors() || bundle.has_errors {
         return (None, diags);
     }
     let json = bundle_json(sources, &bundle);

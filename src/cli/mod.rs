@@ -13,7 +13,7 @@ mod init;
 mod kinds;
 mod output;
 mod render;
-// mod schema;
+mod schema;
 mod validate;
 
 /// Exit codes, documented in the book (reference/cli.md).
@@ -66,7 +66,7 @@ enum Command {
     /// templates).
     Render(render::Args),
     /// Regenerate (or check) the JSON Schemas from Graph's CSDL metadata.
-    Schema(SchemaArgsPlaceholder),
+    Schema(schema::Args),
     /// Benchmarks: compile and validate a generated fleet and print throughput and peak memory.
     Bench(bench::Args),
 }
@@ -151,7 +151,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Compile(args) => compile::run(args, today),
         Command::Kinds(args) => kinds::run(args),
         Command::Render(args) => render::run(args, today),
-        Command::Schema(_args) => Ok(exit::INTERNAL),
+        Command::Schema(args) => schema::run(args),
         Command::Bench(args) => bench::run(args, today),
     };
     match result {
@@ -162,6 +162,3 @@ pub(crate) fn main() -> ExitCode {
         }
     }
 }
-
-#[derive(Debug, clap::Args)]
-pub(crate) struct SchemaArgsPlaceholder {}

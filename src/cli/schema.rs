@@ -32,13 +32,21 @@ enum SchemaCommand {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
-    let SchemaCommand::Generate { metadata, out, check } = args.command;
+    let SchemaCommand::Generate {
+        metadata,
+        out,
+        check,
+    } = args.command;
     let meta = generate::Metadata::load(&metadata)?;
     let files = generate::generate(&meta, KINDS)?;
     if check {
         let stale = generate::check(&out, &files)?;
         if stale.is_empty() {
-            err(&format!("schemas in {} are up to date ({} files)\n", out.display(), files.len()));
+            err(&format!(
+                "schemas in {} are up to date ({} files)\n",
+                out.display(),
+                files.len()
+            ));
             return Ok(exit::OK);
         }
         err(&format!(
@@ -50,6 +58,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(exit::INVALID_INPUT);
     }
     generate::write(&out, &files)?;
-    err(&format!("wrote {} schemas to {}\n", files.len(), out.display()));
+    err(&format!(
+        "wrote {} schemas to {}\n",
+        files.len(),
+        out.display()
+    ));
     Ok(exit::OK)
 }

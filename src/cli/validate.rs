@@ -72,7 +72,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let ok = !diagnostics.has_errors() && summary.failed.is_empty();
     if args.format == Format::Human {
         err(&format!(
-            "validate: {} tenants, {} operations: {}\n",
+            "validate: {} tenant(s), {} operations: {}\n",
             summary.compiled.len() + summary.failed.len(),
             summary.operations,
             output::counts(&diagnostics)

@@ -2,4 +2,4 @@
 //! `src/schema/generated/` (embedded by `build.rs`). `tenantform schema generate` rewrites them;
 //! `--check` (run by CI) fails when they differ from what the metadata produces.
 
-// pub mod generate; (wired when the generator lands)
+pub mod generate;
