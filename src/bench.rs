@@ -37,6 +37,8 @@ pub struct CompileBench {
     pub ratio_to_floor: f64,
     /// Peak resident memory of the process during load and compile, in MiB (VmHWM).
     pub peak_rss_mib: Option<f64>,
+    /// Peak resident memory at the end of loading, in MiB.
+    pub load_peak_rss_mib: Option<f64>,
 }
 
 /// Errors of a benchmark run.
@@ -124,6 +126,7 @@ pub fn compile_fleet(
     let (engine, _) = Engine::new(&project);
     let schemas = Schemas::load()?;
     let load = started.elapsed();
+    let load_peak = peak_rss_mib();
 
     let options = CompileOptions {
         out_dir: Some(out_dir.clone()),
@@ -166,5 +169,6 @@ pub fn compile_fleet(
         serde_floor,
         ratio_to_floor: secs / serde_floor.as_secs_f64().max(1e-9),
         peak_rss_mib: peak,
+        load_peak_rss_mib: load_peak,
     })
 }

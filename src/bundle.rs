@@ -271,7 +271,14 @@ fn compute_path(
     Ok(path)
 }
 
-fn operation_for(doc: ExpandedDocument, resource: &ResolvedResource) -> Operation {
+/// Variables of a resource and where each was written (moved out of the resolved tenant).
+type VarOrigins = (serde_json::Map<String, Value>, BTreeMap<String, Span>);
+
+fn operation_for(
+    doc: ExpandedDocument,
+    resource: &ResolvedResource,
+    origins: VarOrigins,
+) -> Operation {
     let kind = doc.kind;
     let match_values = if matches!(kind.shape, Shape::Collection | Shape::Child) {
         kind.match_key
@@ -303,8 +310,8 @@ fn operation_for(doc: ExpandedDocument, resource: &ResolvedResource) -> Operatio
         baseline: resource.baseline.clone(),
         declared_at: resource.key.span,
         origin: doc.origin,
-        var_spans: resource.var_spans.clone(),
-        vars: resource.vars.clone(),
+        var_spans: origins.1,
+        vars: origins.0,
         accepted: resource.accepted.clone(),
     }
 }
@@ -312,12 +319,26 @@ fn operation_for(doc: ExpandedDocument, resource: &ResolvedResource) -> Operatio
 /// Build a tenant's bundle.
 pub fn bundle(
     sources: &SourceMap,
-    tenant: &ResolvedTenant,
+    tenant: &mut ResolvedTenant,
     docs: Vec<ExpandedDocument>,
     earlier_errors: bool,
 ) -> (Option<Bundle>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let tenant_id = tenant.tenant.id.value.clone();
+    let mut origins: BTreeMap<String, VarOrigins> = tenant
+        .resources
+        .iter_mut()
+        .map(|r| {
+            (
+                r.key.value.clone(),
+                (
+                    std::mem::take(&mut r.vars),
+                    std::mem::take(&mut r.var_spans),
+                ),
+            )
+        })
+        .collect();
+    let tenant = &*tenant;
     let by_key: BTreeMap<&str, &ResolvedResource> = tenant
         .resources
         .iter()
@@ -330,7 +351,8 @@ pub fn bundle(
         let Some(resource) = by_key.get(doc.key.value.as_str()) else {
             continue;
         };
-        let mut op = operation_for(doc, resource);
+        let var_origins = origins.remove(&doc.key.value).unwrap_or_default();
+        let mut op = operation_for(doc, resource, var_origins);
         let mut op_diags = Vec::new();
 
         // Parent.

@@ -119,7 +119,7 @@ pub fn compile_tenant(
     let mut diagnostics = Diagnostics::new();
     let (resolved, d) = resolve::resolve(project, tenant, today);
     diagnostics.extend(d);
-    let Some(resolved) = resolved else {
+    let Some(mut resolved) = resolved else {
         return TenantCompilation {
             bundle: None,
             diagnostics,
@@ -127,19 +127,6 @@ pub fn compile_tenant(
     };
     let rendered = engine.render(project, &resolved);
     diagnostics.extend(rendered.diagnostics);
-    let (bundle, d) = bundle::bundle(
-        &project.sources,
-        &resolved,
-        rendered.documents,
-        rendered.failed,
-    );
-    diagnostics.extend(d);
-    let Some(bundle) = bundle else {
-        return TenantCompilation {
-            bundle: None,
-            diagnostics,
-        };
-    };
     let params: Vec<(Value, Span)> = resolved
         .params
         .values()
@@ -151,6 +138,20 @@ pub fn compile_tenant(
             values
         })
         .collect();
+    let (bundle, d) = bundle::bundle(
+        &project.sources,
+        &mut resolved,
+        rendered.documents,
+        rendered.failed,
+    );
+    diagnostics.extend(d);
+    let Some(bundle) = bundle else {
+        return TenantCompilation {
+            bundle: None,
+            diagnostics,
+        };
+    };
+
     let (validated, d) = validate::validate(
         schemas,
         &project.sources,
@@ -169,7 +170,10 @@ pub fn compile_tenant(
 pub fn write_bundle(out_dir: &Path, bundle: &ValidatedBundle) -> std::io::Result<PathBuf> {
     let path = out_dir.join(format!("{}.json", bundle.bundle().tenant.id));
     let tmp = out_dir.join(format!(".{}.json.tmp", bundle.bundle().tenant.id));
-    std::fs::write(&tmp, bundle.to_pretty_json())?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    bundle.write_pretty_json(&mut file)?;
+    std::io::Write::flush(&mut file)?;
+    drop(file);
     std::fs::rename(&tmp, &path)?;
     Ok(path)
 }

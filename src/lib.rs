@@ -18,6 +18,7 @@
 
 pub mod bench;
 pub mod bundle;
+pub mod canonical;
 pub mod compile;
 pub mod diag;
 pub mod init;

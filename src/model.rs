@@ -348,6 +348,8 @@ pub struct Tenant {
     pub overrides: Vec<Override>,
     /// The `[[tenant]]` entry.
     pub span: Span,
+    /// The entry had errors (its own diagnostics say which); it is not compiled.
+    pub has_errors: bool,
 }
 
 /// Quote a list for messages: `"a", "b" or "c"`.
@@ -407,11 +409,16 @@ struct Reader<'d> {
     diags: &'d mut Diagnostics,
     /// Unknown keys that look like a known key: (where, the key they were probably meant as).
     near_misses: Vec<(std::ops::Range<usize>, String)>,
+    /// Byte offset of the parsed text in the file (tenants files are parsed entry by entry).
+    offset: usize,
 }
 
 impl Reader<'_> {
     fn span(&self, range: std::ops::Range<usize>) -> Span {
-        Span::new(self.file, range)
+        Span::new(
+            self.file,
+            range.start + self.offset..range.end + self.offset,
+        )
     }
 
     fn error(&mut self, code: Code, message: impl Into<String>, range: std::ops::Range<usize>) {
@@ -613,12 +620,15 @@ fn de_type_name(value: &DeValue<'_>) -> &'static str {
 fn parse_document<'i>(
     text: &'i str,
     file: FileId,
+    offset: usize,
     diags: &mut Diagnostics,
 ) -> Option<Spanned<DeTable<'i>>> {
     match DeTable::parse(text) {
         Ok(doc) => Some(doc),
         Err(e) => {
-            let range = e.span().unwrap_or(0..0);
+            let range = e
+                .span()
+                .map_or(offset..offset, |r| r.start + offset..r.end + offset);
             let message = e.message().trim().trim_end_matches('.').to_string();
             diags.push(
                 Diagnostic::error(Code::TomlSyntax, format!("invalid TOML: {message}"))
@@ -631,11 +641,12 @@ fn parse_document<'i>(
 
 /// Decode `tenantform.toml`.
 pub fn decode_project(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<ProjectConfig> {
-    let doc = parse_document(text, file, diags)?;
+    let doc = parse_document(text, file, 0, diags)?;
     let mut r = Reader {
         file,
         diags,
         near_misses: Vec::new(),
+        offset: 0,
     };
     let root = doc.get_ref();
     r.check_keys(root, &["project"], "tenantform.toml");
@@ -869,11 +880,12 @@ pub fn decode_baseline(
     shipped: bool,
     diags: &mut Diagnostics,
 ) -> Option<Baseline> {
-    let doc = parse_document(text, file, diags)?;
+    let doc = parse_document(text, file, 0, diags)?;
     let mut r = Reader {
         file,
         diags,
         near_misses: Vec::new(),
+        offset: 0,
     };
     let root = doc.get_ref();
     r.check_keys(
@@ -1179,23 +1191,62 @@ fn decode_tenant(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<Ten
         params,
         overrides,
         span: r.span(value.span()),
+        has_errors: false,
     })
 }
 
-/// Decode a tenants file (`[[tenant]]` entries).
-pub fn decode_tenants(text: &str, file: FileId, diags: &mut Diagnostics) -> Vec<Tenant> {
-    let Some(doc) = parse_document(text, file, diags) else {
-        return Vec::new();
+/// Byte ranges of the `[[tenant]]` entries of a tenants file, and the prefix before the first.
+///
+/// A fleet file can hold thousands of tenants; parsing it entry by entry keeps the parser's
+/// transient tree small (memory stays flat with fleet size) and confines a syntax error to one
+/// tenant. Files with multi-line strings are parsed whole, because a `[[tenant]]` line inside
+/// such a string is not a header.
+fn tenant_chunks(text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+    if text.contains("\"\"\"") || text.contains("'''") {
+        return None;
+    }
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("[[tenant]]") {
+            let rest = rest.trim_start();
+            if rest.is_empty() || rest.starts_with('#') {
+                starts.push(offset);
+            }
+        }
+        offset += line.len();
+    }
+    let mut chunks = Vec::with_capacity(starts.len() + 1);
+    let mut previous = 0;
+    for start in starts {
+        chunks.push(previous..start);
+        previous = start;
+    }
+    chunks.push(previous..text.len());
+    Some(chunks)
+}
+
+fn decode_tenants_document(
+    text: &str,
+    file: FileId,
+    offset: usize,
+    diags: &mut Diagnostics,
+    out: &mut Vec<Tenant>,
+) {
+    let Some(doc) = parse_document(text, file, offset, diags) else {
+        return;
     };
     let mut r = Reader {
         file,
         diags,
         near_misses: Vec::new(),
+        offset,
     };
     let root = doc.get_ref();
     r.check_keys(root, &["tenant"], "a tenants file");
     let Some((_, v)) = r.get(root, "tenant") else {
-        return Vec::new();
+        return;
     };
     let DeValue::Array(items) = v.get_ref() else {
         r.wrong_type(
@@ -1204,12 +1255,30 @@ pub fn decode_tenants(text: &str, file: FileId, diags: &mut Diagnostics) -> Vec<
             "an array of tables ([[tenant]])",
             v,
         );
-        return Vec::new();
+        return;
     };
-    items
-        .iter()
-        .filter_map(|item| decode_tenant(&mut r, item))
-        .collect()
+    for item in items.iter() {
+        let errors_before = r.diags.error_count();
+        if let Some(mut tenant) = decode_tenant(&mut r, item) {
+            tenant.has_errors = r.diags.error_count() > errors_before;
+            out.push(tenant);
+        }
+    }
+}
+
+/// Decode a tenants file (`[[tenant]]` entries).
+pub fn decode_tenants(text: &str, file: FileId, diags: &mut Diagnostics) -> Vec<Tenant> {
+    let mut tenants = Vec::new();
+    match tenant_chunks(text) {
+        Some(chunks) => {
+            for chunk in chunks {
+                let start = chunk.start;
+                decode_tenants_document(&text[chunk], file, start, diags, &mut tenants);
+            }
+        }
+        None => decode_tenants_document(text, file, 0, diags, &mut tenants),
+    }
+    tenants
 }
 
 #[cfg(test)]

@@ -215,8 +215,9 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
         }
     }
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
-    for t in &tenants {
+    for t in &mut tenants {
         if let Some(first) = seen.get(&t.id.value) {
+            t.has_errors = true;
             diags.push(
                 Diagnostic::error(
                     Code::DuplicateTenant,

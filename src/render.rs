@@ -114,25 +114,9 @@ pub fn escape_json_string(input: &str, out: &mut dyn Write) -> std::io::Result<(
     out.write_all(&input.as_bytes()[start..])
 }
 
-/// Canonical JSON: object keys sorted at every level, no insignificant whitespace.
+/// Canonical JSON (sorted keys, compact); see [`crate::canonical`].
 pub fn canonical_json(value: &Value) -> String {
-    fn sorted(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut entries: Vec<_> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                Value::Object(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| (k.clone(), sorted(v)))
-                        .collect(),
-                )
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    serde_json::to_string(&sorted(value)).unwrap_or_default()
+    crate::canonical::to_compact_string(value)
 }
 
 fn placeholder(text: &str) -> String {

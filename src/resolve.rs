@@ -258,9 +258,11 @@ pub fn resolve(
     let layers = layer_order(project, tenant, &mut diags);
     // With an unknown baseline, which parameters exist is unknown: don't guess about them.
     let layers_complete = !diags.has_errors();
-    let broken_inputs = std::iter::once(tenant.span.file)
-        .chain(layers.iter().map(|b| b.file))
-        .any(|f| project.files_with_errors.contains(&f))
+    let broken_inputs = tenant.has_errors
+        || layers
+            .iter()
+            .map(|b| b.file)
+            .any(|f| project.files_with_errors.contains(&f))
         || layers
             .iter()
             .flat_map(|b| b.extends.iter())

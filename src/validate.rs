@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::bundle::{BUNDLE_FORMAT, Bundle, Operation};
+use crate::canonical::{self, Node};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, KindLint, Shape};
 use crate::model;
@@ -145,8 +145,17 @@ pub struct ValidateOptions {
 #[derive(Debug, Clone)]
 pub struct ValidatedBundle {
     bundle: Bundle,
-    json: Value,
+    sources: Vec<OperationSource>,
     content_hash: String,
+}
+
+/// Where an operation came from, resolved to text once when it is validated.
+#[derive(Debug, Clone)]
+struct OperationSource {
+    declared_at: String,
+    template: String,
+    body_hash: String,
+    accepted: Vec<Value>,
 }
 
 impl ValidatedBundle {
@@ -160,81 +169,105 @@ impl ValidatedBundle {
         &self.content_hash
     }
 
-    /// The bundle file's JSON (keys sorted, pretty-printed, ending with a newline).
+    /// `sha256:<hex>` of each operation's canonical body, in operation order.
+    pub fn body_hashes(&self) -> impl Iterator<Item = &str> {
+        self.sources.iter().map(|s| s.body_hash.as_str())
+    }
+
+    /// The bundle file's text (keys sorted, pretty-printed, ending with a newline).
     pub fn to_pretty_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(&self.json).unwrap_or_default();
-        text.push('\n');
-        text
+        let mut out = Vec::new();
+        let _ = self.write_pretty_json(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Write the bundle file's bytes.
+    pub fn write_pretty_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let node = bundle_node(&self.bundle, &self.sources, Some(&self.content_hash));
+        canonical::write_node_pretty(out, &node)?;
+        out.write_all(b"\n")
     }
 }
 
-fn sort_keys(value: &Value) -> Value {
-    // canonical_json sorts; parse it back into an order-preserving Value for pretty output.
-    serde_json::from_str(&canonical_json(value)).unwrap_or(Value::Null)
-}
-
-/// `sha256:<hex>` of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
-}
-
-fn operation_json(sources: &SourceMap, op: &Operation) -> Value {
-    let declared = sources.location(op.declared_at);
-    let template = sources.file(op.origin.file).name.clone();
-    let mut v = json!({
-        "key": op.key,
-        "kind": op.kind.name,
-        "api_version": op.kind.api_version.segment(),
-        "method": op.method.as_str(),
-        "path": op.path,
-        "body": op.body,
-        "body_hash": sha256_hex(canonical_json(&op.body).as_bytes()),
-        "depends_on": op.depends_on,
-        "refs": op.refs,
-        "throttle_class": op.kind.throttle.as_str(),
-        "controls": op.controls,
-        "source": {
-            "baseline": op.baseline,
-            "declared_at": declared.to_string(),
-            "template": template,
-        },
-    });
+fn operation_node<'a>(op: &'a Operation, source: &'a OperationSource) -> Node<'a> {
+    let mut fields: Vec<(&str, Node<'a>)> = vec![
+        ("key", Node::of(&op.key)),
+        ("kind", Node::of(op.kind.name)),
+        ("api_version", Node::of(op.kind.api_version.segment())),
+        ("method", Node::of(op.method.as_str())),
+        ("path", Node::of(&op.path)),
+        ("body", Node::Borrowed(&op.body)),
+        ("body_hash", Node::of(&source.body_hash)),
+        ("depends_on", Node::of(&op.depends_on)),
+        ("refs", Node::of(&op.refs)),
+        ("throttle_class", Node::of(op.kind.throttle.as_str())),
+        ("controls", Node::of(&op.controls)),
+        (
+            "source",
+            Node::Object(vec![
+                ("baseline", Node::of(&op.baseline)),
+                ("declared_at", Node::of(&source.declared_at)),
+                ("template", Node::of(&source.template)),
+            ]),
+        ),
+    ];
     if !op.match_values.is_empty() {
-        v["match"] = json!(op.match_values);
+        fields.push(("match", Node::of(&op.match_values)));
     }
     if let Some(prefer) = op.prefer {
-        v["prefer"] = json!(prefer);
+        fields.push(("prefer", Node::of(prefer)));
     }
     if let Some(parent) = &op.parent {
-        v["parent"] = json!(parent);
+        fields.push(("parent", Node::of(parent)));
     }
     if let Some(description) = &op.description {
-        v["description"] = json!(description);
+        fields.push(("description", Node::of(description)));
     }
-    if !op.accepted.is_empty() {
-        v["accepted_lints"] = op
+    if !source.accepted.is_empty() {
+        fields.push(("accepted_lints", Node::of(&source.accepted)));
+    }
+    Node::Object(fields)
+}
+
+fn bundle_node<'a>(
+    bundle: &'a Bundle,
+    sources: &'a [OperationSource],
+    content_hash: Option<&'a str>,
+) -> Node<'a> {
+    let mut fields = vec![
+        ("format", Node::of(BUNDLE_FORMAT)),
+        ("tenant", Node::of(&bundle.tenant)),
+        ("baselines", Node::of(&bundle.baselines)),
+        (
+            "operations",
+            Node::Array(
+                bundle
+                    .operations
+                    .iter()
+                    .zip(sources)
+                    .map(|(op, source)| operation_node(op, source))
+                    .collect(),
+            ),
+        ),
+        ("skipped", Node::of(&bundle.skipped)),
+    ];
+    if let Some(hash) = content_hash {
+        fields.push(("content_hash", Node::of(hash)));
+    }
+    Node::Object(fields)
+}
+
+fn operation_source(sources: &SourceMap, op: &Operation) -> OperationSource {
+    OperationSource {
+        declared_at: sources.location(op.declared_at).to_string(),
+        template: sources.file(op.origin.file).name.clone(),
+        body_hash: canonical::hash(&op.body),
+        accepted: op
             .accepted
             .iter()
             .map(|a| json!({"lint": a.lint, "reason": a.reason, "at": sources.location(a.span).to_string()}))
-            .collect();
+            .collect(),
     }
-    v
-}
-
-fn bundle_json(sources: &SourceMap, bundle: &Bundle) -> Value {
-    json!({
-        "format": BUNDLE_FORMAT,
-        "tenant": bundle.tenant,
-        "baselines": bundle.baselines,
-        "operations": bundle.operations.iter().map(|op| operation_json(sources, op)).collect::<Vec<_>>(),
-        "skipped": bundle.skipped,
-    })
 }
 
 fn describe_value(v: &Value) -> String {
@@ -531,7 +564,9 @@ pub fn validate(
             Variant::Update
         };
         let mut op_diags = Vec::new();
-        if let Some(schema) = schemas.compiled.get(&(op.kind.name, variant)) {
+        if let Some(schema) = schemas.compiled.get(&(op.kind.name, variant))
+            && !schema.validator.is_valid(&op.body)
+        {
             op_diags.extend(schema_diagnostics(
                 sources,
                 schema,
@@ -585,15 +620,16 @@ pub fn validate(
     if diags.has_errors() || bundle.has_errors {
         return (None, diags);
     }
-    let json = bundle_json(sources, &bundle);
-    let content_hash = sha256_hex(canonical_json(&json).as_bytes());
-    let mut json = json;
-    json["content_hash"] = Value::String(content_hash.clone());
-    let json = sort_keys(&json);
+    let op_sources: Vec<OperationSource> = bundle
+        .operations
+        .iter()
+        .map(|op| operation_source(sources, op))
+        .collect();
+    let content_hash = canonical::hash_node(&bundle_node(&bundle, &op_sources, None));
     (
         Some(ValidatedBundle {
             bundle,
-            json,
+            sources: op_sources,
             content_hash,
         }),
         diags,

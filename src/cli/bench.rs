@@ -33,6 +33,10 @@ enum BenchCommand {
     },
 }
 
+fn mib(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), |m| format!("{m:.1} MiB"))
+}
+
 pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let BenchCommand::Compile {
         tenants,
@@ -59,7 +63,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             out(&format!("{}\n", serde_json::to_string(&r)?));
         } else {
             out(&format!(
-                "compile+validate {} tenants ({} compiled), {} operations, {} threads\n  load {:.2?}, compile {:.2?}: {:.0} validated operations/s\n  serde_json floor {:.2?} (compile is {:.1}x the floor)\n  peak RSS {}\n",
+                "compile+validate {} tenants ({} compiled), {} operations, {} threads\n  load {:.2?}, compile {:.2?}: {:.0} validated operations/s\n  serde_json floor {:.2?} (compile is {:.1}x the floor)\n  peak RSS {} (after loading: {})\n",
                 r.tenants,
                 r.compiled,
                 r.operations,
@@ -69,8 +73,8 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 r.operations_per_second,
                 r.serde_floor,
                 r.ratio_to_floor,
-                r.peak_rss_mib
-                    .map_or("n/a".to_string(), |m| format!("{m:.1} MiB")),
+                mib(r.peak_rss_mib),
+                mib(r.load_peak_rss_mib),
             ));
         }
     }

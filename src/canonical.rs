@@ -1,0 +1,278 @@
+//! Canonical JSON: object keys sorted at every level, written straight from a
+//! `serde_json::Value` without copying it. Compact form for hashes, pretty form (two-space
+//! indent, serde_json's layout) for bundle files. Same value, same bytes: that is what makes
+//! bundles deterministic and content hashes stable.
+//!
+//! Input: a `Value`. Output: bytes into any `io::Write` (a file buffer, a hasher).
+
+use std::io::{self, Write};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn write_string(out: &mut impl Write, s: &str) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, s).map_err(io::Error::other)
+}
+
+fn newline(out: &mut impl Write, pretty: bool, depth: usize) -> io::Result<()> {
+    if pretty {
+        out.write_all(b"\n")?;
+        for _ in 0..depth {
+            out.write_all(b"  ")?;
+        }
+    }
+    Ok(())
+}
+
+fn write_value(out: &mut impl Write, value: &Value, pretty: bool, depth: usize) -> io::Result<()> {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable();
+            out.write_all(b"{")?;
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                newline(out, pretty, depth + 1)?;
+                write_string(out, key)?;
+                out.write_all(if pretty { b": " } else { b":" })?;
+                write_value(out, &map[key], pretty, depth + 1)?;
+            }
+            newline(out, pretty, depth)?;
+            out.write_all(b"}")
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.write_all(b"[")?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                newline(out, pretty, depth + 1)?;
+                write_value(out, item, pretty, depth + 1)?;
+            }
+            newline(out, pretty, depth)?;
+            out.write_all(b"]")
+        }
+        Value::Object(_) => out.write_all(b"{}"),
+        Value::Array(_) => out.write_all(b"[]"),
+        Value::String(s) => write_string(out, s),
+        other => serde_json::to_writer(&mut *out, other).map_err(io::Error::other),
+    }
+}
+
+/// A JSON document assembled from borrowed and owned parts, so a large value (a request body)
+/// can be written in canonical form without being copied into a new tree.
+#[derive(Debug)]
+pub enum Node<'a> {
+    /// A value owned by someone else.
+    Borrowed(&'a Value),
+    /// A small value made for this document.
+    Owned(Value),
+    /// An object; keys are sorted when written.
+    Object(Vec<(&'a str, Node<'a>)>),
+    /// An array.
+    Array(Vec<Node<'a>>),
+}
+
+impl<'a> Node<'a> {
+    /// An owned value from anything serializable (small values only).
+    pub fn of(value: impl serde::Serialize) -> Node<'a> {
+        Node::Owned(serde_json::to_value(value).unwrap_or(Value::Null))
+    }
+}
+
+fn write_node(out: &mut impl Write, node: &Node<'_>, pretty: bool, depth: usize) -> io::Result<()> {
+    match node {
+        Node::Borrowed(v) => write_value(out, v, pretty, depth),
+        Node::Owned(v) => write_value(out, v, pretty, depth),
+        Node::Object(fields) if !fields.is_empty() => {
+            let mut order: Vec<usize> = (0..fields.len()).collect();
+            order.sort_unstable_by_key(|i| fields[*i].0);
+            out.write_all(b"{")?;
+            for (n, i) in order.into_iter().enumerate() {
+                if n > 0 {
+                    out.write_all(b",")?;
+                }
+                newline(out, pretty, depth + 1)?;
+                write_string(out, fields[i].0)?;
+                out.write_all(if pretty { b": " } else { b":" })?;
+                write_node(out, &fields[i].1, pretty, depth + 1)?;
+            }
+            newline(out, pretty, depth)?;
+            out.write_all(b"}")
+        }
+        Node::Array(items) if !items.is_empty() => {
+            out.write_all(b"[")?;
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.write_all(b",")?;
+                }
+                newline(out, pretty, depth + 1)?;
+                write_node(out, item, pretty, depth + 1)?;
+            }
+            newline(out, pretty, depth)?;
+            out.write_all(b"]")
+        }
+        Node::Object(_) => out.write_all(b"{}"),
+        Node::Array(_) => out.write_all(b"[]"),
+    }
+}
+
+/// Write a [`Node`] in compact canonical form.
+pub fn write_node_compact(out: &mut impl Write, node: &Node<'_>) -> io::Result<()> {
+    write_node(out, node, false, 0)
+}
+
+/// Write a [`Node`] in pretty canonical form (no trailing newline).
+pub fn write_node_pretty(out: &mut impl Write, node: &Node<'_>) -> io::Result<()> {
+    write_node(out, node, true, 0)
+}
+
+/// `sha256:<hex>` of a [`Node`]'s compact canonical form.
+pub fn hash_node(node: &Node<'_>) -> String {
+    let mut hasher = HashWriter(Sha256::new());
+    let _ = write_node_compact(&mut hasher, node);
+    hex_digest(&hasher.0.finalize())
+}
+
+/// Write the compact canonical form.
+pub fn write_compact(out: &mut impl Write, value: &Value) -> io::Result<()> {
+    write_value(out, value, false, 0)
+}
+
+/// Write the pretty canonical form (no trailing newline).
+pub fn write_pretty(out: &mut impl Write, value: &Value) -> io::Result<()> {
+    write_value(out, value, true, 0)
+}
+
+/// The compact canonical form as a string.
+pub fn to_compact_string(value: &Value) -> String {
+    let mut buf = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_compact(&mut buf, value);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+/// The pretty canonical form as a string.
+pub fn to_pretty_string(value: &Value) -> String {
+    let mut buf = Vec::new();
+    let _ = write_pretty(&mut buf, value);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+struct HashWriter(Sha256);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `sha256:<hex>` of the compact canonical form, computed while writing (no buffer).
+pub fn hash(value: &Value) -> String {
+    let mut hasher = HashWriter(Sha256::new());
+    let _ = write_compact(&mut hasher, value);
+    hex_digest(&hasher.0.finalize())
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    hex_digest(&Sha256::digest(bytes))
+}
+
+fn hex_digest(digest: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn sorts_keys_at_every_level() {
+        let v: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"d":[{"z":1,"y":2}],"c":"\n"}}"#).expect("json");
+        assert_eq!(
+            to_compact_string(&v),
+            r#"{"a":{"c":"\n","d":[{"y":2,"z":1}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn nodes_write_like_the_equivalent_value() {
+        let body: Value = serde_json::from_str(r#"{"z":[1,2],"a":{}}"#).expect("json");
+        let node = Node::Object(vec![
+            ("key", Node::of("x")),
+            ("body", Node::Borrowed(&body)),
+            ("list", Node::Array(vec![Node::of(1), Node::Object(vec![])])),
+        ]);
+        let value = serde_json::json!({"key": "x", "body": body, "list": [1, {}]});
+        let mut a = Vec::new();
+        write_node_pretty(&mut a, &node).expect("write");
+        assert_eq!(
+            String::from_utf8(a).expect("utf8"),
+            to_pretty_string(&value)
+        );
+        assert_eq!(hash_node(&node), hash(&value));
+    }
+
+    #[test]
+    fn pretty_matches_serde_json_layout_for_sorted_input() {
+        let v: Value = serde_json::from_str(r#"{"a":[1,{"b":[]}],"c":{},"d":"x"}"#).expect("json");
+        assert_eq!(
+            to_pretty_string(&v),
+            serde_json::to_string_pretty(&v).expect("pretty")
+        );
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            ".*".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_output_parses_back_to_the_same_value(v in arb_json()) {
+            let compact: Value = serde_json::from_str(&to_compact_string(&v)).expect("compact parses");
+            let pretty: Value = serde_json::from_str(&to_pretty_string(&v)).expect("pretty parses");
+            prop_assert_eq!(&compact, &v);
+            prop_assert_eq!(&pretty, &v);
+        }
+
+        #[test]
+        fn key_order_does_not_change_the_hash(v in arb_json()) {
+            fn reversed(v: &Value) -> Value {
+                match v {
+                    Value::Object(m) => Value::Object(m.iter().rev().map(|(k, v)| (k.clone(), reversed(v))).collect()),
+                    Value::Array(a) => Value::Array(a.iter().map(reversed).collect()),
+                    other => other.clone(),
+                }
+            }
+            prop_assert_eq!(hash(&v), hash(&reversed(&v)));
+        }
+    }
+}
