@@ -139,7 +139,13 @@ impl ParamType {
     pub fn describe(&self) -> String {
         match self {
             ParamType::Scalar(s) => s.describe(),
-            ParamType::List(s) => format!("a list of which each item is {}", s.describe()),
+            ParamType::List(ScalarType::String) => "a list of strings".into(),
+            ParamType::List(ScalarType::Bool) => "a list of booleans".into(),
+            ParamType::List(ScalarType::Integer) => "a list of integers".into(),
+            ParamType::List(ScalarType::Uuid) => "a list of GUID strings".into(),
+            ParamType::List(ScalarType::Enum(values)) => {
+                format!("a list of values from {}", quote_list(values))
+            }
         }
     }
 }

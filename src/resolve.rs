@@ -303,7 +303,7 @@ pub fn resolve(
                     Diagnostic::error(
                         Code::InvalidParamValue,
                         format!(
-                            "default of parameter `{name}` is {}, not {expected}",
+                            "the default of parameter `{name}` must be {expected}, found {}",
                             describe_value(&default.value)
                         ),
                     )
@@ -342,7 +342,7 @@ pub fn resolve(
                         Diagnostic::error(
                             Code::InvalidParamValue,
                             format!(
-                                "parameter `{}` is {}, not {expected}",
+                                "parameter `{}` must be {expected}, found {}",
                                 k.value,
                                 describe_value(&v.value)
                             ),

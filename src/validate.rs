@@ -413,7 +413,10 @@ fn schema_diagnostics(
                     .as_array()
                     .map(|a| {
                         a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .filter_map(Value::as_str)
+                            // The sentinel of evolvable enums is never a value to send.
+                            .filter(|v| *v != "unknownFutureValue")
+                            .map(str::to_string)
                             .collect()
                     })
                     .unwrap_or_default();

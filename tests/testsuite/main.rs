@@ -1,0 +1,8 @@
+//! The one integration-test binary (one binary links once: much faster on two cores than a
+//! binary per file). Modules per feature; `harness` is the fluent runner they share.
+
+mod cli;
+mod compile;
+mod harness;
+mod invalid;
+mod valid;
