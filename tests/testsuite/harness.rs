@@ -5,37 +5,37 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The repository root.
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A fixture directory under `fixtures/`.
-pub fn fixture(rel: &str) -> PathBuf {
+pub(crate) fn fixture(rel: &str) -> PathBuf {
     repo().join("fixtures").join(rel)
 }
 
 /// A scratch project in a temporary directory.
-pub struct Project {
+pub(crate) struct Project {
     dir: tempfile::TempDir,
 }
 
 impl Project {
     /// An empty directory.
-    pub fn empty() -> Project {
+    pub(crate) fn empty() -> Project {
         Project {
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }
 
     /// A copy of `fixtures/<rel>`.
-    pub fn from_fixture(rel: &str) -> Project {
+    pub(crate) fn from_fixture(rel: &str) -> Project {
         let p = Project::empty();
         copy_dir(&fixture(rel), p.path());
         p
     }
 
     /// A project made by `tenantform init`.
-    pub fn init() -> Project {
+    pub(crate) fn init() -> Project {
         let p = Project::empty();
         let dir = p.path().join("proj");
         tenantform().arg("init").arg(&dir).run().success();
@@ -45,12 +45,12 @@ impl Project {
     }
 
     /// The project directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Write (or overwrite) a file.
-    pub fn file(&self, rel: &str, text: impl AsRef<[u8]>) -> &Project {
+    pub(crate) fn file(&self, rel: &str, text: impl AsRef<[u8]>) -> &Project {
         let path = self.path().join(rel);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
@@ -58,12 +58,12 @@ impl Project {
     }
 
     /// Read a file.
-    pub fn read(&self, rel: &str) -> String {
+    pub(crate) fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path().join(rel)).expect("read")
     }
 
     /// `tenantform <args> --project <dir>`.
-    pub fn cmd(&self, args: &[&str]) -> Cmd {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Cmd {
         let mut c = tenantform();
         c.args(args).arg("--project").arg(self.path());
         c
@@ -84,12 +84,12 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A command under construction.
-pub struct Cmd {
+pub(crate) struct Cmd {
     inner: Command,
 }
 
 /// `tenantform` with a fixed "today" so expiry checks are reproducible.
-pub fn tenantform() -> Cmd {
+pub(crate) fn tenantform() -> Cmd {
     let mut inner = Command::new(env!("CARGO_BIN_EXE_tenantform"));
     inner.env_remove("RUST_LOG");
     let mut c = Cmd { inner };
@@ -99,19 +99,19 @@ pub fn tenantform() -> Cmd {
 
 impl Cmd {
     /// Add one argument.
-    pub fn arg(&mut self, a: impl AsRef<std::ffi::OsStr>) -> &mut Cmd {
+    pub(crate) fn arg(&mut self, a: impl AsRef<std::ffi::OsStr>) -> &mut Cmd {
         self.inner.arg(a);
         self
     }
 
     /// Add arguments.
-    pub fn args(&mut self, a: &[&str]) -> &mut Cmd {
+    pub(crate) fn args(&mut self, a: &[&str]) -> &mut Cmd {
         self.inner.args(a);
         self
     }
 
     /// Run to completion.
-    pub fn run(&mut self) -> Output {
+    pub(crate) fn run(&mut self) -> Output {
         let out = self.inner.output().expect("run tenantform");
         Output {
             code: out.status.code().unwrap_or(-1),
@@ -123,23 +123,23 @@ impl Cmd {
 
 /// What a run printed and returned.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     /// Exit code.
-    pub code: i32,
+    pub(crate) code: i32,
     /// Standard output.
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Standard error.
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Output {
     /// Assert exit code 0.
-    pub fn success(self) -> Output {
+    pub(crate) fn success(self) -> Output {
         self.code(0)
     }
 
     /// Assert an exit code.
-    pub fn code(self, code: i32) -> Output {
+    pub(crate) fn code(self, code: i32) -> Output {
         assert_eq!(
             self.code, code,
             "exit code\n--- stdout\n{}\n--- stderr\n{}",
@@ -149,7 +149,7 @@ impl Output {
     }
 
     /// Assert stderr contains a piece of text.
-    pub fn stderr_has(self, text: &str) -> Output {
+    pub(crate) fn stderr_has(self, text: &str) -> Output {
         assert!(
             self.stderr.contains(text),
             "stderr lacks {text:?}:\n{}",
@@ -159,7 +159,7 @@ impl Output {
     }
 
     /// Assert stdout contains a piece of text.
-    pub fn stdout_has(self, text: &str) -> Output {
+    pub(crate) fn stdout_has(self, text: &str) -> Output {
         assert!(
             self.stdout.contains(text),
             "stdout lacks {text:?}:\n{}",
@@ -169,14 +169,14 @@ impl Output {
     }
 
     /// stdout parsed as JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
 /// Compare `actual` with the file at `path`; with `TENANTFORM_BLESS=1`, rewrite the file.
-pub fn assert_matches_file(actual: &str, path: &Path) {
+pub(crate) fn assert_matches_file(actual: &str, path: &Path) {
     if std::env::var_os("TENANTFORM_BLESS").is_some() {
         std::fs::write(path, actual).expect("bless");
         return;
