@@ -69,6 +69,47 @@ struct KindSchema {
 /// Compiled validators for every kind and variant; build once, share across threads.
 pub struct Schemas {
     compiled: BTreeMap<(&'static str, Variant), KindSchema>,
+    /// Members of each flags enum, by the `pattern` the schema checks it with.
+    flags_by_pattern: BTreeMap<String, Vec<String>>,
+}
+
+fn collect_flags(value: &Value, out: &mut BTreeMap<String, Vec<String>>) {
+    match value {
+        Value::Object(map) => {
+            if let (Some(Value::String(pattern)), Some(Value::Array(members))) =
+                (map.get("pattern"), map.get("x-flags-members"))
+            {
+                out.insert(
+                    pattern.clone(),
+                    members
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                );
+            }
+            map.values().for_each(|v| collect_flags(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_flags(v, out)),
+        _ => {}
+    }
+}
+
+/// What a `pattern` of the generated schemas means, for people.
+fn describe_pattern(pattern: &str) -> &'static str {
+    if pattern.starts_with("^[0-9]{4}-") {
+        "an RFC 3339 date-time such as \"2026-01-31T00:00:00Z\""
+    } else if pattern.starts_with("^[0-9]{2}:") {
+        "a time of day such as \"08:30:00\""
+    } else if pattern.starts_with("^[0-9a-fA-F]{8}-") {
+        "a GUID such as \"00000000-0000-0000-0000-000000000000\""
+    } else if pattern.starts_with("^[A-Za-z0-9+/") {
+        "base64 text"
+    } else if pattern.starts_with("^-?P") {
+        "an ISO 8601 duration such as \"PT1H\""
+    } else {
+        "text in the format Graph expects"
+    }
 }
 
 impl std::fmt::Debug for Schemas {
@@ -102,6 +143,7 @@ impl Schemas {
     /// Compile the embedded schemas of every kind.
     pub fn load() -> Result<Schemas, SchemaError> {
         let mut compiled = BTreeMap::new();
+        let mut flags_by_pattern = BTreeMap::new();
         for kind in kinds::KINDS {
             for variant in [Variant::Create, Variant::Update] {
                 let file = format!("{}.{}.schema.json", kind.schema.id, variant.file_suffix());
@@ -121,6 +163,7 @@ impl Schemas {
                         })?;
                 let mut property_names = BTreeSet::new();
                 collect_property_names(&schema, &mut property_names);
+                collect_flags(&schema, &mut flags_by_pattern);
                 compiled.insert(
                     (kind.name, variant),
                     KindSchema {
@@ -130,7 +173,10 @@ impl Schemas {
                 );
             }
         }
-        Ok(Schemas { compiled })
+        Ok(Schemas {
+            compiled,
+            flags_by_pattern,
+        })
     }
 }
 
@@ -342,6 +388,7 @@ fn flatten(error: jsonschema::ValidationError<'_>) -> Vec<jsonschema::Validation
 
 fn schema_diagnostics(
     sources: &SourceMap,
+    schemas: &Schemas,
     schema: &KindSchema,
     op: &Operation,
     params: &[(Value, Span)],
@@ -455,6 +502,50 @@ fn schema_diagnostics(
                     format!("`{name}` must be {article} {expected}, found {found}"),
                 )
                 .expected(expected)
+            }
+            ValidationErrorKind::Pattern { pattern } => {
+                let name = pointer.rsplit('/').next().unwrap_or("");
+                let found = at_value.map_or_else(String::new, describe_value);
+                match schemas.flags_by_pattern.get(pattern) {
+                    Some(members) => {
+                        let members: Vec<&str> = members
+                            .iter()
+                            .map(String::as_str)
+                            .filter(|m| *m != "unknownFutureValue")
+                            .collect();
+                        let mut d = Diagnostic::error(
+                            Code::SchemaViolation,
+                            format!(
+                                "`{name}` must be a comma-separated list of flags, found {found}"
+                            ),
+                        )
+                        .expected(format!("flags from {}", model::quote_list(&members)));
+                        let unknown: Vec<&str> = at_value
+                            .and_then(Value::as_str)
+                            .into_iter()
+                            .flat_map(|v| v.split(','))
+                            .map(str::trim)
+                            .filter(|f| !members.contains(f))
+                            .collect();
+                        if let Some(first) = unknown.first() {
+                            d = d.help(match model::did_you_mean(first, members.iter().copied()) {
+                                Some(s) => {
+                                    format!("\"{first}\" is not a flag here; did you mean \"{s}\"?")
+                                }
+                                None => format!("\"{first}\" is not a flag here"),
+                            });
+                        }
+                        d
+                    }
+                    None => {
+                        let what = describe_pattern(pattern);
+                        Diagnostic::error(
+                            Code::SchemaViolation,
+                            format!("`{name}` must be {what}, found {found}"),
+                        )
+                        .expected(what)
+                    }
+                }
             }
             _ => Diagnostic::error(Code::SchemaViolation, error.to_string()),
         };
@@ -572,6 +663,7 @@ pub fn validate(
         {
             op_diags.extend(schema_diagnostics(
                 sources,
+                schemas,
                 schema,
                 op,
                 params,
