@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::bundle;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::model::Tenant;
-use crate::project::ProjectSource;
+use crate::project::{ProjectSource, TenantEntry};
 use crate::render::Engine;
 use crate::report::{Event, Reporter};
 use crate::resolve;
@@ -37,12 +37,12 @@ pub enum Selection {
 
 impl Selection {
     /// True when the tenant is selected.
-    pub fn includes(&self, tenant: &Tenant) -> bool {
+    pub fn includes(&self, tenant: &TenantEntry) -> bool {
         match self {
             Selection::All => true,
             Selection::Tenants(ids) => ids
                 .iter()
-                .any(|id| id.eq_ignore_ascii_case(&tenant.id.value) || id == &tenant.name),
+                .any(|id| id.eq_ignore_ascii_case(&tenant.id) || id == &tenant.name),
             Selection::Ring(ring) => &tenant.ring == ring,
         }
     }
@@ -81,8 +81,8 @@ pub struct TenantOutcome {
 /// The result of a compile or validate run.
 #[derive(Debug, Default)]
 pub struct CompileSummary {
-    /// Tenants that compiled.
-    pub compiled: Vec<TenantOutcome>,
+    /// Number of tenants that compiled (their outcomes went to the reporter).
+    pub compiled: usize,
     /// Tenants that failed.
     pub failed: Vec<TenantOutcome>,
     /// Every diagnostic, coalesced and sorted.
@@ -193,7 +193,7 @@ pub fn compile(
     options: &CompileOptions,
     reporter: &mut dyn Reporter,
 ) -> CompileSummary {
-    let tenants: Vec<&Tenant> = project
+    let tenants: Vec<&TenantEntry> = project
         .tenants
         .iter()
         .filter(|t| options.selection.includes(t))
@@ -221,21 +221,27 @@ pub fn compile(
             scope.spawn(move || {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(tenant) = tenants.get(index) else {
+                    let Some(entry) = tenants.get(index) else {
                         break;
                     };
-                    let compiled = compile_tenant(
-                        project,
-                        engine,
-                        schemas,
-                        tenant,
-                        options.strict,
-                        options.today,
-                    );
+                    let compiled = match project.tenant(entry) {
+                        Some(tenant) => compile_tenant(
+                            project,
+                            engine,
+                            schemas,
+                            &tenant,
+                            options.strict,
+                            options.today,
+                        ),
+                        None => TenantCompilation {
+                            bundle: None,
+                            diagnostics: Diagnostics::new(),
+                        },
+                    };
                     let mut diagnostics = compiled.diagnostics;
                     let mut outcome = TenantOutcome {
-                        id: tenant.id.value.clone(),
-                        name: tenant.name.clone(),
+                        id: entry.id.clone(),
+                        name: entry.name.clone(),
                         operations: 0,
                         content_hash: None,
                         written: None,
@@ -255,10 +261,10 @@ pub fn compile(
                                             Code::UnreadableFile,
                                             format!(
                                                 "cannot write the bundle of tenant {}: {e}",
-                                                tenant.id.value
+                                                entry.id
                                             ),
                                         )
-                                        .tenant(tenant.id.value.clone()),
+                                        .tenant(entry.id.clone()),
                                     );
                                 }
                             }
@@ -291,7 +297,7 @@ pub fn compile(
                         outcome: &f.outcome,
                     });
                     summary.operations += f.outcome.operations;
-                    summary.compiled.push(f.outcome);
+                    summary.compiled += 1;
                 } else {
                     reporter.event(Event::TenantFailed {
                         outcome: &f.outcome,
@@ -305,7 +311,7 @@ pub fn compile(
     });
     summary.diagnostics.coalesce();
     reporter.event(Event::CompileFinished {
-        compiled: summary.compiled.len(),
+        compiled: summary.compiled,
         failed: summary.failed.len(),
         operations: summary.operations,
     });

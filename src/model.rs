@@ -1233,14 +1233,29 @@ fn tenant_chunks(text: &str) -> Option<Vec<std::ops::Range<usize>>> {
     Some(chunks)
 }
 
+/// Where a tenant is written: its file, the chunk of text parsed for it, and its position in
+/// that chunk's `[[tenant]]` array. Enough to decode it again when it is compiled, so a fleet's
+/// tenants need not all stay decoded in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantLocation {
+    /// The tenants file.
+    pub file: FileId,
+    /// Byte range of the parsed chunk in the file.
+    pub chunk: std::ops::Range<usize>,
+    /// Index in the chunk's `[[tenant]]` array.
+    pub index: usize,
+}
+
 fn decode_tenants_document(
     text: &str,
     file: FileId,
-    offset: usize,
+    chunk: std::ops::Range<usize>,
+    only: Option<usize>,
     diags: &mut Diagnostics,
-    out: &mut Vec<Tenant>,
+    out: &mut Vec<(Tenant, TenantLocation)>,
 ) {
-    let Some(doc) = parse_document(text, file, offset, diags) else {
+    let offset = chunk.start;
+    let Some(doc) = parse_document(&text[chunk.clone()], file, offset, diags) else {
         return;
     };
     let mut r = Reader {
@@ -1263,28 +1278,55 @@ fn decode_tenants_document(
         );
         return;
     };
-    for item in items.iter() {
+    for (index, item) in items.iter().enumerate() {
+        if only.is_some_and(|o| o != index) {
+            continue;
+        }
         let errors_before = r.diags.error_count();
         if let Some(mut tenant) = decode_tenant(&mut r, item) {
             tenant.has_errors = r.diags.error_count() > errors_before;
-            out.push(tenant);
+            let location = TenantLocation {
+                file,
+                chunk: chunk.clone(),
+                index,
+            };
+            out.push((tenant, location));
         }
     }
 }
 
-/// Decode a tenants file (`[[tenant]]` entries).
-pub fn decode_tenants(text: &str, file: FileId, diags: &mut Diagnostics) -> Vec<Tenant> {
+/// Decode a tenants file (`[[tenant]]` entries), with where each tenant is written.
+pub fn decode_tenants(
+    text: &str,
+    file: FileId,
+    diags: &mut Diagnostics,
+) -> Vec<(Tenant, TenantLocation)> {
     let mut tenants = Vec::new();
     match tenant_chunks(text) {
         Some(chunks) => {
             for chunk in chunks {
-                let start = chunk.start;
-                decode_tenants_document(&text[chunk], file, start, diags, &mut tenants);
+                decode_tenants_document(text, file, chunk, None, diags, &mut tenants);
             }
         }
-        None => decode_tenants_document(text, file, 0, diags, &mut tenants),
+        None => decode_tenants_document(text, file, 0..text.len(), None, diags, &mut tenants),
     }
     tenants
+}
+
+/// Decode one tenant again from where it is written (its diagnostics were reported when the
+/// project was loaded, so they are not repeated).
+pub fn decode_tenant_at(text: &str, location: &TenantLocation) -> Option<Tenant> {
+    let mut out = Vec::new();
+    let mut ignored = Diagnostics::new();
+    decode_tenants_document(
+        text,
+        location.file,
+        location.chunk.clone(),
+        Some(location.index),
+        &mut ignored,
+        &mut out,
+    );
+    out.pop().map(|(tenant, _)| tenant)
 }
 
 #[cfg(test)]

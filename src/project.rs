@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::model::{self, Baseline, ProjectConfig, Tenant};
+use crate::model::{self, Baseline, ProjectConfig, Tenant, TenantLocation};
 use crate::shipped;
 use crate::source::{FileId, SourceMap, Span};
 
@@ -25,6 +25,34 @@ pub struct TemplateFile {
     pub shipped: bool,
 }
 
+/// What the project knows of a tenant without keeping it decoded: enough to select it and to
+/// decode it again when it is compiled (memory stays flat however large the fleet).
+#[derive(Debug, Clone)]
+pub struct TenantEntry {
+    /// Tenant id (lower case).
+    pub id: String,
+    /// Where the id is written.
+    pub id_span: Span,
+    /// Name.
+    pub name: String,
+    /// Ring.
+    pub ring: String,
+    /// Its entry had errors (reported at load); it is not compiled.
+    pub has_errors: bool,
+    /// Where it is written.
+    pub location: TenantLocation,
+}
+
+impl ProjectSource {
+    /// Decode one tenant (cheap: one `[[tenant]]` entry is parsed again).
+    pub fn tenant(&self, entry: &TenantEntry) -> Option<Tenant> {
+        let text = &self.sources.file(entry.location.file).text;
+        let mut tenant = model::decode_tenant_at(text, &entry.location)?;
+        tenant.has_errors = entry.has_errors;
+        Some(tenant)
+    }
+}
+
 /// Everything read from a project.
 #[derive(Debug)]
 pub struct ProjectSource {
@@ -38,8 +66,8 @@ pub struct ProjectSource {
     pub baselines: BTreeMap<String, Baseline>,
     /// Templates by path under `templates/` (project files shadow shipped ones).
     pub templates: BTreeMap<String, TemplateFile>,
-    /// Tenants in file order.
-    pub tenants: Vec<Tenant>,
+    /// Tenants in file order (an index; [`ProjectSource::tenant`] decodes one).
+    pub tenants: Vec<TenantEntry>,
     /// Files that had errors; a tenant touching one of them fails.
     pub files_with_errors: BTreeSet<FileId>,
     /// Baselines whose file exists but could not be decoded (their errors are reported once).
@@ -203,7 +231,7 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
         );
     }
 
-    let mut tenants = Vec::new();
+    let mut tenants: Vec<TenantEntry> = Vec::new();
     for path in files_under(&root.join("tenants")) {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
@@ -211,23 +239,34 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
         let display = relative(root, &path);
         if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
             let file = sources.add(display, text.clone());
-            tenants.extend(model::decode_tenants(&text, file, &mut diags));
+            tenants.extend(
+                model::decode_tenants(&text, file, &mut diags)
+                    .into_iter()
+                    .map(|(t, location): (Tenant, TenantLocation)| TenantEntry {
+                        id_span: t.id.span,
+                        id: t.id.value,
+                        name: t.name,
+                        ring: t.ring,
+                        has_errors: t.has_errors,
+                        location,
+                    }),
+            );
         }
     }
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
     for t in &mut tenants {
-        if let Some(first) = seen.get(&t.id.value) {
+        if let Some(first) = seen.get(&t.id) {
             t.has_errors = true;
             diags.push(
                 Diagnostic::error(
                     Code::DuplicateTenant,
-                    format!("tenant {} is declared twice", t.id.value),
+                    format!("tenant {} is declared twice", t.id),
                 )
-                .at(t.id.span)
+                .at(t.id_span)
                 .note("first declared here", *first),
             );
         } else {
-            seen.insert(t.id.value.clone(), t.id.span);
+            seen.insert(t.id.clone(), t.id_span);
         }
     }
 

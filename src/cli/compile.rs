@@ -85,8 +85,8 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     if args.format == Format::Human {
         err(&format!(
             "compile: {} of {} tenants compiled into {} ({} operations); {}\n",
-            summary.compiled.len(),
-            summary.compiled.len() + summary.failed.len(),
+            summary.compiled,
+            summary.compiled + summary.failed.len(),
             args.out.display(),
             summary.operations,
             output::counts(&diagnostics)

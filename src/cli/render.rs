@@ -33,7 +33,8 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         .project
         .tenants
         .iter()
-        .find(|t| t.id.value.eq_ignore_ascii_case(&args.tenant) || t.name == args.tenant)
+        .find(|t| t.id.eq_ignore_ascii_case(&args.tenant) || t.name == args.tenant)
+        .and_then(|entry| loaded.project.tenant(entry))
     else {
         let names: Vec<&str> = loaded
             .project
@@ -54,7 +55,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         &loaded.project,
         &loaded.engine,
         &loaded.schemas,
-        tenant,
+        &tenant,
         false,
         today,
     );

@@ -73,7 +73,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     if args.format == Format::Human {
         err(&format!(
             "validate: {} tenant(s), {} operations: {}\n",
-            summary.compiled.len() + summary.failed.len(),
+            summary.compiled + summary.failed.len(),
             summary.operations,
             output::counts(&diagnostics)
         ));
