@@ -185,6 +185,47 @@ struct Finished {
     diagnostics: Diagnostics,
 }
 
+/// A `--tenant` that names no tenant, or a `--ring` that has none, is an error (not an empty run).
+fn unmatched_selection(project: &ProjectSource, selection: &Selection) -> Vec<Diagnostic> {
+    let entries = &project.tenants;
+    match selection {
+        Selection::All => Vec::new(),
+        Selection::Tenants(ids) => ids
+            .iter()
+            .filter(|id| {
+                !entries
+                    .iter()
+                    .any(|t| id.eq_ignore_ascii_case(&t.id) || *id == &t.name)
+            })
+            .map(|id| {
+                let mut d = Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("--tenant {id}: no tenant of the project has this id or name"),
+                );
+                if let Some(s) =
+                    crate::model::did_you_mean(id, entries.iter().map(|t| t.name.as_str()))
+                {
+                    d = d.help(format!("did you mean \"{s}\"?"));
+                }
+                d
+            })
+            .collect(),
+        Selection::Ring(ring) if !entries.iter().any(|t| &t.ring == ring) => {
+            let mut rings: Vec<&str> = entries.iter().map(|t| t.ring.as_str()).collect();
+            rings.sort_unstable();
+            rings.dedup();
+            vec![
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("--ring {ring}: no tenant is in this ring"),
+                )
+                .expected(format!("one of {}", crate::model::quote_list(&rings))),
+            ]
+        }
+        Selection::Ring(_) => Vec::new(),
+    }
+}
+
 /// Compile (or only validate) the selected tenants of a project.
 pub fn compile(
     project: &ProjectSource,
@@ -199,6 +240,11 @@ pub fn compile(
         .filter(|t| options.selection.includes(t))
         .collect();
     let mut summary = CompileSummary::default();
+    let unmatched = unmatched_selection(project, &options.selection);
+    if !unmatched.is_empty() {
+        summary.diagnostics.extend(unmatched);
+        return summary;
+    }
     if let Some(out) = &options.out_dir
         && let Err(e) = std::fs::create_dir_all(out)
     {

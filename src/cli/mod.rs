@@ -30,10 +30,10 @@ pub(crate) mod exit {
 
 const AFTER_HELP: &str = "\
 Everyday use:
-  tenantform init my-msp                         a project on the shipped baselines, 3 example tenants
-  tenantform validate --project my-msp           every problem, at file:line:col
-  tenantform compile --project my-msp --out out  one deterministic bundle per tenant
-  tenantform render --project my-msp --tenant Contoso --resource ca-block-legacy-auth
+  tenantform init my-msp                  a project on the shipped baselines
+  tenantform validate -p my-msp           every problem, at file:line:col
+  tenantform compile -p my-msp --out out  one deterministic bundle per tenant
+  tenantform render -p my-msp --tenant Contoso --resource ca-block-legacy-auth
 
 Exit codes: 0 ok, 1 invalid input, 2 changes or drift found, 3 deploy had failed tenants,
 64 usage error, 70 internal error.";
