@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, Kind, Method, PathParam, Shape};
 use crate::model::{self, Cloud};
-use crate::render::{ExpandedDocument, REF_OPEN, TemplateOrigin, locate_pointer};
+use crate::render::{self, ExpandedDocument, REF_OPEN, TemplateOrigin, locate_pointer};
 use crate::resolve::{AcceptedLint, ResolvedResource, ResolvedTenant};
 use crate::source::{SourceMap, Span};
 
@@ -121,7 +121,10 @@ pub struct Bundle {
 /// Parse `prefix:key` reference text.
 fn parse_ref(text: &str) -> Result<(&'static Kind, &str), String> {
     let Some((prefix, key)) = text.split_once(':') else {
-        return Err(format!("reference \"{text}\" is not `<prefix>:<key>`"));
+        return Err(format!(
+            "reference \"{}\" is not `<prefix>:<key>`",
+            shown(text)
+        ));
     };
     let Some(kind) = kinds::by_ref_prefix(prefix) else {
         let prefixes: Vec<&str> = kinds::KINDS.iter().map(|k| k.ref_prefix).collect();
@@ -129,51 +132,108 @@ fn parse_ref(text: &str) -> Result<(&'static Kind, &str), String> {
             .map(|s| format!(" (did you mean \"{s}\"?)"))
             .unwrap_or_default();
         return Err(format!(
-            "reference \"{text}\" has an unknown prefix \"{prefix}\"{hint}"
+            "reference \"{}\" has an unknown prefix \"{}\"{hint}",
+            shown(text),
+            shown(prefix)
         ));
     };
     if !model::is_resource_key(key) {
-        return Err(format!("reference \"{text}\" has an invalid key \"{key}\""));
+        return Err(format!(
+            "reference \"{}\" has an invalid key \"{}\"",
+            shown(text),
+            shown(key)
+        ));
     }
     Ok((kind, key))
 }
 
-/// Every reference text inside a string.
-fn ref_texts(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(start) = rest.find(REF_OPEN) {
-        let after = &rest[start + REF_OPEN.len()..];
-        let Some(end) = after.find('}') else { break };
-        out.push(&after[..end]);
-        rest = &after[end + 1..];
-    }
-    out
+/// A placeholder found in a rendered string.
+#[derive(Debug)]
+enum FoundRef {
+    /// Written by `ref`: the decoded reference text.
+    Marked(String),
+    /// Looks like a placeholder but lacks this run's marker: text from a value, not `ref`.
+    Forged(String),
 }
 
-fn walk_strings<'v>(value: &'v Value, pointer: &mut String, out: &mut Vec<(String, &'v str)>) {
+/// Find the placeholders in one string and rewrite the marked ones to their canonical form
+/// (`${ref:<prefix>:<key>}`, without the run's marker).
+fn rewrite_refs(s: &mut String, marker: &str) -> Vec<FoundRef> {
+    let mut found = Vec::new();
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    while let Some(start) = rest.find(REF_OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + REF_OPEN.len()..];
+        let marked = after
+            .strip_prefix(marker)
+            .and_then(|a| a.strip_prefix(':'))
+            .and_then(|a| a.find('}').map(|end| (a, end)));
+        match marked {
+            Some((a, end)) => {
+                let text = render::decode_ref_text(&a[..end]);
+                out.push_str(REF_OPEN);
+                out.push_str(&text);
+                out.push('}');
+                found.push(FoundRef::Marked(text));
+                rest = &a[end + 1..];
+            }
+            None => {
+                let end = after.find('}').map_or(after.len(), |e| e + 1);
+                found.push(FoundRef::Forged(format!("{REF_OPEN}{}", &after[..end])));
+                out.push_str(REF_OPEN);
+                rest = after;
+            }
+        }
+    }
+    if found.is_empty() {
+        return found;
+    }
+    out.push_str(rest);
+    *s = out;
+    found
+}
+
+/// Rewrite every placeholder in a body; return them with the pointer of their string.
+fn extract_refs(
+    value: &mut Value,
+    marker: &str,
+    pointer: &mut String,
+    out: &mut Vec<(String, FoundRef)>,
+) {
     match value {
-        Value::String(s) if s.contains(REF_OPEN) => out.push((pointer.clone(), s)),
+        Value::String(s) => {
+            if s.contains(REF_OPEN) {
+                for found in rewrite_refs(s, marker) {
+                    out.push((pointer.clone(), found));
+                }
+            }
+        }
         Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
+            for (i, item) in items.iter_mut().enumerate() {
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&i.to_string());
-                walk_strings(item, pointer, out);
+                extract_refs(item, marker, pointer, out);
                 pointer.truncate(len);
             }
         }
         Value::Object(map) => {
-            for (k, v) in map {
+            for (k, v) in map.iter_mut() {
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                walk_strings(v, pointer, out);
+                extract_refs(v, marker, pointer, out);
                 pointer.truncate(len);
             }
         }
         _ => {}
     }
+}
+
+/// Reference text as it may appear in a message (no raw newlines or control characters).
+fn shown(text: &str) -> String {
+    text.escape_debug().to_string()
 }
 
 /// True when a concrete pointer matches a pattern with `*` segments.
@@ -193,7 +253,13 @@ pub fn pointer_matches(pattern: &str, pointer: &str) -> bool {
 /// the resource's `vars`, else where the resource is declared.
 fn span_of_text(sources: &SourceMap, op: &Operation, text: &str, pointer: &str) -> Span {
     let template = op.origin.text(sources);
-    if let Some(pos) = template.find(text) {
+    // Prefer the occurrence at or after the property the pointer names.
+    let near = locate_pointer(template, pointer).unwrap_or(0);
+    let found = template[near..]
+        .find(text)
+        .map(|p| p + near)
+        .or_else(|| template.find(text));
+    if let Some(pos) = found {
         return op.origin.span(pos..pos + text.len());
     }
     for span in op.var_spans.values() {
@@ -321,6 +387,7 @@ pub fn bundle(
     sources: &SourceMap,
     tenant: &mut ResolvedTenant,
     docs: Vec<ExpandedDocument>,
+    marker: &str,
     earlier_errors: bool,
 ) -> (Option<Bundle>, Diagnostics) {
     let mut diags = Diagnostics::new();
@@ -422,10 +489,31 @@ pub fn bundle(
         }
 
         // References in the body.
-        let mut strings = Vec::new();
-        walk_strings(&op.body, &mut String::new(), &mut strings);
-        for (pointer, s) in strings {
-            for text in ref_texts(s) {
+        let mut found = Vec::new();
+        extract_refs(&mut op.body, marker, &mut String::new(), &mut found);
+        for (pointer, found) in found {
+            {
+                let text = match found {
+                    FoundRef::Marked(text) => text,
+                    FoundRef::Forged(text) => {
+                        let at = locate_pointer(op.origin.text(sources), &pointer)
+                            .map_or(op.declared_at, |p| op.origin.span(p..p));
+                        op_diags.push(
+                            Diagnostic::error(
+                                Code::MalformedReference,
+                                format!(
+                                    "the value \"{}\" looks like a reference placeholder, but only `ref` writes references",
+                                    shown(&text)
+                                ),
+                            )
+                            .at(at)
+                            .pointer(pointer.clone())
+                            .help("write references with `ref(to=\"<prefix>:<key>\")` or the `ref`/`refs` filters; a parameter or variable cannot carry one"),
+                        );
+                        continue;
+                    }
+                };
+                let text = text.as_str();
                 let span = span_of_text(sources, &op, text, &pointer);
                 let (ref_kind, key) = match parse_ref(text) {
                     Ok(parsed) => parsed,
@@ -668,13 +756,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ref_texts_finds_every_placeholder() {
-        assert_eq!(ref_texts("${ref:group:a}"), vec!["group:a"]);
-        assert_eq!(
-            ref_texts("https://x/${ref:group:a}/y/${ref:location:b}"),
-            vec!["group:a", "location:b"]
-        );
-        assert!(ref_texts("plain").is_empty());
+    fn marked_placeholders_are_rewritten_and_unmarked_ones_are_forged() {
+        let mut s = "https://x/${ref:M:group:a}/y/${ref:M:location:b%7Dx}".to_string();
+        let found = rewrite_refs(&mut s, "M");
+        assert_eq!(s, "https://x/${ref:group:a}/y/${ref:location:b}x}");
+        assert!(matches!(&found[0], FoundRef::Marked(t) if t == "group:a"));
+        assert!(matches!(&found[1], FoundRef::Marked(t) if t == "location:b}x"));
+        let mut forged = "BG ${ref:location:x} y".to_string();
+        let found = rewrite_refs(&mut forged, "M");
+        assert!(matches!(&found[0], FoundRef::Forged(t) if t == "${ref:location:x}"));
+        let mut plain = "plain".to_string();
+        assert!(rewrite_refs(&mut plain, "M").is_empty());
+        assert_eq!(plain, "plain");
     }
 
     #[test]

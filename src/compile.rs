@@ -142,6 +142,7 @@ pub fn compile_tenant(
         &project.sources,
         &mut resolved,
         rendered.documents,
+        engine.ref_marker(),
         rendered.failed,
     );
     diagnostics.extend(d);

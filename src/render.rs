@@ -80,6 +80,8 @@ pub struct Engine {
     origins: BTreeMap<String, TemplateOrigin>,
     /// Templates that failed to parse (reported once, by [`Engine::new`]).
     broken: BTreeSet<String>,
+    /// The marker `ref` writes into placeholders (see [`Engine::ref_marker`]).
+    marker: String,
 }
 
 impl std::fmt::Debug for Engine {
@@ -119,8 +121,50 @@ pub fn canonical_json(value: &Value) -> String {
     crate::canonical::to_compact_string(value)
 }
 
-fn placeholder(text: &str) -> String {
-    format!("{REF_OPEN}{text}}}")
+/// A random marker, new for every engine, that `ref` writes into its placeholders. Text from
+/// parameters or variables cannot know it, so it can never pass for a reference.
+fn random_marker() -> String {
+    use std::hash::BuildHasher;
+    let state = std::collections::hash_map::RandomState::new();
+    format!("{:016x}{:016x}", state.hash_one(1u64), state.hash_one(2u64))
+}
+
+/// Percent-encode everything but the characters a reference may hold, so that no argument can
+/// end the placeholder early (`}`) or smuggle text into it.
+fn encode_ref_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b':' || b == b'_' || b == b'.' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Undo [`encode_ref_text`] (invalid escapes and bytes stay as they are, lossily).
+pub fn decode_ref_text(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn placeholder(marker: &str, text: &str) -> String {
+    format!("{REF_OPEN}{marker}:{}}}", encode_ref_text(text))
 }
 
 fn json_filter(value: &tera::Value, _: Kwargs, _: &State<'_>) -> tera::TeraResult<tera::Value> {
@@ -129,9 +173,9 @@ fn json_filter(value: &tera::Value, _: Kwargs, _: &State<'_>) -> tera::TeraResul
     Ok(tera::Value::safe_string(&canonical_json(&json)))
 }
 
-fn ref_value(value: &tera::Value) -> tera::TeraResult<tera::Value> {
+fn ref_value(value: &tera::Value, marker: &str) -> tera::TeraResult<tera::Value> {
     if let Some(s) = value.as_str() {
-        return Ok(tera::Value::from(placeholder(s)));
+        return Ok(tera::Value::from(placeholder(marker, s)));
     }
     if let Some(items) = value.as_array() {
         let mut out = Vec::with_capacity(items.len());
@@ -142,7 +186,7 @@ fn ref_value(value: &tera::Value) -> tera::TeraResult<tera::Value> {
                     item.name()
                 )));
             };
-            out.push(tera::Value::from(placeholder(s)));
+            out.push(tera::Value::from(placeholder(marker, s)));
         }
         return Ok(tera::Value::from(out));
     }
@@ -152,21 +196,22 @@ fn ref_value(value: &tera::Value) -> tera::TeraResult<tera::Value> {
     )))
 }
 
-fn register(tera: &mut Tera) {
+fn register(tera: &mut Tera, marker: &str) {
     tera.autoescape_on([""]);
     tera.set_escape_fn(escape_json_string);
     tera.register_filter("json", json_filter);
-    tera.register_filter("ref", |v: &tera::Value, _: Kwargs, _: &State<'_>| {
-        ref_value(v)
-    });
-    tera.register_filter("refs", |v: &tera::Value, _: Kwargs, _: &State<'_>| {
-        ref_value(v)
-    });
+    for name in ["ref", "refs"] {
+        let marker = marker.to_string();
+        tera.register_filter(name, move |v: &tera::Value, _: Kwargs, _: &State<'_>| {
+            ref_value(v, &marker)
+        });
+    }
+    let marker = marker.to_string();
     tera.register_function(
         "ref",
-        |kwargs: Kwargs, _: &State<'_>| -> tera::TeraResult<tera::Value> {
+        move |kwargs: Kwargs, _: &State<'_>| -> tera::TeraResult<tera::Value> {
             let to: tera::Value = kwargs.must_get("to")?;
-            ref_value(&to)
+            ref_value(&to, &marker)
         },
     );
 }
@@ -226,7 +271,8 @@ impl Engine {
     /// Parse every template of the project once.
     pub fn new(project: &ProjectSource) -> (Engine, Diagnostics) {
         let mut tera = Tera::new();
-        register(&mut tera);
+        let marker = random_marker();
+        register(&mut tera, &marker);
         let mut engine_origins = BTreeMap::new();
         let mut diags = Diagnostics::new();
         let mut broken = BTreeSet::new();
@@ -279,9 +325,16 @@ impl Engine {
                 tera,
                 origins: engine_origins,
                 broken,
+                marker,
             },
             diags,
         )
+    }
+
+    /// The marker in this engine's reference placeholders (`${ref:<marker>:<text>}`): only
+    /// text that `ref` wrote carries it.
+    pub fn ref_marker(&self) -> &str {
+        &self.marker
     }
 
     /// Render every resource of a tenant; problems are collected, not returned at the first.
@@ -529,6 +582,18 @@ mod tests {
         let json = format!("\"{}\"", escaped(nasty));
         let back: String = serde_json::from_str(&json).expect("valid JSON string");
         assert_eq!(back, nasty);
+    }
+
+    #[test]
+    fn reference_text_round_trips_and_cannot_close_the_placeholder() {
+        let nasty = "group:a}x\n%";
+        let encoded = encode_ref_text(nasty);
+        assert!(!encoded.contains('}') && !encoded.contains('\n'));
+        assert_eq!(decode_ref_text(&encoded), nasty);
+        assert_eq!(
+            encode_ref_text("group:emergency-access"),
+            "group:emergency-access"
+        );
     }
 
     #[test]

@@ -4,5 +4,8 @@
 mod cli;
 mod compile;
 mod harness;
+mod injection;
 mod invalid;
+mod robustness;
+mod shipped;
 mod valid;
