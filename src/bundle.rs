@@ -202,11 +202,9 @@ fn extract_refs(
     out: &mut Vec<(String, FoundRef)>,
 ) {
     match value {
-        Value::String(s) => {
-            if s.contains(REF_OPEN) {
-                for found in rewrite_refs(s, marker) {
-                    out.push((pointer.clone(), found));
-                }
+        Value::String(s) if s.contains(REF_OPEN) => {
+            for found in rewrite_refs(s, marker) {
+                out.push((pointer.clone(), found));
             }
         }
         Value::Array(items) => {
