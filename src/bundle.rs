@@ -289,7 +289,10 @@ fn compute_path(
                 None => {
                     return Err(Box::new(Diagnostic::error(
                         Code::UnaddressableResource,
-                        format!("a {} body needs a string `{field}`: the request path is built from it", kind.name),
+                        format!(
+                            "{} body needs a string `{field}`: the request path is built from it",
+                            model::article(kind.name)
+                        ),
                     )
                     .pointer(format!("/{field}"))));
                 }
@@ -306,8 +309,8 @@ fn compute_path(
                         return Err(Box::new(Diagnostic::error(
                             Code::UnaddressableResource,
                             format!(
-                                "a {} body needs an `@odata.type` that names the method; found {}",
-                                kind.name,
+                                "{} body needs an `@odata.type` that names the method; found {}",
+                                model::article(kind.name),
                                 if odata.is_empty() {
                                     "none".to_string()
                                 } else {
@@ -436,7 +439,7 @@ pub fn bundle(
             (None, Some(p)) => op_diags.push(
                 Diagnostic::error(
                     Code::InvalidParent,
-                    format!("a {} takes no `parent`", op.kind.name),
+                    format!("{} takes no `parent`", model::article(op.kind.name)),
                 )
                 .at(p.span),
             ),

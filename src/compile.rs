@@ -76,6 +76,8 @@ pub struct TenantOutcome {
     pub content_hash: Option<String>,
     /// The file written (when compiled with an output directory).
     pub written: Option<PathBuf>,
+    /// The tenant failed and its bundle from an earlier run was removed.
+    pub removed_stale: bool,
 }
 
 /// The result of a compile or validate run.
@@ -161,6 +163,14 @@ pub fn compile_tenant(
         ValidateOptions { strict },
     );
     diagnostics.extend(d);
+    // Under --strict every warning (an expired override, an unknown property) fails the tenant.
+    if strict && !diagnostics.is_empty() {
+        diagnostics.make_strict();
+        return TenantCompilation {
+            bundle: None,
+            diagnostics,
+        };
+    }
     TenantCompilation {
         bundle: validated,
         diagnostics,
@@ -292,6 +302,7 @@ pub fn compile(
                         operations: 0,
                         content_hash: None,
                         written: None,
+                        removed_stale: false,
                     };
                     let mut ok = false;
                     if let Some(bundle) = compiled.bundle {
@@ -315,6 +326,15 @@ pub fn compile(
                                     );
                                 }
                             }
+                        }
+                    }
+                    if !ok && let Some(out) = &options.out_dir {
+                        // A bundle left from an earlier run no longer matches the source: remove
+                        // it, so that every file in OUT is current.
+                        let stale = out.join(format!("{}.json", entry.id));
+                        if stale.is_file() && std::fs::remove_file(&stale).is_ok() {
+                            outcome.written = None;
+                            outcome.removed_stale = true;
                         }
                     }
                     if tx

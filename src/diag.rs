@@ -357,8 +357,14 @@ pub fn render_human(d: &Diagnostic, sources: &SourceMap) -> String {
             .map_or(1, |s| s.chars().count().max(1));
         let _ = writeln!(out, "{:gutter$} | {caret_pad}{}", "", "^".repeat(width));
     }
-    if let Some(pointer) = &d.pointer {
-        let _ = writeln!(out, "   = at {pointer} in the rendered body");
+    match d.pointer.as_deref() {
+        Some("") => {
+            let _ = writeln!(out, "   = at the top level of the rendered body");
+        }
+        Some(pointer) => {
+            let _ = writeln!(out, "   = at {pointer} in the rendered body");
+        }
+        None => {}
     }
     if let Some(resource) = &d.resource {
         let _ = writeln!(out, "   = resource: {resource}");

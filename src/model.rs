@@ -371,6 +371,12 @@ pub fn quote_list<S: AsRef<str>>(items: &[S]) -> String {
     }
 }
 
+/// "a group", "an authenticationMethodConfiguration".
+pub fn article(noun: &str) -> String {
+    let an = noun.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']);
+    format!("{} {noun}", if an { "an" } else { "a" })
+}
+
 /// The closest candidate to `input`, if one is close enough to suggest.
 pub fn did_you_mean<'a>(
     input: &str,
@@ -425,6 +431,16 @@ impl Reader<'_> {
             self.file,
             range.start + self.offset..range.end + self.offset,
         )
+    }
+
+    /// The parser-relative range of a span that already includes the file offset.
+    fn raw(&self, span: Span) -> std::ops::Range<usize> {
+        span.start.saturating_sub(self.offset)..span.end.saturating_sub(self.offset)
+    }
+
+    /// An error at a span that already includes the file offset (from an [`Sp`]).
+    fn error_at(&mut self, code: Code, message: impl Into<String>, span: Span) {
+        self.diags.push(Diagnostic::error(code, message).at(span));
     }
 
     fn error(&mut self, code: Code, message: impl Into<String>, range: std::ops::Range<usize>) {
@@ -688,14 +704,12 @@ fn decode_param(
         &what,
     );
     if !is_param_name(&name.value) {
-        r.error(
+        r.error_at(
             Code::InvalidValue,
             format!(
                 "parameter name `{}` must be lower case letters, digits and `_`, starting with a letter",
                 name.value
-            ),
-            name.span.start..name.span.end,
-        );
+            ), name.span);
     }
     let ty_text = r.required_string(t, "type", &what, value.span())?;
     let description = r
@@ -715,11 +729,7 @@ fn decode_param(
             "uuid" => ScalarType::Uuid,
             "enum" => {
                 if values.is_empty() {
-                    r.missing(
-                        "values",
-                        &format!("{what} (an enum)"),
-                        text.span.start..text.span.end,
-                    );
+                    r.missing("values", &format!("{what} (an enum)"), r.raw(text.span));
                     return None;
                 }
                 ScalarType::Enum(values.clone())
@@ -784,24 +794,22 @@ fn decode_resource(
         &what,
     );
     if !is_resource_key(&key.value) {
-        r.error(
+        r.error_at(
             Code::InvalidValue,
             format!(
                 "resource key `{}` must be lower case letters, digits and `-`, starting with a letter",
                 key.value
-            ),
-            key.span.start..key.span.end,
-        );
+            ), key.span);
     }
     let kind_text = r.required_string(t, "kind", &what, value.span());
     let template = match (r.string(t, "template", &what), r.string(t, "body", &what)) {
         (Some(file), None) => Some(TemplateSource::File(file)),
         (None, Some(body)) => Some(TemplateSource::Inline(body)),
         (Some(file), Some(_)) => {
-            r.error(
+            r.error_at(
                 Code::InvalidValue,
                 format!("{what} has both `template` and `body`; give one"),
-                file.span.start..file.span.end,
+                file.span,
             );
             None
         }
@@ -972,10 +980,10 @@ fn decode_credentials(
     if let Some(id) = &client_id
         && !is_guid(&id.value)
     {
-        r.error(
+        r.error_at(
             Code::InvalidValue,
             format!("`client_id` must be a GUID, found \"{}\"", id.value),
-            id.span.start..id.span.end,
+            id.span,
         );
     }
     let env = r.string(t, "client_secret_env", what);
@@ -993,7 +1001,7 @@ fn decode_credentials(
             r.missing(
                 "certificate_key",
                 "[tenant.credentials] with a `certificate`",
-                c.span.start..c.span.end,
+                r.raw(c.span),
             );
             return None;
         }
@@ -1028,10 +1036,10 @@ fn decode_override(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<O
     if let Some(reason) = &reason
         && reason.value.trim().is_empty()
     {
-        r.error(
+        r.error_at(
             Code::MissingRequired,
             "an override's `reason` must not be empty",
-            reason.span.start..reason.span.end,
+            reason.span,
         );
     }
     let vars = r.value_table(t, "vars", what);
@@ -1109,13 +1117,13 @@ fn decode_tenant(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<Ten
         if is_guid(&id.value) {
             Some(Sp::new(id.value.to_ascii_lowercase(), id.span))
         } else {
-            r.error(
+            r.error_at(
                 Code::InvalidValue,
                 format!(
                     "tenant `id` must be the tenant's GUID (8-4-4-4-12 hex), found \"{}\"",
                     id.value
                 ),
-                id.span.start..id.span.end,
+                id.span,
             );
             None
         }

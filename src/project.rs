@@ -123,10 +123,13 @@ fn read_text(
     }
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+/// Files under `dir`, sorted, skipping hidden files and folders (editor swap files, `.git`).
+fn files_under(dir: &Path, max_depth: usize) -> Vec<PathBuf> {
     walkdir::WalkDir::new(dir)
+        .max_depth(max_depth)
         .sort_by_file_name()
         .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file() || e.path_is_symlink())
         .map(walkdir::DirEntry::into_path)
@@ -159,7 +162,7 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
 
     let mut baselines = BTreeMap::new();
     let mut broken_baselines = BTreeSet::new();
-    for path in files_under(&root.join("baselines")) {
+    for path in files_under(&root.join("baselines"), 1) {
         let display = relative(root, &path);
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
@@ -200,7 +203,10 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
 
     let mut templates = BTreeMap::new();
     let templates_dir = root.join("templates");
-    for path in files_under(&templates_dir) {
+    for path in files_under(&templates_dir, usize::MAX) {
+        if path.extension().and_then(|e| e.to_str()) != Some("tera") {
+            continue;
+        }
         let display = relative(root, &path);
         let name = relative(&templates_dir, &path);
         if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
@@ -232,7 +238,7 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
     }
 
     let mut tenants: Vec<TenantEntry> = Vec::new();
-    for path in files_under(&root.join("tenants")) {
+    for path in files_under(&root.join("tenants"), usize::MAX) {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }

@@ -479,7 +479,11 @@ fn json_type(v: &Value) -> &'static str {
 
 /// The last `"key":` that starts before `offset` in `text`.
 fn key_before(text: &str, offset: usize) -> Option<&str> {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let mut search_end = before.len();
     while let Some(colon) = before[..search_end].rfind(':') {
         let head = before[..colon].trim_end();
@@ -616,6 +620,15 @@ mod tests {
     fn key_before_finds_the_enclosing_property() {
         let text = "{\"a\": 1, \"state\": enabled}";
         assert_eq!(key_before(text, 19), Some("state"));
+    }
+
+    #[test]
+    fn key_before_tolerates_offsets_inside_a_character() {
+        // Regression: an offset inside a multi-byte character used to panic.
+        let text = "{\"é\": é";
+        for offset in 0..=text.len() + 2 {
+            let _ = key_before(text, offset);
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::bundle::{BUNDLE_FORMAT, Bundle, Operation};
 use crate::canonical::{self, Node};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, KindLint, Shape};
-use crate::model;
+use crate::model::{self, article};
 use crate::render::{canonical_json, locate_pointer};
 use crate::shipped;
 use crate::source::{SourceMap, Span};
@@ -417,12 +417,12 @@ fn schema_diagnostics(
                     let mut d = if strict {
                         Diagnostic::error(
                             Code::UnknownProperty,
-                            format!("unknown property `{name}` for a {}", op.kind.name),
+                            format!("unknown property `{name}` for {}", article(op.kind.name)),
                         )
                     } else {
                         Diagnostic::warning(
                             Code::UnknownProperty,
-                            format!("unknown property `{name}` for a {}", op.kind.name),
+                            format!("unknown property `{name}` for {}", article(op.kind.name)),
                         )
                     }
                     .pointer(child.clone())
@@ -452,7 +452,7 @@ fn schema_diagnostics(
                     .map_or_else(|| property.to_string(), str::to_string);
                 Diagnostic::error(
                     Code::MissingProperty,
-                    format!("a {} request needs `{name}`", op.kind.name),
+                    format!("{} request needs `{name}`", article(op.kind.name)),
                 )
             }
             ValidationErrorKind::Enum { options } => {
@@ -483,23 +483,23 @@ fn schema_diagnostics(
             }
             ValidationErrorKind::Type { kind } => {
                 let found = at_value.map_or_else(String::new, describe_value);
-                let expected = match kind {
-                    jsonschema::error::TypeKind::Single(t) => t.to_string(),
-                    jsonschema::error::TypeKind::Multiple(ts) => ts
-                        .iter()
-                        .map(|t| t.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" or "),
+                let mut types: Vec<String> = match kind {
+                    jsonschema::error::TypeKind::Single(t) => vec![t.to_string()],
+                    jsonschema::error::TypeKind::Multiple(ts) => {
+                        ts.iter().map(|t| t.to_string()).collect()
+                    }
                 };
+                // "an integer or null", never "a null or integer".
+                types.sort_by_key(|t| t == "null");
+                let expected = types
+                    .iter()
+                    .map(|t| if t == "null" { t.clone() } else { article(t) })
+                    .collect::<Vec<_>>()
+                    .join(" or ");
                 let name = pointer.rsplit('/').next().unwrap_or("");
-                let article = if expected.starts_with(['a', 'i', 'o']) {
-                    "an"
-                } else {
-                    "a"
-                };
                 Diagnostic::error(
                     Code::SchemaViolation,
-                    format!("`{name}` must be {article} {expected}, found {found}"),
+                    format!("`{name}` must be {expected}, found {found}"),
                 )
                 .expected(expected)
             }

@@ -28,6 +28,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
             err(&text);
             Ok(exit::OK)
         }
+        Err(e) if args.dir.exists() && !args.dir.is_dir() => {
+            err(&format!(
+                "error: {} is a file, not a directory ({e})\n",
+                args.dir.display()
+            ));
+            Ok(exit::INVALID_INPUT)
+        }
         Err(e @ tenantform::init::InitError::NotEmpty(_)) => {
             err(&format!("error: {e}\n"));
             Ok(exit::INVALID_INPUT)

@@ -35,8 +35,8 @@ Everyday use:
   tenantform compile -p my-msp --out out  one deterministic bundle per tenant
   tenantform render -p my-msp --tenant Contoso --resource ca-block-legacy-auth
 
-Exit codes: 0 ok, 1 invalid input, 2 changes or drift found, 3 deploy had failed tenants,
-64 usage error, 70 internal error.";
+Exit codes: 0 ok, 1 invalid input, 64 usage error, 70 internal error
+(2 and 3 are reserved for plan/drift changes and deploy failures).";
 
 /// Compile Microsoft 365 / Entra ID / Intune baselines into validated Microsoft Graph request
 /// bundles, one per tenant.
@@ -157,7 +157,18 @@ pub(crate) fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            err(&format!("error: {e:#}\n"));
+            // The top message usually quotes its cause already; add only causes it does not.
+            let mut text = format!("error: {e}\n");
+            let mut shown = e.to_string();
+            for cause in e.chain().skip(1) {
+                let cause = cause.to_string();
+                if !shown.contains(&cause) {
+                    text.push_str(&format!("  caused by: {cause}\n"));
+                    shown.push_str(&cause);
+                }
+            }
+            text.push_str("this is a bug or a problem of the environment (disk, permissions); please report it with the command you ran\n");
+            err(&text);
             ExitCode::from(exit::INTERNAL)
         }
     }

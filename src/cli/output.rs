@@ -118,13 +118,18 @@ impl Reporter for HumanReporter {
                 ));
             }
             Event::TenantFailed { outcome, errors } => err(&format!(
-                "  FAILED  {} ({}): {}\n",
+                "  FAILED  {} ({}): {}{}\n",
                 outcome.name,
                 outcome.id,
                 if errors == 0 {
                     "its baselines or tenant file have errors (below)".to_string()
                 } else {
                     plural(errors, "error", "errors")
+                },
+                if outcome.removed_stale {
+                    "; its bundle from an earlier run was removed"
+                } else {
+                    ""
                 }
             )),
             _ => {}

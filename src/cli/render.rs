@@ -66,6 +66,18 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let Some(bundle) = compiled.bundle else {
         return Ok(exit::INVALID_INPUT);
     };
+    if let Some(skipped) = bundle
+        .bundle()
+        .skipped
+        .iter()
+        .find(|s| s.key == args.resource)
+    {
+        err(&format!(
+            "error: tenant {} skips resource \"{}\" by an override (reason: {})\n",
+            tenant.name, args.resource, skipped.reason
+        ));
+        return Ok(exit::INVALID_INPUT);
+    }
     let Some(op) = bundle
         .bundle()
         .operations

@@ -37,7 +37,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
         out,
         check,
     } = args.command;
-    let meta = generate::Metadata::load(&metadata)?;
+    let meta = match generate::Metadata::load(&metadata) {
+        Ok(meta) => meta,
+        Err(e) => {
+            err(&format!(
+                "error: cannot read Graph's metadata from {}: {e}\n  --metadata takes the folder that holds v1.0-Prod.csdl and type-mappings/\n",
+                metadata.display()
+            ));
+            return Ok(exit::INVALID_INPUT);
+        }
+    };
     let files = generate::generate(&meta, KINDS)?;
     if check {
         let stale = generate::check(&out, &files)?;
@@ -50,10 +59,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(exit::OK);
         }
         err(&format!(
-            "error: schemas in {} differ from the metadata: {}\n  run `tenantform schema generate --metadata {}`\n",
+            "error: schemas in {} differ from the metadata: {}\n  run `tenantform schema generate --metadata {} --out {}`\n",
             out.display(),
             stale.join(", "),
-            metadata.display()
+            metadata.display(),
+            out.display()
         ));
         return Ok(exit::INVALID_INPUT);
     }

@@ -130,3 +130,30 @@ fn committed_schemas_match_the_metadata() {
         .success()
         .stderr_has("up to date");
 }
+
+#[test]
+fn user_mistakes_exit_1_not_70() {
+    let p = Project::empty();
+    p.file("a-file", "x");
+    tenantform()
+        .arg("init")
+        .arg(p.path().join("a-file"))
+        .run()
+        .code(1)
+        .stderr_has("is a file, not a directory");
+    tenantform()
+        .args(&["schema", "generate", "--check", "--metadata"])
+        .arg(p.path().join("no-such-dir"))
+        .run()
+        .code(1)
+        .stderr_has("cannot read Graph's metadata from");
+}
+
+#[test]
+fn render_says_when_an_override_skips_the_resource() {
+    let p = Project::init();
+    p.cmd(&["render", "--tenant", "Contoso", "--resource", "ca-signin-risk"])
+        .run()
+        .code(1)
+        .stderr_has("tenant Contoso skips resource \"ca-signin-risk\" by an override (reason: Tenant has Entra ID P1 only");
+}

@@ -107,3 +107,69 @@ fn a_directory_without_tenantform_toml_is_invalid_input() {
         .code(1)
         .stderr_has("is not a tenantform project: it has no tenantform.toml");
 }
+
+#[test]
+fn errors_in_a_later_fleet_entry_point_at_its_own_line() {
+    // Fleet files are parsed entry by entry; locations must still be file positions.
+    let p = Project::from_fixture("valid/minimal");
+    let mut text = p.read("tenants/tenants.toml");
+    text.push_str("\n[[tenant]]\nid = \"not-a-guid\"\nname = \"Gamma\"\nbaselines = [\"core\"]\n");
+    let line = text
+        .lines()
+        .position(|l| l == "id = \"not-a-guid\"")
+        .expect("line")
+        + 1;
+    p.file("tenants/tenants.toml", &text);
+    p.cmd(&["validate"])
+        .run()
+        .code(1)
+        .stderr_has("error[TF116]: tenant `id` must be the tenant's GUID")
+        .stderr_has(&format!("--> tenants/tenants.toml:{line}:6"))
+        // The other tenants of the file still compile.
+        .stderr_has("2 tenant(s), 6 operations");
+}
+
+#[test]
+fn strict_compile_fails_a_tenant_with_a_warning_and_removes_its_stale_bundle() {
+    let p = Project::from_fixture("valid/minimal");
+    let out = p.path().join("out");
+    p.cmd(&["compile", "--out", out.to_str().expect("utf8")])
+        .run()
+        .success();
+    let beta = out.join("33333333-3333-4333-8333-333333333333.json");
+    assert!(beta.is_file());
+    p.file(
+        "tenants/tenants.toml",
+        p.read("tenants/tenants.toml").replace(
+            "state = \"enabled\"\n",
+            "state = \"enabled\"\n\n[[tenant.overrides]]\nresource = \"block-other-countries\"\nvars = { x = 1 }\nreason = \"pilot\"\nexpires = \"2026-01-31\"\n",
+        ),
+    );
+    p.cmd(&["compile", "--strict", "--out", out.to_str().expect("utf8")])
+        .run()
+        .code(1)
+        .stderr_has("error[TF112]")
+        .stderr_has("its bundle from an earlier run was removed")
+        .stderr_has("1 of 2 tenants compiled");
+    assert!(
+        !beta.exists(),
+        "a failed tenant's old bundle must not stay in OUT"
+    );
+    assert!(
+        out.join("11111111-1111-4111-8111-111111111111.json")
+            .is_file()
+    );
+}
+
+#[test]
+fn hidden_files_and_non_tera_files_in_templates_are_ignored() {
+    let p = Project::from_fixture("valid/minimal");
+    p.file("templates/README.md", "Templates: {{ not a template }}");
+    p.file("templates/.group.json.tera.swp", "{{ broken");
+    p.file("tenants/.backup.toml", "not toml at all [[[");
+    p.file("baselines/archive/old.toml", "not toml at all [[[");
+    p.cmd(&["validate", "--strict"])
+        .run()
+        .success()
+        .stderr_has("0 errors, 0 warnings");
+}
