@@ -466,8 +466,12 @@ pub fn to_sarif(diagnostics: &Diagnostics, sources: &SourceMap) -> serde_json::V
         .iter()
         .map(|d| {
             let mut text = d.message.clone();
-            if let Some(pointer) = &d.pointer {
-                let _ = write!(text, " (at {pointer})");
+            match d.pointer.as_deref() {
+                Some("") => text.push_str(" (at the top level of the body)"),
+                Some(pointer) => {
+                    let _ = write!(text, " (at {pointer})");
+                }
+                None => {}
             }
             if let Some(expected) = &d.expected {
                 let _ = write!(text, "; expected: {expected}");

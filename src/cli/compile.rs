@@ -24,7 +24,7 @@ pub(crate) struct Args {
     out: PathBuf,
     #[command(flatten)]
     selector: Selector,
-    /// Unknown properties are errors.
+    /// Every warning (an unknown property, an expired override) fails its tenant: no bundle.
     #[arg(long)]
     strict: bool,
     /// Worker threads (default: the machine's cores).
