@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
+use tenantform::compile::{self, CompileOptions, CompileSummary};
 use tenantform::diag::{self, Diagnostics};
 use tenantform::project::{self, ProjectSource};
 use tenantform::render::Engine;
-use tenantform::report::{Event, Reporter};
+use tenantform::report::{Event, Reporter, Silent};
 use tenantform::validate::Schemas;
 
 use super::{Format, err, exit, out};
@@ -135,4 +136,41 @@ impl Reporter for HumanReporter {
             _ => {}
         }
     }
+}
+
+/// Run `compile` (or validate-only when `options.out_dir` is `None`) over a loaded project,
+/// with progress lines for people, then merge, order and print every diagnostic. Returns the
+/// summary and the printed diagnostics.
+pub(crate) fn compile_and_report(
+    loaded: Loaded,
+    options: &CompileOptions,
+    format: Format,
+    verbose: bool,
+) -> (CompileSummary, Diagnostics) {
+    let summary = if format == Format::Human {
+        let mut reporter = HumanReporter { verbose, total: 0 };
+        compile::compile(
+            &loaded.project,
+            &loaded.engine,
+            &loaded.schemas,
+            options,
+            &mut reporter,
+        )
+    } else {
+        compile::compile(
+            &loaded.project,
+            &loaded.engine,
+            &loaded.schemas,
+            options,
+            &mut Silent,
+        )
+    };
+    let mut diagnostics = loaded.diagnostics;
+    diagnostics.extend(summary.diagnostics.iter().cloned());
+    diagnostics.coalesce();
+    if options.strict {
+        diagnostics.make_strict();
+    }
+    print_diagnostics(format, &diagnostics, &loaded.project);
+    (summary, diagnostics)
 }

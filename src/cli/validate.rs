@@ -1,9 +1,8 @@
 //! `tenantform validate`: compile every selected tenant in memory and report every problem.
 
-use tenantform::compile::{self, CompileOptions};
-use tenantform::report::Silent;
+use tenantform::compile::CompileOptions;
 
-use super::output::{self, HumanReporter};
+use super::output;
 use super::{Format, ProjectArg, Selector, err, exit};
 
 /// Arguments of `validate`.
@@ -41,34 +40,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         jobs: args.jobs.unwrap_or_else(super::compile::default_jobs),
         today,
     };
-    let summary = if args.format == Format::Human {
-        let mut reporter = HumanReporter {
-            verbose: false,
-            total: 0,
-        };
-        compile::compile(
-            &loaded.project,
-            &loaded.engine,
-            &loaded.schemas,
-            &options,
-            &mut reporter,
-        )
-    } else {
-        compile::compile(
-            &loaded.project,
-            &loaded.engine,
-            &loaded.schemas,
-            &options,
-            &mut Silent,
-        )
-    };
-    let mut diagnostics = loaded.diagnostics;
-    diagnostics.extend(summary.diagnostics.iter().cloned());
-    diagnostics.coalesce();
-    if args.strict {
-        diagnostics.make_strict();
-    }
-    output::print_diagnostics(args.format, &diagnostics, &loaded.project);
+    let (summary, diagnostics) = output::compile_and_report(loaded, &options, args.format, false);
     let ok = !diagnostics.has_errors() && summary.failed.is_empty();
     if args.format == Format::Human {
         err(&format!(
