@@ -24,6 +24,7 @@ pub mod diag;
 pub mod init;
 pub mod kinds;
 pub mod model;
+pub mod normalize;
 pub mod project;
 pub mod render;
 pub mod report;

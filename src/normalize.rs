@@ -1,0 +1,269 @@
+//! One normalization per resource kind, shared by plan, drift and post-deploy verification, so
+//! that "no change" means no change: `null`, `[]` and an absent property are the same; arrays the
+//! kind declares set-like compare without order; properties the service fills in or computes are
+//! ignored; OData annotations other than `@odata.type` are ignored.
+//!
+//! Input: a kind and JSON bodies (desired from a bundle, live from Graph). Output: normalized
+//! values and a [`Change`] list, empty when the live object already is what the bundle wants.
+//! Comparison is desired-driven: a property the bundle does not set is the service's to choose
+//! (server defaults never show as changes).
+
+use serde_json::{Map, Value};
+
+use crate::bundle::pointer_matches;
+use crate::canonical;
+use crate::kinds::Kind;
+
+/// One property whose live value differs from the desired one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    /// JSON pointer of the property.
+    pub pointer: String,
+    /// What the bundle wants (`None`: absent, null or empty).
+    pub desired: Option<Value>,
+    /// What the tenant has (`None`: absent, null or empty).
+    pub live: Option<Value>,
+}
+
+fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+fn ignored_key(kind: &Kind, depth: usize, key: &str) -> bool {
+    if key.starts_with("@odata.") && key != "@odata.type" {
+        return true;
+    }
+    // `x@odata.bind` is a write-only instruction; reads never echo it.
+    if key.ends_with("@odata.bind") {
+        return true;
+    }
+    depth == 0 && kind.normalization.ignore.contains(&key)
+}
+
+/// Graph answers `@odata.type` with a leading `#`; Intune docs often omit it.
+fn normalize_odata_type(s: &str) -> String {
+    if s.starts_with('#') {
+        s.to_string()
+    } else {
+        format!("#{s}")
+    }
+}
+
+fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                if ignored_key(kind, depth, k) {
+                    continue;
+                }
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                let mut n = normalize_at(kind, v, pointer, depth + 1);
+                pointer.truncate(len);
+                if k == "@odata.type"
+                    && let Value::String(s) = &n
+                {
+                    n = Value::String(normalize_odata_type(s));
+                }
+                if kind.normalization.null_equals_empty && is_empty_value(&n) {
+                    continue;
+                }
+                out.insert(k.clone(), n);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            let len = pointer.len();
+            let mut out: Vec<Value> = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    pointer.push('/');
+                    pointer.push_str(&i.to_string());
+                    let n = normalize_at(kind, item, pointer, depth + 1);
+                    pointer.truncate(len);
+                    n
+                })
+                .collect();
+            if kind
+                .normalization
+                .set_arrays
+                .iter()
+                .any(|p| pointer_matches(p, pointer))
+            {
+                out.sort_by_cached_key(canonical::to_compact_string);
+                out.dedup();
+            }
+            Value::Array(out)
+        }
+        other => other.clone(),
+    }
+}
+
+/// A body in the kind's normal form.
+pub fn normalize(kind: &Kind, value: &Value) -> Value {
+    let n = normalize_at(kind, value, &mut String::new(), 0);
+    if kind.normalization.null_equals_empty && is_empty_value(&n) && value.is_object() {
+        return Value::Object(Map::new());
+    }
+    n
+}
+
+fn present(v: Option<&Value>) -> Option<Value> {
+    v.filter(|v| !is_empty_value(v)).cloned()
+}
+
+fn diff_at(desired: &Value, live: Option<&Value>, pointer: &mut String, out: &mut Vec<Change>) {
+    match (desired, live) {
+        (Value::Object(d), Some(Value::Object(l))) => {
+            for (k, dv) in d {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                diff_at(dv, l.get(k), pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        (d, l) => {
+            let l_present = present(l);
+            let d_present = present(Some(d));
+            if d_present != l_present {
+                out.push(Change {
+                    pointer: pointer.clone(),
+                    desired: d_present,
+                    live: l_present,
+                });
+            }
+        }
+    }
+}
+
+/// The properties the bundle sets whose live values differ, after normalizing both sides.
+/// Properties only the live object has are the service's (defaults, computed values) and are
+/// not changes.
+pub fn diff(kind: &Kind, desired: &Value, live: &Value) -> Vec<Change> {
+    let d = normalize(kind, desired);
+    let l = normalize(kind, live);
+    let mut out = Vec::new();
+    diff_at(&d, Some(&l), &mut String::new(), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::by_name;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn ca() -> &'static Kind {
+        by_name("conditionalAccessPolicy").expect("kind")
+    }
+
+    #[test]
+    fn null_empty_and_absent_are_the_same() {
+        let desired = json!({"displayName": "x", "conditions": {"users": {"excludeUsers": []}, "platforms": null}});
+        let live = json!({"displayName": "x", "conditions": {"users": {"excludeUsers": null, "includeUsers": ["All"]}}});
+        assert_eq!(diff(ca(), &desired, &live), vec![]);
+    }
+
+    #[test]
+    fn set_like_arrays_ignore_order_and_others_do_not() {
+        let desired = json!({"conditions": {"clientAppTypes": ["other", "exchangeActiveSync"]}});
+        let live = json!({"conditions": {"clientAppTypes": ["exchangeActiveSync", "other"]}});
+        assert_eq!(diff(ca(), &desired, &live), vec![]);
+        let desired = json!({"sessionControls": {"x": [1, 2]}});
+        let live = json!({"sessionControls": {"x": [2, 1]}});
+        assert_eq!(diff(ca(), &desired, &live).len(), 1);
+    }
+
+    #[test]
+    fn server_fields_and_annotations_are_ignored() {
+        let desired = json!({"displayName": "x", "state": "enabled"});
+        let live = json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#...",
+            "id": "5b6d...", "createdDateTime": "2026-01-01T00:00:00Z", "modifiedDateTime": null,
+            "displayName": "x", "state": "enabled", "templateId": null
+        });
+        assert_eq!(diff(ca(), &desired, &live), vec![]);
+    }
+
+    #[test]
+    fn a_changed_value_is_reported_with_its_pointer() {
+        let desired = json!({"state": "enabled", "grantControls": {"builtInControls": ["mfa"]}});
+        let live = json!({"state": "enabledForReportingButNotEnforced", "grantControls": {"builtInControls": ["block"]}});
+        let changes = diff(ca(), &desired, &live);
+        let pointers: Vec<&str> = changes.iter().map(|c| c.pointer.as_str()).collect();
+        assert_eq!(pointers, vec!["/state", "/grantControls/builtInControls"]);
+        assert_eq!(
+            changes[0].live,
+            Some(json!("enabledForReportingButNotEnforced"))
+        );
+    }
+
+    #[test]
+    fn odata_type_with_or_without_hash_is_the_same() {
+        let kind = by_name("deviceCompliancePolicyAssignment").expect("kind");
+        let desired = json!({"assignments": [{"target": {"@odata.type": "microsoft.graph.allDevicesAssignmentTarget"}}]});
+        let live = json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}]});
+        assert_eq!(diff(kind, &desired, &live), vec![]);
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-5i64..5).prop_map(Value::from),
+            "[a-c]{0,2}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("conditions".to_string()),
+                        Just("clientAppTypes".to_string()),
+                        Just("users".to_string()),
+                        Just("id".to_string()),
+                        Just("@odata.type".to_string()),
+                        "[a-c]{1,2}",
+                    ],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn diff_of_a_value_with_itself_is_empty(v in arb_json()) {
+            prop_assert_eq!(diff(ca(), &v, &v), vec![]);
+        }
+
+        #[test]
+        fn normalize_is_idempotent(v in arb_json()) {
+            let once = normalize(ca(), &v);
+            prop_assert_eq!(normalize(ca(), &once), once);
+        }
+
+        #[test]
+        fn extra_live_properties_are_never_changes(v in arb_json(), extra in arb_json()) {
+            if let (Value::Object(d), Value::Object(e)) = (&v, &extra) {
+                let mut live = e.clone();
+                for (k, x) in d {
+                    live.insert(k.clone(), x.clone());
+                }
+                prop_assert_eq!(diff(ca(), &v, &Value::Object(live)), vec![]);
+            }
+        }
+    }
+}
