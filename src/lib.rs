@@ -21,6 +21,7 @@ pub mod bundle;
 pub mod canonical;
 pub mod compile;
 pub mod diag;
+pub mod graph;
 pub mod init;
 pub mod kinds;
 pub mod model;

@@ -1,0 +1,331 @@
+//! Client-side pacing to Graph's published limits (graph-wire-facts.md section 2.2), so a
+//! fleet run spends its time working rather than backing off: every request reserves a slot in
+//! each bucket that applies to it (per tenant, per app and tenant, per app), and waits until all
+//! of them have one. Pure: the caller passes "now" and sleeps for the returned wait.
+//!
+//! Input: the request's tenant, throttle class and read/write, and the time. Output: how long to
+//! wait before sending it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::kinds::ThrottleClass;
+
+/// A rate limit: `limit` requests per `window`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Requests per window.
+    pub limit: f64,
+    /// The window.
+    pub window: Duration,
+}
+
+impl Rate {
+    const fn new(limit: f64, seconds: u64) -> Rate {
+        Rate {
+            limit,
+            window: Duration::from_secs(seconds),
+        }
+    }
+
+    fn per_second(self) -> f64 {
+        self.limit / self.window.as_secs_f64()
+    }
+}
+
+/// The limits the pacer keeps to. Defaults are Graph's published numbers; a margin below
+/// them absorbs clock skew between client and service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Conditional Access and named locations, per tenant (all apps).
+    pub conditional_access: Rate,
+    /// Identity writes per app and tenant.
+    pub identity_writes: Rate,
+    /// Identity requests per app and tenant (resource units, 1 per request here).
+    pub identity_requests: Rate,
+    /// Intune writes per app and tenant.
+    pub intune_writes: Rate,
+    /// Intune requests per app and tenant.
+    pub intune_requests: Rate,
+    /// Every request of the app, all tenants together.
+    pub global: Rate,
+    /// Fraction of each limit used (e.g. 0.95).
+    pub headroom: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            conditional_access: Rate::new(1.0, 1),
+            identity_writes: Rate::new(3_000.0, 150),
+            identity_requests: Rate::new(3_500.0, 10),
+            intune_writes: Rate::new(100.0, 20),
+            intune_requests: Rate::new(1_000.0, 20),
+            global: Rate::new(130_000.0, 10),
+            headroom: 0.95,
+        }
+    }
+}
+
+impl Limits {
+    /// Every window `scale` times shorter (the simulator's `--time-scale`).
+    pub fn time_scaled(mut self, scale: f64) -> Limits {
+        let scale = if scale > 0.0 { scale } else { 1.0 };
+        for rate in [
+            &mut self.conditional_access,
+            &mut self.identity_writes,
+            &mut self.identity_requests,
+            &mut self.intune_writes,
+            &mut self.intune_requests,
+            &mut self.global,
+        ] {
+            rate.window = rate.window.div_f64(scale);
+        }
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scope {
+    ConditionalAccess,
+    IdentityWrites,
+    IdentityRequests,
+    IntuneWrites,
+    IntuneRequests,
+}
+
+/// One limit as the generic cell rate algorithm (GCRA): requests are spaced `interval` apart
+/// on average, with bursts up to `capacity`. Reservations may be made for any time, in any order
+/// (tenants run side by side), which a refilling token counter cannot do.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// Seconds between requests at the sustained rate.
+    interval: f64,
+    /// How far ahead of the sustained schedule a burst may run (`(capacity - 1) * interval`).
+    tolerance: f64,
+    /// Theoretical arrival time of the next request, in seconds.
+    tat: f64,
+}
+
+impl Bucket {
+    fn new(rate: Rate, headroom: f64) -> Bucket {
+        let limit = rate.limit * headroom;
+        let window = rate.window.as_secs_f64();
+        // Whatever Graph's window semantics (fixed, sliding or a token bucket), at most `limit`
+        // requests may start in any window: burst + rate * window <= limit. "1 per second"
+        // limits get no burst; larger ones allow half the limit at once and half over the
+        // window, so a tenant's few dozen writes go out at once and a long run stays under.
+        let (capacity, per_second) = if rate.limit <= 1.0 {
+            (1.0, rate.per_second() * headroom)
+        } else {
+            let burst = (limit / 2.0).floor().max(1.0);
+            (burst, (limit - burst) / window)
+        };
+        let interval = 1.0 / per_second;
+        Bucket {
+            interval,
+            tolerance: (capacity - 1.0) * interval,
+            tat: 0.0,
+        }
+    }
+
+    /// The earliest time (seconds) at or after `now` this bucket admits a request.
+    fn earliest(&self, now: f64) -> f64 {
+        now.max(self.tat - self.tolerance)
+    }
+
+    fn take_at(&mut self, at: f64) {
+        self.tat = self.tat.max(at) + self.interval;
+    }
+}
+
+/// Buckets for one app across the tenants it deploys to.
+#[derive(Debug)]
+pub struct Pacer {
+    limits: Limits,
+    tenants: HashMap<(String, Scope), Bucket>,
+    global: Option<Bucket>,
+}
+
+impl Pacer {
+    /// A pacer keeping to `limits`.
+    pub fn new(limits: Limits) -> Pacer {
+        Pacer {
+            limits,
+            tenants: HashMap::new(),
+            global: None,
+        }
+    }
+
+    fn scopes(class: ThrottleClass, write: bool) -> &'static [Scope] {
+        match (class, write) {
+            (ThrottleClass::ConditionalAccess, _) => &[Scope::ConditionalAccess],
+            (ThrottleClass::Identity, true) => &[Scope::IdentityRequests, Scope::IdentityWrites],
+            (ThrottleClass::Identity, false) => &[Scope::IdentityRequests],
+            (ThrottleClass::Intune, true) => &[Scope::IntuneRequests, Scope::IntuneWrites],
+            (ThrottleClass::Intune, false) => &[Scope::IntuneRequests],
+        }
+    }
+
+    fn rate(&self, scope: Scope) -> Rate {
+        match scope {
+            Scope::ConditionalAccess => self.limits.conditional_access,
+            Scope::IdentityWrites => self.limits.identity_writes,
+            Scope::IdentityRequests => self.limits.identity_requests,
+            Scope::IntuneWrites => self.limits.intune_writes,
+            Scope::IntuneRequests => self.limits.intune_requests,
+        }
+    }
+
+    /// Reserve a slot for one request and return how long to wait before sending it.
+    pub fn reserve(
+        &mut self,
+        tenant: &str,
+        class: ThrottleClass,
+        write: bool,
+        now: Duration,
+    ) -> Duration {
+        let headroom = self.limits.headroom;
+        let global_rate = self.limits.global;
+        let scopes = Self::scopes(class, write);
+        let now_s = now.as_secs_f64();
+        let global = self
+            .global
+            .get_or_insert_with(|| Bucket::new(global_rate, headroom));
+        let mut at = global.earliest(now_s);
+        for scope in scopes {
+            let rate = self.rate(*scope);
+            let bucket = self
+                .tenants
+                .entry((tenant.to_string(), *scope))
+                .or_insert_with(|| Bucket::new(rate, headroom));
+            at = at.max(bucket.earliest(now_s));
+        }
+        if let Some(global) = self.global.as_mut() {
+            global.take_at(at);
+        }
+        for scope in scopes {
+            if let Some(bucket) = self.tenants.get_mut(&(tenant.to_string(), *scope)) {
+                bucket.take_at(at);
+            }
+        }
+        Duration::from_secs_f64((at - now_s).max(0.0))
+    }
+
+    /// The least time `requests` of one class need in one tenant, from an empty start: the
+    /// theoretical minimum a benchmark compares a run with.
+    pub fn minimum_time(
+        limits: &Limits,
+        class: ThrottleClass,
+        write: bool,
+        requests: usize,
+    ) -> Duration {
+        let mut pacer = Pacer::new(Limits {
+            headroom: 1.0,
+            ..*limits
+        });
+        let mut last = Duration::ZERO;
+        for _ in 0..requests {
+            let wait = pacer.reserve("t", class, write, last);
+            last += wait;
+        }
+        last
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(
+        pacer: &mut Pacer,
+        tenant: &str,
+        class: ThrottleClass,
+        write: bool,
+        n: usize,
+    ) -> Vec<Duration> {
+        // Send each request as soon as the pacer allows; return the send times.
+        let mut now = Duration::ZERO;
+        (0..n)
+            .map(|_| {
+                now += pacer.reserve(tenant, class, write, now);
+                now
+            })
+            .collect()
+    }
+
+    #[test]
+    fn conditional_access_is_one_request_per_second_per_tenant() {
+        let mut p = Pacer::new(Limits {
+            headroom: 1.0,
+            ..Limits::default()
+        });
+        let times = run(&mut p, "a", ThrottleClass::ConditionalAccess, true, 5);
+        let secs: Vec<f64> = times
+            .iter()
+            .map(|t| (t.as_secs_f64() * 1000.0).round() / 1000.0)
+            .collect();
+        assert_eq!(secs, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+        // Another tenant is paced on its own.
+        assert_eq!(
+            p.reserve("b", ThrottleClass::ConditionalAccess, true, Duration::ZERO),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn headroom_keeps_below_the_limit() {
+        let mut p = Pacer::new(Limits::default());
+        let times = run(&mut p, "a", ThrottleClass::ConditionalAccess, false, 3);
+        assert!(times[1] > Duration::from_secs(1) && times[2] > Duration::from_secs(2));
+    }
+
+    #[test]
+    fn intune_writes_burst_then_follow_the_rate_and_never_exceed_a_window() {
+        let mut p = Pacer::new(Limits {
+            headroom: 1.0,
+            ..Limits::default()
+        });
+        let times = run(&mut p, "a", ThrottleClass::Intune, true, 51);
+        assert!(times[..50].iter().all(|t| *t == Duration::ZERO));
+        // Half the limit over the window after the burst: one write per 0.4 s.
+        assert_eq!((times[50].as_secs_f64() * 1000.0).round(), 400.0);
+        let mut p = Pacer::new(Limits {
+            headroom: 1.0,
+            ..Limits::default()
+        });
+        let times = run(&mut p, "a", ThrottleClass::Intune, true, 400);
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .filter(|u| **u < *t + Duration::from_secs(20))
+                .count();
+            assert!(in_window <= 100, "{in_window} writes in 20 s from {t:?}");
+        }
+    }
+
+    #[test]
+    fn the_global_cap_spans_tenants() {
+        let mut p = Pacer::new(Limits {
+            headroom: 1.0,
+            global: Rate::new(10.0, 1),
+            ..Limits::default()
+        });
+        let mut now = Duration::ZERO;
+        for i in 0..20 {
+            now += p.reserve(&format!("t{i}"), ThrottleClass::Identity, false, now);
+        }
+        // 5 at once, then 5 per second: the 20th starts at 3 s.
+        assert!((now.as_secs_f64() - 3.0).abs() < 1e-6, "{now:?}");
+    }
+
+    #[test]
+    fn minimum_time_is_the_paced_time_of_a_lone_tenant() {
+        let limits = Limits::default();
+        let t = Pacer::minimum_time(&limits, ThrottleClass::ConditionalAccess, true, 17);
+        assert!((t.as_secs_f64() - 16.0).abs() < 1e-6, "{t:?}");
+        let scaled = limits.time_scaled(10.0);
+        let t = Pacer::minimum_time(&scaled, ThrottleClass::ConditionalAccess, true, 17);
+        assert!((t.as_secs_f64() - 1.6).abs() < 1e-6, "{t:?}");
+    }
+}

@@ -1,0 +1,361 @@
+//! Retry decisions, kept pure so tests drive them (rust-lang/cargo's `retry.rs` is the model):
+//! classify an attempt's outcome from typed fields (status, `Retry-After`, the OData error
+//! code, whether the request references an object created moments ago), then say whether to
+//! retry and after how long. Time and jitter are passed in; nothing here sleeps.
+//!
+//! Input: a [`RetryPolicy`], an [`Attempt`]. Output: a [`Decision`].
+//!
+//! Rules (graph-wire-facts.md sections 2.1 and 5.7): 429 and 503 honour `Retry-After`
+//! (decimal seconds or an HTTP date); without it, exponential backoff with jitter and a cap.
+//! Other 5xx and dropped connections retry a bounded number of times. Other 4xx do not retry,
+//! except a reference to a just-created object that is not visible yet (replication delay),
+//! which retries for a bounded time. A create whose outcome is unknown (the connection dropped
+//! after sending, a 5xx) must be reconciled (look the object up by its match key) before it is
+//! sent again, so a retry never creates a second object.
+
+use std::time::{Duration, SystemTime};
+
+/// Limits of retrying.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts at most for throttling (429, 503) before giving up.
+    pub max_throttled_attempts: u32,
+    /// Attempts at most for other transient failures (500, 502, 504, dropped connections).
+    pub max_transient_attempts: u32,
+    /// First backoff step.
+    pub base: Duration,
+    /// Longest single wait.
+    pub cap: Duration,
+    /// How long to keep retrying a reference to a just-created object.
+    pub replication_window: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_throttled_attempts: 10,
+            max_transient_attempts: 5,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(60),
+            replication_window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What happened to one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    /// A response arrived.
+    Response {
+        /// HTTP status.
+        status: u16,
+        /// The `Retry-After` header, as sent.
+        retry_after: Option<&'a str>,
+        /// The OData error `code`, when the body had one.
+        error_code: Option<&'a str>,
+    },
+    /// The connection failed or dropped before a response (the request may have been applied).
+    ConnectionFailed,
+}
+
+/// One attempt and its context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt<'a> {
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// Time since the first attempt was sent.
+    pub elapsed: Duration,
+    /// The outcome.
+    pub outcome: Outcome<'a>,
+    /// The request is safe to repeat as is (GET, PATCH, PUT, an upsert, `/assign`); a POST that
+    /// creates is not.
+    pub idempotent: bool,
+    /// The body references an object this run created a short while ago.
+    pub references_new_object: bool,
+}
+
+/// Why a request is retried (for the journal and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryReason {
+    /// 429.
+    Throttled,
+    /// 503.
+    Unavailable,
+    /// 500, 502, 504 or a dropped connection.
+    Transient,
+    /// A new object is not visible yet.
+    Replication,
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// It succeeded (2xx).
+    Done,
+    /// Send again after `after`.
+    Retry {
+        /// Wait before the next attempt.
+        after: Duration,
+        /// Why.
+        reason: RetryReason,
+        /// Look the object up by its match key before sending again (the create may have
+        /// happened).
+        reconcile_first: bool,
+    },
+    /// Stop: the failure is final (or retries are used up).
+    GiveUp {
+        /// The last reason retries were made for, if any were.
+        exhausted: Option<RetryReason>,
+    },
+}
+
+/// Parse `Retry-After`: decimal seconds (`10`, `2.128`) or an HTTP date, relative to `now`.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let date = jiff::fmt::rfc2822::parse(value).ok()?;
+    let at = SystemTime::try_from(date.timestamp()).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Exponential backoff with "equal jitter": half the step fixed, half random, capped.
+/// `jitter` is a number in `[0, 1)`.
+pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(20);
+    let step = policy.base.saturating_mul(1u32 << exponent).min(policy.cap);
+    let half = step / 2;
+    half + half.mul_f64(jitter.clamp(0.0, 1.0))
+}
+
+/// Decide what to do after an attempt. `now` is the wall clock (for HTTP-date `Retry-After`),
+/// `jitter` a number in `[0, 1)`.
+pub fn decide(
+    policy: &RetryPolicy,
+    attempt: &Attempt<'_>,
+    now: SystemTime,
+    jitter: f64,
+) -> Decision {
+    let (reason, server_wait) = match attempt.outcome {
+        Outcome::Response { status, .. } if (200..300).contains(&status) => return Decision::Done,
+        Outcome::Response {
+            status: 429,
+            retry_after,
+            ..
+        } => (
+            RetryReason::Throttled,
+            retry_after.and_then(|v| parse_retry_after(v, now)),
+        ),
+        Outcome::Response {
+            status: 503,
+            retry_after,
+            ..
+        } => (
+            RetryReason::Unavailable,
+            retry_after.and_then(|v| parse_retry_after(v, now)),
+        ),
+        Outcome::Response {
+            status: 500 | 502 | 504,
+            ..
+        }
+        | Outcome::ConnectionFailed => (RetryReason::Transient, None),
+        Outcome::Response {
+            status: 400 | 404,
+            error_code,
+            ..
+        } if attempt.references_new_object
+            && matches!(
+                error_code,
+                Some("Request_BadRequest" | "Request_ResourceNotFound" | "ResourceNotFound")
+            ) =>
+        {
+            (RetryReason::Replication, None)
+        }
+        Outcome::Response { .. } => return Decision::GiveUp { exhausted: None },
+    };
+    let allowed = match reason {
+        RetryReason::Throttled | RetryReason::Unavailable => {
+            attempt.number < policy.max_throttled_attempts
+        }
+        RetryReason::Transient => attempt.number < policy.max_transient_attempts,
+        RetryReason::Replication => attempt.elapsed < policy.replication_window,
+    };
+    if !allowed {
+        return Decision::GiveUp {
+            exhausted: Some(reason),
+        };
+    }
+    let after = server_wait.unwrap_or_else(|| backoff(policy, attempt.number, jitter));
+    // A create that may have been applied (no response, or a server error after the body was
+    // received) is looked up before it is sent again. Throttling (429/503) is decided before
+    // the request is processed, so it needs no reconciliation.
+    let reconcile_first = !attempt.idempotent && reason == RetryReason::Transient;
+    Decision::Retry {
+        after,
+        reason,
+        reconcile_first,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(number: u32, outcome: Outcome<'_>) -> Attempt<'_> {
+        Attempt {
+            number,
+            elapsed: Duration::from_secs(u64::from(number)),
+            outcome,
+            idempotent: true,
+            references_new_object: false,
+        }
+    }
+
+    fn response(
+        status: u16,
+        retry_after: Option<&'static str>,
+        error_code: Option<&'static str>,
+    ) -> Outcome<'static> {
+        Outcome::Response {
+            status,
+            retry_after,
+            error_code,
+        }
+    }
+
+    #[test]
+    fn retry_after_accepts_decimal_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470);
+        assert_eq!(parse_retry_after("10", now), Some(Duration::from_secs(10)));
+        assert_eq!(
+            parse_retry_after(" 2.128 ", now),
+            Some(Duration::from_millis(2128))
+        );
+        // 2015-10-21T07:28:00Z is 10 s after `now`.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn throttling_honours_retry_after_and_backs_off_without_it() {
+        let p = RetryPolicy::default();
+        let now = SystemTime::UNIX_EPOCH;
+        let d = decide(&p, &attempt(1, response(429, Some("3.5"), None)), now, 0.0);
+        assert_eq!(
+            d,
+            Decision::Retry {
+                after: Duration::from_millis(3500),
+                reason: RetryReason::Throttled,
+                reconcile_first: false
+            }
+        );
+        // Conditional Access sends no Retry-After: exponential backoff, capped.
+        let waits: Vec<Duration> = (1..=9)
+            .map(
+                |n| match decide(&p, &attempt(n, response(429, None, None)), now, 0.0) {
+                    Decision::Retry { after, .. } => after,
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect();
+        assert_eq!(waits[0], Duration::from_millis(250));
+        assert_eq!(waits[1], Duration::from_millis(500));
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(*waits.last().expect("waits"), Duration::from_secs(30));
+        assert_eq!(
+            decide(&p, &attempt(10, response(429, None, None)), now, 0.0),
+            Decision::GiveUp {
+                exhausted: Some(RetryReason::Throttled)
+            }
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_half_a_step() {
+        let p = RetryPolicy::default();
+        for n in 1..12 {
+            let low = backoff(&p, n, 0.0);
+            let high = backoff(&p, n, 0.999);
+            assert!(high >= low && high <= low * 2, "{n}: {low:?} {high:?}");
+            assert!(high <= p.cap);
+        }
+    }
+
+    #[test]
+    fn client_errors_do_not_retry_unless_a_new_object_is_not_visible_yet() {
+        let p = RetryPolicy::default();
+        let now = SystemTime::UNIX_EPOCH;
+        let bad = response(400, None, Some("Request_BadRequest"));
+        assert_eq!(
+            decide(&p, &attempt(1, bad), now, 0.5),
+            Decision::GiveUp { exhausted: None }
+        );
+        let forbidden = response(403, None, Some("Authorization_RequestDenied"));
+        assert_eq!(
+            decide(&p, &attempt(1, forbidden), now, 0.5),
+            Decision::GiveUp { exhausted: None }
+        );
+        let mut a = attempt(1, bad);
+        a.references_new_object = true;
+        assert!(matches!(
+            decide(&p, &a, now, 0.5),
+            Decision::Retry {
+                reason: RetryReason::Replication,
+                ..
+            }
+        ));
+        a.elapsed = p.replication_window;
+        assert_eq!(
+            decide(&p, &a, now, 0.5),
+            Decision::GiveUp {
+                exhausted: Some(RetryReason::Replication)
+            }
+        );
+    }
+
+    #[test]
+    fn a_create_with_an_unknown_outcome_is_reconciled_before_it_is_sent_again() {
+        let p = RetryPolicy::default();
+        let now = SystemTime::UNIX_EPOCH;
+        let mut a = attempt(1, Outcome::ConnectionFailed);
+        a.idempotent = false;
+        assert!(matches!(
+            decide(&p, &a, now, 0.0),
+            Decision::Retry {
+                reconcile_first: true,
+                reason: RetryReason::Transient,
+                ..
+            }
+        ));
+        // A 429 is decided before processing: nothing to reconcile.
+        let mut t = attempt(1, response(429, Some("1"), None));
+        t.idempotent = false;
+        assert!(matches!(
+            decide(&p, &t, now, 0.0),
+            Decision::Retry {
+                reconcile_first: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            decide(&p, &attempt(5, Outcome::ConnectionFailed), now, 0.0),
+            Decision::GiveUp {
+                exhausted: Some(RetryReason::Transient)
+            }
+        );
+        assert_eq!(
+            decide(&p, &attempt(1, response(201, None, None)), now, 0.0),
+            Decision::Done
+        );
+    }
+}
