@@ -117,7 +117,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
     }
     let date = jiff::fmt::rfc2822::parse(value).ok()?;
-    let at = SystemTime::try_from(date.timestamp()).ok()?;
+    let at = SystemTime::from(date.timestamp());
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
