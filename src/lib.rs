@@ -23,6 +23,7 @@ pub mod compile;
 pub mod diag;
 pub mod graph;
 pub mod init;
+pub mod journal;
 pub mod kinds;
 pub mod model;
 pub mod normalize;

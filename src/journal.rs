@@ -1,0 +1,384 @@
+//! The run journal: an append-only JSON Lines file per deploy run
+//! (`DIR/.tenantform/runs/<run-id>/journal.jsonl`) that is the audit trail and the basis of
+//! resume. Every record carries the hash of the one before it, so an edited, reordered or
+//! removed record is detected. Records hold what was asked and what happened (tenant, key,
+//! method, path, status, request-id, attempt, duration, body hash), never a body, a header, a
+//! secret or a token.
+//!
+//! Input: [`Entry`] values to append. Output: the file, and on reading, verified [`Record`]s
+//! (a last line cut short by a crash is tolerated and reported).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical;
+
+/// Hash that precedes the first record.
+pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a record says happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum Entry {
+    /// A run started.
+    RunStarted {
+        /// Tenants in the run.
+        tenants: Vec<String>,
+        /// The tool version.
+        version: String,
+    },
+    /// A request is about to be sent.
+    Intent {
+        /// Tenant id.
+        tenant: String,
+        /// Resource key.
+        key: String,
+        /// HTTP method.
+        method: String,
+        /// Path (no host).
+        path: String,
+        /// `sha256:` of the canonical body sent (none for GET).
+        body_hash: Option<String>,
+        /// Attempt number, from 1.
+        attempt: u32,
+    },
+    /// A request finished (or failed without a response).
+    Outcome {
+        /// Tenant id.
+        tenant: String,
+        /// Resource key.
+        key: String,
+        /// HTTP status; `None` when the connection failed.
+        status: Option<u16>,
+        /// Graph's `request-id`.
+        request_id: Option<String>,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Milliseconds from send to response.
+        duration_ms: u64,
+        /// The object id the operation created or found.
+        object_id: Option<String>,
+    },
+    /// A resource of a tenant is done: it matches the bundle.
+    Applied {
+        /// Tenant id.
+        tenant: String,
+        /// Resource key.
+        key: String,
+        /// What was done: created, updated, unchanged, adopted.
+        action: String,
+        /// The object id.
+        object_id: Option<String>,
+    },
+    /// A tenant finished.
+    TenantFinished {
+        /// Tenant id.
+        tenant: String,
+        /// False when it failed.
+        ok: bool,
+        /// Why it failed, in words a person can act on.
+        reason: Option<String>,
+    },
+    /// The run finished.
+    RunFinished {
+        /// Tenants that succeeded.
+        succeeded: usize,
+        /// Tenants that failed.
+        failed: usize,
+    },
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Position in the journal, from 0.
+    pub seq: u64,
+    /// When, as RFC 3339 (from the injected clock of the run).
+    pub at: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub entry: Entry,
+    /// Hash of the previous record (or [`GENESIS`]).
+    pub prev: String,
+    /// Hash of this record without this field.
+    pub hash: String,
+}
+
+/// Problems reading or writing a journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// I/O.
+    #[error("journal {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A line that is not a record (not the last one).
+    #[error("journal {}: line {line} is not a journal record: {message}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// Parser message.
+        message: String,
+    },
+    /// The hash chain is broken: the journal was edited, reordered or cut in the middle.
+    #[error("journal {}: the hash chain breaks at line {line} (record {seq}); the journal was changed after it was written", path.display())]
+    Tampered {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The record's sequence number.
+        seq: u64,
+    },
+}
+
+fn record_hash(seq: u64, at: &str, entry: &Entry, prev: &str) -> String {
+    let mut value = serde_json::to_value(entry).unwrap_or(serde_json::Value::Null);
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("seq".into(), seq.into());
+        map.insert("at".into(), at.into());
+        map.insert("prev".into(), prev.into());
+    }
+    canonical::hash(&value)
+}
+
+/// Appends records, flushing each one to the file as it is written.
+#[derive(Debug)]
+pub struct JournalWriter {
+    path: PathBuf,
+    file: File,
+    seq: u64,
+    last: String,
+}
+
+impl JournalWriter {
+    /// Open a journal for appending: a new one, or an existing one (resume), whose chain is
+    /// verified and continued. A last line cut short by a crash is removed first.
+    pub fn open(path: &Path) -> Result<JournalWriter, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let (seq, last) = if path.exists() {
+            let read = read(path)?;
+            if read.truncated_tail {
+                // Drop the partial line so the next record starts on its own line.
+                let text = std::fs::read_to_string(path).map_err(io)?;
+                let keep = text.rfind('\n').map_or(0, |i| i + 1);
+                std::fs::write(path, &text[..keep]).map_err(io)?;
+            }
+            match read.records.last() {
+                Some(r) => (r.seq + 1, r.hash.clone()),
+                None => (0, GENESIS.to_string()),
+            }
+        } else {
+            (0, GENESIS.to_string())
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        Ok(JournalWriter {
+            path: path.to_path_buf(),
+            file,
+            seq,
+            last,
+        })
+    }
+
+    /// Append one record at time `at` (RFC 3339) and flush it; returns the record written.
+    pub fn append(&mut self, at: &str, entry: Entry) -> Result<Record, JournalError> {
+        let hash = record_hash(self.seq, at, &entry, &self.last);
+        let record = Record {
+            seq: self.seq,
+            at: at.to_string(),
+            entry,
+            prev: self.last.clone(),
+            hash,
+        };
+        let mut line = serde_json::to_string(&record).map_err(|e| JournalError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|()| self.file.flush())
+            .map_err(|source| JournalError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.seq += 1;
+        self.last = record.hash.clone();
+        Ok(record)
+    }
+}
+
+/// A journal read back.
+#[derive(Debug, Clone, Default)]
+pub struct ReadJournal {
+    /// Records, in order, chain verified.
+    pub records: Vec<Record>,
+    /// The last line was cut short (a crash while writing it); it was ignored.
+    pub truncated_tail: bool,
+}
+
+impl ReadJournal {
+    /// `(tenant, key)` of every resource recorded as applied: what a resumed run skips.
+    pub fn applied(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.records
+            .iter()
+            .filter_map(|r| match &r.entry {
+                Entry::Applied { tenant, key, .. } => Some((tenant.clone(), key.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Read and verify a journal.
+pub fn read(path: &Path) -> Result<ReadJournal, JournalError> {
+    let io = |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = BufReader::new(File::open(path).map_err(io)?);
+    let mut out = ReadJournal::default();
+    let mut prev = GENESIS.to_string();
+    let mut line = String::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).map_err(io)? == 0 {
+            break;
+        }
+        number += 1;
+        if !line.ends_with('\n') {
+            // Only the last line can lack its line ending: a crash while it was written.
+            out.truncated_tail = true;
+            break;
+        }
+        let record: Record =
+            serde_json::from_str(line.trim_end()).map_err(|e| JournalError::Malformed {
+                path: path.to_path_buf(),
+                line: number,
+                message: e.to_string(),
+            })?;
+        let expected = record_hash(record.seq, &record.at, &record.entry, &record.prev);
+        if record.prev != prev || record.hash != expected || record.seq != out.records.len() as u64
+        {
+            return Err(JournalError::Tampered {
+                path: path.to_path_buf(),
+                line: number,
+                seq: record.seq,
+            });
+        }
+        prev = record.hash.clone();
+        out.records.push(record);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(key: &str) -> Entry {
+        Entry::Applied {
+            tenant: "t1".into(),
+            key: key.into(),
+            action: "created".into(),
+            object_id: Some("00000000-0000-0000-0000-000000000001".into()),
+        }
+    }
+
+    #[test]
+    fn records_chain_and_read_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("runs/r1/journal.jsonl");
+        let mut w = JournalWriter::open(&path).expect("open");
+        w.append("2026-11-26T00:00:00Z", applied("a"))
+            .expect("append");
+        w.append("2026-11-26T00:00:01Z", applied("b"))
+            .expect("append");
+        let read = read(&path).expect("read");
+        assert_eq!(read.records.len(), 2);
+        assert_eq!(read.records[0].prev, GENESIS);
+        assert_eq!(read.records[1].prev, read.records[0].hash);
+        assert!(!read.truncated_tail);
+        assert_eq!(read.applied().len(), 2);
+    }
+
+    #[test]
+    fn an_edited_record_breaks_the_chain() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::open(&path).expect("open");
+        w.append("2026-11-26T00:00:00Z", applied("a"))
+            .expect("append");
+        w.append("2026-11-26T00:00:01Z", applied("b"))
+            .expect("append");
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replacen("\"a\"", "\"z\"", 1)).expect("write");
+        assert!(matches!(
+            read(&path),
+            Err(JournalError::Tampered { line: 1, .. })
+        ));
+        // Removing the first record breaks it too.
+        let second = text.lines().nth(1).expect("line").to_string() + "\n";
+        std::fs::write(&path, second).expect("write");
+        assert!(matches!(
+            read(&path),
+            Err(JournalError::Tampered { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_crash_is_dropped_and_the_chain_continues() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::open(&path).expect("open");
+        w.append("2026-11-26T00:00:00Z", applied("a"))
+            .expect("append");
+        drop(w);
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(b"{\"seq\":1,\"at\":\"2026-").expect("write");
+        drop(f);
+        let read1 = read(&path).expect("read");
+        assert!(read1.truncated_tail);
+        assert_eq!(read1.records.len(), 1);
+        let mut w = JournalWriter::open(&path).expect("reopen");
+        w.append("2026-11-26T00:00:02Z", applied("b"))
+            .expect("append");
+        let read2 = read(&path).expect("read");
+        assert!(!read2.truncated_tail);
+        assert_eq!(read2.records.len(), 2);
+        assert_eq!(read2.records[1].seq, 1);
+    }
+
+    #[test]
+    fn records_never_hold_bodies_or_headers() {
+        let e = Entry::Intent {
+            tenant: "t".into(),
+            key: "k".into(),
+            method: "POST".into(),
+            path: "/groups".into(),
+            body_hash: Some("sha256:ab".into()),
+            attempt: 1,
+        };
+        let text = serde_json::to_string(&e).expect("json");
+        assert!(!text.contains("body\"") && !text.contains("authorization"));
+    }
+}
