@@ -27,6 +27,7 @@ pub mod journal;
 pub mod kinds;
 pub mod model;
 pub mod normalize;
+pub mod plan;
 pub mod project;
 pub mod render;
 pub mod report;

@@ -1,0 +1,441 @@
+//! Stage 5, `plan`: compare a tenant's validated bundle with what the tenant has, and say per
+//! resource what deploy would do: create, update (with a readable property diff), leave alone,
+//! adopt (exists, unmanaged, matches by key), or report an orphan (tenantform created it, the
+//! baseline no longer has it). Pure: the live objects are read by the Graph client and passed
+//! in, so the same code serves plan, drift and post-deploy verification.
+//!
+//! Input: a [`ValidatedBundle`], the tenant's [`LiveState`] and its [`IdentityMap`]. Output: a
+//! [`TenantPlan`] with a fingerprint of the live state it saw (deploy refuses a plan whose tenant
+//! changed since).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::bundle::Operation;
+use crate::canonical;
+use crate::kinds::Shape;
+use crate::normalize::{self, Change};
+use crate::render::REF_OPEN;
+use crate::validate::ValidatedBundle;
+
+/// Logical key → object id, per tenant (`DIR/.tenantform/state/<tenant-id>.json`): what
+/// tenantform created or adopted, so later runs update the same object and never duplicate it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityMap {
+    /// Resource key → object id.
+    pub objects: BTreeMap<String, String>,
+}
+
+/// What the tenant has, as read from Graph for the bundle's kinds.
+#[derive(Debug, Clone, Default)]
+pub struct LiveState {
+    /// Objects of collection kinds, by kind name.
+    pub collections: BTreeMap<&'static str, Vec<Value>>,
+    /// Objects addressed by a path (singletons, fixed members, children, assignment sets), by
+    /// the path as compiled (`/policies/authorizationPolicy`); absent when the path answered 404.
+    pub by_path: BTreeMap<String, Value>,
+}
+
+/// What deploy would do with one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Action {
+    /// Create it.
+    Create,
+    /// Change these properties of the object.
+    Update {
+        /// Object id (for collection kinds).
+        object_id: Option<String>,
+        /// Property changes.
+        changes: Vec<Change>,
+    },
+    /// It already is what the bundle says.
+    NoOp {
+        /// Object id (for collection kinds).
+        object_id: Option<String>,
+    },
+    /// An object tenantform did not create matches the key: take it over (and change these
+    /// properties).
+    Adopt {
+        /// Object id.
+        object_id: String,
+        /// Property changes.
+        changes: Vec<Change>,
+    },
+    /// More than one object matches the key: deploy refuses to guess (it never duplicates).
+    Ambiguous {
+        /// Ids of the matching objects.
+        object_ids: Vec<String>,
+    },
+}
+
+/// One resource's line in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedResource {
+    /// Resource key.
+    pub key: String,
+    /// Kind name.
+    pub kind: &'static str,
+    /// What would happen.
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// An object tenantform manages that the bundle no longer has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orphan {
+    /// Its former resource key.
+    pub key: String,
+    /// Object id.
+    pub object_id: String,
+}
+
+/// The plan for one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantPlan {
+    /// Tenant id.
+    pub tenant: String,
+    /// The bundle it was made from.
+    pub bundle_hash: String,
+    /// `sha256:` of the normalized live objects it saw.
+    pub live_fingerprint: String,
+    /// Per resource, in the bundle's order.
+    pub resources: Vec<PlannedResource>,
+    /// Managed objects the bundle no longer has (deleted only with `deploy --prune`).
+    pub orphans: Vec<Orphan>,
+}
+
+impl TenantPlan {
+    /// True when deploy would change nothing (orphans are reported, not changed).
+    pub fn is_empty(&self) -> bool {
+        self.resources
+            .iter()
+            .all(|r| matches!(r.action, Action::NoOp { .. }))
+    }
+
+    /// Counts: (create, update, adopt, no-op, ambiguous).
+    pub fn counts(&self) -> (usize, usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0, 0);
+        for r in &self.resources {
+            match r.action {
+                Action::Create => c.0 += 1,
+                Action::Update { .. } => c.1 += 1,
+                Action::Adopt { .. } => c.2 += 1,
+                Action::NoOp { .. } => c.3 += 1,
+                Action::Ambiguous { .. } => c.4 += 1,
+            }
+        }
+        c
+    }
+}
+
+/// The text a changed value shows when its real value is known only after apply (a reference
+/// to an object this deploy creates).
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// Replace each reference placeholder with the referenced object's id where it is known; where
+/// it is not (the object is created by this deploy), with [`KNOWN_AFTER_APPLY`].
+fn resolve_refs(value: &Value, ids: &BTreeMap<String, String>) -> Value {
+    match value {
+        Value::String(s) if s.contains(REF_OPEN) => {
+            let mut out = String::new();
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find(REF_OPEN) {
+                out.push_str(&rest[..start]);
+                let after = &rest[start + REF_OPEN.len()..];
+                let Some(end) = after.find('}') else {
+                    out.push_str(&rest[start..]);
+                    rest = "";
+                    break;
+                };
+                let key = after[..end].split_once(':').map_or("", |(_, k)| k);
+                match ids.get(key) {
+                    Some(id) => out.push_str(id),
+                    None => out.push_str(KNOWN_AFTER_APPLY),
+                }
+                rest = &after[end + 1..];
+            }
+            out.push_str(rest);
+            Value::String(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|i| resolve_refs(i, ids)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolve_refs(v, ids)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn object_id(value: &Value) -> Option<String> {
+    value.get("id").and_then(Value::as_str).map(str::to_string)
+}
+
+fn matches_key(op: &Operation, live: &Value) -> bool {
+    !op.match_values.is_empty()
+        && op.match_values.iter().all(|(k, want)| {
+            let have = live.get(k);
+            match (k.as_str(), want, have) {
+                // Graph answers @odata.type with '#'; Intune docs often omit it.
+                ("@odata.type", Value::String(w), Some(Value::String(h))) => {
+                    w.trim_start_matches('#') == h.trim_start_matches('#')
+                }
+                ("displayName" | "uniqueName", Value::String(w), Some(Value::String(h))) => {
+                    w.eq_ignore_ascii_case(h)
+                }
+                _ => have == Some(want),
+            }
+        })
+}
+
+/// Plan one tenant.
+pub fn plan(bundle: &ValidatedBundle, live: &LiveState, identity: &IdentityMap) -> TenantPlan {
+    let b = bundle.bundle();
+    // Ids known before this deploy: the identity map, then objects adopted by key.
+    let mut ids: BTreeMap<String, String> = identity.objects.clone();
+    let mut resources = Vec::with_capacity(b.operations.len());
+    let mut seen_live: Vec<Value> = Vec::new();
+
+    for op in &b.operations {
+        let action = match op.kind.shape {
+            Shape::Collection => {
+                let candidates = live
+                    .collections
+                    .get(op.kind.name)
+                    .map_or(&[][..], Vec::as_slice);
+                let managed = identity.objects.get(&op.key).and_then(|id| {
+                    candidates
+                        .iter()
+                        .find(|o| object_id(o).as_deref() == Some(id))
+                });
+                match managed {
+                    Some(obj) => {
+                        seen_live.push(obj.clone());
+                        let desired = resolve_refs(&op.body, &ids);
+                        let changes = normalize::diff(op.kind, &desired, obj);
+                        let id = object_id(obj);
+                        if changes.is_empty() {
+                            Action::NoOp { object_id: id }
+                        } else {
+                            Action::Update {
+                                object_id: id,
+                                changes,
+                            }
+                        }
+                    }
+                    None => {
+                        let matching: Vec<&Value> =
+                            candidates.iter().filter(|o| matches_key(op, o)).collect();
+                        match matching.as_slice() {
+                            [] => Action::Create,
+                            [obj] => {
+                                seen_live.push((*obj).clone());
+                                let id = object_id(obj).unwrap_or_default();
+                                ids.insert(op.key.clone(), id.clone());
+                                let desired = resolve_refs(&op.body, &ids);
+                                Action::Adopt {
+                                    object_id: id,
+                                    changes: normalize::diff(op.kind, &desired, obj),
+                                }
+                            }
+                            many => Action::Ambiguous {
+                                object_ids: many.iter().filter_map(|o| object_id(o)).collect(),
+                            },
+                        }
+                    }
+                }
+            }
+            Shape::Singleton | Shape::FixedMember | Shape::Child | Shape::ParentAction => {
+                let path = resolve_refs(&Value::String(op.path.clone()), &ids);
+                let path = path.as_str().unwrap_or_default();
+                match live.by_path.get(path) {
+                    Some(obj) if !path.contains(KNOWN_AFTER_APPLY) => {
+                        seen_live.push(obj.clone());
+                        let desired = resolve_refs(&op.body, &ids);
+                        let changes = normalize::diff(op.kind, &desired, obj);
+                        if changes.is_empty() {
+                            Action::NoOp { object_id: None }
+                        } else {
+                            Action::Update {
+                                object_id: None,
+                                changes,
+                            }
+                        }
+                    }
+                    _ if op.kind.creates() => Action::Create,
+                    // A singleton that could not be read is still updated (it always exists).
+                    _ => Action::Update {
+                        object_id: None,
+                        changes: Vec::new(),
+                    },
+                }
+            }
+        };
+        resources.push(PlannedResource {
+            key: op.key.clone(),
+            kind: op.kind.name,
+            action,
+        });
+    }
+
+    let keys: std::collections::BTreeSet<&str> =
+        b.operations.iter().map(|o| o.key.as_str()).collect();
+    let orphans = identity
+        .objects
+        .iter()
+        .filter(|(k, _)| !keys.contains(k.as_str()))
+        .map(|(k, id)| Orphan {
+            key: k.clone(),
+            object_id: id.clone(),
+        })
+        .collect();
+
+    // The whole live objects count: any change made since the plan (even to properties the
+    // bundle does not set) makes deploy refuse to apply it.
+    TenantPlan {
+        tenant: b.tenant.id.clone(),
+        bundle_hash: bundle.content_hash().to_string(),
+        live_fingerprint: canonical::hash(&Value::Array(seen_live)),
+        resources,
+        orphans,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal_bundle() -> ValidatedBundle {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid/minimal");
+        let (project, diags) = crate::project::load(&dir).expect("project");
+        assert!(!diags.has_errors());
+        let (engine, _) = crate::render::Engine::new(&project);
+        let schemas = crate::validate::Schemas::load().expect("schemas");
+        let entry = &project.tenants[0];
+        let tenant = project.tenant(entry).expect("tenant");
+        let today = jiff::civil::date(2026, 11, 26);
+        crate::compile::compile_tenant(&project, &engine, &schemas, &tenant, false, today)
+            .bundle
+            .expect("compiles")
+    }
+
+    /// The tenant as deploy leaves it: every object created, with server fields added.
+    fn deployed(bundle: &ValidatedBundle) -> (LiveState, IdentityMap) {
+        let mut live = LiveState::default();
+        let mut identity = IdentityMap::default();
+        for (i, op) in bundle.bundle().operations.iter().enumerate() {
+            let id = format!("00000000-0000-4000-8000-00000000000{i}");
+            identity.objects.insert(op.key.clone(), id.clone());
+        }
+        for op in &bundle.bundle().operations {
+            let mut body = resolve_refs(&op.body, &identity.objects);
+            body["id"] = json!(identity.objects[&op.key]);
+            body["createdDateTime"] = json!("2026-11-26T00:00:00Z");
+            live.collections.entry(op.kind.name).or_default().push(body);
+        }
+        (live, identity)
+    }
+
+    #[test]
+    fn an_empty_tenant_gets_every_resource_created() {
+        let bundle = minimal_bundle();
+        let p = plan(&bundle, &LiveState::default(), &IdentityMap::default());
+        assert_eq!(p.counts(), (3, 0, 0, 0, 0));
+        assert!(p.orphans.is_empty());
+        assert!(!p.is_empty());
+    }
+
+    #[test]
+    fn a_deployed_tenant_plans_no_change() {
+        let bundle = minimal_bundle();
+        let (live, identity) = deployed(&bundle);
+        let p = plan(&bundle, &live, &identity);
+        assert!(p.is_empty(), "{p:#?}");
+    }
+
+    #[test]
+    fn a_changed_property_is_an_update_with_its_diff() {
+        let bundle = minimal_bundle();
+        let (mut live, identity) = deployed(&bundle);
+        let policies = live
+            .collections
+            .get_mut("conditionalAccessPolicy")
+            .expect("policies");
+        policies[0]["state"] = json!("disabled");
+        let p = plan(&bundle, &live, &identity);
+        let r = p
+            .resources
+            .iter()
+            .find(|r| r.key == "block-other-countries")
+            .expect("policy");
+        match &r.action {
+            Action::Update { changes, .. } => {
+                assert_eq!(changes.len(), 1);
+                assert_eq!(changes[0].pointer, "/state");
+                assert_eq!(changes[0].live, Some(json!("disabled")));
+            }
+            other => panic!("{other:?}"),
+        }
+        // The live fingerprint moves with the change.
+        let (live2, _) = deployed(&bundle);
+        assert_ne!(
+            p.live_fingerprint,
+            plan(&bundle, &live2, &identity).live_fingerprint
+        );
+    }
+
+    #[test]
+    fn unmanaged_objects_matching_the_key_are_adopted_never_duplicated() {
+        let bundle = minimal_bundle();
+        let (live, _) = deployed(&bundle);
+        let p = plan(&bundle, &live, &IdentityMap::default());
+        assert_eq!(p.counts().2, 3, "{p:#?}");
+        // Two objects with the same display name: refuse to guess.
+        let mut live = live;
+        let mut copy = live.collections["namedLocation"][0].clone();
+        copy["id"] = json!("other-id");
+        live.collections
+            .get_mut("namedLocation")
+            .expect("locations")
+            .push(copy);
+        let p = plan(&bundle, &live, &IdentityMap::default());
+        let r = p
+            .resources
+            .iter()
+            .find(|r| r.key == "allowed-countries")
+            .expect("location");
+        assert!(matches!(&r.action, Action::Ambiguous { object_ids } if object_ids.len() == 2));
+    }
+
+    #[test]
+    fn managed_objects_the_bundle_dropped_are_orphans() {
+        let bundle = minimal_bundle();
+        let (live, mut identity) = deployed(&bundle);
+        identity
+            .objects
+            .insert("old-policy".into(), "gone-id".into());
+        let p = plan(&bundle, &live, &identity);
+        assert_eq!(
+            p.orphans,
+            vec![Orphan {
+                key: "old-policy".into(),
+                object_id: "gone-id".into()
+            }]
+        );
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn references_resolve_to_known_ids_or_are_known_after_apply() {
+        let ids = BTreeMap::from([("bg".to_string(), "id-1".to_string())]);
+        let v = json!({"excludeGroups": ["${ref:group:bg}", "${ref:group:new}"], "x": "/p/${ref:compliance-policy:bg}/assign"});
+        assert_eq!(
+            resolve_refs(&v, &ids),
+            json!({"excludeGroups": ["id-1", KNOWN_AFTER_APPLY], "x": "/p/id-1/assign"})
+        );
+    }
+}
