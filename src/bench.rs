@@ -2,7 +2,8 @@
 //! stage over it, and measure throughput and peak memory. Figures, not assertions: tests assert
 //! behaviour, this module measures it.
 //!
-//! Input: a fleet size. Output: a [`CompileBench`] report (the CLI prints it).
+//! Input: a fleet size. Output: a [`CompileBench`] report (the CLI prints it). The simulator's
+//! benchmark is [`sim`] (`tenantform bench sim`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,6 +14,9 @@ use crate::project;
 use crate::render::Engine;
 use crate::report::Silent;
 use crate::validate::Schemas;
+
+mod http;
+pub mod sim;
 
 /// Figures from one compile benchmark.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -58,6 +62,9 @@ pub enum BenchError {
     /// Schemas.
     #[error(transparent)]
     Schema(#[from] crate::validate::SchemaError),
+    /// The simulator, or the load generator talking to it.
+    #[error("simulator benchmark: {0}")]
+    Sim(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
@@ -82,6 +89,15 @@ pub fn reset_peak_rss() {
 
 /// Write a project with `tenants` generated tenants into `dir`.
 pub fn write_fleet_project(dir: &Path, tenants: usize) -> Result<(), BenchError> {
+    write_project_with_tenants(
+        dir,
+        &init::fleet_tenants_toml("bench", tenants, &TenantEndpoints::default()),
+    )
+}
+
+/// Write `init`'s project (shipped baselines, no example tenants) into `dir`, with
+/// `tenants/fleet.toml` holding `tenants_toml`.
+pub fn write_project_with_tenants(dir: &Path, tenants_toml: &str) -> Result<(), BenchError> {
     for (rel, text) in init::project_files() {
         if rel.starts_with("tenants/") {
             continue;
@@ -95,11 +111,7 @@ pub fn write_fleet_project(dir: &Path, tenants: usize) -> Result<(), BenchError>
     let tenants_dir = dir.join("tenants");
     std::fs::create_dir_all(&tenants_dir).map_err(io(&tenants_dir))?;
     let fleet = tenants_dir.join("fleet.toml");
-    std::fs::write(
-        &fleet,
-        init::fleet_tenants_toml("bench", tenants, &TenantEndpoints::default()),
-    )
-    .map_err(io(&fleet))?;
+    std::fs::write(&fleet, tenants_toml).map_err(io(&fleet))?;
     Ok(())
 }
 

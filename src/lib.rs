@@ -34,5 +34,6 @@ pub mod report;
 pub mod resolve;
 pub mod schema;
 pub mod shipped;
+pub mod sim;
 pub mod source;
 pub mod validate;

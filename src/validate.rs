@@ -38,7 +38,7 @@ impl Variant {
 }
 
 /// A problem with the shipped schemas themselves (a build defect, not user input).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SchemaError {
     /// A kind has no generated schema file.
     #[error("no generated schema {0} is embedded; run `tenantform schema generate`")]
@@ -63,6 +63,7 @@ pub enum SchemaError {
 
 struct KindSchema {
     validator: jsonschema::Validator,
+    document: Value,
     property_names: BTreeSet<String>,
 }
 
@@ -168,6 +169,7 @@ impl Schemas {
                     (kind.name, variant),
                     KindSchema {
                         validator,
+                        document: schema,
                         property_names,
                     },
                 );
@@ -177,6 +179,31 @@ impl Schemas {
             compiled,
             flags_by_pattern,
         })
+    }
+
+    /// The schemas compiled once for the whole process (the simulator and the compiler share
+    /// them when they run in one process).
+    pub fn shared() -> Result<&'static Schemas, SchemaError> {
+        static SHARED: std::sync::OnceLock<Result<Schemas, SchemaError>> =
+            std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(Schemas::load)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// A kind's compiled validator.
+    pub fn validator(
+        &self,
+        kind: &'static str,
+        variant: Variant,
+    ) -> Option<&jsonschema::Validator> {
+        self.compiled.get(&(kind, variant)).map(|k| &k.validator)
+    }
+
+    /// A kind's schema document (for walking `$defs`).
+    pub fn document(&self, kind: &'static str, variant: Variant) -> Option<&Value> {
+        self.compiled.get(&(kind, variant)).map(|k| &k.document)
     }
 }
 

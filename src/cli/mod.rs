@@ -14,6 +14,7 @@ mod kinds;
 mod output;
 mod render;
 mod schema;
+mod sim;
 mod validate;
 
 /// Exit codes, documented in the book (reference/cli.md).
@@ -69,6 +70,9 @@ enum Command {
     Schema(schema::Args),
     /// Benchmarks: compile and validate a generated fleet and print throughput and peak memory.
     Bench(bench::Args),
+    /// Run a local Microsoft Graph simulator (token endpoint, Graph, $batch, throttling) for
+    /// tests, demos and CI, until interrupted.
+    Sim(sim::Args),
 }
 
 /// Output formats for diagnostics.
@@ -153,6 +157,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Render(args) => render::run(args, today),
         Command::Schema(args) => schema::run(args),
         Command::Bench(args) => bench::run(args, today),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

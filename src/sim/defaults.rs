@@ -1,0 +1,212 @@
+//! What a new tenant has before anyone configures it: the singleton policies with Microsoft's
+//! defaults and every authentication method configuration of the registry's `@odata.type`
+//! table with its out-of-the-box state (graph-wire-facts.md sections 5.3 to 5.6).
+//!
+//! Input: a kind of the registry (and, for fixed members, the member id). Output: the object's
+//! JSON as Graph returns it, before the schema fills absent collections. Objects are shared by
+//! every tenant until a tenant writes its own copy.
+
+use serde_json::{Map, Value, json};
+
+use crate::kinds::Kind;
+
+/// The moment every simulated tenant was "created" (fixed, so state is deterministic).
+pub(crate) const BIRTH: &str = "2024-01-01T00:00:00Z";
+
+/// The well-known id Graph gives the security defaults policy.
+const SECURITY_DEFAULTS_ID: &str = "00000000-0000-0000-0000-000000000005";
+
+fn all_users_target() -> Value {
+    json!({"id": "all_users", "targetType": "group", "isRegistrationRequired": false})
+}
+
+/// The birth state of a singleton kind, or `None` when the kind is not a singleton we know.
+pub(crate) fn singleton(kind: &Kind) -> Option<Value> {
+    Some(match kind.name {
+        "authorizationPolicy" => json!({
+            "@odata.type": "#microsoft.graph.authorizationPolicy",
+            "id": "authorizationPolicy",
+            "allowInvitesFrom": "everyone",
+            "allowedToSignUpEmailBasedSubscriptions": true,
+            "allowedToUseSSPR": true,
+            "allowEmailVerifiedUsersToJoinOrganization": false,
+            "allowUserConsentForRiskyApps": null,
+            "blockMsolPowerShell": false,
+            "description": "Used to manage authorization related settings across the company.",
+            "displayName": "Authorization Policy",
+            "guestUserRoleId": "10dae51f-b6af-4016-8d66-8c2a99b929b3",
+            "deletedDateTime": null,
+            "defaultUserRolePermissions": {
+                "allowedToCreateApps": true,
+                "allowedToCreateSecurityGroups": true,
+                "allowedToCreateTenants": true,
+                "allowedToReadBitlockerKeysForOwnedDevice": true,
+                "allowedToReadOtherUsers": true,
+                "permissionGrantPoliciesAssigned": [
+                    "ManagePermissionGrantsForSelf.microsoft-user-default-legacy"
+                ]
+            }
+        }),
+        "authenticationMethodsPolicy" => json!({
+            "@odata.type": "#microsoft.graph.authenticationMethodsPolicy",
+            "id": "authenticationMethodsPolicy",
+            "displayName": "Authentication Methods Policy",
+            "description": "The tenant-wide policy that controls which authentication methods are allowed in the tenant, authentication method registration requirements, and self-service password reset settings",
+            "lastModifiedDateTime": BIRTH,
+            "policyVersion": "1.5",
+            "reconfirmationInDays": 0,
+            "policyMigrationState": "preMigration",
+            "registrationEnforcement": {
+                "authenticationMethodsRegistrationCampaign": {
+                    "snoozeDurationInDays": 1,
+                    "state": "default",
+                    "excludeTargets": [],
+                    "includeTargets": [{
+                        "id": "all_users",
+                        "targetType": "group",
+                        "targetedAuthenticationMethod": "microsoftAuthenticator"
+                    }]
+                }
+            }
+        }),
+        "identitySecurityDefaultsEnforcementPolicy" => json!({
+            "@odata.type": "#microsoft.graph.identitySecurityDefaultsEnforcementPolicy",
+            "id": SECURITY_DEFAULTS_ID,
+            "displayName": "Security Defaults",
+            "description": "Security defaults is a set of basic identity security mechanisms recommended by Microsoft. When enabled, these recommendations will be automatically enforced in your organization. Administrators and users will be better protected from common identity related attacks.",
+            "isEnabled": true,
+            "deletedDateTime": null
+        }),
+        "crossTenantAccessPolicyDefault" => {
+            let b2b = |access: &str| {
+                json!({
+                    "usersAndGroups": {"accessType": access, "targets": [{"target": "AllUsers", "targetType": "user"}]},
+                    "applications": {"accessType": access, "targets": [{"target": "AllApplications", "targetType": "application"}]}
+                })
+            };
+            json!({
+                "@odata.type": "#microsoft.graph.crossTenantAccessPolicyConfigurationDefault",
+                "isServiceDefault": true,
+                "inboundTrust": {
+                    "isMfaAccepted": false,
+                    "isCompliantDeviceAccepted": false,
+                    "isHybridAzureADJoinedDeviceAccepted": false
+                },
+                "automaticUserConsentSettings": {"inboundAllowed": false, "outboundAllowed": false},
+                "b2bCollaborationOutbound": b2b("allowed"),
+                "b2bCollaborationInbound": b2b("allowed"),
+                "b2bDirectConnectOutbound": b2b("blocked"),
+                "b2bDirectConnectInbound": b2b("blocked"),
+                "tenantRestrictions": b2b("blocked"),
+                "invitationRedemptionIdentityProviderConfiguration": {
+                    "primaryIdentityProviderPrecedenceOrder": [
+                        "externalFederation",
+                        "azureActiveDirectory",
+                        "socialIdentityProviders"
+                    ],
+                    "fallbackIdentityProvider": "defaultConfiguredIdp"
+                }
+            })
+        }
+        _ => return None,
+    })
+}
+
+/// The birth state of one fixed member (`Fido2`, `Sms`, ...) by its PascalCase id; `odata_type`
+/// is the member's `#microsoft.graph.*` type from the registry.
+pub(crate) fn member(id: &str, odata_type: &str) -> Value {
+    let mut object = match id {
+        "Email" => json!({
+            "state": "enabled",
+            "allowExternalIdToUseEmailOtp": "default",
+            "includeTargets": [all_users_target()]
+        }),
+        "Fido2" => json!({
+            "state": "disabled",
+            "isAttestationEnforced": false,
+            "isSelfServiceRegistrationAllowed": true,
+            "keyRestrictions": {"isEnforced": false, "enforcementType": "block", "aaGuids": []},
+            "includeTargets": [all_users_target()]
+        }),
+        "MicrosoftAuthenticator" => {
+            let feature = || {
+                json!({
+                    "state": "default",
+                    "includeTarget": {"targetType": "group", "id": "all_users"},
+                    "excludeTarget": {"targetType": "group", "id": "00000000-0000-0000-0000-000000000000"}
+                })
+            };
+            json!({
+                "state": "enabled",
+                "isSoftwareOathEnabled": false,
+                "featureSettings": {
+                    "displayAppInformationRequiredState": feature(),
+                    "displayLocationInformationRequiredState": feature()
+                },
+                "includeTargets": [{
+                    "id": "all_users",
+                    "targetType": "group",
+                    "isRegistrationRequired": false,
+                    "authenticationMode": "any"
+                }]
+            })
+        }
+        "QRCodePin" => json!({
+            "state": "disabled",
+            "standardQRCodeLifetimeInDays": 365,
+            "pinLength": 8,
+            "includeTargets": [all_users_target()]
+        }),
+        "Sms" => json!({
+            "state": "disabled",
+            "includeTargets": [{
+                "id": "all_users",
+                "targetType": "group",
+                "isRegistrationRequired": false,
+                "isUsableForSignIn": true
+            }]
+        }),
+        "TemporaryAccessPass" => json!({
+            "state": "disabled",
+            "defaultLifetimeInMinutes": 60,
+            "defaultLength": 8,
+            "minimumLifetimeInMinutes": 60,
+            "maximumLifetimeInMinutes": 480,
+            "isUsableOnce": false,
+            "includeTargets": [all_users_target()]
+        }),
+        "Voice" => json!({
+            "state": "disabled",
+            "isOfficePhoneAllowed": false,
+            "includeTargets": [all_users_target()]
+        }),
+        "X509Certificate" => json!({
+            "state": "disabled",
+            "certificateUserBindings": [
+                {"x509CertificateField": "PrincipalName", "userProperty": "onPremisesUserPrincipalName", "priority": 1, "trustAffinityLevel": "low"},
+                {"x509CertificateField": "RFC822Name", "userProperty": "userPrincipalName", "priority": 2, "trustAffinityLevel": "low"},
+                {"x509CertificateField": "SubjectKeyIdentifier", "userProperty": "certificateUserIds", "priority": 3, "trustAffinityLevel": "high"}
+            ],
+            "authenticationModeConfiguration": {
+                "x509CertificateAuthenticationDefaultMode": "x509CertificateSingleFactor",
+                "x509CertificateDefaultRequiredAffinityLevel": "low",
+                "rules": []
+            },
+            "crlValidationConfiguration": {
+                "state": "disabled",
+                "exemptedCertificateAuthoritiesSubjectKeyIdentifiers": []
+            },
+            "includeTargets": [all_users_target()]
+        }),
+        _ => json!({"state": "disabled", "includeTargets": [all_users_target()]}),
+    };
+    let mut out = Map::new();
+    out.insert("@odata.type".into(), Value::from(odata_type));
+    out.insert("id".into(), Value::from(id));
+    if let Value::Object(map) = &mut object {
+        out.append(map);
+    }
+    out.entry("excludeTargets")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    Value::Object(out)
+}

@@ -1,0 +1,465 @@
+//! The simulator's shared state ([`App`]) and the pipeline every Graph request (and every
+//! `$batch` item) goes through: bearer check → latency → injected fault → route (from the
+//! registry) → throttle admission with the kind's class → permission check → handler → log.
+//!
+//! Input: the parts of an HTTP request. Output: a [`FinishedReply`] (or a dropped connection).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use crate::kinds::{ApiVersion, Kind};
+use crate::sim::SimConfig;
+use crate::sim::auth::{AccessClaims, Issuer, TokenRequest};
+use crate::sim::bodies::Schemas;
+use crate::sim::clock::Clock;
+use crate::sim::faults::{Fault, Faults};
+use crate::sim::graph::{Call, GraphRequest};
+use crate::sim::log::{Record, RequestLog};
+use crate::sim::query::Query;
+use crate::sim::routes::RouteTable;
+use crate::sim::state::{Defaults, Tenant, TenantState};
+use crate::sim::throttle::{self, Admission, Throttle, ThrottleRequest};
+use crate::sim::wire::{FinishedReply, Reply, RequestIds};
+
+/// The headers of an HTTP request the simulator reads.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RequestHeaders {
+    /// `Authorization`.
+    pub(crate) authorization: Option<String>,
+    /// `client-request-id`.
+    pub(crate) client_request_id: Option<String>,
+    /// `Prefer` (all values, comma-joined).
+    pub(crate) prefer: String,
+    /// `Host`.
+    pub(crate) host: Option<String>,
+}
+
+/// The simulator.
+pub(crate) struct App {
+    /// Configuration it started with.
+    pub(crate) config: SimConfig,
+    /// `http://ADDR`.
+    pub(crate) base_url: String,
+    /// The tenants, by index.
+    pub(crate) tenants: Vec<Tenant>,
+    by_id: HashMap<Box<str>, usize>,
+    /// Compiled schemas.
+    pub(crate) schemas: Arc<Schemas>,
+    /// Shared birth objects.
+    pub(crate) defaults: Defaults,
+    /// Routes from the registry.
+    pub(crate) routes: RouteTable,
+    /// Throttling buckets.
+    pub(crate) throttle: Throttle,
+    /// Fault draws.
+    pub(crate) faults: Faults,
+    /// Faults queued by `POST /_sim/faults` (used before drawing).
+    pub(crate) forced_faults: Mutex<VecDeque<Fault>>,
+    /// The app registration and token signer.
+    pub(crate) issuer: Issuer,
+    /// The request log.
+    pub(crate) log: RequestLog,
+    /// Injected time.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Wall-clock milliseconds when the clock read zero.
+    wall_start_ms: i64,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("base_url", &self.base_url)
+            .field("tenants", &self.tenants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything `App::new` needs.
+pub(crate) struct AppParts {
+    pub(crate) config: SimConfig,
+    pub(crate) base_url: String,
+    pub(crate) tenants: Vec<Tenant>,
+    pub(crate) schemas: Arc<Schemas>,
+    pub(crate) throttle: Throttle,
+    pub(crate) faults: Faults,
+    pub(crate) issuer: Issuer,
+}
+
+/// True when the token's roles allow the request: writes need every permission of the kind,
+/// reads any one of them (a ReadWrite permission implies Read).
+fn permitted(kind: &Kind, write: bool, roles: &[String]) -> bool {
+    let has = |p: &&str| roles.iter().any(|r| r.eq_ignore_ascii_case(p));
+    if write {
+        kind.permissions.iter().all(has)
+    } else {
+        kind.permissions.iter().any(has)
+    }
+}
+
+/// The outcome of one Graph call, for the log.
+pub(crate) struct Outcome {
+    pub(crate) reply: Reply,
+    pub(crate) throttled: bool,
+    pub(crate) retry_after: Option<f64>,
+    pub(crate) fault: Option<&'static str>,
+}
+
+pub(crate) fn fault_name(fault: &Fault) -> &'static str {
+    match fault {
+        Fault::InternalError => "500",
+        Fault::Unavailable {
+            retry_after: Some(_),
+        } => "503-retry-after",
+        Fault::Unavailable { retry_after: None } => "503",
+        Fault::GatewayTimeout => "504",
+        Fault::DroppedConnection => "dropped-connection",
+    }
+}
+
+/// The reply a fault stands for (a dropped connection inside a batch becomes a 504 item).
+pub(crate) fn fault_reply(fault: &Fault, in_batch: bool) -> Reply {
+    match fault {
+        Fault::InternalError => {
+            Reply::error(500, "generalException", "An unexpected error occurred.")
+        }
+        Fault::Unavailable { retry_after } => {
+            let reply = Reply::error(
+                503,
+                "serviceNotAvailable",
+                "The service is temporarily unavailable. Please retry after a delay.",
+            );
+            match retry_after {
+                Some(seconds) => {
+                    reply.with_header("Retry-After", throttle::retry_after_value(*seconds))
+                }
+                None => reply,
+            }
+        }
+        Fault::GatewayTimeout => Reply::error(
+            504,
+            "gatewayTimeout",
+            "The gateway did not receive a timely response.",
+        ),
+        Fault::DroppedConnection if in_batch => Reply::error(
+            504,
+            "gatewayTimeout",
+            "The gateway did not receive a timely response.",
+        ),
+        Fault::DroppedConnection => Reply::dropped(),
+    }
+}
+
+impl App {
+    /// Assemble the simulator.
+    pub(crate) fn new(parts: AppParts) -> App {
+        let by_id = parts
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.to_ascii_lowercase().into_boxed_str(), i))
+            .collect();
+        let defaults = Defaults::build(&parts.schemas);
+        let log = RequestLog::new(parts.tenants.len(), parts.config.request_log_capacity);
+        let wall_start_ms = jiff::Timestamp::now().as_millisecond();
+        App {
+            clock: parts.config.clock.clone(),
+            config: parts.config,
+            base_url: parts.base_url,
+            tenants: parts.tenants,
+            by_id,
+            schemas: parts.schemas,
+            defaults,
+            routes: RouteTable::from_registry(),
+            throttle: parts.throttle,
+            faults: parts.faults,
+            forced_faults: Mutex::new(VecDeque::new()),
+            issuer: parts.issuer,
+            log,
+            wall_start_ms,
+        }
+    }
+
+    /// Clock milliseconds since start.
+    pub(crate) fn clock_ms(&self) -> u64 {
+        u64::try_from(self.clock.now().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Simulated wall-clock milliseconds since the epoch (start time + clock).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.wall_start_ms + i64::try_from(self.clock_ms()).unwrap_or(i64::MAX / 2)
+    }
+
+    /// A tenant by id (case-insensitive).
+    pub(crate) fn tenant(&self, id: &str) -> Option<&Tenant> {
+        self.by_id
+            .get(id.to_ascii_lowercase().as_str())
+            .map(|i| &self.tenants[*i])
+    }
+
+    /// Every object of a tenant by kind, with the tenant's id, name and consented roles (what
+    /// `GET /_sim/tenants/{id}/state` answers).
+    pub(crate) fn tenant_state(&self, tenant: &Tenant) -> serde_json::Value {
+        let mut state = tenant.lock().export(&self.defaults);
+        state["id"] = serde_json::json!(&*tenant.id);
+        state["name"] = serde_json::json!(&*tenant.name);
+        state["roles"] = serde_json::json!(tenant.roles);
+        state["withdrawnPermissions"] = serde_json::json!(tenant.withdrawn);
+        state
+    }
+
+    /// Put every tenant back to its birth state and forget the log and the buckets.
+    pub(crate) fn reset(&self) {
+        for tenant in &self.tenants {
+            *tenant.lock() = TenantState::birth();
+        }
+        self.log.clear();
+        self.throttle.reset();
+        if let Ok(mut forced) = self.forced_faults.lock() {
+            forced.clear();
+        }
+    }
+
+    /// The next fault: one queued by `/_sim/faults`, else a seeded draw.
+    pub(crate) fn next_fault(&self) -> Option<Fault> {
+        let forced = self
+            .forced_faults
+            .lock()
+            .ok()
+            .and_then(|mut queue| queue.pop_front());
+        forced.or_else(|| self.faults.draw())
+    }
+
+    /// `POST /{tenant}/oauth2/v2.0/token`.
+    pub(crate) fn token(
+        &self,
+        tenant_segment: &str,
+        headers: &RequestHeaders,
+        body: &[u8],
+        path: &str,
+    ) -> FinishedReply {
+        let tenant = self.tenant(tenant_segment);
+        let request = TokenRequest {
+            tenant: tenant_segment,
+            body,
+            authorization: headers.authorization.as_deref(),
+            client_request_id: headers.client_request_id.as_deref(),
+            host: headers.host.as_deref(),
+        };
+        let now = self.now_ms();
+        let reply = self.issuer.token(&request, tenant, &self.base_url, now);
+        let request_id = reply
+            .headers
+            .iter()
+            .find(|(n, _)| n == "x-ms-request-id")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        self.log.record(&Record {
+            tenant: tenant.map(|t| t.index),
+            method: "POST",
+            path,
+            status: reply.status,
+            request_id: &request_id,
+            batch_item: false,
+            throttled: false,
+            retry_after: None,
+            fault: None,
+            at_ms: now,
+        });
+        reply
+    }
+
+    /// Authenticate a Graph request: the caller's claims and tenant, or the 401.
+    pub(crate) fn authenticate(
+        &self,
+        headers: &RequestHeaders,
+    ) -> Result<(AccessClaims, &Tenant), Reply> {
+        let claims = self
+            .issuer
+            .verify(headers.authorization.as_deref(), self.now_ms())?;
+        match self.tenant(&claims.tid) {
+            Some(tenant) => Ok((claims, tenant)),
+            None => Err(Reply::error(
+                401,
+                "InvalidAuthenticationToken",
+                "Access token validation failure. The token's tenant is unknown.",
+            )),
+        }
+    }
+
+    /// One Graph call (a request or a `$batch` item) after authentication: fault, route,
+    /// throttle, permissions, handler.
+    pub(crate) fn call(
+        &self,
+        claims: &AccessClaims,
+        tenant: &Tenant,
+        request: &GraphRequest<'_>,
+        in_batch: bool,
+    ) -> Outcome {
+        if let Some(fault) = self.next_fault() {
+            return Outcome {
+                reply: fault_reply(&fault, in_batch),
+                throttled: false,
+                retry_after: None,
+                fault: Some(fault_name(&fault)),
+            };
+        }
+        let plain = |reply: Reply| Outcome {
+            reply,
+            throttled: false,
+            retry_after: None,
+            fault: None,
+        };
+        let target = self.routes.resolve(request.version, request.path);
+        let write = request.method != "GET";
+        let class = target.as_ref().ok().map(|t| t.kind().throttle);
+        let path_only = request.path;
+        let admission = self.throttle.admit(&ThrottleRequest {
+            app_id: &claims.appid,
+            tenant_id: &tenant.id,
+            class,
+            write,
+            resource_units: throttle::resource_units(write, path_only, request.query),
+        });
+        let extra_headers = match admission {
+            Admission::Allowed { headers } => headers,
+            Admission::Throttled {
+                retry_after,
+                headers,
+            } => {
+                let mut reply = Reply::error(
+                    429,
+                    "TooManyRequests",
+                    "Too many requests. Please retry again later.",
+                );
+                if let Some(seconds) = retry_after {
+                    reply = reply.with_header("Retry-After", throttle::retry_after_value(seconds));
+                }
+                for (name, value) in headers {
+                    reply = reply.with_header(name, value);
+                }
+                return Outcome {
+                    reply,
+                    throttled: true,
+                    retry_after,
+                    fault: None,
+                };
+            }
+        };
+        let target = match target {
+            Ok(target) => target,
+            Err(no_route) => {
+                return plain(Reply::error(
+                    400,
+                    "BadRequest",
+                    format!("Resource not found for the segment '{}'.", no_route.segment),
+                ));
+            }
+        };
+        if !permitted(target.kind(), write, &claims.roles) {
+            return plain(Reply::error(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            ));
+        }
+        let query = match Query::parse(request.query) {
+            Ok(query) => query,
+            Err(reply) => return plain(reply),
+        };
+        let call = Call {
+            app: self,
+            tenant,
+            request,
+            query,
+            now_ms: self.now_ms(),
+            clock_ms: self.clock_ms(),
+        };
+        let mut reply = call.handle(target);
+        for (name, value) in extra_headers {
+            reply = reply.with_header(name, value);
+        }
+        plain(reply)
+    }
+
+    /// A whole Graph HTTP request (not `$batch`): authenticate, wait the latency, call, log.
+    pub(crate) async fn graph(
+        &self,
+        method: &str,
+        version: ApiVersion,
+        path: &str,
+        query: &str,
+        headers: &RequestHeaders,
+        body: &[u8],
+    ) -> FinishedReply {
+        let ids = RequestIds::new(headers.client_request_id.as_deref());
+        let full_path = if query.is_empty() {
+            format!("/{}{path}", version.segment())
+        } else {
+            format!("/{}{path}?{query}", version.segment())
+        };
+        let (claims, tenant) = match self.authenticate(headers) {
+            Ok(found) => found,
+            Err(reply) => {
+                let finished = reply.finish(&ids, self.now_ms());
+                self.log.record(&Record {
+                    tenant: None,
+                    method,
+                    path: &full_path,
+                    status: finished.status,
+                    request_id: &ids.request_id,
+                    batch_item: false,
+                    throttled: false,
+                    retry_after: None,
+                    fault: None,
+                    at_ms: self.now_ms(),
+                });
+                return finished;
+            }
+        };
+        let latency = self.faults.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        if path.eq_ignore_ascii_case("/$batch") {
+            let outcome =
+                crate::sim::batch::run(self, &claims, tenant, version, method, body, &ids);
+            let finished = outcome.reply.finish(&ids, self.now_ms());
+            self.log.record(&Record {
+                tenant: Some(tenant.index),
+                method,
+                path: &full_path,
+                status: finished.status,
+                request_id: &ids.request_id,
+                batch_item: false,
+                throttled: false,
+                retry_after: None,
+                fault: outcome.fault,
+                at_ms: self.now_ms(),
+            });
+            return finished;
+        }
+        let request = GraphRequest {
+            method,
+            version,
+            path,
+            query,
+            prefer: &headers.prefer,
+            body,
+        };
+        let outcome = self.call(&claims, tenant, &request, false);
+        let finished = outcome.reply.finish(&ids, self.now_ms());
+        self.log.record(&Record {
+            tenant: Some(tenant.index),
+            method,
+            path: &full_path,
+            status: finished.status,
+            request_id: &ids.request_id,
+            batch_item: false,
+            throttled: outcome.throttled,
+            retry_after: outcome.retry_after,
+            fault: outcome.fault,
+            at_ms: self.now_ms(),
+        });
+        finished
+    }
+}
