@@ -68,7 +68,8 @@ enum Command {
     Render(render::Args),
     /// Regenerate (or check) the JSON Schemas from Graph's CSDL metadata.
     Schema(schema::Args),
-    /// Benchmarks: compile and validate a generated fleet and print throughput and peak memory.
+    /// Benchmarks: the compiler on a generated fleet (`bench compile`) and the simulator (`bench
+    /// sim`); print throughput and peak memory.
     Bench(bench::Args),
     /// Run a local Microsoft Graph simulator (token endpoint, Graph, $batch, throttling) for
     /// tests, demos and CI, until interrupted.
