@@ -11,6 +11,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn write_string(out: &mut impl Write, s: &str) -> io::Result<()> {
+    // Most strings need no escaping: write them straight through.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.write_all(b"\"")?;
+        out.write_all(s.as_bytes())?;
+        return out.write_all(b"\"");
+    }
     serde_json::to_writer(&mut *out, s).map_err(io::Error::other)
 }
 

@@ -262,14 +262,13 @@ impl ValidatedBundle {
     }
 }
 
-fn operation_node<'a>(op: &'a Operation, source: &'a OperationSource) -> Node<'a> {
+fn operation_node<'a>(op: &'a Operation, source: &'a OperationSource, with_body: bool) -> Node<'a> {
     let mut fields: Vec<(&str, Node<'a>)> = vec![
         ("key", Node::of(&op.key)),
         ("kind", Node::of(op.kind.name)),
         ("api_version", Node::of(op.kind.api_version.segment())),
         ("method", Node::of(op.method.as_str())),
         ("path", Node::of(&op.path)),
-        ("body", Node::Borrowed(&op.body)),
         ("body_hash", Node::of(&source.body_hash)),
         ("depends_on", Node::of(&op.depends_on)),
         ("refs", Node::of(&op.refs)),
@@ -299,14 +298,20 @@ fn operation_node<'a>(op: &'a Operation, source: &'a OperationSource) -> Node<'a
     if !source.accepted.is_empty() {
         fields.push(("accepted_lints", Node::of(&source.accepted)));
     }
+    if with_body {
+        fields.push(("body", Node::Borrowed(&op.body)));
+    }
     Node::Object(fields)
 }
 
+/// The bundle file as a tree. The content hash covers this tree without `content_hash` and
+/// with each body stood for by its `body_hash` (so every body is hashed once, not twice).
 fn bundle_node<'a>(
     bundle: &'a Bundle,
     sources: &'a [OperationSource],
     content_hash: Option<&'a str>,
 ) -> Node<'a> {
+    let with_bodies = content_hash.is_some();
     let mut fields = vec![
         ("format", Node::of(BUNDLE_FORMAT)),
         ("tenant", Node::of(&bundle.tenant)),
@@ -318,7 +323,7 @@ fn bundle_node<'a>(
                     .operations
                     .iter()
                     .zip(sources)
-                    .map(|(op, source)| operation_node(op, source))
+                    .map(|(op, source)| operation_node(op, source, with_bodies))
                     .collect(),
             ),
         ),
