@@ -184,6 +184,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                 err(&format!("error: {e}\n"));
                 return Ok(exit::INVALID_INPUT);
             }
+            Err(e @ SimError::Bind { .. }) => {
+                err(&format!(
+                    "error: {e}\n  choose another --listen address (port 0 picks a free port)\n"
+                ));
+                return Ok(exit::INVALID_INPUT);
+            }
             Err(e) => return Err(anyhow::Error::new(e)),
         };
         out(&format!("listening on {}\n", handle.base_url()));
@@ -206,8 +212,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
             ));
         }
         if let Some(path) = &args.fleet_out {
-            std::fs::write(path, handle.fleet_tenants_toml())
-                .with_context(|| format!("cannot write --fleet-out {}", path.display()))?;
+            if let Err(e) = std::fs::write(path, handle.fleet_tenants_toml()) {
+                err(&format!("error: cannot write --fleet-out {}: {e}\n", path.display()));
+                let _ = handle.shutdown().await;
+                return Ok(exit::INVALID_INPUT);
+            }
             out(&format!(
                 "tenants file written to {} (set {FLEET_SECRET_ENV} to the app's secret)\n",
                 path.display()

@@ -27,7 +27,7 @@
 //! - `wire.rs`, `seeded.rs`: response shapes and headers; seeded ids and shuffles.
 //!
 //! Time: token expiry and replication delay read the injected clock ([`SimConfig::clock`]);
-//! `--time-scale` shortens throttling windows only. Timestamps in objects are the wall clock at
+//! `--time-scale` shortens throttling windows and the Retry-After of injected 503s. Timestamps in objects are the wall clock at
 //! start plus the injected clock.
 
 use std::net::SocketAddr;

@@ -128,6 +128,15 @@ impl Query {
                         .map(|e| e.split('(').next().unwrap_or_default().trim().to_string())
                         .collect();
                 }
+                // Options Graph supports on some collections but the simulator does not
+                // implement: refuse them rather than answer as if they were applied.
+                name @ ("orderby" | "count" | "skip" | "search" | "apply" | "compute")
+                    if key.starts_with('$') =>
+                {
+                    return Err(unsupported(format!(
+                        "The query option '${name}' is not supported by tenantform sim."
+                    )));
+                }
                 _ => {}
             }
             kept.push(piece.to_string());
@@ -266,6 +275,16 @@ mod tests {
         assert!(Query::parse("$filter=startswith(displayName,'a')").is_err());
         assert!(Query::parse("$top=1000").is_err());
         assert!(Query::parse("$top=0").is_err());
+        // Implemented nowhere in the simulator: refused, never silently ignored.
+        for option in [
+            "$orderby=displayName",
+            "$count=true",
+            "$skip=10",
+            "$search=\"x\"",
+        ] {
+            assert!(Query::parse(option).is_err(), "{option}");
+        }
+        assert!(Query::parse("tenant=x").is_ok());
         assert!(Query::parse("$top=999").is_ok());
     }
 

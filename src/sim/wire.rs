@@ -145,7 +145,7 @@ impl Reply {
             Cow::Borrowed("client-request-id"),
             ids.client_request_id.clone(),
         ));
-        headers.push((Cow::Borrowed("Cache-Control"), "no-cache".to_string()));
+        headers.push((Cow::Borrowed("Cache-Control"), "no-store".to_string()));
         headers.push((
             Cow::Borrowed("x-ms-ags-diagnostic"),
             r#"{"ServerInfo":{"DataCenter":"Local","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"tenantform-sim"}}"#.to_string(),

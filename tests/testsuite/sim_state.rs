@@ -384,3 +384,28 @@ fn tls_serves_https_to_clients_that_trust_the_written_certificate() {
     let stranger = reqwest::blocking::Client::new();
     assert!(stranger.get(format!("{base}/_sim/tenants")).send().is_err());
 }
+
+#[test]
+fn an_unwritable_fleet_file_or_a_busy_address_is_invalid_input() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = crate::harness::tenantform()
+        .args(&["sim", "--fleet-out"])
+        .arg(dir.path().join("missing/dir/fleet.toml"))
+        .run()
+        .code(1);
+    assert!(
+        out.stderr.contains("cannot write --fleet-out"),
+        "{}",
+        out.stderr
+    );
+    let busy = Simulator::spawn_in_background(test_config()).expect("simulator starts");
+    let out = crate::harness::tenantform()
+        .args(&["sim", "--listen", &busy.addr().to_string()])
+        .run()
+        .code(1);
+    assert!(
+        out.stderr.contains("choose another --listen address"),
+        "{}",
+        out.stderr
+    );
+}
