@@ -85,14 +85,28 @@ pub(crate) struct AppParts {
     pub(crate) issuer: Issuer,
 }
 
-/// True when the token's roles allow the request: writes need every permission of the kind,
-/// reads any one of them (a ReadWrite permission implies Read).
-fn permitted(kind: &Kind, write: bool, roles: &[String]) -> bool {
-    let has = |p: &&str| roles.iter().any(|r| r.eq_ignore_ascii_case(p));
-    if write {
-        kind.permissions.iter().all(has)
+/// The read-only permission that also allows reading what `permission` writes
+/// (`Policy.ReadWrite.Authorization` → `Policy.Read.All`, `Group.ReadWrite.All` →
+/// `Group.Read.All`).
+fn read_counterpart(permission: &str) -> String {
+    if permission.starts_with("Policy.ReadWrite.") {
+        "Policy.Read.All".to_string()
     } else {
-        kind.permissions.iter().any(has)
+        permission.replace(".ReadWrite.", ".Read.")
+    }
+}
+
+/// True when the token's roles allow the request: writes need every permission of the kind,
+/// reads any one of them or its read-only counterpart (as Graph lets `Policy.Read.All` read a
+/// policy whose ReadWrite permission was not granted).
+fn permitted(kind: &Kind, write: bool, roles: &[String]) -> bool {
+    let has = |p: &str| roles.iter().any(|r| r.eq_ignore_ascii_case(p));
+    if write {
+        kind.permissions.iter().all(|p| has(p))
+    } else {
+        kind.permissions
+            .iter()
+            .any(|p| has(p) || has(&read_counterpart(p)))
     }
 }
 

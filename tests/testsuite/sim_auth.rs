@@ -484,3 +484,21 @@ fn a_withdrawn_permission_is_403_authorization_request_denied() {
     )
     .status(201);
 }
+
+#[test]
+fn a_singleton_stays_readable_with_policy_read_all_when_its_write_permission_is_withdrawn() {
+    let sim = Sim::with(SimConfig {
+        withdrawn: vec![(0, "Policy.ReadWrite.Authorization".to_string())],
+        ..test_config()
+    });
+    sim.send(0, "GET", "/v1.0/policies/authorizationPolicy", None)
+        .status(200);
+    let change = serde_json::json!({"allowInvitesFrom": "adminsAndGuestInviters"});
+    sim.send(
+        0,
+        "PATCH",
+        "/v1.0/policies/authorizationPolicy",
+        Some(&change),
+    )
+    .status(403);
+}
