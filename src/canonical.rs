@@ -30,38 +30,65 @@ fn newline(out: &mut impl Write, pretty: bool, depth: usize) -> io::Result<()> {
     Ok(())
 }
 
-fn write_value(out: &mut impl Write, value: &Value, pretty: bool, depth: usize) -> io::Result<()> {
+/// Write an object with its keys sorted; `child` writes each value.
+fn write_object<W: Write, T: ?Sized>(
+    out: &mut W,
+    mut entries: Vec<(&str, &T)>,
+    pretty: bool,
+    depth: usize,
+    child: &dyn Fn(&mut W, &T, bool, usize) -> io::Result<()>,
+) -> io::Result<()> {
+    if entries.is_empty() {
+        return out.write_all(b"{}");
+    }
+    entries.sort_unstable_by_key(|(key, _)| *key);
+    out.write_all(b"{")?;
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        newline(out, pretty, depth + 1)?;
+        write_string(out, key)?;
+        out.write_all(if pretty { b": " } else { b":" })?;
+        child(out, value, pretty, depth + 1)?;
+    }
+    newline(out, pretty, depth)?;
+    out.write_all(b"}")
+}
+
+/// Write an array in order; `child` writes each item.
+fn write_array<W: Write, T>(
+    out: &mut W,
+    items: &[T],
+    pretty: bool,
+    depth: usize,
+    child: &dyn Fn(&mut W, &T, bool, usize) -> io::Result<()>,
+) -> io::Result<()> {
+    if items.is_empty() {
+        return out.write_all(b"[]");
+    }
+    out.write_all(b"[")?;
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        newline(out, pretty, depth + 1)?;
+        child(out, item, pretty, depth + 1)?;
+    }
+    newline(out, pretty, depth)?;
+    out.write_all(b"]")
+}
+
+fn write_value<W: Write>(out: &mut W, value: &Value, pretty: bool, depth: usize) -> io::Result<()> {
     match value {
-        Value::Object(map) if !map.is_empty() => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_unstable();
-            out.write_all(b"{")?;
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                newline(out, pretty, depth + 1)?;
-                write_string(out, key)?;
-                out.write_all(if pretty { b": " } else { b":" })?;
-                write_value(out, &map[key], pretty, depth + 1)?;
-            }
-            newline(out, pretty, depth)?;
-            out.write_all(b"}")
-        }
-        Value::Array(items) if !items.is_empty() => {
-            out.write_all(b"[")?;
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                newline(out, pretty, depth + 1)?;
-                write_value(out, item, pretty, depth + 1)?;
-            }
-            newline(out, pretty, depth)?;
-            out.write_all(b"]")
-        }
-        Value::Object(_) => out.write_all(b"{}"),
-        Value::Array(_) => out.write_all(b"[]"),
+        Value::Object(map) => write_object(
+            out,
+            map.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+            pretty,
+            depth,
+            &write_value,
+        ),
+        Value::Array(items) => write_array(out, items, pretty, depth, &write_value),
         Value::String(s) => write_string(out, s),
         other => serde_json::to_writer(&mut *out, other).map_err(io::Error::other),
     }
@@ -88,40 +115,23 @@ impl<'a> Node<'a> {
     }
 }
 
-fn write_node(out: &mut impl Write, node: &Node<'_>, pretty: bool, depth: usize) -> io::Result<()> {
+fn write_node<W: Write>(
+    out: &mut W,
+    node: &Node<'_>,
+    pretty: bool,
+    depth: usize,
+) -> io::Result<()> {
     match node {
         Node::Borrowed(v) => write_value(out, v, pretty, depth),
         Node::Owned(v) => write_value(out, v, pretty, depth),
-        Node::Object(fields) if !fields.is_empty() => {
-            let mut order: Vec<usize> = (0..fields.len()).collect();
-            order.sort_unstable_by_key(|i| fields[*i].0);
-            out.write_all(b"{")?;
-            for (n, i) in order.into_iter().enumerate() {
-                if n > 0 {
-                    out.write_all(b",")?;
-                }
-                newline(out, pretty, depth + 1)?;
-                write_string(out, fields[i].0)?;
-                out.write_all(if pretty { b": " } else { b":" })?;
-                write_node(out, &fields[i].1, pretty, depth + 1)?;
-            }
-            newline(out, pretty, depth)?;
-            out.write_all(b"}")
-        }
-        Node::Array(items) if !items.is_empty() => {
-            out.write_all(b"[")?;
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.write_all(b",")?;
-                }
-                newline(out, pretty, depth + 1)?;
-                write_node(out, item, pretty, depth + 1)?;
-            }
-            newline(out, pretty, depth)?;
-            out.write_all(b"]")
-        }
-        Node::Object(_) => out.write_all(b"{}"),
-        Node::Array(_) => out.write_all(b"[]"),
+        Node::Object(fields) => write_object(
+            out,
+            fields.iter().map(|(k, v)| (*k, v)).collect(),
+            pretty,
+            depth,
+            &write_node,
+        ),
+        Node::Array(items) => write_array(out, items, pretty, depth, &write_node),
     }
 }
 

@@ -489,6 +489,31 @@ impl Call<'_> {
         }
     }
 
+    /// Create from the request body (POST, or an upsert that found nothing), store the object
+    /// and answer 201 with it.
+    fn create_and_reply(
+        &self,
+        state: &mut TenantState,
+        kind: &'static Kind,
+        alternate: Option<(&'static str, &str)>,
+    ) -> Reply {
+        let body = match self.body() {
+            Ok(body) => body,
+            Err(reply) => return reply,
+        };
+        match self.create(state, kind, body, alternate) {
+            Ok(object) => {
+                let reply =
+                    self.entity_reply(201, kind, &object, kind.path.trim_start_matches('/'));
+                if let Some(live) = state.live_mut(kind) {
+                    live.insert(object.key.to_ascii_lowercase().into(), object);
+                }
+                reply
+            }
+            Err(reply) => reply,
+        }
+    }
+
     /// Build and store a new object of a collection kind; `alternate` is the alternate key
     /// from an upsert URL.
     fn create(
@@ -672,27 +697,7 @@ impl Call<'_> {
                 Some(live) => self.list(kind, live.values(), kind.path.trim_start_matches('/')),
                 None => not_allowed(),
             },
-            "POST" if kind.creates() => {
-                let body = match self.body() {
-                    Ok(body) => body,
-                    Err(reply) => return reply,
-                };
-                match self.create(state, kind, body, None) {
-                    Ok(object) => {
-                        let reply = self.entity_reply(
-                            201,
-                            kind,
-                            &object,
-                            kind.path.trim_start_matches('/'),
-                        );
-                        if let Some(live) = state.live_mut(kind) {
-                            live.insert(object.key.to_ascii_lowercase().into(), object);
-                        }
-                        reply
-                    }
-                    Err(reply) => reply,
-                }
-            }
+            "POST" if kind.creates() => self.create_and_reply(state, kind, None),
             _ => not_allowed(),
         }
     }
@@ -813,25 +818,7 @@ impl Call<'_> {
                 .write_update(state, kind, &object, false)
                 .unwrap_or_else(|r| r),
             ("PATCH", None) if self.prefers("create-if-missing") => {
-                let body = match self.body() {
-                    Ok(body) => body,
-                    Err(reply) => return reply,
-                };
-                match self.create(state, kind, body, Some((property, value))) {
-                    Ok(object) => {
-                        let reply = self.entity_reply(
-                            201,
-                            kind,
-                            &object,
-                            kind.path.trim_start_matches('/'),
-                        );
-                        if let Some(live) = state.live_mut(kind) {
-                            live.insert(object.key.to_ascii_lowercase().into(), object);
-                        }
-                        reply
-                    }
-                    Err(reply) => reply,
-                }
+                self.create_and_reply(state, kind, Some((property, value)))
             }
             ("PATCH", None) => not_found(value),
             ("DELETE", Some(object)) => {
