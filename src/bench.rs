@@ -136,7 +136,7 @@ pub fn compile_fleet(
         return Err(BenchError::Load(format!("{} errors", diags.error_count())));
     }
     let (engine, _) = Engine::new(&project);
-    let schemas = Schemas::load()?;
+    let schemas = Schemas::shared()?;
     let load = started.elapsed();
     let load_peak = peak_rss_mib();
 
@@ -148,7 +148,7 @@ pub fn compile_fleet(
         today,
     };
     let started = Instant::now();
-    let summary = compile::compile(&project, &engine, &schemas, &options, &mut Silent);
+    let summary = compile::compile(&project, &engine, schemas, &options, &mut Silent);
     let compile = started.elapsed();
     let peak = peak_rss_mib();
     drop(project);

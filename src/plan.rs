@@ -314,11 +314,11 @@ mod tests {
         let (project, diags) = crate::project::load(&dir).expect("project");
         assert!(!diags.has_errors());
         let (engine, _) = crate::render::Engine::new(&project);
-        let schemas = crate::validate::Schemas::load().expect("schemas");
+        let schemas = crate::validate::Schemas::shared().expect("schemas");
         let entry = &project.tenants[0];
         let tenant = project.tenant(entry).expect("tenant");
         let today = jiff::civil::date(2026, 11, 26);
-        crate::compile::compile_tenant(&project, &engine, &schemas, &tenant, false, today)
+        crate::compile::compile_tenant(&project, &engine, schemas, &tenant, false, today)
             .bundle
             .expect("compiles")
     }

@@ -549,7 +549,7 @@ fn compile_sim_fleet(
         return Err(BenchError::Load(format!("{} errors", diags.error_count())));
     }
     let (engine, _) = crate::render::Engine::new(&project);
-    let schemas = crate::validate::Schemas::load()?;
+    let schemas = crate::validate::Schemas::shared()?;
     let options = crate::compile::CompileOptions {
         out_dir: Some(out_dir.clone()),
         selection: crate::compile::Selection::All,
@@ -560,7 +560,7 @@ fn compile_sim_fleet(
     let summary = crate::compile::compile(
         &project,
         &engine,
-        &schemas,
+        schemas,
         &options,
         &mut crate::report::Silent,
     );

@@ -16,7 +16,7 @@ use super::{Format, err, exit, out};
 pub(crate) struct Loaded {
     pub(crate) project: ProjectSource,
     pub(crate) engine: Engine,
-    pub(crate) schemas: Schemas,
+    pub(crate) schemas: &'static Schemas,
     /// Diagnostics of loading and template parsing.
     pub(crate) diagnostics: Diagnostics,
 }
@@ -32,7 +32,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<Result<Loaded, u8>> {
     };
     let (engine, template_diags) = Engine::new(&project);
     diagnostics.extend(template_diags);
-    let schemas = Schemas::load()?;
+    let schemas = Schemas::shared()?;
     Ok(Ok(Loaded {
         project,
         engine,
@@ -152,7 +152,7 @@ pub(crate) fn compile_and_report(
         compile::compile(
             &loaded.project,
             &loaded.engine,
-            &loaded.schemas,
+            loaded.schemas,
             options,
             &mut reporter,
         )
@@ -160,7 +160,7 @@ pub(crate) fn compile_and_report(
         compile::compile(
             &loaded.project,
             &loaded.engine,
-            &loaded.schemas,
+            loaded.schemas,
             options,
             &mut Silent,
         )

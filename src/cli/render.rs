@@ -54,7 +54,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let compiled = compile::compile_tenant(
         &loaded.project,
         &loaded.engine,
-        &loaded.schemas,
+        loaded.schemas,
         &tenant,
         false,
         today,
