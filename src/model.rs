@@ -425,7 +425,16 @@ struct Reader<'d> {
     offset: usize,
 }
 
-impl Reader<'_> {
+impl<'d> Reader<'d> {
+    fn new(file: FileId, diags: &'d mut Diagnostics, offset: usize) -> Reader<'d> {
+        Reader {
+            file,
+            diags,
+            near_misses: Vec::new(),
+            offset,
+        }
+    }
+
     fn span(&self, range: std::ops::Range<usize>) -> Span {
         Span::new(
             self.file,
@@ -664,12 +673,7 @@ fn parse_document<'i>(
 /// Decode `tenantform.toml`.
 pub fn decode_project(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<ProjectConfig> {
     let doc = parse_document(text, file, 0, diags)?;
-    let mut r = Reader {
-        file,
-        diags,
-        near_misses: Vec::new(),
-        offset: 0,
-    };
+    let mut r = Reader::new(file, diags, 0);
     let root = doc.get_ref();
     r.check_keys(root, &["project"], "tenantform.toml");
     let Some((project, range)) = r.sub_table(root, "project", "tenantform.toml") else {
@@ -895,12 +899,7 @@ pub fn decode_baseline(
     diags: &mut Diagnostics,
 ) -> Option<Baseline> {
     let doc = parse_document(text, file, 0, diags)?;
-    let mut r = Reader {
-        file,
-        diags,
-        near_misses: Vec::new(),
-        offset: 0,
-    };
+    let mut r = Reader::new(file, diags, 0);
     let root = doc.get_ref();
     r.check_keys(
         root,
@@ -1266,12 +1265,7 @@ fn decode_tenants_document(
     let Some(doc) = parse_document(&text[chunk.clone()], file, offset, diags) else {
         return;
     };
-    let mut r = Reader {
-        file,
-        diags,
-        near_misses: Vec::new(),
-        offset,
-    };
+    let mut r = Reader::new(file, diags, offset);
     let root = doc.get_ref();
     r.check_keys(root, &["tenant"], "a tenants file");
     let Some((_, v)) = r.get(root, "tenant") else {

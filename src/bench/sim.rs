@@ -330,54 +330,60 @@ pub(crate) fn get_requests(target: &Target, tokens: &[String], path: &str) -> Ar
     })
 }
 
-/// POST valid IP named locations, cycling over tenants.
-pub(crate) fn named_location_requests(target: &Target, tokens: &[String]) -> Arc<MakeRequest> {
+/// POST a JSON body made by `body(connection, n)` to `path`, cycling over tenants.
+fn post_requests(
+    target: &Target,
+    tokens: &[String],
+    path: &'static str,
+    body: fn(usize, u64) -> String,
+) -> Arc<MakeRequest> {
     let headers: Vec<String> = tokens.iter().map(|t| bearer(t)).collect();
     let host = target.host.clone();
     let count = headers.len().max(1);
     Arc::new(move |c, n| {
         let i = (c + (n as usize).wrapping_mul(7919)) % count;
-        let body = format!(
-            concat!(
-                r##"{{"@odata.type":"#microsoft.graph.ipNamedLocation","displayName":"bench {}-{}","##,
-                r##""isTrusted":false,"ipRanges":[{{"@odata.type":"#microsoft.graph.iPv4CidrRange","##,
-                r##""cidrAddress":"203.0.{}.0/24"}}]}}"##
-            ),
-            c,
-            n,
-            n % 256
-        );
+        let body = body(c, n);
         http::request(
             "POST",
             &host,
-            "/v1.0/identity/conditionalAccess/namedLocations",
+            path,
             headers.get(i).map_or("", String::as_str),
             Some(("application/json", body.as_bytes())),
         )
     })
 }
 
+/// POST valid IP named locations, cycling over tenants.
+pub(crate) fn named_location_requests(target: &Target, tokens: &[String]) -> Arc<MakeRequest> {
+    post_requests(
+        target,
+        tokens,
+        "/v1.0/identity/conditionalAccess/namedLocations",
+        |c, n| {
+            format!(
+                concat!(
+                    r##"{{"@odata.type":"#microsoft.graph.ipNamedLocation","displayName":"bench {}-{}","##,
+                    r##""isTrusted":false,"ipRanges":[{{"@odata.type":"#microsoft.graph.iPv4CidrRange","##,
+                    r##""cidrAddress":"203.0.{}.0/24"}}]}}"##
+                ),
+                c,
+                n,
+                n % 256
+            )
+        },
+    )
+}
+
 /// POST valid security groups, cycling over tenants.
 pub(crate) fn group_requests(target: &Target, tokens: &[String]) -> Arc<MakeRequest> {
-    let headers: Vec<String> = tokens.iter().map(|t| bearer(t)).collect();
-    let host = target.host.clone();
-    let count = headers.len().max(1);
-    Arc::new(move |c, n| {
-        let i = (c + (n as usize).wrapping_mul(7919)) % count;
-        let body = format!(
+    post_requests(target, tokens, "/v1.0/groups", |c, n| {
+        format!(
             concat!(
                 r#"{{"displayName":"bench group {}-{}","mailEnabled":false,"#,
                 r#""mailNickname":"bench-{}-{}","securityEnabled":true,"groupTypes":[],"#,
                 r#""uniqueName":"bench-{}-{}"}}"#
             ),
             c, n, c, n, c, n
-        );
-        http::request(
-            "POST",
-            &host,
-            "/v1.0/groups",
-            headers.get(i).map_or("", String::as_str),
-            Some(("application/json", body.as_bytes())),
         )
     })
 }

@@ -840,11 +840,7 @@ impl Call<'_> {
         match self.request.method {
             "GET" => self.entity_reply(200, kind, &current, fragment),
             "PATCH" => {
-                let result = self.body().and_then(|body| {
-                    self.app.schemas.check(kind, Variant::Update, &body)?;
-                    self.check_references(state, kind, &body)?;
-                    self.updated(state, kind, &current, body, false)
-                });
+                let result = self.checked_update(state, kind, &current);
                 match result {
                     Ok(object) => {
                         *state.store_mut(kind) =
@@ -858,6 +854,19 @@ impl Call<'_> {
         }
     }
 
+    /// Check a PATCH body (schema, references) and apply it to `current`.
+    fn checked_update(
+        &self,
+        state: &mut TenantState,
+        kind: &'static Kind,
+        current: &StoredObject,
+    ) -> Result<StoredObject, Reply> {
+        let body = self.body()?;
+        self.app.schemas.check(kind, Variant::Update, &body)?;
+        self.check_references(state, kind, &body)?;
+        self.updated(state, kind, current, body, false)
+    }
+
     fn members_target(&self, state: &TenantState, kind: &'static Kind) -> Reply {
         if self.request.method != "GET" {
             return not_allowed();
@@ -866,11 +875,7 @@ impl Call<'_> {
         let members: Vec<&StoredObject> = (0..member_table(kind).len())
             .filter_map(|i| state.member(kind, i, defaults))
             .collect();
-        let fragment = kind
-            .path
-            .trim_start_matches('/')
-            .rsplit_once('/')
-            .map_or(kind.path, |(set, _)| set);
+        let fragment = member_set_fragment(kind);
         self.list(kind, members.into_iter(), fragment)
     }
 
@@ -883,19 +888,11 @@ impl Call<'_> {
         let Some(current) = state.member(kind, position, defaults).cloned() else {
             return not_found(id);
         };
-        let fragment = kind
-            .path
-            .trim_start_matches('/')
-            .rsplit_once('/')
-            .map_or(kind.path, |(set, _)| set);
+        let fragment = member_set_fragment(kind);
         match self.request.method {
             "GET" => self.entity_reply(200, kind, &current, fragment),
             "PATCH" => {
-                let result = self.body().and_then(|body| {
-                    self.app.schemas.check(kind, Variant::Update, &body)?;
-                    self.check_references(state, kind, &body)?;
-                    self.updated(state, kind, &current, body, false)
-                });
+                let result = self.checked_update(state, kind, &current);
                 match result {
                     Ok(object) => {
                         state.set_member(kind, position, object);
@@ -1133,6 +1130,14 @@ impl Call<'_> {
             Target::DeletedItem(kind, id) => self.deleted_target(state, kind, Some(&id)),
         }
     }
+}
+
+/// The `@odata.context` fragment of a fixed-member set: its path without the `{id}` segment.
+fn member_set_fragment(kind: &Kind) -> &'static str {
+    kind.path
+        .trim_start_matches('/')
+        .rsplit_once('/')
+        .map_or(kind.path, |(set, _)| set)
 }
 
 #[cfg(test)]

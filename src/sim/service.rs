@@ -414,20 +414,13 @@ impl App {
         let (claims, tenant) = match self.authenticate(headers) {
             Ok(found) => found,
             Err(reply) => {
-                let finished = reply.finish(&ids, self.now_ms());
-                self.log.record(&Record {
-                    tenant: None,
-                    method,
-                    path: &full_path,
-                    status: finished.status,
-                    request_id: &ids.request_id,
-                    batch_item: false,
+                let outcome = Outcome {
+                    reply,
                     throttled: false,
                     retry_after: None,
                     fault: None,
-                    at_ms: self.now_ms(),
-                });
-                return finished;
+                };
+                return self.finish_and_log(&ids, method, &full_path, None, outcome);
             }
         };
         let latency = self.faults.latency();
@@ -435,22 +428,14 @@ impl App {
             tokio::time::sleep(latency).await;
         }
         if path.eq_ignore_ascii_case("/$batch") {
-            let outcome =
-                crate::sim::batch::run(self, &claims, tenant, version, method, body, &ids);
-            let finished = outcome.reply.finish(&ids, self.now_ms());
-            self.log.record(&Record {
-                tenant: Some(tenant.index),
-                method,
-                path: &full_path,
-                status: finished.status,
-                request_id: &ids.request_id,
-                batch_item: false,
+            let batch = crate::sim::batch::run(self, &claims, tenant, version, method, body, &ids);
+            let outcome = Outcome {
+                reply: batch.reply,
                 throttled: false,
                 retry_after: None,
-                fault: outcome.fault,
-                at_ms: self.now_ms(),
-            });
-            return finished;
+                fault: batch.fault,
+            };
+            return self.finish_and_log(&ids, method, &full_path, Some(tenant.index), outcome);
         }
         let request = GraphRequest {
             method,
@@ -461,11 +446,23 @@ impl App {
             body,
         };
         let outcome = self.call(&claims, tenant, &request, false);
-        let finished = outcome.reply.finish(&ids, self.now_ms());
+        self.finish_and_log(&ids, method, &full_path, Some(tenant.index), outcome)
+    }
+
+    /// Finish a top-level reply (correlation headers) and record it in the request log.
+    fn finish_and_log(
+        &self,
+        ids: &RequestIds,
+        method: &str,
+        full_path: &str,
+        tenant: Option<usize>,
+        outcome: Outcome,
+    ) -> FinishedReply {
+        let finished = outcome.reply.finish(ids, self.now_ms());
         self.log.record(&Record {
-            tenant: Some(tenant.index),
+            tenant,
             method,
-            path: &full_path,
+            path: full_path,
             status: finished.status,
             request_id: &ids.request_id,
             batch_item: false,
