@@ -30,6 +30,13 @@ pub enum Entry {
         /// The tool version.
         version: String,
     },
+    /// A run was resumed (`deploy --resume`): these tenants were still to finish.
+    RunResumed {
+        /// Tenants still to finish.
+        tenants: Vec<String>,
+        /// The tool version.
+        version: String,
+    },
     /// A request is about to be sent.
     Intent {
         /// Tenant id.

@@ -11,7 +11,8 @@
 //! [`resolve`] applies layers, parameters and overrides; [`render`] owns Tera; [`bundle`]
 //! finds references and orders operations; [`validate`] checks bodies against the schemas
 //! generated from Graph's metadata ([`schema`]) and runs semantic lints; [`compile`] drives the
-//! fleet. Every resource kind is data in [`kinds`]. Problems are [`diag::Diagnostic`]s; progress
+//! fleet; [`live`] reads a tenant through the [`graph`] client, [`plan`] compares, and
+//! [`deploy`] applies plans across a fleet with a [`journal`]. Every resource kind is data in [`kinds`]. Problems are [`diag::Diagnostic`]s; progress
 //! goes to a [`report::Reporter`]. The library never prints.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
@@ -20,11 +21,13 @@ pub mod bench;
 pub mod bundle;
 pub mod canonical;
 pub mod compile;
+pub mod deploy;
 pub mod diag;
 pub mod graph;
 pub mod init;
 pub mod journal;
 pub mod kinds;
+pub mod live;
 pub mod model;
 pub mod normalize;
 pub mod plan;

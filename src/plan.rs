@@ -26,6 +26,9 @@ use crate::validate::ValidatedBundle;
 pub struct IdentityMap {
     /// Resource key → object id.
     pub objects: BTreeMap<String, String>,
+    /// Resource key → kind name (what `deploy --prune` needs to delete an orphan).
+    #[serde(default)]
+    pub kinds: BTreeMap<String, String>,
 }
 
 /// What the tenant has, as read from Graph for the bundle's kinds.
@@ -84,12 +87,14 @@ pub struct PlannedResource {
 }
 
 /// An object tenantform manages that the bundle no longer has.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Orphan {
     /// Its former resource key.
     pub key: String,
     /// Object id.
     pub object_id: String,
+    /// Its kind, when the identity map recorded it.
+    pub kind: Option<String>,
 }
 
 /// The plan for one tenant.
@@ -174,7 +179,9 @@ fn object_id(value: &Value) -> Option<String> {
     value.get("id").and_then(Value::as_str).map(str::to_string)
 }
 
-fn matches_key(op: &Operation, live: &Value) -> bool {
+/// True when a live object matches the operation's match key (display names compare without
+/// case, `@odata.type` with or without its `#`).
+pub fn matches_key(op: &Operation, live: &Value) -> bool {
     !op.match_values.is_empty()
         && op.match_values.iter().all(|(k, want)| {
             let have = live.get(k);
@@ -290,6 +297,7 @@ pub fn plan(bundle: &ValidatedBundle, live: &LiveState, identity: &IdentityMap) 
         .map(|(k, id)| Orphan {
             key: k.clone(),
             object_id: id.clone(),
+            kind: identity.kinds.get(k).cloned(),
         })
         .collect();
 
@@ -423,7 +431,8 @@ mod tests {
             p.orphans,
             vec![Orphan {
                 key: "old-policy".into(),
-                object_id: "gone-id".into()
+                object_id: "gone-id".into(),
+                kind: None,
             }]
         );
         assert!(p.is_empty());

@@ -1,10 +1,14 @@
 //! The `Reporter`: the library never prints; long-running stages send typed [`Event`]s here,
 //! and the binary decides how to show them (plain lines, JSON lines, progress bars).
 //!
-//! Input: events from `compile` (and later plan and deploy). Output: whatever the implementation
+//! Input: events from `compile`, `plan` and `deploy`. Output: whatever the implementation
 //! writes.
 
+use std::time::Duration;
+
 use crate::compile::TenantOutcome;
+use crate::deploy::{DeploySummary, TenantReport};
+use crate::graph::retry::RetryReason;
 
 /// Something that happened during a run.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +39,68 @@ pub enum Event<'a> {
         failed: usize,
         /// Operations compiled.
         operations: usize,
+    },
+    /// A plan or deploy run begins.
+    DeployStarted {
+        /// Tenants selected.
+        tenants: usize,
+        /// Plan only (nothing is written).
+        plan_only: bool,
+    },
+    /// A ring's tenants start.
+    RingStarted {
+        /// Ring name (`all` without `--rings`).
+        ring: &'a str,
+        /// Its tenants.
+        tenants: usize,
+    },
+    /// A tenant starts (compile, sign in, read, plan, apply).
+    TenantStarted {
+        /// Tenant id.
+        id: &'a str,
+        /// Name.
+        name: &'a str,
+    },
+    /// A resource now matches the bundle.
+    ResourceApplied {
+        /// Tenant id.
+        tenant: &'a str,
+        /// Resource key.
+        key: &'a str,
+        /// created, updated, adopted, unchanged, deleted.
+        action: &'a str,
+    },
+    /// A resource failed.
+    ResourceFailed {
+        /// Tenant id.
+        tenant: &'a str,
+        /// Resource key.
+        key: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// A request will be sent again.
+    RequestRetried {
+        /// Tenant id.
+        tenant: &'a str,
+        /// What the request is for.
+        key: &'a str,
+        /// The status that caused it (`None`: no response).
+        status: Option<u16>,
+        /// Why.
+        reason: RetryReason,
+        /// After how long.
+        after: Duration,
+    },
+    /// A tenant finished.
+    TenantFinished {
+        /// Its result.
+        report: &'a TenantReport,
+    },
+    /// The run ended.
+    DeployFinished {
+        /// The result.
+        summary: &'a DeploySummary,
     },
 }
 
@@ -74,6 +140,13 @@ impl Reporter for Recording {
             } => {
                 format!("finished {compiled} {failed} {operations}")
             }
+            Event::TenantFinished { report } => format!("tenant {} ok={}", report.id, report.ok),
+            Event::ResourceApplied {
+                tenant,
+                key,
+                action,
+            } => format!("{action} {tenant} {key}"),
+            _ => return,
         });
     }
 }

@@ -9,10 +9,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod compile;
+mod demo;
+mod deploy;
 mod init;
 mod kinds;
 mod output;
+mod progress;
 mod render;
+mod runs;
 mod schema;
 mod sim;
 mod validate;
@@ -23,6 +27,10 @@ pub(crate) mod exit {
     pub(crate) const OK: u8 = 0;
     /// Invalid input: TOML, template, schema, lint.
     pub(crate) const INVALID_INPUT: u8 = 1;
+    /// `plan --detailed-exitcode`: some tenant has changes.
+    pub(crate) const CHANGES: u8 = 2;
+    /// Deploy: some tenant failed or the rollout stopped; plan: a tenant could not be planned.
+    pub(crate) const DEPLOY_FAILED: u8 = 3;
     /// Command-line usage error.
     pub(crate) const USAGE: u8 = 64;
     /// Internal error (a bug, or the environment: disk full, permissions on the output).
@@ -31,13 +39,16 @@ pub(crate) mod exit {
 
 const AFTER_HELP: &str = "\
 Everyday use:
+  tenantform demo                         the whole job against the built-in Graph simulator
   tenantform init my-msp                  a project on the shipped baselines
   tenantform validate -p my-msp           every problem, at file:line:col
-  tenantform compile -p my-msp --out out  one deterministic bundle per tenant
-  tenantform render -p my-msp --tenant Contoso --resource ca-block-legacy-auth
+  tenantform plan -p my-msp               what deploy would change, per tenant
+  tenantform deploy -p my-msp --tenant Contoso
+  tenantform deploy -p my-msp --rings pilot,broad --yes --max-failure-rate 0.1
+  tenantform runs list -p my-msp          past runs; `runs show ID` for one
 
-Exit codes: 0 ok, 1 invalid input, 64 usage error, 70 internal error
-(2 and 3 are reserved for plan/drift changes and deploy failures).";
+Exit codes: 0 ok, 1 invalid input, 2 plan has changes (with --detailed-exitcode),
+3 a tenant failed to plan or deploy, 64 usage error, 70 internal error.";
 
 /// Compile Microsoft 365 / Entra ID / Intune baselines into validated Microsoft Graph request
 /// bundles, one per tenant.
@@ -68,6 +79,15 @@ enum Command {
     Render(render::Args),
     /// Regenerate (or check) the JSON Schemas from Graph's CSDL metadata.
     Schema(schema::Args),
+    /// Show what deploy would change in each selected tenant (reads Graph, writes nothing).
+    Plan(deploy::PlanArgs),
+    /// Apply the baselines to the selected tenants: paced, retried, journaled, resumable.
+    Deploy(deploy::DeployArgs),
+    /// Past deploy runs, read from their journals.
+    Runs(runs::Args),
+    /// Deploy the shipped baselines to N simulated tenants in-process, then re-plan to show
+    /// zero changes.
+    Demo(demo::Args),
     /// Benchmarks: the compiler on a generated fleet (`bench compile`) and the simulator (`bench
     /// sim`); print throughput and peak memory.
     Bench(bench::Args),
@@ -159,6 +179,10 @@ pub(crate) fn main() -> ExitCode {
         Command::Schema(args) => schema::run(args),
         Command::Bench(args) => bench::run(args, today),
         Command::Sim(args) => sim::run(args),
+        Command::Plan(args) => deploy::run_plan(args, today),
+        Command::Deploy(args) => deploy::run_deploy(args, today),
+        Command::Runs(args) => runs::run(args),
+        Command::Demo(args) => demo::run(args, today),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -5,6 +5,8 @@
 //! Input: a tenant's cloud and endpoint overrides, responses' statuses and headers. Output:
 //! URLs, retry decisions, waits.
 
+pub mod auth;
+pub mod client;
 pub mod cloud;
 pub mod pacing;
 pub mod retry;

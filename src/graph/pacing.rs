@@ -192,21 +192,29 @@ impl Pacer {
         let global = self
             .global
             .get_or_insert_with(|| Bucket::new(global_rate, headroom));
-        let mut at = global.earliest(now_s);
-        for scope in scopes {
+        let global_earliest = global.earliest(now_s);
+        let mut at = global_earliest;
+        let mut earliest = [0.0f64; 2];
+        for (slot, scope) in earliest.iter_mut().zip(scopes) {
             let rate = self.rate(*scope);
             let bucket = self
                 .tenants
                 .entry((tenant.to_string(), *scope))
                 .or_insert_with(|| Bucket::new(rate, headroom));
-            at = at.max(bucket.earliest(now_s));
+            *slot = bucket.earliest(now_s);
+            at = at.max(*slot);
         }
+        // Each bucket counts the request at the earliest time it alone would have admitted it.
+        // The binding bucket counts it when it is sent; the others count it no later than that,
+        // so a request held back minutes by one limit (Conditional Access at 1/s) does not
+        // push every other limit's schedule minutes ahead (reservations arrive out of order
+        // when many requests wait at once).
         if let Some(global) = self.global.as_mut() {
-            global.take_at(at);
+            global.take_at(global_earliest);
         }
-        for scope in scopes {
+        for (scope, own) in scopes.iter().zip(earliest) {
             if let Some(bucket) = self.tenants.get_mut(&(tenant.to_string(), *scope)) {
-                bucket.take_at(at);
+                bucket.take_at(own);
             }
         }
         Duration::from_secs_f64((at - now_s).max(0.0))
@@ -317,6 +325,24 @@ mod tests {
         }
         // 5 at once, then 5 per second: the 20th starts at 3 s.
         assert!((now.as_secs_f64() - 3.0).abs() < 1e-6, "{now:?}");
+    }
+
+    #[test]
+    fn a_request_held_back_by_one_limit_does_not_delay_other_classes() {
+        let mut p = Pacer::new(Limits::default());
+        // Twenty Conditional Access requests wait their turn, seconds ahead.
+        for _ in 0..20 {
+            p.reserve("a", ThrottleClass::ConditionalAccess, true, Duration::ZERO);
+        }
+        // An Intune write of the same tenant, and anything of another tenant, go now.
+        assert_eq!(
+            p.reserve("a", ThrottleClass::Intune, true, Duration::ZERO),
+            Duration::ZERO
+        );
+        assert_eq!(
+            p.reserve("b", ThrottleClass::Identity, false, Duration::ZERO),
+            Duration::ZERO
+        );
     }
 
     #[test]

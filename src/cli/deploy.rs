@@ -1,0 +1,807 @@
+//! `tenantform plan` and `tenantform deploy`: select tenants, validate them, then read, plan
+//! and (for deploy) apply against Graph, with progress, a journal, reports and exit codes.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tenantform::compile::Selection;
+use tenantform::deploy::{self, DeployOptions, DeploySummary, Fleet, Run, RunJournal, Target};
+use tenantform::graph::client::{GraphClient, RealTiming};
+use tenantform::graph::pacing::Limits;
+use tenantform::graph::retry::RetryPolicy;
+use tenantform::journal::Entry;
+use tenantform::plan::{Action, TenantPlan};
+
+use super::progress::{Progress, Style};
+use super::{ProjectArg, Selector, err, exit, out, output};
+
+/// Output of plan and deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum RunFormat {
+    /// Progress and a summary for people (bars on a terminal).
+    Human,
+    /// JSON (plan: one document; deploy: one event per line).
+    Json,
+}
+
+/// How to reach Graph.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Connection {
+    /// Tenants worked on at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    concurrency: usize,
+    /// Pace to Graph's limits F times faster: only for a simulator started with
+    /// `--time-scale F` (real Graph needs the default, 1).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    time_scale: f64,
+}
+
+/// Arguments of `plan`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Reads each selected tenant's live objects for its bundle's kinds, matches them by the kind's match
+key and the tenant's identity map (.tenantform/state/<tenant-id>.json), and shows what deploy would
+do: + create, ~ update (with each changed property), = adopt (exists, unmanaged, matches by key),
+! ambiguous (several objects match; deploy refuses to guess), and orphans (created by tenantform,
+no longer in the baseline; deleted only by `deploy --prune`). Nothing is written to Graph.
+
+Exit codes: 0 ok; with --detailed-exitcode, 2 when some tenant has changes; 1 invalid project;
+3 a tenant could not be planned (sign-in, permission, network); 64 usage.")]
+pub(crate) struct PlanArgs {
+    #[command(flatten)]
+    project: ProjectArg,
+    #[command(flatten)]
+    selector: Selector,
+    /// Every tenant (the default when no --tenant or --ring is given).
+    #[arg(long, conflicts_with_all = ["tenants", "ring"])]
+    all: bool,
+    /// Write the plan to this file (for `deploy --plan`): bundle hashes and live fingerprints.
+    #[arg(long, value_name = "PLAN")]
+    out: Option<PathBuf>,
+    /// Exit 2 when there are changes, 0 when there are none.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Show every changed property even for large fleets.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: RunFormat,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Arguments of `deploy`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Plans each selected tenant against its live state and applies the plan: creates in dependency
+order (references resolved to the new objects' ids), property updates, adoption of matching
+unmanaged objects, and with --prune deletion of orphans. Requests are paced to Graph's published
+limits, read through $batch, and retried on 429/503 (Retry-After), 5xx and dropped connections;
+a create is never sent twice. Every attempt goes to .tenantform/runs/<run-id>/journal.jsonl.
+
+Killed at any point, `deploy --resume RUN_ID` (or deploying again) finishes without duplicates.
+
+Examples:
+  tenantform deploy -p msp --tenant Contoso                one tenant, asks to confirm
+  tenantform deploy -p msp --rings pilot,broad --yes --max-failure-rate 0.1
+  tenantform deploy -p msp --all --shard 2/4 --yes --report-junit deploy.xml   (CI matrix)
+
+Exit codes: 0 every tenant converged; 3 some tenant failed (named in the summary) or the
+rollout stopped; 1 invalid project; 64 usage (e.g. no --yes without a terminal).")]
+pub(crate) struct DeployArgs {
+    #[command(flatten)]
+    project: ProjectArg,
+    #[command(flatten)]
+    selector: Selector,
+    /// Every tenant (the default when no --tenant or --ring is given).
+    #[arg(long, conflicts_with_all = ["tenants", "ring"])]
+    all: bool,
+    /// Apply exactly this plan (from `plan --out`); a tenant whose bundle or live state changed
+    /// since is refused.
+    #[arg(long, value_name = "PLAN", conflicts_with = "resume")]
+    plan: Option<PathBuf>,
+    /// Do not ask for confirmation (required when not on a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Rings in rollout order (comma-separated); tenants of other rings are not deployed.
+    #[arg(long, value_name = "RINGS", value_delimiter = ',')]
+    rings: Option<Vec<String>>,
+    /// Stop the rollout after a ring whose failed fraction exceeds P (0 to 1).
+    #[arg(long, value_name = "P")]
+    max_failure_rate: Option<f64>,
+    /// Delete orphans: objects tenantform created that the baselines no longer have.
+    #[arg(long)]
+    prune: bool,
+    /// Finish an interrupted run: its tenants that did not finish, in the same journal.
+    #[arg(long, value_name = "RUN_ID")]
+    resume: Option<String>,
+    /// Deploy a stable share K of N of the selected tenants (CI matrices, indexed jobs).
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Write a JUnit XML report (one test case per tenant).
+    #[arg(long, value_name = "FILE")]
+    report_junit: Option<PathBuf>,
+    /// Write a JSON report.
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: RunFormat,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("expected K/N (e.g. 2/4), got {text:?}"))?;
+    let k: usize = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("K in {text:?} is not a number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("N in {text:?} is not a number"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("expected 1 <= K <= N, got {k}/{n}"));
+    }
+    Ok((k, n))
+}
+
+/// The plan file.
+#[derive(Debug, Serialize, Deserialize)]
+struct PlanFile {
+    format: String,
+    created: String,
+    tenants: Vec<PlanFileTenant>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PlanFileTenant {
+    tenant: String,
+    name: String,
+    ring: String,
+    bundle_hash: Option<String>,
+    live_fingerprint: Option<String>,
+    error: Option<String>,
+    #[serde(default)]
+    counts: Option<deploy::Counts>,
+    #[serde(default)]
+    resources: serde_json::Value,
+    #[serde(default)]
+    orphans: serde_json::Value,
+}
+
+const PLAN_FORMAT: &str = "tenantform.plan/v1";
+
+fn selection(selector: &Selector) -> Selection {
+    selector.selection()
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tenantform")
+        .build()?)
+}
+
+fn client(connection: &Connection) -> anyhow::Result<Arc<GraphClient>> {
+    let limits = Limits::default().time_scaled(connection.time_scale);
+    let timing = Arc::new(RealTiming::new(u64::from(std::process::id())));
+    GraphClient::new(limits, RetryPolicy::default(), timing)
+        .map(Arc::new)
+        .map_err(anyhow::Error::msg)
+}
+
+/// Load and validate; `Err(code)` when the project cannot be deployed (diagnostics printed).
+fn load_valid(dir: &Path, selection: &Selection, today: jiff::civil::Date) -> Result<Fleet, u8> {
+    let (fleet, diagnostics) = match Fleet::load(dir, today, deploy::process_env()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            err(&format!("error: {e}\n"));
+            return Err(exit::INVALID_INPUT);
+        }
+    };
+    let summary = fleet.validate(selection, diagnostics);
+    if summary.diagnostics.has_errors() || !summary.failed.is_empty() {
+        output::print_diagnostics(super::Format::Human, &summary.diagnostics, &fleet.project);
+        err(&format!(
+            "error: {} of the selected tenants do not compile; fix them (tenantform validate) before planning or deploying\n",
+            summary.failed.len().max(1)
+        ));
+        return Err(exit::INVALID_INPUT);
+    }
+    Ok(fleet)
+}
+
+fn make_run(
+    fleet: Arc<Fleet>,
+    client: Arc<GraphClient>,
+    journal: Option<Arc<RunJournal>>,
+    style: Style,
+    verb: &'static str,
+    options: DeployOptions,
+) -> Arc<Run> {
+    Arc::new(Run {
+        fleet,
+        client,
+        journal,
+        reporter: Arc::new(Mutex::new(Box::new(Progress::new(style, verb)))),
+        options,
+    })
+}
+
+fn sign(action: &Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update { .. } => "~",
+        Action::Adopt { .. } => "=",
+        Action::NoOp { .. } => " ",
+        Action::Ambiguous { .. } => "!",
+    }
+}
+
+fn show(value: &Option<serde_json::Value>) -> String {
+    match value {
+        None => "(absent)".into(),
+        Some(v) => {
+            let text = v.to_string();
+            if text.chars().count() > 80 {
+                format!("{}…", text.chars().take(80).collect::<String>())
+            } else {
+                text
+            }
+        }
+    }
+}
+
+/// The plan of one tenant for people.
+fn plan_text(name: &str, plan: &TenantPlan, detail: bool) -> String {
+    let (create, update, adopt, unchanged, ambiguous) = plan.counts();
+    let mut text = format!(
+        "{name} ({}): {create} to create, {update} to update, {adopt} to adopt, {unchanged} unchanged{}{}\n",
+        plan.tenant,
+        if ambiguous > 0 {
+            format!(", {ambiguous} ambiguous")
+        } else {
+            String::new()
+        },
+        if plan.orphans.is_empty() {
+            String::new()
+        } else {
+            format!(", {} orphaned", plan.orphans.len())
+        }
+    );
+    if !detail {
+        return text;
+    }
+    for r in &plan.resources {
+        if matches!(r.action, Action::NoOp { .. }) {
+            continue;
+        }
+        text.push_str(&format!("  {} {:<44} {}\n", sign(&r.action), r.key, r.kind));
+        match &r.action {
+            Action::Update { changes, .. } | Action::Adopt { changes, .. } => {
+                if let Action::Adopt { object_id, .. } = &r.action {
+                    text.push_str(&format!("      adopts existing object {object_id}\n"));
+                }
+                for c in changes {
+                    text.push_str(&format!(
+                        "      {}: {} -> {}\n",
+                        c.pointer,
+                        show(&c.live),
+                        show(&c.desired)
+                    ));
+                }
+            }
+            Action::Ambiguous { object_ids } => text.push_str(&format!(
+                "      {} objects match by key: {}\n",
+                object_ids.len(),
+                object_ids.join(", ")
+            )),
+            _ => {}
+        }
+    }
+    for o in &plan.orphans {
+        text.push_str(&format!(
+            "  - {:<44} orphan {} (deleted only with deploy --prune)\n",
+            o.key, o.object_id
+        ));
+    }
+    text
+}
+
+fn plan_file(summary: &DeploySummary) -> PlanFile {
+    let mut tenants: Vec<PlanFileTenant> = summary
+        .tenants
+        .iter()
+        .map(|t| PlanFileTenant {
+            tenant: t.id.clone(),
+            name: t.name.clone(),
+            ring: t.ring.clone(),
+            bundle_hash: t.plan.as_ref().map(|p| p.bundle_hash.clone()),
+            live_fingerprint: t.plan.as_ref().map(|p| p.live_fingerprint.clone()),
+            error: t.reason.clone(),
+            counts: Some(t.counts),
+            resources: t
+                .plan
+                .as_ref()
+                .map(|p| serde_json::to_value(&p.resources).unwrap_or_default())
+                .unwrap_or_default(),
+            orphans: t
+                .plan
+                .as_ref()
+                .map(|p| serde_json::to_value(&p.orphans).unwrap_or_default())
+                .unwrap_or_default(),
+        })
+        .collect();
+    tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+    PlanFile {
+        format: PLAN_FORMAT.into(),
+        created: jiff::Timestamp::now().to_string(),
+        tenants,
+    }
+}
+
+fn has_changes(summary: &DeploySummary) -> bool {
+    summary
+        .tenants
+        .iter()
+        .any(|t| t.plan.as_ref().is_some_and(|p| !p.is_empty()))
+}
+
+pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
+    let selection = selection(&args.selector);
+    let fleet = match load_valid(&args.project.project, &selection, today) {
+        Ok(fleet) => Arc::new(fleet),
+        Err(code) => return Ok(code),
+    };
+    let targets = fleet.targets(&selection);
+    let client = client(&args.connection)?;
+    let style = match args.format {
+        RunFormat::Json => Style::Quiet,
+        RunFormat::Human => Style::for_humans(),
+    };
+    let options = DeployOptions {
+        concurrency: args.connection.concurrency,
+        plan_only: true,
+        ..DeployOptions::default()
+    };
+    let run = make_run(fleet, client, None, style, "plan", options);
+    let mut summary = runtime()?.block_on(deploy::run(run, targets, None));
+    summary
+        .tenants
+        .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    let file = plan_file(&summary);
+    if let Some(path) = &args.out {
+        let mut text = serde_json::to_string_pretty(&file)?;
+        text.push('\n');
+        write_atomic(path, &text)
+            .map_err(|e| anyhow::anyhow!("cannot write the plan to {}: {e}", path.display()))?;
+    }
+    let failed = summary.failed().count();
+    match args.format {
+        RunFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&file)?)),
+        RunFormat::Human => {
+            let detail = args.verbose || summary.tenants.len() <= 20;
+            let mut text = String::new();
+            let mut totals = (0, 0, 0, 0);
+            for t in &summary.tenants {
+                match &t.plan {
+                    Some(plan) if t.ok => {
+                        let (c, u, a, n, _) = plan.counts();
+                        totals = (totals.0 + c, totals.1 + u, totals.2 + a, totals.3 + n);
+                        if detail || !plan.is_empty() {
+                            text.push_str(&plan_text(&t.name, plan, detail));
+                        }
+                    }
+                    _ => text.push_str(&format!(
+                        "{} ({}): NOT PLANNED: {}\n",
+                        t.name,
+                        t.id,
+                        t.reason.as_deref().unwrap_or("unknown")
+                    )),
+                }
+            }
+            text.push_str(&format!(
+                "plan: {} tenants; {} to create, {} to update, {} to adopt, {} unchanged{}{}\n",
+                summary.tenants.len(),
+                totals.0,
+                totals.1,
+                totals.2,
+                totals.3,
+                if failed > 0 {
+                    format!("; {failed} could not be planned")
+                } else {
+                    String::new()
+                },
+                args.out
+                    .as_ref()
+                    .map(|p| format!("; written to {}", p.display()))
+                    .unwrap_or_default()
+            ));
+            out(&text);
+        }
+    }
+    Ok(if failed > 0 {
+        exit::DEPLOY_FAILED
+    } else if args.detailed_exitcode && has_changes(&summary) {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Targets of `--resume RUN_ID`: the run's tenants that did not finish successfully.
+fn resume_targets(fleet: &Fleet, run_id: &str) -> Result<Vec<Target>, String> {
+    let path = deploy::run_dir(&fleet.dir, run_id).join("journal.jsonl");
+    if !path.exists() {
+        return Err(format!(
+            "no run {run_id} in {} (tenantform runs list shows the runs)",
+            deploy::state_root(&fleet.dir).join("runs").display()
+        ));
+    }
+    let journal = tenantform::journal::read(&path).map_err(|e| e.to_string())?;
+    let mut tenants: Vec<String> = Vec::new();
+    let mut finished = std::collections::BTreeSet::new();
+    for record in &journal.records {
+        match &record.entry {
+            Entry::RunStarted { tenants: t, .. } => tenants = t.clone(),
+            Entry::TenantFinished {
+                tenant, ok: true, ..
+            } => {
+                finished.insert(tenant.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut targets = Vec::new();
+    for id in tenants.iter().filter(|t| !finished.contains(*t)) {
+        let entry = fleet
+            .project
+            .tenants
+            .iter()
+            .find(|t| t.id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| {
+                format!("run {run_id} deployed tenant {id}, which is no longer in the project")
+            })?;
+        targets.push(Target::of(entry));
+    }
+    Ok(targets)
+}
+
+fn plan_targets(fleet: &Fleet, path: &Path) -> Result<Vec<Target>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read plan {}: {e}", path.display()))?;
+    let file: PlanFile = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a tenantform plan: {e}", path.display()))?;
+    if file.format != PLAN_FORMAT {
+        return Err(format!(
+            "{}: plan format {:?}, expected {PLAN_FORMAT:?}",
+            path.display(),
+            file.format
+        ));
+    }
+    let mut targets = Vec::new();
+    for t in file.tenants {
+        let entry = fleet
+            .project
+            .tenants
+            .iter()
+            .find(|e| e.id.eq_ignore_ascii_case(&t.tenant))
+            .ok_or_else(|| {
+                format!(
+                    "the plan has tenant {}, which is not in the project",
+                    t.tenant
+                )
+            })?;
+        let mut target = Target::of(entry);
+        match (t.bundle_hash, t.live_fingerprint, t.error) {
+            (Some(hash), Some(fingerprint), None) => target.expected = Some((hash, fingerprint)),
+            (_, _, error) => {
+                return Err(format!(
+                    "the plan could not plan tenant {} ({}); make a new plan",
+                    t.tenant,
+                    error.unwrap_or_else(|| "no fingerprint".into())
+                ));
+            }
+        }
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+fn confirm(question: &str) -> bool {
+    err(question);
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    answer.trim() == "yes"
+}
+
+pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
+    if let Some(p) = args.max_failure_rate
+        && !(0.0..=1.0).contains(&p)
+    {
+        err(&format!(
+            "error: --max-failure-rate must be between 0 and 1, got {p}\n"
+        ));
+        return Ok(exit::USAGE);
+    }
+    if !args.yes && !std::io::stdin().is_terminal() {
+        err(
+            "error: deploy changes live tenants and there is no terminal to confirm on; pass --yes to deploy unattended (CI), after reviewing `tenantform plan`\n",
+        );
+        return Ok(exit::USAGE);
+    }
+    let selection = selection(&args.selector);
+    let fleet = match load_valid(&args.project.project, &selection, today) {
+        Ok(fleet) => Arc::new(fleet),
+        Err(code) => return Ok(code),
+    };
+    let targets = if let Some(run_id) = &args.resume {
+        resume_targets(&fleet, run_id)
+    } else if let Some(plan) = &args.plan {
+        plan_targets(&fleet, plan)
+    } else {
+        Ok(fleet.targets(&selection))
+    };
+    let mut targets = match targets {
+        Ok(t) => t,
+        Err(e) => {
+            err(&format!("error: {e}\n"));
+            return Ok(exit::INVALID_INPUT);
+        }
+    };
+    if let Some((k, n)) = args.shard {
+        targets.retain(|t| deploy::in_shard(&t.id, k, n));
+    }
+    if targets.is_empty() {
+        err(if args.resume.is_some() {
+            "resume: every tenant of that run already finished; nothing to do\n"
+        } else {
+            "deploy: no tenant selected; nothing to do\n"
+        });
+        return Ok(exit::OK);
+    }
+    let client = client(&args.connection)?;
+    let rt = runtime()?;
+    let options = DeployOptions {
+        concurrency: args.connection.concurrency,
+        rings: args.rings.clone(),
+        max_failure_rate: args.max_failure_rate,
+        prune: args.prune,
+        plan_only: false,
+    };
+
+    if !args.yes {
+        // Terraform's habit: show the plan, then ask.
+        let run = make_run(
+            fleet.clone(),
+            client.clone(),
+            None,
+            Style::Quiet,
+            "plan",
+            DeployOptions {
+                plan_only: true,
+                ..options.clone()
+            },
+        );
+        let preview = rt.block_on(deploy::run(run, targets.clone(), None));
+        let mut text = String::new();
+        for t in &preview.tenants {
+            match &t.plan {
+                Some(plan) if t.ok => {
+                    text.push_str(&plan_text(&t.name, plan, preview.tenants.len() <= 5))
+                }
+                _ => text.push_str(&format!(
+                    "{} ({}): NOT PLANNED: {}\n",
+                    t.name,
+                    t.id,
+                    t.reason.as_deref().unwrap_or("unknown")
+                )),
+            }
+        }
+        err(&text);
+        if !confirm(&format!(
+            "\nDeploy to {} tenants{}? Only 'yes' will be accepted: ",
+            targets.len(),
+            if args.prune {
+                " (deleting orphans)"
+            } else {
+                ""
+            }
+        )) {
+            err("deploy cancelled; nothing was changed\n");
+            return Ok(exit::OK);
+        }
+    }
+
+    let run_id = args.resume.clone().unwrap_or_else(deploy::new_run_id);
+    let journal_path = deploy::run_dir(&fleet.dir, &run_id).join("journal.jsonl");
+    let journal = Arc::new(RunJournal::open(&journal_path)?);
+    let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    journal.append(if args.resume.is_some() {
+        Entry::RunResumed {
+            tenants: ids,
+            version,
+        }
+    } else {
+        Entry::RunStarted {
+            tenants: ids,
+            version,
+        }
+    });
+    let style = match args.format {
+        RunFormat::Json => Style::Json,
+        RunFormat::Human => Style::for_humans(),
+    };
+    if args.format == RunFormat::Human {
+        err(&format!(
+            "deploy: run {run_id}, {} tenants, {} at once; journal {}\n",
+            targets.len(),
+            args.connection.concurrency,
+            journal_path.display()
+        ));
+    }
+    let run = make_run(
+        fleet,
+        client,
+        Some(journal.clone()),
+        style,
+        "deploy",
+        options,
+    );
+    let summary = rt.block_on(deploy::run(run, targets, Some(run_id.clone())));
+    if let Some(path) = &args.report_json {
+        let mut text = serde_json::to_string_pretty(&summary)?;
+        text.push('\n');
+        write_atomic(path, &text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.report_junit {
+        write_atomic(path, &junit(&summary))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    if args.format == RunFormat::Human {
+        err(&summary_text(&summary));
+    }
+    let failed = summary.failed().count();
+    Ok(if failed > 0 || summary.stopped.is_some() {
+        exit::DEPLOY_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+/// The closing summary for people.
+pub(crate) fn summary_text(summary: &DeploySummary) -> String {
+    let ok = summary.tenants.iter().filter(|t| t.ok).count();
+    let mut totals = deploy::Counts::default();
+    for t in &summary.tenants {
+        totals.created += t.counts.created;
+        totals.updated += t.counts.updated;
+        totals.adopted += t.counts.adopted;
+        totals.unchanged += t.counts.unchanged;
+        totals.deleted += t.counts.deleted;
+        totals.failed += t.counts.failed;
+    }
+    let mut text = format!(
+        "deploy: {ok} of {} tenants converged in {:.1} s: {} created, {} updated, {} adopted, {} unchanged, {} deleted, {} failed ({} requests, {} retries, {} throttled)\n",
+        summary.tenants.len() + summary.not_started.len(),
+        summary.seconds,
+        totals.created,
+        totals.updated,
+        totals.adopted,
+        totals.unchanged,
+        totals.deleted,
+        totals.failed,
+        summary.requests,
+        summary.retries,
+        summary.throttled,
+    );
+    let mut failed: Vec<_> = summary.failed().collect();
+    failed.sort_by(|a, b| a.name.cmp(&b.name));
+    for t in failed {
+        text.push_str(&format!(
+            "  FAILED {} ({}): {}\n",
+            t.name,
+            t.id,
+            t.reason.as_deref().unwrap_or("unknown")
+        ));
+        for f in t.failures.iter().skip(1).take(5) {
+            text.push_str(&format!("         also {}: {}\n", f.key, f.reason));
+        }
+    }
+    if let Some(stopped) = &summary.stopped {
+        text.push_str(&format!("  STOPPED: {stopped}\n"));
+    }
+    if !summary.not_started.is_empty() {
+        text.push_str(&format!(
+            "  {} tenants not started{}\n",
+            summary.not_started.len(),
+            summary
+                .run_id
+                .as_ref()
+                .map(|id| format!("; finish with: tenantform deploy --resume {id}"))
+                .unwrap_or_default()
+        ));
+    }
+    text
+}
+
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML: one test case per tenant, grouped by ring.
+pub(crate) fn junit(summary: &DeploySummary) -> String {
+    let failures = summary.failed().count();
+    let mut text = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"tenantform deploy\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+        summary.tenants.len() + summary.not_started.len(),
+        summary.seconds
+    );
+    let mut rings: Vec<&str> = summary.tenants.iter().map(|t| t.ring.as_str()).collect();
+    rings.sort_unstable();
+    rings.dedup();
+    for ring in rings {
+        let cases: Vec<_> = summary.tenants.iter().filter(|t| t.ring == ring).collect();
+        text.push_str(&format!(
+            "  <testsuite name=\"ring {}\" tests=\"{}\" failures=\"{}\">\n",
+            xml(ring),
+            cases.len(),
+            cases.iter().filter(|t| !t.ok).count()
+        ));
+        for t in cases {
+            text.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{} ({})\" time=\"{:.3}\">",
+                xml(ring),
+                xml(&t.name),
+                xml(&t.id),
+                t.seconds
+            ));
+            if !t.ok {
+                let reason = t.reason.as_deref().unwrap_or("failed");
+                text.push_str(&format!(
+                    "<failure message=\"{}\">{}</failure>",
+                    xml(reason),
+                    xml(&t
+                        .failures
+                        .iter()
+                        .map(|f| format!("{}: {}", f.key, f.reason))
+                        .collect::<Vec<_>>()
+                        .join("\n"))
+                ));
+            }
+            text.push_str("</testcase>\n");
+        }
+        text.push_str("  </testsuite>\n");
+    }
+    for id in &summary.not_started {
+        text.push_str(&format!(
+            "  <testsuite name=\"not started\" tests=\"1\" skipped=\"1\"><testcase name=\"{}\"><skipped message=\"the rollout stopped before this tenant\"/></testcase></testsuite>\n",
+            xml(id)
+        ));
+    }
+    text.push_str("</testsuites>\n");
+    text
+}

@@ -1,0 +1,287 @@
+//! How plan and deploy show progress: on a terminal, indicatif bars (an overall bar with rate
+//! and ETA, a line per active tenant, running counts); elsewhere, one plain line per finished
+//! tenant; with `--format json`, one JSON event per line on stdout.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tenantform::deploy::{Counts, TenantReport};
+use tenantform::report::{Event, Reporter};
+
+use super::{err, out};
+
+/// Output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// Bars on a terminal.
+    Bars,
+    /// Plain lines.
+    Lines,
+    /// JSON lines on stdout.
+    Json,
+    /// Nothing (the confirmation pre-plan).
+    Quiet,
+}
+
+impl Style {
+    /// Bars when stderr is a terminal, else plain lines.
+    pub(crate) fn for_humans() -> Style {
+        if std::io::stderr().is_terminal() {
+            Style::Bars
+        } else {
+            Style::Lines
+        }
+    }
+}
+
+/// Most tenant lines shown under the overall bar.
+const TENANT_LINES: usize = 8;
+
+/// The plan/deploy reporter of the command line.
+pub(crate) struct Progress {
+    style: Style,
+    verb: &'static str,
+    multi: MultiProgress,
+    overall: Option<ProgressBar>,
+    tenant_bars: BTreeMap<String, ProgressBar>,
+    totals: Counts,
+    failed_tenants: usize,
+    total: usize,
+}
+
+impl Progress {
+    pub(crate) fn new(style: Style, verb: &'static str) -> Progress {
+        Progress {
+            style,
+            verb,
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8)),
+            overall: None,
+            tenant_bars: BTreeMap::new(),
+            totals: Counts::default(),
+            failed_tenants: 0,
+            total: 0,
+        }
+    }
+
+    fn counts_text(&self) -> String {
+        let c = &self.totals;
+        format!(
+            "{} created, {} updated, {} adopted, {} unchanged, {} failed",
+            c.created, c.updated, c.adopted, c.unchanged, c.failed
+        )
+    }
+
+    fn tenant_line(report: &TenantReport, plan_only: bool) -> String {
+        let c = report.counts;
+        let status = if report.ok { "ok    " } else { "FAILED" };
+        let what = if plan_only {
+            format!(
+                "{} to create, {} to update, {} to adopt, {} unchanged",
+                c.created, c.updated, c.adopted, c.unchanged
+            )
+        } else {
+            format!(
+                "{} created, {} updated, {} adopted, {} unchanged{}{}",
+                c.created,
+                c.updated,
+                c.adopted,
+                c.unchanged,
+                if c.deleted > 0 {
+                    format!(", {} deleted", c.deleted)
+                } else {
+                    String::new()
+                },
+                if c.failed > 0 {
+                    format!(", {} failed", c.failed)
+                } else {
+                    String::new()
+                }
+            )
+        };
+        let reason = report
+            .reason
+            .as_ref()
+            .map(|r| format!("\n          {r}"))
+            .unwrap_or_default();
+        format!(
+            "  {status}  {} ({}): {what} ({:.1} s){reason}\n",
+            report.name, report.id, report.seconds
+        )
+    }
+
+    fn json(&self, value: serde_json::Value) {
+        out(&format!("{value}\n"));
+    }
+}
+
+impl Reporter for Progress {
+    fn event(&mut self, event: Event<'_>) {
+        if self.style == Style::Quiet {
+            return;
+        }
+        if self.style == Style::Json {
+            let value = match event {
+                Event::DeployStarted { tenants, plan_only } => {
+                    serde_json::json!({"event": "started", "tenants": tenants, "plan_only": plan_only})
+                }
+                Event::RingStarted { ring, tenants } => {
+                    serde_json::json!({"event": "ring_started", "ring": ring, "tenants": tenants})
+                }
+                Event::TenantStarted { id, name } => {
+                    serde_json::json!({"event": "tenant_started", "tenant": id, "name": name})
+                }
+                Event::ResourceApplied {
+                    tenant,
+                    key,
+                    action,
+                } => {
+                    serde_json::json!({"event": "applied", "tenant": tenant, "key": key, "action": action})
+                }
+                Event::ResourceFailed {
+                    tenant,
+                    key,
+                    reason,
+                } => {
+                    serde_json::json!({"event": "resource_failed", "tenant": tenant, "key": key, "reason": reason})
+                }
+                Event::RequestRetried {
+                    tenant,
+                    key,
+                    status,
+                    reason,
+                    after,
+                } => {
+                    serde_json::json!({"event": "retry", "tenant": tenant, "key": key, "status": status, "reason": reason, "after_ms": after.as_millis() as u64})
+                }
+                Event::TenantFinished { report } => {
+                    serde_json::json!({"event": "tenant_finished", "tenant": report.id, "name": report.name, "ok": report.ok, "counts": report.counts, "reason": report.reason, "seconds": report.seconds})
+                }
+                Event::DeployFinished { summary } => serde_json::json!({
+                    "event": "finished",
+                    "run_id": summary.run_id,
+                    "succeeded": summary.tenants.iter().filter(|t| t.ok).count(),
+                    "failed": summary.failed().count(),
+                    "not_started": summary.not_started,
+                    "stopped": summary.stopped,
+                    "seconds": summary.seconds,
+                    "requests": summary.requests,
+                    "retries": summary.retries,
+                    "throttled": summary.throttled,
+                }),
+                _ => return,
+            };
+            self.json(value);
+            return;
+        }
+        match event {
+            Event::DeployStarted { tenants, .. } => {
+                self.total = tenants;
+                if self.style == Style::Bars {
+                    let bar = self.multi.add(ProgressBar::new(tenants as u64));
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} {prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} tenants ({per_sec}, ETA {eta})\n  {msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    bar.set_prefix(self.verb);
+                    bar.enable_steady_tick(Duration::from_millis(125));
+                    self.overall = Some(bar);
+                }
+            }
+            Event::RingStarted { ring, tenants } if ring != "all" => {
+                let line = format!("ring {ring}: {tenants} tenants\n");
+                match &self.overall {
+                    Some(bar) => bar.println(line.trim_end()),
+                    None => err(&line),
+                }
+            }
+            Event::TenantStarted { id, name }
+                if self.style == Style::Bars && self.tenant_bars.len() < TENANT_LINES =>
+            {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("    {spinner} {prefix}: {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(name.to_string());
+                bar.set_message("reading");
+                self.tenant_bars.insert(id.to_string(), bar);
+            }
+            Event::ResourceApplied {
+                tenant,
+                key,
+                action,
+            } => {
+                match action {
+                    "created" => self.totals.created += 1,
+                    "updated" => self.totals.updated += 1,
+                    "adopted" => self.totals.adopted += 1,
+                    "deleted" => self.totals.deleted += 1,
+                    _ => self.totals.unchanged += 1,
+                }
+                if let Some(bar) = self.tenant_bars.get(tenant) {
+                    bar.set_message(format!("{action} {key}"));
+                    bar.tick();
+                }
+                if let Some(bar) = &self.overall {
+                    bar.set_message(self.counts_text());
+                }
+            }
+            Event::ResourceFailed { tenant, key, .. } => {
+                self.totals.failed += 1;
+                if let Some(bar) = self.tenant_bars.get(tenant) {
+                    bar.set_message(format!("FAILED {key}"));
+                }
+            }
+            Event::RequestRetried {
+                tenant,
+                key,
+                status,
+                reason,
+                after,
+            } => {
+                if let Some(bar) = self.tenant_bars.get(tenant) {
+                    bar.set_message(format!(
+                        "retrying {key} in {:.1} s ({:?}, {})",
+                        after.as_secs_f64(),
+                        reason,
+                        status.map_or("no response".to_string(), |s| format!("HTTP {s}"))
+                    ));
+                }
+            }
+            Event::TenantFinished { report } => {
+                if !report.ok {
+                    self.failed_tenants += 1;
+                }
+                let plan_only = report.plan.is_some() && self.verb == "plan";
+                let line = Self::tenant_line(report, plan_only);
+                if let Some(bar) = self.tenant_bars.remove(&report.id) {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                match &self.overall {
+                    Some(bar) => {
+                        bar.inc(1);
+                        if !report.ok || self.total <= 50 {
+                            bar.println(line.trim_end());
+                        }
+                    }
+                    None if !report.ok || self.total <= 50 => err(&line),
+                    None => {}
+                }
+            }
+            Event::DeployFinished { .. } => {
+                for (_, bar) in std::mem::take(&mut self.tenant_bars) {
+                    bar.finish_and_clear();
+                }
+                if let Some(bar) = self.overall.take() {
+                    bar.finish_and_clear();
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! `tenantform runs list` and `tenantform runs show RUN_ID`: read deploy journals back (the
+//! audit trail), verify their hash chains, and summarize them.
+
+use std::collections::BTreeMap;
+
+use tenantform::deploy;
+use tenantform::journal::{self, Entry, ReadJournal};
+
+use super::deploy::RunFormat;
+use super::{ProjectArg, err, exit, out};
+
+/// Arguments of `runs`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: RunsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum RunsCommand {
+    /// Every run of the project, newest last: when, tenants, outcome, whether it finished.
+    List {
+        #[command(flatten)]
+        project: ProjectArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: RunFormat,
+    },
+    /// One run: its journal verified, per tenant the outcome and every failure.
+    Show {
+        /// The run id (from `runs list` or the deploy output).
+        run_id: String,
+        #[command(flatten)]
+        project: ProjectArg,
+        /// Also list every request (method, path, status, request-id, attempt).
+        #[arg(long)]
+        requests: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: RunFormat,
+    },
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct TenantLine {
+    ok: Option<bool>,
+    reason: Option<String>,
+    applied: BTreeMap<String, usize>,
+    requests: usize,
+    retries: usize,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RunSummary {
+    run_id: String,
+    started: Option<String>,
+    ended: Option<String>,
+    finished: bool,
+    resumed: usize,
+    tenants: usize,
+    succeeded: usize,
+    failed: usize,
+    requests: usize,
+    chain: String,
+    per_tenant: BTreeMap<String, TenantLine>,
+}
+
+fn summarize(run_id: &str, read: &ReadJournal) -> RunSummary {
+    let mut s = RunSummary {
+        run_id: run_id.to_string(),
+        started: read.records.first().map(|r| r.at.clone()),
+        ended: read.records.last().map(|r| r.at.clone()),
+        finished: false,
+        resumed: 0,
+        tenants: 0,
+        succeeded: 0,
+        failed: 0,
+        requests: 0,
+        chain: if read.truncated_tail {
+            "verified (last line cut short by a crash, ignored)".into()
+        } else {
+            "verified".into()
+        },
+        per_tenant: BTreeMap::new(),
+    };
+    for record in &read.records {
+        match &record.entry {
+            Entry::RunStarted { tenants, .. } => {
+                s.tenants = tenants.len();
+                for t in tenants {
+                    s.per_tenant.entry(t.clone()).or_default();
+                }
+            }
+            Entry::RunResumed { .. } => {
+                s.resumed += 1;
+                s.finished = false;
+            }
+            Entry::Intent {
+                tenant, attempt, ..
+            } => {
+                s.requests += 1;
+                let line = s.per_tenant.entry(tenant.clone()).or_default();
+                line.requests += 1;
+                if *attempt > 1 {
+                    line.retries += 1;
+                }
+            }
+            Entry::Applied { tenant, action, .. } => {
+                *s.per_tenant
+                    .entry(tenant.clone())
+                    .or_default()
+                    .applied
+                    .entry(action.clone())
+                    .or_default() += 1;
+            }
+            Entry::TenantFinished { tenant, ok, reason } => {
+                let line = s.per_tenant.entry(tenant.clone()).or_default();
+                line.ok = Some(*ok);
+                line.reason = reason.clone();
+            }
+            Entry::RunFinished { .. } => s.finished = true,
+            Entry::Outcome { .. } => {}
+        }
+    }
+    s.succeeded = s.per_tenant.values().filter(|t| t.ok == Some(true)).count();
+    s.failed = s
+        .per_tenant
+        .values()
+        .filter(|t| t.ok == Some(false))
+        .count();
+    s
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
+    match args.command {
+        RunsCommand::List { project, format } => {
+            let dir = deploy::state_root(&project.project).join("runs");
+            let mut ids: Vec<String> = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.path().join("journal.jsonl").exists())
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            ids.sort();
+            let mut summaries = Vec::new();
+            let mut text = String::new();
+            for id in &ids {
+                let path = dir.join(id).join("journal.jsonl");
+                match journal::read(&path) {
+                    Ok(read) => {
+                        let s = summarize(id, &read);
+                        text.push_str(&format!(
+                            "{id}  {}  {} tenants: {} ok, {} failed, {} unfinished{}\n",
+                            s.started.as_deref().unwrap_or("-"),
+                            s.tenants,
+                            s.succeeded,
+                            s.failed,
+                            s.tenants.saturating_sub(s.succeeded + s.failed),
+                            if s.finished {
+                                String::new()
+                            } else {
+                                format!("  (interrupted: tenantform deploy --resume {id})")
+                            }
+                        ));
+                        summaries.push(serde_json::to_value(&s)?);
+                    }
+                    Err(e) => {
+                        text.push_str(&format!("{id}  UNREADABLE: {e}\n"));
+                        summaries.push(serde_json::json!({"run_id": id, "error": e.to_string()}));
+                    }
+                }
+            }
+            match format {
+                RunFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&summaries)?)),
+                RunFormat::Human if ids.is_empty() => {
+                    err(&format!("no runs in {}\n", dir.display()));
+                }
+                RunFormat::Human => out(&text),
+            }
+            Ok(exit::OK)
+        }
+        RunsCommand::Show {
+            run_id,
+            project,
+            requests,
+            format,
+        } => {
+            let path = deploy::run_dir(&project.project, &run_id).join("journal.jsonl");
+            if !path.exists() {
+                err(&format!(
+                    "error: no run {run_id}: {} does not exist (tenantform runs list shows the runs)\n",
+                    path.display()
+                ));
+                return Ok(exit::INVALID_INPUT);
+            }
+            let read = match journal::read(&path) {
+                Ok(read) => read,
+                Err(e) => {
+                    err(&format!("error: {e}\n"));
+                    return Ok(exit::INVALID_INPUT);
+                }
+            };
+            let s = summarize(&run_id, &read);
+            if format == RunFormat::Json {
+                let mut value = serde_json::to_value(&s)?;
+                if requests {
+                    value["records"] = serde_json::to_value(&read.records)?;
+                }
+                out(&format!("{}\n", serde_json::to_string_pretty(&value)?));
+                return Ok(exit::OK);
+            }
+            let mut text = format!(
+                "run {run_id}\n  journal   {} ({} records, hash chain {})\n  started   {}\n  last      {}\n  status    {}\n  tenants   {}: {} ok, {} failed, {} unfinished; {} requests\n",
+                path.display(),
+                read.records.len(),
+                s.chain,
+                s.started.as_deref().unwrap_or("-"),
+                s.ended.as_deref().unwrap_or("-"),
+                if s.finished {
+                    "finished"
+                } else {
+                    "interrupted (finish with deploy --resume)"
+                },
+                s.tenants,
+                s.succeeded,
+                s.failed,
+                s.tenants.saturating_sub(s.succeeded + s.failed),
+                s.requests
+            );
+            for (tenant, line) in &s.per_tenant {
+                let status = match line.ok {
+                    Some(true) => "ok        ",
+                    Some(false) => "FAILED    ",
+                    None => "unfinished",
+                };
+                let applied: Vec<String> = line
+                    .applied
+                    .iter()
+                    .map(|(a, n)| format!("{n} {a}"))
+                    .collect();
+                text.push_str(&format!(
+                    "  {status} {tenant}: {}; {} requests, {} retries\n",
+                    if applied.is_empty() {
+                        "nothing applied".to_string()
+                    } else {
+                        applied.join(", ")
+                    },
+                    line.requests,
+                    line.retries
+                ));
+                if let Some(reason) = &line.reason {
+                    text.push_str(&format!("             {reason}\n"));
+                }
+            }
+            if requests {
+                for r in &read.records {
+                    match &r.entry {
+                        Entry::Intent {
+                            tenant,
+                            key,
+                            method,
+                            path,
+                            attempt,
+                            ..
+                        } => text.push_str(&format!(
+                            "  {} {tenant} {key}: {method} {path} (attempt {attempt})\n",
+                            r.at
+                        )),
+                        Entry::Outcome {
+                            tenant,
+                            key,
+                            status,
+                            request_id,
+                            duration_ms,
+                            ..
+                        } => text.push_str(&format!(
+                            "  {} {tenant} {key}: -> {} in {duration_ms} ms{}\n",
+                            r.at,
+                            status.map_or("no response".to_string(), |s| s.to_string()),
+                            request_id
+                                .as_ref()
+                                .map(|id| format!(" [request-id {id}]"))
+                                .unwrap_or_default()
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+            out(&text);
+            Ok(exit::OK)
+        }
+    }
+}

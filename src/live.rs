@@ -1,0 +1,251 @@
+//! Reading a tenant's live objects for the kinds of its bundle, the input of `plan`: every
+//! collection the bundle writes to (all pages), each group by its `uniqueName`, each singleton,
+//! fixed member and child by its path, and the assignment set of every policy the bundle
+//! assigns whose id is known. Reads go out through `$batch` (20 per call).
+//!
+//! Input: a [`ValidatedBundle`], the tenant's [`IdentityMap`], a [`GraphClient`] session.
+//! Output: a [`LiveState`], or the [`RequestError`] of the read that failed.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::bundle::Operation;
+use crate::graph::client::{GraphClient, Observer, Request, RequestError, TenantSession};
+use crate::kinds::{Kind, Shape};
+use crate::plan::{self, Action, IdentityMap, LiveState};
+use crate::validate::ValidatedBundle;
+
+/// Where one read's answer goes.
+#[derive(Debug, Clone)]
+enum Slot {
+    /// All objects of a collection kind (first page; the rest follow `@odata.nextLink`).
+    Collection(&'static Kind),
+    /// One object of a collection kind, addressed by an alternate key (a group by
+    /// `uniqueName`); 404 means there is none.
+    Member(&'static Kind),
+    /// A singleton, fixed member or child at this path; 404 means absent.
+    Path(String),
+    /// The assignments of a parent, stored as `{"assignments": [...]}` at the `/assign` path.
+    Assignments(String),
+}
+
+fn read_request(label: String, kind: &'static Kind, path: String) -> Request {
+    Request::get(label, kind.api_version, path, kind.throttle)
+}
+
+/// The collection path of a kind (its registry path; collection kinds have no parameters).
+fn collection_path(kind: &Kind) -> &str {
+    kind.path
+}
+
+/// Reads for the objects that exist before anything is created.
+fn first_reads(bundle: &ValidatedBundle) -> Vec<(Slot, Request)> {
+    let mut reads = Vec::new();
+    let mut listed: Vec<&str> = Vec::new();
+    for op in &bundle.bundle().operations {
+        let kind = op.kind;
+        match kind.shape {
+            Shape::Collection if kind.name == "group" => reads.push((
+                Slot::Member(kind),
+                read_request(format!("read:{}", op.key), kind, op.path.clone()),
+            )),
+            Shape::Collection => {
+                if !listed.contains(&kind.name) {
+                    listed.push(kind.name);
+                    reads.push((
+                        Slot::Collection(kind),
+                        read_request(
+                            format!("read:{}", kind.name),
+                            kind,
+                            collection_path(kind).to_string(),
+                        ),
+                    ));
+                }
+            }
+            Shape::Singleton | Shape::FixedMember | Shape::Child => reads.push((
+                Slot::Path(op.path.clone()),
+                read_request(format!("read:{}", op.key), kind, op.path.clone()),
+            )),
+            Shape::ParentAction => {}
+        }
+    }
+    reads
+}
+
+/// The `/assignments` path of an `/assign` operation whose parent id is known.
+fn assignment_read(op: &Operation, ids: &BTreeMap<String, String>) -> Option<(Slot, Request)> {
+    let parent = op.parent.as_ref()?;
+    let id = ids.get(parent)?;
+    let parent_kind = crate::kinds::by_name(op.kind.parent_kind?)?;
+    let assign_path = resolved_path(op, ids)?;
+    let path = format!("{}/{id}/assignments", parent_kind.path);
+    Some((
+        Slot::Assignments(assign_path),
+        read_request(format!("read:{}", op.key), op.kind, path),
+    ))
+}
+
+/// An operation's path with its references replaced by known ids; `None` while one is unknown.
+pub fn resolved_path(op: &Operation, ids: &BTreeMap<String, String>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = op.path.as_str();
+    while let Some(start) = rest.find(crate::render::REF_OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + crate::render::REF_OPEN.len()..];
+        let end = after.find('}')?;
+        let key = after[..end].split_once(':').map_or("", |(_, k)| k);
+        out.push_str(ids.get(key)?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The ids a plan knows: managed, adopted, or found unchanged.
+pub fn known_ids(plan: &plan::TenantPlan, identity: &IdentityMap) -> BTreeMap<String, String> {
+    let mut ids = identity.objects.clone();
+    for r in &plan.resources {
+        let id = match &r.action {
+            Action::Update { object_id, .. } | Action::NoOp { object_id } => object_id.clone(),
+            Action::Adopt { object_id, .. } => Some(object_id.clone()),
+            Action::Create | Action::Ambiguous { .. } => None,
+        };
+        if let Some(id) = id {
+            ids.insert(r.key.clone(), id);
+        }
+    }
+    ids
+}
+
+/// Keep what `/assign` takes from each live assignment (its target); ids and sources are the
+/// service's.
+fn assignment_targets(body: &Value) -> Value {
+    let items = body
+        .get("value")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|a| serde_json::json!({ "target": a.get("target").cloned().unwrap_or(Value::Null) }))
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({ "assignments": Value::Array(items) })
+}
+
+async fn run_reads(
+    client: &GraphClient,
+    session: &TenantSession,
+    reads: Vec<(Slot, Request)>,
+    live: &mut LiveState,
+    observer: &dyn Observer,
+) -> Result<(), RequestError> {
+    let requests: Vec<Request> = reads.iter().map(|(_, r)| r.clone()).collect();
+    let results = client.batch_get(session, &requests, observer).await;
+    for ((slot, request), result) in reads.into_iter().zip(results) {
+        let response = match result {
+            Ok(response) => response,
+            Err(e) if e.status() == Some(404) && !matches!(slot, Slot::Collection(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        match slot {
+            Slot::Collection(kind) => {
+                let mut page = response.body;
+                loop {
+                    let next = page
+                        .get("@odata.nextLink")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    if let Some(Value::Array(items)) = page.get_mut("value").map(Value::take) {
+                        live.collections.entry(kind.name).or_default().extend(items);
+                    }
+                    let Some(next) = next else { break };
+                    let more =
+                        Request::get(request.label.clone(), kind.api_version, next, kind.throttle);
+                    page = client.send(session, &more, observer).await?.body;
+                }
+                live.collections.entry(kind.name).or_default();
+            }
+            Slot::Member(kind) => {
+                live.collections
+                    .entry(kind.name)
+                    .or_default()
+                    .push(response.body);
+            }
+            Slot::Path(path) => {
+                live.by_path.insert(path, response.body);
+            }
+            Slot::Assignments(path) => {
+                live.by_path
+                    .insert(path, assignment_targets(&response.body));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Read what the tenant has for the bundle's kinds.
+pub async fn read(
+    client: &GraphClient,
+    session: &TenantSession,
+    bundle: &ValidatedBundle,
+    identity: &IdentityMap,
+    observer: &dyn Observer,
+) -> Result<LiveState, RequestError> {
+    let mut live = LiveState::default();
+    run_reads(client, session, first_reads(bundle), &mut live, observer).await?;
+    // Assignment sets hang off policies; their ids are known once the policies are matched.
+    let first = plan::plan(bundle, &live, identity);
+    let ids = known_ids(&first, identity);
+    let second: Vec<(Slot, Request)> = bundle
+        .bundle()
+        .operations
+        .iter()
+        .filter(|op| op.kind.shape == Shape::ParentAction)
+        .filter_map(|op| assignment_read(op, &ids))
+        .collect();
+    if !second.is_empty() {
+        run_reads(client, session, second, &mut live, observer).await?;
+    }
+    Ok(live)
+}
+
+/// Look up the object an operation would create, by its match key (to reconcile a create whose
+/// outcome is unknown). Returns its id when exactly one object matches.
+pub async fn find_by_match_key(
+    client: &GraphClient,
+    session: &TenantSession,
+    op: &Operation,
+    observer: &dyn Observer,
+) -> Result<Option<String>, RequestError> {
+    let mut live = LiveState::default();
+    let reads = if op.kind.name == "group" {
+        vec![(
+            Slot::Member(op.kind),
+            read_request(format!("reconcile:{}", op.key), op.kind, op.path.clone()),
+        )]
+    } else {
+        vec![(
+            Slot::Collection(op.kind),
+            read_request(
+                format!("reconcile:{}", op.key),
+                op.kind,
+                collection_path(op.kind).to_string(),
+            ),
+        )]
+    };
+    run_reads(client, session, reads, &mut live, observer).await?;
+    let candidates = live
+        .collections
+        .get(op.kind.name)
+        .map_or(&[][..], Vec::as_slice);
+    let matching: Vec<&Value> = candidates
+        .iter()
+        .filter(|o| plan::matches_key(op, o))
+        .collect();
+    Ok(match matching.as_slice() {
+        [one] => one.get("id").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    })
+}
