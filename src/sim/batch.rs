@@ -195,6 +195,7 @@ pub(crate) fn run(
             reply: fault_reply(&fault, false),
             fault: Some(match fault {
                 crate::sim::faults::Fault::DroppedConnection => "dropped-connection",
+                crate::sim::faults::Fault::LostResponse => "lost-response",
                 _ => "fault",
             }),
         };

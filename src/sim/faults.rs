@@ -1,5 +1,6 @@
 //! Injected faults, seeded so a run can be repeated: a fraction of requests answered with
-//! 500, 503 (with and without Retry-After), 504, or a dropped connection, and jittered latency.
+//! 500, 503 (with and without Retry-After), 504, a dropped connection, or a lost response (the
+//! request is applied, then the connection drops), and jittered latency.
 //!
 //! Owns: two SplitMix64 streams (one for faults, one for latency, so turning latency on does
 //! not change which requests fail). Input: the fault configuration and a seed. Output: per
@@ -15,10 +16,11 @@
 //! | fault | share |
 //! |---|---|
 //! | 500 `generalException` | 30 % |
-//! | 503 `serviceNotAvailable` with `Retry-After` (1 to 3 s, time-scaled) | 25 % |
-//! | 503 without `Retry-After` | 15 % |
+//! | 503 `serviceNotAvailable` with `Retry-After` (1 to 3 s, time-scaled) | 20 % |
+//! | 503 without `Retry-After` | 10 % |
 //! | 504 gateway timeout | 15 % |
-//! | dropped connection | 15 % |
+//! | dropped connection (nothing applied) | 15 % |
+//! | lost response (applied, then the connection drops; a 504 inside `$batch`) | 10 % |
 //!
 //! Latency is uniform in `[mean/2, 3·mean/2]` (±50 %), 0 when the mean is 0.
 
@@ -61,6 +63,9 @@ pub enum Fault {
     GatewayTimeout,
     /// The connection is closed without a response.
     DroppedConnection,
+    /// The request is applied, then the connection is closed before the answer (a write's
+    /// outcome is unknown to the client: the case that must never lead to a duplicate).
+    LostResponse,
 }
 
 impl Fault {
@@ -70,7 +75,7 @@ impl Fault {
             Fault::InternalError => Some(500),
             Fault::Unavailable { .. } => Some(503),
             Fault::GatewayTimeout => Some(504),
-            Fault::DroppedConnection => None,
+            Fault::DroppedConnection | Fault::LostResponse => None,
         }
     }
 
@@ -81,7 +86,7 @@ impl Fault {
             Fault::InternalError => Some("generalException"),
             Fault::Unavailable { .. } => Some("serviceNotAvailable"),
             Fault::GatewayTimeout => Some("gatewayTimeout"),
-            Fault::DroppedConnection => None,
+            Fault::DroppedConnection | Fault::LostResponse => None,
         }
     }
 }
@@ -100,6 +105,8 @@ pub struct FaultMix {
     pub gateway_timeout: u32,
     /// Connection closed without a response.
     pub dropped_connection: u32,
+    /// The request applied, then the connection closed before the answer.
+    pub lost_response: u32,
     /// Whole seconds a 503's Retry-After is drawn from (inclusive), before the time scale.
     pub retry_after_seconds: (u32, u32),
     /// Retry-After is divided by this (`--time-scale`), like throttling's; not a positive
@@ -111,10 +118,11 @@ impl Default for FaultMix {
     fn default() -> Self {
         FaultMix {
             internal_error: 30,
-            unavailable_with_retry_after: 25,
-            unavailable: 15,
+            unavailable_with_retry_after: 20,
+            unavailable: 10,
             gateway_timeout: 15,
             dropped_connection: 15,
+            lost_response: 10,
             retry_after_seconds: (1, 3),
             time_scale: 1.0,
         }
@@ -129,6 +137,7 @@ impl FaultMix {
             self.unavailable,
             self.gateway_timeout,
             self.dropped_connection,
+            self.lost_response,
         ]
         .iter()
         .map(|w| u64::from(*w))
@@ -234,7 +243,11 @@ impl Faults {
         if kind < edge {
             return Some(Fault::GatewayTimeout);
         }
-        Some(Fault::DroppedConnection)
+        edge += u64::from(self.mix.dropped_connection);
+        if kind < edge {
+            return Some(Fault::DroppedConnection);
+        }
+        Some(Fault::LostResponse)
     }
 
     fn retry_after(&self) -> f64 {
@@ -301,7 +314,7 @@ mod tests {
     #[test]
     fn every_kind_appears_in_the_documented_proportions() {
         let f = faults(1.0, 42);
-        let mut counts = [0usize; 5];
+        let mut counts = [0usize; 6];
         for _ in 0..10_000 {
             let i = match f.draw() {
                 Some(Fault::InternalError) => 0,
@@ -314,11 +327,12 @@ mod tests {
                 Some(Fault::Unavailable { retry_after: None }) => 2,
                 Some(Fault::GatewayTimeout) => 3,
                 Some(Fault::DroppedConnection) => 4,
+                Some(Fault::LostResponse) => 5,
                 None => panic!("rate 1 must always fault"),
             };
             counts[i] += 1;
         }
-        for (count, share) in counts.iter().zip([0.30, 0.25, 0.15, 0.15, 0.15]) {
+        for (count, share) in counts.iter().zip([0.30, 0.20, 0.10, 0.15, 0.15, 0.10]) {
             let expected = share * 10_000.0;
             assert!(
                 (*count as f64 - expected).abs() < 4.0 * (expected * (1.0 - share)).sqrt(),
@@ -380,6 +394,7 @@ mod tests {
             unavailable: 0,
             gateway_timeout: 0,
             dropped_connection: 0,
+            lost_response: 0,
             time_scale: 8.0,
             ..FaultMix::default()
         };

@@ -28,6 +28,7 @@ fn parse_fault(name: &str) -> Option<Fault> {
         },
         "504" => Fault::GatewayTimeout,
         "dropped-connection" => Fault::DroppedConnection,
+        "lost-response" => Fault::LostResponse,
         _ => return None,
     })
 }

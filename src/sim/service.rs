@@ -127,6 +127,7 @@ pub(crate) fn fault_name(fault: &Fault) -> &'static str {
         Fault::Unavailable { retry_after: None } => "503",
         Fault::GatewayTimeout => "504",
         Fault::DroppedConnection => "dropped-connection",
+        Fault::LostResponse => "lost-response",
     }
 }
 
@@ -154,12 +155,12 @@ pub(crate) fn fault_reply(fault: &Fault, in_batch: bool) -> Reply {
             "gatewayTimeout",
             "The gateway did not receive a timely response.",
         ),
-        Fault::DroppedConnection if in_batch => Reply::error(
+        Fault::DroppedConnection | Fault::LostResponse if in_batch => Reply::error(
             504,
             "gatewayTimeout",
             "The gateway did not receive a timely response.",
         ),
-        Fault::DroppedConnection => Reply::dropped(),
+        Fault::DroppedConnection | Fault::LostResponse => Reply::dropped(),
     }
 }
 
@@ -309,14 +310,31 @@ impl App {
         request: &GraphRequest<'_>,
         in_batch: bool,
     ) -> Outcome {
-        if let Some(fault) = self.next_fault() {
-            return Outcome {
+        match self.next_fault() {
+            // The request is applied; only its answer is lost.
+            Some(fault @ Fault::LostResponse) => {
+                let mut outcome = self.call_unfaulted(claims, tenant, request);
+                outcome.reply = fault_reply(&fault, in_batch);
+                outcome.fault = Some(fault_name(&fault));
+                outcome
+            }
+            Some(fault) => Outcome {
                 reply: fault_reply(&fault, in_batch),
                 throttled: false,
                 retry_after: None,
                 fault: Some(fault_name(&fault)),
-            };
+            },
+            None => self.call_unfaulted(claims, tenant, request),
         }
+    }
+
+    /// A Graph call without faults: route, throttle, permissions, handler.
+    fn call_unfaulted(
+        &self,
+        claims: &AccessClaims,
+        tenant: &Tenant,
+        request: &GraphRequest<'_>,
+    ) -> Outcome {
         let plain = |reply: Reply| Outcome {
             reply,
             throttled: false,

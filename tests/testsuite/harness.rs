@@ -110,9 +110,29 @@ impl Cmd {
         self
     }
 
+    /// Set an environment variable.
+    pub(crate) fn env(&mut self, name: &str, value: &str) -> &mut Cmd {
+        self.inner.env(name, value);
+        self
+    }
+
+    /// Start it in the background (stdin closed, output discarded).
+    pub(crate) fn spawn(&mut self) -> std::process::Child {
+        self.inner
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn tenantform")
+    }
+
     /// Run to completion.
     pub(crate) fn run(&mut self) -> Output {
-        let out = self.inner.output().expect("run tenantform");
+        let out = self
+            .inner
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run tenantform");
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -17,7 +17,7 @@ use tenantform::sim::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimConfig};
 use crate::sim_support::{GRAPH_SCOPE, Sim, form_body, test_config};
 
 /// A self-signed test certificate (RSA 2048), registered with the simulator in these tests.
-const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----\n\
+pub(crate) const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----\n\
 MIIDHzCCAgegAwIBAgIUIq+G/btVFbdP2N2su5P5bK1P+KAwDQYJKoZIhvcNAQEL\n\
 BQAwHjEcMBoGA1UEAwwTdGVuYW50Zm9ybS1zaW0tdGVzdDAgFw0yNjExMjYyMTQx\n\
 NTZaGA8yMTI2MTEwMjIxNDE1NlowHjEcMBoGA1UEAwwTdGVuYW50Zm9ybS1zaW0t\n\
@@ -38,7 +38,7 @@ uSWjC/ikDHm2K2+a16Uu8ysqJHNjbugl7aH7Ovryj4Ejmhc=\n\
 -----END CERTIFICATE-----\n";
 
 /// The private key of [`TEST_CERT`] (test-only; it signs client assertions here and nowhere else).
-const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----\n\
+pub(crate) const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----\n\
 MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDKu0WCILQmF0Vt\n\
 8jRXI3XVsw0oNJZbJmTuWRbfkDJcHTqVMAui241UGlFv9hEguVAUxUbD93aYIHJC\n\
 qj67YmCaRM1Bek7qHtLJOq2GYBfznl4PXe87Vx5PgjJB3+sXoqxjcgvV22ufc5+i\n\

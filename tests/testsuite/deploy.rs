@@ -1,0 +1,576 @@
+//! Plan and deploy end to end: the real binary against an in-process simulator with Graph's
+//! throttling on (time-scaled so a tenant takes about a second), for every shipped baseline,
+//! under faults, killed and resumed, with missing permissions, foreign tokens, plain http and a
+//! canary secret.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tenantform::sim::{FLEET_SECRET_ENV, SimConfig, SimHandle, Simulator};
+
+use crate::harness::{Cmd, Output, Project, tenantform};
+
+/// Throttling windows are this many times shorter (simulator and client alike).
+const SCALE: &str = "20";
+
+struct World {
+    sim: SimHandle,
+    project: Project,
+    secret: String,
+}
+
+fn config(tenants: usize) -> SimConfig {
+    SimConfig {
+        tenants,
+        time_scale: SCALE.parse().expect("scale"),
+        ..SimConfig::default()
+    }
+}
+
+impl World {
+    /// A simulator and a project on the shipped baselines with its tenants.
+    fn new(config: SimConfig) -> World {
+        let secret = config.client_secret.clone();
+        let sim = Simulator::spawn_in_background(config).expect("simulator");
+        let project = Project::init();
+        for name in ["contoso", "fabrikam", "northwind"] {
+            std::fs::remove_file(project.path().join(format!("tenants/{name}.toml")))
+                .expect("remove example tenant");
+        }
+        project.file("tenants/fleet.toml", sim.fleet_tenants_toml());
+        World {
+            sim,
+            project,
+            secret,
+        }
+    }
+
+    fn tenant(&self, index: usize) -> String {
+        self.sim.tenants()[index].id.clone()
+    }
+
+    /// `tenantform <args> --project DIR --time-scale S` with the fleet's secret.
+    fn cmd(&self, args: &[&str]) -> Cmd {
+        let mut c = self.project.cmd(args);
+        if matches!(args.first(), Some(&"plan" | &"deploy")) {
+            c.args(&["--time-scale", SCALE]);
+        }
+        c.env(FLEET_SECRET_ENV, &self.secret);
+        c
+    }
+
+    fn deploy(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["deploy", "--yes"];
+        args.extend_from_slice(extra);
+        self.cmd(&args).run()
+    }
+
+    fn plan(&self) -> Output {
+        self.cmd(&["plan", "--detailed-exitcode"]).run()
+    }
+
+    fn objects(&self, index: usize) -> Value {
+        self.sim.tenant_state(&self.tenant(index)).expect("tenant")["objects"].clone()
+    }
+
+    /// Every collection object of every tenant is unique by its kind's match key.
+    fn assert_no_duplicates(&self) {
+        for (i, _) in self.sim.tenants().iter().enumerate() {
+            let objects = self.objects(i);
+            for kind in tenantform::kinds::KINDS {
+                if kind.match_key.is_empty() || kind.shape != tenantform::kinds::Shape::Collection {
+                    continue;
+                }
+                let Some(items) = objects.get(kind.name).and_then(Value::as_array) else {
+                    continue;
+                };
+                let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+                for item in items {
+                    let key: Vec<String> = kind
+                        .match_key
+                        .iter()
+                        .map(|k| item.get(*k).map(Value::to_string).unwrap_or_default())
+                        .collect();
+                    *seen.entry(key.join("|").to_lowercase()).or_default() += 1;
+                }
+                let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+                assert!(
+                    dups.is_empty(),
+                    "tenant {i} {}: duplicates {dups:?}",
+                    kind.name
+                );
+            }
+        }
+    }
+
+    fn runs(&self) -> Vec<PathBuf> {
+        let dir = self.project.path().join(".tenantform/runs");
+        let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        runs.sort();
+        runs
+    }
+
+    fn journal_text(&self) -> String {
+        self.runs()
+            .iter()
+            .map(|r| std::fs::read_to_string(r.join("journal.jsonl")).unwrap_or_default())
+            .collect()
+    }
+
+    fn count(&self, index: usize, kind: &str) -> usize {
+        self.objects(index)
+            .get(kind)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    }
+}
+
+fn converged(w: &World) {
+    w.plan()
+        .code(0)
+        .stdout_has("0 to create, 0 to update, 0 to adopt");
+    w.assert_no_duplicates();
+}
+
+#[test]
+fn every_shipped_baseline_deploys_and_then_plans_no_change() {
+    let w = World::new(config(3));
+    // The three tenants use all three shipped baselines.
+    let fleet = w.project.read("tenants/fleet.toml");
+    for baseline in ["entra-foundation", "cisa-scuba-entra", "intune-compliance"] {
+        assert!(fleet.contains(baseline), "{baseline} unused");
+    }
+    let before = w.plan().code(2);
+    assert!(before.stdout.contains("to create"), "{}", before.stdout);
+    w.deploy(&[])
+        .success()
+        .stderr_has("3 of 3 tenants converged");
+    converged(&w);
+    // Fabrikam (cisa-scuba-entra) got its SCuBA policies; every tenant its compliance policies.
+    let fabrikam = w.objects(1);
+    let names: Vec<&str> = fabrikam["conditionalAccessPolicy"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .filter_map(|p| p["displayName"].as_str())
+        .collect();
+    assert!(names.len() >= 15, "{names:?}");
+    assert_eq!(w.count(0, "deviceCompliancePolicy"), 4);
+    // Deploying again changes nothing and sends no write.
+    let again = w.deploy(&["--format", "json"]).success();
+    assert!(
+        !again.stdout.contains("\"action\":\"created\""),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        !again.stdout.contains("\"action\":\"updated\""),
+        "{}",
+        again.stdout
+    );
+    // Identity maps record what tenantform manages.
+    let map: Value = serde_json::from_str(
+        &w.project
+            .read(&format!(".tenantform/state/{}.json", w.tenant(0))),
+    )
+    .expect("identity map");
+    assert!(map["objects"]["emergency-access"].is_string(), "{map}");
+    assert_eq!(map["kinds"]["emergency-access"], "group");
+}
+
+#[test]
+fn faults_lost_answers_replication_delay_and_expiring_tokens_still_converge_without_duplicates() {
+    // 15 % of requests fail (a tenth of those are lost responses: applied, then the connection
+    // drops, so a create's outcome is unknown and it must be reconciled, never sent twice).
+    let w = World::new(SimConfig {
+        fault_rate: 0.15,
+        replication_delay_ms: 300,
+        token_lifetime_s: 2,
+        seed: 7,
+        ..config(3)
+    });
+    w.deploy(&[])
+        .success()
+        .stderr_has("3 of 3 tenants converged");
+    converged(&w);
+    let journal = w.journal_text();
+    assert!(
+        journal.contains("\"status\":null"),
+        "no lost answer was exercised"
+    );
+    assert!(
+        journal.contains("\"key\":\"reconcile:"),
+        "no create was reconciled"
+    );
+}
+
+#[test]
+fn a_429_storm_from_pacing_too_fast_is_ridden_out() {
+    let w = World::new(config(2));
+    // The client believes the limits are 10x looser than the simulator enforces.
+    let out = w
+        .project
+        .cmd(&["deploy", "--yes", "--time-scale", "200"])
+        .env(FLEET_SECRET_ENV, &w.secret)
+        .run()
+        .success();
+    let throttled: u64 = out
+        .stderr
+        .split(" throttled)")
+        .next()
+        .and_then(|s| s.rsplit(", ").next())
+        .and_then(|s| s.trim().parse().ok())
+        .expect("summary has a throttled count");
+    assert!(throttled > 0, "{}", out.stderr);
+    converged(&w);
+}
+
+#[test]
+fn killed_mid_run_and_resumed_it_finishes_without_duplicates() {
+    // Limits 4x shorter than Graph's: a tenant needs about 5 s, so the kill lands mid-run.
+    let w = World::new(SimConfig {
+        tenants: 2,
+        time_scale: 4.0,
+        ..SimConfig::default()
+    });
+    let mut child = w
+        .project
+        .cmd(&["deploy", "--yes", "--time-scale", "4"])
+        .env(FLEET_SECRET_ENV, &w.secret)
+        .spawn();
+    let started = Instant::now();
+    loop {
+        let applied = w.journal_text().matches("\"event\":\"applied\"").count();
+        if applied >= 12 || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert!(
+        !w.journal_text().contains("\"event\":\"run_finished\""),
+        "the run finished before it was killed"
+    );
+    let run_id = w.runs()[0]
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("run id")
+        .to_string();
+    w.cmd(&["runs", "list"])
+        .run()
+        .success()
+        .stdout_has("interrupted");
+    w.project
+        .cmd(&["deploy", "--yes", "--time-scale", "4", "--resume", &run_id])
+        .env(FLEET_SECRET_ENV, &w.secret)
+        .run()
+        .success()
+        .stderr_has("converged");
+    converged(&w);
+    w.cmd(&["runs", "show", &run_id])
+        .run()
+        .success()
+        .stdout_has("hash chain verified")
+        .stdout_has("status    finished");
+}
+
+#[test]
+fn a_tenant_missing_a_permission_fails_alone_with_the_permission_named() {
+    let w = World::new(SimConfig {
+        withdrawn: vec![(1, "Policy.ReadWrite.ConditionalAccess".into())],
+        ..config(3)
+    });
+    let junit = w.project.path().join("junit.xml");
+    let json = w.project.path().join("report.json");
+    let out = w
+        .deploy(&[
+            "--report-junit",
+            junit.to_str().expect("utf-8"),
+            "--report-json",
+            json.to_str().expect("utf-8"),
+        ])
+        .code(3)
+        .stderr_has("2 of 3 tenants converged")
+        .stderr_has(&format!("FAILED Fabrikam 00001 ({})", w.tenant(1)))
+        .stderr_has("missing permission: the app needs")
+        .stderr_has("Policy.ReadWrite.ConditionalAccess");
+    assert!(
+        out.stderr.contains("403 Authorization_RequestDenied"),
+        "{}",
+        out.stderr
+    );
+    let junit = w.project.read("junit.xml");
+    assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert!(junit.contains("missing permission"), "{junit}");
+    let report: Value = serde_json::from_str(&w.project.read("report.json")).expect("json");
+    let failed: Vec<&Value> = report["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .filter(|t| t["ok"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    // Its groups and Intune policies still landed; only the CA-class resources failed.
+    assert!(w.count(1, "deviceCompliancePolicy") == 4);
+    assert_eq!(w.count(1, "conditionalAccessPolicy"), 0);
+}
+
+#[test]
+fn rings_stop_when_the_pilot_fails_more_than_allowed() {
+    let w = World::new(SimConfig {
+        withdrawn: vec![(0, "Group.ReadWrite.All".into())],
+        ..config(3)
+    });
+    w.deploy(&["--rings", "pilot,broad", "--max-failure-rate", "0"])
+        .code(3)
+        .stderr_has("ring pilot: 1 of 1 tenants failed")
+        .stderr_has("2 tenants not started");
+    // The broad ring was never touched.
+    assert_eq!(w.count(1, "conditionalAccessPolicy"), 0);
+    assert_eq!(w.count(2, "group"), 0);
+}
+
+#[test]
+fn a_token_for_another_tenant_is_refused_and_nothing_is_written() {
+    let w = World::new(config(2));
+    let (mine, other) = (w.tenant(0), w.tenant(1));
+    // A login endpoint that answers with the other tenant's token (the URL fragment hides the
+    // real tenant segment).
+    let base = w.sim.base_url();
+    let fleet = w.project.read("tenants/fleet.toml");
+    let first_login = format!("login = \"{base}\"");
+    let bad = fleet.replacen(
+        &first_login,
+        &format!("login = \"{base}/{other}/oauth2/v2.0/token#\""),
+        1,
+    );
+    assert_ne!(bad, fleet);
+    w.project.file("tenants/fleet.toml", bad);
+    let before = w.objects(1);
+    w.deploy(&["--tenant", &mine])
+        .code(3)
+        .stderr_has(&format!("issued a token for tenant {other}, not {mine}"));
+    assert_eq!(w.objects(1), before, "the other tenant was changed");
+    assert_eq!(w.count(0, "conditionalAccessPolicy"), 0);
+}
+
+#[test]
+fn plain_http_to_a_host_that_is_not_loopback_is_refused() {
+    let w = World::new(config(1));
+    let fleet = w.project.read("tenants/fleet.toml");
+    let base = w.sim.base_url();
+    w.project.file(
+        "tenants/fleet.toml",
+        fleet.replace(
+            &format!("graph = \"{base}\""),
+            "graph = \"http://graph.example.com\"",
+        ),
+    );
+    w.deploy(&[])
+        .code(3)
+        .stderr_has("uses plain http to a host that is not loopback");
+}
+
+#[test]
+fn a_canary_secret_never_appears_in_output_journal_reports_or_errors() {
+    const CANARY: &str = "canary-7f3e9a1c-do-not-print";
+    let w = World::new(SimConfig {
+        client_secret: CANARY.into(),
+        withdrawn: vec![(1, "DeviceManagementConfiguration.ReadWrite.All".into())],
+        ..config(2)
+    });
+    let mut outputs = Vec::new();
+    let at = |name: &str| w.project.path().join(name).to_string_lossy().into_owned();
+    let out = w.deploy(&[
+        "--format",
+        "json",
+        "--report-json",
+        &at("r.json"),
+        "--report-junit",
+        &at("r.xml"),
+    ]);
+    outputs.push(out.stdout + &out.stderr);
+    let out = w.cmd(&["plan", "--out", &at("plan.json")]).run();
+    outputs.push(out.stdout + &out.stderr);
+    // A wrong secret: the sign-in error is shown, the secret is not.
+    let out = w
+        .project
+        .cmd(&["deploy", "--yes", "--time-scale", SCALE])
+        .env(FLEET_SECRET_ENV, &format!("{CANARY}-wrong"))
+        .run()
+        .code(3)
+        .stderr_has("sign-in refused");
+    outputs.push(out.stdout + &out.stderr);
+    outputs.push(w.journal_text());
+    for file in ["r.json", "r.xml", "plan.json"] {
+        outputs.push(w.project.read(file));
+    }
+    for entry in walk(&w.project.path().join(".tenantform")) {
+        outputs.push(std::fs::read_to_string(entry).unwrap_or_default());
+    }
+    for text in outputs {
+        assert!(!text.contains("canary-7f3e9a1c"), "secret leaked:\n{text}");
+        assert!(!text.contains("eyJ"), "a token leaked:\n{text}");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn deploy_refuses_to_run_unattended_without_yes() {
+    let w = World::new(config(1));
+    w.cmd(&["deploy"])
+        .run()
+        .code(64)
+        .stderr_has("pass --yes to deploy unattended");
+    assert!(w.runs().is_empty());
+}
+
+#[test]
+fn a_plan_is_applied_only_to_tenants_that_did_not_change_since() {
+    let w = World::new(config(2));
+    let plan = w.project.path().join("plan.json");
+    let plan = plan.to_str().expect("utf-8");
+    w.cmd(&["plan", "--out", plan]).run().success();
+    // Tenant 1 changes behind the plan's back: another deploy creates its objects.
+    w.deploy(&["--tenant", &w.tenant(1)]).success();
+    let out = w.deploy(&["--plan", plan]).code(3);
+    assert!(
+        out.stderr
+            .contains("the tenant changed since the plan was made"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("1 of 2 tenants converged"),
+        "{}",
+        out.stderr
+    );
+    // A plan file that is not one is refused with its path.
+    w.project.file("bad.json", "{\"format\": 1}");
+    let bad = w.project.path().join("bad.json");
+    w.deploy(&["--plan", bad.to_str().expect("utf-8")])
+        .code(1)
+        .stderr_has("bad.json is not a tenantform plan");
+}
+
+#[test]
+fn pruning_deletes_orphans_and_only_with_prune() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let before = w.count(0, "conditionalAccessPolicy");
+    // The baseline no longer wants one policy for this tenant.
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        format!(
+            "{fleet}\n[[tenant.overrides]]\nresource = \"ca-mfa-guests\"\nskip = true\nreason = \"guests are handled by the partner tenant\"\n"
+        ),
+    );
+    w.cmd(&["plan"])
+        .run()
+        .success()
+        .stdout_has("ca-mfa-guests")
+        .stdout_has("orphan");
+    w.deploy(&[]).success();
+    assert_eq!(w.count(0, "conditionalAccessPolicy"), before);
+    w.deploy(&["--prune"]).success();
+    assert_eq!(w.count(0, "conditionalAccessPolicy"), before - 1);
+    let map = w
+        .project
+        .read(&format!(".tenantform/state/{}.json", w.tenant(0)));
+    assert!(!map.contains("ca-mfa-guests"), "{map}");
+}
+
+#[test]
+fn a_certificate_signs_in_with_a_ps256_assertion() {
+    let w = World::new(SimConfig {
+        client_certificate_pem: Some(crate::sim_auth::TEST_CERT.into()),
+        ..config(1)
+    });
+    w.project.file("certs/app.pem", crate::sim_auth::TEST_CERT);
+    w.project.file("certs/app.key", crate::sim_auth::TEST_KEY);
+    let fleet = w.project.read("tenants/fleet.toml");
+    let with_cert = fleet
+        .lines()
+        .map(|l| {
+            if l.starts_with("client_secret_env") {
+                "certificate = \"certs/app.pem\"\ncertificate_key = \"certs/app.key\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    w.project.file("tenants/fleet.toml", with_cert);
+    // No secret in the environment at all.
+    w.project
+        .cmd(&["deploy", "--yes", "--time-scale", SCALE])
+        .run()
+        .success()
+        .stderr_has("1 of 1 tenants converged");
+    // A missing key file is named.
+    std::fs::remove_file(w.project.path().join("certs/app.key")).expect("rm");
+    w.project
+        .cmd(&["deploy", "--yes", "--time-scale", SCALE])
+        .run()
+        .code(3)
+        .stderr_has("cannot read certificate_key");
+}
+
+#[test]
+fn runs_show_detects_an_edited_journal() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let run = &w.runs()[0];
+    let run_id = run
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("id")
+        .to_string();
+    w.cmd(&["runs", "show", &run_id, "--requests"])
+        .run()
+        .success()
+        .stdout_has("hash chain verified")
+        .stdout_has("request-id");
+    let path = run.join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).expect("journal");
+    std::fs::write(&path, text.replacen("\"status\":201", "\"status\":200", 1)).expect("edit");
+    w.cmd(&["runs", "show", &run_id])
+        .run()
+        .code(1)
+        .stderr_has("the hash chain breaks");
+    w.cmd(&["runs", "show", "no-such-run"])
+        .run()
+        .code(1)
+        .stderr_has("no run no-such-run");
+}
+
+#[test]
+fn shards_split_a_fleet_between_machines() {
+    let w = World::new(config(3));
+    w.deploy(&["--shard", "1/2"]).success();
+    w.deploy(&["--shard", "2/2"]).success();
+    converged(&w);
+    tenantform()
+        .args(&["deploy", "--shard", "3/2", "--yes"])
+        .run()
+        .code(64)
+        .stderr_has("expected 1 <= K <= N");
+}
