@@ -275,10 +275,14 @@ pub struct Stats {
     pub tokens: AtomicU64,
 }
 
+/// Most HTTP exchanges a client has in flight at once (each holds a connection over HTTP/1.1).
+pub const MAX_IN_FLIGHT: usize = 256;
+
 /// The client shared by every tenant of a run.
 #[derive(Debug)]
 pub struct GraphClient {
     http: reqwest::Client,
+    in_flight: tokio::sync::Semaphore,
     pacer: Mutex<Pacer>,
     policy: RetryPolicy,
     timing: std::sync::Arc<dyn Timing>,
@@ -345,6 +349,7 @@ impl GraphClient {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(GraphClient {
             http,
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             pacer: Mutex::new(Pacer::new(limits)),
             policy,
             timing,
@@ -395,6 +400,7 @@ impl GraphClient {
                 &url,
                 self.timing.wall(),
             )?;
+            let permit = self.in_flight.acquire().await;
             let sent = self
                 .http
                 .post(&url)
@@ -427,6 +433,7 @@ impl GraphClient {
                 }
                 Err(e) => transport_text(&e),
             };
+            drop(permit);
             if attempt >= self.policy.max_transient_attempts {
                 return Err(AuthError::Unreachable {
                     url,
@@ -461,6 +468,7 @@ impl GraphClient {
             Some(p) => format!("{p}, include-unknown-enum-members"),
             None => "include-unknown-enum-members".to_string(),
         };
+        let _permit = self.in_flight.acquire().await;
         let mut builder = self
             .http
             .request(method_value, url)
@@ -516,6 +524,9 @@ impl GraphClient {
         let mut renewed = false;
         loop {
             attempt += 1;
+            // Sign in before taking a paced slot, so the slot is used when it comes up (a
+            // token fetch after it would send the request late and bunch it with the next).
+            self.token(session, false).await?;
             self.pace(&session.tenant, request.class, request.is_write())
                 .await;
             let token = self.token(session, false).await?;
@@ -740,6 +751,7 @@ impl GraphClient {
         observer: &dyn Observer,
     ) -> Result<Vec<(usize, ItemResult)>, RequestError> {
         let version = requests[chunk[0]].version;
+        self.token(session, false).await?;
         for i in chunk {
             self.pace(&session.tenant, requests[*i].class, false).await;
         }

@@ -51,6 +51,10 @@ pub struct Limits {
     pub global: Rate,
     /// Fraction of each limit used (e.g. 0.95).
     pub headroom: f64,
+    /// Least extra real time between requests of a one-request-per-window limit (Conditional
+    /// Access), on top of the headroom: requests reach the service with some jitter (latency,
+    /// scheduling), and with time-scaled windows 5 % of a window is only a few milliseconds.
+    pub spacing_margin: Duration,
 }
 
 impl Default for Limits {
@@ -63,6 +67,7 @@ impl Default for Limits {
             intune_requests: Rate::new(1_000.0, 20),
             global: Rate::new(130_000.0, 10),
             headroom: 0.95,
+            spacing_margin: Duration::from_millis(30),
         }
     }
 }
@@ -108,7 +113,7 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn new(rate: Rate, headroom: f64) -> Bucket {
+    fn new(rate: Rate, headroom: f64, margin: Duration) -> Bucket {
         let limit = rate.limit * headroom;
         let window = rate.window.as_secs_f64();
         // Whatever Graph's window semantics (fixed, sliding or a token bucket), at most `limit`
@@ -116,7 +121,9 @@ impl Bucket {
         // limits get no burst; larger ones allow half the limit at once and half over the
         // window, so a tenant's few dozen writes go out at once and a long run stays under.
         let (capacity, per_second) = if rate.limit <= 1.0 {
-            (1.0, rate.per_second() * headroom)
+            let exact = 1.0 / rate.per_second();
+            let spaced = (exact / headroom).max(exact + margin.as_secs_f64());
+            (1.0, 1.0 / spaced)
         } else {
             let burst = (limit / 2.0).floor().max(1.0);
             (burst, (limit - burst) / window)
@@ -186,12 +193,13 @@ impl Pacer {
         now: Duration,
     ) -> Duration {
         let headroom = self.limits.headroom;
+        let margin = self.limits.spacing_margin;
         let global_rate = self.limits.global;
         let scopes = Self::scopes(class, write);
         let now_s = now.as_secs_f64();
         let global = self
             .global
-            .get_or_insert_with(|| Bucket::new(global_rate, headroom));
+            .get_or_insert_with(|| Bucket::new(global_rate, headroom, margin));
         let global_earliest = global.earliest(now_s);
         let mut at = global_earliest;
         let mut earliest = [0.0f64; 2];
@@ -200,7 +208,7 @@ impl Pacer {
             let bucket = self
                 .tenants
                 .entry((tenant.to_string(), *scope))
-                .or_insert_with(|| Bucket::new(rate, headroom));
+                .or_insert_with(|| Bucket::new(rate, headroom, margin));
             *slot = bucket.earliest(now_s);
             at = at.max(*slot);
         }
@@ -230,6 +238,7 @@ impl Pacer {
     ) -> Duration {
         let mut pacer = Pacer::new(Limits {
             headroom: 1.0,
+            spacing_margin: Duration::ZERO,
             ..*limits
         });
         let mut last = Duration::ZERO;
@@ -266,6 +275,7 @@ mod tests {
     fn conditional_access_is_one_request_per_second_per_tenant() {
         let mut p = Pacer::new(Limits {
             headroom: 1.0,
+            spacing_margin: Duration::ZERO,
             ..Limits::default()
         });
         let times = run(&mut p, "a", ThrottleClass::ConditionalAccess, true, 5);
@@ -292,6 +302,7 @@ mod tests {
     fn intune_writes_burst_then_follow_the_rate_and_never_exceed_a_window() {
         let mut p = Pacer::new(Limits {
             headroom: 1.0,
+            spacing_margin: Duration::ZERO,
             ..Limits::default()
         });
         let times = run(&mut p, "a", ThrottleClass::Intune, true, 51);
@@ -300,6 +311,7 @@ mod tests {
         assert_eq!((times[50].as_secs_f64() * 1000.0).round(), 400.0);
         let mut p = Pacer::new(Limits {
             headroom: 1.0,
+            spacing_margin: Duration::ZERO,
             ..Limits::default()
         });
         let times = run(&mut p, "a", ThrottleClass::Intune, true, 400);
@@ -316,6 +328,7 @@ mod tests {
     fn the_global_cap_spans_tenants() {
         let mut p = Pacer::new(Limits {
             headroom: 1.0,
+            spacing_margin: Duration::ZERO,
             global: Rate::new(10.0, 1),
             ..Limits::default()
         });
@@ -325,6 +338,21 @@ mod tests {
         }
         // 5 at once, then 5 per second: the 20th starts at 3 s.
         assert!((now.as_secs_f64() - 3.0).abs() < 1e-6, "{now:?}");
+    }
+
+    #[test]
+    fn time_scaled_one_per_window_limits_keep_a_real_time_margin() {
+        let mut p = Pacer::new(Limits::default().time_scaled(10.0));
+        let times = run(&mut p, "a", ThrottleClass::ConditionalAccess, true, 3);
+        // 100 ms windows: 30 ms of margin beats 5 % headroom.
+        assert!((times[2].as_secs_f64() - 0.26).abs() < 1e-9, "{times:?}");
+        // At Graph's real 1 s window the 5 % headroom (53 ms) is the larger.
+        let mut p = Pacer::new(Limits::default());
+        let times = run(&mut p, "a", ThrottleClass::ConditionalAccess, true, 2);
+        assert!(
+            (times[1].as_secs_f64() - 1.0 / 0.95).abs() < 1e-9,
+            "{times:?}"
+        );
     }
 
     #[test]
