@@ -249,3 +249,55 @@ pub async fn find_by_match_key(
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn assignments_keep_only_what_assign_takes() {
+        let body = json!({"value": [
+            {"id": "a1", "source": "direct", "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g"}}
+        ]});
+        assert_eq!(
+            assignment_targets(&body),
+            json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g"}}]})
+        );
+        assert_eq!(assignment_targets(&json!({})), json!({"assignments": []}));
+    }
+
+    #[test]
+    fn a_collection_is_listed_once_and_groups_are_read_by_unique_name() {
+        let bundle = crate::plan::tests::minimal_bundle();
+        let reads = first_reads(&bundle);
+        let paths: Vec<&str> = reads.iter().map(|(_, r)| r.path.as_str()).collect();
+        let unique: std::collections::BTreeSet<&str> = paths.iter().copied().collect();
+        assert_eq!(unique.len(), paths.len(), "{paths:?}");
+        assert!(reads.iter().all(|(_, r)| r.method == "GET"));
+        for (slot, request) in &reads {
+            if let Slot::Member(kind) = slot {
+                assert_eq!(kind.name, "group");
+                assert!(
+                    request.path.starts_with("/groups(uniqueName="),
+                    "{}",
+                    request.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_path_resolves_only_when_every_id_is_known() {
+        let bundle = crate::plan::tests::minimal_bundle();
+        let mut op = bundle.bundle().operations[0].clone();
+        op.path =
+            "/deviceManagement/deviceCompliancePolicies/${ref:compliance-policy:win}/assign".into();
+        assert_eq!(resolved_path(&op, &BTreeMap::new()), None);
+        let ids = BTreeMap::from([("win".to_string(), "id-9".to_string())]);
+        assert_eq!(
+            resolved_path(&op, &ids).as_deref(),
+            Some("/deviceManagement/deviceCompliancePolicies/id-9/assign")
+        );
+    }
+}

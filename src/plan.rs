@@ -313,11 +313,12 @@ pub fn plan(bundle: &ValidatedBundle, live: &LiveState, identity: &IdentityMap) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn minimal_bundle() -> ValidatedBundle {
+    /// The first tenant of `fixtures/valid/minimal`, compiled (shared by stage tests).
+    pub(crate) fn minimal_bundle() -> ValidatedBundle {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid/minimal");
         let (project, diags) = crate::project::load(&dir).expect("project");
         assert!(!diags.has_errors());

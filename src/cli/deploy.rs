@@ -408,8 +408,13 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
                 }
             }
             text.push_str(&format!(
-                "plan: {} tenants; {} to create, {} to update, {} to adopt, {} unchanged{}{}\n",
+                "plan: {} {}; {} to create, {} to update, {} to adopt, {} unchanged{}{}\n",
                 summary.tenants.len(),
+                if summary.tenants.len() == 1 {
+                    "tenant"
+                } else {
+                    "tenants"
+                },
                 totals.0,
                 totals.1,
                 totals.2,

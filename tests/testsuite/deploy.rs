@@ -8,15 +8,16 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tenantform::sim::{FLEET_SECRET_ENV, SimConfig, SimHandle, Simulator};
+use tenantform::sim::{FLEET_SECRET_ENV, SimConfig};
 
 use crate::harness::{Cmd, Output, Project, tenantform};
+use crate::sim_support::Sim;
 
 /// Throttling windows are this many times shorter (simulator and client alike).
 const SCALE: &str = "20";
 
 struct World {
-    sim: SimHandle,
+    sim: Sim,
     project: Project,
     secret: String,
 }
@@ -33,13 +34,13 @@ impl World {
     /// A simulator and a project on the shipped baselines with its tenants.
     fn new(config: SimConfig) -> World {
         let secret = config.client_secret.clone();
-        let sim = Simulator::spawn_in_background(config).expect("simulator");
+        let sim = Sim::with(config);
         let project = Project::init();
         for name in ["contoso", "fabrikam", "northwind"] {
             std::fs::remove_file(project.path().join(format!("tenants/{name}.toml")))
                 .expect("remove example tenant");
         }
-        project.file("tenants/fleet.toml", sim.fleet_tenants_toml());
+        project.file("tenants/fleet.toml", sim.handle.fleet_tenants_toml());
         World {
             sim,
             project,
@@ -48,7 +49,7 @@ impl World {
     }
 
     fn tenant(&self, index: usize) -> String {
-        self.sim.tenants()[index].id.clone()
+        self.sim.handle.tenants()[index].id.clone()
     }
 
     /// `tenantform <args> --project DIR --time-scale S` with the fleet's secret.
@@ -72,12 +73,16 @@ impl World {
     }
 
     fn objects(&self, index: usize) -> Value {
-        self.sim.tenant_state(&self.tenant(index)).expect("tenant")["objects"].clone()
+        self.sim
+            .handle
+            .tenant_state(&self.tenant(index))
+            .expect("tenant")["objects"]
+            .clone()
     }
 
     /// Every collection object of every tenant is unique by its kind's match key.
     fn assert_no_duplicates(&self) {
-        for (i, _) in self.sim.tenants().iter().enumerate() {
+        for (i, _) in self.sim.handle.tenants().iter().enumerate() {
             let objects = self.objects(i);
             for kind in tenantform::kinds::KINDS {
                 if kind.match_key.is_empty() || kind.shape != tenantform::kinds::Shape::Collection {
@@ -341,7 +346,7 @@ fn a_token_for_another_tenant_is_refused_and_nothing_is_written() {
     let (mine, other) = (w.tenant(0), w.tenant(1));
     // A login endpoint that answers with the other tenant's token (the URL fragment hides the
     // real tenant segment).
-    let base = w.sim.base_url();
+    let base = w.sim.handle.base_url();
     let fleet = w.project.read("tenants/fleet.toml");
     let first_login = format!("login = \"{base}\"");
     let bad = fleet.replacen(
@@ -363,7 +368,7 @@ fn a_token_for_another_tenant_is_refused_and_nothing_is_written() {
 fn plain_http_to_a_host_that_is_not_loopback_is_refused() {
     let w = World::new(config(1));
     let fleet = w.project.read("tenants/fleet.toml");
-    let base = w.sim.base_url();
+    let base = w.sim.handle.base_url();
     w.project.file(
         "tenants/fleet.toml",
         fleet.replace(
@@ -573,4 +578,90 @@ fn shards_split_a_fleet_between_machines() {
         .run()
         .code(64)
         .stderr_has("expected 1 <= K <= N");
+}
+
+#[test]
+fn plan_shows_each_change_as_users_see_it() {
+    let w = World::new(config(1));
+    let before = w.plan().code(2);
+    insta::assert_snapshot!("plan_new_tenant", before.stdout);
+    w.deploy(&[]).success();
+    // Someone switches a policy off in the portal (waiting out the tenant's Conditional Access
+    // throttling window between calls, as the portal would).
+    let pause = || std::thread::sleep(Duration::from_millis(200));
+    pause();
+    let policies = w
+        .sim
+        .send(0, "GET", "/v1.0/identity/conditionalAccess/policies", None)
+        .status(200)
+        .json();
+    let guests = policies["value"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .find(|p| p["displayName"] == "Require multifactor authentication for guest access")
+        .expect("guest policy");
+    let path = format!(
+        "/v1.0/identity/conditionalAccess/policies/{}",
+        guests["id"].as_str().expect("id")
+    );
+    pause();
+    w.sim
+        .send(
+            0,
+            "PATCH",
+            &path,
+            Some(&serde_json::json!({"state": "disabled"})),
+        )
+        .status(204);
+    let drift = w.plan().code(2);
+    insta::assert_snapshot!("plan_after_drift", drift.stdout);
+    w.deploy(&[]).success();
+    converged(&w);
+}
+
+#[test]
+fn unusable_credentials_identity_maps_and_arguments_are_clear_errors() {
+    let w = World::new(config(1));
+    // The secret's environment variable is not set.
+    w.project
+        .cmd(&["deploy", "--yes", "--time-scale", SCALE])
+        .run()
+        .code(3)
+        .stderr_has(&format!(
+            "environment variable {FLEET_SECRET_ENV} (client_secret_env) is not set"
+        ));
+    // A damaged identity map is named, with what to do.
+    w.project.file(
+        &format!(".tenantform/state/{}.json", w.tenant(0)),
+        "{\"objects\": [",
+    );
+    w.deploy(&[])
+        .code(3)
+        .stderr_has("is not valid")
+        .stderr_has("delete it to re-adopt objects by their match keys");
+    assert_eq!(w.count(0, "conditionalAccessPolicy"), 0);
+    w.deploy(&["--resume", "no-such-run"])
+        .code(1)
+        .stderr_has("no run no-such-run");
+    w.deploy(&["--max-failure-rate", "2"])
+        .code(64)
+        .stderr_has("between 0 and 1");
+}
+
+#[test]
+fn an_unreachable_graph_fails_the_tenant_with_the_address() {
+    let w = World::new(config(1));
+    let fleet = w.project.read("tenants/fleet.toml");
+    // Nothing listens on port 9 (discard) of loopback.
+    w.project.file(
+        "tenants/fleet.toml",
+        fleet.replace(&w.sim.handle.base_url(), "http://127.0.0.1:9"),
+    );
+    w.cmd(&["plan"])
+        .run()
+        .code(3)
+        .stdout_has("NOT PLANNED")
+        .stdout_has("http://127.0.0.1:9/")
+        .stdout_has("unreachable");
 }
