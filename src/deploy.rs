@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::bundle::Operation;
 use crate::graph::auth;
 use crate::graph::client::{
-    AttemptReport, GraphClient, Observer, Request, RequestError, TenantSession,
+    AttemptReport, GraphClient, Observer, Request, RequestError, Response, TenantSession,
 };
 use crate::graph::cloud;
 use crate::journal::{Entry, JournalError, JournalWriter};
@@ -313,8 +313,12 @@ pub struct DeploySummary {
     pub stopped: Option<String>,
     /// Wall time in seconds.
     pub seconds: f64,
-    /// Graph requests sent.
+    /// Graph requests sent (`$batch` items count one each).
     pub requests: u64,
+    /// Of those, sent inside `$batch` calls.
+    pub batched: u64,
+    /// `$batch` calls.
+    pub batches: u64,
     /// Retries.
     pub retries: u64,
     /// 429 answers.
@@ -574,6 +578,22 @@ enum Applied {
     Failed(String),
 }
 
+/// What applying a resource takes.
+enum Step {
+    /// Nothing more (unchanged, or adopted as it is).
+    Done(Applied),
+    /// This request, then read its answer so.
+    Send(Request, Then),
+}
+
+/// How to read the answer to a resource's request.
+enum Then {
+    /// A create: record the new object's id (a lost answer to a POST is reconciled).
+    Created,
+    /// An update (or the update of an adopted object): this is the result.
+    Finished(Applied),
+}
+
 /// One tenant's deploy in progress.
 struct TenantRun<'a> {
     run: &'a Run,
@@ -634,14 +654,25 @@ impl TenantRun<'_> {
             .await
     }
 
-    /// Create a collection object with POST, never twice: when the outcome is unknown, look it
-    /// up by its match key before sending again.
-    async fn create_once(&self, op: &Operation, request: &Request) -> Result<String, String> {
+    /// Create a collection object with POST, never twice: when the outcome is unknown (also
+    /// when it arrives so from a `$batch` item, `first`), look it up by its match key before
+    /// sending again.
+    async fn create_once(
+        &self,
+        op: &Operation,
+        request: &Request,
+        first: Option<Result<Response, RequestError>>,
+    ) -> Result<String, String> {
         let policy = *self.run.client.policy();
         let mut tries = 0;
+        let mut result = first;
         loop {
             tries += 1;
-            match self.send(request).await {
+            let outcome = match result.take() {
+                Some(outcome) => outcome,
+                None => self.send(request).await,
+            };
+            match outcome {
                 Ok(response) => {
                     return match response.body.get("id").and_then(Value::as_str) {
                         Some(id) => Ok(id.to_string()),
@@ -687,25 +718,14 @@ impl TenantRun<'_> {
             .map_err(|e| explain(&e, op.kind))
     }
 
-    /// Apply one resource's planned action; `ids` holds every id it may reference.
-    async fn apply(
-        &self,
-        op: &Operation,
-        action: &Action,
-        ids: BTreeMap<String, String>,
-    ) -> Applied {
-        match self.apply_inner(op, action, &ids).await {
-            Ok(done) => done,
-            Err(reason) => Applied::Failed(reason),
-        }
-    }
-
-    async fn apply_inner(
+    /// What applying a resource takes: nothing more, or one request and how to read its
+    /// answer. `ids` holds every id it may reference.
+    fn prepare(
         &self,
         op: &Operation,
         action: &Action,
         ids: &BTreeMap<String, String>,
-    ) -> Result<Applied, String> {
+    ) -> Result<Step, String> {
         let body = resolve_value(&op.body, ids)?;
         let path = resolve_text(&op.path, ids)?;
         let update_method = method_str(op.kind.update_method);
@@ -714,10 +734,10 @@ impl TenantRun<'_> {
                 if let Some(id) = object_id {
                     self.remember(op, id)?;
                 }
-                Ok(Applied::Done {
+                Ok(Step::Done(Applied::Done {
                     action: "unchanged",
                     id: object_id.clone(),
-                })
+                }))
             }
             Action::Ambiguous { object_ids } => Err(format!(
                 "{} objects match {} by {} ({}); tenantform will not guess: delete the duplicates, or record the right id in {}",
@@ -729,71 +749,144 @@ impl TenantRun<'_> {
             )),
             Action::Create => {
                 let method = op.kind.create_method.map_or(update_method, method_str);
-                let request = self.request(op, method, path.clone(), body);
-                let id = if op.kind.shape == Shape::Collection && method == "POST" {
-                    Some(self.create_once(op, &request).await?)
-                } else {
-                    let response = self
-                        .send(&request)
-                        .await
-                        .map_err(|e| explain(&e, op.kind))?;
-                    match response.body.get("id").and_then(Value::as_str) {
-                        Some(id) => Some(id.to_string()),
-                        // An upsert that answered 204 (the object existed): look it up.
-                        None if op.kind.shape == Shape::Collection => self.find(op).await?,
-                        None => None,
-                    }
-                };
-                if op.kind.shape == Shape::Collection {
-                    let id = id.ok_or_else(|| format!("{path}: no object id in the answer"))?;
-                    self.remember(op, &id)?;
-                    self.created
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(op.key.clone());
-                    return Ok(Applied::Done {
-                        action: "created",
-                        id: Some(id),
-                    });
-                }
-                Ok(Applied::Done {
-                    action: "created",
-                    id: None,
-                })
+                Ok(Step::Send(
+                    self.request(op, method, path, body),
+                    Then::Created,
+                ))
             }
             Action::Adopt { object_id, changes } => {
                 self.remember(op, object_id)?;
-                if !changes.is_empty() {
-                    self.update(op, Some(object_id), &path, body, changes, update_method)
-                        .await?;
-                }
-                Ok(Applied::Done {
+                let done = Applied::Done {
                     action: "adopted",
                     id: Some(object_id.clone()),
-                })
+                };
+                if changes.is_empty() {
+                    return Ok(Step::Done(done));
+                }
+                let request =
+                    self.update_request(op, Some(object_id), &path, body, changes, update_method);
+                Ok(Step::Send(request, Then::Finished(done)))
             }
             Action::Update { object_id, changes } => {
                 if let Some(id) = object_id {
                     self.remember(op, id)?;
                 }
-                self.update(
+                let request = self.update_request(
                     op,
                     object_id.as_deref(),
                     &path,
                     body,
                     changes,
                     update_method,
-                )
-                .await?;
+                );
+                Ok(Step::Send(
+                    request,
+                    Then::Finished(Applied::Done {
+                        action: "updated",
+                        id: object_id.clone(),
+                    }),
+                ))
+            }
+        }
+    }
+
+    /// Read the answer to a prepared request (`result`, when it was sent in a `$batch`; else it
+    /// is sent now).
+    async fn finish(
+        &self,
+        op: &Operation,
+        request: &Request,
+        then: Then,
+        result: Option<Result<Response, RequestError>>,
+    ) -> Result<Applied, String> {
+        match then {
+            Then::Finished(done) => {
+                let result = match result {
+                    Some(result) => result,
+                    None => self.send(request).await,
+                };
+                result.map(|_| done).map_err(|e| explain(&e, op.kind))
+            }
+            Then::Created if op.kind.shape != Shape::Collection => {
+                let result = match result {
+                    Some(result) => result,
+                    None => self.send(request).await,
+                };
+                result
+                    .map(|_| Applied::Done {
+                        action: "created",
+                        id: None,
+                    })
+                    .map_err(|e| explain(&e, op.kind))
+            }
+            Then::Created => {
+                let id = if request.method == "POST" {
+                    self.create_once(op, request, result).await?
+                } else {
+                    // An upsert (PATCH with create-if-missing) is safe to repeat.
+                    let result = match result {
+                        Some(Err(RequestError::OutcomeUnknown { .. })) | None => {
+                            self.send(request).await
+                        }
+                        Some(result) => result,
+                    };
+                    let response = result.map_err(|e| explain(&e, op.kind))?;
+                    match response.body.get("id").and_then(Value::as_str) {
+                        Some(id) => id.to_string(),
+                        // An upsert that answered 204 (the object existed): look it up.
+                        None => self.find(op).await?.ok_or_else(|| {
+                            format!("{}: no object id in the answer", request.path)
+                        })?,
+                    }
+                };
+                self.remember(op, &id)?;
+                self.created
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(op.key.clone());
                 Ok(Applied::Done {
-                    action: "updated",
-                    id: object_id.clone(),
+                    action: "created",
+                    id: Some(id),
                 })
             }
         }
     }
 
-    async fn update(
+    /// Apply one resource on its own.
+    async fn apply_one(&self, op: &Operation, step: Step) -> Applied {
+        match step {
+            Step::Done(done) => done,
+            Step::Send(request, then) => match self.finish(op, &request, then, None).await {
+                Ok(done) => done,
+                Err(reason) => Applied::Failed(reason),
+            },
+        }
+    }
+
+    /// Apply resources that became ready together and do not depend on each other: their
+    /// requests go out in `$batch` calls (20 each), then each answer is read on its own.
+    async fn apply_batch(
+        &self,
+        items: Vec<(usize, &Operation, Request, Then)>,
+    ) -> Vec<(usize, Applied)> {
+        let requests: Vec<Request> = items.iter().map(|(_, _, r, _)| r.clone()).collect();
+        let results = self
+            .run
+            .client
+            .batch(&self.prepared.session, &requests, &self.observer)
+            .await;
+        let mut out = Vec::with_capacity(items.len());
+        for ((i, op, request, then), result) in items.into_iter().zip(results) {
+            let applied = match self.finish(op, &request, then, Some(result)).await {
+                Ok(done) => done,
+                Err(reason) => Applied::Failed(reason),
+            };
+            out.push((i, applied));
+        }
+        out
+    }
+
+    fn update_request(
         &self,
         op: &Operation,
         object_id: Option<&str>,
@@ -801,7 +894,7 @@ impl TenantRun<'_> {
         body: Value,
         changes: &[crate::normalize::Change],
         method: &'static str,
-    ) -> Result<(), String> {
+    ) -> Request {
         let target = match (op.kind.shape, object_id) {
             (Shape::Collection, Some(id)) => format!("{}/{id}", op.kind.path),
             _ => path.to_string(),
@@ -815,10 +908,7 @@ impl TenantRun<'_> {
         // An update by id never creates.
         request.prefer = None;
         request.idempotent = true;
-        self.send(&request)
-            .await
-            .map(|_| ())
-            .map_err(|e| explain(&e, op.kind))
+        request
     }
 
     async fn delete_orphan(&self, orphan: &plan::Orphan) -> Result<(), String> {
@@ -854,8 +944,13 @@ impl TenantRun<'_> {
     }
 }
 
-/// Plan (and, unless `plan_only`, apply) one tenant.
-async fn deploy_tenant(run: &Run, target: &Target) -> TenantReport {
+/// Plan (and, unless `plan_only`, apply) one tenant. `compile_slots` bounds how many bundles
+/// compile at once.
+async fn deploy_tenant(
+    run: &Run,
+    target: &Target,
+    compile_slots: &tokio::sync::Semaphore,
+) -> TenantReport {
     let started = run.client.timing().now();
     let mut report = TenantReport {
         id: target.id.clone(),
@@ -886,6 +981,11 @@ async fn deploy_tenant(run: &Run, target: &Target) -> TenantReport {
     };
     let fleet = &*run.fleet;
     let prepared = {
+        // Compiling is CPU work: one bundle per core at a time, in the order tenants start
+        // (the semaphore is fair). Unbounded, a wave of a thousand tenants ran 512 compiles on
+        // blocking threads side by side: every tenant waited for all of them, and their memory
+        // added up. The semaphore is never closed; were it, compiling would go ahead unbounded.
+        let _slot = compile_slots.acquire().await;
         let fleet = run.fleet.clone();
         let target = target.clone();
         match tokio::task::spawn_blocking(move || prepare(&fleet, &target)).await {
@@ -972,7 +1072,9 @@ async fn deploy_tenant(run: &Run, target: &Target) -> TenantReport {
     let mut ids = live::known_ids(&tenant_plan, &identity);
     let mut done: HashMap<&str, bool> = HashMap::new();
     let mut waiting: Vec<usize> = (0..operations.len()).collect();
-    let mut running = FuturesUnordered::new();
+    let mut running: FuturesUnordered<futures_util::future::BoxFuture<'_, Vec<(usize, Applied)>>> =
+        FuturesUnordered::new();
+    let mut ready: Vec<usize> = Vec::new();
     loop {
         // Start every operation whose dependencies are done; skip those whose dependency failed.
         let mut still_waiting = Vec::with_capacity(waiting.len());
@@ -998,57 +1100,86 @@ async fn deploy_tenant(run: &Run, target: &Target) -> TenantReport {
                 continue;
             }
             if deps.iter().all(|(_, state)| *state == Some(true)) {
-                let action = &tenant_plan.resources[i].action;
-                let snapshot = ids.clone();
-                let tenant_run = &tenant_run;
-                running.push(async move { (i, tenant_run.apply(op, action, snapshot).await) });
+                ready.push(i);
             } else {
                 still_waiting.push(i);
             }
         }
         waiting = still_waiting;
-        let Some((i, applied)) = running.next().await else {
+        // Prepare what became ready; requests that need no pacing of their own at one per
+        // second (everything but Conditional Access) go out together in `$batch` calls.
+        let mut batch = Vec::new();
+        for i in ready.drain(..) {
+            let op = &operations[i];
+            let tenant_run = &tenant_run;
+            match tenant_run.prepare(op, &tenant_plan.resources[i].action, &ids) {
+                Ok(Step::Send(request, then))
+                    if request.class != crate::kinds::ThrottleClass::ConditionalAccess =>
+                {
+                    batch.push((i, op, request, then));
+                }
+                Ok(step) => running.push(Box::pin(async move {
+                    vec![(i, tenant_run.apply_one(op, step).await)]
+                })),
+                Err(reason) => {
+                    running.push(Box::pin(async move { vec![(i, Applied::Failed(reason))] }))
+                }
+            }
+        }
+        if batch.len() == 1 {
+            let (i, op, request, then) = batch.remove(0);
+            let tenant_run = &tenant_run;
+            running.push(Box::pin(async move {
+                vec![(i, tenant_run.apply_one(op, Step::Send(request, then)).await)]
+            }));
+        } else if !batch.is_empty() {
+            let tenant_run = &tenant_run;
+            running.push(Box::pin(tenant_run.apply_batch(batch)));
+        }
+        let Some(results) = running.next().await else {
             break;
         };
-        let op = &operations[i];
-        match applied {
-            Applied::Done { action, id } => {
-                if let Some(id) = &id {
-                    ids.insert(op.key.clone(), id.clone());
-                }
-                done.insert(op.key.as_str(), true);
-                match action {
-                    "created" => report.counts.created += 1,
-                    "updated" => report.counts.updated += 1,
-                    "adopted" => report.counts.adopted += 1,
-                    _ => report.counts.unchanged += 1,
-                }
-                if let Some(journal) = &run.journal {
-                    journal.append(Entry::Applied {
-                        tenant: target.id.clone(),
-                        key: op.key.clone(),
-                        action: action.to_string(),
-                        object_id: id,
+        for (i, applied) in results {
+            let op = &operations[i];
+            match applied {
+                Applied::Done { action, id } => {
+                    if let Some(id) = &id {
+                        ids.insert(op.key.clone(), id.clone());
+                    }
+                    done.insert(op.key.as_str(), true);
+                    match action {
+                        "created" => report.counts.created += 1,
+                        "updated" => report.counts.updated += 1,
+                        "adopted" => report.counts.adopted += 1,
+                        _ => report.counts.unchanged += 1,
+                    }
+                    if let Some(journal) = &run.journal {
+                        journal.append(Entry::Applied {
+                            tenant: target.id.clone(),
+                            key: op.key.clone(),
+                            action: action.to_string(),
+                            object_id: id,
+                        });
+                    }
+                    run.emit(Event::ResourceApplied {
+                        tenant: &target.id,
+                        key: &op.key,
+                        action,
                     });
                 }
-                run.emit(Event::ResourceApplied {
-                    tenant: &target.id,
-                    key: &op.key,
-                    action,
-                });
-            }
-            Applied::Failed(reason) => {
-                done.insert(op.key.as_str(), false);
-                report.counts.failed += 1;
-                run.emit(Event::ResourceFailed {
-                    tenant: &target.id,
-                    key: &op.key,
-                    reason: &reason,
-                });
-                report.failures.push(ResourceFailure {
-                    key: op.key.clone(),
-                    reason,
-                });
+                Applied::Failed(reason) => {
+                    done.insert(op.key.as_str(), false);
+                    report.counts.failed += 1;
+                    run.emit(Event::ResourceFailed {
+                        tenant: &target.id,
+                        key: &op.key,
+                        reason: &reason,
+                    });
+                    report.failures.push(ResourceFailure {
+                        key: op.key.clone(),
+                        reason,
+                    });
+                }
             }
         }
     }
@@ -1132,10 +1263,15 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
         stopped: None,
         seconds: 0.0,
         requests: 0,
+        batched: 0,
+        batches: 0,
         retries: 0,
         throttled: 0,
     };
     let semaphore = Arc::new(tokio::sync::Semaphore::new(run.options.concurrency.max(1)));
+    let compile_slots = Arc::new(tokio::sync::Semaphore::new(
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    ));
     for (ring, targets) in waves {
         if summary.stopped.is_some() {
             summary
@@ -1156,6 +1292,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
             let semaphore = semaphore.clone();
             let failed_in_ring = failed_in_ring.clone();
             let stop_ring = stop_ring.clone();
+            let compile_slots = compile_slots.clone();
             tasks.spawn(async move {
                 let Ok(_permit) = semaphore.acquire_owned().await else {
                     return Err(target.id);
@@ -1169,7 +1306,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                     id: &target.id,
                     name: &target.name,
                 });
-                let report = deploy_tenant(&run, &target).await;
+                let report = deploy_tenant(&run, &target, &compile_slots).await;
                 if let Some(journal) = &run.journal {
                     journal.append(Entry::TenantFinished {
                         tenant: target.id.clone(),
@@ -1231,6 +1368,8 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
         .as_secs_f64();
     let stats = &run.client.stats;
     summary.requests = stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+    summary.batched = stats.batched.load(std::sync::atomic::Ordering::Relaxed);
+    summary.batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed);
     summary.retries = stats.retries.load(std::sync::atomic::Ordering::Relaxed);
     summary.throttled = stats.throttled.load(std::sync::atomic::Ordering::Relaxed);
     if let Some(journal) = &run.journal {

@@ -142,7 +142,7 @@ async fn run_reads(
     observer: &dyn Observer,
 ) -> Result<(), RequestError> {
     let requests: Vec<Request> = reads.iter().map(|(_, r)| r.clone()).collect();
-    let results = client.batch_get(session, &requests, observer).await;
+    let results = client.batch(session, &requests, observer).await;
     for ((slot, request), result) in reads.into_iter().zip(results) {
         let response = match result {
             Ok(response) => response,

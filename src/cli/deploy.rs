@@ -707,7 +707,7 @@ pub(crate) fn summary_text(summary: &DeploySummary) -> String {
         totals.failed += t.counts.failed;
     }
     let mut text = format!(
-        "deploy: {ok} of {} tenants converged in {:.1} s: {} created, {} updated, {} adopted, {} unchanged, {} deleted, {} failed ({} requests, {} retries, {} throttled)\n",
+        "deploy: {ok} of {} tenants converged in {:.1} s: {} created, {} updated, {} adopted, {} unchanged, {} deleted, {} failed ({} requests, {} of them in {} $batch calls; {} retries, {} throttled)\n",
         summary.tenants.len() + summary.not_started.len(),
         summary.seconds,
         totals.created,
@@ -717,6 +717,8 @@ pub(crate) fn summary_text(summary: &DeploySummary) -> String {
         totals.deleted,
         totals.failed,
         summary.requests,
+        summary.batched,
+        summary.batches,
         summary.retries,
         summary.throttled,
     );

@@ -134,8 +134,6 @@ pub struct Response {
     pub body: Value,
     /// Graph's `request-id`.
     pub request_id: Option<String>,
-    /// Attempts made.
-    pub attempts: u32,
 }
 
 impl Response {
@@ -267,6 +265,8 @@ pub struct Stats {
     pub requests: AtomicU64,
     /// `$batch` calls.
     pub batches: AtomicU64,
+    /// Requests sent inside `$batch` calls.
+    pub batched: AtomicU64,
     /// Retries (any reason).
     pub retries: AtomicU64,
     /// 429 answers.
@@ -464,10 +464,7 @@ impl GraphClient {
     ) -> Sent {
         let method_value =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let prefer = match prefer {
-            Some(p) => format!("{p}, include-unknown-enum-members"),
-            None => "include-unknown-enum-members".to_string(),
-        };
+        let prefer = prefer_value(prefer);
         let _permit = self.in_flight.acquire().await;
         let mut builder = self
             .http
@@ -624,7 +621,6 @@ impl GraphClient {
                             status,
                             body,
                             request_id,
-                            attempts: attempt,
                         });
                     }
                     // `decide` says Done only for a 2xx answer; without one, try again.
@@ -669,9 +665,11 @@ impl GraphClient {
         }
     }
 
-    /// Send GETs through `$batch`, 20 per call (one API version per call), each item paced and
-    /// retried on its own. Results come back in the order of `requests`.
-    pub async fn batch_get(
+    /// Send requests through `$batch`, 20 per call (one API version per call), each item paced
+    /// and retried on its own; a create whose item failed in a way that may have applied it
+    /// comes back as [`RequestError::OutcomeUnknown`] (look it up before sending it again).
+    /// Results come back in the order of `requests`.
+    pub async fn batch(
         &self,
         session: &TenantSession,
         requests: &[Request],
@@ -753,35 +751,31 @@ impl GraphClient {
         let version = requests[chunk[0]].version;
         self.token(session, false).await?;
         for i in chunk {
-            self.pace(&session.tenant, requests[*i].class, false).await;
+            let request = &requests[*i];
+            self.pace(&session.tenant, request.class, request.is_write())
+                .await;
         }
         let items: Vec<Value> = chunk
             .iter()
             .map(|i| {
-                serde_json::json!({
+                let request = &requests[*i];
+                let mut item = serde_json::json!({
                     "id": i.to_string(),
-                    "method": "GET",
-                    "url": requests[*i].path,
-                    "headers": {"Prefer": "include-unknown-enum-members"},
-                })
+                    "method": request.method,
+                    "url": request.path,
+                    "headers": {"Prefer": prefer_value(request.prefer)},
+                });
+                if let Some(body) = &request.body {
+                    item["body"] = body.clone();
+                    item["headers"]["Content-Type"] = Value::from("application/json");
+                }
+                item
             })
             .collect();
-        let envelope = Request {
-            label: "$batch".into(),
-            method: "POST",
-            version,
-            path: "/$batch".into(),
-            body: Some(serde_json::json!({ "requests": items })),
-            prefer: None,
-            class: requests[chunk[0]].class,
-            idempotent: true,
-            references_new_object: false,
-        };
+        let envelope = serde_json::json!({ "requests": items });
         let url = self.url(session, version, "/$batch");
         let mut renewed = false;
-        let mut envelope_attempt = 0u32;
         loop {
-            envelope_attempt += 1;
             let token = self.token(session, false).await?;
             for i in chunk {
                 attempts[*i] += 1;
@@ -791,9 +785,12 @@ impl GraphClient {
             self.stats
                 .requests
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            self.stats
+                .batched
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             let sent_at = self.timing.now();
             let sent = self
-                .send_once(&token, "POST", &url, None, envelope.body.as_ref())
+                .send_once(&token, "POST", &url, None, Some(&envelope))
                 .await;
             let duration = self.timing.now().saturating_sub(sent_at);
             let (status, body) = match sent {
@@ -809,31 +806,34 @@ impl GraphClient {
                 .then(|| body.get("responses").and_then(Value::as_array))
                 .flatten()
             else {
-                // The envelope failed: every item is retried like a GET that failed.
-                let decision = retry::decide(
-                    &self.policy,
-                    &retry::Attempt {
-                        number: envelope_attempt,
-                        elapsed: self.timing.now().saturating_sub(started),
-                        outcome: match status {
-                            Some(s) => retry::Outcome::Response {
-                                status: s,
-                                retry_after: None,
-                                error_code: error_code(&body),
-                            },
-                            None => retry::Outcome::ConnectionFailed,
-                        },
-                        idempotent: true,
-                        references_new_object: false,
-                    },
-                    self.timing.wall(),
-                    self.timing.jitter(),
-                );
+                // The envelope failed: each item is decided as if it had failed alone (a create
+                // in it may have been applied, so it is reconciled, never resent blindly).
+                let mut out = Vec::with_capacity(chunk.len());
                 for i in chunk {
+                    let request = &requests[*i];
+                    let decision = retry::decide(
+                        &self.policy,
+                        &retry::Attempt {
+                            number: attempts[*i],
+                            elapsed: self.timing.now().saturating_sub(started),
+                            outcome: match status {
+                                Some(s) => retry::Outcome::Response {
+                                    status: s,
+                                    retry_after: None,
+                                    error_code: error_code(&body),
+                                },
+                                None => retry::Outcome::ConnectionFailed,
+                            },
+                            idempotent: request.idempotent,
+                            references_new_object: false,
+                        },
+                        self.timing.wall(),
+                        self.timing.jitter(),
+                    );
                     observer.finished(
                         &session.tenant,
                         &AttemptReport {
-                            request: &requests[*i],
+                            request,
                             attempt: attempts[*i],
                             status,
                             request_id: None,
@@ -845,26 +845,15 @@ impl GraphClient {
                             object_id: None,
                         },
                     );
+                    let reason = status.map_or("no response to $batch".to_string(), |s| {
+                        format!("$batch answered HTTP {s}")
+                    });
+                    out.push((
+                        *i,
+                        self.item_result(session, request, decision, status, None, &body, &reason),
+                    ));
                 }
-                match decision {
-                    Decision::Retry { after, .. } => {
-                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                        self.timing.sleep(after).await;
-                        continue;
-                    }
-                    _ => {
-                        return Err(match status {
-                            Some(s) => status_error(&envelope, s, None, &body, None),
-                            None => RequestError::Connection {
-                                method: "POST",
-                                path: "/$batch".into(),
-                                host: session.endpoints.graph.clone(),
-                                attempts: envelope_attempt,
-                                reason: "no response".into(),
-                            },
-                        });
-                    }
-                }
+                return Ok(out);
             };
             let mut out = Vec::with_capacity(chunk.len());
             for i in chunk {
@@ -902,8 +891,8 @@ impl GraphClient {
                             retry_after: header("retry-after"),
                             error_code: error_code(&item_body),
                         },
-                        idempotent: true,
-                        references_new_object: false,
+                        idempotent: request.idempotent,
+                        references_new_object: request.references_new_object,
                     },
                     self.timing.wall(),
                     self.timing.jitter(),
@@ -924,32 +913,77 @@ impl GraphClient {
                             Decision::Retry { after, reason, .. } => Some((reason, after)),
                             _ => None,
                         },
-                        object_id: None,
+                        object_id: item_body.get("id").and_then(Value::as_str),
                     },
                 );
-                let result = match decision {
-                    Decision::Done => ItemResult::Final(Ok(Response {
-                        status: item_status,
-                        body: item_body,
-                        request_id,
-                        attempts: attempts[*i],
-                    })),
-                    Decision::Retry { after, .. } => {
-                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                        ItemResult::Again(after)
-                    }
-                    Decision::GiveUp { exhausted } => ItemResult::Final(Err(status_error(
-                        request,
-                        item_status,
-                        request_id,
-                        &item_body,
-                        exhausted,
-                    ))),
-                };
+                let reason = format!("HTTP {item_status} in $batch");
+                let result = self.item_result(
+                    session,
+                    request,
+                    decision,
+                    Some(item_status),
+                    request_id,
+                    &item_body,
+                    &reason,
+                );
                 out.push((*i, result));
             }
             return Ok(out);
         }
+    }
+}
+
+impl GraphClient {
+    /// What a batch item's decision means for it.
+    #[allow(clippy::too_many_arguments)]
+    fn item_result(
+        &self,
+        session: &TenantSession,
+        request: &Request,
+        decision: Decision,
+        status: Option<u16>,
+        request_id: Option<String>,
+        body: &Value,
+        reason: &str,
+    ) -> ItemResult {
+        match decision {
+            Decision::Done => ItemResult::Final(Ok(Response {
+                status: status.unwrap_or(200),
+                body: body.clone(),
+                request_id,
+            })),
+            Decision::Retry {
+                after,
+                reconcile_first: true,
+                ..
+            } => ItemResult::Final(Err(RequestError::OutcomeUnknown {
+                method: request.method,
+                path: request.path.clone(),
+                after,
+                reason: reason.to_string(),
+            })),
+            Decision::Retry { after, .. } => {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                ItemResult::Again(after)
+            }
+            Decision::GiveUp { exhausted } => ItemResult::Final(Err(match status {
+                Some(status) => status_error(request, status, request_id, body, exhausted),
+                None => RequestError::Connection {
+                    method: request.method,
+                    path: request.path.clone(),
+                    host: session.endpoints.graph.clone(),
+                    attempts: 0,
+                    reason: reason.to_string(),
+                },
+            })),
+        }
+    }
+}
+
+fn prefer_value(prefer: Option<&str>) -> String {
+    match prefer {
+        Some(p) => format!("{p}, include-unknown-enum-members"),
+        None => "include-unknown-enum-members".to_string(),
     }
 }
 
