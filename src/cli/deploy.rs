@@ -583,6 +583,22 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         });
         return Ok(exit::OK);
     }
+    // One deploy per project at a time: two would race on the identity maps. The lock is the
+    // operating system's, so a killed run leaves none behind.
+    let lock_path = deploy::state_root(&fleet.dir).join("deploy.lock");
+    std::fs::create_dir_all(deploy::state_root(&fleet.dir))?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
+    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+        err(&format!(
+            "error: another tenantform deploy is running on this project (it holds {}); wait for it to finish\n",
+            lock_path.display()
+        ));
+        return Ok(exit::INVALID_INPUT);
+    }
     let client = client(&args.connection)?;
     let rt = runtime()?;
     let options = DeployOptions {

@@ -650,13 +650,11 @@ impl Call<'_> {
             hidden = self.split_hidden(state, kind, map);
         }
         let mut entity = current.value();
-        if replace {
-            if let Value::Object(map) = &mut entity {
-                map.retain(|k, _| {
-                    matches!(k.as_str(), "@odata.type" | "id" | "createdDateTime")
-                        || k == key_property(kind)
-                });
-            }
+        if replace && let Value::Object(map) = &mut entity {
+            map.retain(|k, _| {
+                matches!(k.as_str(), "@odata.type" | "id" | "createdDateTime")
+                    || k == key_property(kind)
+            });
         }
         merge(&mut entity, body);
         if let Value::Object(map) = &mut entity {

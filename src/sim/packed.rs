@@ -172,13 +172,13 @@ pub(crate) fn unpack(bytes: &[u8]) -> String {
         at += 1;
         let is_value_start = !matches!(token, OBJECT_END | ARRAY_END | KNOWN_KEY | OTHER_KEY);
         let is_key = matches!(token, KNOWN_KEY | OTHER_KEY);
-        if (is_value_start && !after_key) || is_key {
-            if let Some(first) = started.last_mut() {
-                if *first {
-                    out.push(',');
-                }
-                *first = true;
+        if ((is_value_start && !after_key) || is_key)
+            && let Some(first) = started.last_mut()
+        {
+            if *first {
+                out.push(',');
             }
+            *first = true;
         }
         after_key = false;
         match token {

@@ -647,6 +647,14 @@ fn unusable_credentials_identity_maps_and_arguments_are_clear_errors() {
     w.deploy(&["--max-failure-rate", "2"])
         .code(64)
         .stderr_has("between 0 and 1");
+    // Another deploy holds the project's lock.
+    let lock =
+        std::fs::File::create(w.project.path().join(".tenantform/deploy.lock")).expect("lock file");
+    lock.lock().expect("locked");
+    w.deploy(&[])
+        .code(1)
+        .stderr_has("another tenantform deploy is running on this project");
+    drop(lock);
 }
 
 #[test]
