@@ -234,6 +234,59 @@ fn shown(text: &str) -> String {
     text.escape_debug().to_string()
 }
 
+/// A reference [`resolve_refs_in_text`] could not replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// `${ref:` without its closing `}`.
+    Unterminated,
+    /// No id for this resource key.
+    Unknown(String),
+}
+
+/// Replace every canonical reference `${ref:<prefix>:<key>}` in `text` with `id_of(key)` (the
+/// object id deploy knows for that resource key).
+pub fn resolve_refs_in_text(
+    text: &str,
+    id_of: &mut dyn FnMut(&str) -> Option<String>,
+) -> Result<String, Unresolved> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(REF_OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + REF_OPEN.len()..];
+        let end = after.find('}').ok_or(Unresolved::Unterminated)?;
+        let key = after[..end].split_once(':').map_or("", |(_, k)| k);
+        out.push_str(&id_of(key).ok_or_else(|| Unresolved::Unknown(key.to_string()))?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// [`resolve_refs_in_text`] for every string in a JSON value.
+pub fn resolve_refs_in_value(
+    value: &Value,
+    id_of: &mut dyn FnMut(&str) -> Option<String>,
+) -> Result<Value, Unresolved> {
+    Ok(match value {
+        Value::String(s) if s.contains(REF_OPEN) => Value::String(resolve_refs_in_text(s, id_of)?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| resolve_refs_in_value(i, id_of))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => {
+            let mut out = serde_json::Map::with_capacity(map.len());
+            for (k, v) in map {
+                out.insert(k.clone(), resolve_refs_in_value(v, id_of)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
 /// True when a concrete pointer matches a pattern with `*` segments.
 pub fn pointer_matches(pattern: &str, pointer: &str) -> bool {
     let mut p = pattern.split('/');

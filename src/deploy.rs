@@ -32,7 +32,7 @@ use crate::kinds::{Method, Shape};
 use crate::live;
 use crate::plan::{self, Action, IdentityMap, KNOWN_AFTER_APPLY, TenantPlan};
 use crate::project::{ProjectSource, TenantEntry};
-use crate::render::{Engine, REF_OPEN};
+use crate::render::Engine;
 use crate::report::{Event, Reporter};
 use crate::validate::{Schemas, ValidatedBundle};
 
@@ -503,44 +503,26 @@ fn explain(error: &RequestError, kind: &crate::kinds::Kind) -> String {
     }
 }
 
+/// Why a reference could not be replaced, in words.
+fn unresolved(error: crate::bundle::Unresolved, text: &str) -> String {
+    match error {
+        crate::bundle::Unresolved::Unterminated => format!("unterminated reference in {text}"),
+        crate::bundle::Unresolved::Unknown(key) => {
+            format!("reference to {key}, whose id is not known")
+        }
+    }
+}
+
 /// Replace each reference with the id of its target (all targets are known when an operation
 /// starts: its dependencies are done).
 fn resolve_value(value: &Value, ids: &BTreeMap<String, String>) -> Result<Value, String> {
-    Ok(match value {
-        Value::String(s) if s.contains(REF_OPEN) => Value::String(resolve_text(s, ids)?),
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| resolve_value(i, ids))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), resolve_value(v, ids)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        other => other.clone(),
-    })
+    crate::bundle::resolve_refs_in_value(value, &mut |key| ids.get(key).cloned())
+        .map_err(|e| unresolved(e, &value.to_string()))
 }
 
 fn resolve_text(text: &str, ids: &BTreeMap<String, String>) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find(REF_OPEN) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + REF_OPEN.len()..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unterminated reference in {text}"))?;
-        let key = after[..end].split_once(':').map_or("", |(_, k)| k);
-        let id = ids
-            .get(key)
-            .ok_or_else(|| format!("reference to {key}, whose id is not known"))?;
-        out.push_str(id);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    crate::bundle::resolve_refs_in_text(text, &mut |key| ids.get(key).cloned())
+        .map_err(|e| unresolved(e, text))
 }
 
 /// The properties a PATCH sends: the top-level properties that changed (and `@odata.type`).
@@ -1032,6 +1014,9 @@ async fn deploy_tenant(
         }
     };
     let tenant_plan = plan::plan(&prepared.bundle, &live, &identity);
+    // The live objects are not needed past planning; a tenant's apply can take minutes
+    // (Conditional Access: one request per second), so do not hold them that long.
+    drop(live);
     if let Some((_, fingerprint)) = &target.expected
         && fingerprint != &tenant_plan.live_fingerprint
     {

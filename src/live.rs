@@ -88,18 +88,7 @@ fn assignment_read(op: &Operation, ids: &BTreeMap<String, String>) -> Option<(Sl
 
 /// An operation's path with its references replaced by known ids; `None` while one is unknown.
 pub fn resolved_path(op: &Operation, ids: &BTreeMap<String, String>) -> Option<String> {
-    let mut out = String::new();
-    let mut rest = op.path.as_str();
-    while let Some(start) = rest.find(crate::render::REF_OPEN) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + crate::render::REF_OPEN.len()..];
-        let end = after.find('}')?;
-        let key = after[..end].split_once(':').map_or("", |(_, k)| k);
-        out.push_str(ids.get(key)?);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Some(out)
+    crate::bundle::resolve_refs_in_text(&op.path, &mut |key| ids.get(key).cloned()).ok()
 }
 
 /// The ids a plan knows: managed, adopted, or found unchanged.

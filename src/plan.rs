@@ -17,7 +17,6 @@ use crate::bundle::Operation;
 use crate::canonical;
 use crate::kinds::Shape;
 use crate::normalize::{self, Change};
-use crate::render::REF_OPEN;
 use crate::validate::ValidatedBundle;
 
 /// Logical key → object id, per tenant (`DIR/.tenantform/state/<tenant-id>.json`): what
@@ -143,36 +142,14 @@ pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 /// Replace each reference placeholder with the referenced object's id where it is known; where
 /// it is not (the object is created by this deploy), with [`KNOWN_AFTER_APPLY`].
 fn resolve_refs(value: &Value, ids: &BTreeMap<String, String>) -> Value {
-    match value {
-        Value::String(s) if s.contains(REF_OPEN) => {
-            let mut out = String::new();
-            let mut rest = s.as_str();
-            while let Some(start) = rest.find(REF_OPEN) {
-                out.push_str(&rest[..start]);
-                let after = &rest[start + REF_OPEN.len()..];
-                let Some(end) = after.find('}') else {
-                    out.push_str(&rest[start..]);
-                    rest = "";
-                    break;
-                };
-                let key = after[..end].split_once(':').map_or("", |(_, k)| k);
-                match ids.get(key) {
-                    Some(id) => out.push_str(id),
-                    None => out.push_str(KNOWN_AFTER_APPLY),
-                }
-                rest = &after[end + 1..];
-            }
-            out.push_str(rest);
-            Value::String(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(|i| resolve_refs(i, ids)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), resolve_refs(v, ids)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+    let mut id_of = |key: &str| {
+        Some(
+            ids.get(key)
+                .map_or(KNOWN_AFTER_APPLY, String::as_str)
+                .to_string(),
+        )
+    };
+    crate::bundle::resolve_refs_in_value(value, &mut id_of).unwrap_or_else(|_| value.clone())
 }
 
 fn object_id(value: &Value) -> Option<String> {
