@@ -70,8 +70,8 @@ pub(crate) struct Args {
     /// Mean added latency per Graph request, in milliseconds (jittered).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     latency_ms: u64,
-    /// Fraction (0 to 1) of Graph requests answered with 500, 503, 504 or a dropped
-    /// connection (seeded).
+    /// Fraction (0 to 1) of Graph requests answered with 500, 503, 504, a dropped connection,
+    /// or a lost response (applied, then the connection drops) (seeded).
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     fault_rate: f64,
     /// Hide new objects from reads and references for this many milliseconds, as Entra's

@@ -7,7 +7,7 @@
 //!   assignments included), soft-deleted items, consented permissions
 //! - `GET /_sim/requests[?tenant=ID]`: counts by status, throttle events, the last requests
 //! - `POST /_sim/reset`: every tenant back to its birth state; log and buckets cleared
-//! - `POST /_sim/faults` `{"next":["500","503","503-retry-after","504","dropped-connection"]}`:
+//! - `POST /_sim/faults` `{"next":["500","503","503-retry-after","504","dropped-connection","lost-response"]}`:
 //!   answer the next Graph requests with these faults, in order
 //! - `GET /_sim/config`: base URL, client id, tenant count, options
 //!
@@ -109,7 +109,7 @@ pub(crate) fn handle(
                 None => Reply::error(
                     400,
                     "BadRequest",
-                    "Expected {\"next\": [...]} with faults among \"500\", \"503\", \"503-retry-after\", \"504\", \"dropped-connection\".",
+                    "Expected {\"next\": [...]} with faults among \"500\", \"503\", \"503-retry-after\", \"504\", \"dropped-connection\", \"lost-response\".",
                 ),
             }
         }
