@@ -668,19 +668,11 @@ impl TenantRun<'_> {
                 }
                 Err(RequestError::OutcomeUnknown { after, reason, .. }) => {
                     self.run.client.timing().sleep(after).await;
-                    // A create applied just before the connection dropped may take a moment
-                    // to be listed; look twice before concluding it was not made.
-                    for look in 0..2 {
-                        if let Some(id) = self.find(op).await? {
-                            return Ok(id);
-                        }
-                        if look == 0 {
-                            self.run
-                                .client
-                                .timing()
-                                .sleep(policy.base.max(Duration::from_millis(200)))
-                                .await;
-                        }
+                    // A create applied just before the connection dropped may not be listed
+                    // yet (replication): look until the reconcile window has passed before
+                    // concluding it was not made.
+                    if let Some(id) = self.find_within(op, policy.reconcile_window).await? {
+                        return Ok(id);
                     }
                     if tries >= policy.max_transient_attempts {
                         return Err(format!(
@@ -691,6 +683,27 @@ impl TenantRun<'_> {
                 }
                 Err(e) => return Err(explain(&e, op.kind)),
             }
+        }
+    }
+
+    /// Look an object up by its match key, again and again until `window` has passed (new
+    /// objects take a moment to be listed).
+    async fn find_within(
+        &self,
+        op: &Operation,
+        window: Duration,
+    ) -> Result<Option<String>, String> {
+        let timing = self.run.client.timing();
+        let started = timing.now();
+        let step = (window / 10).max(Duration::from_millis(50));
+        loop {
+            if let Some(id) = self.find(op).await? {
+                return Ok(Some(id));
+            }
+            if timing.now().saturating_sub(started) >= window {
+                return Ok(None);
+            }
+            timing.sleep(step).await;
         }
     }
 
@@ -815,10 +828,19 @@ impl TenantRun<'_> {
                     let response = result.map_err(|e| explain(&e, op.kind))?;
                     match response.body.get("id").and_then(Value::as_str) {
                         Some(id) => id.to_string(),
-                        // An upsert that answered 204 (the object existed): look it up.
-                        None => self.find(op).await?.ok_or_else(|| {
-                            format!("{}: no object id in the answer", request.path)
-                        })?,
+                        // An upsert that answered 204 (the object existed): look it up; it may
+                        // take replication a moment to list it.
+                        None => self
+                            .find_within(op, self.run.client.policy().reconcile_window)
+                            .await?
+                            .ok_or_else(|| {
+                                format!(
+                                    "{}: the object exists but could not be found by {} within {:?}",
+                                    request.path,
+                                    op.kind.match_key.join(" + "),
+                                    self.run.client.policy().reconcile_window
+                                )
+                            })?,
                     }
                 };
                 self.remember(op, &id)?;

@@ -107,8 +107,12 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let targets = fleet.targets(&Selection::All);
     let limits = Limits::default().time_scaled(args.time_scale);
     let client = Arc::new(
-        GraphClient::new(limits, RetryPolicy::default(), Arc::new(RealTiming::new(7)))
-            .map_err(anyhow::Error::msg)?,
+        GraphClient::new(
+            limits,
+            RetryPolicy::default().time_scaled(args.time_scale),
+            Arc::new(RealTiming::new(7)),
+        )
+        .map_err(anyhow::Error::msg)?,
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -32,8 +32,8 @@ pub(crate) struct Connection {
     /// Tenants worked on at once.
     #[arg(long, value_name = "N", default_value_t = 16)]
     concurrency: usize,
-    /// Pace to Graph's limits F times faster: only for a simulator started with
-    /// `--time-scale F` (real Graph needs the default, 1).
+    /// Pace to Graph's limits F times faster, and back off F times shorter: only for a
+    /// simulator started with `--time-scale F` (real Graph needs the default, 1).
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     time_scale: f64,
 }
@@ -192,9 +192,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn client(connection: &Connection) -> anyhow::Result<Arc<GraphClient>> {
     let limits = Limits::default().time_scaled(connection.time_scale);
     let timing = Arc::new(RealTiming::new(u64::from(std::process::id())));
-    GraphClient::new(limits, RetryPolicy::default(), timing)
-        .map(Arc::new)
-        .map_err(anyhow::Error::msg)
+    GraphClient::new(
+        limits,
+        RetryPolicy::default().time_scaled(connection.time_scale),
+        timing,
+    )
+    .map(Arc::new)
+    .map_err(anyhow::Error::msg)
 }
 
 /// Load and validate; `Err(code)` when the project cannot be deployed (diagnostics printed).

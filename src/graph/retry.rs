@@ -28,17 +28,36 @@ pub struct RetryPolicy {
     pub cap: Duration,
     /// How long to keep retrying a reference to a just-created object.
     pub replication_window: Duration,
+    /// How long to keep looking for an object whose create had no definite answer before
+    /// concluding it was not made (new objects take a moment to be listed).
+    pub reconcile_window: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_throttled_attempts: 10,
-            max_transient_attempts: 5,
+            // 0.5 + 1 + 2 + ... + 32 s of backoff (about a minute) before a persistent server
+            // error fails the resource.
+            max_transient_attempts: 8,
             base: Duration::from_millis(500),
             cap: Duration::from_secs(60),
             replication_window: Duration::from_secs(60),
+            reconcile_window: Duration::from_secs(5),
         }
+    }
+}
+
+impl RetryPolicy {
+    /// Backoff steps `scale` times shorter (with a simulator started with `--time-scale`); the
+    /// replication and reconcile windows stay in real time (the simulator's replication delay
+    /// is not scaled).
+    pub fn time_scaled(mut self, scale: f64) -> RetryPolicy {
+        if scale.is_finite() && scale > 0.0 {
+            self.base = self.base.div_f64(scale);
+            self.cap = self.cap.div_f64(scale);
+        }
+        self
     }
 }
 
@@ -277,6 +296,21 @@ mod tests {
             Decision::GiveUp {
                 exhausted: Some(RetryReason::Throttled)
             }
+        );
+    }
+
+    #[test]
+    fn time_scaling_shortens_backoff_but_not_the_replication_window() {
+        let p = RetryPolicy::default().time_scaled(10.0);
+        assert_eq!(p.base, Duration::from_millis(50));
+        assert_eq!(p.cap, Duration::from_secs(6));
+        assert_eq!(
+            p.replication_window,
+            RetryPolicy::default().replication_window
+        );
+        assert_eq!(
+            RetryPolicy::default().time_scaled(0.0),
+            RetryPolicy::default()
         );
     }
 

@@ -121,6 +121,9 @@ pub struct SimConfig {
     /// Serve HTTPS with a certificate generated at start; the authority's PEM is written to
     /// this path so clients can trust it.
     pub tls_cert_out: Option<PathBuf>,
+    /// The proportions of fault kinds among faults (default [`faults::FaultMix::default`]; its
+    /// `time_scale` is replaced by this configuration's).
+    pub fault_mix: faults::FaultMix,
 }
 
 impl Default for SimConfig {
@@ -144,6 +147,7 @@ impl Default for SimConfig {
             request_log_capacity: 10_000,
             clock: Arc::new(SystemClock::new()),
             tls_cert_out: None,
+            fault_mix: faults::FaultMix::default(),
         }
     }
 }
@@ -312,7 +316,7 @@ impl Simulator {
             },
             faults::FaultMix {
                 time_scale: config.time_scale,
-                ..faults::FaultMix::default()
+                ..config.fault_mix.clone()
             },
         );
         let issuer = auth::Issuer::new(

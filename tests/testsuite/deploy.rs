@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tenantform::sim::faults::FaultMix;
 use tenantform::sim::{FLEET_SECRET_ENV, SimConfig};
 
 use crate::harness::{Cmd, Output, Project, tenantform};
@@ -189,10 +190,19 @@ fn every_shipped_baseline_deploys_and_then_plans_no_change() {
 
 #[test]
 fn faults_lost_answers_replication_delay_and_expiring_tokens_still_converge_without_duplicates() {
-    // 15 % of requests fail (a tenth of those are lost responses: applied, then the connection
+    // 10 % of requests fail, most of them with lost responses (applied, then the connection
     // drops, so a create's outcome is unknown and it must be reconciled, never sent twice).
     let w = World::new(SimConfig {
-        fault_rate: 0.15,
+        fault_rate: 0.1,
+        fault_mix: FaultMix {
+            internal_error: 5,
+            unavailable_with_retry_after: 5,
+            unavailable: 0,
+            gateway_timeout: 5,
+            dropped_connection: 5,
+            lost_response: 80,
+            ..FaultMix::default()
+        },
         replication_delay_ms: 300,
         token_lifetime_s: 2,
         seed: 7,
