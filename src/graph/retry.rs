@@ -382,7 +382,12 @@ mod tests {
             }
         ));
         assert_eq!(
-            decide(&p, &attempt(5, Outcome::ConnectionFailed), now, 0.0),
+            decide(
+                &p,
+                &attempt(p.max_transient_attempts, Outcome::ConnectionFailed),
+                now,
+                0.0
+            ),
             Decision::GiveUp {
                 exhausted: Some(RetryReason::Transient)
             }
