@@ -134,6 +134,11 @@ pub(crate) struct DeployArgs {
     connection: Connection,
 }
 
+/// "1 tenant", "3 tenants".
+fn tenants(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "tenant" } else { "tenants" })
+}
+
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let (k, n) = text
         .split_once('/')
@@ -643,8 +648,8 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         }
         err(&text);
         if !confirm(&format!(
-            "\nDeploy to {} tenants{}? Only 'yes' will be accepted: ",
-            targets.len(),
+            "\nDeploy to {}{}? Only 'yes' will be accepted: ",
+            tenants(targets.len()),
             if args.prune {
                 " (deleting orphans)"
             } else {
@@ -678,8 +683,8 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
     };
     if args.format == RunFormat::Human {
         err(&format!(
-            "deploy: run {run_id}, {} tenants, {} at once; journal {}\n",
-            targets.len(),
+            "deploy: run {run_id}, {}, {} at once; journal {}\n",
+            tenants(targets.len()),
             args.connection.concurrency,
             journal_path.display()
         ));

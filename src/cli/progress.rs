@@ -192,7 +192,8 @@ impl Reporter for Progress {
                 }
             }
             Event::RingStarted { ring, tenants } if ring != "all" => {
-                let line = format!("ring {ring}: {tenants} tenants\n");
+                let noun = if tenants == 1 { "tenant" } else { "tenants" };
+                let line = format!("ring {ring}: {tenants} {noun}\n");
                 match &self.overall {
                     Some(bar) => bar.println(line.trim_end()),
                     None => err(&line),
