@@ -3,7 +3,8 @@
 //! behaviour, this module measures it.
 //!
 //! Input: a fleet size. Output: a [`CompileBench`] report (the CLI prints it). The simulator's
-//! benchmark is [`sim`] (`tenantform bench sim`).
+//! benchmark is [`sim`] (`tenantform bench sim`); a whole fleet deployed against the simulator,
+//! timed against Graph's limits, is [`deploy`] (`tenantform bench deploy`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::render::Engine;
 use crate::report::Silent;
 use crate::validate::Schemas;
 
+pub mod deploy;
 mod http;
 pub mod sim;
 
@@ -65,6 +67,9 @@ pub enum BenchError {
     /// The simulator, or the load generator talking to it.
     #[error("simulator benchmark: {0}")]
     Sim(String),
+    /// The deploy benchmark: its options, its simulator child or its client.
+    #[error("deploy benchmark: {0}")]
+    Deploy(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
@@ -76,8 +81,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
 
 /// Peak resident set size of this process so far (Linux `VmHWM`), in MiB.
 pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    status_mib("self", "VmHWM:")
+}
+
+/// A memory field (`VmHWM:`, `VmRSS:`) of `/proc/PROCESS/status` (`self` or a pid), in MiB.
+fn status_mib(process: &str, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }

@@ -55,6 +55,29 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Deploy the shipped baselines to every tenant of a simulator started as a child process
+    /// (throttling on), all at once, and compare the wall time with the theoretical minimum
+    /// Graph's limits allow; then re-plan to check nothing is left to change. Prints requests/s,
+    /// retries, 429s and this process's peak RSS (the client's alone). Build with --release.
+    Deploy {
+        /// Simulated tenants, all deployed at once.
+        #[arg(long, default_value_t = 1000)]
+        tenants: usize,
+        /// Make every throttling window F times shorter (simulator and client alike); 1 = Graph's
+        /// real limits (Conditional Access 1 request/s per tenant: 20 s and more per tenant).
+        #[arg(long, value_name = "F", default_value_t = 1.0)]
+        time_scale: f64,
+        /// Mean latency the simulator adds to each Graph request, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 20)]
+        latency_ms: u64,
+        /// Keep the generated project (with its journal) and the simulator's log in DIR instead
+        /// of a temporary directory.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn mib(value: Option<f64>) -> String {
@@ -88,6 +111,35 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 today,
             };
             return run_sim(&options, json);
+        }
+        BenchCommand::Deploy {
+            tenants,
+            time_scale,
+            latency_ms,
+            keep,
+            json,
+        } => {
+            if tenants == 0 || tenants > 100_000 {
+                super::err("error: --tenants must be between 1 and 100000\n");
+                return Ok(exit::USAGE);
+            }
+            if !(1.0..=1000.0).contains(&time_scale) {
+                super::err("error: --time-scale must be between 1 and 1000\n");
+                return Ok(exit::USAGE);
+            }
+            let temporary = keep.is_none();
+            let options = bench::deploy::DeployBenchOptions {
+                tenants,
+                time_scale,
+                latency_ms,
+                simulator: std::env::current_exe()?,
+                work_dir: keep.unwrap_or_else(|| {
+                    std::env::temp_dir()
+                        .join(format!("tenantform-bench-deploy-{}", std::process::id()))
+                }),
+                today,
+            };
+            return run_deploy(&options, temporary, json);
         }
     };
     let jobs = jobs.unwrap_or_else(super::compile::default_jobs);
@@ -184,6 +236,138 @@ fn run_sim(options: &bench::sim::SimBenchOptions, json: bool) -> anyhow::Result<
         for sample in &m.failure_samples {
             text.push_str(&format!("    failure: {sample}\n"));
         }
+    }
+    out(&text);
+    Ok(exit::OK)
+}
+
+fn run_deploy(
+    options: &bench::deploy::DeployBenchOptions,
+    temporary: bool,
+    json: bool,
+) -> anyhow::Result<u8> {
+    if !temporary
+        && std::fs::read_dir(&options.work_dir).is_ok_and(|mut entries| entries.next().is_some())
+    {
+        super::err(&format!(
+            "error: {} exists and is not empty; give --keep a new or empty directory\n",
+            options.work_dir.display()
+        ));
+        return Ok(exit::INVALID_INPUT);
+    }
+    if temporary {
+        let _ = std::fs::remove_dir_all(&options.work_dir);
+    }
+    let result = bench::deploy::run(options, &|step| {
+        super::err(&format!("bench deploy: {step}\n"))
+    });
+    if temporary {
+        let _ = std::fs::remove_dir_all(&options.work_dir);
+    }
+    let r = result?;
+    if json {
+        out(&format!("{}\n", serde_json::to_string(&r)?));
+        return Ok(exit::OK);
+    }
+    let classes: Vec<String> = r
+        .operations_by_class
+        .iter()
+        .map(|(class, n)| format!("{class} {n}"))
+        .collect();
+    let mut text = format!(
+        "deploy benchmark: {} tenants at once against `tenantform sim` in a child process (throttling on, time scale {}, latency {} ms)\n  machine: {} cores shared by client and simulator{}\n",
+        r.tenants,
+        r.time_scale,
+        r.latency_ms,
+        r.cores,
+        r.load_average
+            .map(|l| format!(", load average {l:.2} at the start"))
+            .unwrap_or_default()
+    );
+    let rows: Vec<(&str, String)> = vec![
+        ("tenants", r.tenants.to_string()),
+        (
+            "operations",
+            format!("{} bundle writes ({})", r.operations, classes.join(", ")),
+        ),
+        (
+            "wall time",
+            format!(
+                "{:.2} s (deploy only; loading and validating took {:.1} s before it)",
+                r.deploy_seconds, r.load_seconds
+            ),
+        ),
+        (
+            "theoretical minimum",
+            format!(
+                "{:.2} s (slowest tenant {:.2} s: {} Conditional Access writes; app-wide limit {:.2} s)",
+                r.minimum_seconds,
+                r.slowest_tenant_minimum_seconds,
+                r.slowest_tenant_conditional_access_writes,
+                r.app_limit_minimum_seconds
+            ),
+        ),
+        ("", "the minimum counts bundle writes only".to_string()),
+        (
+            "",
+            format!(
+                "the client also makes {} Conditional Access reads ({:.1} per tenant; counting them the minimum is {:.2} s)",
+                r.conditional_access_reads,
+                r.conditional_access_reads as f64 / r.tenants.max(1) as f64,
+                r.minimum_with_reads_seconds
+            ),
+        ),
+        ("wall / minimum", format!("{:.3}", r.ratio)),
+        (
+            "requests",
+            format!(
+                "{} sent ({} $batch calls), {:.0} requests/s",
+                r.requests, r.batches, r.requests_per_second
+            ),
+        ),
+        ("retries", r.retries.to_string()),
+        ("429s (throttled)", r.throttled.to_string()),
+        ("tokens", r.tokens.to_string()),
+        (
+            "tenants failed",
+            format!(
+                "{} (not started: {})",
+                r.tenants_failed, r.tenants_not_started
+            ),
+        ),
+        (
+            "re-plan",
+            format!(
+                "{} tenants with changes left ({:.2} s)",
+                r.tenants_with_changes, r.replan_seconds
+            ),
+        ),
+        (
+            "peak RSS (client)",
+            format!(
+                "{} (load+validate {}, deploy {}, re-plan {})",
+                mib(r.peak_rss_mib),
+                mib(r.load_peak_rss_mib),
+                mib(r.deploy_peak_rss_mib),
+                mib(r.replan_peak_rss_mib)
+            ),
+        ),
+        ("peak RSS (simulator)", mib(r.simulator_peak_rss_mib)),
+    ];
+    for (label, value) in rows {
+        text.push_str(&format!("  {label:<22} {value}\n"));
+    }
+    for sample in &r.failure_samples {
+        text.push_str(&format!("  failure: {sample}\n"));
+    }
+    text.push_str("  targets:\n");
+    for check in &r.checks {
+        text.push_str(&format!(
+            "    [{}] {}: {}\n",
+            if check.passed { "pass" } else { "FAIL" },
+            check.name,
+            check.measured
+        ));
     }
     out(&text);
     Ok(exit::OK)

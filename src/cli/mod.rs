@@ -88,8 +88,9 @@ enum Command {
     /// Deploy the shipped baselines to N simulated tenants in-process, then re-plan to show
     /// zero changes.
     Demo(demo::Args),
-    /// Benchmarks: the compiler on a generated fleet (`bench compile`) and the simulator (`bench
-    /// sim`); print throughput and peak memory.
+    /// Benchmarks: the compiler on a generated fleet (`bench compile`), the simulator (`bench
+    /// sim`) and a fleet deploy against Graph's limits (`bench deploy`); print throughput and
+    /// peak memory.
     Bench(bench::Args),
     /// Run a local Microsoft Graph simulator (token endpoint, Graph, $batch, throttling) for
     /// tests, demos and CI, until interrupted.
