@@ -293,7 +293,7 @@ pub struct TenantReport {
     pub reason: Option<String>,
     /// Every resource that failed.
     pub failures: Vec<ResourceFailure>,
-    /// The plan (for `plan`; for deploy, the plan that was applied).
+    /// The plan (plan-only runs; a deploy does not keep it).
     #[serde(skip)]
     pub plan: Option<TenantPlan>,
     /// Seconds from start to finish.
@@ -407,7 +407,7 @@ impl Observer for JournalObserver<'_> {
                 key: request.label.clone(),
                 method: request.method.to_string(),
                 path: request.path.clone(),
-                body_hash: request.body.as_ref().map(crate::canonical::hash),
+                body_hash: request.body.as_ref().map(|b| b.hash().to_string()),
                 attempt,
             });
         }
@@ -580,7 +580,7 @@ enum Then {
 struct TenantRun<'a> {
     run: &'a Run,
     target: &'a Target,
-    prepared: &'a Prepared,
+    session: &'a TenantSession,
     observer: JournalObserver<'a>,
     identity: Mutex<IdentityMap>,
     /// Keys created in this run (their references may need replication time).
@@ -618,7 +618,7 @@ impl TenantRun<'_> {
             method,
             version: op.kind.api_version,
             path,
-            body: Some(body),
+            body: Some(crate::graph::client::Body::new(&body)),
             prefer: op.prefer,
             class: op.kind.throttle,
             idempotent: method != "POST" || op.kind.shape == Shape::ParentAction,
@@ -632,7 +632,7 @@ impl TenantRun<'_> {
     ) -> Result<crate::graph::client::Response, RequestError> {
         self.run
             .client
-            .send(&self.prepared.session, request, &self.observer)
+            .send(self.session, request, &self.observer)
             .await
     }
 
@@ -708,7 +708,7 @@ impl TenantRun<'_> {
     }
 
     async fn find(&self, op: &Operation) -> Result<Option<String>, String> {
-        live::find_by_match_key(&self.run.client, &self.prepared.session, op, &self.observer)
+        live::find_by_match_key(&self.run.client, self.session, op, &self.observer)
             .await
             .map_err(|e| explain(&e, op.kind))
     }
@@ -718,10 +718,17 @@ impl TenantRun<'_> {
     fn prepare(
         &self,
         op: &Operation,
+        body_text: &str,
         action: &Action,
         ids: &BTreeMap<String, String>,
     ) -> Result<Step, String> {
-        let body = resolve_value(&op.body, ids)?;
+        let body: Value = serde_json::from_str(body_text).map_err(|e| {
+            format!(
+                "internal error: the compiled body of {} is not JSON: {e}",
+                op.key
+            )
+        })?;
+        let body = resolve_value(&body, ids)?;
         let path = resolve_text(&op.path, ids)?;
         let update_method = method_str(op.kind.update_method);
         match action {
@@ -877,7 +884,7 @@ impl TenantRun<'_> {
         let results = self
             .run
             .client
-            .batch(&self.prepared.session, &requests, &self.observer)
+            .batch(self.session, &requests, &self.observer)
             .await;
         let mut out = Vec::with_capacity(items.len());
         for ((i, op, request, then), result) in items.into_iter().zip(results) {
@@ -936,7 +943,7 @@ impl TenantRun<'_> {
         match self
             .run
             .client
-            .send(&self.prepared.session, &request, &self.observer)
+            .send(self.session, &request, &self.observer)
             .await
         {
             Ok(_) => {}
@@ -946,6 +953,37 @@ impl TenantRun<'_> {
         }
         self.forget(&orphan.key)
     }
+}
+
+/// Conditional Access operations of a tenant in flight at once (the rest wait their turn).
+const CA_LANE: usize = 2;
+
+/// What applying an operation needs, and its body as compact JSON text.
+fn slim(op: &Operation) -> (Operation, Box<str>) {
+    let body = serde_json::to_string(&op.body)
+        .unwrap_or_default()
+        .into_boxed_str();
+    let slim = Operation {
+        key: op.key.clone(),
+        kind: op.kind,
+        method: op.method,
+        path: op.path.clone(),
+        prefer: op.prefer,
+        body: Value::Null,
+        match_values: op.match_values.clone(),
+        depends_on: op.depends_on.clone(),
+        refs: op.refs.clone(),
+        parent: op.parent.clone(),
+        controls: Vec::new(),
+        description: None,
+        baseline: String::new(),
+        declared_at: op.declared_at,
+        origin: op.origin,
+        var_spans: BTreeMap::new(),
+        vars: serde_json::Map::new(),
+        accepted: Vec::new(),
+    };
+    (slim, body)
 }
 
 /// Plan (and, unless `plan_only`, apply) one tenant. `compile_slots` bounds how many bundles
@@ -1064,10 +1102,17 @@ async fn deploy_tenant(
         return finish(report, run);
     }
 
+    // A tenant's apply can take minutes under the Conditional Access limit, with a thousand
+    // tenants side by side: keep only what applying needs (bodies as compact JSON text, parsed
+    // when an operation starts), not the compiled bundle with its sources and variables.
+    let Prepared { bundle, session } = prepared;
+    let (operations, bodies): (Vec<Operation>, Vec<Box<str>>) =
+        bundle.bundle().operations.iter().map(slim).unzip();
+    drop(bundle);
     let tenant_run = TenantRun {
         run,
         target,
-        prepared: &prepared,
+        session: &session,
         observer: JournalObserver {
             journal: run.journal.as_deref(),
             run,
@@ -1075,13 +1120,14 @@ async fn deploy_tenant(
         identity: Mutex::new(identity.clone()),
         created: Mutex::new(BTreeSet::new()),
     };
-    let operations = &prepared.bundle.bundle().operations;
+    let operations = &operations;
     let mut ids = live::known_ids(&tenant_plan, &identity);
     let mut done: HashMap<&str, bool> = HashMap::new();
     let mut waiting: Vec<usize> = (0..operations.len()).collect();
     let mut running: FuturesUnordered<futures_util::future::BoxFuture<'_, Vec<(usize, Applied)>>> =
         FuturesUnordered::new();
     let mut ready: Vec<usize> = Vec::new();
+    let mut ca_in_flight = 0usize;
     loop {
         // Start every operation whose dependencies are done; skip those whose dependency failed.
         let mut still_waiting = Vec::with_capacity(waiting.len());
@@ -1116,10 +1162,20 @@ async fn deploy_tenant(
         // Prepare what became ready; requests that need no pacing of their own at one per
         // second (everything but Conditional Access) go out together in `$batch` calls.
         let mut batch = Vec::new();
+        let mut deferred = Vec::new();
         for i in ready.drain(..) {
             let op = &operations[i];
             let tenant_run = &tenant_run;
-            match tenant_run.prepare(op, &tenant_plan.resources[i].action, &ids) {
+            // Conditional Access goes one request per second: start only the next two, so the
+            // others do not sit in memory (resolved bodies, futures) waiting for their slot.
+            if op.kind.throttle == crate::kinds::ThrottleClass::ConditionalAccess {
+                if ca_in_flight >= CA_LANE {
+                    deferred.push(i);
+                    continue;
+                }
+                ca_in_flight += 1;
+            }
+            match tenant_run.prepare(op, &bodies[i], &tenant_plan.resources[i].action, &ids) {
                 Ok(Step::Send(request, then))
                     if request.class != crate::kinds::ThrottleClass::ConditionalAccess =>
                 {
@@ -1143,11 +1199,15 @@ async fn deploy_tenant(
             let tenant_run = &tenant_run;
             running.push(Box::pin(tenant_run.apply_batch(batch)));
         }
+        ready = deferred;
         let Some(results) = running.next().await else {
             break;
         };
         for (i, applied) in results {
             let op = &operations[i];
+            if op.kind.throttle == crate::kinds::ThrottleClass::ConditionalAccess {
+                ca_in_flight -= 1;
+            }
             match applied {
                 Applied::Done { action, id } => {
                     if let Some(id) = &id {
@@ -1191,7 +1251,7 @@ async fn deploy_tenant(
         }
     }
     drop(running);
-    for i in waiting {
+    for i in waiting.into_iter().chain(ready) {
         let op = &operations[i];
         report.counts.failed += 1;
         report.failures.push(ResourceFailure {
@@ -1229,7 +1289,8 @@ async fn deploy_tenant(
             }
         }
     }
-    report.plan = Some(tenant_plan);
+    // A deploy's report does not keep the plan: a fleet's plans would add up.
+    drop(tenant_plan);
     finish(report, run)
 }
 

@@ -75,6 +75,34 @@ impl Timing for RealTiming {
     }
 }
 
+/// A request body, serialized once: compact JSON text (cheap to hold while a request waits for
+/// its paced slot) and the `sha256:` of its canonical form (for the journal).
+#[derive(Debug, Clone)]
+pub struct Body {
+    json: std::sync::Arc<str>,
+    hash: String,
+}
+
+impl Body {
+    /// Serialize a JSON value.
+    pub fn new(value: &Value) -> Body {
+        Body {
+            json: serde_json::to_string(value).unwrap_or_default().into(),
+            hash: crate::canonical::hash(value),
+        }
+    }
+
+    /// The compact JSON text.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// `sha256:` of the canonical JSON.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
 /// One Graph request.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -88,7 +116,7 @@ pub struct Request {
     /// (a `@odata.nextLink`).
     pub path: String,
     /// JSON body.
-    pub body: Option<Value>,
+    pub body: Option<Body>,
     /// `Prefer` values besides `include-unknown-enum-members`.
     pub prefer: Option<&'static str>,
     /// Throttle class (for pacing).
@@ -460,7 +488,7 @@ impl GraphClient {
         method: &'static str,
         url: &str,
         prefer: Option<&'static str>,
-        body: Option<&Value>,
+        body: Option<&str>,
     ) -> Sent {
         let method_value =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
@@ -476,7 +504,7 @@ impl GraphClient {
         if let Some(body) = body {
             builder = builder
                 .header("content-type", "application/json")
-                .body(serde_json::to_vec(body).unwrap_or_default());
+                .body(body.to_string());
         }
         match builder.send().await {
             Ok(response) => {
@@ -536,7 +564,7 @@ impl GraphClient {
                     request.method,
                     &url,
                     request.prefer,
-                    request.body.as_ref(),
+                    request.body.as_ref().map(Body::json),
                 )
                 .await;
             let duration = self.timing.now().saturating_sub(sent_at);
@@ -755,24 +783,33 @@ impl GraphClient {
             self.pace(&session.tenant, request.class, request.is_write())
                 .await;
         }
-        let items: Vec<Value> = chunk
-            .iter()
-            .map(|i| {
-                let request = &requests[*i];
-                let mut item = serde_json::json!({
-                    "id": i.to_string(),
-                    "method": request.method,
-                    "url": request.path,
-                    "headers": {"Prefer": prefer_value(request.prefer)},
-                });
-                if let Some(body) = &request.body {
-                    item["body"] = body.clone();
-                    item["headers"]["Content-Type"] = Value::from("application/json");
-                }
-                item
-            })
-            .collect();
-        let envelope = serde_json::json!({ "requests": items });
+        // The envelope is written as text so bodies go in as they were serialized.
+        let mut envelope = String::from("{\"requests\":[");
+        for (n, i) in chunk.iter().enumerate() {
+            let request = &requests[*i];
+            let mut headers = serde_json::json!({"Prefer": prefer_value(request.prefer)});
+            if request.body.is_some() {
+                headers["Content-Type"] = Value::from("application/json");
+            }
+            let item = serde_json::json!({
+                "id": i.to_string(),
+                "method": request.method,
+                "url": request.path,
+                "headers": headers,
+            });
+            let mut text = serde_json::to_string(&item).unwrap_or_default();
+            if let Some(body) = &request.body {
+                text.pop();
+                text.push_str(",\"body\":");
+                text.push_str(body.json());
+                text.push('}');
+            }
+            if n > 0 {
+                envelope.push(',');
+            }
+            envelope.push_str(&text);
+        }
+        envelope.push_str("]}");
         let url = self.url(session, version, "/$batch");
         let mut renewed = false;
         loop {
