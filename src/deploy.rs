@@ -53,18 +53,86 @@ pub fn run_dir(project_dir: &Path, run_id: &str) -> PathBuf {
     state_root(project_dir).join("runs").join(run_id)
 }
 
-/// Load a tenant's identity map (empty when the tenant was never deployed).
+/// The append-only change log of a tenant's identity map, written during a deploy (one line
+/// per change, no rewrite) and folded into the map when the tenant finishes.
+pub fn identity_log_path(project_dir: &Path, tenant: &str) -> PathBuf {
+    identity_path(project_dir, tenant).with_extension("log")
+}
+
+/// One line of the identity log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+enum IdentityChange {
+    /// Resource `key` is object `id` of `kind`.
+    Set {
+        key: String,
+        id: String,
+        kind: String,
+    },
+    /// Resource `key` is no longer managed.
+    Unset { key: String },
+}
+
+/// Load a tenant's identity map (empty when the tenant was never deployed): the map file,
+/// then the changes a deploy logged after it (a run killed mid-way leaves them there). A last
+/// log line cut short by the kill is ignored.
 pub fn load_identity(project_dir: &Path, tenant: &str) -> Result<IdentityMap, String> {
     let path = identity_path(project_dir, tenant);
-    match std::fs::read_to_string(&path) {
+    let mut map: IdentityMap = match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| {
             format!(
                 "identity map {} is not valid ({e}); restore it from version control or delete it to re-adopt objects by their match keys",
                 path.display()
             )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IdentityMap::default()),
-        Err(e) => Err(format!("cannot read identity map {}: {e}", path.display())),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => IdentityMap::default(),
+        Err(e) => return Err(format!("cannot read identity map {}: {e}", path.display())),
+    };
+    let log = identity_log_path(project_dir, tenant);
+    let text = match std::fs::read_to_string(&log) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(map),
+        Err(e) => return Err(format!("cannot read identity log {}: {e}", log.display())),
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    for (n, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<IdentityChange>(line) {
+            Ok(IdentityChange::Set { key, id, kind }) => {
+                map.objects.insert(key.clone(), id);
+                map.kinds.insert(key, kind);
+            }
+            Ok(IdentityChange::Unset { key }) => {
+                map.objects.remove(&key);
+                map.kinds.remove(&key);
+            }
+            // A line cut short by a kill: the change it was recording is re-adopted by its
+            // match key on the next run.
+            Err(_) if n + 1 == lines.len() && !text.ends_with('\n') => {}
+            Err(e) => {
+                return Err(format!(
+                    "identity log {} line {} is not valid ({e}); delete the log to re-adopt objects by their match keys",
+                    log.display(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// Fold a tenant's identity log into its map file: write the map atomically, then remove the
+/// log.
+pub fn checkpoint_identity(
+    project_dir: &Path,
+    tenant: &str,
+    map: &IdentityMap,
+) -> Result<(), String> {
+    save_identity(project_dir, tenant, map)?;
+    let log = identity_log_path(project_dir, tenant);
+    match std::fs::remove_file(&log) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove identity log {}: {e}", log.display())),
     }
 }
 
@@ -468,6 +536,7 @@ fn prepare(fleet: &Fleet, target: &Target) -> Result<Prepared, String> {
             target.id
         )
     })?;
+    let bundle = bundle.into_deployable();
     if let Some((hash, _)) = &target.expected
         && hash != bundle.content_hash()
     {
@@ -583,6 +652,8 @@ struct TenantRun<'a> {
     session: &'a TenantSession,
     observer: JournalObserver<'a>,
     identity: Mutex<IdentityMap>,
+    /// The identity log, opened on the first change.
+    identity_log: Mutex<Option<std::fs::File>>,
     /// Keys created in this run (their references may need replication time).
     created: Mutex<BTreeSet<String>>,
 }
@@ -600,14 +671,55 @@ impl TenantRun<'_> {
         identity
             .kinds
             .insert(op.key.clone(), op.kind.name.to_string());
-        save_identity(&self.run.fleet.dir, &self.target.id, &identity)
+        self.log_change(&IdentityChange::Set {
+            key: op.key.clone(),
+            id: id.to_string(),
+            kind: op.kind.name.to_string(),
+        })
     }
 
     fn forget(&self, key: &str) -> Result<(), String> {
         let mut identity = self.identity.lock().unwrap_or_else(|p| p.into_inner());
         identity.objects.remove(key);
         identity.kinds.remove(key);
-        save_identity(&self.run.fleet.dir, &self.target.id, &identity)
+        self.log_change(&IdentityChange::Unset {
+            key: key.to_string(),
+        })
+    }
+
+    /// Append one change to the tenant's identity log (one write, no rewrite of the map).
+    fn log_change(&self, change: &IdentityChange) -> Result<(), String> {
+        use std::io::Write as _;
+        let path = identity_log_path(&self.run.fleet.dir, &self.target.id);
+        let fail = |e: std::io::Error| format!("cannot write identity log {}: {e}", path.display());
+        let mut log = self.identity_log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.is_none() {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(fail)?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(fail)?;
+            *log = Some(file);
+        }
+        let mut line = serde_json::to_string(change).unwrap_or_default();
+        line.push('\n');
+        match log.as_mut() {
+            Some(file) => file.write_all(line.as_bytes()).map_err(fail),
+            None => Ok(()),
+        }
+    }
+
+    /// Write the identity map with every change of this run and remove the log.
+    fn checkpoint(&self) -> Result<(), String> {
+        let mut log = self.identity_log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.take().is_none() {
+            return Ok(());
+        }
+        let identity = self.identity.lock().unwrap_or_else(|p| p.into_inner());
+        checkpoint_identity(&self.run.fleet.dir, &self.target.id, &identity)
     }
 
     fn request(&self, op: &Operation, method: &'static str, path: String, body: Value) -> Request {
@@ -1049,6 +1161,14 @@ async fn deploy_tenant(
             return finish(report, run);
         }
     };
+    // Changes logged by a run that was killed are folded in before anything else is written.
+    if !run.options.plan_only
+        && identity_log_path(&fleet.dir, &target.id).exists()
+        && let Err(reason) = checkpoint_identity(&fleet.dir, &target.id, &identity)
+    {
+        report.reason = Some(reason);
+        return finish(report, run);
+    }
     let observer = JournalObserver {
         journal: run.journal.as_deref(),
         run,
@@ -1118,6 +1238,7 @@ async fn deploy_tenant(
             run,
         },
         identity: Mutex::new(identity.clone()),
+        identity_log: Mutex::new(None),
         created: Mutex::new(BTreeSet::new()),
     };
     let operations = &operations;
@@ -1288,6 +1409,12 @@ async fn deploy_tenant(
                 }
             }
         }
+    }
+    if let Err(reason) = tenant_run.checkpoint() {
+        report.failures.push(ResourceFailure {
+            key: "(identity map)".into(),
+            reason,
+        });
     }
     // A deploy's report does not keep the plan: a fleet's plans would add up.
     drop(tenant_plan);
@@ -1512,6 +1639,31 @@ mod tests {
         assert_eq!(w[0].1, vec![t("b", "pilot")]);
         assert_eq!(w[1].1, vec![t("a", "broad")]);
         assert_eq!(waves(targets, None)[0].1.len(), 3);
+    }
+
+    #[test]
+    fn the_identity_log_replays_over_the_map_and_tolerates_a_cut_short_last_line() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut map = IdentityMap::default();
+        map.objects.insert("a".into(), "id-a".into());
+        save_identity(dir.path(), "t", &map).expect("save");
+        let log = identity_log_path(dir.path(), "t");
+        std::fs::write(
+            &log,
+            "{\"op\":\"set\",\"key\":\"b\",\"id\":\"id-b\",\"kind\":\"group\"}\n{\"op\":\"unset\",\"key\":\"a\"}\n{\"op\":\"se",
+        )
+        .expect("log");
+        let loaded = load_identity(dir.path(), "t").expect("load");
+        assert_eq!(loaded.objects.get("b").map(String::as_str), Some("id-b"));
+        assert_eq!(loaded.kinds.get("b").map(String::as_str), Some("group"));
+        assert!(!loaded.objects.contains_key("a"));
+        checkpoint_identity(dir.path(), "t", &loaded).expect("checkpoint");
+        assert!(!log.exists());
+        assert_eq!(load_identity(dir.path(), "t").expect("again"), loaded);
+        // A damaged line in the middle is an error that names the log.
+        std::fs::write(&log, "nonsense\n{\"op\":\"unset\",\"key\":\"b\"}\n").expect("log");
+        let e = load_identity(dir.path(), "t").expect_err("an error");
+        assert!(e.contains("line 1"), "{e}");
     }
 
     #[test]

@@ -41,6 +41,10 @@ use crate::report::Silent;
 use crate::sim::{DEFAULT_CLIENT_SECRET, FLEET_SECRET_ENV};
 use crate::validate::ValidatedBundle;
 
+/// Tenants re-planned at a time after the deploy (a check of convergence, not the measured
+/// deploy; plans of every tenant are kept for the count).
+const REPLAN_CONCURRENCY: usize = 100;
+
 /// Ratio of wall time to the theoretical minimum the issue accepts (at 1,000 tenants).
 pub const RATIO_TARGET: f64 = 1.25;
 
@@ -628,7 +632,9 @@ pub fn run(
     let tenants_not_started = deployed.not_started.len();
     drop(deployed);
 
-    progress("re-planning every tenant (plan only): a converged fleet has nothing left to change");
+    progress(&format!(
+        "re-planning every tenant (plan only, {REPLAN_CONCURRENCY} at a time): a converged fleet has nothing left to change"
+    ));
     reset_peak_rss();
     let replan = Arc::new(Run {
         fleet,
@@ -636,7 +642,7 @@ pub fn run(
         journal: None,
         reporter: Arc::new(Mutex::new(Box::new(Silent))),
         options: DeployOptions {
-            concurrency: targets.len().max(1),
+            concurrency: REPLAN_CONCURRENCY,
             plan_only: true,
             ..DeployOptions::default()
         },

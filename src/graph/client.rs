@@ -304,13 +304,18 @@ pub struct Stats {
 }
 
 /// Most HTTP exchanges a client has in flight at once (each holds a connection over HTTP/1.1).
-pub const MAX_IN_FLIGHT: usize = 256;
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// Most Conditional Access requests in flight at once, on their own places (they are paced to
+/// one per second per tenant, so this bounds sockets, not throughput).
+pub const MAX_IN_FLIGHT_PACED: usize = 512;
 
 /// The client shared by every tenant of a run.
 #[derive(Debug)]
 pub struct GraphClient {
     http: reqwest::Client,
     in_flight: tokio::sync::Semaphore,
+    in_flight_paced: tokio::sync::Semaphore,
     pacer: Mutex<Pacer>,
     policy: RetryPolicy,
     timing: std::sync::Arc<dyn Timing>,
@@ -378,6 +383,7 @@ impl GraphClient {
         Ok(GraphClient {
             http,
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+            in_flight_paced: tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PACED),
             pacer: Mutex::new(Pacer::new(limits)),
             policy,
             timing,
@@ -489,11 +495,29 @@ impl GraphClient {
         url: &str,
         prefer: Option<&'static str>,
         body: Option<&str>,
+        paced: &[(&str, ThrottleClass, bool)],
     ) -> Sent {
         let method_value =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let prefer = prefer_value(prefer);
-        let _permit = self.in_flight.acquire().await;
+        // Conditional Access requests (one per second per tenant) go out on their slot; the
+        // rest wait for one of a bounded number of places, so a burst of them cannot queue
+        // ahead of a paced request in the client or the service.
+        let priority = paced
+            .iter()
+            .any(|(_, class, _)| *class == ThrottleClass::ConditionalAccess);
+        let _permit = if priority {
+            self.in_flight_paced.acquire().await
+        } else {
+            self.in_flight.acquire().await
+        };
+        if !paced.is_empty() {
+            let now = self.timing.now();
+            let mut pacer = self.pacer.lock().unwrap_or_else(|p| p.into_inner());
+            for (tenant, class, write) in paced {
+                pacer.note_sent(tenant, *class, *write, now);
+            }
+        }
         let mut builder = self
             .http
             .request(method_value, url)
@@ -565,6 +589,7 @@ impl GraphClient {
                     &url,
                     request.prefer,
                     request.body.as_ref().map(Body::json),
+                    &[(&session.tenant, request.class, request.is_write())],
                 )
                 .await;
             let duration = self.timing.now().saturating_sub(sent_at);
@@ -810,6 +835,13 @@ impl GraphClient {
             envelope.push_str(&text);
         }
         envelope.push_str("]}");
+        let paced: Vec<(&str, ThrottleClass, bool)> = chunk
+            .iter()
+            .map(|i| {
+                let r = &requests[*i];
+                (session.tenant.as_str(), r.class, r.is_write())
+            })
+            .collect();
         let url = self.url(session, version, "/$batch");
         let mut renewed = false;
         loop {
@@ -827,7 +859,7 @@ impl GraphClient {
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             let sent_at = self.timing.now();
             let sent = self
-                .send_once(&token, "POST", &url, None, Some(&envelope))
+                .send_once(&token, "POST", &url, None, Some(&envelope), &paced)
                 .await;
             let duration = self.timing.now().saturating_sub(sent_at);
             let (status, body) = match sent {

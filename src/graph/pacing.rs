@@ -228,6 +228,22 @@ impl Pacer {
         Duration::from_secs_f64((at - now_s).max(0.0))
     }
 
+    /// A request paced by [`Pacer::reserve`] actually left at `at` (it may wait for a
+    /// connection or the CPU after its slot). For one-request-per-window limits the next slot
+    /// is counted from when it left, so a late request and the next one never arrive at the
+    /// service closer together than the limit allows.
+    pub fn note_sent(&mut self, tenant: &str, class: ThrottleClass, write: bool, at: Duration) {
+        let at = at.as_secs_f64();
+        for scope in Self::scopes(class, write) {
+            if self.rate(*scope).limit > 1.0 {
+                continue;
+            }
+            if let Some(bucket) = self.tenants.get_mut(&(tenant.to_string(), *scope)) {
+                bucket.tat = bucket.tat.max(at + bucket.interval);
+            }
+        }
+    }
+
     /// The least time `requests` of one class need in one tenant, from an empty start: the
     /// theoretical minimum a benchmark compares a run with.
     pub fn minimum_time(
@@ -352,6 +368,27 @@ mod tests {
         assert!(
             (times[1].as_secs_f64() - 1.0 / 0.95).abs() < 1e-9,
             "{times:?}"
+        );
+    }
+
+    #[test]
+    fn a_late_conditional_access_request_pushes_the_next_slot() {
+        let mut p = Pacer::new(Limits {
+            headroom: 1.0,
+            spacing_margin: Duration::ZERO,
+            ..Limits::default()
+        });
+        let class = ThrottleClass::ConditionalAccess;
+        assert_eq!(p.reserve("a", class, true, Duration::ZERO), Duration::ZERO);
+        // It left 300 ms after its slot: the next waits until 1.3 s, not 1.0 s.
+        p.note_sent("a", class, true, Duration::from_millis(300));
+        let wait = p.reserve("a", class, true, Duration::from_millis(500));
+        assert!((wait.as_secs_f64() - 0.8).abs() < 1e-9, "{wait:?}");
+        // Limits with bursts are not affected.
+        p.note_sent("a", ThrottleClass::Intune, true, Duration::from_secs(100));
+        assert_eq!(
+            p.reserve("a", ThrottleClass::Intune, true, Duration::from_secs(1)),
+            Duration::ZERO
         );
     }
 

@@ -271,6 +271,14 @@ fn killed_mid_run_and_resumed_it_finishes_without_duplicates() {
         !w.journal_text().contains("\"event\":\"run_finished\""),
         "the run finished before it was killed"
     );
+    let logs = |w: &World| {
+        walk(&w.project.path().join(".tenantform/state"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .count()
+    };
+    // What the killed run created is in the tenants' identity logs, not lost.
+    assert!(logs(&w) > 0, "no identity log survived the kill");
     let run_id = w.runs()[0]
         .file_name()
         .and_then(|n| n.to_str())
@@ -287,6 +295,11 @@ fn killed_mid_run_and_resumed_it_finishes_without_duplicates() {
         .success()
         .stderr_has("converged");
     converged(&w);
+    assert_eq!(
+        logs(&w),
+        0,
+        "identity logs are folded into the maps when tenants finish"
+    );
     w.cmd(&["runs", "show", &run_id])
         .run()
         .success()
