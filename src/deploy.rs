@@ -174,6 +174,19 @@ pub struct Fleet {
     /// Environment lookup for `client_secret_env` (injected: tests and the demo never touch the
     /// process environment).
     pub env: EnvLookup,
+    /// Operations per tenant, recorded by [`Fleet::validate`] (to start the largest first).
+    sizes: Mutex<HashMap<String, usize>>,
+}
+
+/// Records each compiled tenant's operation count.
+struct SizeRecorder<'a>(&'a mut HashMap<String, usize>);
+
+impl crate::report::Reporter for SizeRecorder<'_> {
+    fn event(&mut self, event: Event<'_>) {
+        if let Event::TenantCompiled { outcome } = event {
+            self.0.insert(outcome.id.clone(), outcome.operations);
+        }
+    }
 }
 
 /// Looks up an environment variable by name (for `client_secret_env`).
@@ -204,6 +217,7 @@ impl Fleet {
                 schemas,
                 today,
                 env,
+                sizes: Mutex::new(HashMap::new()),
             },
             diagnostics,
         ))
@@ -223,13 +237,15 @@ impl Fleet {
             jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             today: self.today,
         };
+        let mut sizes = HashMap::new();
         let mut summary = crate::compile::compile(
             &self.project,
             &self.engine,
             self.schemas,
             &options,
-            &mut crate::report::Silent,
+            &mut SizeRecorder(&mut sizes),
         );
+        *self.sizes.lock().unwrap_or_else(|p| p.into_inner()) = sizes;
         let mut diagnostics = load_diagnostics;
         diagnostics.extend(summary.diagnostics.iter().cloned());
         diagnostics.coalesce();
@@ -237,13 +253,18 @@ impl Fleet {
         summary
     }
 
-    /// The targets a selection picks (in file order).
+    /// The targets a selection picks (in file order), weighed by their operation counts when
+    /// [`Fleet::validate`] has run.
     pub fn targets(&self, selection: &crate::compile::Selection) -> Vec<Target> {
+        let sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
         self.project
             .tenants
             .iter()
             .filter(|t| selection.includes(t))
-            .map(Target::of)
+            .map(|entry| Target {
+                weight: sizes.get(&entry.id).copied().unwrap_or(0),
+                ..Target::of(entry)
+            })
             .collect()
     }
 }
@@ -267,6 +288,10 @@ pub struct Target {
     pub ring: String,
     /// With `--plan`: the bundle hash and live fingerprint the plan saw.
     pub expected: Option<(String, String)>,
+    /// How much work it is (its operation count; 0 when unknown): within a ring the heaviest
+    /// tenants start first, so the ones that take longest are not also the last to begin.
+    #[serde(default)]
+    pub weight: usize,
 }
 
 impl Target {
@@ -277,6 +302,7 @@ impl Target {
             name: entry.name.clone(),
             ring: entry.ring.clone(),
             expected: None,
+            weight: 0,
         }
     }
 }
@@ -1422,8 +1448,17 @@ async fn deploy_tenant(
 }
 
 /// Group targets into waves: the rings in the order given (tenants of other rings are left
-/// out), or one wave of all.
+/// out), or one wave of all; within a wave the heaviest tenants come first.
 pub fn waves(targets: Vec<Target>, rings: Option<&[String]>) -> Vec<(String, Vec<Target>)> {
+    let mut waves = ring_waves(targets, rings);
+    for (_, targets) in &mut waves {
+        // Longest first (the makespan heuristic): stable, so equal weights keep file order.
+        targets.sort_by_key(|t| std::cmp::Reverse(t.weight));
+    }
+    waves
+}
+
+fn ring_waves(targets: Vec<Target>, rings: Option<&[String]>) -> Vec<(String, Vec<Target>)> {
     match rings {
         None => vec![("all".to_string(), targets)],
         Some(rings) => rings
@@ -1632,13 +1667,21 @@ mod tests {
             name: id.into(),
             ring: ring.into(),
             expected: None,
+            weight: 0,
         };
         let targets = vec![t("a", "broad"), t("b", "pilot"), t("c", "other")];
         let w = waves(targets.clone(), Some(&["pilot".into(), "broad".into()]));
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].1, vec![t("b", "pilot")]);
         assert_eq!(w[1].1, vec![t("a", "broad")]);
-        assert_eq!(waves(targets, None)[0].1.len(), 3);
+        assert_eq!(waves(targets.clone(), None)[0].1.len(), 3);
+        let heavy = Target {
+            weight: 40,
+            ..t("c", "pilot")
+        };
+        let w = waves(vec![t("a", "pilot"), heavy.clone(), t("b", "pilot")], None);
+        let order: Vec<&str> = w[0].1.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(order, ["c", "a", "b"]);
     }
 
     #[test]
