@@ -34,7 +34,7 @@ use crate::plan::{self, Action, IdentityMap, KNOWN_AFTER_APPLY, TenantPlan};
 use crate::project::{ProjectSource, TenantEntry};
 use crate::render::Engine;
 use crate::report::{Event, Reporter};
-use crate::validate::{Schemas, ValidatedBundle};
+use crate::validate::Schemas;
 
 /// Where a project keeps its run state: `DIR/.tenantform`.
 pub fn state_root(project_dir: &Path) -> PathBuf {
@@ -533,7 +533,12 @@ impl Observer for JournalObserver<'_> {
 
 /// A tenant ready to talk to: its bundle and session.
 struct Prepared {
-    bundle: ValidatedBundle,
+    /// The bundle's content hash.
+    bundle_hash: String,
+    /// What applying needs of each operation (see [`slim`]).
+    operations: Vec<Operation>,
+    /// Each operation's body as compact JSON text.
+    bodies: Vec<Box<str>>,
     session: TenantSession,
 }
 
@@ -562,7 +567,6 @@ fn prepare(fleet: &Fleet, target: &Target) -> Result<Prepared, String> {
             target.id
         )
     })?;
-    let bundle = bundle.into_deployable();
     if let Some((hash, _)) = &target.expected
         && hash != bundle.content_hash()
     {
@@ -575,8 +579,13 @@ fn prepare(fleet: &Fleet, target: &Target) -> Result<Prepared, String> {
     // Relative secret and certificate paths are relative to the project directory.
     let credentials = auth::load_credentials(tenant.credentials.as_ref(), &fleet.dir, &*fleet.env)
         .map_err(|e| e.to_string())?;
+    // A tenant waits on Graph's limits from here on, a thousand side by side: keep only what
+    // reading, planning and applying need, with bodies as compact text.
+    let (operations, bodies) = bundle.bundle().operations.iter().map(slim).unzip();
     Ok(Prepared {
-        bundle,
+        bundle_hash: bundle.content_hash().to_string(),
+        operations,
+        bodies,
         session: TenantSession::new(&target.id, endpoints, credentials),
     })
 }
@@ -1199,14 +1208,13 @@ async fn deploy_tenant(
         journal: run.journal.as_deref(),
         run,
     };
-    let live = match live::read(
-        &run.client,
-        &prepared.session,
-        &prepared.bundle,
-        &identity,
-        &observer,
-    )
-    .await
+    let input = plan::PlanInput {
+        tenant: &target.id,
+        bundle_hash: &prepared.bundle_hash,
+        operations: &prepared.operations,
+        bodies: Some(&prepared.bodies),
+    };
+    let live = match live::read(&run.client, &prepared.session, &input, &identity, &observer).await
     {
         Ok(live) => live,
         Err(e) => {
@@ -1219,7 +1227,7 @@ async fn deploy_tenant(
             return finish(report, run);
         }
     };
-    let tenant_plan = plan::plan(&prepared.bundle, &live, &identity);
+    let tenant_plan = plan::plan(&input, &live, &identity);
     // The live objects are not needed past planning; a tenant's apply can take minutes
     // (Conditional Access: one request per second), so do not hold them that long.
     drop(live);
@@ -1248,13 +1256,12 @@ async fn deploy_tenant(
         return finish(report, run);
     }
 
-    // A tenant's apply can take minutes under the Conditional Access limit, with a thousand
-    // tenants side by side: keep only what applying needs (bodies as compact JSON text, parsed
-    // when an operation starts), not the compiled bundle with its sources and variables.
-    let Prepared { bundle, session } = prepared;
-    let (operations, bodies): (Vec<Operation>, Vec<Box<str>>) =
-        bundle.bundle().operations.iter().map(slim).unzip();
-    drop(bundle);
+    let Prepared {
+        operations,
+        bodies,
+        session,
+        ..
+    } = prepared;
     let tenant_run = TenantRun {
         run,
         target,

@@ -13,8 +13,7 @@ use serde_json::Value;
 use crate::bundle::Operation;
 use crate::graph::client::{GraphClient, Observer, Request, RequestError, TenantSession};
 use crate::kinds::{Kind, Shape};
-use crate::plan::{self, Action, IdentityMap, LiveState};
-use crate::validate::ValidatedBundle;
+use crate::plan::{self, Action, IdentityMap, LiveState, PlanInput};
 
 /// Where one read's answer goes.
 #[derive(Debug, Clone)]
@@ -40,10 +39,10 @@ fn collection_path(kind: &Kind) -> &str {
 }
 
 /// Reads for the objects that exist before anything is created.
-fn first_reads(bundle: &ValidatedBundle) -> Vec<(Slot, Request)> {
+fn first_reads(operations: &[Operation]) -> Vec<(Slot, Request)> {
     let mut reads = Vec::new();
     let mut listed: Vec<&str> = Vec::new();
-    for op in &bundle.bundle().operations {
+    for op in operations {
         let kind = op.kind;
         match kind.shape {
             Shape::Collection if kind.name == "group" => reads.push((
@@ -178,17 +177,23 @@ async fn run_reads(
 pub async fn read(
     client: &GraphClient,
     session: &TenantSession,
-    bundle: &ValidatedBundle,
+    bundle: &PlanInput<'_>,
     identity: &IdentityMap,
     observer: &dyn Observer,
 ) -> Result<LiveState, RequestError> {
     let mut live = LiveState::default();
-    run_reads(client, session, first_reads(bundle), &mut live, observer).await?;
+    run_reads(
+        client,
+        session,
+        first_reads(bundle.operations),
+        &mut live,
+        observer,
+    )
+    .await?;
     // Assignment sets hang off policies; their ids are known once the policies are matched.
     let first = plan::plan(bundle, &live, identity);
     let ids = known_ids(&first, identity);
     let second: Vec<(Slot, Request)> = bundle
-        .bundle()
         .operations
         .iter()
         .filter(|op| op.kind.shape == Shape::ParentAction)
@@ -259,7 +264,7 @@ mod tests {
     #[test]
     fn a_collection_is_listed_once_and_groups_are_read_by_unique_name() {
         let bundle = crate::plan::tests::minimal_bundle();
-        let reads = first_reads(&bundle);
+        let reads = first_reads(&bundle.bundle().operations);
         let paths: Vec<&str> = reads.iter().map(|(_, r)| r.path.as_str()).collect();
         let unique: std::collections::BTreeSet<&str> = paths.iter().copied().collect();
         assert_eq!(unique.len(), paths.len(), "{paths:?}");

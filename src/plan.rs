@@ -175,15 +175,53 @@ pub fn matches_key(op: &Operation, live: &Value) -> bool {
         })
 }
 
+/// What plan reads of a tenant's validated bundle: its operations, and their bodies either in
+/// the operations or, for deploy (which keeps them compact while a tenant waits on Graph's
+/// limits), as JSON text beside them.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput<'a> {
+    /// Tenant id.
+    pub tenant: &'a str,
+    /// The bundle's content hash.
+    pub bundle_hash: &'a str,
+    /// Operations, in order.
+    pub operations: &'a [Operation],
+    /// The body of each operation as JSON text, when the operations do not hold them.
+    pub bodies: Option<&'a [Box<str>]>,
+}
+
+impl<'a> From<&'a ValidatedBundle> for PlanInput<'a> {
+    fn from(bundle: &'a ValidatedBundle) -> PlanInput<'a> {
+        PlanInput {
+            tenant: &bundle.bundle().tenant.id,
+            bundle_hash: bundle.content_hash(),
+            operations: &bundle.bundle().operations,
+            bodies: None,
+        }
+    }
+}
+
+impl PlanInput<'_> {
+    /// The body of operation `i`.
+    pub fn body(&self, i: usize) -> std::borrow::Cow<'_, Value> {
+        match self.bodies.and_then(|b| b.get(i)) {
+            Some(text) => {
+                std::borrow::Cow::Owned(serde_json::from_str(text).unwrap_or(Value::Null))
+            }
+            None => std::borrow::Cow::Borrowed(&self.operations[i].body),
+        }
+    }
+}
+
 /// Plan one tenant.
-pub fn plan(bundle: &ValidatedBundle, live: &LiveState, identity: &IdentityMap) -> TenantPlan {
-    let b = bundle.bundle();
+pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> TenantPlan {
     // Ids known before this deploy: the identity map, then objects adopted by key.
     let mut ids: BTreeMap<String, String> = identity.objects.clone();
-    let mut resources = Vec::with_capacity(b.operations.len());
+    let mut resources = Vec::with_capacity(input.operations.len());
     let mut seen_live: Vec<Value> = Vec::new();
 
-    for op in &b.operations {
+    for (i, op) in input.operations.iter().enumerate() {
+        let body = input.body(i);
         let action = match op.kind.shape {
             Shape::Collection => {
                 let candidates = live
@@ -198,7 +236,7 @@ pub fn plan(bundle: &ValidatedBundle, live: &LiveState, identity: &IdentityMap) 
                 match managed {
                     Some(obj) => {
                         seen_live.push(obj.clone());
-                        let desired = resolve_refs(&op.body, &ids);
+                        let desired = resolve_refs(&body, &ids);
                         let changes = normalize::diff(op.kind, &desired, obj);
                         let id = object_id(obj);
                         if changes.is_empty() {
@@ -219,7 +257,7 @@ pub fn plan(bundle: &ValidatedBundle, live: &LiveState, identity: &IdentityMap) 
                                 seen_live.push((*obj).clone());
                                 let id = object_id(obj).unwrap_or_default();
                                 ids.insert(op.key.clone(), id.clone());
-                                let desired = resolve_refs(&op.body, &ids);
+                                let desired = resolve_refs(&body, &ids);
                                 Action::Adopt {
                                     object_id: id,
                                     changes: normalize::diff(op.kind, &desired, obj),
@@ -238,7 +276,7 @@ pub fn plan(bundle: &ValidatedBundle, live: &LiveState, identity: &IdentityMap) 
                 match live.by_path.get(path) {
                     Some(obj) if !path.contains(KNOWN_AFTER_APPLY) => {
                         seen_live.push(obj.clone());
-                        let desired = resolve_refs(&op.body, &ids);
+                        let desired = resolve_refs(&body, &ids);
                         let changes = normalize::diff(op.kind, &desired, obj);
                         if changes.is_empty() {
                             Action::NoOp { object_id: None }
@@ -266,7 +304,7 @@ pub fn plan(bundle: &ValidatedBundle, live: &LiveState, identity: &IdentityMap) 
     }
 
     let keys: std::collections::BTreeSet<&str> =
-        b.operations.iter().map(|o| o.key.as_str()).collect();
+        input.operations.iter().map(|o| o.key.as_str()).collect();
     let orphans = identity
         .objects
         .iter()
@@ -281,8 +319,8 @@ pub fn plan(bundle: &ValidatedBundle, live: &LiveState, identity: &IdentityMap) 
     // The whole live objects count: any change made since the plan (even to properties the
     // bundle does not set) makes deploy refuse to apply it.
     TenantPlan {
-        tenant: b.tenant.id.clone(),
-        bundle_hash: bundle.content_hash().to_string(),
+        tenant: input.tenant.to_string(),
+        bundle_hash: input.bundle_hash.to_string(),
         live_fingerprint: canonical::hash(&Value::Array(seen_live)),
         resources,
         orphans,
@@ -329,7 +367,11 @@ pub(crate) mod tests {
     #[test]
     fn an_empty_tenant_gets_every_resource_created() {
         let bundle = minimal_bundle();
-        let p = plan(&bundle, &LiveState::default(), &IdentityMap::default());
+        let p = plan(
+            &PlanInput::from(&bundle),
+            &LiveState::default(),
+            &IdentityMap::default(),
+        );
         assert_eq!(p.counts(), (3, 0, 0, 0, 0));
         assert!(p.orphans.is_empty());
         assert!(!p.is_empty());
@@ -339,7 +381,7 @@ pub(crate) mod tests {
     fn a_deployed_tenant_plans_no_change() {
         let bundle = minimal_bundle();
         let (live, identity) = deployed(&bundle);
-        let p = plan(&bundle, &live, &identity);
+        let p = plan(&PlanInput::from(&bundle), &live, &identity);
         assert!(p.is_empty(), "{p:#?}");
     }
 
@@ -352,7 +394,7 @@ pub(crate) mod tests {
             .get_mut("conditionalAccessPolicy")
             .expect("policies");
         policies[0]["state"] = json!("disabled");
-        let p = plan(&bundle, &live, &identity);
+        let p = plan(&PlanInput::from(&bundle), &live, &identity);
         let r = p
             .resources
             .iter()
@@ -370,7 +412,7 @@ pub(crate) mod tests {
         let (live2, _) = deployed(&bundle);
         assert_ne!(
             p.live_fingerprint,
-            plan(&bundle, &live2, &identity).live_fingerprint
+            plan(&PlanInput::from(&bundle), &live2, &identity).live_fingerprint
         );
     }
 
@@ -378,7 +420,7 @@ pub(crate) mod tests {
     fn unmanaged_objects_matching_the_key_are_adopted_never_duplicated() {
         let bundle = minimal_bundle();
         let (live, _) = deployed(&bundle);
-        let p = plan(&bundle, &live, &IdentityMap::default());
+        let p = plan(&PlanInput::from(&bundle), &live, &IdentityMap::default());
         assert_eq!(p.counts().2, 3, "{p:#?}");
         // Two objects with the same display name: refuse to guess.
         let mut live = live;
@@ -388,7 +430,7 @@ pub(crate) mod tests {
             .get_mut("namedLocation")
             .expect("locations")
             .push(copy);
-        let p = plan(&bundle, &live, &IdentityMap::default());
+        let p = plan(&PlanInput::from(&bundle), &live, &IdentityMap::default());
         let r = p
             .resources
             .iter()
@@ -404,7 +446,7 @@ pub(crate) mod tests {
         identity
             .objects
             .insert("old-policy".into(), "gone-id".into());
-        let p = plan(&bundle, &live, &identity);
+        let p = plan(&PlanInput::from(&bundle), &live, &identity);
         assert_eq!(
             p.orphans,
             vec![Orphan {

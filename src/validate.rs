@@ -242,24 +242,6 @@ impl ValidatedBundle {
         &self.content_hash
     }
 
-    /// Keep only what reading, planning and deploying use: operations lose their variables,
-    /// variable spans, accepted lints, descriptions and controls, and the resolved source
-    /// texts go. The content hash stays that of the full bundle. Such a bundle is for deploy
-    /// only: written out, it would not be the compiled bundle.
-    pub fn into_deployable(mut self) -> ValidatedBundle {
-        for op in &mut self.bundle.operations {
-            op.vars = serde_json::Map::new();
-            op.var_spans = std::collections::BTreeMap::new();
-            op.accepted = Vec::new();
-            op.description = None;
-            op.controls = Vec::new();
-            op.baseline = String::new();
-        }
-        self.bundle.skipped = Vec::new();
-        self.sources = Vec::new();
-        self
-    }
-
     /// `sha256:<hex>` of each operation's canonical body, in operation order.
     pub fn body_hashes(&self) -> impl Iterator<Item = &str> {
         self.sources.iter().map(|s| s.body_hash.as_str())
