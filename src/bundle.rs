@@ -49,6 +49,54 @@ pub struct TenantInfo {
     pub tags: Vec<String>,
 }
 
+/// The values of a kind's match-key properties in one body (`displayName` → "..."), in the
+/// order of the kind's match key; serialized as a JSON object. A small vector, not a map: a
+/// deploy holds one per operation for every tenant in flight.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchValues(Vec<(String, Value)>);
+
+impl MatchValues {
+    /// True when the kind has no match key (or the body none of its properties).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many properties.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The value of one property.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// Property names and values.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl FromIterator<(String, Value)> for MatchValues {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> MatchValues {
+        let mut values: Vec<(String, Value)> = iter.into_iter().collect();
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        values.shrink_to_fit();
+        MatchValues(values)
+    }
+}
+
+impl serde::Serialize for MatchValues {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
 /// One Graph request, as compiled (deploy decides create or update from the live tenant).
 #[derive(Debug, Clone)]
 pub struct Operation {
@@ -65,7 +113,7 @@ pub struct Operation {
     /// The body.
     pub body: Value,
     /// Match-key values that find an existing object.
-    pub match_values: BTreeMap<String, Value>,
+    pub match_values: MatchValues,
     /// Keys of operations that must succeed first.
     pub depends_on: Vec<String>,
     /// References in the body and path.
@@ -406,7 +454,7 @@ fn operation_for(
             .filter_map(|k| doc.body.get(*k).map(|v| ((*k).to_string(), v.clone())))
             .collect()
     } else {
-        BTreeMap::new()
+        MatchValues::default()
     };
     let method = match kind.shape {
         Shape::Collection | Shape::Child | Shape::ParentAction => {
@@ -674,7 +722,7 @@ pub fn bundle(
 
     // Implicit order: an object addressed under another object's key (partner identity
     // synchronization under its partner) waits for the operation that creates that object.
-    let creators: Vec<(String, &'static str, BTreeMap<String, Value>)> = ops
+    let creators: Vec<(String, &'static str, MatchValues)> = ops
         .iter()
         .filter(|o| o.kind.shape == Shape::Collection)
         .map(|o| (o.key.clone(), o.kind.name, o.match_values.clone()))
@@ -686,7 +734,7 @@ pub fn bundle(
                 && let Some(value) = op.body.get(*field)
             {
                 for (key, _, values) in &creators {
-                    if values.len() == 1 && values.get(*field) == Some(value) && key != &op.key {
+                    if values.len() == 1 && values.get(field) == Some(value) && key != &op.key {
                         op.depends_on.push(key.clone());
                     }
                 }

@@ -306,6 +306,9 @@ pub struct Stats {
 /// Most HTTP exchanges a client has in flight at once (each holds a connection over HTTP/1.1).
 pub const MAX_IN_FLIGHT: usize = 64;
 
+/// Idle connections kept per host for reuse.
+pub const MAX_IDLE_CONNECTIONS: usize = 64;
+
 /// Most Conditional Access requests in flight at once, on their own places (they are paced to
 /// one per second per tenant, so this bounds sockets, not throughput).
 pub const MAX_IN_FLIGHT_PACED: usize = 512;
@@ -377,6 +380,8 @@ impl GraphClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(100))
             .pool_idle_timeout(Duration::from_secs(30))
+            // Connections beyond what stays busy are closed, not kept with their buffers.
+            .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
             .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
