@@ -1258,7 +1258,7 @@ async fn deploy_tenant(
 
     let Prepared {
         operations,
-        bodies,
+        mut bodies,
         session,
         ..
     } = prepared;
@@ -1329,7 +1329,9 @@ async fn deploy_tenant(
                 }
                 ca_in_flight += 1;
             }
-            match tenant_run.prepare(op, &bodies[i], &tenant_plan.resources[i].action, &ids) {
+            // The request carries the body from here on; the text is not needed again.
+            let body_text = std::mem::take(&mut bodies[i]);
+            match tenant_run.prepare(op, &body_text, &tenant_plan.resources[i].action, &ids) {
                 Ok(Step::Send(request, then))
                     if request.class != crate::kinds::ThrottleClass::ConditionalAccess =>
                 {

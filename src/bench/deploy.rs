@@ -51,8 +51,10 @@ pub const RATIO_TARGET: f64 = 1.25;
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct DeployBenchOptions {
-    /// Simulated tenants, all deployed at once.
+    /// Simulated tenants.
     pub tenants: usize,
+    /// Tenants deployed at once (0: all of them).
+    pub concurrency: usize,
     /// Every throttling window this many times shorter (simulator and client alike).
     pub time_scale: f64,
     /// Mean latency the simulator adds to each Graph request, in milliseconds.
@@ -70,6 +72,7 @@ impl Default for DeployBenchOptions {
     fn default() -> Self {
         DeployBenchOptions {
             tenants: 1000,
+            concurrency: 0,
             time_scale: 1.0,
             latency_ms: 20,
             simulator: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tenantform")),
@@ -95,6 +98,8 @@ pub struct Check {
 pub struct DeployBench {
     /// Tenants deployed.
     pub tenants: usize,
+    /// Tenants deployed at once.
+    pub concurrency: usize,
     /// Time scale of the simulator and of the client's limits.
     pub time_scale: f64,
     /// Mean latency the simulator added per Graph request, milliseconds.
@@ -594,18 +599,22 @@ pub fn run(
         tenants: targets.iter().map(|t| t.id.clone()).collect(),
         version: env!("CARGO_PKG_VERSION").into(),
     });
+    let concurrency = match options.concurrency {
+        0 => targets.len().max(1),
+        n => n,
+    };
     let run = Arc::new(Run {
         fleet: fleet.clone(),
         client: client.clone(),
         journal: Some(journal),
         reporter: Arc::new(Mutex::new(Box::new(Silent))),
         options: DeployOptions {
-            concurrency: targets.len().max(1),
+            concurrency,
             ..DeployOptions::default()
         },
     });
     progress(&format!(
-        "deploying {} tenants at once ({} operations; theoretical minimum {:.2} s)",
+        "deploying {} tenants, {concurrency} at once ({} operations; theoretical minimum {:.2} s)",
         targets.len(),
         counts.operations,
         secs(minimum)
@@ -668,6 +677,7 @@ pub fn run(
         .reduce(f64::max);
     let ratio = deploy_seconds / secs(minimum).max(1e-9);
     Ok(DeployBench {
+        concurrency,
         tenants,
         time_scale: options.time_scale,
         latency_ms: options.latency_ms,

@@ -60,9 +60,12 @@ enum BenchCommand {
     /// Graph's limits allow; then re-plan to check nothing is left to change. Prints requests/s,
     /// retries, 429s and this process's peak RSS (the client's alone). Build with --release.
     Deploy {
-        /// Simulated tenants, all deployed at once.
+        /// Simulated tenants.
         #[arg(long, default_value_t = 1000)]
         tenants: usize,
+        /// Tenants deployed at once (default: all of them).
+        #[arg(long, value_name = "N")]
+        concurrency: Option<usize>,
         /// Make every throttling window F times shorter (simulator and client alike); 1 = Graph's
         /// real limits (Conditional Access 1 request/s per tenant: 20 s and more per tenant).
         #[arg(long, value_name = "F", default_value_t = 1.0)]
@@ -114,6 +117,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         }
         BenchCommand::Deploy {
             tenants,
+            concurrency,
             time_scale,
             latency_ms,
             keep,
@@ -130,6 +134,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             let temporary = keep.is_none();
             let options = bench::deploy::DeployBenchOptions {
                 tenants,
+                concurrency: concurrency.unwrap_or(0),
                 time_scale,
                 latency_ms,
                 simulator: std::env::current_exe()?,
@@ -275,8 +280,9 @@ fn run_deploy(
         .map(|(class, n)| format!("{class} {n}"))
         .collect();
     let mut text = format!(
-        "deploy benchmark: {} tenants at once against `tenantform sim` in a child process (throttling on, time scale {}, latency {} ms)\n  machine: {} cores shared by client and simulator{}\n",
+        "deploy benchmark: {} tenants, {} at once, against `tenantform sim` in a child process (throttling on, time scale {}, latency {} ms)\n  machine: {} cores shared by client and simulator{}\n",
         r.tenants,
+        r.concurrency,
         r.time_scale,
         r.latency_ms,
         r.cores,
