@@ -572,6 +572,18 @@ impl GraphClient {
         request: &Request,
         observer: &dyn Observer,
     ) -> Result<Response, RequestError> {
+        self.send_paced(session, request, observer, false).await
+    }
+
+    /// [`GraphClient::send`]; `slot_taken` when the caller already waited for the first
+    /// attempt's paced slot.
+    async fn send_paced(
+        &self,
+        session: &TenantSession,
+        request: &Request,
+        observer: &dyn Observer,
+        mut slot_taken: bool,
+    ) -> Result<Response, RequestError> {
         let url = self.url(session, request.version, &request.path);
         let started = self.timing.now();
         let mut attempt = 0u32;
@@ -581,8 +593,10 @@ impl GraphClient {
             // Sign in before taking a paced slot, so the slot is used when it comes up (a
             // token fetch after it would send the request late and bunch it with the next).
             self.token(session, false).await?;
-            self.pace(&session.tenant, request.class, request.is_write())
-                .await;
+            if !std::mem::take(&mut slot_taken) {
+                self.pace(&session.tenant, request.class, request.is_write())
+                    .await;
+            }
             let token = self.token(session, false).await?;
             observer.sending(&session.tenant, request, attempt);
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -739,17 +753,38 @@ impl GraphClient {
         let (single, batched): (Vec<usize>, Vec<usize>) = (0..requests.len()).partition(|i| {
             requests[*i].class == ThrottleClass::ConditionalAccess || requests.len() == 1
         });
-        let singles = async {
-            let mut out = Vec::with_capacity(single.len());
-            for i in &single {
-                out.push((*i, self.send(session, &requests[*i], observer).await));
-            }
-            out
-        };
+        // The lone requests go one after the other (paced); the envelopes go out with the last
+        // of them, so their answers are not held while the lone ones wait for their slots.
+        let mut singles = Vec::with_capacity(single.len());
+        let last = single.last().copied();
+        for i in single.iter().take(single.len().saturating_sub(1)) {
+            singles.push((*i, self.send(session, &requests[*i], observer).await));
+        }
         let chosen: Vec<Request> = batched.iter().map(|i| requests[*i].clone()).collect();
-        let (singles, grouped) =
-            futures_util::future::join(singles, self.batch_envelopes(session, &chosen, observer))
+        // Wait for the last lone request's slot, then send it and the envelopes together.
+        if let Some(i) = last {
+            if let Err(e) = self.token(session, false).await {
+                return requests.iter().map(|_| Err(e.clone().into())).collect();
+            }
+            let request = &requests[i];
+            self.pace(&session.tenant, request.class, request.is_write())
                 .await;
+        }
+        let last_single = async {
+            match last {
+                Some(i) => Some((
+                    i,
+                    self.send_paced(session, &requests[i], observer, true).await,
+                )),
+                None => None,
+            }
+        };
+        let (last_single, grouped) = futures_util::future::join(
+            last_single,
+            self.batch_envelopes(session, &chosen, observer),
+        )
+        .await;
+        singles.extend(last_single);
         let mut results: Vec<Option<Result<Response, RequestError>>> =
             (0..requests.len()).map(|_| None).collect();
         for (i, result) in singles {
