@@ -38,6 +38,18 @@ pub(crate) struct Connection {
     time_scale: f64,
 }
 
+/// Which tenants of which project (plan and deploy).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Scope {
+    #[command(flatten)]
+    project: ProjectArg,
+    #[command(flatten)]
+    selector: Selector,
+    /// Every tenant (the default when no --tenant or --ring is given).
+    #[arg(long, conflicts_with_all = ["tenants", "ring"])]
+    all: bool,
+}
+
 /// Arguments of `plan`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -51,12 +63,7 @@ Exit codes: 0 ok; with --detailed-exitcode, 2 when some tenant has changes; 1 in
 3 a tenant could not be planned (sign-in, permission, network); 64 usage.")]
 pub(crate) struct PlanArgs {
     #[command(flatten)]
-    project: ProjectArg,
-    #[command(flatten)]
-    selector: Selector,
-    /// Every tenant (the default when no --tenant or --ring is given).
-    #[arg(long, conflicts_with_all = ["tenants", "ring"])]
-    all: bool,
+    scope: Scope,
     /// Write the plan to this file (for `deploy --plan`): bundle hashes and live fingerprints.
     #[arg(long, value_name = "PLAN")]
     out: Option<PathBuf>,
@@ -93,12 +100,7 @@ Exit codes: 0 every tenant converged; 3 some tenant failed (named in the summary
 rollout stopped; 1 invalid project; 64 usage (e.g. no --yes without a terminal).")]
 pub(crate) struct DeployArgs {
     #[command(flatten)]
-    project: ProjectArg,
-    #[command(flatten)]
-    selector: Selector,
-    /// Every tenant (the default when no --tenant or --ring is given).
-    #[arg(long, conflicts_with_all = ["tenants", "ring"])]
-    all: bool,
+    scope: Scope,
     /// Apply exactly this plan (from `plan --out`); a tenant whose bundle or live state changed
     /// since is refused.
     #[arg(long, value_name = "PLAN", conflicts_with = "resume")]
@@ -364,8 +366,8 @@ fn has_changes(summary: &DeploySummary) -> bool {
 }
 
 pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
-    let selection = selection(&args.selector);
-    let fleet = match load_valid(&args.project.project, &selection, today) {
+    let selection = selection(&args.scope.selector);
+    let fleet = match load_valid(&args.scope.project.project, &selection, today) {
         Ok(fleet) => Arc::new(fleet),
         Err(code) => return Ok(code),
     };
@@ -562,8 +564,8 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         );
         return Ok(exit::USAGE);
     }
-    let selection = selection(&args.selector);
-    let fleet = match load_valid(&args.project.project, &selection, today) {
+    let selection = selection(&args.scope.selector);
+    let fleet = match load_valid(&args.scope.project.project, &selection, today) {
         Ok(fleet) => Arc::new(fleet),
         Err(code) => return Ok(code),
     };

@@ -793,20 +793,7 @@ impl GraphClient {
         for (i, result) in batched.into_iter().zip(grouped) {
             results[i] = Some(result);
         }
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(RequestError::Connection {
-                        method: "GET",
-                        path: "$batch".into(),
-                        host: session.endpoints.graph.clone(),
-                        attempts: 0,
-                        reason: "no result".into(),
-                    })
-                })
-            })
-            .collect()
+        every_result(results, session)
     }
 
     /// Send requests in `$batch` envelopes of at most [`MAX_BATCH`].
@@ -865,20 +852,7 @@ impl GraphClient {
             }
             pending = next_round;
         }
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(RequestError::Connection {
-                        method: "GET",
-                        path: "$batch".into(),
-                        host: session.endpoints.graph.clone(),
-                        attempts: 0,
-                        reason: "no result".into(),
-                    })
-                })
-            })
-            .collect()
+        every_result(results, session)
     }
 
     async fn batch_round(
@@ -1143,6 +1117,28 @@ fn prefer_value(prefer: Option<&str>) -> String {
         Some(p) => format!("{p}, include-unknown-enum-members"),
         None => "include-unknown-enum-members".to_string(),
     }
+}
+
+/// The results in order; a slot that got none (which a correct round never leaves) is an error,
+/// not a panic.
+fn every_result(
+    results: Vec<Option<Result<Response, RequestError>>>,
+    session: &TenantSession,
+) -> Vec<Result<Response, RequestError>> {
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(RequestError::Connection {
+                    method: "GET",
+                    path: "$batch".into(),
+                    host: session.endpoints.graph.clone(),
+                    attempts: 0,
+                    reason: "no result".into(),
+                })
+            })
+        })
+        .collect()
 }
 
 /// Split requests into `$batch` calls of at most [`MAX_BATCH`], with at most one request of a
