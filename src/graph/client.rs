@@ -631,24 +631,7 @@ impl GraphClient {
                 Sent::NoAnswer(_) => (retry::Outcome::ConnectionFailed, None, None, None),
             };
             // An expired or revoked token: renew once and send again.
-            if status == Some(401) && !renewed {
-                renewed = true;
-                observer.finished(
-                    &session.tenant,
-                    &AttemptReport {
-                        request,
-                        attempt,
-                        status,
-                        request_id,
-                        duration,
-                        retry: Some((RetryReason::Transient, Duration::ZERO)),
-                        object_id: None,
-                    },
-                );
-                self.token(session, true).await?;
-                self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
+            let renew = status == Some(401) && !renewed;
             if status == Some(429) {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
             }
@@ -664,7 +647,6 @@ impl GraphClient {
                 self.timing.wall(),
                 self.timing.jitter(),
             );
-            let object_id = body.and_then(|b| b.get("id")).and_then(Value::as_str);
             observer.finished(
                 &session.tenant,
                 &AttemptReport {
@@ -674,12 +656,19 @@ impl GraphClient {
                     request_id,
                     duration,
                     retry: match decision {
+                        _ if renew => Some((RetryReason::Transient, Duration::ZERO)),
                         Decision::Retry { after, reason, .. } => Some((reason, after)),
                         _ => None,
                     },
-                    object_id,
+                    object_id: body.and_then(|b| b.get("id")).and_then(Value::as_str),
                 },
             );
+            if renew {
+                renewed = true;
+                self.token(session, true).await?;
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             match decision {
                 Decision::Done => {
                     if let Sent::Answer {
