@@ -635,18 +635,13 @@ impl GraphClient {
             if status == Some(429) {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
             }
-            let decision = retry::decide(
-                &self.policy,
-                &retry::Attempt {
-                    number: attempt,
-                    elapsed: self.timing.now().saturating_sub(started),
-                    outcome,
-                    idempotent: request.idempotent,
-                    references_new_object: request.references_new_object,
-                },
-                self.timing.wall(),
-                self.timing.jitter(),
-            );
+            let decision = self.decide(retry::Attempt {
+                number: attempt,
+                elapsed: self.timing.now().saturating_sub(started),
+                outcome,
+                idempotent: request.idempotent,
+                references_new_object: request.references_new_object,
+            });
             observer.finished(
                 &session.tenant,
                 &AttemptReport {
@@ -655,10 +650,10 @@ impl GraphClient {
                     status,
                     request_id,
                     duration,
-                    retry: match decision {
-                        _ if renew => Some((RetryReason::Transient, Duration::ZERO)),
-                        Decision::Retry { after, reason, .. } => Some((reason, after)),
-                        _ => None,
+                    retry: if renew {
+                        Some((RetryReason::Transient, Duration::ZERO))
+                    } else {
+                        retrying(decision)
                     },
                     object_id: body.and_then(|b| b.get("id")).and_then(Value::as_str),
                 },
@@ -932,25 +927,20 @@ impl GraphClient {
                 let mut out = Vec::with_capacity(chunk.len());
                 for i in chunk {
                     let request = &requests[*i];
-                    let decision = retry::decide(
-                        &self.policy,
-                        &retry::Attempt {
-                            number: attempts[*i],
-                            elapsed: self.timing.now().saturating_sub(started),
-                            outcome: match status {
-                                Some(s) => retry::Outcome::Response {
-                                    status: s,
-                                    retry_after: None,
-                                    error_code: error_code(&body),
-                                },
-                                None => retry::Outcome::ConnectionFailed,
+                    let decision = self.decide(retry::Attempt {
+                        number: attempts[*i],
+                        elapsed: self.timing.now().saturating_sub(started),
+                        outcome: match status {
+                            Some(s) => retry::Outcome::Response {
+                                status: s,
+                                retry_after: None,
+                                error_code: error_code(&body),
                             },
-                            idempotent: request.idempotent,
-                            references_new_object: false,
+                            None => retry::Outcome::ConnectionFailed,
                         },
-                        self.timing.wall(),
-                        self.timing.jitter(),
-                    );
+                        idempotent: request.idempotent,
+                        references_new_object: false,
+                    });
                     observer.finished(
                         &session.tenant,
                         &AttemptReport {
@@ -959,10 +949,7 @@ impl GraphClient {
                             status,
                             request_id: None,
                             duration,
-                            retry: match decision {
-                                Decision::Retry { after, reason, .. } => Some((reason, after)),
-                                _ => None,
-                            },
+                            retry: retrying(decision),
                             object_id: None,
                         },
                     );
@@ -1002,22 +989,17 @@ impl GraphClient {
                         })
                 };
                 let item_body = item.get("body").cloned().unwrap_or(Value::Null);
-                let decision = retry::decide(
-                    &self.policy,
-                    &retry::Attempt {
-                        number: attempts[*i],
-                        elapsed: self.timing.now().saturating_sub(started),
-                        outcome: retry::Outcome::Response {
-                            status: item_status,
-                            retry_after: header("retry-after"),
-                            error_code: error_code(&item_body),
-                        },
-                        idempotent: request.idempotent,
-                        references_new_object: request.references_new_object,
+                let decision = self.decide(retry::Attempt {
+                    number: attempts[*i],
+                    elapsed: self.timing.now().saturating_sub(started),
+                    outcome: retry::Outcome::Response {
+                        status: item_status,
+                        retry_after: header("retry-after"),
+                        error_code: error_code(&item_body),
                     },
-                    self.timing.wall(),
-                    self.timing.jitter(),
-                );
+                    idempotent: request.idempotent,
+                    references_new_object: request.references_new_object,
+                });
                 if item_status == 429 {
                     self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 }
@@ -1030,10 +1012,7 @@ impl GraphClient {
                         status: Some(item_status),
                         request_id: request_id.as_deref(),
                         duration,
-                        retry: match decision {
-                            Decision::Retry { after, reason, .. } => Some((reason, after)),
-                            _ => None,
-                        },
+                        retry: retrying(decision),
                         object_id: item_body.get("id").and_then(Value::as_str),
                     },
                 );
@@ -1055,6 +1034,16 @@ impl GraphClient {
 }
 
 impl GraphClient {
+    /// The retry decision for an attempt, with the run's clock and jitter.
+    fn decide(&self, attempt: retry::Attempt<'_>) -> Decision {
+        retry::decide(
+            &self.policy,
+            &attempt,
+            self.timing.wall(),
+            self.timing.jitter(),
+        )
+    }
+
     /// What a batch item's decision means for it.
     #[allow(clippy::too_many_arguments)]
     fn item_result(
@@ -1098,6 +1087,14 @@ impl GraphClient {
                 },
             })),
         }
+    }
+}
+
+/// Why and after how long an attempt is retried, for the observer (`None`: it is not).
+fn retrying(decision: Decision) -> Option<(RetryReason, Duration)> {
+    match decision {
+        Decision::Retry { after, reason, .. } => Some((reason, after)),
+        _ => None,
     }
 }
 
