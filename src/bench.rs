@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::compile::{self, CompileOptions, Selection};
-use crate::init::{self, TenantEndpoints};
-use crate::project;
 use crate::render::Engine;
 use crate::report::Silent;
+use crate::source::init::{self, TenantEndpoints};
+use crate::source::project;
 use crate::validate::Schemas;
 
 pub mod deploy;

@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, Kind, Method, PathParam, Shape};
-use crate::model::{self, Cloud};
 use crate::render::{self, ExpandedDocument, REF_OPEN, TemplateOrigin, locate_pointer};
-use crate::resolve::{AcceptedLint, ResolvedResource, ResolvedTenant};
+use crate::source::model::{self, Cloud};
+use crate::source::resolve::{AcceptedLint, ResolvedResource, ResolvedTenant};
 use crate::source::{SourceMap, Span};
 
 /// Bundle format identifier written into every bundle.

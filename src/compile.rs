@@ -15,12 +15,12 @@ use serde_json::Value;
 
 use crate::bundle;
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::model::Tenant;
-use crate::project::{ProjectSource, TenantEntry};
 use crate::render::Engine;
 use crate::report::{Event, Reporter};
-use crate::resolve;
 use crate::source::Span;
+use crate::source::model::Tenant;
+use crate::source::project::{ProjectSource, TenantEntry};
+use crate::source::resolve;
 use crate::validate::{self, Schemas, ValidateOptions, ValidatedBundle};
 
 /// Which tenants a command works on.
@@ -214,7 +214,7 @@ fn unmatched_selection(project: &ProjectSource, selection: &Selection) -> Vec<Di
                     format!("--tenant {id}: no tenant of the project has this id or name"),
                 );
                 if let Some(s) =
-                    crate::model::did_you_mean(id, entries.iter().map(|t| t.name.as_str()))
+                    crate::source::model::did_you_mean(id, entries.iter().map(|t| t.name.as_str()))
                 {
                     d = d.help(format!("did you mean \"{s}\"?"));
                 }
@@ -230,7 +230,10 @@ fn unmatched_selection(project: &ProjectSource, selection: &Selection) -> Vec<Di
                     Code::InvalidValue,
                     format!("--ring {ring}: no tenant is in this ring"),
                 )
-                .expected(format!("one of {}", crate::model::quote_list(&rings))),
+                .expected(format!(
+                    "one of {}",
+                    crate::source::model::quote_list(&rings)
+                )),
             ]
         }
         Selection::Ring(_) => Vec::new(),

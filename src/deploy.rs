@@ -31,9 +31,9 @@ use crate::journal::{Entry, JournalError, JournalWriter};
 use crate::kinds::{Method, Shape};
 use crate::live;
 use crate::plan::{self, Action, IdentityMap, KNOWN_AFTER_APPLY, TenantPlan};
-use crate::project::{ProjectSource, TenantEntry};
 use crate::render::Engine;
 use crate::report::{Event, Reporter};
+use crate::source::project::{ProjectSource, TenantEntry};
 use crate::validate::Schemas;
 
 /// Where a project keeps its run state: `DIR/.tenantform`.
@@ -205,7 +205,8 @@ impl Fleet {
         today: jiff::civil::Date,
         env: EnvLookup,
     ) -> Result<(Fleet, crate::diag::Diagnostics), String> {
-        let (project, mut diagnostics) = crate::project::load(dir).map_err(|e| e.to_string())?;
+        let (project, mut diagnostics) =
+            crate::source::project::load(dir).map_err(|e| e.to_string())?;
         let (engine, template_diags) = Engine::new(&project);
         diagnostics.extend(template_diags);
         let schemas = Schemas::shared().map_err(|e| e.to_string())?;

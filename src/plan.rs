@@ -335,7 +335,7 @@ pub(crate) mod tests {
     /// The first tenant of `fixtures/valid/minimal`, compiled (shared by stage tests).
     pub(crate) fn minimal_bundle() -> ValidatedBundle {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid/minimal");
-        let (project, diags) = crate::project::load(&dir).expect("project");
+        let (project, diags) = crate::source::project::load(&dir).expect("project");
         assert!(!diags.has_errors());
         let (engine, _) = crate::render::Engine::new(&project);
         let schemas = crate::validate::Schemas::shared().expect("schemas");

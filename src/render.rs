@@ -17,9 +17,9 @@ use tera::{Context, Kwargs, State, Tera};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::Kind;
-use crate::model::{Sp, TemplateSource};
-use crate::project::ProjectSource;
-use crate::resolve::{ResolvedResource, ResolvedTenant};
+use crate::source::model::{Sp, TemplateSource};
+use crate::source::project::ProjectSource;
+use crate::source::resolve::{ResolvedResource, ResolvedTenant};
 use crate::source::{FileId, SourceMap, Span};
 
 /// Text that starts a reference placeholder in a rendered body: `${ref:group:breakglass}`.
@@ -397,7 +397,7 @@ impl Engine {
                         format!("template \"{}\" not found under templates/ (nor among the shipped templates)", path.value),
                     )
                     .at(path.span);
-                    if let Some(s) = crate::model::did_you_mean(
+                    if let Some(s) = crate::source::model::did_you_mean(
                         &path.value,
                         self.origins.keys().map(String::as_str),
                     ) {

@@ -14,9 +14,9 @@ use crate::bundle::{BUNDLE_FORMAT, Bundle, Operation};
 use crate::canonical::{self, Node};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, KindLint, Shape};
-use crate::model::{self, article};
 use crate::render::{canonical_json, locate_pointer};
-use crate::shipped;
+use crate::source::model::{self, article};
+use crate::source::shipped;
 use crate::source::{SourceMap, Span};
 
 /// Which schema variant a request is checked against.

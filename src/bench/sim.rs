@@ -543,14 +543,14 @@ fn compile_sim_fleet(
     let out_dir = work_dir.join("out");
     // The simulator's tenants are `init`'s fleet for its seed (what `--fleet-out` writes);
     // endpoints do not matter to compiling.
-    let toml = crate::init::fleet_tenants_toml(
+    let toml = crate::source::init::fleet_tenants_toml(
         &seed.to_string(),
         tenants,
-        &crate::init::TenantEndpoints::default(),
+        &crate::source::init::TenantEndpoints::default(),
     );
     super::write_project_with_tenants(&project_dir, &toml)?;
     let (project, diags) =
-        crate::project::load(&project_dir).map_err(|e| BenchError::Load(e.to_string()))?;
+        crate::source::project::load(&project_dir).map_err(|e| BenchError::Load(e.to_string()))?;
     if diags.has_errors() {
         return Err(BenchError::Load(format!("{} errors", diags.error_count())));
     }

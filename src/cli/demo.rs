@@ -79,7 +79,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     ));
 
     // The project: init's files on the shipped baselines, the simulator's tenants.
-    for (path, text) in tenantform::init::project_files() {
+    for (path, text) in tenantform::source::init::project_files() {
         if path.starts_with("tenants/") {
             continue;
         }

@@ -15,7 +15,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
-    match tenantform::init::init(&args.dir) {
+    match tenantform::source::init::init(&args.dir) {
         Ok(files) => {
             let mut text = format!("created project {}\n", args.dir.display());
             for f in files {
@@ -35,7 +35,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
             ));
             Ok(exit::INVALID_INPUT)
         }
-        Err(e @ tenantform::init::InitError::NotEmpty(_)) => {
+        Err(e @ tenantform::source::init::InitError::NotEmpty(_)) => {
             err(&format!("error: {e}\n"));
             Ok(exit::INVALID_INPUT)
         }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use tenantform::compile;
-use tenantform::model;
+use tenantform::source::model;
 
 use super::output;
 use super::{Format, ProjectArg, err, exit, out};

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use sha2::Digest;
 
-use crate::model::{Credentials, SecretSource};
+use crate::source::model::{Credentials, SecretSource};
 
 /// A failure to get a token, in words a person can act on. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -348,7 +348,7 @@ pub fn parse_token_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Sp;
+    use crate::source::model::Sp;
     use crate::source::{FileId, Span};
 
     fn jwt(payload: &str) -> String {

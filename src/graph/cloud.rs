@@ -5,7 +5,7 @@
 //!
 //! Input: a [`Cloud`] and [`Endpoints`]. Output: [`ResolvedEndpoints`] or an [`EndpointError`].
 
-use crate::model::{Cloud, Endpoints};
+use crate::source::model::{Cloud, Endpoints};
 
 /// Where a tenant's requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -445,13 +445,16 @@ impl SimHandle {
     /// example profiles, pointed at this simulator, naming [`FLEET_SECRET_ENV`] for the secret.
     pub fn fleet_tenants_toml(&self) -> String {
         let config = &self.app.config;
-        let endpoints = crate::init::TenantEndpoints {
+        let endpoints = crate::source::init::TenantEndpoints {
             login: Some(self.app.base_url.clone()),
             graph: Some(self.app.base_url.clone()),
             client_id: Some(config.client_id.clone()),
         };
-        let generated =
-            crate::init::fleet_tenants_toml(&config.seed.to_string(), config.tenants, &endpoints);
+        let generated = crate::source::init::fleet_tenants_toml(
+            &config.seed.to_string(),
+            config.tenants,
+            &endpoints,
+        );
         let secret_line = if config.client_secret == DEFAULT_CLIENT_SECRET {
             format!(
                 "#   export {FLEET_SECRET_ENV}='{DEFAULT_CLIENT_SECRET}'   (the simulator's public, well-known secret)\n"

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::kinds;
-use crate::shipped;
+use crate::source::shipped;
 
 const OBJECT_START: u8 = b'{';
 const OBJECT_END: u8 = b'}';

@@ -60,7 +60,7 @@ mod tests {
     fn guids_are_deterministic_and_distinct() {
         assert_eq!(guid(1, "a"), guid(1, "a"));
         assert_ne!(guid(1, "a"), guid(2, "a"));
-        assert!(crate::model::is_guid(&guid(1, "a")));
+        assert!(crate::source::model::is_guid(&guid(1, "a")));
     }
 
     #[test]

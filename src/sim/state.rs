@@ -413,8 +413,11 @@ pub(crate) fn consented_permissions() -> Vec<&'static str> {
 /// Tenant ids and names of a fleet: the same ids and names `init::fleet_tenants_toml` writes
 /// for this seed, so `--fleet-out` and the simulator agree.
 pub(crate) fn fleet_identities(seed: &str, count: usize) -> Vec<(String, String)> {
-    let text =
-        crate::init::fleet_tenants_toml(seed, count, &crate::init::TenantEndpoints::default());
+    let text = crate::source::init::fleet_tenants_toml(
+        seed,
+        count,
+        &crate::source::init::TenantEndpoints::default(),
+    );
     let mut out = Vec::with_capacity(count);
     let mut id: Option<String> = None;
     for line in text.lines() {
@@ -712,7 +715,7 @@ mod tests {
         let ids = fleet_identities("7", 4);
         assert_eq!(ids.len(), 4);
         for (i, (id, _)) in ids.iter().enumerate() {
-            assert_eq!(id, &crate::init::fleet_tenant_id("7", i));
+            assert_eq!(id, &crate::source::init::fleet_tenant_id("7", i));
         }
         assert_eq!(ids[0].1, "Contoso 00000");
     }

@@ -20,7 +20,7 @@ const PARTNERS: &str = "/v1.0/policies/crossTenantAccessPolicy/partners";
 const ODATA_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 fn is_guid(text: &str) -> bool {
-    tenantform::model::is_guid(text)
+    tenantform::source::model::is_guid(text)
 }
 
 #[test]

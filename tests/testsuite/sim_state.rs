@@ -22,7 +22,10 @@ fn tenants_are_the_fleet_generators_ids_and_names() {
     assert_eq!(value.len(), 3);
     for (i, tenant) in value.iter().enumerate() {
         assert_eq!(tenant["index"], i);
-        assert_eq!(tenant["id"], tenantform::init::fleet_tenant_id("7", i));
+        assert_eq!(
+            tenant["id"],
+            tenantform::source::init::fleet_tenant_id("7", i)
+        );
     }
     assert_eq!(value[0]["name"], "Contoso 00000");
     assert_eq!(value[1]["name"], "Fabrikam 00001");
@@ -305,7 +308,7 @@ fn the_sim_command_prints_its_address_first_and_stops_cleanly_on_sigterm() {
         .expect("json");
     assert_eq!(
         tenants["value"][0]["id"],
-        tenantform::init::fleet_tenant_id("3", 0)
+        tenantform::source::init::fleet_tenant_id("3", 0)
     );
 
     let status = Command::new("kill")

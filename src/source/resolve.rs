@@ -11,12 +11,12 @@ use serde_json::Value;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::Kind;
-use crate::model::{
+use crate::source::Span;
+use crate::source::model::{
     self, Allow, Baseline, ParamType, ScalarType, Sp, SpTable, TemplateSource, Tenant, TomlValue,
     quote_list,
 };
-use crate::project::ProjectSource;
-use crate::source::Span;
+use crate::source::project::ProjectSource;
 
 /// A parameter's final value.
 #[derive(Debug, Clone)]
@@ -540,8 +540,8 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Sp;
     use crate::source::FileId;
+    use crate::source::model::Sp;
 
     fn sp(v: TomlValue) -> Sp<TomlValue> {
         Sp::new(v, Span::new(FileId(0), 0..0))

@@ -287,6 +287,6 @@ mod tests {
         let a = fleet_tenant_id("s", 7);
         assert_eq!(a, fleet_tenant_id("s", 7));
         assert_ne!(a, fleet_tenant_id("s", 8));
-        assert!(crate::model::is_guid(&a));
+        assert!(crate::source::model::is_guid(&a));
     }
 }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::model::{self, Baseline, ProjectConfig, Tenant, TenantLocation};
-use crate::shipped;
+use crate::source::model::{self, Baseline, ProjectConfig, Tenant, TenantLocation};
+use crate::source::shipped;
 use crate::source::{FileId, SourceMap, Span};
 
 /// The file that marks a project directory.
