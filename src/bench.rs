@@ -9,12 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::compile::render::Engine;
+use crate::compile::validate::Schemas;
 use crate::compile::{self, CompileOptions, Selection};
-use crate::render::Engine;
 use crate::report::Silent;
 use crate::source::init::{self, TenantEndpoints};
 use crate::source::project;
-use crate::validate::Schemas;
 
 pub mod deploy;
 mod http;
@@ -63,7 +63,7 @@ pub enum BenchError {
     Load(String),
     /// Schemas.
     #[error(transparent)]
-    Schema(#[from] crate::validate::SchemaError),
+    Schema(#[from] crate::compile::validate::SchemaError),
     /// The simulator, or the load generator talking to it.
     #[error("simulator benchmark: {0}")]
     Sim(String),

@@ -21,7 +21,9 @@ use futures_util::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bundle::Operation;
+use crate::compile::bundle::Operation;
+use crate::compile::render::Engine;
+use crate::compile::validate::Schemas;
 use crate::graph::auth;
 use crate::graph::client::{
     AttemptReport, GraphClient, Observer, Request, RequestError, Response, TenantSession,
@@ -31,10 +33,8 @@ use crate::journal::{Entry, JournalError, JournalWriter};
 use crate::kinds::{Method, Shape};
 use crate::live;
 use crate::plan::{self, Action, IdentityMap, KNOWN_AFTER_APPLY, TenantPlan};
-use crate::render::Engine;
 use crate::report::{Event, Reporter};
 use crate::source::project::{ProjectSource, TenantEntry};
-use crate::validate::Schemas;
 
 /// Where a project keeps its run state: `DIR/.tenantform`.
 pub fn state_root(project_dir: &Path) -> PathBuf {
@@ -609,10 +609,12 @@ fn explain(error: &RequestError, kind: &crate::kinds::Kind) -> String {
 }
 
 /// Why a reference could not be replaced, in words.
-fn unresolved(error: crate::bundle::Unresolved, text: &str) -> String {
+fn unresolved(error: crate::compile::bundle::Unresolved, text: &str) -> String {
     match error {
-        crate::bundle::Unresolved::Unterminated => format!("unterminated reference in {text}"),
-        crate::bundle::Unresolved::Unknown(key) => {
+        crate::compile::bundle::Unresolved::Unterminated => {
+            format!("unterminated reference in {text}")
+        }
+        crate::compile::bundle::Unresolved::Unknown(key) => {
             format!("reference to {key}, whose id is not known")
         }
     }
@@ -621,12 +623,12 @@ fn unresolved(error: crate::bundle::Unresolved, text: &str) -> String {
 /// Replace each reference with the id of its target (all targets are known when an operation
 /// starts: its dependencies are done).
 fn resolve_value(value: &Value, ids: &BTreeMap<String, String>) -> Result<Value, String> {
-    crate::bundle::resolve_refs_in_value(value, &mut |key| ids.get(key).cloned())
+    crate::compile::bundle::resolve_refs_in_value(value, &mut |key| ids.get(key).cloned())
         .map_err(|e| unresolved(e, &value.to_string()))
 }
 
 fn resolve_text(text: &str, ids: &BTreeMap<String, String>) -> Result<String, String> {
-    crate::bundle::resolve_refs_in_text(text, &mut |key| ids.get(key).cloned())
+    crate::compile::bundle::resolve_refs_in_text(text, &mut |key| ids.get(key).cloned())
         .map_err(|e| unresolved(e, text))
 }
 

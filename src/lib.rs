@@ -18,7 +18,6 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod bench;
-pub mod bundle;
 pub mod canonical;
 pub mod compile;
 pub mod deploy;
@@ -29,9 +28,7 @@ pub mod kinds;
 pub mod live;
 pub mod normalize;
 pub mod plan;
-pub mod render;
 pub mod report;
 pub mod schema;
 pub mod sim;
 pub mod source;
-pub mod validate;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::bundle::Operation;
+use crate::compile::bundle::Operation;
 use crate::graph::client::{GraphClient, Observer, Request, RequestError, TenantSession};
 use crate::kinds::{Kind, Shape};
 use crate::plan::{self, Action, IdentityMap, LiveState, PlanInput};
@@ -87,7 +87,7 @@ fn assignment_read(op: &Operation, ids: &BTreeMap<String, String>) -> Option<(Sl
 
 /// An operation's path with its references replaced by known ids; `None` while one is unknown.
 pub fn resolved_path(op: &Operation, ids: &BTreeMap<String, String>) -> Option<String> {
-    crate::bundle::resolve_refs_in_text(&op.path, &mut |key| ids.get(key).cloned()).ok()
+    crate::compile::bundle::resolve_refs_in_text(&op.path, &mut |key| ids.get(key).cloned()).ok()
 }
 
 /// The ids a plan knows: managed, adopted, or found unchanged.

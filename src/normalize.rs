@@ -10,8 +10,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::bundle::pointer_matches;
 use crate::canonical;
+use crate::compile::bundle::pointer_matches;
 use crate::kinds::Kind;
 
 /// One property whose live value differs from the desired one.

@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bundle::Operation;
 use crate::canonical;
+use crate::compile::bundle::Operation;
+use crate::compile::validate::ValidatedBundle;
 use crate::kinds::Shape;
 use crate::normalize::{self, Change};
-use crate::validate::ValidatedBundle;
 
 /// Logical key → object id, per tenant (`DIR/.tenantform/state/<tenant-id>.json`): what
 /// tenantform created or adopted, so later runs update the same object and never duplicate it.
@@ -149,7 +149,8 @@ fn resolve_refs(value: &Value, ids: &BTreeMap<String, String>) -> Value {
                 .to_string(),
         )
     };
-    crate::bundle::resolve_refs_in_value(value, &mut id_of).unwrap_or_else(|_| value.clone())
+    crate::compile::bundle::resolve_refs_in_value(value, &mut id_of)
+        .unwrap_or_else(|_| value.clone())
 }
 
 fn object_id(value: &Value) -> Option<String> {
@@ -337,8 +338,8 @@ pub(crate) mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid/minimal");
         let (project, diags) = crate::source::project::load(&dir).expect("project");
         assert!(!diags.has_errors());
-        let (engine, _) = crate::render::Engine::new(&project);
-        let schemas = crate::validate::Schemas::shared().expect("schemas");
+        let (engine, _) = crate::compile::render::Engine::new(&project);
+        let schemas = crate::compile::validate::Schemas::shared().expect("schemas");
         let entry = &project.tenants[0];
         let tenant = project.tenant(entry).expect("tenant");
         let today = jiff::civil::date(2026, 11, 26);

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::compile::TenantOutcome;
+use crate::compile::fleet::TenantOutcome;
 use crate::deploy::{DeploySummary, TenantReport};
 use crate::graph::retry::RetryReason;
 

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::{BenchError, peak_rss_mib, reset_peak_rss};
+use crate::compile::validate::ValidatedBundle;
 use crate::compile::{self, Selection};
 use crate::deploy::{self, DeployOptions, Fleet, Run, RunJournal};
 use crate::graph::client::{GraphClient, RealTiming};
@@ -39,7 +40,6 @@ use crate::journal::Entry;
 use crate::kinds::{Shape, ThrottleClass};
 use crate::report::Silent;
 use crate::sim::{DEFAULT_CLIENT_SECRET, FLEET_SECRET_ENV};
-use crate::validate::ValidatedBundle;
 
 /// Tenants re-planned at a time after the deploy (a check of convergence, not the measured
 /// deploy; plans of every tenant are kept for the count).

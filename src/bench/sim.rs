@@ -554,8 +554,8 @@ fn compile_sim_fleet(
     if diags.has_errors() {
         return Err(BenchError::Load(format!("{} errors", diags.error_count())));
     }
-    let (engine, _) = crate::render::Engine::new(&project);
-    let schemas = crate::validate::Schemas::shared()?;
+    let (engine, _) = crate::compile::render::Engine::new(&project);
+    let schemas = crate::compile::validate::Schemas::shared()?;
     let options = crate::compile::CompileOptions {
         out_dir: Some(out_dir.clone()),
         selection: crate::compile::Selection::All,

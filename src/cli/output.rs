@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
+use tenantform::compile::render::Engine;
+use tenantform::compile::validate::Schemas;
 use tenantform::compile::{self, CompileOptions, CompileSummary};
 use tenantform::diag::{self, Diagnostics};
-use tenantform::render::Engine;
 use tenantform::report::{Event, Reporter, Silent};
 use tenantform::source::project::{self, ProjectSource};
-use tenantform::validate::Schemas;
 
 use super::{Format, err, exit, out};
 

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value};
 
+use crate::compile::validate::{self, Variant};
 use crate::kinds::{self, Kind, KindLint};
 use crate::sim::wire::Reply;
-use crate::validate::{self, Variant};
 
 /// The sentinel member of Graph's evolvable enums.
 pub(crate) const UNKNOWN_FUTURE_VALUE: &str = "unknownFutureValue";

@@ -11,6 +11,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::compile::validate::Variant;
 use crate::kinds::{self, ApiVersion, Kind, Method, Shape};
 use crate::sim::query::{MAX_TOP, Query, skiptoken};
 use crate::sim::routes::{Target, alternate_key, key_property, soft_deletes};
@@ -19,7 +20,6 @@ use crate::sim::service::App;
 use crate::sim::state::{StoredObject, Tenant, TenantState, member_table, store};
 use crate::sim::wire::{Reply, graph_timestamp, json_string};
 use crate::source::model::is_guid;
-use crate::validate::Variant;
 
 /// Properties Graph keeps but leaves out of GET (returned only with `$expand`).
 const HIDDEN_ON_GET: &[(&str, &str)] = &[("deviceCompliancePolicy", "scheduledActionsForRule")];

@@ -742,7 +742,7 @@ mod tests {
                         map.remove(server);
                     }
                 }
-                let result = schemas.check(kind, crate::validate::Variant::Update, &value);
+                let result = schemas.check(kind, crate::compile::validate::Variant::Update, &value);
                 assert!(result.is_ok(), "{}: {:?}\n{value}", kind.name, result.err());
             }
         }

@@ -13,15 +13,15 @@ use std::sync::mpsc;
 
 use serde_json::Value;
 
-use crate::bundle;
+use crate::compile::bundle;
+use crate::compile::render::Engine;
+use crate::compile::validate::{self, Schemas, ValidateOptions, ValidatedBundle};
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::render::Engine;
 use crate::report::{Event, Reporter};
 use crate::source::Span;
 use crate::source::model::Tenant;
 use crate::source::project::{ProjectSource, TenantEntry};
 use crate::source::resolve;
-use crate::validate::{self, Schemas, ValidateOptions, ValidatedBundle};
 
 /// Which tenants a command works on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

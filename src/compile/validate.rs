@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Value, json};
 
-use crate::bundle::{BUNDLE_FORMAT, Bundle, Operation};
 use crate::canonical::{self, Node};
+use crate::compile::bundle::{BUNDLE_FORMAT, Bundle, Operation};
+use crate::compile::render::{canonical_json, locate_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, KindLint, Shape};
-use crate::render::{canonical_json, locate_pointer};
 use crate::source::model::{self, article};
 use crate::source::shipped;
 use crate::source::{SourceMap, Span};

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::compile::render::{self, ExpandedDocument, REF_OPEN, TemplateOrigin, locate_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, Kind, Method, PathParam, Shape};
-use crate::render::{self, ExpandedDocument, REF_OPEN, TemplateOrigin, locate_pointer};
 use crate::source::model::{self, Cloud};
 use crate::source::resolve::{AcceptedLint, ResolvedResource, ResolvedTenant};
 use crate::source::{SourceMap, Span};

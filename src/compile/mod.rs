@@ -1,0 +1,23 @@
+//! Stage 2, `compile`: a resolved tenant becomes a validated bundle of Graph requests.
+//!
+//! Input: a [`ResolvedTenant`](crate::source::resolve::ResolvedTenant) from
+//! [`crate::source`]. Output: a [`ValidatedBundle`](validate::ValidatedBundle) (only
+//! [`validate`] can build one, so nothing unvalidated reaches the network) or diagnostics.
+//!
+//! - [`render`]: owns Tera; every filter and function is registered there; resource bodies
+//!   become expanded JSON documents with spans.
+//! - [`bundle`]: references between resources, dependency order, paths and match keys.
+//! - [`validate`]: bodies against the JSON Schemas generated from Graph's metadata, and the
+//!   semantic lints (lockout risks and the like).
+//! - [`fleet`]: drives the stages for every selected tenant on a pool of threads and writes
+//!   `OUT/<tenant-id>.json`.
+
+pub mod bundle;
+pub mod fleet;
+pub mod render;
+pub mod validate;
+
+pub use fleet::{
+    CompileOptions, CompileSummary, Selection, TenantCompilation, compile, compile_tenant,
+    write_bundle,
+};
