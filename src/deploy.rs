@@ -32,7 +32,7 @@ use crate::graph::cloud;
 use crate::journal::{Entry, JournalError, JournalWriter};
 use crate::kinds::{Method, Shape};
 use crate::live;
-use crate::plan::{self, Action, IdentityMap, KNOWN_AFTER_APPLY, TenantPlan};
+use crate::live::plan::{self, Action, IdentityMap, KNOWN_AFTER_APPLY, TenantPlan};
 use crate::report::{Event, Reporter};
 use crate::source::project::{ProjectSource, TenantEntry};
 
@@ -633,7 +633,7 @@ fn resolve_text(text: &str, ids: &BTreeMap<String, String>) -> Result<String, St
 }
 
 /// The properties a PATCH sends: the top-level properties that changed (and `@odata.type`).
-fn patch_body(desired: &Value, changes: &[crate::normalize::Change]) -> Value {
+fn patch_body(desired: &Value, changes: &[crate::live::normalize::Change]) -> Value {
     let Value::Object(map) = desired else {
         return desired.clone();
     };
@@ -1053,7 +1053,7 @@ impl TenantRun<'_> {
         object_id: Option<&str>,
         path: &str,
         body: Value,
-        changes: &[crate::normalize::Change],
+        changes: &[crate::live::normalize::Change],
         method: &'static str,
     ) -> Request {
         let target = match (op.kind.shape, object_id) {
@@ -1630,7 +1630,7 @@ pub const AFTER_APPLY: &str = KNOWN_AFTER_APPLY;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::Change;
+    use crate::live::normalize::Change;
     use serde_json::json;
 
     #[test]

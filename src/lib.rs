@@ -26,8 +26,6 @@ pub mod graph;
 pub mod journal;
 pub mod kinds;
 pub mod live;
-pub mod normalize;
-pub mod plan;
 pub mod report;
 pub mod schema;
 pub mod sim;

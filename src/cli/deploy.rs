@@ -12,7 +12,7 @@ use tenantform::graph::client::{GraphClient, RealTiming};
 use tenantform::graph::pacing::Limits;
 use tenantform::graph::retry::RetryPolicy;
 use tenantform::journal::Entry;
-use tenantform::plan::{Action, TenantPlan};
+use tenantform::live::plan::{Action, TenantPlan};
 
 use super::progress::{Progress, Style};
 use super::{ProjectArg, Selector, err, exit, out, output};

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::compile::bundle::Operation;
 use crate::graph::client::{GraphClient, Observer, Request, RequestError, TenantSession};
 use crate::kinds::{Kind, Shape};
-use crate::plan::{self, Action, IdentityMap, LiveState, PlanInput};
+use crate::live::plan::{self, Action, IdentityMap, LiveState, PlanInput};
 
 /// Where one read's answer goes.
 #[derive(Debug, Clone)]
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn a_collection_is_listed_once_and_groups_are_read_by_unique_name() {
-        let bundle = crate::plan::tests::minimal_bundle();
+        let bundle = crate::live::plan::tests::minimal_bundle();
         let reads = first_reads(&bundle.bundle().operations);
         let paths: Vec<&str> = reads.iter().map(|(_, r)| r.path.as_str()).collect();
         let unique: std::collections::BTreeSet<&str> = paths.iter().copied().collect();
@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn a_path_resolves_only_when_every_id_is_known() {
-        let bundle = crate::plan::tests::minimal_bundle();
+        let bundle = crate::live::plan::tests::minimal_bundle();
         let mut op = bundle.bundle().operations[0].clone();
         op.path =
             "/deviceManagement/deviceCompliancePolicies/${ref:compliance-policy:win}/assign".into();

@@ -17,7 +17,7 @@ use crate::canonical;
 use crate::compile::bundle::Operation;
 use crate::compile::validate::ValidatedBundle;
 use crate::kinds::Shape;
-use crate::normalize::{self, Change};
+use crate::live::normalize::{self, Change};
 
 /// Logical key → object id, per tenant (`DIR/.tenantform/state/<tenant-id>.json`): what
 /// tenantform created or adopted, so later runs update the same object and never duplicate it.

@@ -1,0 +1,17 @@
+//! Stage 3, `live`: what a tenant has, and how it differs from what its bundle wants.
+//!
+//! Input: a tenant's validated bundle (as a [`plan::PlanInput`]), its identity map and a
+//! signed-in [`crate::graph`] session. Output: a [`plan::LiveState`] (every object of the
+//! bundle's kinds, read once, paged and batched) and a [`plan::TenantPlan`] (per resource:
+//! create, update with a property diff, adopt, leave alone, or orphan).
+//!
+//! - [`read`]: the one live reader; `plan` and `deploy` use it today, and drift, snapshot and
+//!   export read tenants through it too.
+//! - [`normalize`]: one normalization per kind, the single truth for "is this the same".
+//! - [`plan`]: desired vs live, pure (no network), so plan, drift and verification share it.
+
+pub mod normalize;
+pub mod plan;
+pub mod read;
+
+pub use read::{find_by_match_key, known_ids, read, resolved_path};
