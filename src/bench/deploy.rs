@@ -547,8 +547,8 @@ pub fn run(
     let env: deploy::EnvLookup = Box::new(|name: &str| {
         (name == FLEET_SECRET_ENV).then(|| DEFAULT_CLIENT_SECRET.to_string())
     });
-    let (fleet, diagnostics) =
-        Fleet::load(&project_dir, options.today, env).map_err(BenchError::Load)?;
+    let (fleet, diagnostics) = Fleet::load(&project_dir, options.today, env)
+        .map_err(|e| BenchError::Load(e.to_string()))?;
     let summary = fleet.validate(&Selection::All, diagnostics);
     if !summary.ok() {
         return Err(BenchError::Load(format!(

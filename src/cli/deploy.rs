@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tenantform::compile::Selection;
-use tenantform::deploy::{self, DeployOptions, DeploySummary, Fleet, Run, RunJournal, Target};
+use tenantform::deploy::{self, DeployOptions, Fleet, Run, RunJournal, Target};
 use tenantform::graph::client::{GraphClient, RealTiming};
 use tenantform::graph::pacing::Limits;
 use tenantform::graph::retry::RetryPolicy;
 use tenantform::journal::Entry;
 use tenantform::live::plan::{Action, TenantPlan};
+use tenantform::report::{Counts, DeploySummary};
 
 use super::progress::{Progress, Style};
 use super::{ProjectArg, Selector, err, exit, out, output};
@@ -176,7 +177,7 @@ struct PlanFileTenant {
     live_fingerprint: Option<String>,
     error: Option<String>,
     #[serde(default)]
-    counts: Option<deploy::Counts>,
+    counts: Option<Counts>,
     #[serde(default)]
     resources: serde_json::Value,
     #[serde(default)]
@@ -724,7 +725,7 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
 /// The closing summary for people.
 pub(crate) fn summary_text(summary: &DeploySummary) -> String {
     let ok = summary.tenants.iter().filter(|t| t.ok).count();
-    let mut totals = deploy::Counts::default();
+    let mut totals = Counts::default();
     for t in &summary.tenants {
         totals.created += t.counts.created;
         totals.updated += t.counts.updated;

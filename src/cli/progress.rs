@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tenantform::deploy::{Counts, TenantReport};
+use tenantform::report::{Counts, TenantReport};
 use tenantform::report::{Event, Reporter};
 
 use super::{err, out};

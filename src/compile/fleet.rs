@@ -17,7 +17,7 @@ use crate::compile::bundle;
 use crate::compile::render::Engine;
 use crate::compile::validate::{self, Schemas, ValidateOptions, ValidatedBundle};
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::report::{Event, Reporter};
+use crate::report::{Event, Reporter, TenantOutcome};
 use crate::source::Span;
 use crate::source::model::Tenant;
 use crate::source::project::{ProjectSource, TenantEntry};
@@ -61,23 +61,6 @@ pub struct CompileOptions {
     pub jobs: usize,
     /// Today's date, for override expiry.
     pub today: jiff::civil::Date,
-}
-
-/// What happened to one tenant.
-#[derive(Debug, Clone)]
-pub struct TenantOutcome {
-    /// Tenant id.
-    pub id: String,
-    /// Tenant name.
-    pub name: String,
-    /// Operations in its bundle (when compiled).
-    pub operations: usize,
-    /// Content hash (when compiled).
-    pub content_hash: Option<String>,
-    /// The file written (when compiled with an output directory).
-    pub written: Option<PathBuf>,
-    /// The tenant failed and its bundle from an earlier run was removed.
-    pub removed_stale: bool,
 }
 
 /// The result of a compile or validate run.

@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
-use crate::compile::fleet::TenantOutcome;
-use crate::deploy::{DeploySummary, TenantReport};
 use crate::graph::retry::RetryReason;
+
+pub mod outcome;
+
+pub use outcome::{Counts, DeploySummary, ResourceFailure, TenantOutcome, TenantReport};
 
 /// Something that happened during a run.
 #[derive(Debug, Clone, Copy)]

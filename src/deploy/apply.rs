@@ -1,0 +1,621 @@
+//! Applying one tenant's plan, resource by resource: the request each plan action takes
+//! (creates with references resolved to real ids, updates as property patches, adoption),
+//! creates that are never sent twice (a lost answer is reconciled by match key), `$batch`
+//! for resources that became ready together, orphan deletion, and the identity map kept as
+//! each object becomes known.
+//!
+//! Input: a [`TenantRun`] (the run, the tenant's session and identity store) and each
+//! resource's operation, body and plan action. Output: an [`Applied`] per resource, or the
+//! [`ApplyError`] that says why it failed, in words a person can act on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::compile::bundle::{Operation, Unresolved};
+use crate::deploy::identity::{IdentityError, IdentityStore};
+use crate::deploy::run::{JournalObserver, Run};
+use crate::graph::client::{Request, RequestError, Response, TenantSession};
+use crate::kinds::{Kind, Method, Shape};
+use crate::live;
+use crate::live::plan::{self, Action};
+
+/// Why one resource could not be applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// Graph refused a request for the resource (or retries ran out).
+    #[error("{}", explain(source, kind))]
+    Request {
+        /// The resource's kind (its permissions name what a 403 lacks).
+        kind: &'static Kind,
+        /// What the client said.
+        source: Box<RequestError>,
+    },
+    /// A reference in the body or path has no closing brace.
+    #[error("unterminated reference in {text}")]
+    UnterminatedReference {
+        /// The text it is in.
+        text: String,
+    },
+    /// A reference names a resource whose id is not known.
+    #[error("reference to {key}, whose id is not known")]
+    UnknownReference {
+        /// The referenced resource key.
+        key: String,
+    },
+    /// More than one live object matches the resource's match key.
+    #[error(
+        "{} objects match {key} by {match_key} ({}); tenantform will not guess: delete the duplicates, or record the right id in {}",
+        object_ids.len(),
+        object_ids.join(", "),
+        identity_map.display()
+    )]
+    Ambiguous {
+        /// Resource key.
+        key: String,
+        /// The kind's match key, joined with ` + `.
+        match_key: String,
+        /// The matching objects.
+        object_ids: Vec<String>,
+        /// The identity map file where the right id can be recorded.
+        identity_map: PathBuf,
+    },
+    /// A create succeeded without an object id, and the object could not be found.
+    #[error("{path} answered {status} without an object id")]
+    NoObjectId {
+        /// Request path.
+        path: String,
+        /// HTTP status.
+        status: u16,
+    },
+    /// A create's outcome stayed unknown through every attempt.
+    #[error("{method} {path}: no definite answer after {attempts} attempts ({reason})")]
+    NoDefiniteAnswer {
+        /// Method.
+        method: &'static str,
+        /// Path.
+        path: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last thing that happened.
+        reason: String,
+    },
+    /// An upsert answered that the object exists, but it could not be found by match key.
+    #[error("{path}: the object exists but could not be found by {match_key} within {window:?}")]
+    NotFoundAfterUpsert {
+        /// Request path.
+        path: String,
+        /// The kind's match key, joined with ` + `.
+        match_key: String,
+        /// How long it was looked for.
+        window: Duration,
+    },
+    /// An orphan's kind is not in the identity map, so its path is unknown.
+    #[error(
+        "orphan {key} ({object_id}): its kind is not recorded in the identity map; delete it by hand"
+    )]
+    OrphanKindUnknown {
+        /// Resource key.
+        key: String,
+        /// Live object id.
+        object_id: String,
+    },
+    /// The identity map could not be written.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A compiled body is not JSON (a defect: bodies are validated).
+    #[error("internal error: the compiled body of {key} is not JSON: {source}")]
+    BodyNotJson {
+        /// Resource key.
+        key: String,
+        /// What the decoder said.
+        source: serde_json::Error,
+    },
+}
+
+impl ApplyError {
+    fn request(kind: &'static Kind) -> impl FnOnce(RequestError) -> ApplyError {
+        move |source| ApplyError::Request {
+            kind,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// Words a person can act on for a failed request of `op`'s kind.
+fn explain(error: &RequestError, kind: &Kind) -> String {
+    match error {
+        RequestError::Status {
+            status: 403, code, ..
+        } => format!(
+            "missing permission: the app needs {} (application permission, admin consent) to manage {}; Graph answered 403 {code}",
+            kind.permissions.join(" and "),
+            kind.name
+        ),
+        RequestError::Status { status: 401, .. } => format!(
+            "the app's token was refused (401) even after renewing it; check the app registration and consent ({error})"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Why a reference could not be replaced.
+fn unresolved(error: Unresolved, text: &str) -> ApplyError {
+    match error {
+        Unresolved::Unterminated => ApplyError::UnterminatedReference {
+            text: text.to_string(),
+        },
+        Unresolved::Unknown(key) => ApplyError::UnknownReference { key },
+    }
+}
+
+/// Replace each reference with the id of its target (all targets are known when an operation
+/// starts: its dependencies are done).
+pub(crate) fn resolve_value(
+    value: &Value,
+    ids: &BTreeMap<String, String>,
+) -> Result<Value, ApplyError> {
+    crate::compile::bundle::resolve_refs_in_value(value, &mut |key| ids.get(key).cloned())
+        .map_err(|e| unresolved(e, &value.to_string()))
+}
+
+/// Replace each reference in a path or text with the id of its target.
+pub(crate) fn resolve_text(
+    text: &str,
+    ids: &BTreeMap<String, String>,
+) -> Result<String, ApplyError> {
+    crate::compile::bundle::resolve_refs_in_text(text, &mut |key| ids.get(key).cloned())
+        .map_err(|e| unresolved(e, text))
+}
+
+/// The properties a PATCH sends: the top-level properties that changed (and `@odata.type`).
+fn patch_body(desired: &Value, changes: &[crate::live::normalize::Change]) -> Value {
+    let Value::Object(map) = desired else {
+        return desired.clone();
+    };
+    if changes.is_empty() {
+        return desired.clone();
+    }
+    let top: BTreeSet<String> = changes
+        .iter()
+        .filter_map(|c| c.pointer.split('/').nth(1))
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    Value::Object(
+        map.iter()
+            .filter(|(k, _)| top.contains(k.as_str()) || k.as_str() == "@odata.type")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// The HTTP method string.
+fn method_str(method: Method) -> &'static str {
+    method.as_str()
+}
+
+/// What one resource ended as.
+pub(crate) enum Applied {
+    /// It now matches the bundle.
+    Done {
+        /// created, updated, adopted, unchanged.
+        action: &'static str,
+        /// Its object id, when it has one.
+        id: Option<String>,
+    },
+    /// It failed.
+    Failed(ApplyError),
+}
+
+/// What applying a resource takes.
+pub(crate) enum Step {
+    /// Nothing more (unchanged, or adopted as it is).
+    Done(Applied),
+    /// This request, then read its answer so.
+    Send(Request, Then),
+}
+
+/// How to read the answer to a resource's request.
+pub(crate) enum Then {
+    /// A create: record the new object's id (a lost answer to a POST is reconciled).
+    Created,
+    /// An update (or the update of an adopted object): this is the result.
+    Finished(Applied),
+}
+
+/// One tenant's deploy in progress.
+pub(crate) struct TenantRun<'a> {
+    pub(crate) run: &'a Run,
+    pub(crate) session: &'a TenantSession,
+    pub(crate) observer: JournalObserver<'a>,
+    pub(crate) identity: IdentityStore,
+    /// Keys created in this run (their references may need replication time).
+    pub(crate) created: Mutex<BTreeSet<String>>,
+}
+
+impl TenantRun<'_> {
+    fn request(&self, op: &Operation, method: &'static str, path: String, body: Value) -> Request {
+        let created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        let references_new_object = op.refs.iter().any(|r| created.contains(&r.target));
+        Request {
+            label: op.key.clone(),
+            method,
+            version: op.kind.api_version,
+            path,
+            body: Some(crate::graph::client::Body::new(&body)),
+            prefer: op.prefer,
+            class: op.kind.throttle,
+            idempotent: method != "POST" || op.kind.shape == Shape::ParentAction,
+            references_new_object,
+        }
+    }
+
+    async fn send(
+        &self,
+        request: &Request,
+    ) -> Result<crate::graph::client::Response, RequestError> {
+        self.run
+            .client
+            .send(self.session, request, &self.observer)
+            .await
+    }
+
+    /// Create a collection object with POST, never twice: when the outcome is unknown (also
+    /// when it arrives so from a `$batch` item, `first`), look it up by its match key before
+    /// sending again.
+    async fn create_once(
+        &self,
+        op: &Operation,
+        request: &Request,
+        first: Option<Result<Response, RequestError>>,
+    ) -> Result<String, ApplyError> {
+        let policy = *self.run.client.policy();
+        let mut tries = 0;
+        let mut result = first;
+        loop {
+            tries += 1;
+            let outcome = match result.take() {
+                Some(outcome) => outcome,
+                None => self.send(request).await,
+            };
+            match outcome {
+                Ok(response) => {
+                    return match response.body.get("id").and_then(Value::as_str) {
+                        Some(id) => Ok(id.to_string()),
+                        None => self.find(op).await?.ok_or_else(|| ApplyError::NoObjectId {
+                            path: request.path.clone(),
+                            status: response.status,
+                        }),
+                    };
+                }
+                Err(RequestError::OutcomeUnknown { after, reason, .. }) => {
+                    self.run.client.timing().sleep(after).await;
+                    // A create applied just before the connection dropped may not be listed
+                    // yet (replication): look until the reconcile window has passed before
+                    // concluding it was not made.
+                    if let Some(id) = self.find_within(op, policy.reconcile_window).await? {
+                        return Ok(id);
+                    }
+                    if tries >= policy.max_transient_attempts {
+                        return Err(ApplyError::NoDefiniteAnswer {
+                            method: request.method,
+                            path: request.path.clone(),
+                            attempts: tries,
+                            reason,
+                        });
+                    }
+                }
+                Err(e) => return Err(ApplyError::request(op.kind)(e)),
+            }
+        }
+    }
+
+    /// Look an object up by its match key, again and again until `window` has passed (new
+    /// objects take a moment to be listed).
+    async fn find_within(
+        &self,
+        op: &Operation,
+        window: Duration,
+    ) -> Result<Option<String>, ApplyError> {
+        let timing = self.run.client.timing();
+        let started = timing.now();
+        let step = (window / 10).max(Duration::from_millis(50));
+        loop {
+            if let Some(id) = self.find(op).await? {
+                return Ok(Some(id));
+            }
+            if timing.now().saturating_sub(started) >= window {
+                return Ok(None);
+            }
+            timing.sleep(step).await;
+        }
+    }
+
+    async fn find(&self, op: &Operation) -> Result<Option<String>, ApplyError> {
+        live::find_by_match_key(&self.run.client, self.session, op, &self.observer)
+            .await
+            .map_err(ApplyError::request(op.kind))
+    }
+
+    /// What applying a resource takes: nothing more, or one request and how to read its
+    /// answer. `ids` holds every id it may reference.
+    pub(crate) fn prepare(
+        &self,
+        op: &Operation,
+        body_text: &str,
+        action: &Action,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<Step, ApplyError> {
+        let body: Value =
+            serde_json::from_str(body_text).map_err(|source| ApplyError::BodyNotJson {
+                key: op.key.clone(),
+                source,
+            })?;
+        let body = resolve_value(&body, ids)?;
+        let path = resolve_text(&op.path, ids)?;
+        let update_method = method_str(op.kind.update_method);
+        match action {
+            Action::NoOp { object_id } => {
+                if let Some(id) = object_id {
+                    self.identity.remember(op, id)?;
+                }
+                Ok(Step::Done(Applied::Done {
+                    action: "unchanged",
+                    id: object_id.clone(),
+                }))
+            }
+            Action::Ambiguous { object_ids } => Err(ApplyError::Ambiguous {
+                key: op.key.clone(),
+                match_key: op.kind.match_key.join(" + "),
+                object_ids: object_ids.clone(),
+                identity_map: self.identity.path(),
+            }),
+            Action::Create => {
+                let method = op.kind.create_method.map_or(update_method, method_str);
+                Ok(Step::Send(
+                    self.request(op, method, path, body),
+                    Then::Created,
+                ))
+            }
+            Action::Adopt { object_id, changes } => {
+                self.identity.remember(op, object_id)?;
+                let done = Applied::Done {
+                    action: "adopted",
+                    id: Some(object_id.clone()),
+                };
+                if changes.is_empty() {
+                    return Ok(Step::Done(done));
+                }
+                let request =
+                    self.update_request(op, Some(object_id), &path, body, changes, update_method);
+                Ok(Step::Send(request, Then::Finished(done)))
+            }
+            Action::Update { object_id, changes } => {
+                if let Some(id) = object_id {
+                    self.identity.remember(op, id)?;
+                }
+                let request = self.update_request(
+                    op,
+                    object_id.as_deref(),
+                    &path,
+                    body,
+                    changes,
+                    update_method,
+                );
+                Ok(Step::Send(
+                    request,
+                    Then::Finished(Applied::Done {
+                        action: "updated",
+                        id: object_id.clone(),
+                    }),
+                ))
+            }
+        }
+    }
+
+    /// Read the answer to a prepared request (`result`, when it was sent in a `$batch`; else it
+    /// is sent now).
+    async fn finish(
+        &self,
+        op: &Operation,
+        request: &Request,
+        then: Then,
+        result: Option<Result<Response, RequestError>>,
+    ) -> Result<Applied, ApplyError> {
+        match then {
+            Then::Finished(done) => {
+                let result = match result {
+                    Some(result) => result,
+                    None => self.send(request).await,
+                };
+                result.map(|_| done).map_err(ApplyError::request(op.kind))
+            }
+            Then::Created if op.kind.shape != Shape::Collection => {
+                let result = match result {
+                    Some(result) => result,
+                    None => self.send(request).await,
+                };
+                result
+                    .map(|_| Applied::Done {
+                        action: "created",
+                        id: None,
+                    })
+                    .map_err(ApplyError::request(op.kind))
+            }
+            Then::Created => {
+                let id = if request.method == "POST" {
+                    self.create_once(op, request, result).await?
+                } else {
+                    // An upsert (PATCH with create-if-missing) is safe to repeat.
+                    let result = match result {
+                        Some(Err(RequestError::OutcomeUnknown { .. })) | None => {
+                            self.send(request).await
+                        }
+                        Some(result) => result,
+                    };
+                    let response = result.map_err(ApplyError::request(op.kind))?;
+                    match response.body.get("id").and_then(Value::as_str) {
+                        Some(id) => id.to_string(),
+                        // An upsert that answered 204 (the object existed): look it up; it may
+                        // take replication a moment to list it.
+                        None => self
+                            .find_within(op, self.run.client.policy().reconcile_window)
+                            .await?
+                            .ok_or_else(|| ApplyError::NotFoundAfterUpsert {
+                                path: request.path.clone(),
+                                match_key: op.kind.match_key.join(" + "),
+                                window: self.run.client.policy().reconcile_window,
+                            })?,
+                    }
+                };
+                self.identity.remember(op, &id)?;
+                self.created
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(op.key.clone());
+                Ok(Applied::Done {
+                    action: "created",
+                    id: Some(id),
+                })
+            }
+        }
+    }
+
+    /// Apply one resource on its own.
+    pub(crate) async fn apply_one(&self, op: &Operation, step: Step) -> Applied {
+        match step {
+            Step::Done(done) => done,
+            Step::Send(request, then) => match self.finish(op, &request, then, None).await {
+                Ok(done) => done,
+                Err(reason) => Applied::Failed(reason),
+            },
+        }
+    }
+
+    /// Apply resources that became ready together and do not depend on each other: their
+    /// requests go out in `$batch` calls (20 each), then each answer is read on its own.
+    pub(crate) async fn apply_batch(
+        &self,
+        items: Vec<(usize, &Operation, Request, Then)>,
+    ) -> Vec<(usize, Applied)> {
+        let requests: Vec<Request> = items.iter().map(|(_, _, r, _)| r.clone()).collect();
+        let results = self
+            .run
+            .client
+            .batch(self.session, &requests, &self.observer)
+            .await;
+        let mut out = Vec::with_capacity(items.len());
+        for ((i, op, request, then), result) in items.into_iter().zip(results) {
+            let applied = match self.finish(op, &request, then, Some(result)).await {
+                Ok(done) => done,
+                Err(reason) => Applied::Failed(reason),
+            };
+            out.push((i, applied));
+        }
+        out
+    }
+
+    fn update_request(
+        &self,
+        op: &Operation,
+        object_id: Option<&str>,
+        path: &str,
+        body: Value,
+        changes: &[crate::live::normalize::Change],
+        method: &'static str,
+    ) -> Request {
+        let target = match (op.kind.shape, object_id) {
+            (Shape::Collection, Some(id)) => format!("{}/{id}", op.kind.path),
+            _ => path.to_string(),
+        };
+        let body = if method == "PATCH" {
+            patch_body(&body, changes)
+        } else {
+            body
+        };
+        let mut request = self.request(op, method, target, body);
+        // An update by id never creates.
+        request.prefer = None;
+        request.idempotent = true;
+        request
+    }
+
+    /// Delete an orphan (a 404 means it is already gone) and forget it.
+    pub(crate) async fn delete_orphan(&self, orphan: &plan::Orphan) -> Result<(), ApplyError> {
+        let Some(kind) = orphan.kind.as_deref().and_then(crate::kinds::by_name) else {
+            return Err(ApplyError::OrphanKindUnknown {
+                key: orphan.key.clone(),
+                object_id: orphan.object_id.clone(),
+            });
+        };
+        let request = Request {
+            label: orphan.key.clone(),
+            method: "DELETE",
+            version: kind.api_version,
+            path: format!("{}/{}", kind.path, orphan.object_id),
+            body: None,
+            prefer: None,
+            class: kind.throttle,
+            idempotent: true,
+            references_new_object: false,
+        };
+        match self
+            .run
+            .client
+            .send(self.session, &request, &self.observer)
+            .await
+        {
+            Ok(_) => {}
+            // Already gone.
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => return Err(ApplyError::request(kind)(e)),
+        }
+        Ok(self.identity.forget(&orphan.key)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::normalize::Change;
+    use serde_json::json;
+
+    #[test]
+    fn a_patch_sends_only_the_changed_top_level_properties() {
+        let desired = json!({"@odata.type": "#t", "displayName": "x", "state": "enabled", "conditions": {"a": 1}});
+        let changes = vec![Change {
+            pointer: "/conditions/a".into(),
+            desired: Some(json!(1)),
+            live: Some(json!(2)),
+        }];
+        assert_eq!(
+            patch_body(&desired, &changes),
+            json!({"@odata.type": "#t", "conditions": {"a": 1}})
+        );
+        assert_eq!(patch_body(&desired, &[]), desired);
+    }
+
+    #[test]
+    fn references_resolve_or_say_which_id_is_missing() {
+        let ids = BTreeMap::from([("g".to_string(), "id-g".to_string())]);
+        assert_eq!(
+            resolve_text("/p/${ref:group:g}/assign", &ids).expect("ok"),
+            "/p/id-g/assign"
+        );
+        let e = resolve_text("${ref:group:h}", &ids).expect_err("an error");
+        assert!(
+            matches!(&e, ApplyError::UnknownReference { key } if key == "h"),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("reference to h"), "{e}");
+        let e = resolve_text("/p/${ref:group:g", &ids).expect_err("an error");
+        assert!(
+            matches!(e, ApplyError::UnterminatedReference { .. }),
+            "{e:?}"
+        );
+    }
+}

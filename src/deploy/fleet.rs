@@ -1,0 +1,259 @@
+//! The fleet a deploy or plan works on: the loaded project (with its engine, schemas, today's
+//! date and the secrets' environment), the [`Target`]s a selection picks, stable shares of a
+//! fleet (`--shard K/N`) and the waves rings make.
+//!
+//! Input: a project directory and a selection. Output: a [`Fleet`] and its [`Target`]s, in
+//! waves; a directory that is not a project is a [`FleetError`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::compile::render::Engine;
+use crate::compile::validate::{SchemaError, Schemas};
+use crate::report::{Event, Reporter};
+use crate::source::project::{LoadError, ProjectSource, TenantEntry};
+
+/// Why a fleet could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FleetError {
+    /// The directory is not a project.
+    #[error(transparent)]
+    Project(#[from] LoadError),
+    /// The shipped schemas are broken (a build defect).
+    #[error(transparent)]
+    Schemas(#[from] SchemaError),
+}
+
+/// The loaded project every tenant task reads.
+pub struct Fleet {
+    /// The project directory.
+    pub dir: PathBuf,
+    /// The project.
+    pub project: ProjectSource,
+    /// Its template engine.
+    pub engine: Engine,
+    /// Schemas.
+    pub schemas: &'static Schemas,
+    /// Today (override expiry).
+    pub today: jiff::civil::Date,
+    /// Environment lookup for `client_secret_env` (injected: tests and the demo never touch the
+    /// process environment).
+    pub env: EnvLookup,
+    /// Operations per tenant, recorded by [`Fleet::validate`] (to start the largest first).
+    sizes: Mutex<HashMap<String, usize>>,
+}
+
+/// Records each compiled tenant's operation count.
+struct SizeRecorder<'a>(&'a mut HashMap<String, usize>);
+
+impl Reporter for SizeRecorder<'_> {
+    fn event(&mut self, event: Event<'_>) {
+        if let Event::TenantCompiled { outcome } = event {
+            self.0.insert(outcome.id.clone(), outcome.operations);
+        }
+    }
+}
+
+/// Looks up an environment variable by name (for `client_secret_env`).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Secrets' environment lookup: the process environment.
+pub fn process_env() -> EnvLookup {
+    Box::new(|name: &str| std::env::var(name).ok())
+}
+
+impl Fleet {
+    /// Load a project; a directory that is not a project is an error. The
+    /// diagnostics of loading (and template parsing) come back with the fleet.
+    pub fn load(
+        dir: &Path,
+        today: jiff::civil::Date,
+        env: EnvLookup,
+    ) -> Result<(Fleet, crate::diag::Diagnostics), FleetError> {
+        let (project, mut diagnostics) = crate::source::project::load(dir)?;
+        let (engine, template_diags) = Engine::new(&project);
+        diagnostics.extend(template_diags);
+        let schemas = Schemas::shared()?;
+        Ok((
+            Fleet {
+                dir: dir.to_path_buf(),
+                project,
+                engine,
+                schemas,
+                today,
+                env,
+                sizes: Mutex::new(HashMap::new()),
+            },
+            diagnostics,
+        ))
+    }
+
+    /// Validate the selected tenants (nothing is written); the summary's diagnostics include
+    /// the loading ones passed in.
+    pub fn validate(
+        &self,
+        selection: &crate::compile::Selection,
+        load_diagnostics: crate::diag::Diagnostics,
+    ) -> crate::compile::CompileSummary {
+        let options = crate::compile::CompileOptions {
+            out_dir: None,
+            selection: selection.clone(),
+            strict: false,
+            jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            today: self.today,
+        };
+        let mut sizes = HashMap::new();
+        let mut summary = crate::compile::compile(
+            &self.project,
+            &self.engine,
+            self.schemas,
+            &options,
+            &mut SizeRecorder(&mut sizes),
+        );
+        *self.sizes.lock().unwrap_or_else(|p| p.into_inner()) = sizes;
+        let mut diagnostics = load_diagnostics;
+        diagnostics.extend(summary.diagnostics.iter().cloned());
+        diagnostics.coalesce();
+        summary.diagnostics = diagnostics;
+        summary
+    }
+
+    /// The targets a selection picks (in file order), weighed by their operation counts when
+    /// [`Fleet::validate`] has run.
+    pub fn targets(&self, selection: &crate::compile::Selection) -> Vec<Target> {
+        let sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
+        self.project
+            .tenants
+            .iter()
+            .filter(|t| selection.includes(t))
+            .map(|entry| Target {
+                weight: sizes.get(&entry.id).copied().unwrap_or(0),
+                ..Target::of(entry)
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One tenant to deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// Tenant id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Ring.
+    pub ring: String,
+    /// With `--plan`: the bundle hash and live fingerprint the plan saw.
+    pub expected: Option<(String, String)>,
+    /// How much work it is (its operation count; 0 when unknown): within a ring the heaviest
+    /// tenants start first, so the ones that take longest are not also the last to begin.
+    #[serde(default)]
+    pub weight: usize,
+}
+
+impl Target {
+    /// A target for a project's tenant entry.
+    pub fn of(entry: &TenantEntry) -> Target {
+        Target {
+            id: entry.id.clone(),
+            name: entry.name.clone(),
+            ring: entry.ring.clone(),
+            expected: None,
+            weight: 0,
+        }
+    }
+}
+
+/// A stable share of the fleet: `--shard K/N` keeps the tenants whose id hashes to K-1 mod N.
+pub fn in_shard(tenant_id: &str, k: usize, n: usize) -> bool {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(tenant_id.to_ascii_lowercase().as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let n = n.max(1) as u64;
+    (u64::from_be_bytes(first) % n) as usize == k.saturating_sub(1)
+}
+
+/// Group targets into waves: the rings in the order given (tenants of other rings are left
+/// out), or one wave of all; within a wave the heaviest tenants come first.
+pub fn waves(targets: Vec<Target>, rings: Option<&[String]>) -> Vec<(String, Vec<Target>)> {
+    let mut waves = ring_waves(targets, rings);
+    for (_, targets) in &mut waves {
+        // Longest first (the makespan heuristic): stable, so equal weights keep file order.
+        targets.sort_by_key(|t| std::cmp::Reverse(t.weight));
+    }
+    waves
+}
+
+fn ring_waves(targets: Vec<Target>, rings: Option<&[String]>) -> Vec<(String, Vec<Target>)> {
+    match rings {
+        None => vec![("all".to_string(), targets)],
+        Some(rings) => rings
+            .iter()
+            .map(|ring| {
+                (
+                    ring.clone(),
+                    targets
+                        .iter()
+                        .filter(|t| &t.ring == ring)
+                        .cloned()
+                        .collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_the_fleet_stably_and_completely() {
+        let ids: Vec<String> = (0..200).map(|i| format!("tenant-{i}")).collect();
+        let mut seen = 0;
+        for k in 1..=3 {
+            let share = ids.iter().filter(|id| in_shard(id, k, 3)).count();
+            assert!(share > 40, "shard {k} has {share}");
+            seen += share;
+        }
+        assert_eq!(seen, 200);
+        assert_eq!(in_shard("A-B", 2, 3), in_shard("a-b", 2, 3));
+    }
+
+    #[test]
+    fn waves_follow_the_ring_order_and_leave_other_rings_out() {
+        let t = |id: &str, ring: &str| Target {
+            id: id.into(),
+            name: id.into(),
+            ring: ring.into(),
+            expected: None,
+            weight: 0,
+        };
+        let targets = vec![t("a", "broad"), t("b", "pilot"), t("c", "other")];
+        let w = waves(targets.clone(), Some(&["pilot".into(), "broad".into()]));
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].1, vec![t("b", "pilot")]);
+        assert_eq!(w[1].1, vec![t("a", "broad")]);
+        assert_eq!(waves(targets.clone(), None)[0].1.len(), 3);
+        let heavy = Target {
+            weight: 40,
+            ..t("c", "pilot")
+        };
+        let w = waves(vec![t("a", "pilot"), heavy.clone(), t("b", "pilot")], None);
+        let order: Vec<&str> = w[0].1.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(order, ["c", "a", "b"]);
+    }
+}

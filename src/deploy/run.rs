@@ -1,0 +1,156 @@
+//! One run's shared state: its [`DeployOptions`], the [`Run`] every tenant task reads (fleet,
+//! Graph client, journal, reporter), the [`RunJournal`] and the observer that writes each
+//! attempt to it, and where runs live on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::deploy::fleet::Fleet;
+use crate::deploy::identity::state_root;
+use crate::graph::client::{AttemptReport, GraphClient, Observer, Request};
+use crate::journal::{Entry, JournalError, JournalWriter};
+use crate::report::{Event, Reporter};
+
+/// The directory of a run.
+pub fn run_dir(project_dir: &Path, run_id: &str) -> PathBuf {
+    state_root(project_dir).join("runs").join(run_id)
+}
+
+/// A new run id: UTC time, sortable, plus a random suffix (`20261126T230501Z-3f9a`).
+pub fn new_run_id() -> String {
+    let now = jiff::Timestamp::now();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", now.strftime("%Y%m%dT%H%M%SZ"), &suffix[..4])
+}
+
+/// How to deploy.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    /// Tenants at once.
+    pub concurrency: usize,
+    /// Ring order; tenants of rings not listed are not deployed. `None`: one wave of all.
+    pub rings: Option<Vec<String>>,
+    /// Stop the rollout when a ring's failed fraction passes this (0..=1).
+    pub max_failure_rate: Option<f64>,
+    /// Delete orphans.
+    pub prune: bool,
+    /// Plan only (read, never write).
+    pub plan_only: bool,
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        DeployOptions {
+            concurrency: 16,
+            rings: None,
+            max_failure_rate: None,
+            prune: false,
+            plan_only: false,
+        }
+    }
+}
+
+/// The journal of a run, shared by every tenant task.
+#[derive(Debug)]
+pub struct RunJournal {
+    writer: Mutex<JournalWriter>,
+    error: Mutex<Option<String>>,
+}
+
+impl RunJournal {
+    /// Open (or continue) a run's journal.
+    pub fn open(path: &Path) -> Result<RunJournal, JournalError> {
+        Ok(RunJournal {
+            writer: Mutex::new(JournalWriter::open(path)?),
+            error: Mutex::new(None),
+        })
+    }
+
+    /// Append a record now. A write error is kept (the run stops at the next tenant boundary).
+    pub fn append(&self, entry: Entry) {
+        let at = jiff::Timestamp::now().to_string();
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = writer.append(&at, entry) {
+            let mut error = self.error.lock().unwrap_or_else(|p| p.into_inner());
+            error.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    /// The first write error, if any.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Shared state of a run.
+pub struct Run {
+    /// The project.
+    pub fleet: Arc<Fleet>,
+    /// The Graph client.
+    pub client: Arc<GraphClient>,
+    /// The journal (none for `plan`).
+    pub journal: Option<Arc<RunJournal>>,
+    /// Where events go.
+    pub reporter: Arc<Mutex<Box<dyn Reporter + Send>>>,
+    /// Options.
+    pub options: DeployOptions,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Run {
+    pub(crate) fn emit(&self, event: Event<'_>) {
+        let mut reporter = self.reporter.lock().unwrap_or_else(|p| p.into_inner());
+        reporter.event(event);
+    }
+}
+
+/// The journal as an attempt observer: an intent before each attempt, an outcome after.
+pub(crate) struct JournalObserver<'a> {
+    pub(crate) journal: Option<&'a RunJournal>,
+    pub(crate) run: &'a Run,
+}
+
+impl Observer for JournalObserver<'_> {
+    fn sending(&self, tenant: &str, request: &Request, attempt: u32) {
+        if let Some(journal) = self.journal {
+            journal.append(Entry::Intent {
+                tenant: tenant.to_string(),
+                key: request.label.clone(),
+                method: request.method.to_string(),
+                path: request.path.clone(),
+                body_hash: request.body.as_ref().map(|b| b.hash().to_string()),
+                attempt,
+            });
+        }
+    }
+
+    fn finished(&self, tenant: &str, report: &AttemptReport<'_>) {
+        if let Some(journal) = self.journal {
+            journal.append(Entry::Outcome {
+                tenant: tenant.to_string(),
+                key: report.request.label.clone(),
+                status: report.status,
+                request_id: report.request_id.map(str::to_string),
+                attempt: report.attempt,
+                duration_ms: u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+                object_id: report.object_id.map(str::to_string),
+            });
+        }
+        if let Some((reason, after)) = report.retry {
+            self.run.emit(Event::RequestRetried {
+                tenant,
+                key: &report.request.label,
+                status: report.status,
+                reason,
+                after,
+            });
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The fleet scheduler: runs the tenants of each wave side by side (rings one after the
+//! other), stops later rings when a ring's failure rate passes the limit or the journal cannot
+//! be written, and sums the run up.
+//!
+//! Input: the [`Run`] and its [`Target`]s. Output: a [`DeploySummary`], events to the
+//! reporter, and the run's start and end in the journal.
+
+use std::sync::Arc;
+
+use crate::deploy::fleet::{Target, waves};
+use crate::deploy::run::Run;
+use crate::deploy::tenant::deploy_tenant;
+use crate::journal::Entry;
+use crate::report::{Counts, DeploySummary, Event, TenantReport};
+
+/// Deploy (or plan) `targets`. Tenants run `concurrency` at a time; rings one after the other.
+pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) -> DeploySummary {
+    let started = run.client.timing().now();
+    let waves = waves(targets, run.options.rings.as_deref());
+    let total: usize = waves.iter().map(|(_, t)| t.len()).sum();
+    run.emit(Event::DeployStarted {
+        tenants: total,
+        plan_only: run.options.plan_only,
+    });
+    let mut summary = DeploySummary {
+        run_id,
+        tenants: Vec::new(),
+        not_started: Vec::new(),
+        stopped: None,
+        seconds: 0.0,
+        requests: 0,
+        batched: 0,
+        batches: 0,
+        retries: 0,
+        throttled: 0,
+    };
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(run.options.concurrency.max(1)));
+    let compile_slots = Arc::new(tokio::sync::Semaphore::new(
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    ));
+    for (ring, targets) in waves {
+        if summary.stopped.is_some() {
+            summary
+                .not_started
+                .extend(targets.iter().map(|t| t.id.clone()));
+            continue;
+        }
+        run.emit(Event::RingStarted {
+            ring: &ring,
+            tenants: targets.len(),
+        });
+        let ring_size = targets.len();
+        let failed_in_ring = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop_ring = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut tasks = tokio::task::JoinSet::new();
+        for target in targets {
+            let run = run.clone();
+            let semaphore = semaphore.clone();
+            let failed_in_ring = failed_in_ring.clone();
+            let stop_ring = stop_ring.clone();
+            let compile_slots = compile_slots.clone();
+            tasks.spawn(async move {
+                let Ok(_permit) = semaphore.acquire_owned().await else {
+                    return Err(target.id);
+                };
+                if stop_ring.load(std::sync::atomic::Ordering::SeqCst)
+                    || run.journal.as_ref().is_some_and(|j| j.error().is_some())
+                {
+                    return Err(target.id);
+                }
+                run.emit(Event::TenantStarted {
+                    id: &target.id,
+                    name: &target.name,
+                });
+                let report = deploy_tenant(&run, &target, &compile_slots).await;
+                if let Some(journal) = &run.journal {
+                    journal.append(Entry::TenantFinished {
+                        tenant: target.id.clone(),
+                        ok: report.ok,
+                        reason: report.reason.clone(),
+                    });
+                }
+                if !report.ok {
+                    let failed =
+                        failed_in_ring.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    if let Some(limit) = run.options.max_failure_rate
+                        && failed as f64 / ring_size.max(1) as f64 > limit
+                    {
+                        stop_ring.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+                run.emit(Event::TenantFinished { report: &report });
+                Ok(report)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(report)) => summary.tenants.push(report),
+                Ok(Err(id)) => summary.not_started.push(id),
+                Err(e) => summary.tenants.push(TenantReport {
+                    id: "(unknown)".into(),
+                    name: String::new(),
+                    ring: ring.clone(),
+                    ok: false,
+                    counts: Counts::default(),
+                    reason: Some(format!(
+                        "internal error: a tenant task ended abnormally: {e}"
+                    )),
+                    failures: Vec::new(),
+                    plan: None,
+                    seconds: 0.0,
+                }),
+            }
+        }
+        let failed = failed_in_ring.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some(limit) = run.options.max_failure_rate
+            && failed as f64 / ring_size.max(1) as f64 > limit
+        {
+            summary.stopped = Some(format!(
+                "ring {ring}: {failed} of {ring_size} tenants failed, more than --max-failure-rate {limit}; later rings were not started"
+            ));
+        }
+        if let Some(error) = run.journal.as_ref().and_then(|j| j.error()) {
+            summary.stopped = Some(format!(
+                "the journal could not be written ({error}); stopped"
+            ));
+        }
+    }
+    summary.seconds = run
+        .client
+        .timing()
+        .now()
+        .saturating_sub(started)
+        .as_secs_f64();
+    let stats = &run.client.stats;
+    summary.requests = stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+    summary.batched = stats.batched.load(std::sync::atomic::Ordering::Relaxed);
+    summary.batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed);
+    summary.retries = stats.retries.load(std::sync::atomic::Ordering::Relaxed);
+    summary.throttled = stats.throttled.load(std::sync::atomic::Ordering::Relaxed);
+    if let Some(journal) = &run.journal {
+        journal.append(Entry::RunFinished {
+            succeeded: summary.tenants.iter().filter(|t| t.ok).count(),
+            failed: summary.tenants.iter().filter(|t| !t.ok).count(),
+        });
+    }
+    run.emit(Event::DeployFinished { summary: &summary });
+    summary
+}

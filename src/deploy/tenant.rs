@@ -1,0 +1,503 @@
+//! Deploying (or planning) one tenant: compile its bundle, sign in, read what it has, plan,
+//! and unless the run is plan-only apply the plan: resources start as soon as what they depend
+//! on is done, those that become ready together go out in `$batch` calls, Conditional Access
+//! goes two at a time (Graph admits one per second), orphans are deleted with `--prune`, and the
+//! identity map is checkpointed at the end.
+//!
+//! Input: the [`Run`] and one [`Target`]. Output: its [`TenantReport`], events to the reporter
+//! and records in the journal. A tenant-wide failure is a [`TenantError`]; a resource's own
+//! failure is an [`ApplyError`] in its report.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde_json::Value;
+
+use crate::compile::bundle::Operation;
+use crate::deploy::apply::{Applied, Step, TenantRun};
+use crate::deploy::fleet::{Fleet, Target};
+use crate::deploy::identity::{
+    IdentityError, IdentityStore, checkpoint_identity, identity_log_path, load_identity,
+};
+use crate::deploy::run::{JournalObserver, Run};
+use crate::graph::auth::{self, AuthError};
+use crate::graph::client::{RequestError, TenantSession};
+use crate::graph::cloud::{self, EndpointError};
+use crate::journal::Entry;
+use crate::live;
+use crate::live::plan::{self, Action};
+use crate::report::{Counts, Event, ResourceFailure, TenantReport};
+
+/// Why a tenant could not be planned or deployed at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TenantError {
+    /// The target is not a tenant of the project.
+    #[error("tenant {tenant} is not in the project")]
+    NotInProject {
+        /// Tenant id.
+        tenant: String,
+    },
+    /// The tenant's file changed on disk since the project was loaded.
+    #[error("tenant {tenant} could not be read again from its file")]
+    Unreadable {
+        /// Tenant id.
+        tenant: String,
+    },
+    /// Its bundle has errors.
+    #[error(
+        "its bundle does not compile ({errors} errors); run `tenantform validate --tenant {tenant}`"
+    )]
+    DoesNotCompile {
+        /// Tenant id.
+        tenant: String,
+        /// Error count.
+        errors: usize,
+    },
+    /// `deploy --plan`: the bundle is not the one the plan was made from.
+    #[error(
+        "its bundle changed since the plan was made (plan {planned}, now {now}); run `tenantform plan` again"
+    )]
+    BundleChanged {
+        /// The plan's bundle hash.
+        planned: String,
+        /// Today's.
+        now: String,
+    },
+    /// `deploy --plan`: the live objects are not the ones the plan saw.
+    #[error(
+        "the tenant changed since the plan was made (its live objects no longer match the plan's fingerprint); run `tenantform plan` again and review the new plan"
+    )]
+    LiveChanged,
+    /// The tenant's cloud or endpoint overrides are not usable.
+    #[error(transparent)]
+    Endpoints(#[from] EndpointError),
+    /// Its credentials could not be loaded.
+    #[error(transparent)]
+    Credentials(#[from] AuthError),
+    /// Its identity map could not be read or folded.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The app may not read the tenant's configuration.
+    #[error(
+        "missing permission to read the tenant's configuration: {0}; grant the app the permissions `tenantform kinds` lists for the bundle's kinds"
+    )]
+    ReadForbidden(RequestError),
+    /// Reading the tenant failed.
+    #[error("cannot read the tenant's configuration: {0}")]
+    Read(RequestError),
+    /// The compile task ended abnormally (a defect).
+    #[error("internal error while compiling: {0}")]
+    CompileTask(String),
+}
+
+/// A tenant ready to talk to: its bundle and session.
+struct Prepared {
+    /// The bundle's content hash.
+    bundle_hash: String,
+    /// What applying needs of each operation (see [`slim`]).
+    operations: Vec<Operation>,
+    /// Each operation's body as compact JSON text.
+    bodies: Vec<Box<str>>,
+    session: TenantSession,
+}
+
+fn prepare(fleet: &Fleet, target: &Target) -> Result<Prepared, TenantError> {
+    let project = &fleet.project;
+    let entry = project
+        .tenants
+        .iter()
+        .find(|t| t.id.eq_ignore_ascii_case(&target.id))
+        .ok_or_else(|| TenantError::NotInProject {
+            tenant: target.id.clone(),
+        })?;
+    let tenant = project
+        .tenant(entry)
+        .ok_or_else(|| TenantError::Unreadable {
+            tenant: target.id.clone(),
+        })?;
+    let compiled = crate::compile::compile_tenant(
+        project,
+        &fleet.engine,
+        fleet.schemas,
+        &tenant,
+        false,
+        fleet.today,
+    );
+    let bundle = compiled.bundle.ok_or_else(|| TenantError::DoesNotCompile {
+        tenant: target.id.clone(),
+        errors: compiled.diagnostics.error_count(),
+    })?;
+    if let Some((hash, _)) = &target.expected
+        && hash != bundle.content_hash()
+    {
+        return Err(TenantError::BundleChanged {
+            planned: hash.clone(),
+            now: bundle.content_hash().to_string(),
+        });
+    }
+    let endpoints = cloud::resolve(tenant.cloud, &tenant.endpoints)?;
+    // Relative secret and certificate paths are relative to the project directory.
+    let credentials = auth::load_credentials(tenant.credentials.as_ref(), &fleet.dir, &*fleet.env)?;
+    // A tenant waits on Graph's limits from here on, a thousand side by side: keep only what
+    // reading, planning and applying need, with bodies as compact text.
+    let (operations, bodies) = bundle.bundle().operations.iter().map(slim).unzip();
+    Ok(Prepared {
+        bundle_hash: bundle.content_hash().to_string(),
+        operations,
+        bodies,
+        session: TenantSession::new(&target.id, endpoints, credentials),
+    })
+}
+
+/// Conditional Access operations of a tenant in flight at once (the rest wait their turn).
+const CA_LANE: usize = 2;
+
+/// What applying an operation needs, and its body as compact JSON text.
+fn slim(op: &Operation) -> (Operation, Box<str>) {
+    let body = serde_json::to_string(&op.body)
+        .unwrap_or_default()
+        .into_boxed_str();
+    let slim = Operation {
+        key: op.key.clone(),
+        kind: op.kind,
+        method: op.method,
+        path: op.path.clone(),
+        prefer: op.prefer,
+        body: Value::Null,
+        match_values: op.match_values.clone(),
+        depends_on: op.depends_on.clone(),
+        refs: op.refs.clone(),
+        parent: op.parent.clone(),
+        controls: Vec::new(),
+        description: None,
+        baseline: String::new(),
+        declared_at: op.declared_at,
+        origin: op.origin,
+        var_spans: BTreeMap::new(),
+        vars: serde_json::Map::new(),
+        accepted: Vec::new(),
+    };
+    (slim, body)
+}
+
+/// Plan (and, unless `plan_only`, apply) one tenant. `compile_slots` bounds how many bundles
+/// compile at once.
+pub(crate) async fn deploy_tenant(
+    run: &Run,
+    target: &Target,
+    compile_slots: &tokio::sync::Semaphore,
+) -> TenantReport {
+    let started = run.client.timing().now();
+    let mut report = TenantReport {
+        id: target.id.clone(),
+        name: target.name.clone(),
+        ring: target.ring.clone(),
+        ok: false,
+        counts: Counts::default(),
+        reason: None,
+        failures: Vec::new(),
+        plan: None,
+        seconds: 0.0,
+    };
+    let finish = |mut report: TenantReport, run: &Run| {
+        report.seconds = run
+            .client
+            .timing()
+            .now()
+            .saturating_sub(started)
+            .as_secs_f64();
+        if report.reason.is_none() {
+            report.reason = report
+                .failures
+                .first()
+                .map(|f| format!("{}: {}", f.key, f.reason));
+        }
+        report.ok = report.reason.is_none();
+        report
+    };
+    let fleet = &*run.fleet;
+    let prepared = {
+        // Compiling is CPU work: one bundle per core at a time, in the order tenants start
+        // (the semaphore is fair). Unbounded, a wave of a thousand tenants ran 512 compiles on
+        // blocking threads side by side: every tenant waited for all of them, and their memory
+        // added up. The semaphore is never closed; were it, compiling would go ahead unbounded.
+        let _slot = compile_slots.acquire().await;
+        let fleet = run.fleet.clone();
+        let target = target.clone();
+        match tokio::task::spawn_blocking(move || prepare(&fleet, &target)).await {
+            Ok(Ok(prepared)) => prepared,
+            Ok(Err(error)) => {
+                report.reason = Some(error.to_string());
+                return finish(report, run);
+            }
+            Err(e) => {
+                report.reason = Some(TenantError::CompileTask(e.to_string()).to_string());
+                return finish(report, run);
+            }
+        }
+    };
+    let identity = match load_identity(&fleet.dir, &target.id) {
+        Ok(identity) => identity,
+        Err(error) => {
+            report.reason = Some(TenantError::from(error).to_string());
+            return finish(report, run);
+        }
+    };
+    // Changes logged by a run that was killed are folded in before anything else is written.
+    if !run.options.plan_only
+        && identity_log_path(&fleet.dir, &target.id).exists()
+        && let Err(error) = checkpoint_identity(&fleet.dir, &target.id, &identity)
+    {
+        report.reason = Some(TenantError::from(error).to_string());
+        return finish(report, run);
+    }
+    let observer = JournalObserver {
+        journal: run.journal.as_deref(),
+        run,
+    };
+    let input = plan::PlanInput {
+        tenant: &target.id,
+        bundle_hash: &prepared.bundle_hash,
+        operations: &prepared.operations,
+        bodies: Some(&prepared.bodies),
+    };
+    let live = match live::read(&run.client, &prepared.session, &input, &identity, &observer).await
+    {
+        Ok(live) => live,
+        Err(e) => {
+            let error = match e {
+                RequestError::Status { status: 403, .. } => TenantError::ReadForbidden(e),
+                _ => TenantError::Read(e),
+            };
+            report.reason = Some(error.to_string());
+            return finish(report, run);
+        }
+    };
+    let tenant_plan = plan::plan(&input, &live, &identity);
+    // The live objects are not needed past planning; a tenant's apply can take minutes
+    // (Conditional Access: one request per second), so do not hold them that long.
+    drop(live);
+    if let Some((_, fingerprint)) = &target.expected
+        && fingerprint != &tenant_plan.live_fingerprint
+    {
+        report.reason = Some(TenantError::LiveChanged.to_string());
+        report.plan = Some(tenant_plan);
+        return finish(report, run);
+    }
+    if run.options.plan_only {
+        for r in &tenant_plan.resources {
+            match r.action {
+                Action::Create => report.counts.created += 1,
+                Action::Update { .. } => report.counts.updated += 1,
+                Action::Adopt { .. } => report.counts.adopted += 1,
+                Action::NoOp { .. } => report.counts.unchanged += 1,
+                Action::Ambiguous { .. } => {
+                    report.counts.failed += 1;
+                }
+            }
+        }
+        report.plan = Some(tenant_plan);
+        return finish(report, run);
+    }
+
+    let Prepared {
+        operations,
+        mut bodies,
+        session,
+        ..
+    } = prepared;
+    let tenant_run = TenantRun {
+        run,
+        session: &session,
+        observer: JournalObserver {
+            journal: run.journal.as_deref(),
+            run,
+        },
+        identity: IdentityStore::new(&fleet.dir, &target.id, identity.clone()),
+        created: Mutex::new(BTreeSet::new()),
+    };
+    let operations = &operations;
+    let mut ids = live::known_ids(&tenant_plan, &identity);
+    let mut done: HashMap<&str, bool> = HashMap::new();
+    let mut waiting: Vec<usize> = (0..operations.len()).collect();
+    let mut running: FuturesUnordered<futures_util::future::BoxFuture<'_, Vec<(usize, Applied)>>> =
+        FuturesUnordered::new();
+    let mut ready: Vec<usize> = Vec::new();
+    let mut ca_in_flight = 0usize;
+    loop {
+        // Start every operation whose dependencies are done; skip those whose dependency failed.
+        let mut still_waiting = Vec::with_capacity(waiting.len());
+        for i in waiting {
+            let op = &operations[i];
+            let deps: Vec<(&str, Option<bool>)> = op
+                .depends_on
+                .iter()
+                .map(|d| (d.as_str(), done.get(d.as_str()).copied()))
+                .collect();
+            if let Some((failed_dep, _)) = deps.iter().find(|(_, state)| *state == Some(false)) {
+                done.insert(op.key.as_str(), false);
+                report.counts.failed += 1;
+                report.failures.push(ResourceFailure {
+                    key: op.key.clone(),
+                    reason: format!("not applied: it depends on {failed_dep}, which failed"),
+                });
+                run.emit(Event::ResourceFailed {
+                    tenant: &target.id,
+                    key: &op.key,
+                    reason: "a dependency failed",
+                });
+                continue;
+            }
+            if deps.iter().all(|(_, state)| *state == Some(true)) {
+                ready.push(i);
+            } else {
+                still_waiting.push(i);
+            }
+        }
+        waiting = still_waiting;
+        // Prepare what became ready; requests that need no pacing of their own at one per
+        // second (everything but Conditional Access) go out together in `$batch` calls.
+        let mut batch = Vec::new();
+        let mut deferred = Vec::new();
+        for i in ready.drain(..) {
+            let op = &operations[i];
+            let tenant_run = &tenant_run;
+            // Conditional Access goes one request per second: start only the next two, so the
+            // others do not sit in memory (resolved bodies, futures) waiting for their slot.
+            if op.kind.throttle == crate::kinds::ThrottleClass::ConditionalAccess {
+                if ca_in_flight >= CA_LANE {
+                    deferred.push(i);
+                    continue;
+                }
+                ca_in_flight += 1;
+            }
+            // The request carries the body from here on; the text is not needed again.
+            let body_text = std::mem::take(&mut bodies[i]);
+            match tenant_run.prepare(op, &body_text, &tenant_plan.resources[i].action, &ids) {
+                Ok(Step::Send(request, then))
+                    if request.class != crate::kinds::ThrottleClass::ConditionalAccess =>
+                {
+                    batch.push((i, op, request, then));
+                }
+                Ok(step) => running.push(Box::pin(async move {
+                    vec![(i, tenant_run.apply_one(op, step).await)]
+                })),
+                Err(reason) => {
+                    running.push(Box::pin(async move { vec![(i, Applied::Failed(reason))] }))
+                }
+            }
+        }
+        if batch.len() == 1 {
+            let (i, op, request, then) = batch.remove(0);
+            let tenant_run = &tenant_run;
+            running.push(Box::pin(async move {
+                vec![(i, tenant_run.apply_one(op, Step::Send(request, then)).await)]
+            }));
+        } else if !batch.is_empty() {
+            let tenant_run = &tenant_run;
+            running.push(Box::pin(tenant_run.apply_batch(batch)));
+        }
+        ready = deferred;
+        let Some(results) = running.next().await else {
+            break;
+        };
+        for (i, applied) in results {
+            let op = &operations[i];
+            if op.kind.throttle == crate::kinds::ThrottleClass::ConditionalAccess {
+                ca_in_flight -= 1;
+            }
+            match applied {
+                Applied::Done { action, id } => {
+                    if let Some(id) = &id {
+                        ids.insert(op.key.clone(), id.clone());
+                    }
+                    done.insert(op.key.as_str(), true);
+                    match action {
+                        "created" => report.counts.created += 1,
+                        "updated" => report.counts.updated += 1,
+                        "adopted" => report.counts.adopted += 1,
+                        _ => report.counts.unchanged += 1,
+                    }
+                    if let Some(journal) = &run.journal {
+                        journal.append(Entry::Applied {
+                            tenant: target.id.clone(),
+                            key: op.key.clone(),
+                            action: action.to_string(),
+                            object_id: id,
+                        });
+                    }
+                    run.emit(Event::ResourceApplied {
+                        tenant: &target.id,
+                        key: &op.key,
+                        action,
+                    });
+                }
+                Applied::Failed(error) => {
+                    let reason = error.to_string();
+                    done.insert(op.key.as_str(), false);
+                    report.counts.failed += 1;
+                    run.emit(Event::ResourceFailed {
+                        tenant: &target.id,
+                        key: &op.key,
+                        reason: &reason,
+                    });
+                    report.failures.push(ResourceFailure {
+                        key: op.key.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+    drop(running);
+    for i in waiting.into_iter().chain(ready) {
+        let op = &operations[i];
+        report.counts.failed += 1;
+        report.failures.push(ResourceFailure {
+            key: op.key.clone(),
+            reason: "not applied: a resource it depends on was never applied".into(),
+        });
+    }
+
+    if run.options.prune {
+        for orphan in &tenant_plan.orphans {
+            match tenant_run.delete_orphan(orphan).await {
+                Ok(()) => {
+                    report.counts.deleted += 1;
+                    if let Some(journal) = &run.journal {
+                        journal.append(Entry::Applied {
+                            tenant: target.id.clone(),
+                            key: orphan.key.clone(),
+                            action: "deleted".into(),
+                            object_id: Some(orphan.object_id.clone()),
+                        });
+                    }
+                    run.emit(Event::ResourceApplied {
+                        tenant: &target.id,
+                        key: &orphan.key,
+                        action: "deleted",
+                    });
+                }
+                Err(error) => {
+                    report.counts.failed += 1;
+                    report.failures.push(ResourceFailure {
+                        key: orphan.key.clone(),
+                        reason: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    if let Err(error) = tenant_run.identity.checkpoint() {
+        report.failures.push(ResourceFailure {
+            key: "(identity map)".into(),
+            reason: error.to_string(),
+        });
+    }
+    // A deploy's report does not keep the plan: a fleet's plans would add up.
+    drop(tenant_plan);
+    finish(report, run)
+}

@@ -1,0 +1,110 @@
+//! What a run produced, as the reporters render it: a compiled tenant ([`TenantOutcome`]),
+//! a planned or deployed tenant ([`TenantReport`] with its [`Counts`] and
+//! [`ResourceFailure`]s) and a whole plan or deploy run ([`DeploySummary`]). The engine
+//! (`compile`, `deploy`) builds these; every format in [`crate::report`] reads them. They are
+//! defined here, at the report layer, so reporting never depends on the stages it reports on.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::live::plan::TenantPlan;
+
+/// What happened to one tenant.
+#[derive(Debug, Clone)]
+pub struct TenantOutcome {
+    /// Tenant id.
+    pub id: String,
+    /// Tenant name.
+    pub name: String,
+    /// Operations in its bundle (when compiled).
+    pub operations: usize,
+    /// Content hash (when compiled).
+    pub content_hash: Option<String>,
+    /// The file written (when compiled with an output directory).
+    pub written: Option<PathBuf>,
+    /// The tenant failed and its bundle from an earlier run was removed.
+    pub removed_stale: bool,
+}
+
+/// What happened to a tenant's resources.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Created.
+    pub created: usize,
+    /// Updated (including adopted objects that needed changes).
+    pub updated: usize,
+    /// Adopted (taken over by match key).
+    pub adopted: usize,
+    /// Already as the bundle says.
+    pub unchanged: usize,
+    /// Orphans deleted.
+    pub deleted: usize,
+    /// Failed (or skipped because something they depend on failed).
+    pub failed: usize,
+}
+
+/// One resource that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceFailure {
+    /// Resource key.
+    pub key: String,
+    /// Why, in words a person can act on.
+    pub reason: String,
+}
+
+/// The result for one tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantReport {
+    /// Tenant id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Ring.
+    pub ring: String,
+    /// True when every resource matches the bundle.
+    pub ok: bool,
+    /// Resource counts.
+    pub counts: Counts,
+    /// Why the tenant failed, when it did (the first failure, or a tenant-wide one).
+    pub reason: Option<String>,
+    /// Every resource that failed.
+    pub failures: Vec<ResourceFailure>,
+    /// The plan (plan-only runs; a deploy does not keep it).
+    #[serde(skip)]
+    pub plan: Option<TenantPlan>,
+    /// Seconds from start to finish.
+    pub seconds: f64,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploySummary {
+    /// Run id (none for `plan`).
+    pub run_id: Option<String>,
+    /// Per tenant, in the order they finished.
+    pub tenants: Vec<TenantReport>,
+    /// Tenants never started because the rollout stopped.
+    pub not_started: Vec<String>,
+    /// Why the rollout stopped early.
+    pub stopped: Option<String>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Graph requests sent (`$batch` items count one each).
+    pub requests: u64,
+    /// Of those, sent inside `$batch` calls.
+    pub batched: u64,
+    /// `$batch` calls.
+    pub batches: u64,
+    /// Retries.
+    pub retries: u64,
+    /// 429 answers.
+    pub throttled: u64,
+}
+
+impl DeploySummary {
+    /// Tenants that failed.
+    pub fn failed(&self) -> impl Iterator<Item = &TenantReport> {
+        self.tenants.iter().filter(|t| !t.ok)
+    }
+}
