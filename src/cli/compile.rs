@@ -62,7 +62,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             summary.compiled + summary.failed.len(),
             args.out.display(),
             summary.operations,
-            output::counts(&diagnostics)
+            tenantform::report::human::diagnostic_counts(&diagnostics)
         ));
     }
     let ok = summary.failed.is_empty() && !diagnostics.has_errors();

@@ -13,9 +13,10 @@ use tenantform::graph::retry::RetryPolicy;
 use tenantform::journal::Entry;
 use tenantform::sim::{FLEET_SECRET_ENV, SimConfig, Simulator};
 
-use super::deploy::summary_text;
-use super::progress::{Progress, Style};
 use super::{err, exit, out, output};
+use tenantform::report::Output;
+use tenantform::report::human::summary_text;
+use tenantform::report::progress::{self, Style};
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
@@ -130,10 +131,11 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         fleet: fleet.clone(),
         client: client.clone(),
         journal: Some(journal),
-        reporter: Arc::new(Mutex::new(Box::new(Progress::new(
+        reporter: Arc::new(Mutex::new(progress::reporter(
             Style::for_humans(),
             "deploy",
-        )))),
+            Output::stdio(),
+        ))),
         options: DeployOptions {
             concurrency,
             ..DeployOptions::default()
@@ -147,7 +149,11 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         fleet,
         client,
         journal: None,
-        reporter: Arc::new(Mutex::new(Box::new(Progress::new(Style::Quiet, "plan")))),
+        reporter: Arc::new(Mutex::new(progress::reporter(
+            Style::Quiet,
+            "plan",
+            Output::stdio(),
+        ))),
         options: DeployOptions {
             concurrency,
             plan_only: true,

@@ -12,11 +12,13 @@ use tenantform::graph::client::{GraphClient, RealTiming};
 use tenantform::graph::pacing::Limits;
 use tenantform::graph::retry::RetryPolicy;
 use tenantform::journal::Entry;
-use tenantform::live::plan::{Action, TenantPlan};
 use tenantform::report::{Counts, DeploySummary};
 
-use super::progress::{Progress, Style};
 use super::{ProjectArg, Selector, err, exit, out, output};
+use tenantform::report::Output;
+use tenantform::report::human::{plan_text, summary_text};
+use tenantform::report::junit::junit;
+use tenantform::report::progress::{self, Style};
 
 /// Output of plan and deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -242,89 +244,9 @@ fn make_run(
         fleet,
         client,
         journal,
-        reporter: Arc::new(Mutex::new(Box::new(Progress::new(style, verb)))),
+        reporter: Arc::new(Mutex::new(progress::reporter(style, verb, Output::stdio()))),
         options,
     })
-}
-
-fn sign(action: &Action) -> &'static str {
-    match action {
-        Action::Create => "+",
-        Action::Update { .. } => "~",
-        Action::Adopt { .. } => "=",
-        Action::NoOp { .. } => " ",
-        Action::Ambiguous { .. } => "!",
-    }
-}
-
-fn show(value: &Option<serde_json::Value>) -> String {
-    match value {
-        None => "(absent)".into(),
-        Some(v) => {
-            let text = v.to_string();
-            if text.chars().count() > 80 {
-                format!("{}…", text.chars().take(80).collect::<String>())
-            } else {
-                text
-            }
-        }
-    }
-}
-
-/// The plan of one tenant for people.
-fn plan_text(name: &str, plan: &TenantPlan, detail: bool) -> String {
-    let (create, update, adopt, unchanged, ambiguous) = plan.counts();
-    let mut text = format!(
-        "{name} ({}): {create} to create, {update} to update, {adopt} to adopt, {unchanged} unchanged{}{}\n",
-        plan.tenant,
-        if ambiguous > 0 {
-            format!(", {ambiguous} ambiguous")
-        } else {
-            String::new()
-        },
-        if plan.orphans.is_empty() {
-            String::new()
-        } else {
-            format!(", {} orphaned", plan.orphans.len())
-        }
-    );
-    if !detail {
-        return text;
-    }
-    for r in &plan.resources {
-        if matches!(r.action, Action::NoOp { .. }) {
-            continue;
-        }
-        text.push_str(&format!("  {} {:<44} {}\n", sign(&r.action), r.key, r.kind));
-        match &r.action {
-            Action::Update { changes, .. } | Action::Adopt { changes, .. } => {
-                if let Action::Adopt { object_id, .. } = &r.action {
-                    text.push_str(&format!("      adopts existing object {object_id}\n"));
-                }
-                for c in changes {
-                    text.push_str(&format!(
-                        "      {}: {} -> {}\n",
-                        c.pointer,
-                        show(&c.live),
-                        show(&c.desired)
-                    ));
-                }
-            }
-            Action::Ambiguous { object_ids } => text.push_str(&format!(
-                "      {} objects match by key: {}\n",
-                object_ids.len(),
-                object_ids.join(", ")
-            )),
-            _ => {}
-        }
-    }
-    for o in &plan.orphans {
-        text.push_str(&format!(
-            "  - {:<44} orphan {} (deleted only with deploy --prune)\n",
-            o.key, o.object_id
-        ));
-    }
-    text
 }
 
 fn plan_file(summary: &DeploySummary) -> PlanFile {
@@ -720,123 +642,4 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
     } else {
         exit::OK
     })
-}
-
-/// The closing summary for people.
-pub(crate) fn summary_text(summary: &DeploySummary) -> String {
-    let ok = summary.tenants.iter().filter(|t| t.ok).count();
-    let mut totals = Counts::default();
-    for t in &summary.tenants {
-        totals.created += t.counts.created;
-        totals.updated += t.counts.updated;
-        totals.adopted += t.counts.adopted;
-        totals.unchanged += t.counts.unchanged;
-        totals.deleted += t.counts.deleted;
-        totals.failed += t.counts.failed;
-    }
-    let mut text = format!(
-        "deploy: {ok} of {} tenants converged in {:.1} s: {} created, {} updated, {} adopted, {} unchanged, {} deleted, {} failed ({} requests, {} of them in {} $batch calls; {} retries, {} throttled)\n",
-        summary.tenants.len() + summary.not_started.len(),
-        summary.seconds,
-        totals.created,
-        totals.updated,
-        totals.adopted,
-        totals.unchanged,
-        totals.deleted,
-        totals.failed,
-        summary.requests,
-        summary.batched,
-        summary.batches,
-        summary.retries,
-        summary.throttled,
-    );
-    let mut failed: Vec<_> = summary.failed().collect();
-    failed.sort_by(|a, b| a.name.cmp(&b.name));
-    for t in failed {
-        text.push_str(&format!(
-            "  FAILED {} ({}): {}\n",
-            t.name,
-            t.id,
-            t.reason.as_deref().unwrap_or("unknown")
-        ));
-        for f in t.failures.iter().skip(1).take(5) {
-            text.push_str(&format!("         also {}: {}\n", f.key, f.reason));
-        }
-    }
-    if let Some(stopped) = &summary.stopped {
-        text.push_str(&format!("  STOPPED: {stopped}\n"));
-    }
-    if !summary.not_started.is_empty() {
-        text.push_str(&format!(
-            "  {} tenants not started{}\n",
-            summary.not_started.len(),
-            summary
-                .run_id
-                .as_ref()
-                .map(|id| format!("; finish with: tenantform deploy --resume {id}"))
-                .unwrap_or_default()
-        ));
-    }
-    text
-}
-
-fn xml(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// JUnit XML: one test case per tenant, grouped by ring.
-pub(crate) fn junit(summary: &DeploySummary) -> String {
-    let failures = summary.failed().count();
-    let mut text = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"tenantform deploy\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
-        summary.tenants.len() + summary.not_started.len(),
-        summary.seconds
-    );
-    let mut rings: Vec<&str> = summary.tenants.iter().map(|t| t.ring.as_str()).collect();
-    rings.sort_unstable();
-    rings.dedup();
-    for ring in rings {
-        let cases: Vec<_> = summary.tenants.iter().filter(|t| t.ring == ring).collect();
-        text.push_str(&format!(
-            "  <testsuite name=\"ring {}\" tests=\"{}\" failures=\"{}\">\n",
-            xml(ring),
-            cases.len(),
-            cases.iter().filter(|t| !t.ok).count()
-        ));
-        for t in cases {
-            text.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"{} ({})\" time=\"{:.3}\">",
-                xml(ring),
-                xml(&t.name),
-                xml(&t.id),
-                t.seconds
-            ));
-            if !t.ok {
-                let reason = t.reason.as_deref().unwrap_or("failed");
-                text.push_str(&format!(
-                    "<failure message=\"{}\">{}</failure>",
-                    xml(reason),
-                    xml(&t
-                        .failures
-                        .iter()
-                        .map(|f| format!("{}: {}", f.key, f.reason))
-                        .collect::<Vec<_>>()
-                        .join("\n"))
-                ));
-            }
-            text.push_str("</testcase>\n");
-        }
-        text.push_str("  </testsuite>\n");
-    }
-    for id in &summary.not_started {
-        text.push_str(&format!(
-            "  <testsuite name=\"not started\" tests=\"1\" skipped=\"1\"><testcase name=\"{}\"><skipped message=\"the rollout stopped before this tenant\"/></testcase></testsuite>\n",
-            xml(id)
-        ));
-    }
-    text.push_str("</testsuites>\n");
-    text
 }

@@ -14,7 +14,6 @@ mod deploy;
 mod init;
 mod kinds;
 mod output;
-mod progress;
 mod render;
 mod runs;
 mod schema;

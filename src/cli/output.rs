@@ -1,13 +1,14 @@
-//! Shared command plumbing: load a project with its engine and schemas, print diagnostics in
-//! the chosen format, and the human reporter for compile events.
+//! Shared command plumbing: load a project with its engine and schemas, and print diagnostics
+//! in the chosen format (the formats themselves are in `tenantform::report`).
 
 use std::path::Path;
 
 use tenantform::compile::render::Engine;
 use tenantform::compile::validate::Schemas;
 use tenantform::compile::{self, CompileOptions, CompileSummary};
-use tenantform::diag::{self, Diagnostics};
-use tenantform::report::{Event, Reporter, Silent};
+use tenantform::diag::Diagnostics;
+use tenantform::report::human::CompileLines;
+use tenantform::report::{self, Output, Silent};
 use tenantform::source::project::{self, ProjectSource};
 
 use super::{Format, err, exit, out};
@@ -48,93 +49,19 @@ pub(crate) fn print_diagnostics(
     project: &ProjectSource,
 ) {
     let sources = &project.sources;
+    let pretty = |doc: serde_json::Value| {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )
+    };
     match format {
-        Format::Human => {
-            let mut text = String::new();
-            for d in diagnostics.iter() {
-                text.push_str(&diag::render_human(d, sources));
-                text.push('\n');
-            }
-            err(&text);
-        }
-        Format::Json => {
-            let items: Vec<_> = diagnostics
-                .iter()
-                .map(|d| diag::to_json(d, sources))
-                .collect();
-            let doc = serde_json::json!({
-                "errors": diagnostics.error_count(),
-                "warnings": diagnostics.warning_count(),
-                "diagnostics": items,
-            });
-            out(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            ));
-        }
-        Format::Sarif => {
-            let doc = diag::to_sarif(diagnostics, sources);
-            out(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            ));
-        }
-    }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// "2 errors, 1 warning".
-pub(crate) fn counts(diagnostics: &Diagnostics) -> String {
-    format!(
-        "{}, {}",
-        plural(diagnostics.error_count(), "error", "errors"),
-        plural(diagnostics.warning_count(), "warning", "warnings")
-    )
-}
-
-/// Plain lines on stderr for people; per-tenant lines only for small fleets or `--verbose`.
-pub(crate) struct HumanReporter {
-    pub(crate) verbose: bool,
-    pub(crate) total: usize,
-}
-
-impl Reporter for HumanReporter {
-    fn event(&mut self, event: Event<'_>) {
-        match event {
-            Event::CompileStarted { tenants } => self.total = tenants,
-            Event::TenantCompiled { outcome } if self.verbose || self.total <= 20 => {
-                let target = outcome
-                    .written
-                    .as_ref()
-                    .map(|p| format!(" -> {}", p.display()))
-                    .unwrap_or_default();
-                err(&format!(
-                    "  ok      {} ({}): {}{target}\n",
-                    outcome.name,
-                    outcome.id,
-                    plural(outcome.operations, "operation", "operations")
-                ));
-            }
-            Event::TenantFailed { outcome, errors } => err(&format!(
-                "  FAILED  {} ({}): {}{}\n",
-                outcome.name,
-                outcome.id,
-                if errors == 0 {
-                    "its baselines or tenant file have errors (below)".to_string()
-                } else {
-                    plural(errors, "error", "errors")
-                },
-                if outcome.removed_stale {
-                    "; its bundle from an earlier run was removed"
-                } else {
-                    ""
-                }
-            )),
-            _ => {}
-        }
+        Format::Human => err(&report::human::diagnostics_text(diagnostics, sources)),
+        Format::Json => out(&pretty(report::json::diagnostics_document(
+            diagnostics,
+            sources,
+        ))),
+        Format::Sarif => out(&pretty(report::sarif::to_sarif(diagnostics, sources))),
     }
 }
 
@@ -148,7 +75,7 @@ pub(crate) fn compile_and_report(
     verbose: bool,
 ) -> (CompileSummary, Diagnostics) {
     let summary = if format == Format::Human {
-        let mut reporter = HumanReporter { verbose, total: 0 };
+        let mut reporter = CompileLines::new(Output::stdio(), verbose);
         compile::compile(
             &loaded.project,
             &loaded.engine,

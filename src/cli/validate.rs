@@ -47,7 +47,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             "validate: {} tenant(s), {} operations: {}\n",
             summary.compiled + summary.failed.len(),
             summary.operations,
-            output::counts(&diagnostics)
+            tenantform::report::human::diagnostic_counts(&diagnostics)
         ));
     }
     Ok(if ok { exit::OK } else { exit::INVALID_INPUT })

@@ -1,16 +1,67 @@
-//! The `Reporter`: the library never prints; long-running stages send typed [`Event`]s here,
-//! and the binary decides how to show them (plain lines, JSON lines, progress bars).
+//! Stage 5, `report`: everything a person or a pipeline is shown. Long-running stages send
+//! typed [`Event`]s to a [`Reporter`]; results ([`outcome`]) and diagnostics are rendered by
+//! the formats here. The CLI only chooses a format and hands it an [`Output`] (the process's
+//! stdout and stderr); the library never prints.
 //!
-//! Input: events from `compile`, `plan` and `deploy`. Output: whatever the implementation
-//! writes.
+//! Input: events from `compile`, `plan` and `deploy`; [`outcome`] types; diagnostics. Output:
+//! text written to an [`Output`], or returned.
+//!
+//! Formats, one file each: [`human`] (diagnostics, compile lines, plans, summaries),
+//! [`progress`] (bars on a terminal, lines elsewhere), [`json`] (JSON lines and JSON
+//! diagnostics), [`junit`], [`sarif`]. A new format (markdown, HTML) is a new file here.
 
 use std::time::Duration;
 
 use crate::graph::retry::RetryReason;
 
+pub mod human;
+pub mod json;
+pub mod junit;
 pub mod outcome;
+pub mod progress;
+pub mod sarif;
 
 pub use outcome::{Counts, DeploySummary, ResourceFailure, TenantOutcome, TenantReport};
+
+use std::io::Write;
+
+/// Where a format writes: two streams, for results (`out`, stdout in the CLI) and for
+/// people (`err`, stderr). Write errors are ignored, so a closed pipe
+/// (`tenantform kinds | head`) ends output, not the run.
+pub struct Output {
+    out: Box<dyn Write + Send>,
+    err: Box<dyn Write + Send>,
+}
+
+impl Output {
+    /// Results to `out`, messages for people to `err`.
+    pub fn new(out: Box<dyn Write + Send>, err: Box<dyn Write + Send>) -> Output {
+        Output { out, err }
+    }
+
+    /// The process's stdout and stderr (the binary's choice; tests pass buffers).
+    pub fn stdio() -> Output {
+        Output::new(Box::new(std::io::stdout()), Box::new(std::io::stderr()))
+    }
+
+    /// Write results (flushed at once, so a pipeline sees each line as it happens).
+    pub fn out(&mut self, text: &str) {
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
+    }
+
+    /// Write a message for people.
+    pub fn err(&mut self, text: &str) {
+        let _ = self.err.write_all(text.as_bytes());
+        let _ = self.err.flush();
+    }
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output").finish_non_exhaustive()
+    }
+}
 
 /// Something that happened during a run.
 #[derive(Debug, Clone, Copy)]
@@ -150,5 +201,41 @@ impl Reporter for Recording {
             } => format!("{action} {tenant} {key}"),
             _ => return,
         });
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// A stream tests can read back.
+    #[derive(Clone, Default)]
+    pub(crate) struct Buffer(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buffer {
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8")
+        }
+    }
+
+    #[test]
+    fn output_keeps_results_and_messages_apart() {
+        let (out, err) = (Buffer::default(), Buffer::default());
+        let mut output = super::Output::new(Box::new(out.clone()), Box::new(err.clone()));
+        output.out("result\n");
+        output.err("message\n");
+        assert_eq!(out.text(), "result\n");
+        assert_eq!(err.text(), "message\n");
     }
 }

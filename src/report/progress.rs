@@ -1,20 +1,20 @@
 //! How plan and deploy show progress: on a terminal, indicatif bars (an overall bar with rate
 //! and ETA, a line per active tenant, running counts); elsewhere, one plain line per finished
-//! tenant; with `--format json`, one JSON event per line on stdout.
+//! tenant; with `--format json`, one JSON event per line ([`crate::report::json::JsonLines`]).
+//!
+//! Input: plan and deploy [`Event`]s. Output: bars on stderr, or lines to an [`Output`].
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use crate::report::json::JsonLines;
+use crate::report::{Counts, Event, Output, Reporter, TenantReport};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tenantform::report::{Counts, TenantReport};
-use tenantform::report::{Event, Reporter};
-
-use super::{err, out};
 
 /// Output style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Style {
+pub enum Style {
     /// Bars on a terminal.
     Bars,
     /// Plain lines.
@@ -27,7 +27,7 @@ pub(crate) enum Style {
 
 impl Style {
     /// Bars when stderr is a terminal, else plain lines.
-    pub(crate) fn for_humans() -> Style {
+    pub fn for_humans() -> Style {
         if std::io::stderr().is_terminal() {
             Style::Bars
         } else {
@@ -39,9 +39,18 @@ impl Style {
 /// Most tenant lines shown under the overall bar.
 const TENANT_LINES: usize = 8;
 
-/// The plan/deploy reporter of the command line.
-pub(crate) struct Progress {
+/// The reporter for a plan or deploy in `style`: JSON lines, or [`Progress`].
+pub fn reporter(style: Style, verb: &'static str, output: Output) -> Box<dyn Reporter + Send> {
+    match style {
+        Style::Json => Box::new(JsonLines::new(output)),
+        _ => Box::new(Progress::new(style, verb, output)),
+    }
+}
+
+/// The plan/deploy reporter for people: bars on a terminal, lines elsewhere.
+pub struct Progress {
     style: Style,
+    output: Output,
     verb: &'static str,
     multi: MultiProgress,
     overall: Option<ProgressBar>,
@@ -52,9 +61,11 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    pub(crate) fn new(style: Style, verb: &'static str) -> Progress {
+    /// Progress in `style` (`Bars`, `Lines` or `Quiet`), for a run that does `verb`.
+    pub fn new(style: Style, verb: &'static str, output: Output) -> Progress {
         Progress {
             style,
+            output,
             verb,
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8)),
             overall: None,
@@ -110,69 +121,11 @@ impl Progress {
             report.name, report.id, report.seconds
         )
     }
-
-    fn json(&self, value: serde_json::Value) {
-        out(&format!("{value}\n"));
-    }
 }
 
 impl Reporter for Progress {
     fn event(&mut self, event: Event<'_>) {
         if self.style == Style::Quiet {
-            return;
-        }
-        if self.style == Style::Json {
-            let value = match event {
-                Event::DeployStarted { tenants, plan_only } => {
-                    serde_json::json!({"event": "started", "tenants": tenants, "plan_only": plan_only})
-                }
-                Event::RingStarted { ring, tenants } => {
-                    serde_json::json!({"event": "ring_started", "ring": ring, "tenants": tenants})
-                }
-                Event::TenantStarted { id, name } => {
-                    serde_json::json!({"event": "tenant_started", "tenant": id, "name": name})
-                }
-                Event::ResourceApplied {
-                    tenant,
-                    key,
-                    action,
-                } => {
-                    serde_json::json!({"event": "applied", "tenant": tenant, "key": key, "action": action})
-                }
-                Event::ResourceFailed {
-                    tenant,
-                    key,
-                    reason,
-                } => {
-                    serde_json::json!({"event": "resource_failed", "tenant": tenant, "key": key, "reason": reason})
-                }
-                Event::RequestRetried {
-                    tenant,
-                    key,
-                    status,
-                    reason,
-                    after,
-                } => {
-                    serde_json::json!({"event": "retry", "tenant": tenant, "key": key, "status": status, "reason": reason, "after_ms": after.as_millis() as u64})
-                }
-                Event::TenantFinished { report } => {
-                    serde_json::json!({"event": "tenant_finished", "tenant": report.id, "name": report.name, "ok": report.ok, "counts": report.counts, "reason": report.reason, "seconds": report.seconds})
-                }
-                Event::DeployFinished { summary } => serde_json::json!({
-                    "event": "finished",
-                    "run_id": summary.run_id,
-                    "succeeded": summary.tenants.iter().filter(|t| t.ok).count(),
-                    "failed": summary.failed().count(),
-                    "not_started": summary.not_started,
-                    "stopped": summary.stopped,
-                    "seconds": summary.seconds,
-                    "requests": summary.requests,
-                    "retries": summary.retries,
-                    "throttled": summary.throttled,
-                }),
-                _ => return,
-            };
-            self.json(value);
             return;
         }
         match event {
@@ -196,7 +149,7 @@ impl Reporter for Progress {
                 let line = format!("ring {ring}: {tenants} {noun}\n");
                 match &self.overall {
                     Some(bar) => bar.println(line.trim_end()),
-                    None => err(&line),
+                    None => self.output.err(&line),
                 }
             }
             Event::TenantStarted { id, name }
@@ -270,7 +223,7 @@ impl Reporter for Progress {
                             bar.println(line.trim_end());
                         }
                     }
-                    None if !report.ok || self.total <= 50 => err(&line),
+                    None if !report.ok || self.total <= 50 => self.output.err(&line),
                     None => {}
                 }
             }
