@@ -1,0 +1,556 @@
+//! Graph's resource semantics for every kind of the registry (graph-wire-facts.md sections 5
+//! and 8.5): list with `$filter`/`$select`/`$top` and paging, get, create (201 with the full
+//! entity), update (PATCH or PUT, 204), delete (soft delete into `deletedItems` where Graph
+//! does), singletons, fixed members, group upsert by `uniqueName` with
+//! `Prefer: create-if-missing`, partners keyed by `tenantId`, partner identity synchronization,
+//! and Intune `/assign` with its replace-all semantics.
+//!
+//! Input: a [`Call`] (the tenant, the request, the parsed query) and the [`Target`] the path
+//! resolved to. Output: the [`Reply`] Graph would send. Authentication, throttling and faults
+//! happen before (see `service.rs`). Reading and rendering are here; writes are in
+//! `write.rs`, and what each path resolves to, per shape, in `targets.rs`.
+
+use serde_json::{Map, Value};
+
+use crate::kinds::{self, ApiVersion, Kind, Shape};
+use crate::sim::query::{MAX_TOP, Query, skiptoken};
+use crate::sim::routes::Target;
+use crate::sim::seeded;
+use crate::sim::service::App;
+use crate::sim::state::{StoredObject, Tenant, TenantState};
+use crate::sim::wire::{Reply, graph_timestamp, json_string};
+use crate::source::model::is_guid;
+
+mod targets;
+mod write;
+
+/// Properties Graph keeps but leaves out of GET (returned only with `$expand`).
+const HIDDEN_ON_GET: &[(&str, &str)] = &[("deviceCompliancePolicy", "scheduledActionsForRule")];
+
+/// One Graph request, relative to the version root.
+#[derive(Debug, Clone)]
+pub(crate) struct GraphRequest<'a> {
+    /// Upper-case method.
+    pub(crate) method: &'a str,
+    /// `/v1.0` or `/beta`.
+    pub(crate) version: ApiVersion,
+    /// Path after the version segment, starting with `/`, percent-encoded as sent.
+    pub(crate) path: &'a str,
+    /// Raw query without `?`.
+    pub(crate) query: &'a str,
+    /// The `Prefer` header(s), comma-joined.
+    pub(crate) prefer: &'a str,
+    /// Body bytes.
+    pub(crate) body: &'a [u8],
+}
+
+/// Everything a handler needs.
+pub(crate) struct Call<'a> {
+    /// The simulator.
+    pub(crate) app: &'a App,
+    /// The caller's tenant.
+    pub(crate) tenant: &'a Tenant,
+    /// The request.
+    pub(crate) request: &'a GraphRequest<'a>,
+    /// Its query options.
+    pub(crate) query: Query,
+    /// Wall-clock milliseconds (timestamps).
+    pub(crate) now_ms: i64,
+    /// Clock milliseconds (replication delay).
+    pub(crate) clock_ms: u64,
+}
+
+fn not_allowed() -> Reply {
+    Reply::error(
+        405,
+        "Request_BadRequest",
+        "Specified HTTP method is not allowed for the request target.",
+    )
+}
+
+fn not_found(key: &str) -> Reply {
+    Reply::error(
+        404,
+        "Request_ResourceNotFound",
+        format!(
+            "Resource '{key}' does not exist or one of its queried reference-property objects are not present."
+        ),
+    )
+}
+
+fn type_name(kind: &Kind, value: &Value) -> String {
+    let odata = value
+        .get("@odata.type")
+        .and_then(Value::as_str)
+        .map(|t| t.trim_start_matches('#').to_string());
+    odata.unwrap_or_else(|| format!("microsoft.graph.{}", kind.schema.root_type))
+}
+
+fn same_odata_type(a: Option<&str>, b: Option<&str>) -> bool {
+    let norm = |t: Option<&str>| t.map(|t| t.trim_start_matches('#').to_ascii_lowercase());
+    norm(a) == norm(b)
+}
+
+/// PATCH semantics: objects merge property by property (a different `@odata.type` replaces),
+/// everything else is replaced.
+fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(existing), Value::Object(changes)) => {
+            for (name, value) in changes {
+                match existing.get_mut(&name) {
+                    Some(current)
+                        if current.is_object()
+                            && value.is_object()
+                            && same_odata_type(
+                                current.get("@odata.type").and_then(Value::as_str),
+                                value
+                                    .get("@odata.type")
+                                    .and_then(Value::as_str)
+                                    .or(current.get("@odata.type").and_then(Value::as_str)),
+                            ) =>
+                    {
+                        merge(current, value);
+                    }
+                    _ => {
+                        existing.insert(name, value);
+                    }
+                }
+            }
+        }
+        (target, patch) => *target = patch,
+    }
+}
+
+/// Every string at a JSON pointer pattern (`*` = any array item or object member).
+fn strings_at<'v>(value: &'v Value, pattern: &[&str], out: &mut Vec<&'v str>) {
+    let Some((first, rest)) = pattern.split_first() else {
+        if let Some(s) = value.as_str() {
+            out.push(s);
+        }
+        return;
+    };
+    match (*first, value) {
+        ("*", Value::Array(items)) => items.iter().for_each(|v| strings_at(v, rest, out)),
+        ("*", Value::Object(map)) => map.values().for_each(|v| strings_at(v, rest, out)),
+        (name, Value::Object(map)) => {
+            if let Some(child) = map.get(name) {
+                strings_at(child, rest, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The collection kind a child kind hangs under (`partners` for identity synchronization).
+fn parent_collection(child: &Kind) -> Option<&'static Kind> {
+    kinds::KINDS
+        .iter()
+        .find(|k| k.shape == Shape::Collection && child.path.starts_with(&format!("{}/{{", k.path)))
+}
+
+/// Action kinds (`/assign`) whose parent is `kind`.
+fn assignment_kind_of(kind: &Kind) -> Option<&'static Kind> {
+    kinds::KINDS
+        .iter()
+        .find(|k| k.shape == Shape::ParentAction && k.parent_kind == Some(kind.name))
+}
+
+fn hidden_properties(kind: &Kind) -> impl Iterator<Item = &'static str> + '_ {
+    HIDDEN_ON_GET
+        .iter()
+        .filter(move |(k, _)| *k == kind.name)
+        .map(|(_, p)| *p)
+}
+
+impl Call<'_> {
+    fn prefers(&self, token: &str) -> bool {
+        self.request
+            .prefer
+            .split(',')
+            .any(|p| p.trim().eq_ignore_ascii_case(token))
+    }
+
+    fn version(&self) -> &'static str {
+        self.request.version.segment()
+    }
+
+    fn context(&self, fragment: &str) -> String {
+        format!(
+            "{}/{}/$metadata#{fragment}",
+            self.app.base_url,
+            self.version()
+        )
+    }
+
+    fn body(&self) -> Result<Value, Reply> {
+        serde_json::from_slice::<Value>(self.request.body)
+            .ok()
+            .filter(Value::is_object)
+            .ok_or_else(|| {
+                Reply::error(
+                    400,
+                    "BadRequest",
+                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+                )
+            })
+    }
+
+    fn visible(&self, object: &StoredObject) -> bool {
+        object.visible(self.clock_ms)
+    }
+
+    /// The next server id for this tenant.
+    fn next_id(&self, state: &mut TenantState) -> String {
+        state.next_object += 1;
+        seeded::guid(
+            self.app.config.seed,
+            &format!("{}/{}", self.tenant.id, state.next_object),
+        )
+    }
+
+    /// The entity text of an object as this request asks for it (evolvable members masked
+    /// unless `Prefer: include-unknown-enum-members`, `$select`, `$expand`), with an
+    /// `@odata.context` first when given.
+    fn render(
+        &self,
+        kind: &Kind,
+        object: &StoredObject,
+        context: Option<String>,
+    ) -> Result<String, Reply> {
+        let mask = object.evolvable && !self.prefers("include-unknown-enum-members");
+        if !mask && self.query.select.is_none() && self.query.expand.is_empty() {
+            return Ok(match context {
+                Some(context) => {
+                    let text = object.text();
+                    let rest = text.strip_prefix('{').unwrap_or("}");
+                    let separator = if rest == "}" { "" } else { "," };
+                    format!(
+                        "{{\"@odata.context\":{}{separator}{rest}",
+                        json_string(&context)
+                    )
+                }
+                None => object.text(),
+            });
+        }
+        let mut value = object.value();
+        if mask {
+            self.app.schemas.mask_evolvable(kind, &mut value);
+        }
+        let Value::Object(mut map) = value else {
+            return Ok(object.text());
+        };
+        for name in &self.query.expand {
+            let hidden = hidden_properties(kind).find(|p| p.eq_ignore_ascii_case(name));
+            if let Some(property) = hidden {
+                let stored: Option<Value> = object
+                    .hidden
+                    .as_deref()
+                    .and_then(|h| serde_json::from_str::<Value>(h).ok())
+                    .and_then(|h| h.get(property).cloned());
+                map.insert(
+                    property.to_string(),
+                    stored.unwrap_or(Value::Array(Vec::new())),
+                );
+            } else if name.eq_ignore_ascii_case("assignments") && assignment_kind_of(kind).is_some()
+            {
+                let assignments = object
+                    .assignments
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str(a).ok())
+                    .unwrap_or(Value::Array(Vec::new()));
+                map.insert("assignments".into(), assignments);
+            } else {
+                return Err(Reply::error(
+                    400,
+                    "Request_BadRequest",
+                    format!(
+                        "Could not find a property named '{name}' on type '{}'.",
+                        type_name(kind, &Value::Object(map))
+                    ),
+                ));
+            }
+        }
+        if let Some(select) = &self.query.select {
+            let mut selected = Map::new();
+            if let Some(t) = map.get("@odata.type") {
+                selected.insert("@odata.type".into(), t.clone());
+            }
+            for name in select {
+                match map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                    Some((k, v)) => {
+                        selected.insert(k.clone(), v.clone());
+                    }
+                    None => {
+                        return Err(Reply::error(
+                            400,
+                            "Request_BadRequest",
+                            format!(
+                                "Could not find a property named '{name}' on type '{}'.",
+                                type_name(kind, &Value::Object(map))
+                            ),
+                        ));
+                    }
+                }
+            }
+            for name in &self.query.expand {
+                if let Some((k, v)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                    selected.insert(k.clone(), v.clone());
+                }
+            }
+            map = selected;
+        }
+        let mut out = Map::new();
+        if let Some(context) = context {
+            out.insert("@odata.context".into(), Value::String(context));
+        }
+        out.extend(map);
+        Ok(Value::Object(out).to_string())
+    }
+
+    fn entity_reply(
+        &self,
+        status: u16,
+        kind: &Kind,
+        object: &StoredObject,
+        fragment: &str,
+    ) -> Reply {
+        match self.render(
+            kind,
+            object,
+            Some(self.context(&format!("{fragment}/$entity"))),
+        ) {
+            Ok(text) => Reply::json(status, text),
+            Err(reply) => reply,
+        }
+    }
+
+    fn matches_filter(&self, kind: &Kind, object: &StoredObject) -> bool {
+        if self.query.filter.is_empty() {
+            return true;
+        }
+        let indexed = kind.match_key.first();
+        if let (Some(key), [clause], Some(value)) = (
+            indexed,
+            self.query.filter.as_slice(),
+            object.match_value.as_deref(),
+        ) && clause.property == *key
+            && let Value::String(wanted) = &clause.value
+        {
+            return value.to_lowercase() == wanted.to_lowercase();
+        }
+        self.query.matches(&object.value())
+    }
+
+    /// A collection page: `@odata.context`, `@odata.nextLink` when more remain, `value`.
+    fn list<'o>(
+        &self,
+        kind: &Kind,
+        objects: impl Iterator<Item = &'o StoredObject>,
+        fragment: &str,
+    ) -> Reply {
+        let matching: Vec<&StoredObject> = objects
+            .filter(|o| self.visible(o))
+            .filter(|o| self.matches_filter(kind, o))
+            .collect();
+        let size = self
+            .query
+            .top
+            .unwrap_or(self.app.config.page_size)
+            .clamp(1, MAX_TOP);
+        let start = self.query.offset.min(matching.len());
+        let end = (start + size).min(matching.len());
+        let mut items = Vec::with_capacity(end - start);
+        for object in &matching[start..end] {
+            match self.render(kind, object, None) {
+                Ok(text) => items.push(text),
+                Err(reply) => return reply,
+            }
+        }
+        let context_fragment = match &self.query.select {
+            Some(select) => format!("{fragment}({})", select.join(",")),
+            None => fragment.to_string(),
+        };
+        let mut text = format!(
+            "{{\"@odata.context\":{}",
+            json_string(&self.context(&context_fragment))
+        );
+        if end < matching.len() {
+            let query = &self.query.without_skiptoken;
+            let separator = if query.is_empty() { "" } else { "&" };
+            let next = format!(
+                "{}/{}{}?{query}{separator}$skiptoken={}",
+                self.app.base_url,
+                self.version(),
+                self.request.path,
+                skiptoken(end)
+            );
+            text.push_str(&format!(",\"@odata.nextLink\":{}", json_string(&next)));
+        }
+        text.push_str(",\"value\":[");
+        text.push_str(&items.join(","));
+        text.push_str("]}");
+        Reply::json(200, text)
+    }
+
+    /// Every reference in the body (the kind's `ref_slots`) must name an object that exists
+    /// and that replication has made visible; values that are not GUIDs (`All`, `all_users`)
+    /// are special values and pass.
+    fn check_references(
+        &self,
+        state: &TenantState,
+        kind: &Kind,
+        body: &Value,
+    ) -> Result<(), Reply> {
+        for slot in kind.ref_slots {
+            let pattern: Vec<&str> = slot.pointer.trim_start_matches('/').split('/').collect();
+            let mut found = Vec::new();
+            strings_at(body, &pattern, &mut found);
+            let Some(target) = kinds::by_name(slot.kind) else {
+                continue;
+            };
+            for id in found.into_iter().filter(|id| is_guid(id)) {
+                let exists = state
+                    .live(target)
+                    .and_then(|live| live.get(id.to_ascii_lowercase().as_str()))
+                    .is_some_and(|o| self.visible(o));
+                if !exists {
+                    return Err(Reply::error(
+                        400,
+                        "Request_BadRequest",
+                        format!(
+                            "Invalid object identifier '{id}'. The source resource object or one of the objects being referenced do not exist."
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Server-set properties on a new entity: timestamps, version, the group's computed fields.
+    fn server_fields(&self, kind: &Kind, entity: &mut Map<String, Value>, id: Option<&str>) {
+        let now = Value::String(graph_timestamp(self.now_ms));
+        let probe = Value::Object(entity.clone());
+        for property in kind.schema.read_only.iter().copied().chain([
+            "createdDateTime",
+            "modifiedDateTime",
+            "lastModifiedDateTime",
+            "deletedDateTime",
+            "renewedDateTime",
+            "version",
+        ]) {
+            if entity.contains_key(property) || !self.app.schemas.declares(kind, &probe, property) {
+                continue;
+            }
+            let value = match property {
+                "createdDateTime" | "lastModifiedDateTime" | "renewedDateTime" => now.clone(),
+                "version" => Value::from(1),
+                "proxyAddresses" => Value::Array(Vec::new()),
+                "securityIdentifier" => Value::String(format!(
+                    "S-1-12-1-{}",
+                    id.map_or(0, |id| seeded::derive(self.app.config.seed, id) as u32)
+                )),
+                "id" => continue,
+                _ => Value::Null,
+            };
+            entity.insert(property.to_string(), value);
+        }
+    }
+
+    /// Split the properties GET leaves out (and give their entities ids, as Graph does).
+    fn split_hidden(
+        &self,
+        state: &mut TenantState,
+        kind: &Kind,
+        entity: &mut Map<String, Value>,
+    ) -> Option<Box<str>> {
+        let mut hidden = Map::new();
+        for property in hidden_properties(kind) {
+            if let Some(mut value) = entity.remove(property) {
+                self.give_ids(state, &mut value);
+                hidden.insert(property.to_string(), value);
+            }
+        }
+        (!hidden.is_empty()).then(|| Box::from(Value::Object(hidden).to_string().as_str()))
+    }
+
+    fn give_ids(&self, state: &mut TenantState, value: &mut Value) {
+        if let Value::Array(items) = value {
+            for item in items {
+                if let Value::Object(map) = item {
+                    if !map.contains_key("id") {
+                        let id = self.next_id(state);
+                        map.insert("id".into(), Value::String(id));
+                    }
+                    for child in map.values_mut() {
+                        if child.is_array() {
+                            self.give_ids(state, child);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answer the request for `target`, under the tenant's lock.
+    pub(crate) fn handle(&self, target: Target) -> Reply {
+        let mut state = self.tenant.lock();
+        let state = &mut *state;
+        match target {
+            Target::Collection(kind) => self.collection_target(state, kind),
+            Target::Item(kind, key) => self.item_target(state, kind, &key),
+            Target::AlternateKey(kind, value) => self.alternate_key_target(state, kind, &value),
+            Target::Singleton(kind) => self.singleton_target(state, kind),
+            Target::Members(kind) => self.members_target(state, kind),
+            Target::Member(kind, id) => self.member_target(state, kind, &id),
+            Target::Child(kind, parent) => self.child_target(state, kind, &parent),
+            Target::Assign(kind, parent) => self.assign_target(state, kind, &parent),
+            Target::Assignments(kind, parent) => self.assignments_target(state, kind, &parent),
+            Target::DeletedCollection(kind) => self.deleted_target(state, kind, None),
+            Target::DeletedItem(kind, id) => self.deleted_target(state, kind, Some(&id)),
+        }
+    }
+}
+
+/// The `@odata.context` fragment of a fixed-member set: its path without the `{id}` segment.
+fn member_set_fragment(kind: &Kind) -> &'static str {
+    kind.path
+        .trim_start_matches('/')
+        .rsplit_once('/')
+        .map_or(kind.path, |(set, _)| set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patches_objects_and_replaces_arrays() {
+        let mut target = json!({"a": {"b": 1, "c": [1, 2]}, "d": "x"});
+        merge(&mut target, json!({"a": {"c": [3]}, "d": null}));
+        assert_eq!(target, json!({"a": {"b": 1, "c": [3]}, "d": null}));
+    }
+
+    #[test]
+    fn references_are_found_by_pattern() {
+        let body = json!({"conditions": {"users": {"excludeGroups": ["g1", "g2"]}}});
+        let mut found = Vec::new();
+        strings_at(
+            &body,
+            &["conditions", "users", "excludeGroups", "*"],
+            &mut found,
+        );
+        assert_eq!(found, vec!["g1", "g2"]);
+    }
+
+    #[test]
+    fn child_kinds_find_their_parent_collection() {
+        let sync = kinds::by_name("crossTenantIdentitySyncPolicyPartner")
+            .unwrap_or_else(|| panic!("kind"));
+        assert_eq!(
+            parent_collection(sync).map(|k| k.name),
+            Some("crossTenantAccessPolicyPartner")
+        );
+    }
+}
