@@ -1,19 +1,43 @@
 //! tenantform compiles Microsoft 365 / Entra ID / Intune baselines into validated Microsoft
-//! Graph request bundles, one per tenant.
+//! Graph request bundles, one per tenant, plans them against live tenants and deploys them to
+//! fleets.
+//!
+//! The pipeline, with the module that owns each stage (data flows left to right, top to
+//! bottom; each arrow is one type handed to the next stage):
 //!
 //! ```text
-//! ProjectSource ──resolve──▶ ResolvedTenant ──render──▶ ExpandedDocument*
-//!   ──bundle──▶ Bundle ──validate──▶ ValidatedBundle   (only validate can build one)
-//!   ──(+ LiveState read by graph)──plan──▶ Plan ──deploy──▶ Event stream ──▶ Reporter, Journal
+//!  source/            compile/                         live/                 deploy/
+//!  project ─▶ ProjectSource ─▶ render ─▶ bundle ─▶ validate ─▶ ValidatedBundle
+//!  model      resolve ─▶ ResolvedTenant    (fleet drives them per tenant)        │
+//!  span                                                                         ▼
+//!                              graph/ (client: auth, pacing, retry, $batch) ◀── read ─▶ LiveState
+//!                                                                               │ plan (normalize)
+//!                                                                               ▼
+//!                                      deploy: fleet ─▶ scheduler ─▶ tenant ─▶ apply ─▶ identity
+//!                                                                               │
+//!                                      journal (hash-chained runs)   ◀──────────┤ Events, outcomes
+//!                                                                               ▼
+//!                                      report/ (Reporter: human, progress, json, junit, sarif)
 //! ```
 //!
-//! Stages: [`project`] loads files into a [`source::SourceMap`] and the [`model`];
-//! [`resolve`] applies layers, parameters and overrides; [`render`] owns Tera; [`bundle`]
-//! finds references and orders operations; [`validate`] checks bodies against the schemas
-//! generated from Graph's metadata ([`schema`]) and runs semantic lints; [`compile`] drives the
-//! fleet; [`live`] reads a tenant through the [`graph`] client, [`plan`] compares, and
-//! [`deploy`] applies plans across a fleet with a [`journal`]. Every resource kind is data in [`kinds`]. Problems are [`diag::Diagnostic`]s; progress
-//! goes to a [`report::Reporter`]. The library never prints.
+//! - [`source`] loads a project (and the shipped baselines) with spans, and resolves a tenant.
+//! - [`compile`] renders (Tera), bundles (references, order) and validates (schemas generated
+//!   from Graph's metadata in [`schema`], plus lints) into a `ValidatedBundle`.
+//! - [`live`] reads a tenant through the [`graph`] client into live state, normalizes it and
+//!   plans (desired vs live). Drift, snapshots and export read tenants here too.
+//! - [`deploy`] runs a fleet: its scheduler, one tenant's apply, the identity map store.
+//! - [`report`] owns the [`report::Event`]s, the [`report::Reporter`] trait and every output
+//!   format; [`journal`] is the run's audit trail.
+//! - Beside the pipeline: [`kinds`] (the registry every stage and the simulator read),
+//!   [`diag`] (problems with `file:line:col`), [`canonical`] (canonical JSON and hashes),
+//!   [`sim`] (the Graph simulator: it is Graph, so it never calls `graph`, `live` or
+//!   `deploy`), and [`bench`](mod@bench) (the `bench` subcommand).
+//!
+//! Who may call whom: the binary's `cli` calls everything; `deploy` → `live` → `graph`;
+//! `compile` → `source`, `kinds`, `schema`; `report` depends only on the data it renders.
+//! The library never prints: output goes to a [`report::Reporter`] or an
+//! [`report::Output`] the binary passes in. book/src/architecture.md says where a new kind,
+//! command or output format goes.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 

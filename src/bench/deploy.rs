@@ -16,7 +16,7 @@
 //!    limits; a tenant's minimum is its slowest class, the fleet's is its slowest tenant
 //!    (tenants run side by side), or the app-wide limit when that is slower. Reads are not
 //!    counted; the Conditional Access reads the client makes besides are reported apart.
-//! 4. Deploy every tenant at once ([`deploy::run`], concurrency = tenants) with the real
+//! 4. Deploy every tenant at once ([`deploy::run`](fn@crate::deploy::run), concurrency = tenants) with the real
 //!    client ([`GraphClient`], default retry policy, [`RealTiming`]), a [`RunJournal`] in the
 //!    project and a [`Silent`] reporter; then a plan-only run over every tenant, which must find
 //!    nothing left to change.

@@ -143,7 +143,7 @@ fn encode_ref_text(text: &str) -> String {
     out
 }
 
-/// Undo [`encode_ref_text`] (invalid escapes and bytes stay as they are, lossily).
+/// Undo `encode_ref_text` (invalid escapes and bytes stay as they are, lossily).
 pub fn decode_ref_text(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

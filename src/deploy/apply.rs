@@ -4,8 +4,8 @@
 //! for resources that became ready together, orphan deletion, and the identity map kept as
 //! each object becomes known.
 //!
-//! Input: a [`TenantRun`] (the run, the tenant's session and identity store) and each
-//! resource's operation, body and plan action. Output: an [`Applied`] per resource, or the
+//! Input: a `TenantRun` (the run, the tenant's session and identity store) and each
+//! resource's operation, body and plan action. Output: an `Applied` per resource, or the
 //! [`ApplyError`] that says why it failed, in words a person can act on.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::compile::bundle::{Operation, Unresolved};
 use crate::deploy::identity::{IdentityError, IdentityStore};
-use crate::deploy::run::{JournalObserver, Run};
+use crate::deploy::shared::{JournalObserver, Run};
 use crate::graph::client::{Request, RequestError, Response, TenantSession};
 use crate::kinds::{Kind, Method, Shape};
 use crate::live;

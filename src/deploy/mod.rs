@@ -18,13 +18,13 @@
 //! - [`tenant`]: one tenant from compile to checkpoint ([`tenant::TenantError`]).
 //! - [`apply`]: one resource's request and its answer ([`apply::ApplyError`]).
 //! - [`identity`]: the identity map store ([`identity::IdentityError`]).
-//! - [`run`]: the options, journal and reporter a run's tenants share.
+//! - [`shared`]: what a run's tenants share: options, Graph client, journal, reporter.
 
 pub mod apply;
 pub mod fleet;
 pub mod identity;
-pub mod run;
 pub mod scheduler;
+pub mod shared;
 pub mod tenant;
 
 pub use fleet::{EnvLookup, Fleet, FleetError, Target, in_shard, process_env, waves};
@@ -32,8 +32,8 @@ pub use identity::{
     IdentityError, checkpoint_identity, identity_log_path, identity_path, load_identity,
     save_identity, state_root,
 };
-pub use run::{DeployOptions, Run, RunJournal, new_run_id, run_dir};
 pub use scheduler::run;
+pub use shared::{DeployOptions, Run, RunJournal, new_run_id, run_dir};
 
 /// Text for the known-after-apply marker (re-exported for reporters).
 pub const AFTER_APPLY: &str = crate::live::plan::KNOWN_AFTER_APPLY;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::deploy::fleet::{Target, waves};
-use crate::deploy::run::Run;
+use crate::deploy::shared::Run;
 use crate::deploy::tenant::deploy_tenant;
 use crate::journal::Entry;
 use crate::report::{Counts, DeploySummary, Event, TenantReport};

@@ -6,7 +6,7 @@
 //!
 //! Input: the [`Run`] and one [`Target`]. Output: its [`TenantReport`], events to the reporter
 //! and records in the journal. A tenant-wide failure is a [`TenantError`]; a resource's own
-//! failure is an [`ApplyError`] in its report.
+//! failure is an [`ApplyError`](crate::deploy::apply::ApplyError) in its report.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -21,7 +21,7 @@ use crate::deploy::fleet::{Fleet, Target};
 use crate::deploy::identity::{
     IdentityError, IdentityStore, checkpoint_identity, identity_log_path, load_identity,
 };
-use crate::deploy::run::{JournalObserver, Run};
+use crate::deploy::shared::{JournalObserver, Run};
 use crate::graph::auth::{self, AuthError};
 use crate::graph::client::{RequestError, TenantSession};
 use crate::graph::cloud::{self, EndpointError};

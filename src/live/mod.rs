@@ -5,13 +5,13 @@
 //! bundle's kinds, read once, paged and batched) and a [`plan::TenantPlan`] (per resource:
 //! create, update with a property diff, adopt, leave alone, or orphan).
 //!
-//! - [`read`]: the one live reader; `plan` and `deploy` use it today, and drift, snapshot and
+//! - [`reader`]: the one live reader; `plan` and `deploy` use it today, and drift, snapshot and
 //!   export read tenants through it too.
 //! - [`normalize`]: one normalization per kind, the single truth for "is this the same".
 //! - [`plan`]: desired vs live, pure (no network), so plan, drift and verification share it.
 
 pub mod normalize;
 pub mod plan;
-pub mod read;
+pub mod reader;
 
-pub use read::{find_by_match_key, known_ids, read, resolved_path};
+pub use reader::{find_by_match_key, known_ids, read, resolved_path};

@@ -1,12 +1,16 @@
 //! JSON Schema generation from Microsoft Graph's own metadata.
 //!
+//! One file on purpose (the one file in `src/` over 1,000 lines, besides generated schemas): it
+//! is a single offline step read top to bottom, in four marked sections — type model, CSDL
+//! parsing, beta type mappings, schema generation — and nothing else calls into its middle.
+//!
 //! This module owns the step "Graph metadata → committed request-body schemas": it parses the
 //! v1.0 OData CSDL (`v1.0-Prod.csdl`) and the name-only beta type mappings
 //! (`type-mappings/beta-{entity,complex,enum}-types.json`) into a small type model
 //! ([`Metadata`]), and emits, for every kind in [`crate::kinds::KINDS`], two self-contained JSON
 //! Schema (draft 2020-12) documents: `<schema.id>.create.schema.json` and
 //! `<schema.id>.update.schema.json`. The generated files live in `src/schema/generated/` and are
-//! committed; [`check`] tells whether they are up to date, [`write`] rewrites them.
+//! committed; [`check`] tells whether they are up to date, [`write`](fn@write) rewrites them.
 //!
 //! Rules the validator relies on (see each function for details):
 //! - object types are flattened (base properties first, CSDL declaration order) and closed with

@@ -3,7 +3,7 @@
 //! fixed member and child by its path, and the assignment set of every policy the bundle
 //! assigns whose id is known. Reads go out through `$batch` (20 per call).
 //!
-//! Input: a [`ValidatedBundle`], the tenant's [`IdentityMap`], a [`GraphClient`] session.
+//! Input: a [`ValidatedBundle`](crate::compile::validate::ValidatedBundle), the tenant's [`IdentityMap`], a [`GraphClient`] session.
 //! Output: a [`LiveState`], or the [`RequestError`] of the read that failed.
 
 use std::collections::BTreeMap;
