@@ -599,19 +599,24 @@ pub fn run(
         tenants: targets.iter().map(|t| t.id.clone()).collect(),
         version: env!("CARGO_PKG_VERSION").into(),
     });
-    let concurrency = match options.concurrency {
-        0 => targets.len().max(1),
-        n => n,
+    // No --concurrency: the default path a user takes, as many at once as the memory budget
+    // admits.
+    let cap = match options.concurrency {
+        0 => None,
+        n => Some(n),
     };
+    let deploy_options = DeployOptions {
+        concurrency: cap,
+        ..DeployOptions::default()
+    };
+    let concurrency =
+        crate::deploy::admission::starting_together(&targets, deploy_options.memory_budget, cap);
     let run = Arc::new(Run {
         fleet: fleet.clone(),
         client: client.clone(),
         journal: Some(journal),
         reporter: Arc::new(Mutex::new(Box::new(Silent))),
-        options: DeployOptions {
-            concurrency,
-            ..DeployOptions::default()
-        },
+        options: deploy_options,
     });
     progress(&format!(
         "deploying {} tenants, {concurrency} at once ({} operations; theoretical minimum {:.2} s)",
@@ -651,7 +656,7 @@ pub fn run(
         journal: None,
         reporter: Arc::new(Mutex::new(Box::new(Silent))),
         options: DeployOptions {
-            concurrency: REPLAN_CONCURRENCY,
+            concurrency: Some(REPLAN_CONCURRENCY),
             plan_only: true,
             ..DeployOptions::default()
         },

@@ -126,7 +126,6 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         tenants: targets.iter().map(|t| t.id.clone()).collect(),
         version: env!("CARGO_PKG_VERSION").into(),
     });
-    let concurrency = args.tenants.min(1000);
     let run = Arc::new(Run {
         fleet: fleet.clone(),
         client: client.clone(),
@@ -136,10 +135,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             "deploy",
             Output::stdio(),
         ))),
-        options: DeployOptions {
-            concurrency,
-            ..DeployOptions::default()
-        },
+        options: DeployOptions::default(),
     });
     let deployed = rt.block_on(deploy::run(run, targets.clone(), Some(run_id.clone())));
     err(&summary_text(&deployed));
@@ -155,7 +151,6 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             Output::stdio(),
         ))),
         options: DeployOptions {
-            concurrency,
             plan_only: true,
             ..DeployOptions::default()
         },

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tenantform::compile::Selection;
+use tenantform::deploy::admission::starting_together;
 use tenantform::deploy::{self, DeployOptions, Fleet, Run, RunJournal, Target};
 use tenantform::graph::client::{GraphClient, RealTiming};
 use tenantform::graph::pacing::Limits;
@@ -32,9 +33,15 @@ pub(crate) enum RunFormat {
 /// How to reach Graph.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Connection {
-    /// Tenants worked on at once.
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    concurrency: usize,
+    /// At most N tenants at once. Without it, as many as --memory-budget admits (the
+    /// heaviest first): Graph's limits are per tenant, so tenants side by side are how a fleet
+    /// goes fast.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    concurrency: Option<u64>,
+    /// Memory for tenants in flight: 64MiB (the default) runs 1,000 tenants of the shipped
+    /// baselines at once. Units: B, KiB, MiB, GiB (or KB, MB, GB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
+    memory_budget: u64,
     /// Pace to Graph's limits F times faster, and back off F times shorter: only for a
     /// simulator started with `--time-scale F` (real Graph needs the default, 1).
     #[arg(long, value_name = "F", default_value_t = 1.0)]
@@ -142,6 +149,50 @@ pub(crate) struct DeployArgs {
 /// "1 tenant", "3 tenants".
 fn tenants(n: usize) -> String {
     format!("{n} {}", if n == 1 { "tenant" } else { "tenants" })
+}
+
+/// A size such as `64MiB`, `100MB` or `1048576`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size; write it like 64MiB or 200MB"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}; use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
+    };
+    match number.checked_mul(scale) {
+        Some(0) => Err("the memory budget must be more than 0".to_string()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("{text:?} is too large")),
+    }
+}
+
+impl Connection {
+    /// The deploy options these flags set (`plan_only` and the rest left at their defaults).
+    fn options(&self) -> DeployOptions {
+        DeployOptions {
+            concurrency: self
+                .concurrency
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            memory_budget: self.memory_budget,
+            ..DeployOptions::default()
+        }
+    }
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
@@ -301,9 +352,8 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
         RunFormat::Human => Style::for_humans(),
     };
     let options = DeployOptions {
-        concurrency: args.connection.concurrency,
         plan_only: true,
-        ..DeployOptions::default()
+        ..args.connection.options()
     };
     let run = make_run(fleet, client, None, style, "plan", options);
     let mut summary = runtime()?.block_on(deploy::run(run, targets, None));
@@ -536,11 +586,11 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
     let client = client(&args.connection)?;
     let rt = runtime()?;
     let options = DeployOptions {
-        concurrency: args.connection.concurrency,
         rings: args.rings.clone(),
         max_failure_rate: args.max_failure_rate,
         prune: args.prune,
         plan_only: false,
+        ..args.connection.options()
     };
 
     if !args.yes {
@@ -610,7 +660,7 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         err(&format!(
             "deploy: run {run_id}, {}, {} at once; journal {}\n",
             tenants(targets.len()),
-            args.connection.concurrency,
+            starting_together(&targets, options.memory_budget, options.concurrency),
             journal_path.display()
         ));
     }
@@ -642,4 +692,23 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
     } else {
         exit::OK
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn memory_budgets_parse_with_units_and_bad_ones_say_what_is_expected() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("200MB"), Ok(200_000_000));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("2 GiB"), Ok(2 << 30));
+        let e = parse_size("64 furlongs").expect_err("an error");
+        assert!(e.contains("unknown unit"), "{e}");
+        let e = parse_size("lots").expect_err("an error");
+        assert!(e.contains("64MiB"), "{e}");
+        assert!(parse_size("0MiB").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
+    }
 }

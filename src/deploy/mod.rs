@@ -14,12 +14,14 @@
 //! identity maps on disk.
 //!
 //! - [`fleet`]: the loaded project, its targets, shards (`--shard K/N`) and ring waves.
-//! - [`scheduler`]: how many tenants run at once, in which order; the run's summary.
+//! - [`scheduler`]: which tenants run in which order; the run's summary.
+//! - [`admission`]: how many run at once (a memory budget, an optional cap).
 //! - [`tenant`]: one tenant from compile to checkpoint ([`tenant::TenantError`]).
 //! - [`apply`]: one resource's request and its answer ([`apply::ApplyError`]).
 //! - [`identity`]: the identity map store ([`identity::IdentityError`]).
 //! - [`shared`]: what a run's tenants share: options, Graph client, journal, reporter.
 
+pub mod admission;
 pub mod apply;
 pub mod fleet;
 pub mod identity;

@@ -1,5 +1,5 @@
-//! The fleet scheduler: runs the tenants of each wave side by side (rings one after the
-//! other), stops later rings when a ring's failure rate passes the limit or the journal cannot
+//! The fleet scheduler: runs the tenants of each wave side by side, heaviest first, as many
+//! as the [`admission`](crate::deploy::admission) lets in (rings one after the other), stops later rings when a ring's failure rate passes the limit or the journal cannot
 //! be written, and sums the run up.
 //!
 //! Input: the [`Run`] and its [`Target`]s. Output: a [`DeploySummary`], events to the
@@ -7,13 +7,15 @@
 
 use std::sync::Arc;
 
+use crate::deploy::admission::Admission;
 use crate::deploy::fleet::{Target, waves};
 use crate::deploy::shared::Run;
 use crate::deploy::tenant::deploy_tenant;
 use crate::journal::Entry;
 use crate::report::{Counts, DeploySummary, Event, TenantReport};
 
-/// Deploy (or plan) `targets`. Tenants run `concurrency` at a time; rings one after the other.
+/// Deploy (or plan) `targets`: within a wave, the heaviest tenants first, as many at once as
+/// the memory budget (and `concurrency`, when set) admits; rings one after the other.
 pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) -> DeploySummary {
     let started = run.client.timing().now();
     let waves = waves(targets, run.options.rings.as_deref());
@@ -34,7 +36,10 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
         retries: 0,
         throttled: 0,
     };
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(run.options.concurrency.max(1)));
+    let admission = Arc::new(Admission::new(
+        run.options.memory_budget,
+        run.options.concurrency,
+    ));
     let compile_slots = Arc::new(tokio::sync::Semaphore::new(
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     ));
@@ -55,12 +60,12 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
         let mut tasks = tokio::task::JoinSet::new();
         for target in targets {
             let run = run.clone();
-            let semaphore = semaphore.clone();
+            let admission = admission.clone();
             let failed_in_ring = failed_in_ring.clone();
             let stop_ring = stop_ring.clone();
             let compile_slots = compile_slots.clone();
             tasks.spawn(async move {
-                let Ok(_permit) = semaphore.acquire_owned().await else {
+                let Some(_admitted) = admission.admit(&target).await else {
                     return Err(target.id);
                 };
                 if stop_ring.load(std::sync::atomic::Ordering::SeqCst)

@@ -26,8 +26,12 @@ pub fn new_run_id() -> String {
 /// How to deploy.
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
-    /// Tenants at once.
-    pub concurrency: usize,
+    /// At most this many tenants at once (`--concurrency`); `None`: as many as the memory
+    /// budget admits.
+    pub concurrency: Option<usize>,
+    /// Memory for tenants in flight, in bytes (`--memory-budget`); see
+    /// [`admission`](crate::deploy::admission).
+    pub memory_budget: u64,
     /// Ring order; tenants of rings not listed are not deployed. `None`: one wave of all.
     pub rings: Option<Vec<String>>,
     /// Stop the rollout when a ring's failed fraction passes this (0..=1).
@@ -41,7 +45,8 @@ pub struct DeployOptions {
 impl Default for DeployOptions {
     fn default() -> Self {
         DeployOptions {
-            concurrency: 16,
+            concurrency: None,
+            memory_budget: crate::deploy::admission::DEFAULT_MEMORY_BUDGET,
             rings: None,
             max_failure_rate: None,
             prune: false,

@@ -26,6 +26,16 @@ fn usage_errors_exit_64() {
         .args(&["validate", "--format", "xml"])
         .run()
         .code(64);
+    tenantform()
+        .args(&["deploy", "--all", "--memory-budget", "64 furlongs"])
+        .run()
+        .code(64)
+        .stderr_has("unknown unit");
+    tenantform()
+        .args(&["plan", "--concurrency", "0"])
+        .run()
+        .code(64)
+        .stderr_has("--concurrency");
 }
 
 #[test]
