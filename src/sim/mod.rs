@@ -8,7 +8,8 @@
 //!
 //! Layout (one concern per file):
 //! - `clock.rs`: injected time ([`clock::Clock`]); `--time-scale` shortens every window.
-//! - `throttle.rs`: Graph's published limits as token buckets, and the throttle headers.
+//! - `throttle/`: Graph's published limits (`limits.rs`) as token buckets, and the throttle
+//!   headers.
 //! - `faults.rs`: seeded 500/503/504/dropped connections and jittered latency.
 //! - `tls.rs`: `--tls`, a generated certificate for clients that refuse plain HTTP.
 //! - `server.rs`: the accept loop, dispatch, and dropping a connection on purpose.
@@ -16,7 +17,8 @@
 //!   throttle, permission, handler, log).
 //! - `auth.rs`: the token endpoint (secret and certificate assertions) and bearer checks.
 //! - `routes.rs`: Graph's URL space derived from the kinds registry.
-//! - `graph.rs`: resource semantics (CRUD, singletons, upsert, `/assign`, soft delete).
+//! - `graph/`: resource semantics (reads in `mod.rs`, `write.rs`, path `targets.rs`: CRUD,
+//!   singletons, upsert, `/assign`, soft delete).
 //! - `query.rs`: `$filter`, `$select`, `$top`, `$expand`, `$skiptoken`.
 //! - `bodies.rs`: request bodies against the generated schemas and the service's rules;
 //!   defaults filled in; evolvable enums masked.
