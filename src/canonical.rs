@@ -21,7 +21,13 @@ fn write_string(out: &mut impl Write, s: &str) -> io::Result<()> {
 }
 
 fn newline(out: &mut impl Write, pretty: bool, depth: usize) -> io::Result<()> {
+    /// A newline and the indentation of the deepest level most documents reach, in one write.
+    const INDENT: &[u8; 33] = b"\n                                ";
     if pretty {
+        let width = 2 * depth;
+        if width < INDENT.len() {
+            return out.write_all(&INDENT[..=width]);
+        }
         out.write_all(b"\n")?;
         for _ in 0..depth {
             out.write_all(b"  ")?;
@@ -41,7 +47,9 @@ fn write_object<W: Write, T: ?Sized>(
     if entries.is_empty() {
         return out.write_all(b"{}");
     }
-    entries.sort_unstable_by_key(|(key, _)| *key);
+    if !entries.is_sorted_by_key(|(key, _)| *key) {
+        entries.sort_unstable_by_key(|(key, _)| *key);
+    }
     out.write_all(b"{")?;
     for (i, (key, value)) in entries.into_iter().enumerate() {
         if i > 0 {
@@ -102,6 +110,20 @@ pub enum Node<'a> {
     Borrowed(&'a Value),
     /// A small value made for this document.
     Owned(Value),
+    /// A string owned by someone else.
+    Str(&'a str),
+    /// A list of strings owned by someone else.
+    Strs(&'a [String]),
+    /// A value whose pretty form at `depth` was written before (see [`write_pretty_at`]): the
+    /// pretty form at that depth copies those bytes, any other form writes the value.
+    Prewritten {
+        /// The value.
+        value: &'a Value,
+        /// Its pretty form, written at `depth`.
+        pretty: &'a [u8],
+        /// The depth `pretty` was written at.
+        depth: usize,
+    },
     /// An object; keys are sorted when written.
     Object(Vec<(&'a str, Node<'a>)>),
     /// An array.
@@ -124,6 +146,21 @@ fn write_node<W: Write>(
     match node {
         Node::Borrowed(v) => write_value(out, v, pretty, depth),
         Node::Owned(v) => write_value(out, v, pretty, depth),
+        Node::Str(s) => write_string(out, s),
+        Node::Strs(items) => write_array(out, items, pretty, depth, &|out, s: &String, _, _| {
+            write_string(out, s)
+        }),
+        Node::Prewritten {
+            value,
+            pretty: bytes,
+            depth: written_at,
+        } => {
+            if pretty && *written_at == depth {
+                out.write_all(bytes)
+            } else {
+                write_value(out, value, pretty, depth)
+            }
+        }
         Node::Object(fields) => write_object(
             out,
             fields.iter().map(|(k, v)| (*k, v)).collect(),
@@ -147,9 +184,10 @@ pub fn write_node_pretty(out: &mut impl Write, node: &Node<'_>) -> io::Result<()
 
 /// `sha256:<hex>` of a [`Node`]'s compact canonical form.
 pub fn hash_node(node: &Node<'_>) -> String {
-    let mut hasher = HashWriter(Sha256::new());
-    let _ = write_node_compact(&mut hasher, node);
-    hex_digest(&hasher.0.finalize())
+    // Written out first, then hashed in one call: many small writes cost more than the copy.
+    let mut bytes = Vec::with_capacity(32 * 1024);
+    let _ = write_node_compact(&mut bytes, node);
+    hash_bytes(&bytes)
 }
 
 /// Write the compact canonical form.
@@ -160,6 +198,12 @@ pub fn write_compact(out: &mut impl Write, value: &Value) -> io::Result<()> {
 /// Write the pretty canonical form (no trailing newline).
 pub fn write_pretty(out: &mut impl Write, value: &Value) -> io::Result<()> {
     write_value(out, value, true, 0)
+}
+
+/// Write the pretty canonical form of a value that sits `depth` levels deep in a document (its
+/// lines indented for that depth), for [`Node::Prewritten`].
+pub fn write_pretty_at(out: &mut impl Write, value: &Value, depth: usize) -> io::Result<()> {
+    write_value(out, value, true, depth)
 }
 
 /// The compact canonical form as a string.
