@@ -7,10 +7,13 @@
 //! [`Diagnostics`] at the line that wrote each bad reference.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::compile::render::{self, ExpandedDocument, REF_OPEN, TemplateOrigin, locate_pointer};
+use crate::compile::render::{
+    self, Body, ExpandedDocument, REF_OPEN, SharedBody, TemplateOrigin, locate_pointer,
+};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, Kind, Method, PathParam, Shape};
 use crate::source::model::{self, Cloud};
@@ -164,6 +167,19 @@ pub struct Bundle {
     /// An earlier stage (or this one) found errors: the bundle may still be checked, so that
     /// every problem shows in one run, but `validate` will not accept it.
     pub has_errors: bool,
+    /// For each operation (same order), the run's shared body it was made from, if any: its
+    /// `body` is that body's [`BundledBody::body`], so `validate` may reuse what it found out
+    /// about the body for an earlier tenant.
+    pub(crate) shared: Vec<Option<Arc<SharedBody>>>,
+}
+
+/// What `bundle` finds in a shared body, once per run: the body with its placeholders
+/// rewritten, and the placeholders with the pointer of their string.
+#[derive(Debug)]
+pub(crate) struct BundledBody {
+    /// The body as operations carry it.
+    pub(crate) body: Value,
+    found: Vec<(String, FoundRef)>,
 }
 
 /// Parse `prefix:key` reference text.
@@ -196,7 +212,7 @@ fn parse_ref(text: &str) -> Result<(&'static Kind, &str), String> {
 }
 
 /// A placeholder found in a rendered string.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum FoundRef {
     /// Written by `ref`: the decoded reference text.
     Marked(String),
@@ -442,16 +458,30 @@ fn compute_path(
 /// Variables of a resource and where each was written (moved out of the resolved tenant).
 type VarOrigins = (serde_json::Map<String, Value>, BTreeMap<String, Span>);
 
+/// What `bundle` finds in a shared body, worked out by the first tenant that needs it.
+fn bundled<'s>(shared: &'s SharedBody, marker: &str) -> &'s BundledBody {
+    shared.bundled.get_or_init(|| {
+        let mut body = shared.rendered.clone();
+        let mut found = Vec::new();
+        extract_refs(&mut body, marker, &mut String::new(), &mut found);
+        BundledBody { body, found }
+    })
+}
+
+/// The operation for a rendered document; its body still holds the run's placeholders when it
+/// is the document's own (a shared body's are rewritten already).
 fn operation_for(
     doc: ExpandedDocument,
+    marker: &str,
     resource: &ResolvedResource,
     origins: VarOrigins,
 ) -> Operation {
     let kind = doc.kind;
+    let rendered = doc.body.value();
     let match_values = if matches!(kind.shape, Shape::Collection | Shape::Child) {
         kind.match_key
             .iter()
-            .filter_map(|k| doc.body.get(*k).map(|v| ((*k).to_string(), v.clone())))
+            .filter_map(|k| rendered.get(*k).map(|v| ((*k).to_string(), v.clone())))
             .collect()
     } else {
         MatchValues::default()
@@ -462,13 +492,17 @@ fn operation_for(
         }
         Shape::Singleton | Shape::FixedMember => kind.update_method,
     };
+    let body = match doc.body {
+        Body::Owned(body) => body,
+        Body::Shared(shared) => bundled(&shared, marker).body.clone(),
+    };
     Operation {
-        key: doc.key.value.clone(),
+        key: doc.key.value,
         kind,
         method,
         path: String::new(),
         prefer: (kind.name == "group").then_some("create-if-missing"),
-        body: doc.body,
+        body,
         match_values,
         depends_on: Vec::new(),
         refs: Vec::new(),
@@ -516,12 +550,17 @@ pub fn bundle(
     let skipped: BTreeMap<&str, _> = tenant.skipped.iter().map(|s| (s.key.as_str(), s)).collect();
 
     let mut ops: Vec<Operation> = Vec::with_capacity(docs.len());
+    let mut shared_bodies: Vec<Option<Arc<SharedBody>>> = Vec::with_capacity(docs.len());
     for doc in docs {
         let Some(resource) = by_key.get(doc.key.value.as_str()) else {
             continue;
         };
         let var_origins = origins.remove(&doc.key.value).unwrap_or_default();
-        let mut op = operation_for(doc, resource, var_origins);
+        let shared = match &doc.body {
+            Body::Shared(shared) => Some(Arc::clone(shared)),
+            Body::Owned(_) => None,
+        };
+        let mut op = operation_for(doc, marker, resource, var_origins);
         let mut op_diags = Vec::new();
 
         // Parent.
@@ -580,7 +619,9 @@ pub fn bundle(
             op.depends_on.push(key.to_string());
         }
 
-        match compute_path(op.kind, &op.body, parent) {
+        // The path is computed from the body as rendered (placeholders not yet rewritten).
+        let rendered = shared.as_deref().map_or(&op.body, |s| &s.rendered);
+        match compute_path(op.kind, rendered, parent) {
             Ok(path) => op.path = path,
             Err(d) => {
                 let at =
@@ -590,22 +631,29 @@ pub fn bundle(
             }
         }
 
-        // References in the body.
-        let mut found = Vec::new();
-        extract_refs(&mut op.body, marker, &mut String::new(), &mut found);
+        // References in the body: a shared body's were found once per run, an owned body's
+        // are found (and rewritten) here.
+        let mut found_here = Vec::new();
+        let found: &[(String, FoundRef)] = match &shared {
+            Some(shared) => &bundled(shared, marker).found,
+            None => {
+                extract_refs(&mut op.body, marker, &mut String::new(), &mut found_here);
+                &found_here
+            }
+        };
         for (pointer, found) in found {
             {
                 let text = match found {
                     FoundRef::Marked(text) => text,
                     FoundRef::Forged(text) => {
-                        let at = locate_pointer(op.origin.text(sources), &pointer)
+                        let at = locate_pointer(op.origin.text(sources), pointer)
                             .map_or(op.declared_at, |p| op.origin.span(p..p));
                         op_diags.push(
                             Diagnostic::error(
                                 Code::MalformedReference,
                                 format!(
                                     "the value \"{}\" looks like a reference placeholder, but only `ref` writes references",
-                                    shown(&text)
+                                    shown(text)
                                 ),
                             )
                             .at(at)
@@ -616,13 +664,14 @@ pub fn bundle(
                     }
                 };
                 let text = text.as_str();
-                let span = span_of_text(sources, &op, text, &pointer);
+                // Where the reference is written matters only for a diagnostic.
+                let span = || span_of_text(sources, &op, text, pointer);
                 let (ref_kind, key) = match parse_ref(text) {
                     Ok(parsed) => parsed,
                     Err(message) => {
                         op_diags.push(
                             Diagnostic::error(Code::MalformedReference, message)
-                                .at(span)
+                                .at(span())
                                 .pointer(pointer.clone())
                                 .expected("`<prefix>:<key>`, e.g. \"group:emergency-access\" (`tenantform kinds` lists prefixes)"),
                         );
@@ -634,7 +683,7 @@ pub fn bundle(
                         Code::DanglingReference,
                         format!("reference \"{text}\" points at no resource of this tenant"),
                     )
-                    .at(span)
+                    .at(span())
                     .pointer(pointer.clone());
                     if let Some(s) = skipped.get(key) {
                         d = d
@@ -658,7 +707,7 @@ pub fn bundle(
                                 ref_kind.name, target.kind.name
                             ),
                         )
-                        .at(span)
+                        .at(span())
                         .pointer(pointer.clone())
                         .note("declared here", target.key.span)
                         .help(format!("write \"{}:{key}\"", target.kind.ref_prefix)),
@@ -669,7 +718,7 @@ pub fn bundle(
                     .kind
                     .ref_slots
                     .iter()
-                    .find(|s| pointer_matches(s.pointer, &pointer))
+                    .find(|s| pointer_matches(s.pointer, pointer))
                     && slot.kind != target.kind.name
                 {
                     op_diags.push(
@@ -680,7 +729,7 @@ pub fn bundle(
                                 slot.kind, target.kind.name
                             ),
                         )
-                        .at(span)
+                        .at(span())
                         .pointer(pointer.clone())
                         .expected(format!("a reference to a {}", slot.kind)),
                     );
@@ -692,7 +741,7 @@ pub fn bundle(
                             Code::ReferenceCycle,
                             format!("`{key}` references itself"),
                         )
-                        .at(span)
+                        .at(span())
                         .pointer(pointer.clone()),
                     );
                     continue;
@@ -718,6 +767,7 @@ pub fn bundle(
                 .map(|d| d.tenant(tenant_id.clone()).resource(op.key.clone())),
         );
         ops.push(op);
+        shared_bodies.push(shared);
     }
 
     // Implicit order: an object addressed under another object's key (partner identity
@@ -744,8 +794,8 @@ pub fn bundle(
         op.depends_on.dedup();
     }
 
-    let ordered = match order(ops) {
-        Ok(ops) => ops,
+    let ordered = match order(&ops) {
+        Ok(sequence) => sequence,
         Err((cycle, span)) => {
             diags.push(
                 Diagnostic::error(
@@ -762,6 +812,10 @@ pub fn bundle(
             return (None, diags);
         }
     };
+    let mut slots: Vec<Option<(Operation, Option<Arc<SharedBody>>)>> =
+        ops.into_iter().zip(shared_bodies).map(Some).collect();
+    let (ordered, shared): (Vec<Operation>, Vec<Option<Arc<SharedBody>>>) =
+        ordered.into_iter().filter_map(|i| slots[i].take()).unzip();
     let has_errors = earlier_errors || diags.has_errors();
     let t = &tenant.tenant;
     (
@@ -786,13 +840,15 @@ pub fn bundle(
                 })
                 .collect(),
             has_errors,
+            shared,
         }),
         diags,
     )
 }
 
-/// Topological order, ties kept in declaration order; a cycle returns its path.
-fn order(ops: Vec<Operation>) -> Result<Vec<Operation>, (Vec<String>, Span)> {
+/// Topological order (indices into `ops`), ties kept in declaration order; a cycle returns its
+/// path.
+fn order(ops: &[Operation]) -> Result<Vec<usize>, (Vec<String>, Span)> {
     let index: BTreeMap<String, usize> = ops
         .iter()
         .enumerate()
@@ -846,11 +902,7 @@ fn order(ops: Vec<Operation>) -> Result<Vec<Operation>, (Vec<String>, Span)> {
         let cycle = path.iter().map(|i| ops[*i].key.clone()).collect();
         return Err((cycle, ops[start].declared_at));
     }
-    let mut slots: Vec<Option<Operation>> = ops.into_iter().map(Some).collect();
-    Ok(sequence
-        .into_iter()
-        .filter_map(|i| slots[i].take())
-        .collect())
+    Ok(sequence)
 }
 
 #[cfg(test)]

@@ -164,10 +164,10 @@ pub fn compile_tenant(
 pub fn write_bundle(out_dir: &Path, bundle: &ValidatedBundle) -> std::io::Result<PathBuf> {
     let path = out_dir.join(format!("{}.json", bundle.bundle().tenant.id));
     let tmp = out_dir.join(format!(".{}.json.tmp", bundle.bundle().tenant.id));
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    bundle.write_pretty_json(&mut file)?;
-    std::io::Write::flush(&mut file)?;
-    drop(file);
+    // The whole file in memory first (some 100 KB), then one write.
+    let mut bytes = Vec::with_capacity(128 * 1024);
+    bundle.write_pretty_json(&mut bytes)?;
+    std::fs::write(&tmp, &bytes)?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
 }
@@ -369,4 +369,166 @@ pub fn compile(
         operations: summary.operations,
     });
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::render::Body;
+
+    const BASELINE: &str = r##"[baseline]
+description = "memo test"
+
+[params.unknown]
+type = "bool"
+default = false
+description = "Whether unknown countries are included"
+
+[resources.shared-group]
+kind = "group"
+body = '''
+{"displayName": "{{ vars.name }}", "uniqueName": "tf-shared", "mailNickname": "shared", "mailEnabled": false, "securityEnabled": true, "groupTypes": []}
+'''
+vars = { name = "Shared" }
+
+[resources.own-group]
+kind = "group"
+body = '''
+{"displayName": "Group of {{ tenant.name }}", "uniqueName": "tf-own", "mailNickname": "own", "mailEnabled": false, "securityEnabled": true, "groupTypes": []}
+'''
+
+[resources.countries]
+kind = "namedLocation"
+body = '''
+{"@odata.type": "#microsoft.graph.countryNamedLocation", "displayName": "Countries", "countriesAndRegions": ["US"], "includeUnknownCountriesAndRegions": {{ params.unknown | json }}}
+'''
+"##;
+
+    fn tenant(n: u8, unknown: &str) -> String {
+        format!(
+            "[[tenant]]\nid = \"{n}{n}{n}{n}{n}{n}{n}{n}-1111-4111-8111-111111111111\"\nname = \"T{n}\"\nring = \"pilot\"\nbaselines = [\"memo\"]\n\n[tenant.params]\nunknown = {unknown}\n\n"
+        )
+    }
+
+    /// Three tenants that render the same bodies, except the group that names its tenant.
+    fn project(dir: &Path) -> ProjectSource {
+        let files = [
+            (
+                "tenantform.toml",
+                "[project]\nname = \"memo\"\n".to_string(),
+            ),
+            ("baselines/memo.toml", BASELINE.to_string()),
+            (
+                "tenants/fleet.toml",
+                tenant(1, "true") + &tenant(2, "true") + &tenant(3, "true"),
+            ),
+        ];
+        for (rel, text) in files {
+            let path = dir.join(rel);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        let (project, diags) = crate::source::project::load(dir).expect("load");
+        assert!(!diags.has_errors(), "{diags:?}");
+        project
+    }
+
+    fn compile_all(project: &ProjectSource, engine: &Engine) -> Vec<TenantCompilation> {
+        let schemas = Schemas::shared().expect("schemas");
+        let today = jiff::civil::date(2026, 1, 1);
+        project
+            .tenants
+            .iter()
+            .map(|entry| {
+                let tenant = project.tenant(entry).expect("tenant");
+                compile_tenant(project, engine, schemas, &tenant, false, today)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tenants_share_the_bodies_they_render_alike_and_keep_their_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = project(dir.path());
+        let (engine, diags) = Engine::new(&project);
+        assert!(diags.is_empty());
+        let results = compile_all(&project, &engine);
+        let bundles: Vec<&ValidatedBundle> = results
+            .iter()
+            .map(|r| r.bundle.as_ref().expect("compiled"))
+            .collect();
+        let body = |b: &ValidatedBundle, key: &str| {
+            b.bundle()
+                .operations
+                .iter()
+                .find(|o| o.key == key)
+                .expect("operation")
+                .body
+                .clone()
+        };
+        assert_eq!(body(bundles[0], "own-group")["displayName"], "Group of T1");
+        assert_eq!(body(bundles[1], "own-group")["displayName"], "Group of T2");
+        assert_eq!(
+            body(bundles[0], "shared-group"),
+            body(bundles[2], "shared-group")
+        );
+
+        // What each tenant rendered: the template that reads `tenant` is rendered per tenant.
+        let tenant = project.tenant(&project.tenants[2]).expect("tenant");
+        let (resolved, _) = resolve::resolve(&project, &tenant, jiff::civil::date(2026, 1, 1));
+        let rendered = engine.render(&project, &resolved.expect("resolved"));
+        let shared: Vec<(&str, bool)> = rendered
+            .documents
+            .iter()
+            .map(|d| (d.key.value.as_str(), matches!(d.body, Body::Shared(_))))
+            .collect();
+        assert!(shared.contains(&("shared-group", true)));
+        assert!(shared.contains(&("countries", true)));
+
+        // A fresh engine (no memo) writes the same bytes.
+        let (fresh, _) = Engine::new(&project);
+        let again = compile_all(&project, &fresh);
+        for (a, b) in results.iter().zip(&again) {
+            let (a, b) = (a.bundle.as_ref().expect("a"), b.bundle.as_ref().expect("b"));
+            assert_eq!(a.to_pretty_json(), b.to_pretty_json());
+        }
+    }
+
+    #[test]
+    fn a_shared_invalid_body_is_reported_for_every_tenant_at_its_own_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _ = project(dir.path());
+        // Every tenant sets the parameter to a string the schema rejects, on its own line.
+        let fleet = dir.path().join("tenants/fleet.toml");
+        let text = std::fs::read_to_string(&fleet)
+            .expect("read")
+            .replace("unknown = true", "unknown = \"yes\"");
+        std::fs::write(&fleet, text).expect("write");
+        let baseline = dir.path().join("baselines/memo.toml");
+        let text = std::fs::read_to_string(&baseline).expect("read").replace(
+            "type = \"bool\"\ndefault = false",
+            "type = \"string\"\ndefault = \"no\"",
+        );
+        std::fs::write(&baseline, text).expect("write");
+        let (project, diags) = crate::source::project::load(dir.path()).expect("load");
+        assert!(!diags.has_errors(), "{diags:?}");
+        let (engine, _) = Engine::new(&project);
+        let results = compile_all(&project, &engine);
+        let mut lines = Vec::new();
+        for (entry, result) in project.tenants.iter().zip(&results) {
+            assert!(result.bundle.is_none());
+            let d = result
+                .diagnostics
+                .iter()
+                .find(|d| d.code == Code::SchemaViolation)
+                .expect("schema diagnostic");
+            assert_eq!(d.tenants, vec![entry.id.clone()]);
+            assert_eq!(d.resource.as_deref(), Some("countries"));
+            let note = d.notes.first().expect("value set here");
+            lines.push(project.sources.location(note.span).line);
+        }
+        // Each note points at the tenant's own `unknown = "yes"`.
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0] < lines[1] && lines[1] < lines[2], "{lines:?}");
+    }
 }

@@ -9,8 +9,9 @@
 //! Input: a [`ResolvedTenant`]. Output: one [`ExpandedDocument`] per resource (a JSON object and
 //! the template it came from), or [`Diagnostics`] at the template's line.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 use tera::{Context, Kwargs, State, Tera};
@@ -58,9 +59,140 @@ pub struct ExpandedDocument {
     /// Kind.
     pub kind: &'static Kind,
     /// The rendered body.
-    pub body: Value,
+    pub body: Body,
     /// Where the template is.
     pub origin: TemplateOrigin,
+}
+
+/// A rendered body: this resource's own, or one shared with every resource of the run that
+/// rendered the same template from the same inputs.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Rendered for this resource alone.
+    Owned(Value),
+    /// Rendered once for the run and shared.
+    Shared(Arc<SharedBody>),
+}
+
+impl Body {
+    /// The body as rendered.
+    pub fn value(&self) -> &Value {
+        match self {
+            Body::Owned(value) => value,
+            Body::Shared(shared) => &shared.rendered,
+        }
+    }
+}
+
+/// A body rendered once per run and shared by every resource that renders the same template
+/// from the same inputs: most tenants of a fleet render the same bodies. What the later stages
+/// derive from the body alone is kept beside it, so that each is worked out once per run too;
+/// what depends on the tenant (spans, references to its resources) is still worked out per
+/// tenant.
+#[derive(Debug)]
+pub struct SharedBody {
+    /// The body as rendered (reference placeholders still carry the run's marker).
+    pub rendered: Value,
+    /// `bundle`'s findings: the body with its placeholders rewritten, and where they are.
+    pub(crate) bundled: OnceLock<crate::compile::bundle::BundledBody>,
+    /// `validate`'s findings: the schema's verdict, the body's hash and its pretty form.
+    pub(crate) checked: OnceLock<crate::compile::validate::CheckedBody>,
+}
+
+/// Most distinct bodies one run keeps (a fleet of the shipped baselines renders a few dozen).
+const MEMO_MAX_ENTRIES: usize = 4096;
+/// Most bytes of keys and rendered text one run keeps: beyond it bodies are rendered per
+/// tenant again, so memory stays flat however large and varied the fleet.
+const MEMO_MAX_BYTES: usize = 8 << 20;
+
+/// The run's rendered bodies, by template and the values of the variables the template reads.
+#[derive(Default)]
+struct RenderMemo {
+    /// The top-level variables each template (with what it includes or extends) reads, sorted;
+    /// a template whose output may depend on anything else is absent and never memoized.
+    reads: BTreeMap<String, Vec<String>>,
+    entries: Mutex<MemoEntries>,
+}
+
+#[derive(Default)]
+struct MemoEntries {
+    bodies: HashMap<Vec<u8>, Arc<SharedBody>>,
+    bytes: usize,
+}
+
+/// The values a tenant's templates may read, written once per tenant when a key needs them.
+struct MemoInputs<'a> {
+    tenant: &'a Value,
+    params: &'a serde_json::Map<String, Value>,
+    tenant_text: Option<Vec<u8>>,
+    params_text: Option<Vec<u8>>,
+}
+
+impl RenderMemo {
+    /// The memo key of one resource: the template, the kind, and the exact text (key order
+    /// kept: templates may iterate maps) of every context variable the template reads.
+    fn key(
+        &self,
+        name: &str,
+        resource: &ResolvedResource,
+        inputs: &mut MemoInputs<'_>,
+    ) -> Option<Vec<u8>> {
+        let reads = self.reads.get(name)?;
+        let mut key = Vec::with_capacity(256);
+        key.extend_from_slice(name.as_bytes());
+        key.push(0);
+        key.extend_from_slice(resource.kind.name.as_bytes());
+        for variable in reads {
+            key.push(0);
+            key.extend_from_slice(variable.as_bytes());
+            key.push(b'=');
+            match variable.as_str() {
+                "tenant" => {
+                    let tenant = inputs.tenant;
+                    let text = inputs
+                        .tenant_text
+                        .get_or_insert_with(|| serde_json::to_vec(tenant).unwrap_or_default());
+                    key.extend_from_slice(text);
+                }
+                "params" => {
+                    let params = inputs.params;
+                    let text = inputs
+                        .params_text
+                        .get_or_insert_with(|| serde_json::to_vec(params).unwrap_or_default());
+                    key.extend_from_slice(text);
+                }
+                "vars" => serde_json::to_writer(&mut key, &resource.vars).ok()?,
+                "resource" => {
+                    key.extend_from_slice(resource.key.value.as_bytes());
+                    key.push(1);
+                    key.extend_from_slice(resource.kind.name.as_bytes());
+                }
+                // Not in the context: the same (undefined, or set by the template) for all.
+                _ => {}
+            }
+        }
+        Some(key)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Arc<SharedBody>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.bodies.get(key).cloned()
+    }
+
+    /// Keep a newly rendered body (if there is room) and return the run's copy of it.
+    fn insert(&self, key: Vec<u8>, body: SharedBody, text_len: usize) -> Arc<SharedBody> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(existing) = entries.bodies.get(&key) {
+            return Arc::clone(existing);
+        }
+        let body = Arc::new(body);
+        let bytes = key.len() + text_len;
+        if entries.bodies.len() < MEMO_MAX_ENTRIES && entries.bytes + bytes <= MEMO_MAX_BYTES {
+            entries.bytes += bytes;
+            entries.bodies.insert(key, Arc::clone(&body));
+        }
+        body
+    }
 }
 
 /// A tenant's rendered documents.
@@ -74,7 +206,8 @@ pub struct Rendered {
     pub failed: bool,
 }
 
-/// The template engine for one project.
+/// The template engine for one project (and one run: it keeps the bodies it rendered, so that
+/// tenants rendering the same template from the same inputs share one body).
 pub struct Engine {
     tera: Tera,
     origins: BTreeMap<String, TemplateOrigin>,
@@ -82,6 +215,7 @@ pub struct Engine {
     broken: BTreeSet<String>,
     /// The marker `ref` writes into placeholders (see [`Engine::ref_marker`]).
     marker: String,
+    memo: RenderMemo,
 }
 
 impl std::fmt::Debug for Engine {
@@ -89,6 +223,7 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("templates", &self.origins.len())
             .field("broken", &self.broken.len())
+            .field("memoized", &self.memo.reads.len())
             .finish()
     }
 }
@@ -278,7 +413,10 @@ impl Engine {
         let mut broken = BTreeSet::new();
         let sources = &project.sources;
 
+        // Tera's magic variables (`__tera_context`) read the whole context.
+        let mut reads_everything = false;
         let mut add = |tera: &mut Tera, name: String, origin: TemplateOrigin, text: &str| {
+            reads_everything |= text.contains("__tera");
             if let Err(e) = tera.add_raw_template(&name, text) {
                 let span = tera_error_span(&e).map_or(origin.span(0..0), |r| origin.span(r));
                 let d = Diagnostic::error(
@@ -320,12 +458,17 @@ impl Engine {
                 }
             }
         }
+        let memo = RenderMemo {
+            reads: template_reads(&tera, &engine_origins, &broken, reads_everything),
+            entries: Mutex::default(),
+        };
         (
             Engine {
                 tera,
                 origins: engine_origins,
                 broken,
                 marker,
+                memo,
             },
             diags,
         )
@@ -342,27 +485,38 @@ impl Engine {
         let mut diags = Diagnostics::new();
         let mut failed = false;
         let mut docs = Vec::with_capacity(tenant.resources.len());
-        let mut base = Context::new();
         let t = &tenant.tenant;
-        base.insert(
-            "tenant",
-            &serde_json::json!({
-                "id": t.id.value,
-                "name": t.name,
-                "domain": t.domain,
-                "cloud": t.cloud.as_str(),
-                "ring": t.ring,
-                "tags": t.tags,
-            }),
-        );
+        let tenant_value = serde_json::json!({
+            "id": t.id.value,
+            "name": t.name,
+            "domain": t.domain,
+            "cloud": t.cloud.as_str(),
+            "ring": t.ring,
+            "tags": t.tags,
+        });
         let params: serde_json::Map<String, Value> = tenant
             .params
             .iter()
             .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect();
-        base.insert("params", &params);
+        // The Tera context is built only when a body is not in the memo.
+        let base = std::cell::OnceCell::new();
+        let base = || {
+            base.get_or_init(|| {
+                let mut base = Context::new();
+                base.insert("tenant", &tenant_value);
+                base.insert("params", &params);
+                base
+            })
+        };
+        let mut inputs = MemoInputs {
+            tenant: &tenant_value,
+            params: &params,
+            tenant_text: None,
+            params_text: None,
+        };
         for resource in &tenant.resources {
-            match self.render_one(project, &base, resource) {
+            match self.render_one(project, &base, &mut inputs, resource) {
                 Ok(doc) => docs.push(doc),
                 Err(d) => {
                     failed = true;
@@ -383,10 +537,11 @@ impl Engine {
         }
     }
 
-    fn render_one(
+    fn render_one<'c>(
         &self,
         project: &ProjectSource,
-        base: &Context,
+        base: &dyn Fn() -> &'c Context,
+        inputs: &mut MemoInputs<'_>,
         resource: &ResolvedResource,
     ) -> Result<ExpandedDocument, Option<Box<Diagnostic>>> {
         let name = match &resource.template {
@@ -417,7 +572,16 @@ impl Engine {
             .origins
             .get(&name)
             .expect("invariant: every template name was registered with its origin");
-        let mut ctx = base.clone();
+        let key = self.memo.key(&name, resource, inputs);
+        if let Some(shared) = key.as_deref().and_then(|k| self.memo.get(k)) {
+            return Ok(ExpandedDocument {
+                key: resource.key.clone(),
+                kind: resource.kind,
+                body: Body::Shared(shared),
+                origin,
+            });
+        }
+        let mut ctx = base().clone();
         ctx.insert("vars", &resource.vars);
         ctx.insert(
             "resource",
@@ -457,6 +621,18 @@ impl Engine {
                 .at(origin.span(0..0)),
             )));
         }
+        let body = match key {
+            Some(key) => Body::Shared(self.memo.insert(
+                key,
+                SharedBody {
+                    rendered: body,
+                    bundled: OnceLock::new(),
+                    checked: OnceLock::new(),
+                },
+                text.len(),
+            )),
+            None => Body::Owned(body),
+        };
         Ok(ExpandedDocument {
             key: resource.key.clone(),
             kind: resource.kind,
@@ -464,6 +640,35 @@ impl Engine {
             origin,
         })
     }
+}
+
+/// The top-level variables each template reads, for the memo. Tera lists the variables a
+/// template (with what it extends and includes) names; its own functions and filters, and
+/// ours, depend on nothing else. Components and the magic `__tera_context` could, so a project
+/// that uses either is never memoized.
+fn template_reads(
+    tera: &Tera,
+    origins: &BTreeMap<String, TemplateOrigin>,
+    broken: &BTreeSet<String>,
+    reads_everything: bool,
+) -> BTreeMap<String, Vec<String>> {
+    if reads_everything || tera.get_component_names().next().is_some() {
+        return BTreeMap::new();
+    }
+    origins
+        .keys()
+        .filter(|name| !broken.contains(*name))
+        .filter_map(|name| {
+            let mut reads: Vec<String> = tera
+                .get_template_variables(name)
+                .ok()?
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            reads.sort_unstable();
+            Some((name.clone(), reads))
+        })
+        .collect()
 }
 
 fn json_type(v: &Value) -> &'static str {

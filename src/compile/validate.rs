@@ -6,13 +6,14 @@
 //! JSON pointer in the rendered body, what was expected, and a stable code.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Value, json};
 
 use crate::canonical::{self, Node};
 use crate::compile::bundle::{BUNDLE_FORMAT, Bundle, Operation};
-use crate::compile::render::{canonical_json, locate_pointer};
+use crate::compile::render::{SharedBody, canonical_json, locate_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, KindLint, Shape};
 use crate::source::model::{self, article};
@@ -229,6 +230,51 @@ struct OperationSource {
     template: String,
     body_hash: String,
     accepted: Vec<Value>,
+    /// The run's shared body the operation's body is, once checked (its pretty form is
+    /// written already).
+    shared: Option<Arc<SharedBody>>,
+}
+
+impl OperationSource {
+    fn checked(&self) -> Option<&CheckedBody> {
+        self.shared.as_ref().and_then(|s| s.checked.get())
+    }
+}
+
+/// How deep a body sits in a bundle file: bundle, operations, operation, body.
+const BODY_DEPTH: usize = 3;
+
+/// What `validate` finds out about a shared body, once per run: the schema's verdict, the
+/// body's hash, and its pretty form as bundle files hold it.
+#[derive(Debug)]
+pub(crate) struct CheckedBody {
+    kind: &'static str,
+    variant: Variant,
+    /// The kind's schema accepts the body.
+    valid: bool,
+    /// `sha256:<hex>` of the body's canonical form.
+    hash: String,
+    /// The body's pretty canonical form at [`BODY_DEPTH`].
+    pretty: Box<[u8]>,
+}
+
+impl CheckedBody {
+    fn of(schemas: &Schemas, op: &Operation, variant: Variant) -> CheckedBody {
+        let valid = schemas
+            .compiled
+            .get(&(op.kind.name, variant))
+            .is_none_or(|schema| schema.validator.is_valid(&op.body));
+        let mut pretty = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = canonical::write_pretty_at(&mut pretty, &op.body, BODY_DEPTH);
+        CheckedBody {
+            kind: op.kind.name,
+            variant,
+            valid,
+            hash: canonical::hash(&op.body),
+            pretty: pretty.into_boxed_slice(),
+        }
+    }
 }
 
 impl ValidatedBundle {
@@ -263,44 +309,65 @@ impl ValidatedBundle {
 }
 
 fn operation_node<'a>(op: &'a Operation, source: &'a OperationSource, with_body: bool) -> Node<'a> {
-    let mut fields: Vec<(&str, Node<'a>)> = vec![
-        ("key", Node::of(&op.key)),
-        ("kind", Node::of(op.kind.name)),
-        ("api_version", Node::of(op.kind.api_version.segment())),
-        ("method", Node::of(op.method.as_str())),
-        ("path", Node::of(&op.path)),
-        ("body_hash", Node::of(&source.body_hash)),
-        ("depends_on", Node::of(&op.depends_on)),
-        ("refs", Node::of(&op.refs)),
-        ("throttle_class", Node::of(op.kind.throttle.as_str())),
-        ("controls", Node::of(&op.controls)),
-        (
-            "source",
-            Node::Object(vec![
-                ("baseline", Node::of(&op.baseline)),
-                ("declared_at", Node::of(&source.declared_at)),
-                ("template", Node::of(&source.template)),
-            ]),
-        ),
-    ];
-    if !op.match_values.is_empty() {
-        fields.push(("match", Node::of(&op.match_values)));
-    }
-    if let Some(prefer) = op.prefer {
-        fields.push(("prefer", Node::of(prefer)));
-    }
-    if let Some(parent) = &op.parent {
-        fields.push(("parent", Node::of(parent)));
-    }
-    if let Some(description) = &op.description {
-        fields.push(("description", Node::of(description)));
-    }
+    // Fields in key order, so that writing them needs no sort.
+    let mut fields: Vec<(&str, Node<'a>)> = Vec::with_capacity(17);
     if !source.accepted.is_empty() {
         fields.push(("accepted_lints", Node::of(&source.accepted)));
     }
+    fields.push(("api_version", Node::Str(op.kind.api_version.segment())));
     if with_body {
-        fields.push(("body", Node::Borrowed(&op.body)));
+        let body = match source.checked() {
+            Some(checked) => Node::Prewritten {
+                value: &op.body,
+                pretty: &checked.pretty,
+                depth: BODY_DEPTH,
+            },
+            None => Node::Borrowed(&op.body),
+        };
+        fields.push(("body", body));
     }
+    fields.extend([
+        ("body_hash", Node::Str(&source.body_hash)),
+        ("controls", Node::Strs(&op.controls)),
+        ("depends_on", Node::Strs(&op.depends_on)),
+    ]);
+    if let Some(description) = &op.description {
+        fields.push(("description", Node::Str(description)));
+    }
+    fields.extend([
+        ("key", Node::Str(&op.key)),
+        ("kind", Node::Str(op.kind.name)),
+    ]);
+    if !op.match_values.is_empty() {
+        fields.push(("match", Node::of(&op.match_values)));
+    }
+    fields.push(("method", Node::Str(op.method.as_str())));
+    if let Some(parent) = &op.parent {
+        fields.push(("parent", Node::Str(parent)));
+    }
+    fields.push(("path", Node::Str(&op.path)));
+    if let Some(prefer) = op.prefer {
+        fields.push(("prefer", Node::Str(prefer)));
+    }
+    fields.extend([
+        (
+            "refs",
+            if op.refs.is_empty() {
+                Node::Strs(&[])
+            } else {
+                Node::of(&op.refs)
+            },
+        ),
+        (
+            "source",
+            Node::Object(vec![
+                ("baseline", Node::Str(&op.baseline)),
+                ("declared_at", Node::Str(&source.declared_at)),
+                ("template", Node::Str(&source.template)),
+            ]),
+        ),
+        ("throttle_class", Node::Str(op.kind.throttle.as_str())),
+    ]);
     Node::Object(fields)
 }
 
@@ -335,16 +402,25 @@ fn bundle_node<'a>(
     Node::Object(fields)
 }
 
-fn operation_source(sources: &SourceMap, op: &Operation) -> OperationSource {
+fn operation_source(
+    sources: &SourceMap,
+    op: &Operation,
+    shared: Option<Arc<SharedBody>>,
+) -> OperationSource {
+    let body_hash = match shared.as_ref().and_then(|s| s.checked.get()) {
+        Some(checked) => checked.hash.clone(),
+        None => canonical::hash(&op.body),
+    };
     OperationSource {
         declared_at: sources.location(op.declared_at).to_string(),
         template: sources.file(op.origin.file).name.clone(),
-        body_hash: canonical::hash(&op.body),
+        body_hash,
         accepted: op
             .accepted
             .iter()
             .map(|a| json!({"lint": a.lint, "reason": a.reason, "at": sources.location(a.span).to_string()}))
             .collect(),
+        shared,
     }
 }
 
@@ -677,22 +753,41 @@ fn identity(op: &Operation) -> String {
 pub fn validate(
     schemas: &Schemas,
     sources: &SourceMap,
-    bundle: Bundle,
+    mut bundle: Bundle,
     params: &[(Value, Span)],
     options: ValidateOptions,
 ) -> (Option<ValidatedBundle>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut seen: BTreeMap<String, (&str, Span)> = BTreeMap::new();
-    for op in &bundle.operations {
+    // Each operation's shared body, if it has one (checked once per run, whichever tenant
+    // comes first).
+    let mut shared = std::mem::take(&mut bundle.shared);
+    if shared.len() != bundle.operations.len() {
+        shared = vec![None; bundle.operations.len()];
+    }
+    for (op, shared) in bundle.operations.iter().zip(&mut shared) {
         let variant = if op.kind.creates() {
             Variant::Create
         } else {
             Variant::Update
         };
+        let checked = shared.as_ref().map(|s| {
+            s.checked
+                .get_or_init(|| CheckedBody::of(schemas, op, variant))
+        });
+        let valid = match checked {
+            Some(c) if c.kind == op.kind.name && c.variant == variant => c.valid,
+            _ => {
+                // Not this body's first check after all: keep it to itself.
+                *shared = None;
+                schemas
+                    .compiled
+                    .get(&(op.kind.name, variant))
+                    .is_none_or(|schema| schema.validator.is_valid(&op.body))
+            }
+        };
         let mut op_diags = Vec::new();
-        if let Some(schema) = schemas.compiled.get(&(op.kind.name, variant))
-            && !schema.validator.is_valid(&op.body)
-        {
+        if !valid && let Some(schema) = schemas.compiled.get(&(op.kind.name, variant)) {
             op_diags.extend(schema_diagnostics(
                 sources,
                 schemas,
@@ -750,7 +845,8 @@ pub fn validate(
     let op_sources: Vec<OperationSource> = bundle
         .operations
         .iter()
-        .map(|op| operation_source(sources, op))
+        .zip(shared)
+        .map(|(op, shared)| operation_source(sources, op, shared))
         .collect();
     let content_hash = canonical::hash_node(&bundle_node(&bundle, &op_sources, None));
     (
