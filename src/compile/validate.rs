@@ -17,6 +17,7 @@ use crate::compile::render::{SharedBody, canonical_json, locate_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, KindLint, Shape};
 use crate::source::model::{self, article};
+use crate::source::resolve::AcceptedLint;
 use crate::source::shipped;
 use crate::source::{SourceMap, Span};
 
@@ -252,6 +253,8 @@ pub(crate) struct CheckedBody {
     variant: Variant,
     /// The kind's schema accepts the body.
     valid: bool,
+    /// The kind's lints find nothing in the body (even with none accepted).
+    lint_free: bool,
     /// `sha256:<hex>` of the body's canonical form.
     hash: String,
     /// The body's pretty canonical form at [`BODY_DEPTH`].
@@ -271,6 +274,11 @@ impl CheckedBody {
             kind: op.kind.name,
             variant,
             valid,
+            lint_free: op
+                .kind
+                .lints
+                .iter()
+                .all(|lint| run_lint(*lint, &op.body, &[]).is_none()),
             hash: canonical::hash(&op.body),
             pretty: pretty.into_boxed_slice(),
         }
@@ -666,8 +674,7 @@ fn schema_diagnostics(
     out
 }
 
-fn lint_lockout(op: &Operation) -> Option<Diagnostic> {
-    let body = &op.body;
+fn lint_lockout(body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
     if body.get("state").and_then(Value::as_str) != Some("enabled") {
         return None;
     }
@@ -695,7 +702,7 @@ fn lint_lockout(op: &Operation) -> Option<Diagnostic> {
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty())
     });
-    if excluded || op.accepted.iter().any(|a| a.lint == "lockout") {
+    if excluded || accepted.iter().any(|a| a.lint == "lockout") {
         return None;
     }
     Some(
@@ -708,9 +715,8 @@ fn lint_lockout(op: &Operation) -> Option<Diagnostic> {
     )
 }
 
-fn lint_compliance_block(op: &Operation) -> Option<Diagnostic> {
-    let rules = op
-        .body
+fn lint_compliance_block(body: &Value) -> Option<Diagnostic> {
+    let rules = body
         .get("scheduledActionsForRule")
         .and_then(Value::as_array);
     let blocks = rules
@@ -734,18 +740,33 @@ fn lint_compliance_block(op: &Operation) -> Option<Diagnostic> {
     })
 }
 
-/// What identifies the object an operation writes, for the duplicate check.
+fn run_lint(lint: KindLint, body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
+    match lint {
+        KindLint::ConditionalAccessLockout => lint_lockout(body, accepted),
+        KindLint::ComplianceBlockAction => lint_compliance_block(body),
+    }
+}
+
+/// What identifies the object an operation writes, for the duplicate check (compared with
+/// other identities only: the kind, then the match key's values or the path).
 fn identity(op: &Operation) -> String {
+    let mut id = String::with_capacity(64);
+    id.push_str(op.kind.name);
     match op.kind.shape {
         Shape::Collection if !op.match_values.is_empty() => {
-            format!(
-                "{} {}",
-                op.kind.name,
-                canonical_json(&json!(op.match_values))
-            )
+            for (name, value) in op.match_values.iter() {
+                id.push('\0');
+                id.push_str(name);
+                id.push('\0');
+                id.push_str(&canonical_json(value));
+            }
         }
-        _ => format!("{} {}", op.kind.name, op.path),
+        _ => {
+            id.push('\u{1}');
+            id.push_str(&op.path);
+        }
     }
+    id
 }
 
 /// Validate a bundle. `params` are the tenant's parameter values with where they were written
@@ -771,14 +792,18 @@ pub fn validate(
         } else {
             Variant::Update
         };
-        let checked = shared.as_ref().map(|s| {
-            s.checked
-                .get_or_init(|| CheckedBody::of(schemas, op, variant))
-        });
+        let memo = shared.clone();
+        let checked = memo
+            .as_deref()
+            .map(|s| {
+                s.checked
+                    .get_or_init(|| CheckedBody::of(schemas, op, variant))
+            })
+            .filter(|c| c.kind == op.kind.name && c.variant == variant);
         let valid = match checked {
-            Some(c) if c.kind == op.kind.name && c.variant == variant => c.valid,
-            _ => {
-                // Not this body's first check after all: keep it to itself.
+            Some(c) => c.valid,
+            None => {
+                // Checked for another kind first (or not shared): this one is checked alone.
                 *shared = None;
                 schemas
                     .compiled
@@ -797,11 +822,13 @@ pub fn validate(
                 options.strict,
             ));
         }
-        for lint in op.kind.lints {
-            let found = match lint {
-                KindLint::ConditionalAccessLockout => lint_lockout(op),
-                KindLint::ComplianceBlockAction => lint_compliance_block(op),
-            };
+        // A body the kind's lints find nothing in (before any is accepted) needs no second look.
+        let lints = match checked {
+            Some(c) if c.lint_free => &[][..],
+            _ => op.kind.lints,
+        };
+        for lint in lints {
+            let found = run_lint(*lint, &op.body, &op.accepted);
             if let Some(d) = found {
                 let template = op.origin.text(sources);
                 let span = d
