@@ -45,6 +45,10 @@ pub struct CompileBench {
     pub peak_rss_mib: Option<f64>,
     /// Peak resident memory at the end of loading, in MiB.
     pub load_peak_rss_mib: Option<f64>,
+    /// The generated project.
+    pub project_dir: PathBuf,
+    /// Where the bundles were written.
+    pub out_dir: PathBuf,
 }
 
 /// Errors of a benchmark run.
@@ -194,5 +198,7 @@ pub fn compile_fleet(
         ratio_to_floor: secs / serde_floor.as_secs_f64().max(1e-9),
         peak_rss_mib: peak,
         load_peak_rss_mib: load_peak,
+        project_dir,
+        out_dir,
     })
 }
