@@ -73,6 +73,15 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Graph's limits exactly: no headroom and no spacing margin (for theoretical minimums).
+    pub fn without_headroom(self) -> Limits {
+        Limits {
+            headroom: 1.0,
+            spacing_margin: Duration::ZERO,
+            ..self
+        }
+    }
+
     /// Every window `scale` times shorter (the simulator's `--time-scale`).
     pub fn time_scaled(mut self, scale: f64) -> Limits {
         let scale = if scale > 0.0 { scale } else { 1.0 };
@@ -244,21 +253,31 @@ impl Pacer {
         }
     }
 
-    /// The least time `requests` of one class need in one tenant, from an empty start: the
-    /// theoretical minimum a benchmark compares a run with.
+    /// The least time `requests` of one class need in one tenant, from an empty start, at
+    /// Graph's published limits (no headroom, no spacing margin): the theoretical minimum a
+    /// benchmark compares a run with.
     pub fn minimum_time(
         limits: &Limits,
         class: ThrottleClass,
         write: bool,
         requests: usize,
     ) -> Duration {
-        let mut pacer = Pacer::new(Limits {
-            headroom: 1.0,
-            spacing_margin: Duration::ZERO,
-            ..*limits
-        });
+        let (reads, writes) = if write { (0, requests) } else { (requests, 0) };
+        Self::paced_time(&limits.without_headroom(), class, reads, writes)
+    }
+
+    /// When the last of `reads` and then `writes` of one class in one tenant may start, from an
+    /// empty start, paced to `limits` as given: with [`Limits::without_headroom`] the floor
+    /// Graph's limits set; with the client's own limits the floor of its pacing.
+    pub fn paced_time(
+        limits: &Limits,
+        class: ThrottleClass,
+        reads: usize,
+        writes: usize,
+    ) -> Duration {
+        let mut pacer = Pacer::new(*limits);
         let mut last = Duration::ZERO;
-        for _ in 0..requests {
+        for write in std::iter::repeat_n(false, reads).chain(std::iter::repeat_n(true, writes)) {
             let wait = pacer.reserve("t", class, write, last);
             last += wait;
         }
@@ -418,5 +437,22 @@ mod tests {
         let scaled = limits.time_scaled(10.0);
         let t = Pacer::minimum_time(&scaled, ThrottleClass::ConditionalAccess, true, 17);
         assert!((t.as_secs_f64() - 1.6).abs() < 1e-6, "{t:?}");
+        // Reads share the Conditional Access limit with writes: 2 reads + 21 writes need 22 s.
+        let floor = Pacer::paced_time(
+            &limits.without_headroom(),
+            ThrottleClass::ConditionalAccess,
+            2,
+            21,
+        );
+        assert!((floor.as_secs_f64() - 22.0).abs() < 1e-6, "{floor:?}");
+        // The client's own pacing keeps 5 % below the limit: 22 intervals of 1/0.95 s.
+        let client = Pacer::paced_time(&limits, ThrottleClass::ConditionalAccess, 2, 21);
+        assert!(
+            (client.as_secs_f64() - 22.0 / 0.95).abs() < 1e-6,
+            "{client:?}"
+        );
+        // Intune reads count against the request limit only, inside its burst.
+        let intune = Pacer::paced_time(&limits.without_headroom(), ThrottleClass::Intune, 10, 8);
+        assert_eq!(intune, Duration::ZERO);
     }
 }

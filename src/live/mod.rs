@@ -14,4 +14,4 @@ pub mod normalize;
 pub mod plan;
 pub mod reader;
 
-pub use reader::{find_by_match_key, known_ids, read, resolved_path};
+pub use reader::{find_by_match_key, known_ids, read, read_classes, resolved_path};

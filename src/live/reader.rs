@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::compile::bundle::Operation;
 use crate::graph::client::{GraphClient, Observer, Request, RequestError, TenantSession};
-use crate::kinds::{Kind, Shape};
+use crate::kinds::{Kind, Shape, ThrottleClass};
 use crate::live::plan::{self, Action, IdentityMap, LiveState, PlanInput};
 
 /// Where one read's answer goes.
@@ -70,6 +70,26 @@ fn first_reads(operations: &[Operation]) -> Vec<(Slot, Request)> {
         }
     }
     reads
+}
+
+/// The throttle class of every read [`read`] makes for `operations`: the first reads, and with
+/// `assignments_known` (every policy's id known, as on a tenant already deployed) one
+/// assignment read per `/assign` operation. Pages past the first are not counted. For the
+/// theoretical minimum of a plan or deploy (`bench deploy`).
+pub fn read_classes(operations: &[Operation], assignments_known: bool) -> Vec<ThrottleClass> {
+    let mut classes: Vec<ThrottleClass> = first_reads(operations)
+        .into_iter()
+        .map(|(_, request)| request.class)
+        .collect();
+    if assignments_known {
+        classes.extend(
+            operations
+                .iter()
+                .filter(|op| op.kind.shape == Shape::ParentAction && op.parent.is_some())
+                .map(|op| op.kind.throttle),
+        );
+    }
+    classes
 }
 
 /// The `/assignments` path of an `/assign` operation whose parent id is known.
