@@ -313,10 +313,24 @@ pub const MAX_IDLE_CONNECTIONS: usize = 64;
 /// one per second per tenant, so this bounds sockets, not throughput).
 pub const MAX_IN_FLIGHT_PACED: usize = 512;
 
+/// Whether a plain-HTTP endpoint speaks HTTP/2 without TLS (h2c, prior knowledge).
+const H2C_UNKNOWN: u8 = 0;
+const H2C_WORKS: u8 = 1;
+const H2C_REFUSED: u8 = 2;
+
 /// The client shared by every tenant of a run.
 #[derive(Debug)]
 pub struct GraphClient {
+    /// HTTPS (HTTP/2 when the server offers it in the TLS handshake, as Graph and the sign-in
+    /// service do) and plain HTTP/1.1.
     http: reqwest::Client,
+    /// Plain-HTTP endpoints (a simulator on loopback) over HTTP/2 by prior knowledge: every
+    /// request of the run multiplexed on one connection instead of one HTTP/1.1 connection
+    /// per request in flight (each with its own buffers and dispatch channel, about 30 KB, and
+    /// a few hundred of them at a fleet's start). A server that does not answer h2c before any
+    /// h2c exchange succeeded is talked to over HTTP/1.1 from then on.
+    h2c: reqwest::Client,
+    h2c_state: std::sync::atomic::AtomicU8,
     in_flight: tokio::sync::Semaphore,
     in_flight_paced: tokio::sync::Semaphore,
     pacer: Mutex<Pacer>,
@@ -375,18 +389,27 @@ impl GraphClient {
         policy: RetryPolicy,
         timing: std::sync::Arc<dyn Timing>,
     ) -> Result<GraphClient, String> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("tenantform/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(100))
-            .pool_idle_timeout(Duration::from_secs(30))
-            // Connections beyond what stays busy are closed, not kept with their buffers.
-            .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
-            .tcp_nodelay(true)
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("tenantform/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(100))
+                .pool_idle_timeout(Duration::from_secs(30))
+                // Connections beyond what stays busy are closed, not kept with their buffers.
+                .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
+                .tcp_nodelay(true)
+        };
+        let http = builder()
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let h2c = builder()
+            .http2_prior_knowledge()
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(GraphClient {
             http,
+            h2c,
+            h2c_state: std::sync::atomic::AtomicU8::new(H2C_UNKNOWN),
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             in_flight_paced: tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PACED),
             pacer: Mutex::new(Pacer::new(limits)),
@@ -394,6 +417,33 @@ impl GraphClient {
             timing,
             stats: Stats::default(),
         })
+    }
+
+    /// The HTTP client for `url`, and whether it is the h2c one.
+    fn http_for(&self, url: &str) -> (&reqwest::Client, bool) {
+        let plain = url
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        if plain && self.h2c_state.load(Ordering::Relaxed) != H2C_REFUSED {
+            (&self.h2c, true)
+        } else {
+            (&self.http, false)
+        }
+    }
+
+    /// Learn from an h2c exchange: an answer proves the server speaks h2c; no answer before
+    /// any exchange succeeded means it does not (the first requests are retried as usual).
+    fn note_h2c(&self, h2c: bool, answered: bool) {
+        if !h2c {
+            return;
+        }
+        let next = if answered { H2C_WORKS } else { H2C_REFUSED };
+        let _ = self.h2c_state.compare_exchange(
+            H2C_UNKNOWN,
+            next,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// The injected timing.
@@ -440,14 +490,15 @@ impl GraphClient {
                 self.timing.wall(),
             )?;
             let permit = self.in_flight.acquire().await;
-            let sent = self
-                .http
+            let (http, h2c) = self.http_for(&url);
+            let sent = http
                 .post(&url)
                 .header("content-type", "application/x-www-form-urlencoded")
                 .header("client-request-id", uuid::Uuid::new_v4().to_string())
                 .body(form)
                 .send()
                 .await;
+            self.note_h2c(h2c, sent.is_ok());
             let failure = match sent {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -523,8 +574,8 @@ impl GraphClient {
                 pacer.note_sent(tenant, *class, *write, now);
             }
         }
-        let mut builder = self
-            .http
+        let (http, h2c) = self.http_for(url);
+        let mut builder = http
             .request(method_value, url)
             .bearer_auth(token)
             .header("client-request-id", uuid::Uuid::new_v4().to_string())
@@ -535,7 +586,9 @@ impl GraphClient {
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
-        match builder.send().await {
+        let sent = builder.send().await;
+        self.note_h2c(h2c, sent.is_ok());
+        match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let header = |name: &str| {
