@@ -18,6 +18,7 @@
 //! - [`admission`]: how many run at once (a memory budget, an optional cap).
 //! - [`tenant`]: one tenant from compile to checkpoint ([`tenant::TenantError`]).
 //! - [`apply`]: one resource's request and its answer ([`apply::ApplyError`]).
+//! - [`slim`]: what a tenant in flight keeps of its bundle, shared between tenants.
 //! - [`identity`]: the identity map store ([`identity::IdentityError`]).
 //! - [`shared`]: what a run's tenants share: options, Graph client, journal, reporter.
 
@@ -27,6 +28,7 @@ pub mod fleet;
 pub mod identity;
 pub mod scheduler;
 pub mod shared;
+pub mod slim;
 pub mod tenant;
 
 pub use fleet::{EnvLookup, Fleet, FleetError, Target, in_shard, process_env, waves};

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::deploy::admission::Admission;
 use crate::deploy::fleet::{Target, waves};
 use crate::deploy::shared::Run;
+use crate::deploy::slim::SharedSlims;
 use crate::deploy::tenant::deploy_tenant;
 use crate::journal::Entry;
 use crate::report::{Counts, DeploySummary, Event, TenantReport};
@@ -43,6 +44,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
     let compile_slots = Arc::new(tokio::sync::Semaphore::new(
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     ));
+    let slims = Arc::new(SharedSlims::default());
     for (ring, targets) in waves {
         if summary.stopped.is_some() {
             summary
@@ -64,6 +66,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
             let failed_in_ring = failed_in_ring.clone();
             let stop_ring = stop_ring.clone();
             let compile_slots = compile_slots.clone();
+            let slims = slims.clone();
             tasks.spawn(async move {
                 let Some(_admitted) = admission.admit(&target).await else {
                     return Err(target.id);
@@ -77,7 +80,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                     id: &target.id,
                     name: &target.name,
                 });
-                let report = deploy_tenant(&run, &target, &compile_slots).await;
+                let report = deploy_tenant(&run, &target, &compile_slots, &slims).await;
                 if let Some(journal) = &run.journal {
                     journal.append(Entry::TenantFinished {
                         tenant: target.id.clone(),

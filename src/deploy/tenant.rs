@@ -8,20 +8,19 @@
 //! and records in the journal. A tenant-wide failure is a [`TenantError`]; a resource's own
 //! failure is an [`ApplyError`](crate::deploy::apply::ApplyError) in its report.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use serde_json::Value;
 
-use crate::compile::bundle::Operation;
 use crate::deploy::apply::{Applied, Step, TenantRun};
 use crate::deploy::fleet::{Fleet, Target};
 use crate::deploy::identity::{
     IdentityError, IdentityStore, checkpoint_identity, identity_log_path, load_identity,
 };
 use crate::deploy::shared::{JournalObserver, Run};
+use crate::deploy::slim::{SharedSlims, Slim};
 use crate::graph::auth::{self, AuthError};
 use crate::graph::client::{RequestError, TenantSession};
 use crate::graph::cloud::{self, EndpointError};
@@ -97,14 +96,12 @@ pub enum TenantError {
 struct Prepared {
     /// The bundle's content hash.
     bundle_hash: String,
-    /// What applying needs of each operation (see [`slim`]).
-    operations: Vec<Operation>,
-    /// Each operation's body as compact JSON text.
-    bodies: Vec<Box<str>>,
+    /// Its operations and bodies, shared with every tenant in flight whose are the same.
+    slim: Arc<Slim>,
     session: TenantSession,
 }
 
-fn prepare(fleet: &Fleet, target: &Target) -> Result<Prepared, TenantError> {
+fn prepare(fleet: &Fleet, target: &Target, slims: &SharedSlims) -> Result<Prepared, TenantError> {
     let project = &fleet.project;
     let entry = project
         .tenants
@@ -142,12 +139,11 @@ fn prepare(fleet: &Fleet, target: &Target) -> Result<Prepared, TenantError> {
     // Relative secret and certificate paths are relative to the project directory.
     let credentials = auth::load_credentials(tenant.credentials.as_ref(), &fleet.dir, &*fleet.env)?;
     // A tenant waits on Graph's limits from here on, a thousand side by side: keep only what
-    // reading, planning and applying need, with bodies as compact text.
-    let (operations, bodies) = bundle.bundle().operations.iter().map(slim).unzip();
+    // reading, planning and applying need, with bodies as compact text, shared with the other
+    // tenants in flight that compiled to the same.
     Ok(Prepared {
         bundle_hash: bundle.content_hash().to_string(),
-        operations,
-        bodies,
+        slim: slims.share(&bundle.bundle().operations),
         session: TenantSession::new(&target.id, endpoints, credentials),
     })
 }
@@ -155,40 +151,13 @@ fn prepare(fleet: &Fleet, target: &Target) -> Result<Prepared, TenantError> {
 /// Conditional Access operations of a tenant in flight at once (the rest wait their turn).
 const CA_LANE: usize = 2;
 
-/// What applying an operation needs, and its body as compact JSON text.
-fn slim(op: &Operation) -> (Operation, Box<str>) {
-    let body = serde_json::to_string(&op.body)
-        .unwrap_or_default()
-        .into_boxed_str();
-    let slim = Operation {
-        key: op.key.clone(),
-        kind: op.kind,
-        method: op.method,
-        path: op.path.clone(),
-        prefer: op.prefer,
-        body: Value::Null,
-        match_values: op.match_values.clone(),
-        depends_on: op.depends_on.clone(),
-        refs: op.refs.clone(),
-        parent: op.parent.clone(),
-        controls: Vec::new(),
-        description: None,
-        baseline: String::new(),
-        declared_at: op.declared_at,
-        origin: op.origin,
-        var_spans: BTreeMap::new(),
-        vars: serde_json::Map::new(),
-        accepted: Vec::new(),
-    };
-    (slim, body)
-}
-
 /// Plan (and, unless `plan_only`, apply) one tenant. `compile_slots` bounds how many bundles
-/// compile at once.
+/// compile at once; `slims` shares operations between tenants in flight.
 pub(crate) async fn deploy_tenant(
     run: &Run,
     target: &Target,
     compile_slots: &tokio::sync::Semaphore,
+    slims: &Arc<SharedSlims>,
 ) -> TenantReport {
     let started = run.client.timing().now();
     let mut report = TenantReport {
@@ -227,7 +196,8 @@ pub(crate) async fn deploy_tenant(
         let _slot = compile_slots.acquire().await;
         let fleet = run.fleet.clone();
         let target = target.clone();
-        match tokio::task::spawn_blocking(move || prepare(&fleet, &target)).await {
+        let slims = slims.clone();
+        match tokio::task::spawn_blocking(move || prepare(&fleet, &target, &slims)).await {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(error)) => {
                 report.reason = Some(error.to_string());
@@ -261,8 +231,8 @@ pub(crate) async fn deploy_tenant(
     let input = plan::PlanInput {
         tenant: &target.id,
         bundle_hash: &prepared.bundle_hash,
-        operations: &prepared.operations,
-        bodies: Some(&prepared.bodies),
+        operations: &prepared.slim.operations,
+        bodies: Some(&prepared.slim.bodies),
     };
     let live = match live::read(&run.client, &prepared.session, &input, &identity, &observer).await
     {
@@ -303,12 +273,8 @@ pub(crate) async fn deploy_tenant(
         return finish(report, run);
     }
 
-    let Prepared {
-        operations,
-        mut bodies,
-        session,
-        ..
-    } = prepared;
+    let Prepared { slim, session, .. } = prepared;
+    let (operations, bodies) = (&slim.operations, &slim.bodies);
     let tenant_run = TenantRun {
         run,
         session: &session,
@@ -319,7 +285,6 @@ pub(crate) async fn deploy_tenant(
         identity: IdentityStore::new(&fleet.dir, &target.id, identity.clone()),
         created: Mutex::new(BTreeSet::new()),
     };
-    let operations = &operations;
     let mut ids = live::known_ids(&tenant_plan, &identity);
     let mut done: HashMap<&str, bool> = HashMap::new();
     let mut waiting: Vec<usize> = (0..operations.len()).collect();
@@ -374,9 +339,8 @@ pub(crate) async fn deploy_tenant(
                 }
                 ca_in_flight += 1;
             }
-            // The request carries the body from here on; the text is not needed again.
-            let body_text = std::mem::take(&mut bodies[i]);
-            match tenant_run.prepare(op, &body_text, &tenant_plan.resources[i].action, &ids) {
+            // The text is shared with other tenants; the request carries its own resolved body.
+            match tenant_run.prepare(op, &bodies[i], &tenant_plan.resources[i].action, &ids) {
                 Ok(Step::Send(request, then))
                     if request.class != crate::kinds::ThrottleClass::ConditionalAccess =>
                 {
