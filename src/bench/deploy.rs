@@ -740,7 +740,7 @@ pub fn run(
             RetryPolicy::default().time_scaled(options.time_scale),
             Arc::new(RealTiming::new(u64::from(std::process::id()))),
         )
-        .map_err(BenchError::Deploy)?,
+        .map_err(|e| BenchError::Deploy(e.to_string()))?,
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -819,7 +819,7 @@ pub fn run(
             RetryPolicy::default().time_scaled(options.time_scale),
             Arc::new(RealTiming::new(u64::from(std::process::id()))),
         )
-        .map_err(BenchError::Deploy)?,
+        .map_err(|e| BenchError::Deploy(e.to_string()))?,
     );
     let throttled_before = client.stats.throttled.load(Ordering::Relaxed);
     reset_peak_rss();

@@ -1,0 +1,417 @@
+//! JSON batching: requests go out 20 per `$batch` call (one API version per call), each item
+//! paced and retried on its own; Conditional Access items travel alone, and a create whose item
+//! may have applied comes back as [`RequestError::OutcomeUnknown`].
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::*;
+use crate::graph::retry::{self, Decision};
+use crate::kinds::{ApiVersion, ThrottleClass};
+
+impl GraphClient {
+    /// Send requests through `$batch`, 20 per call (one API version per call), each item paced
+    /// and retried on its own; a create whose item failed in a way that may have applied it
+    /// comes back as [`RequestError::OutcomeUnknown`] (look it up before sending it again).
+    /// Results come back in the order of `requests`.
+    pub async fn batch(
+        &self,
+        session: &TenantSession,
+        requests: &[Request],
+        observer: &dyn Observer,
+    ) -> Vec<Result<Response, RequestError>> {
+        // Conditional Access requests go alone, one per second: an envelope gains nothing at
+        // that rate, and the service admits a lone request at a steadier time than an item
+        // behind a batch's others (an early or late admission is a 429 at one per second).
+        let (single, batched): (Vec<usize>, Vec<usize>) = (0..requests.len()).partition(|i| {
+            requests[*i].class == ThrottleClass::ConditionalAccess || requests.len() == 1
+        });
+        // The lone requests go one after the other (paced); the envelopes go out with the last
+        // of them, so their answers are not held while the lone ones wait for their slots.
+        let mut singles = Vec::with_capacity(single.len());
+        let last = single.last().copied();
+        for i in single.iter().take(single.len().saturating_sub(1)) {
+            singles.push((*i, self.send(session, &requests[*i], observer).await));
+        }
+        let chosen: Vec<Request> = batched.iter().map(|i| requests[*i].clone()).collect();
+        // Wait for the last lone request's slot, then send it and the envelopes together.
+        if let Some(i) = last {
+            if let Err(e) = self.token(session, false).await {
+                return requests.iter().map(|_| Err(e.clone().into())).collect();
+            }
+            let request = &requests[i];
+            self.pace(&session.tenant, request.class, request.is_write())
+                .await;
+        }
+        let last_single = async {
+            match last {
+                Some(i) => Some((
+                    i,
+                    self.send_paced(session, &requests[i], observer, true).await,
+                )),
+                None => None,
+            }
+        };
+        let (last_single, grouped) = futures_util::future::join(
+            last_single,
+            self.batch_envelopes(session, &chosen, observer),
+        )
+        .await;
+        singles.extend(last_single);
+        let mut results: Vec<Option<Result<Response, RequestError>>> =
+            (0..requests.len()).map(|_| None).collect();
+        for (i, result) in singles {
+            results[i] = Some(result);
+        }
+        for (i, result) in batched.into_iter().zip(grouped) {
+            results[i] = Some(result);
+        }
+        every_result(results, session)
+    }
+
+    /// Send requests in `$batch` envelopes of at most [`MAX_BATCH`].
+    pub(super) async fn batch_envelopes(
+        &self,
+        session: &TenantSession,
+        requests: &[Request],
+        observer: &dyn Observer,
+    ) -> Vec<Result<Response, RequestError>> {
+        let mut results: Vec<Option<Result<Response, RequestError>>> =
+            (0..requests.len()).map(|_| None).collect();
+        match requests {
+            [] => return Vec::new(),
+            [one] => return vec![self.send(session, one, observer).await],
+            _ => {}
+        }
+        let mut attempts = vec![0u32; requests.len()];
+        let started = self.timing.now();
+        let mut pending: Vec<usize> = (0..requests.len()).collect();
+        while !pending.is_empty() {
+            let mut next_round = Vec::new();
+            let mut longest_wait = Duration::ZERO;
+            for version in [ApiVersion::V1, ApiVersion::Beta] {
+                let of_version: Vec<usize> = pending
+                    .iter()
+                    .copied()
+                    .filter(|i| requests[*i].version == version)
+                    .collect();
+                for chunk in batch_chunks(requests, &of_version) {
+                    let chunk = chunk.as_slice();
+                    let outcome = self
+                        .batch_round(session, requests, chunk, &mut attempts, started, observer)
+                        .await;
+                    match outcome {
+                        Ok(items) => {
+                            for (i, item) in items {
+                                match item {
+                                    ItemResult::Final(result) => results[i] = Some(result),
+                                    ItemResult::Again(wait) => {
+                                        longest_wait = longest_wait.max(wait);
+                                        next_round.push(i);
+                                    }
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            for i in chunk {
+                                results[*i] = Some(Err(error.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            if !next_round.is_empty() {
+                self.timing.sleep(longest_wait).await;
+            }
+            pending = next_round;
+        }
+        every_result(results, session)
+    }
+
+    pub(super) async fn batch_round(
+        &self,
+        session: &TenantSession,
+        requests: &[Request],
+        chunk: &[usize],
+        attempts: &mut [u32],
+        started: Duration,
+        observer: &dyn Observer,
+    ) -> Result<Vec<(usize, ItemResult)>, RequestError> {
+        let version = requests[chunk[0]].version;
+        self.token(session, false).await?;
+        for i in chunk {
+            let request = &requests[*i];
+            self.pace(&session.tenant, request.class, request.is_write())
+                .await;
+        }
+        // The envelope is written as text so bodies go in as they were serialized.
+        let mut envelope = String::from("{\"requests\":[");
+        for (n, i) in chunk.iter().enumerate() {
+            let request = &requests[*i];
+            let mut headers = serde_json::json!({"Prefer": prefer_value(request.prefer)});
+            if request.body.is_some() {
+                headers["Content-Type"] = Value::from("application/json");
+            }
+            let item = serde_json::json!({
+                "id": i.to_string(),
+                "method": request.method,
+                "url": request.path,
+                "headers": headers,
+            });
+            let mut text = serde_json::to_string(&item).unwrap_or_default();
+            if let Some(body) = &request.body {
+                text.pop();
+                text.push_str(",\"body\":");
+                text.push_str(body.json());
+                text.push('}');
+            }
+            if n > 0 {
+                envelope.push(',');
+            }
+            envelope.push_str(&text);
+        }
+        envelope.push_str("]}");
+        let paced: Vec<(&str, ThrottleClass, bool)> = chunk
+            .iter()
+            .map(|i| {
+                let r = &requests[*i];
+                (session.tenant.as_str(), r.class, r.is_write())
+            })
+            .collect();
+        let url = self.url(session, version, "/$batch");
+        let mut renewed = false;
+        loop {
+            let token = self.token(session, false).await?;
+            for i in chunk {
+                attempts[*i] += 1;
+                observer.sending(&session.tenant, &requests[*i], attempts[*i]);
+            }
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .requests
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            self.stats
+                .batched
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            let sent_at = self.timing.now();
+            let sent =
+                Box::pin(self.send_once(&token, "POST", &url, None, Some(&envelope), &paced)).await;
+            let duration = self.timing.now().saturating_sub(sent_at);
+            let (status, body) = match sent {
+                Sent::Answer { status, body, .. } => (Some(status), body),
+                Sent::NoAnswer(_) => (None, Value::Null),
+            };
+            if status == Some(401) && !renewed {
+                renewed = true;
+                self.token(session, true).await?;
+                continue;
+            }
+            let Some(responses) = (status == Some(200))
+                .then(|| body.get("responses").and_then(Value::as_array))
+                .flatten()
+            else {
+                // The envelope failed: each item is decided as if it had failed alone (a create
+                // in it may have been applied, so it is reconciled, never resent blindly).
+                let mut out = Vec::with_capacity(chunk.len());
+                for i in chunk {
+                    let request = &requests[*i];
+                    let decision = self.decide(retry::Attempt {
+                        number: attempts[*i],
+                        elapsed: self.timing.now().saturating_sub(started),
+                        outcome: match status {
+                            Some(s) => retry::Outcome::Response {
+                                status: s,
+                                retry_after: None,
+                                error_code: error_code(&body),
+                            },
+                            None => retry::Outcome::ConnectionFailed,
+                        },
+                        idempotent: request.idempotent,
+                        references_new_object: false,
+                    });
+                    observer.finished(
+                        &session.tenant,
+                        &AttemptReport {
+                            request,
+                            attempt: attempts[*i],
+                            status,
+                            request_id: None,
+                            duration,
+                            retry: retrying(decision),
+                            object_id: None,
+                        },
+                    );
+                    let reason = status.map_or("no response to $batch".to_string(), |s| {
+                        format!("$batch answered HTTP {s}")
+                    });
+                    out.push((
+                        *i,
+                        self.item_result(session, request, decision, status, None, &body, &reason),
+                    ));
+                }
+                return Ok(out);
+            };
+            let mut out = Vec::with_capacity(chunk.len());
+            for i in chunk {
+                let id = i.to_string();
+                let item = responses
+                    .iter()
+                    .find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str()));
+                let request = &requests[*i];
+                let Some(item) = item else {
+                    out.push((*i, ItemResult::Again(Duration::ZERO)));
+                    continue;
+                };
+                let item_status = item
+                    .get("status")
+                    .and_then(Value::as_u64)
+                    .and_then(|s| u16::try_from(s).ok())
+                    .unwrap_or(0);
+                let header = |name: &str| {
+                    item.get("headers")
+                        .and_then(Value::as_object)
+                        .and_then(|h| {
+                            h.iter()
+                                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                                .and_then(|(_, v)| v.as_str())
+                        })
+                };
+                let item_body = item.get("body").cloned().unwrap_or(Value::Null);
+                let decision = self.decide(retry::Attempt {
+                    number: attempts[*i],
+                    elapsed: self.timing.now().saturating_sub(started),
+                    outcome: retry::Outcome::Response {
+                        status: item_status,
+                        retry_after: header("retry-after"),
+                        error_code: error_code(&item_body),
+                    },
+                    idempotent: request.idempotent,
+                    references_new_object: request.references_new_object,
+                });
+                if item_status == 429 {
+                    self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                }
+                let request_id = header("request-id").map(str::to_string);
+                observer.finished(
+                    &session.tenant,
+                    &AttemptReport {
+                        request,
+                        attempt: attempts[*i],
+                        status: Some(item_status),
+                        request_id: request_id.as_deref(),
+                        duration,
+                        retry: retrying(decision),
+                        object_id: item_body.get("id").and_then(Value::as_str),
+                    },
+                );
+                let reason = format!("HTTP {item_status} in $batch");
+                let result = self.item_result(
+                    session,
+                    request,
+                    decision,
+                    Some(item_status),
+                    request_id,
+                    &item_body,
+                    &reason,
+                );
+                out.push((*i, result));
+            }
+            return Ok(out);
+        }
+    }
+
+    /// What a batch item's decision means for it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn item_result(
+        &self,
+        session: &TenantSession,
+        request: &Request,
+        decision: Decision,
+        status: Option<u16>,
+        request_id: Option<String>,
+        body: &Value,
+        reason: &str,
+    ) -> ItemResult {
+        match decision {
+            Decision::Done => ItemResult::Final(Ok(Response {
+                status: status.unwrap_or(200),
+                body: body.clone(),
+                request_id,
+            })),
+            Decision::Retry {
+                after,
+                reconcile_first: true,
+                ..
+            } => ItemResult::Final(Err(RequestError::OutcomeUnknown {
+                method: request.method,
+                path: request.path.clone(),
+                after,
+                reason: reason.to_string(),
+            })),
+            Decision::Retry { after, .. } => {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                ItemResult::Again(after)
+            }
+            Decision::GiveUp { exhausted } => ItemResult::Final(Err(match status {
+                Some(status) => status_error(request, status, request_id, body, exhausted),
+                None => RequestError::Connection {
+                    method: request.method,
+                    path: request.path.clone(),
+                    host: session.endpoints.graph.clone(),
+                    attempts: 0,
+                    reason: reason.to_string(),
+                },
+            })),
+        }
+    }
+}
+
+/// The results in order; a slot that got none (which a correct round never leaves) is an error,
+/// not a panic.
+pub(super) fn every_result(
+    results: Vec<Option<Result<Response, RequestError>>>,
+    session: &TenantSession,
+) -> Vec<Result<Response, RequestError>> {
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(RequestError::Connection {
+                    method: "GET",
+                    path: "$batch".into(),
+                    host: session.endpoints.graph.clone(),
+                    attempts: 0,
+                    reason: "no result".into(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// Split requests into `$batch` calls of at most [`MAX_BATCH`], with at most one request of a
+/// class limited to one request per second (Conditional Access) per call: the service admits
+/// a batch's items at the same instant, so two of them would exceed the limit however they
+/// were paced.
+pub(super) fn batch_chunks(requests: &[Request], indices: &[usize]) -> Vec<Vec<usize>> {
+    let (mut single, mut rest): (Vec<usize>, Vec<usize>) = indices
+        .iter()
+        .partition(|i| requests[**i].class == ThrottleClass::ConditionalAccess);
+    let mut chunks = Vec::new();
+    while !single.is_empty() || !rest.is_empty() {
+        let mut chunk = Vec::with_capacity(MAX_BATCH);
+        if !single.is_empty() {
+            chunk.push(single.remove(0));
+        }
+        let take = (MAX_BATCH - chunk.len()).min(rest.len());
+        chunk.extend(rest.drain(..take));
+        chunks.push(chunk);
+    }
+    chunks
+}
+
+pub(super) enum ItemResult {
+    Final(Result<Response, RequestError>),
+    Again(Duration),
+}

@@ -1,0 +1,296 @@
+//! What goes into and comes out of the client: [`Request`]s with their [`Body`], [`Response`]s,
+//! the [`RequestError`] a person can act on, the [`Observer`] every attempt is reported to,
+//! the run's [`Stats`], and the injected [`Timing`] (clock, sleep, jitter).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+use crate::graph::auth::AuthError;
+use crate::graph::retry::RetryReason;
+use crate::kinds::{ApiVersion, ThrottleClass};
+
+/// Most requests in one `$batch` (graph-wire-facts.md section 1).
+pub const MAX_BATCH: usize = 20;
+
+/// Time, sleeping and jitter, injected so tests and benchmarks control them.
+pub trait Timing: Send + Sync + std::fmt::Debug {
+    /// Monotonic time since the run started.
+    fn now(&self) -> Duration;
+    /// The wall clock (for HTTP-date `Retry-After` and assertion times).
+    fn wall(&self) -> SystemTime;
+    /// Wait.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    /// A number in `[0, 1)` for backoff jitter.
+    fn jitter(&self) -> f64;
+}
+
+/// Real time, tokio sleeps and a seeded xorshift generator for jitter.
+#[derive(Debug)]
+pub struct RealTiming {
+    start: Instant,
+    state: Mutex<u64>,
+}
+
+impl RealTiming {
+    /// Real time; jitter from `seed`.
+    pub fn new(seed: u64) -> RealTiming {
+        RealTiming {
+            start: Instant::now(),
+            state: Mutex::new(seed | 1),
+        }
+    }
+}
+
+impl Timing for RealTiming {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+    fn jitter(&self) -> f64 {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut x = *state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *state = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A request body, serialized once: compact JSON text (cheap to hold while a request waits for
+/// its paced slot) and the `sha256:` of its canonical form (for the journal).
+#[derive(Debug, Clone)]
+pub struct Body {
+    json: std::sync::Arc<str>,
+    hash: String,
+}
+
+impl Body {
+    /// Serialize a JSON value.
+    pub fn new(value: &Value) -> Body {
+        Body {
+            json: serde_json::to_string(value).unwrap_or_default().into(),
+            hash: crate::canonical::hash(value),
+        }
+    }
+
+    /// The compact JSON text.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// `sha256:` of the canonical JSON.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
+/// One Graph request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// What it is for (the resource key, or `read:<path>`), for the journal and errors.
+    pub label: String,
+    /// HTTP method.
+    pub method: &'static str,
+    /// API version.
+    pub version: ApiVersion,
+    /// Path after the version, with any query (`/groups?$select=id`); or an absolute URL
+    /// (a `@odata.nextLink`).
+    pub path: String,
+    /// JSON body.
+    pub body: Option<Body>,
+    /// `Prefer` values besides `include-unknown-enum-members`.
+    pub prefer: Option<&'static str>,
+    /// Throttle class (for pacing).
+    pub class: ThrottleClass,
+    /// Safe to send again as is (not a creating POST).
+    pub idempotent: bool,
+    /// The body references an object created moments ago (replication delay may apply).
+    pub references_new_object: bool,
+}
+
+impl Request {
+    /// A GET.
+    pub fn get(
+        label: impl Into<String>,
+        version: ApiVersion,
+        path: impl Into<String>,
+        class: ThrottleClass,
+    ) -> Request {
+        Request {
+            label: label.into(),
+            method: "GET",
+            version,
+            path: path.into(),
+            body: None,
+            prefer: None,
+            class,
+            idempotent: true,
+            references_new_object: false,
+        }
+    }
+
+    pub(super) fn is_write(&self) -> bool {
+        self.method != "GET"
+    }
+}
+
+/// A response that ended the request (2xx, or a final error status).
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body (`Null` when empty or not JSON).
+    pub body: Value,
+    /// Graph's `request-id`.
+    pub request_id: Option<String>,
+}
+
+impl Response {
+    /// The OData error `code` and `message`, when the body is an error.
+    pub fn odata_error(&self) -> Option<(&str, &str)> {
+        let error = self.body.get("error")?;
+        Some((
+            error.get("code")?.as_str().unwrap_or_default(),
+            error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+/// Why a request did not succeed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    /// No token.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Graph answered with an error that is final (or retries ran out).
+    #[error("{method} {path}: HTTP {status} {code}: {message}{}{}", exhausted.map(|r| format!(" (gave up after retrying: {})", reason_text(r))).unwrap_or_default(), request_id.as_ref().map(|r| format!(" [request-id {r}]")).unwrap_or_default())]
+    Status {
+        /// Method.
+        method: &'static str,
+        /// Path.
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// OData error code.
+        code: String,
+        /// OData error message.
+        message: String,
+        /// Graph's request-id.
+        request_id: Option<String>,
+        /// Retries were made and ran out.
+        exhausted: Option<RetryReason>,
+    },
+    /// No response (connection refused, reset, timed out) and retries ran out.
+    #[error("{method} {path}: no response from {host} after {attempts} attempts: {reason}")]
+    Connection {
+        /// Method.
+        method: &'static str,
+        /// Path.
+        path: String,
+        /// Host.
+        host: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The transport error.
+        reason: String,
+    },
+    /// A create may or may not have been applied; the caller must look the object up by its
+    /// match key before sending it again (retrying blindly could create a second object).
+    #[error("{method} {path}: outcome unknown ({reason}); look it up before sending again")]
+    OutcomeUnknown {
+        /// Method.
+        method: &'static str,
+        /// Path.
+        path: String,
+        /// Wait this long before looking.
+        after: Duration,
+        /// What happened.
+        reason: String,
+    },
+}
+
+fn reason_text(reason: RetryReason) -> &'static str {
+    match reason {
+        RetryReason::Throttled => "throttled (429)",
+        RetryReason::Unavailable => "service unavailable (503)",
+        RetryReason::Transient => "server errors or dropped connections",
+        RetryReason::Replication => "a referenced object never became visible",
+    }
+}
+
+impl RequestError {
+    /// The HTTP status, when Graph answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RequestError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// What happened to one attempt, for the observer.
+#[derive(Debug, Clone)]
+pub struct AttemptReport<'a> {
+    /// The request.
+    pub request: &'a Request,
+    /// Attempt number, from 1.
+    pub attempt: u32,
+    /// HTTP status (`None`: no response).
+    pub status: Option<u16>,
+    /// Graph's request-id.
+    pub request_id: Option<&'a str>,
+    /// Send to response.
+    pub duration: Duration,
+    /// Set when it will be retried: why, and after how long.
+    pub retry: Option<(RetryReason, Duration)>,
+    /// The object id in the response body, if any.
+    pub object_id: Option<&'a str>,
+}
+
+/// Receives every attempt (the deploy journal, progress counters). Must not block for long.
+pub trait Observer: Send + Sync {
+    /// Before an attempt is sent.
+    fn sending(&self, tenant: &str, request: &Request, attempt: u32);
+    /// After it ended.
+    fn finished(&self, tenant: &str, report: &AttemptReport<'_>);
+}
+
+/// An observer that records nothing.
+#[derive(Debug, Default)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn sending(&self, _: &str, _: &Request, _: u32) {}
+    fn finished(&self, _: &str, _: &AttemptReport<'_>) {}
+}
+
+/// Counters over a run.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Graph requests sent (each `$batch` item counts; the envelope does not).
+    pub requests: AtomicU64,
+    /// `$batch` calls.
+    pub batches: AtomicU64,
+    /// Requests sent inside `$batch` calls.
+    pub batched: AtomicU64,
+    /// Retries (any reason).
+    pub retries: AtomicU64,
+    /// 429 answers.
+    pub throttled: AtomicU64,
+    /// Tokens acquired.
+    pub tokens: AtomicU64,
+}
