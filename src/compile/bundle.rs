@@ -173,6 +173,28 @@ pub struct Bundle {
     pub(crate) shared: Vec<Option<Arc<SharedBody>>>,
 }
 
+impl Bundle {
+    /// The body of operation `i`: its own, or, in a bundle made with [`Bodies::Shared`], the
+    /// shared body it was made from.
+    pub(crate) fn body(&self, i: usize) -> &Value {
+        let own = &self.operations[i].body;
+        match self.shared.get(i).and_then(Option::as_deref) {
+            Some(shared) if own.is_null() => shared.bundled.get().map_or(own, |b| &b.body),
+            _ => own,
+        }
+    }
+}
+
+/// Whether the operations of a bundle carry their own copy of their body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bodies {
+    /// Every operation owns its body (what plan and deploy read).
+    Owned,
+    /// An operation made from a shared body leaves `body` null and is read through
+    /// [`Bundle::body`]: for bundles that are only written to a file (no copy per tenant).
+    Shared,
+}
+
 /// What `bundle` finds in a shared body, once per run: the body with its placeholders
 /// rewritten, and the placeholders with the pointer of their string.
 #[derive(Debug)]
@@ -473,6 +495,7 @@ fn bundled<'s>(shared: &'s SharedBody, marker: &str) -> &'s BundledBody {
 fn operation_for(
     doc: ExpandedDocument,
     marker: &str,
+    bodies: Bodies,
     resource: &ResolvedResource,
     origins: VarOrigins,
 ) -> Operation {
@@ -494,7 +517,13 @@ fn operation_for(
     };
     let body = match doc.body {
         Body::Owned(body) => body,
-        Body::Shared(shared) => bundled(&shared, marker).body.clone(),
+        Body::Shared(shared) => {
+            let bundled = bundled(&shared, marker);
+            match bodies {
+                Bodies::Owned => bundled.body.clone(),
+                Bodies::Shared => Value::Null,
+            }
+        }
     };
     Operation {
         key: doc.key.value,
@@ -525,6 +554,18 @@ pub fn bundle(
     docs: Vec<ExpandedDocument>,
     marker: &str,
     earlier_errors: bool,
+) -> (Option<Bundle>, Diagnostics) {
+    bundle_with(sources, tenant, docs, marker, earlier_errors, Bodies::Owned)
+}
+
+/// [`bundle`], with operations that carry their bodies or not.
+pub(crate) fn bundle_with(
+    sources: &SourceMap,
+    tenant: &mut ResolvedTenant,
+    docs: Vec<ExpandedDocument>,
+    marker: &str,
+    earlier_errors: bool,
+    bodies: Bodies,
 ) -> (Option<Bundle>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let tenant_id = tenant.tenant.id.value.clone();
@@ -560,7 +601,7 @@ pub fn bundle(
             Body::Shared(shared) => Some(Arc::clone(shared)),
             Body::Owned(_) => None,
         };
-        let mut op = operation_for(doc, marker, resource, var_origins);
+        let mut op = operation_for(doc, marker, bodies, resource, var_origins);
         let mut op_diags = Vec::new();
 
         // Parent.
@@ -777,11 +818,15 @@ pub fn bundle(
         .filter(|o| o.kind.shape == Shape::Collection)
         .map(|o| (o.key.clone(), o.kind.name, o.match_values.clone()))
         .collect();
-    for op in &mut ops {
+    for (op, shared) in ops.iter_mut().zip(&shared_bodies) {
+        let body = match shared.as_deref().and_then(|s| s.bundled.get()) {
+            Some(bundled) if op.body.is_null() => &bundled.body,
+            _ => &op.body,
+        };
         for (name, param) in op.kind.path_params {
             let _ = name;
             if let PathParam::BodyField(field) = param
-                && let Some(value) = op.body.get(*field)
+                && let Some(value) = body.get(*field)
             {
                 for (key, _, values) in &creators {
                     if values.len() == 1 && values.get(field) == Some(value) && key != &op.key {

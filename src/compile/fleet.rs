@@ -13,7 +13,7 @@ use std::sync::mpsc;
 
 use serde_json::Value;
 
-use crate::compile::bundle;
+use crate::compile::bundle::{self, Bodies};
 use crate::compile::render::Engine;
 use crate::compile::validate::{self, Schemas, ValidateOptions, ValidatedBundle};
 use crate::diag::{Code, Diagnostic, Diagnostics};
@@ -101,6 +101,28 @@ pub fn compile_tenant(
     strict: bool,
     today: jiff::civil::Date,
 ) -> TenantCompilation {
+    compile_tenant_with(
+        project,
+        engine,
+        schemas,
+        tenant,
+        strict,
+        today,
+        Bodies::Owned,
+    )
+}
+
+/// [`compile_tenant`]; with [`Bodies::Shared`], operations made from a body the run shares
+/// carry no copy of it, so the bundle is only good for writing (what [`compile`] does).
+fn compile_tenant_with(
+    project: &ProjectSource,
+    engine: &Engine,
+    schemas: &Schemas,
+    tenant: &Tenant,
+    strict: bool,
+    today: jiff::civil::Date,
+    bodies: Bodies,
+) -> TenantCompilation {
     let mut diagnostics = Diagnostics::new();
     let (resolved, d) = resolve::resolve(project, tenant, today);
     diagnostics.extend(d);
@@ -123,12 +145,13 @@ pub fn compile_tenant(
             values
         })
         .collect();
-    let (bundle, d) = bundle::bundle(
+    let (bundle, d) = bundle::bundle_with(
         &project.sources,
         &mut resolved,
         rendered.documents,
         engine.ref_marker(),
         rendered.failed,
+        bodies,
     );
     diagnostics.extend(d);
     let Some(bundle) = bundle else {
@@ -267,14 +290,17 @@ pub fn compile(
                     let Some(entry) = tenants.get(index) else {
                         break;
                     };
+                    // Bundles that are only written and counted need no copy of the
+                    // bodies the run shares.
                     let compiled = match project.tenant(entry) {
-                        Some(tenant) => compile_tenant(
+                        Some(tenant) => compile_tenant_with(
                             project,
                             engine,
                             schemas,
                             &tenant,
                             options.strict,
                             options.today,
+                            Bodies::Shared,
                         ),
                         None => TenantCompilation {
                             bundle: None,
@@ -491,6 +517,31 @@ body = '''
         for (a, b) in results.iter().zip(&again) {
             let (a, b) = (a.bundle.as_ref().expect("a"), b.bundle.as_ref().expect("b"));
             assert_eq!(a.to_pretty_json(), b.to_pretty_json());
+        }
+
+        // `compile` (bundles without copies of the shared bodies) writes the same bytes too.
+        let out = dir.path().join("out");
+        let options = CompileOptions {
+            out_dir: Some(out.clone()),
+            selection: Selection::All,
+            strict: false,
+            jobs: 2,
+            today: jiff::civil::date(2026, 1, 1),
+        };
+        let schemas = Schemas::shared().expect("schemas");
+        let summary = compile(
+            &project,
+            &engine,
+            schemas,
+            &options,
+            &mut crate::report::Silent,
+        );
+        assert_eq!(summary.compiled, 3);
+        for b in &bundles {
+            let written =
+                std::fs::read_to_string(out.join(format!("{}.json", b.bundle().tenant.id)))
+                    .expect("written");
+            assert_eq!(written, b.to_pretty_json());
         }
     }
 

@@ -15,7 +15,7 @@ use crate::canonical::{self, Node};
 use crate::compile::bundle::{BUNDLE_FORMAT, Bundle, Operation};
 use crate::compile::render::{SharedBody, canonical_json, locate_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::kinds::{self, KindLint, Shape};
+use crate::kinds::{self, Kind, KindLint, Shape};
 use crate::source::model::{self, article};
 use crate::source::resolve::AcceptedLint;
 use crate::source::shipped;
@@ -240,6 +240,14 @@ impl OperationSource {
     fn checked(&self) -> Option<&CheckedBody> {
         self.shared.as_ref().and_then(|s| s.checked.get())
     }
+
+    /// The operation's body: its own, or its shared body's when it carries none.
+    fn body<'a>(&'a self, op: &'a Operation) -> &'a Value {
+        match self.shared.as_deref().and_then(|s| s.bundled.get()) {
+            Some(bundled) if op.body.is_null() => &bundled.body,
+            _ => &op.body,
+        }
+    }
 }
 
 /// How deep a body sits in a bundle file: bundle, operations, operation, body.
@@ -262,24 +270,23 @@ pub(crate) struct CheckedBody {
 }
 
 impl CheckedBody {
-    fn of(schemas: &Schemas, op: &Operation, variant: Variant) -> CheckedBody {
+    fn of(schemas: &Schemas, kind: &'static Kind, variant: Variant, body: &Value) -> CheckedBody {
         let valid = schemas
             .compiled
-            .get(&(op.kind.name, variant))
-            .is_none_or(|schema| schema.validator.is_valid(&op.body));
+            .get(&(kind.name, variant))
+            .is_none_or(|schema| schema.validator.is_valid(body));
         let mut pretty = Vec::new();
         // Writing to a Vec cannot fail.
-        let _ = canonical::write_pretty_at(&mut pretty, &op.body, BODY_DEPTH);
+        let _ = canonical::write_pretty_at(&mut pretty, body, BODY_DEPTH);
         CheckedBody {
-            kind: op.kind.name,
+            kind: kind.name,
             variant,
             valid,
-            lint_free: op
-                .kind
+            lint_free: kind
                 .lints
                 .iter()
-                .all(|lint| run_lint(*lint, &op.body, &[]).is_none()),
-            hash: canonical::hash(&op.body),
+                .all(|lint| run_lint(*lint, body, &[]).is_none()),
+            hash: canonical::hash(body),
             pretty: pretty.into_boxed_slice(),
         }
     }
@@ -326,11 +333,11 @@ fn operation_node<'a>(op: &'a Operation, source: &'a OperationSource, with_body:
     if with_body {
         let body = match source.checked() {
             Some(checked) => Node::Prewritten {
-                value: &op.body,
+                value: source.body(op),
                 pretty: &checked.pretty,
                 depth: BODY_DEPTH,
             },
-            None => Node::Borrowed(&op.body),
+            None => Node::Borrowed(source.body(op)),
         };
         fields.push(("body", body));
     }
@@ -413,11 +420,12 @@ fn bundle_node<'a>(
 fn operation_source(
     sources: &SourceMap,
     op: &Operation,
+    body: &Value,
     shared: Option<Arc<SharedBody>>,
 ) -> OperationSource {
     let body_hash = match shared.as_ref().and_then(|s| s.checked.get()) {
         Some(checked) => checked.hash.clone(),
-        None => canonical::hash(&op.body),
+        None => canonical::hash(body),
     };
     OperationSource {
         declared_at: sources.location(op.declared_at).to_string(),
@@ -507,6 +515,7 @@ fn schema_diagnostics(
     schemas: &Schemas,
     schema: &KindSchema,
     op: &Operation,
+    body: &Value,
     params: &[(Value, Span)],
     strict: bool,
 ) -> Vec<Diagnostic> {
@@ -520,12 +529,12 @@ fn schema_diagnostics(
     let mut out = Vec::new();
     let errors: Vec<_> = schema
         .validator
-        .iter_errors(&op.body)
+        .iter_errors(body)
         .flat_map(flatten)
         .collect();
     for error in errors {
         let pointer = error.instance_path().as_str().to_string();
-        let at_value = value_at(&op.body, &pointer);
+        let at_value = value_at(body, &pointer);
         let mut d = match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 for name in unexpected {
@@ -769,6 +778,14 @@ fn identity(op: &Operation) -> String {
     id
 }
 
+fn variant_of(op: &Operation) -> Variant {
+    if op.kind.creates() {
+        Variant::Create
+    } else {
+        Variant::Update
+    }
+}
+
 /// Validate a bundle. `params` are the tenant's parameter values with where they were written
 /// (for "value set here" notes).
 pub fn validate(
@@ -780,36 +797,42 @@ pub fn validate(
 ) -> (Option<ValidatedBundle>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut seen: BTreeMap<String, (&str, Span)> = BTreeMap::new();
-    // Each operation's shared body, if it has one (checked once per run, whichever tenant
-    // comes first).
-    let mut shared = std::mem::take(&mut bundle.shared);
-    if shared.len() != bundle.operations.len() {
-        shared = vec![None; bundle.operations.len()];
+    // Each shared body is checked once per run, by whichever tenant comes first. An operation
+    // whose shared body was checked for another kind is checked alone (with its own copy).
+    let count = bundle.operations.len();
+    if bundle.shared.len() != count {
+        bundle.shared = vec![None; count];
     }
-    for (op, shared) in bundle.operations.iter().zip(&mut shared) {
-        let variant = if op.kind.creates() {
-            Variant::Create
-        } else {
-            Variant::Update
+    for i in 0..count {
+        let Some(shared) = bundle.shared[i].clone() else {
+            continue;
         };
-        let memo = shared.clone();
-        let checked = memo
-            .as_deref()
-            .map(|s| {
-                s.checked
-                    .get_or_init(|| CheckedBody::of(schemas, op, variant))
-            })
-            .filter(|c| c.kind == op.kind.name && c.variant == variant);
+        let op = &mut bundle.operations[i];
+        let variant = variant_of(op);
+        let Some(bundled) = shared.bundled.get() else {
+            bundle.shared[i] = None;
+            continue;
+        };
+        let checked = shared
+            .checked
+            .get_or_init(|| CheckedBody::of(schemas, op.kind, variant, &bundled.body));
+        if checked.kind != op.kind.name || checked.variant != variant {
+            if op.body.is_null() {
+                op.body = bundled.body.clone();
+            }
+            bundle.shared[i] = None;
+        }
+    }
+    for (i, op) in bundle.operations.iter().enumerate() {
+        let variant = variant_of(op);
+        let body = bundle.body(i);
+        let checked = bundle.shared[i].as_deref().and_then(|s| s.checked.get());
         let valid = match checked {
             Some(c) => c.valid,
-            None => {
-                // Checked for another kind first (or not shared): this one is checked alone.
-                *shared = None;
-                schemas
-                    .compiled
-                    .get(&(op.kind.name, variant))
-                    .is_none_or(|schema| schema.validator.is_valid(&op.body))
-            }
+            None => schemas
+                .compiled
+                .get(&(op.kind.name, variant))
+                .is_none_or(|schema| schema.validator.is_valid(body)),
         };
         let mut op_diags = Vec::new();
         if !valid && let Some(schema) = schemas.compiled.get(&(op.kind.name, variant)) {
@@ -818,6 +841,7 @@ pub fn validate(
                 schemas,
                 schema,
                 op,
+                body,
                 params,
                 options.strict,
             ));
@@ -828,7 +852,7 @@ pub fn validate(
             _ => op.kind.lints,
         };
         for lint in lints {
-            let found = run_lint(*lint, &op.body, &op.accepted);
+            let found = run_lint(*lint, body, &op.accepted);
             if let Some(d) = found {
                 let template = op.origin.text(sources);
                 let span = d
@@ -869,11 +893,19 @@ pub fn validate(
     if diags.has_errors() || bundle.has_errors {
         return (None, diags);
     }
+    let shared = std::mem::take(&mut bundle.shared);
     let op_sources: Vec<OperationSource> = bundle
         .operations
         .iter()
         .zip(shared)
-        .map(|(op, shared)| operation_source(sources, op, shared))
+        .map(|(op, shared)| {
+            let own = &op.body;
+            let body = match shared.as_deref().and_then(|s| s.bundled.get()) {
+                Some(bundled) if own.is_null() => &bundled.body,
+                _ => own,
+            };
+            operation_source(sources, op, body, shared.clone())
+        })
         .collect();
     let content_hash = canonical::hash_node(&bundle_node(&bundle, &op_sources, None));
     (
