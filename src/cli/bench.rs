@@ -360,7 +360,7 @@ fn run_deploy(
         (
             "",
             format!(
-                "with the client's headroom (5 % below each limit) {:.2} s; its writes alone {:.2} s",
+                "with the client's own pacing (5 % below each limit; one-per-second sends 30 ms apart) {:.2} s; its writes alone {:.2} s",
                 r.client_pacing_minimum_seconds, r.writes_only_minimum_seconds
             ),
         ),

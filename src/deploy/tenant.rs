@@ -1,7 +1,7 @@
 //! Deploying (or planning) one tenant: compile its bundle, sign in, read what it has, plan,
 //! and unless the run is plan-only apply the plan: resources start as soon as what they depend
 //! on is done, those that become ready together go out in `$batch` calls, Conditional Access
-//! goes two at a time (Graph admits one per second), orphans are deleted with `--prune`, and the
+//! goes one at a time (Graph admits one per second), orphans are deleted with `--prune`, and the
 //! identity map is checkpointed at the end.
 //!
 //! Input: the [`Run`] and one [`Target`]. Output: its [`TenantReport`], events to the reporter
@@ -148,8 +148,10 @@ fn prepare(fleet: &Fleet, target: &Target, slims: &SharedSlims) -> Result<Prepar
     })
 }
 
-/// Conditional Access operations of a tenant in flight at once (the rest wait their turn).
-const CA_LANE: usize = 2;
+/// Conditional Access operations of a tenant in flight at once (the rest wait their turn): one,
+/// so each reserves its slot after the previous one was answered, a full window later
+/// (`Pacer::note_answered`), and none reaches Graph too soon after a late predecessor.
+const CA_LANE: usize = 1;
 
 /// Plan (and, unless `plan_only`, apply) one tenant. `compile_slots` bounds how many bundles
 /// compile at once; `slims` shares operations between tenants in flight.
@@ -330,7 +332,7 @@ pub(crate) async fn deploy_tenant(
         for i in ready.drain(..) {
             let op = &operations[i];
             let tenant_run = &tenant_run;
-            // Conditional Access goes one request per second: start only the next two, so the
+            // Conditional Access goes one request per second: start only the next one, so the
             // others do not sit in memory (resolved bodies, futures) waiting for their slot.
             if op.kind.throttle == crate::kinds::ThrottleClass::ConditionalAccess {
                 if ca_in_flight >= CA_LANE {

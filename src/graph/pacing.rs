@@ -51,9 +51,11 @@ pub struct Limits {
     pub global: Rate,
     /// Fraction of each limit used (e.g. 0.95).
     pub headroom: f64,
-    /// Least extra real time between requests of a one-request-per-window limit (Conditional
-    /// Access), on top of the headroom: requests reach the service with some jitter (latency,
-    /// scheduling), and with time-scaled windows 5 % of a window is only a few milliseconds.
+    /// Least extra real time between the sends of a one-request-per-window limit (Conditional
+    /// Access). Such a limit is kept by the answers, not by a headroom: the next request goes out
+    /// a full window after the previous one was answered (see [`Pacer::note_answered`]), so
+    /// latency and scheduling jitter can never bring two to the service closer than the limit;
+    /// the margin only spaces sends whose answers come back at once.
     pub spacing_margin: Duration,
 }
 
@@ -130,8 +132,9 @@ impl Bucket {
         // limits get no burst; larger ones allow half the limit at once and half over the
         // window, so a tenant's few dozen writes go out at once and a long run stays under.
         let (capacity, per_second) = if rate.limit <= 1.0 {
-            let exact = 1.0 / rate.per_second();
-            let spaced = (exact / headroom).max(exact + margin.as_secs_f64());
+            // No headroom: the answer-anchored spacing (`Pacer::note_answered`) keeps the limit
+            // whatever the jitter, so a fraction of the window would only be lost time.
+            let spaced = 1.0 / rate.per_second() + margin.as_secs_f64();
             (1.0, 1.0 / spaced)
         } else {
             let burst = (limit / 2.0).floor().max(1.0);
@@ -249,6 +252,26 @@ impl Pacer {
             }
             if let Some(bucket) = self.tenants.get_mut(&(tenant.to_string(), *scope)) {
                 bucket.tat = bucket.tat.max(at + bucket.interval);
+            }
+        }
+    }
+
+    /// A request paced by [`Pacer::reserve`] was answered at `at`. For one-request-per-window
+    /// limits the next request waits a full window from here: the service counted this one at
+    /// some moment between its arrival and its answer, so a request sent a window after the
+    /// answer reaches the service a window after it, however late this one arrived (a request
+    /// held up on its way by a busy client or service would otherwise be followed too closely,
+    /// and Conditional Access answers that with a 429 and no Retry-After). Callers send a
+    /// tenant's one-per-window requests one after the other, so the next reservation sees this.
+    pub fn note_answered(&mut self, tenant: &str, class: ThrottleClass, write: bool, at: Duration) {
+        let at = at.as_secs_f64();
+        for scope in Self::scopes(class, write) {
+            let rate = self.rate(*scope);
+            if rate.limit > 1.0 {
+                continue;
+            }
+            if let Some(bucket) = self.tenants.get_mut(&(tenant.to_string(), *scope)) {
+                bucket.tat = bucket.tat.max(at + 1.0 / rate.per_second());
             }
         }
     }
@@ -379,14 +402,37 @@ mod tests {
     fn time_scaled_one_per_window_limits_keep_a_real_time_margin() {
         let mut p = Pacer::new(Limits::default().time_scaled(10.0));
         let times = run(&mut p, "a", ThrottleClass::ConditionalAccess, true, 3);
-        // 100 ms windows: 30 ms of margin beats 5 % headroom.
+        // 100 ms windows: each send 30 ms of margin after the window.
         assert!((times[2].as_secs_f64() - 0.26).abs() < 1e-9, "{times:?}");
-        // At Graph's real 1 s window the 5 % headroom (53 ms) is the larger.
+        // At Graph's real 1 s window the same margin, no headroom (the answers keep the limit).
         let mut p = Pacer::new(Limits::default());
         let times = run(&mut p, "a", ThrottleClass::ConditionalAccess, true, 2);
-        assert!(
-            (times[1].as_secs_f64() - 1.0 / 0.95).abs() < 1e-9,
-            "{times:?}"
+        assert!((times[1].as_secs_f64() - 1.03).abs() < 1e-9, "{times:?}");
+    }
+
+    #[test]
+    fn a_late_answer_holds_the_next_conditional_access_request_a_full_window() {
+        let mut p = Pacer::new(Limits::default());
+        let class = ThrottleClass::ConditionalAccess;
+        assert_eq!(p.reserve("a", class, false, Duration::ZERO), Duration::ZERO);
+        p.note_sent("a", class, false, Duration::ZERO);
+        // Answered 400 ms later (it may have reached the service just before): the next goes
+        // out at 1.4 s, not at 1.03 s.
+        p.note_answered("a", class, false, Duration::from_millis(400));
+        let wait = p.reserve("a", class, false, Duration::from_millis(400));
+        assert!((wait.as_secs_f64() - 1.0).abs() < 1e-9, "{wait:?}");
+        // A prompt answer leaves the send spacing in charge; other tenants are not affected.
+        let mut p = Pacer::new(Limits::default());
+        p.reserve("a", class, false, Duration::ZERO);
+        p.note_answered("a", class, false, Duration::from_millis(20));
+        let wait = p.reserve("a", class, false, Duration::from_millis(20));
+        assert!((wait.as_secs_f64() - 1.01).abs() < 1e-9, "{wait:?}");
+        assert_eq!(p.reserve("b", class, false, Duration::ZERO), Duration::ZERO);
+        // Limits with bursts are not affected.
+        p.note_answered("a", ThrottleClass::Intune, true, Duration::from_secs(100));
+        assert_eq!(
+            p.reserve("a", ThrottleClass::Intune, true, Duration::from_secs(1)),
+            Duration::ZERO
         );
     }
 
@@ -445,10 +491,11 @@ mod tests {
             21,
         );
         assert!((floor.as_secs_f64() - 22.0).abs() < 1e-6, "{floor:?}");
-        // The client's own pacing keeps 5 % below the limit: 22 intervals of 1/0.95 s.
+        // The client's own pacing spaces sends a 30 ms margin apart: 22 intervals of 1.03 s
+        // (when answers come back within the margin).
         let client = Pacer::paced_time(&limits, ThrottleClass::ConditionalAccess, 2, 21);
         assert!(
-            (client.as_secs_f64() - 22.0 / 0.95).abs() < 1e-6,
+            (client.as_secs_f64() - 22.0 * 1.03).abs() < 1e-6,
             "{client:?}"
         );
         // Intune reads count against the request limit only, inside its burst.

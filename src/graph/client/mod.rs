@@ -333,7 +333,7 @@ impl GraphClient {
         }
         let sent = builder.send().await;
         self.note_h2c(h2c, sent.is_ok());
-        match sent {
+        let sent = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let header = |name: &str| {
@@ -360,7 +360,17 @@ impl GraphClient {
                 }
             }
             Err(e) => Sent::NoAnswer(transport_text(&e)),
+        };
+        if !paced.is_empty() {
+            // The service counted the request at some moment before this answer: a
+            // one-request-per-window limit's next request waits a full window from here.
+            let now = self.timing.now();
+            let mut pacer = self.pacer.lock().unwrap_or_else(|p| p.into_inner());
+            for (tenant, class, write) in paced {
+                pacer.note_answered(tenant, *class, *write, now);
+            }
         }
+        sent
     }
 
     /// Send one request: paced, retried as the rules say, token renewed after a 401.
