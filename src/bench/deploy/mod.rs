@@ -641,9 +641,9 @@ mod tests {
         assert!(approx(minimums.tenant(&requests), 22.0));
         let mut scaled = Minimums::new(Limits::default().time_scaled(20.0).without_headroom());
         assert!(approx(scaled.tenant(&requests), 1.1));
-        // The client's own pacing keeps 5 % below the limit.
+        // The client's own pacing spaces one-per-second sends 30 ms apart.
         let mut client = Minimums::new(Limits::default());
-        assert!(approx(client.tenant(&requests), 22.0 / 0.95));
+        assert!(approx(client.tenant(&requests), 22.0 * 1.03));
         assert_eq!(
             Minimums::new(floor).tenant(&TenantRequests::default()),
             Duration::ZERO
