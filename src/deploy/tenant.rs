@@ -277,6 +277,14 @@ pub(crate) async fn deploy_tenant(
 
     let Prepared { slim, session, .. } = prepared;
     let (operations, bodies) = (&slim.operations, &slim.bodies);
+    let mut ids = live::known_ids(&tenant_plan, &identity);
+    // Applying needs each resource's action (taken when its request is built) and the orphans;
+    // not the plan's keys and fingerprints, which a tenant would hold through minutes of
+    // Conditional Access pacing.
+    let plan::TenantPlan {
+        resources, orphans, ..
+    } = tenant_plan;
+    let mut actions: Vec<Option<Action>> = resources.into_iter().map(|r| Some(r.action)).collect();
     let tenant_run = TenantRun {
         run,
         session: &session,
@@ -284,10 +292,9 @@ pub(crate) async fn deploy_tenant(
             journal: run.journal.as_deref(),
             run,
         },
-        identity: IdentityStore::new(&fleet.dir, &target.id, identity.clone()),
+        identity: IdentityStore::new(&fleet.dir, &target.id, identity),
         created: Mutex::new(BTreeSet::new()),
     };
-    let mut ids = live::known_ids(&tenant_plan, &identity);
     let mut done: HashMap<&str, bool> = HashMap::new();
     let mut waiting: Vec<usize> = (0..operations.len()).collect();
     let mut running: FuturesUnordered<futures_util::future::BoxFuture<'_, Vec<(usize, Applied)>>> =
@@ -341,8 +348,11 @@ pub(crate) async fn deploy_tenant(
                 }
                 ca_in_flight += 1;
             }
+            let action = actions[i]
+                .take()
+                .expect("invariant: an operation leaves `ready` once, so it is prepared once");
             // The text is shared with other tenants; the request carries its own resolved body.
-            match tenant_run.prepare(op, &bodies[i], &tenant_plan.resources[i].action, &ids) {
+            match tenant_run.prepare(op, &bodies[i], &action, &ids) {
                 Ok(Step::Send(request, then))
                     if request.class != crate::kinds::ThrottleClass::ConditionalAccess =>
                 {
@@ -429,7 +439,7 @@ pub(crate) async fn deploy_tenant(
     }
 
     if run.options.prune {
-        for orphan in &tenant_plan.orphans {
+        for orphan in &orphans {
             match tenant_run.delete_orphan(orphan).await {
                 Ok(()) => {
                     report.counts.deleted += 1;
@@ -463,7 +473,5 @@ pub(crate) async fn deploy_tenant(
             reason: error.to_string(),
         });
     }
-    // A deploy's report does not keep the plan: a fleet's plans would add up.
-    drop(tenant_plan);
     finish(report, run)
 }
