@@ -240,6 +240,15 @@ pub fn hash(value: &Value) -> String {
     hex_digest(&hasher.0.finalize())
 }
 
+/// [`hash`] of the array of `items`, without building the array (no copy of them).
+pub fn hash_array(items: &[&Value]) -> String {
+    let mut hasher = HashWriter(Sha256::new());
+    let _ = write_array(&mut hasher, items, false, 0, &|out, item, pretty, depth| {
+        write_value(out, item, pretty, depth)
+    });
+    hex_digest(&hasher.0.finalize())
+}
+
 /// `sha256:<hex>` of some bytes.
 pub fn hash_bytes(bytes: &[u8]) -> String {
     hex_digest(&Sha256::digest(bytes))
@@ -258,6 +267,17 @@ fn hex_digest(digest: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_array_hashes_the_same_borrowed_or_built() {
+        let a = serde_json::json!({"b": [1, 2], "a": "x"});
+        let b = serde_json::json!(null);
+        assert_eq!(
+            super::hash_array(&[&a, &b]),
+            super::hash(&serde_json::Value::Array(vec![a.clone(), b.clone()]))
+        );
+        assert_eq!(super::hash_array(&[]), super::hash(&serde_json::json!([])));
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -219,7 +219,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
     // Ids known before this deploy: the identity map, then objects adopted by key.
     let mut ids: BTreeMap<String, String> = identity.objects.clone();
     let mut resources = Vec::with_capacity(input.operations.len());
-    let mut seen_live: Vec<Value> = Vec::new();
+    let mut seen_live: Vec<&Value> = Vec::new();
 
     for (i, op) in input.operations.iter().enumerate() {
         let body = input.body(i);
@@ -236,7 +236,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                 });
                 match managed {
                     Some(obj) => {
-                        seen_live.push(obj.clone());
+                        seen_live.push(obj);
                         let desired = resolve_refs(&body, &ids);
                         let changes = normalize::diff(op.kind, &desired, obj);
                         let id = object_id(obj);
@@ -255,7 +255,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                         match matching.as_slice() {
                             [] => Action::Create,
                             [obj] => {
-                                seen_live.push((*obj).clone());
+                                seen_live.push(obj);
                                 let id = object_id(obj).unwrap_or_default();
                                 ids.insert(op.key.clone(), id.clone());
                                 let desired = resolve_refs(&body, &ids);
@@ -276,7 +276,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                 let path = path.as_str().unwrap_or_default();
                 match live.by_path.get(path) {
                     Some(obj) if !path.contains(KNOWN_AFTER_APPLY) => {
-                        seen_live.push(obj.clone());
+                        seen_live.push(obj);
                         let desired = resolve_refs(&body, &ids);
                         let changes = normalize::diff(op.kind, &desired, obj);
                         if changes.is_empty() {
@@ -322,7 +322,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
     TenantPlan {
         tenant: input.tenant.to_string(),
         bundle_hash: input.bundle_hash.to_string(),
-        live_fingerprint: canonical::hash(&Value::Array(seen_live)),
+        live_fingerprint: canonical::hash_array(&seen_live),
         resources,
         orphans,
     }
