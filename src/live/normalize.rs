@@ -54,6 +54,16 @@ fn normalize_odata_type(s: &str) -> String {
     }
 }
 
+/// Append `/key` to a JSON pointer, escaped (`~0`, `~1`) only when the key needs it.
+fn push_key(pointer: &mut String, key: &str) {
+    pointer.push('/');
+    if key.contains(['~', '/']) {
+        pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+    } else {
+        pointer.push_str(key);
+    }
+}
+
 fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) -> Value {
     match value {
         Value::Object(map) => {
@@ -63,8 +73,7 @@ fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) 
                     continue;
                 }
                 let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                push_key(pointer, k);
                 let mut n = normalize_at(kind, v, pointer, depth + 1);
                 pointer.truncate(len);
                 if k == "@odata.type"
@@ -85,8 +94,8 @@ fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) 
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    pointer.push('/');
-                    pointer.push_str(&i.to_string());
+                    use std::fmt::Write as _;
+                    let _ = write!(pointer, "/{i}");
                     let n = normalize_at(kind, item, pointer, depth + 1);
                     pointer.truncate(len);
                     n
@@ -125,8 +134,7 @@ fn diff_at(desired: &Value, live: Option<&Value>, pointer: &mut String, out: &mu
         (Value::Object(d), Some(Value::Object(l))) => {
             for (k, dv) in d {
                 let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                push_key(pointer, k);
                 diff_at(dv, l.get(k), pointer, out);
                 pointer.truncate(len);
             }
@@ -165,6 +173,14 @@ mod tests {
 
     fn ca() -> &'static Kind {
         by_name("conditionalAccessPolicy").expect("kind")
+    }
+
+    #[test]
+    fn pointers_escape_only_keys_that_need_it() {
+        let mut pointer = String::from("/a");
+        push_key(&mut pointer, "plain");
+        push_key(&mut pointer, "x/y~z");
+        assert_eq!(pointer, "/a/plain/x~1y~0z");
     }
 
     #[test]
