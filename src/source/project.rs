@@ -244,19 +244,20 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
         }
         let display = relative(root, &path);
         if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
-            let file = sources.add(display, text.clone());
-            tenants.extend(
-                model::decode_tenants(&text, file, &mut diags)
-                    .into_iter()
-                    .map(|(t, location): (Tenant, TenantLocation)| TenantEntry {
-                        id_span: t.id.span,
-                        id: t.id.value,
-                        name: t.name,
-                        ring: t.ring,
-                        has_errors: t.has_errors,
-                        location,
-                    }),
-            );
+            // The text is kept once (in the source map), and each tenant is reduced to its
+            // entry as soon as it is decoded: a fleet is never held decoded at once.
+            let file = sources.add(display, text);
+            let text = &sources.file(file).text;
+            model::decode_tenants_each(text, file, &mut diags, &mut |t, location| {
+                tenants.push(TenantEntry {
+                    id_span: t.id.span,
+                    id: t.id.value,
+                    name: t.name,
+                    ring: t.ring,
+                    has_errors: t.has_errors,
+                    location,
+                });
+            });
         }
     }
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();

@@ -646,15 +646,37 @@ pub fn decode_tenants(
     diags: &mut Diagnostics,
 ) -> Vec<(Tenant, TenantLocation)> {
     let mut tenants = Vec::new();
+    decode_tenants_each(text, file, diags, &mut |tenant, location| {
+        tenants.push((tenant, location));
+    });
+    tenants
+}
+
+/// [`decode_tenants`], handing each tenant to `each` as soon as its chunk is decoded, so a
+/// caller that keeps only a summary of each never holds a whole fleet decoded at once.
+pub fn decode_tenants_each(
+    text: &str,
+    file: FileId,
+    diags: &mut Diagnostics,
+    each: &mut dyn FnMut(Tenant, TenantLocation),
+) {
+    let mut decoded = Vec::new();
     match tenant_chunks(text) {
         Some(chunks) => {
             for chunk in chunks {
-                decode_tenants_document(text, file, chunk, None, diags, &mut tenants);
+                decode_tenants_document(text, file, chunk, None, diags, &mut decoded);
+                for (tenant, location) in decoded.drain(..) {
+                    each(tenant, location);
+                }
             }
         }
-        None => decode_tenants_document(text, file, 0..text.len(), None, diags, &mut tenants),
+        None => {
+            decode_tenants_document(text, file, 0..text.len(), None, diags, &mut decoded);
+            for (tenant, location) in decoded.drain(..) {
+                each(tenant, location);
+            }
+        }
     }
-    tenants
 }
 
 /// Decode one tenant again from where it is written (its diagnostics were reported when the

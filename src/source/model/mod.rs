@@ -414,4 +414,5 @@ mod reader;
 
 pub use decode::{
     TenantLocation, decode_baseline, decode_project, decode_tenant_at, decode_tenants,
+    decode_tenants_each,
 };
