@@ -64,6 +64,20 @@ fn push_key(pointer: &mut String, key: &str) {
     }
 }
 
+/// The normal form of the value of `key` (an object's entry) at `depth`.
+fn normalize_entry(
+    kind: &Kind,
+    key: Option<&str>,
+    value: &Value,
+    pointer: &mut String,
+    depth: usize,
+) -> Value {
+    match (key, normalize_at(kind, value, pointer, depth)) {
+        (Some("@odata.type"), Value::String(s)) => Value::String(normalize_odata_type(&s)),
+        (_, n) => n,
+    }
+}
+
 fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) -> Value {
     match value {
         Value::Object(map) => {
@@ -74,13 +88,8 @@ fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) 
                 }
                 let len = pointer.len();
                 push_key(pointer, k);
-                let mut n = normalize_at(kind, v, pointer, depth + 1);
+                let n = normalize_entry(kind, Some(k), v, pointer, depth + 1);
                 pointer.truncate(len);
-                if k == "@odata.type"
-                    && let Value::String(s) = &n
-                {
-                    n = Value::String(normalize_odata_type(s));
-                }
                 if kind.normalization.null_equals_empty && is_empty_value(&n) {
                     continue;
                 }
@@ -129,6 +138,19 @@ fn present(v: Option<&Value>) -> Option<Value> {
     v.filter(|v| !is_empty_value(v)).cloned()
 }
 
+/// One compared value: a change when the two differ (absent, null and empty are the same).
+fn compare_leaf(desired: &Value, live: Option<&Value>, pointer: &str, out: &mut Vec<Change>) {
+    let live = present(live);
+    let desired = present(Some(desired));
+    if desired != live {
+        out.push(Change {
+            pointer: pointer.to_string(),
+            desired,
+            live,
+        });
+    }
+}
+
 #[cfg(test)]
 fn diff_at(desired: &Value, live: Option<&Value>, pointer: &mut String, out: &mut Vec<Change>) {
     match (desired, live) {
@@ -140,17 +162,7 @@ fn diff_at(desired: &Value, live: Option<&Value>, pointer: &mut String, out: &mu
                 pointer.truncate(len);
             }
         }
-        (d, l) => {
-            let l_present = present(l);
-            let d_present = present(Some(d));
-            if d_present != l_present {
-                out.push(Change {
-                    pointer: pointer.clone(),
-                    desired: d_present,
-                    live: l_present,
-                });
-            }
-        }
+        (d, l) => compare_leaf(d, l, pointer, out),
     }
 }
 
@@ -212,24 +224,8 @@ fn diff_lazy(
             diff_entries(kind, d, l, pointer, depth, out);
         }
         (d, l) => {
-            let l = l.map(|l| {
-                let n = normalize_at(kind, l, pointer, depth);
-                match (key, n) {
-                    (Some("@odata.type"), Value::String(s)) => {
-                        Value::String(normalize_odata_type(&s))
-                    }
-                    (_, n) => n,
-                }
-            });
-            let l_present = present(l.as_ref());
-            let d_present = present(Some(d));
-            if d_present != l_present {
-                out.push(Change {
-                    pointer: pointer.clone(),
-                    desired: d_present,
-                    live: l_present,
-                });
-            }
+            let l = l.map(|l| normalize_entry(kind, key, l, pointer, depth));
+            compare_leaf(d, l.as_ref(), pointer, out);
         }
     }
 }
