@@ -211,8 +211,7 @@ pub async fn read(
     )
     .await?;
     // Assignment sets hang off policies; their ids are known once the policies are matched.
-    let first = plan::plan(bundle, &live, identity);
-    let ids = known_ids(&first, identity);
+    let ids = plan::matched_ids(bundle, &live, identity);
     let second: Vec<(Slot, Request)> = bundle
         .operations
         .iter()
