@@ -65,6 +65,9 @@ pub enum ThrottleClass {
     Identity,
     /// Intune: 100 writes per 20 s per app per tenant.
     Intune,
+    /// Identity and access reports (the directory audit log): 5 requests per 10 s per app per
+    /// tenant. No kind is of this class; `drift` reads the audit logs with it.
+    Reports,
 }
 
 impl ThrottleClass {
@@ -74,6 +77,7 @@ impl ThrottleClass {
             ThrottleClass::ConditionalAccess => "conditional-access",
             ThrottleClass::Identity => "identity",
             ThrottleClass::Intune => "intune",
+            ThrottleClass::Reports => "reports",
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Limits {
     pub intune_writes: Rate,
     /// Intune requests per app and tenant.
     pub intune_requests: Rate,
+    /// Identity and access reports (audit logs) per app and tenant.
+    pub reports: Rate,
     /// Every request of the app, all tenants together.
     pub global: Rate,
     /// Fraction of each limit used (e.g. 0.95).
@@ -67,6 +69,7 @@ impl Default for Limits {
             identity_requests: Rate::new(3_500.0, 10),
             intune_writes: Rate::new(100.0, 20),
             intune_requests: Rate::new(1_000.0, 20),
+            reports: Rate::new(5.0, 10),
             global: Rate::new(130_000.0, 10),
             headroom: 0.95,
             spacing_margin: Duration::from_millis(30),
@@ -93,6 +96,7 @@ impl Limits {
             &mut self.identity_requests,
             &mut self.intune_writes,
             &mut self.intune_requests,
+            &mut self.reports,
             &mut self.global,
         ] {
             rate.window = rate.window.div_f64(scale);
@@ -108,6 +112,7 @@ enum Scope {
     IdentityRequests,
     IntuneWrites,
     IntuneRequests,
+    Reports,
 }
 
 /// One limit as the generic cell rate algorithm (GCRA): requests are spaced `interval` apart
@@ -183,6 +188,7 @@ impl Pacer {
             (ThrottleClass::Identity, false) => &[Scope::IdentityRequests],
             (ThrottleClass::Intune, true) => &[Scope::IntuneRequests, Scope::IntuneWrites],
             (ThrottleClass::Intune, false) => &[Scope::IntuneRequests],
+            (ThrottleClass::Reports, _) => &[Scope::Reports],
         }
     }
 
@@ -193,6 +199,7 @@ impl Pacer {
             Scope::IdentityRequests => self.limits.identity_requests,
             Scope::IntuneWrites => self.limits.intune_writes,
             Scope::IntuneRequests => self.limits.intune_requests,
+            Scope::Reports => self.limits.reports,
         }
     }
 

@@ -10,13 +10,23 @@
 //! - `POST /_sim/faults` `{"next":["500","503","503-retry-after","504","dropped-connection","lost-response"]}`:
 //!   answer the next Graph requests with these faults, in order
 //! - `GET /_sim/config`: base URL, client id, tenant count, options
+//! - `POST /_sim/tenants/{id}/portal` `{"method":"PATCH","path":"/v1.0/...","body":{...},
+//!   "user":"admin@contoso.example"}`: make a change as an administrator in the portal would
+//!   (no token, no throttling), logged in the audit logs with that user as the actor; `user`
+//!   defaults to the tenant's administrator. Tests and the demo make drift with it.
 //!
 //! Input: method, path, query, body. Output: a [`FinishedReply`].
 
 use serde_json::{Value, json};
 
+use crate::kinds::ApiVersion;
+use crate::sim::audit::Actor;
 use crate::sim::faults::Fault;
+use crate::sim::graph::{Call, GraphRequest};
+use crate::sim::query::Query;
+use crate::sim::seeded;
 use crate::sim::service::App;
+use crate::sim::state::Tenant;
 use crate::sim::wire::{FinishedReply, Reply, RequestIds};
 
 fn parse_fault(name: &str) -> Option<Fault> {
@@ -31,6 +41,82 @@ fn parse_fault(name: &str) -> Option<Fault> {
         "lost-response" => Fault::LostResponse,
         _ => return None,
     })
+}
+
+/// The administrator a portal change is made as, unless the request names another user.
+pub(crate) fn portal_admin(app: &App, tenant: &Tenant, user: Option<&str>) -> Actor {
+    let domain: String = tenant
+        .name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let upn = user.map_or_else(|| format!("admin@{domain}.onmicrosoft.com"), str::to_string);
+    Actor::User {
+        id: seeded::guid(app.config.seed, &format!("{}/user/{upn}", tenant.id)),
+        display_name: upn.split('@').next().unwrap_or("admin").to_string(),
+        user_principal_name: upn,
+    }
+}
+
+/// `POST /_sim/tenants/{id}/portal`: one write made as a person in the portal.
+fn portal_change(app: &App, tenant: &Tenant, body: &[u8]) -> Reply {
+    const EXPECTED: &str = "Expected {\"method\": \"PATCH\"|\"POST\"|\"PUT\"|\"DELETE\", \"path\": \"/v1.0/...\" or \"/beta/...\", \"body\": {...}, \"user\": \"upn\" (optional)}.";
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return Reply::error(400, "BadRequest", EXPECTED);
+    };
+    let method = request
+        .get("method")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_uppercase);
+    let Some(method) = method.filter(|m| matches!(m.as_str(), "PATCH" | "POST" | "PUT" | "DELETE"))
+    else {
+        return Reply::error(400, "BadRequest", EXPECTED);
+    };
+    let full_path = request
+        .get("path")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (version, path) = if let Some(rest) = full_path.strip_prefix("/v1.0") {
+        (ApiVersion::V1, rest)
+    } else if let Some(rest) = full_path.strip_prefix("/beta") {
+        (ApiVersion::Beta, rest)
+    } else {
+        return Reply::error(400, "BadRequest", EXPECTED);
+    };
+    let payload = request
+        .get("body")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    let actor = portal_admin(app, tenant, request.get("user").and_then(Value::as_str));
+    let target = match app.routes.resolve(version, path) {
+        Ok(target) => target,
+        Err(no_route) => {
+            return Reply::error(
+                400,
+                "BadRequest",
+                format!("Resource not found for the segment '{}'.", no_route.segment),
+            );
+        }
+    };
+    let graph_request = GraphRequest {
+        method: &method,
+        version,
+        path,
+        query: "",
+        prefer: "",
+        body: payload.as_bytes(),
+    };
+    let call = Call {
+        app,
+        tenant,
+        request: &graph_request,
+        query: Query::default(),
+        now_ms: app.now_ms(),
+        clock_ms: app.clock_ms(),
+        actor: &actor,
+    };
+    call.handle(target)
 }
 
 /// Answer an introspection request.
@@ -113,6 +199,10 @@ pub(crate) fn handle(
                 ),
             }
         }
+        ("POST", ["_sim", "tenants", id, "portal"]) => match app.tenant(id) {
+            Some(tenant) => portal_change(app, tenant, body),
+            None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
+        },
         ("GET", ["_sim", "config"]) => Reply::json(
             200,
             json!({
@@ -133,7 +223,7 @@ pub(crate) fn handle(
         (_, ["_sim", ..]) => Reply::error(
             404,
             "NotFound",
-            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults.",
+            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal.",
         ),
         _ => Reply::error(404, "NotFound", "Not found."),
     };

@@ -46,6 +46,7 @@ pub mod faults;
 pub mod throttle;
 pub mod tls;
 
+mod audit;
 mod auth;
 mod batch;
 mod bodies;

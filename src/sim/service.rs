@@ -110,6 +110,37 @@ fn permitted(kind: &Kind, write: bool, roles: &[String]) -> bool {
     }
 }
 
+/// Which audit log a path names, and the entry id when it names one.
+#[derive(Debug, Clone, Copy)]
+enum AuditLog<'a> {
+    /// `/auditLogs/directoryAudits[/{id}]`.
+    DirectoryAudits(Option<&'a str>),
+    /// `/deviceManagement/auditEvents[/{id}]`.
+    IntuneEvents(Option<&'a str>),
+}
+
+impl AuditLog<'_> {
+    fn of_path(path: &str) -> Option<AuditLog<'_>> {
+        let path = path.trim_end_matches('/');
+        let split = |root: &str| -> Option<Option<&str>> {
+            let rest = path
+                .get(..root.len())
+                .filter(|head| head.eq_ignore_ascii_case(root))
+                .map(|_| &path[root.len()..])?;
+            match rest {
+                "" => Some(None),
+                _ => rest
+                    .strip_prefix('/')
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                    .map(Some),
+            }
+        };
+        split(crate::sim::audit::DIRECTORY_AUDITS)
+            .map(AuditLog::DirectoryAudits)
+            .or_else(|| split(crate::sim::audit::INTUNE_AUDIT_EVENTS).map(AuditLog::IntuneEvents))
+    }
+}
+
 /// The outcome of one Graph call, for the log.
 pub(crate) struct Outcome {
     pub(crate) reply: Reply,
@@ -341,6 +372,9 @@ impl App {
             retry_after: None,
             fault: None,
         };
+        if let Some(log) = AuditLog::of_path(request.path) {
+            return self.audit_log(claims, tenant, request, log);
+        }
         let target = self.routes.resolve(request.version, request.path);
         let write = request.method != "GET";
         let class = target.as_ref().ok().map(|t| t.kind().throttle);
@@ -398,6 +432,10 @@ impl App {
             Ok(query) => query,
             Err(reply) => return plain(reply),
         };
+        let actor = crate::sim::audit::Actor::App {
+            app_id: claims.appid.clone(),
+            service_principal_id: claims.oid.clone(),
+        };
         let call = Call {
             app: self,
             tenant,
@@ -405,11 +443,95 @@ impl App {
             query,
             now_ms: self.now_ms(),
             clock_ms: self.clock_ms(),
+            actor: &actor,
         };
         let mut reply = call.handle(target);
         for (name, value) in extra_headers {
             reply = reply.with_header(name, value);
         }
+        plain(reply)
+    }
+
+    /// A read of one of the tenant's audit logs: throttled as Graph throttles it, 403 without
+    /// the permissions it needs.
+    fn audit_log(
+        &self,
+        claims: &AccessClaims,
+        tenant: &Tenant,
+        request: &GraphRequest<'_>,
+        log: AuditLog<'_>,
+    ) -> Outcome {
+        use crate::kinds::ThrottleClass;
+        use crate::sim::audit;
+        let plain = |reply: Reply| Outcome {
+            reply,
+            throttled: false,
+            retry_after: None,
+            fault: None,
+        };
+        if request.method != "GET" {
+            return plain(Reply::error(
+                405,
+                "Request_BadRequest",
+                "Specified HTTP method is not allowed for the request target.",
+            ));
+        }
+        let intune = matches!(log, AuditLog::IntuneEvents(_));
+        let admission = self.throttle.admit(&ThrottleRequest {
+            app_id: &claims.appid,
+            tenant_id: &tenant.id,
+            class: Some(if intune {
+                ThrottleClass::Intune
+            } else {
+                ThrottleClass::Reports
+            }),
+            write: false,
+            resource_units: 1,
+        });
+        if let Admission::Throttled { retry_after, .. } = admission {
+            let mut reply = Reply::error(
+                429,
+                "TooManyRequests",
+                "Too many requests. Please retry again later.",
+            );
+            if let Some(seconds) = retry_after {
+                reply = reply.with_header("Retry-After", throttle::retry_after_value(seconds));
+            }
+            return Outcome {
+                reply,
+                throttled: true,
+                retry_after,
+                fault: None,
+            };
+        }
+        let has = |p: &str| claims.roles.iter().any(|r| r.eq_ignore_ascii_case(p));
+        let allowed = if intune {
+            audit::INTUNE_AUDIT_PERMISSIONS.iter().any(|p| has(p))
+        } else {
+            audit::DIRECTORY_AUDIT_PERMISSIONS.iter().all(|p| has(p))
+        };
+        if !allowed {
+            return plain(Reply::error(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            ));
+        }
+        let state = tenant.lock();
+        let reply = match log {
+            AuditLog::DirectoryAudits(None) | AuditLog::IntuneEvents(None) => {
+                let base = format!(
+                    "{}/{}{}",
+                    self.base_url,
+                    request.version.segment(),
+                    request.path
+                );
+                audit::list(&state.audit, intune, request.query, &base)
+            }
+            AuditLog::DirectoryAudits(Some(id)) | AuditLog::IntuneEvents(Some(id)) => {
+                audit::get(&state.audit, intune, id)
+            }
+        };
         plain(reply)
     }
 

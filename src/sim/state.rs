@@ -224,6 +224,8 @@ pub(crate) struct TenantState {
     pub(crate) stores: Vec<KindStore>,
     /// Objects created so far (the counter behind deterministic ids).
     pub(crate) next_object: u64,
+    /// The audit logs: every successful write, oldest first (see `audit.rs`).
+    pub(crate) audit: Vec<crate::sim::audit::Entry>,
 }
 
 impl TenantState {
@@ -232,6 +234,7 @@ impl TenantState {
         TenantState {
             stores: kinds::KINDS.iter().map(KindStore::birth).collect(),
             next_object: 0,
+            audit: Vec::new(),
         }
     }
 
@@ -404,6 +407,16 @@ pub(crate) fn consented_permissions() -> Vec<&'static str> {
     let mut all: Vec<&'static str> = kinds::KINDS
         .iter()
         .flat_map(|k| k.permissions.iter().copied())
+        .chain(
+            crate::sim::audit::DIRECTORY_AUDIT_PERMISSIONS
+                .iter()
+                .copied(),
+        )
+        .chain(
+            crate::sim::audit::INTUNE_AUDIT_PERMISSIONS[..1]
+                .iter()
+                .copied(),
+        )
         .collect();
     all.sort_unstable();
     all.dedup();

@@ -9,6 +9,7 @@ mod injection;
 mod invalid;
 mod robustness;
 mod shipped;
+mod sim_audit;
 mod sim_auth;
 mod sim_batch;
 mod sim_graph;

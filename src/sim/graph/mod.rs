@@ -58,6 +58,8 @@ pub(crate) struct Call<'a> {
     pub(crate) now_ms: i64,
     /// Clock milliseconds (replication delay).
     pub(crate) clock_ms: u64,
+    /// Who is calling (for the audit logs).
+    pub(crate) actor: &'a crate::sim::audit::Actor,
 }
 
 fn not_allowed() -> Reply {
@@ -496,7 +498,14 @@ impl Call<'_> {
     pub(crate) fn handle(&self, target: Target) -> Reply {
         let mut state = self.tenant.lock();
         let state = &mut *state;
-        match target {
+        let write = self.request.method != "GET";
+        let before = if write {
+            self.observe(state, &target)
+        } else {
+            None
+        };
+        let audited = write.then(|| target.clone());
+        let reply = match target {
             Target::Collection(kind) => self.collection_target(state, kind),
             Target::Item(kind, key) => self.item_target(state, kind, &key),
             Target::AlternateKey(kind, value) => self.alternate_key_target(state, kind, &value),
@@ -508,6 +517,109 @@ impl Call<'_> {
             Target::Assignments(kind, parent) => self.assignments_target(state, kind, &parent),
             Target::DeletedCollection(kind) => self.deleted_target(state, kind, None),
             Target::DeletedItem(kind, id) => self.deleted_target(state, kind, Some(&id)),
+        };
+        if let Some(target) = audited
+            && (200..300).contains(&reply.status)
+        {
+            self.audit(state, &target, before, &reply);
+        }
+        reply
+    }
+
+    /// The object a write addresses as it is now (for the audit logs), with its assignments
+    /// for `/assign`.
+    fn observe(&self, state: &TenantState, target: &Target) -> Option<Value> {
+        let defaults = &self.app.defaults;
+        match target {
+            Target::Item(kind, key) | Target::Child(kind, key) => state
+                .live(kind)?
+                .get(key.to_ascii_lowercase().as_str())
+                .map(StoredObject::value),
+            Target::AlternateKey(kind, value) => state
+                .live(kind)?
+                .values()
+                .find(|o| {
+                    o.match_value
+                        .as_deref()
+                        .is_some_and(|m| m.eq_ignore_ascii_case(value))
+                })
+                .map(StoredObject::value),
+            Target::Singleton(kind) => state.singleton(kind, defaults).map(StoredObject::value),
+            Target::Member(kind, id) => {
+                let position = crate::sim::state::member_table(kind)
+                    .iter()
+                    .position(|(_, m)| m.eq_ignore_ascii_case(id))?;
+                state
+                    .member(kind, position, defaults)
+                    .map(StoredObject::value)
+            }
+            Target::Assign(kind, parent) => {
+                let parent_kind = kinds::by_name(kind.parent_kind?)?;
+                let object = state
+                    .live(parent_kind)?
+                    .get(parent.to_ascii_lowercase().as_str())?;
+                let assignments = object
+                    .assignments
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str::<Value>(a).ok())
+                    .unwrap_or(Value::Array(Vec::new()));
+                let value = object.value();
+                Some(serde_json::json!({
+                    "id": value.get("id").cloned().unwrap_or(Value::Null),
+                    "displayName": value.get("displayName").cloned().unwrap_or(Value::Null),
+                    "assignments": assignments,
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// Log a successful write in the tenant's audit log.
+    fn audit(
+        &self,
+        state: &mut TenantState,
+        target: &Target,
+        before: Option<Value>,
+        reply: &Reply,
+    ) {
+        use crate::sim::audit::{self, Operation};
+        let created = match (&target, &reply.body) {
+            (Target::Collection(_), crate::sim::wire::ReplyBody::Json(text)) => {
+                serde_json::from_str::<Value>(text).ok()
+            }
+            _ => None,
+        };
+        let after = match created {
+            Some(created) => Some(created),
+            None => self.observe(state, target),
+        };
+        let (kind, operation) = match target {
+            Target::Assign(kind, _) => match kind.parent_kind.and_then(kinds::by_name) {
+                Some(parent) => (parent, Operation::Assign),
+                None => return,
+            },
+            _ if self.request.method == "DELETE" => (target.kind(), Operation::Delete),
+            _ if before.is_none() => (target.kind(), Operation::Add),
+            _ => (target.kind(), Operation::Update),
+        };
+        let after = if operation == Operation::Delete {
+            None
+        } else {
+            after
+        };
+        let change = audit::Change {
+            kind,
+            operation,
+            before: before.as_ref(),
+            after: after.as_ref(),
+            actor: self.actor,
+            tenant_id: &self.tenant.id,
+            sequence: state.audit.len(),
+            now_ms: self.now_ms,
+            seed: self.app.config.seed,
+        };
+        if let Some(entry) = audit::entry(&change) {
+            state.audit.push(entry);
         }
     }
 }

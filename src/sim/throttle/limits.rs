@@ -126,6 +126,8 @@ pub struct Limits {
     pub intune_requests: Rate,
     /// Intune requests (any method) per tenant for all apps: 2,000 / 20 s.
     pub intune_tenant_requests: Rate,
+    /// Identity and access reports (audit logs) per app + tenant: 5 / 10 s.
+    pub reports_requests: Rate,
     /// Charge a request refused by the identity RU bucket to that bucket anyway (Graph "continues
     /// to log resource usage while a client is being throttled"), into a debt of at most one
     /// window. Default: true.
@@ -147,6 +149,7 @@ impl Limits {
             intune_tenant_writes: Rate::per_seconds(200, 20),
             intune_requests: Rate::per_seconds(1_000, 20),
             intune_tenant_requests: Rate::per_seconds(2_000, 20),
+            reports_requests: Rate::per_seconds(5, 10),
             charge_refused_resource_units: true,
         }
     }
@@ -183,6 +186,8 @@ pub enum Limit {
     IntuneRequests,
     /// [`Limits::intune_tenant_requests`].
     IntuneTenantRequests,
+    /// [`Limits::reports_requests`].
+    ReportsRequests,
 }
 
 impl Limit {
@@ -200,6 +205,7 @@ impl Limit {
             Limit::IntuneTenantWrites => "intune-tenant-writes",
             Limit::IntuneRequests => "intune-requests",
             Limit::IntuneTenantRequests => "intune-tenant-requests",
+            Limit::ReportsRequests => "reports-requests",
         }
     }
 

@@ -168,6 +168,7 @@ struct AppTenantState {
     identity_writes: Bucket,
     intune_writes: Bucket,
     intune_requests: Bucket,
+    reports_requests: Bucket,
 }
 
 impl AppTenantState {
@@ -177,6 +178,7 @@ impl AppTenantState {
             identity_writes: Bucket::full(limits.identity_writes, now),
             intune_writes: Bucket::full(limits.intune_writes, now),
             intune_requests: Bucket::full(limits.intune_requests, now),
+            reports_requests: Bucket::full(limits.reports_requests, now),
         }
     }
 }
@@ -402,6 +404,14 @@ impl Throttle {
                             cost: 1,
                         });
                     }
+                }
+                ThrottleClass::Reports => {
+                    checks[1] = Some(Check {
+                        bucket: &mut pair.reports_requests,
+                        limit: Limit::ReportsRequests,
+                        rate: limits.reports_requests,
+                        cost: 1,
+                    });
                 }
                 ThrottleClass::Intune => {
                     checks[1] = Some(Check {
