@@ -46,9 +46,15 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    let selection = args.selector.selection();
+    if let Err(code) =
+        output::check_selection(&loaded.project, &selection, None, args.format, "compiled")
+    {
+        return Ok(code);
+    }
     let options = CompileOptions {
         out_dir: Some(args.out.clone()),
-        selection: args.selector.selection(),
+        selection,
         strict: args.strict,
         jobs: args.jobs.unwrap_or_else(default_jobs),
         today,

@@ -70,7 +70,8 @@ do: + create, ~ update (with each changed property), = adopt (exists, unmanaged,
 no longer in the baseline; deleted only by `deploy --prune`). Nothing is written to Graph.
 
 Exit codes: 0 ok; with --detailed-exitcode, 2 when some tenant has changes; 1 invalid project;
-3 a tenant could not be planned (sign-in, permission, network); 64 usage.")]
+3 a tenant could not be planned (sign-in, permission, network); 64 usage (also a --tenant or
+--ring that names no tenant).")]
 pub(crate) struct PlanArgs {
     #[command(flatten)]
     scope: Scope,
@@ -102,12 +103,13 @@ a create is never sent twice. Every attempt goes to .tenantform/runs/<run-id>/jo
 Killed at any point, `deploy --resume RUN_ID` (or deploying again) finishes without duplicates.
 
 Examples:
-  tenantform deploy -p msp --tenant Contoso                one tenant, asks to confirm
+  tenantform deploy -p msp --ring pilot                    one ring, asks to confirm
   tenantform deploy -p msp --rings pilot,broad --yes --max-failure-rate 0.1
   tenantform deploy -p msp --all --shard 2/4 --yes --report-junit deploy.xml   (CI matrix)
 
 Exit codes: 0 every tenant converged; 3 some tenant failed (named in the summary) or the
-rollout stopped; 1 invalid project; 64 usage (e.g. no --yes without a terminal).")]
+rollout stopped; 1 invalid project; 64 usage (e.g. no --yes without a terminal, or a --tenant,
+--ring or --rings that names no tenant).")]
 pub(crate) struct DeployArgs {
     #[command(flatten)]
     scope: Scope,
@@ -262,8 +264,16 @@ fn client(connection: &Connection) -> anyhow::Result<Arc<GraphClient>> {
     .map_err(anyhow::Error::msg)
 }
 
-/// Load and validate; `Err(code)` when the project cannot be deployed (diagnostics printed).
-fn load_valid(dir: &Path, selection: &Selection, today: jiff::civil::Date) -> Result<Fleet, u8> {
+/// Load and validate; `Err(code)` when the project cannot be deployed (diagnostics printed):
+/// 64 when the selection (`--tenant`, `--ring`, `--rings`) names no tenant, 1 when a selected
+/// tenant does not compile.
+fn load_valid(
+    dir: &Path,
+    selection: &Selection,
+    rings: Option<&[String]>,
+    verb: &str,
+    today: jiff::civil::Date,
+) -> Result<Fleet, u8> {
     let (fleet, diagnostics) = match Fleet::load(dir, today, deploy::process_env()) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -271,6 +281,7 @@ fn load_valid(dir: &Path, selection: &Selection, today: jiff::civil::Date) -> Re
             return Err(exit::INVALID_INPUT);
         }
     };
+    output::check_selection(&fleet.project, selection, rings, super::Format::Human, verb)?;
     let summary = fleet.validate(selection, diagnostics);
     if summary.diagnostics.has_errors() || !summary.failed.is_empty() {
         output::print_diagnostics(super::Format::Human, &summary.diagnostics, &fleet.project);
@@ -341,7 +352,13 @@ fn has_changes(summary: &DeploySummary) -> bool {
 
 pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let selection = selection(&args.scope.selector);
-    let fleet = match load_valid(&args.scope.project.project, &selection, today) {
+    let fleet = match load_valid(
+        &args.scope.project.project,
+        &selection,
+        None,
+        "planned",
+        today,
+    ) {
         Ok(fleet) => Arc::new(fleet),
         Err(code) => return Ok(code),
     };
@@ -538,7 +555,13 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         return Ok(exit::USAGE);
     }
     let selection = selection(&args.scope.selector);
-    let fleet = match load_valid(&args.scope.project.project, &selection, today) {
+    let fleet = match load_valid(
+        &args.scope.project.project,
+        &selection,
+        args.rings.as_deref(),
+        "deployed",
+        today,
+    ) {
         Ok(fleet) => Arc::new(fleet),
         Err(code) => return Ok(code),
     };

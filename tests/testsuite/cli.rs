@@ -167,3 +167,92 @@ fn render_says_when_an_override_skips_the_resource() {
         .code(1)
         .stderr_has("tenant Contoso skips resource \"ca-signin-risk\" by an override (reason: Tenant has Entra ID P1 only");
 }
+
+#[test]
+fn mistyped_tenant_selection_is_not_a_compile_error() {
+    let p = Project::init();
+    for args in [
+        &["plan", "--tenant", "Contosso"][..],
+        &["deploy", "--yes", "--tenant", "Contosso"],
+        &["validate", "--tenant", "Contosso"],
+        &["compile", "--out", "out", "--tenant", "Contosso"],
+    ] {
+        p.cmd(args)
+            .run()
+            .code(64)
+            .stderr_has("--tenant Contosso: no tenant of the project has this id or name")
+            .stderr_has("did you mean \"Contoso\"?")
+            .stderr_has("the selection names no tenant of the project")
+            .stderr_lacks("do not compile");
+    }
+    p.cmd(&["plan", "--ring", "pilto"])
+        .run()
+        .code(64)
+        .stderr_has("--ring pilto: no tenant is in this ring")
+        .stderr_has("did you mean \"pilot\"?")
+        .stderr_has("nothing was planned")
+        .stderr_lacks("do not compile");
+    // deploy's rollout order too: a mistyped ring would otherwise deploy nothing, silently.
+    p.cmd(&["deploy", "--yes", "--rings", "pilot,braod"])
+        .run()
+        .code(64)
+        .stderr_has("--rings braod: no tenant is in this ring")
+        .stderr_has("did you mean \"broad\"?")
+        .stderr_has("nothing was deployed");
+    assert!(!p.path().join(".tenantform/runs").exists());
+}
+
+/// `--tenant X`, `--ring X` and `--rings X,Y` values in a help text's examples.
+fn selections_in(help: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for line in help
+        .lines()
+        .filter(|l| l.trim_start().starts_with("tenantform "))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for pair in words.windows(2) {
+            if matches!(pair[0], "--tenant" | "--ring" | "--rings") {
+                found.push((pair[0].to_string(), pair[1].to_string()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn help_examples_select_tenants_that_init_and_fleet_projects_both_have() {
+    let help = tenantform().arg("--help").run().success().stdout;
+    let deploy_help = tenantform()
+        .args(&["deploy", "--help"])
+        .run()
+        .success()
+        .stdout;
+    let mut selections = selections_in(&help);
+    selections.extend(selections_in(&deploy_help));
+    assert!(
+        !selections.is_empty(),
+        "no example selects tenants:\n{help}"
+    );
+    let init = Project::init();
+    let fleet = Project::init();
+    for name in ["contoso", "fabrikam", "northwind"] {
+        std::fs::remove_file(fleet.path().join(format!("tenants/{name}.toml"))).expect("rm");
+    }
+    fleet.file(
+        "tenants/fleet.toml",
+        tenantform::source::init::fleet_tenants_toml(
+            "0",
+            3,
+            &tenantform::source::init::TenantEndpoints::default(),
+        ),
+    );
+    for project in [&init, &fleet] {
+        for (flag, value) in &selections {
+            // validate takes --tenant and --ring; each ring of --rings must exist on its own.
+            let flag = if flag == "--rings" { "--ring" } else { flag };
+            for value in value.split(',') {
+                project.cmd(&["validate", flag, value]).run().success();
+            }
+        }
+    }
+}
