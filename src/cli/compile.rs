@@ -10,6 +10,9 @@ use super::{Format, ProjectArg, Selector, err, exit};
 /// Arguments of `compile`.
 #[derive(Debug, clap::Args)]
 #[command(
+    // Clap's own usage line lists the options given, so `compile -p DIR` without --out would
+    // show `--project <DIR>` as if it were required; it defaults to the current directory.
+    override_usage = "tenantform compile --out <OUT> [--project <DIR>] [OPTIONS]",
     after_help = "Each tenant's bundle is OUT/<tenant-id>.json: the operations in dependency order, each with\n\
 method, path, body, match key, references and source location, plus a content hash. The same\n\
 input gives byte-identical output. A tenant with errors gets no file (nothing partial is written);\n\

@@ -256,3 +256,70 @@ fn help_examples_select_tenants_that_init_and_fleet_projects_both_have() {
         }
     }
 }
+
+#[test]
+fn init_prints_its_result_on_stdout_and_every_file_ends_with_a_newline() {
+    let p = Project::empty();
+    let dir = p.path().join("proj");
+    let out = tenantform().arg("init").arg(&dir).run().success();
+    assert!(out.stderr.is_empty(), "stderr: {}", out.stderr);
+    let out = out
+        .stdout_has("created project")
+        .stdout_has("baselines/README.md")
+        .stdout_has("next: tenantform validate");
+    assert!(out.stdout.ends_with('\n'));
+    for (path, text) in tenantform::source::init::project_files() {
+        let written = std::fs::read_to_string(dir.join(&path)).expect("written");
+        assert_eq!(written, text);
+        assert!(text.ends_with('\n'), "{path} lacks a final newline");
+    }
+}
+
+#[test]
+fn compile_without_out_does_not_show_project_as_required() {
+    let p = Project::init();
+    let out = p.cmd(&["compile"]).run().code(64);
+    let usage = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("Usage:"))
+        .unwrap_or_else(|| panic!("no usage line:\n{}", out.stderr));
+    assert!(usage.contains("[--project <DIR>]"), "{usage}");
+    assert!(!usage.contains(" --project <DIR> "), "{usage}");
+}
+
+#[test]
+fn validate_inside_a_project_subdirectory_suggests_the_project_not_init() {
+    let p = Project::init();
+    let tenants = p.path().join("tenants");
+    let out = tenantform()
+        .arg("validate")
+        .current_dir(&tenants)
+        .run()
+        .code(1)
+        .stderr_has("is inside one")
+        .stderr_has("pass `-p ..`")
+        .stderr_lacks("tenantform init");
+    drop(out);
+    // What it suggests works from there.
+    tenantform()
+        .args(&["validate", "-p", ".."])
+        .current_dir(&tenants)
+        .run()
+        .success();
+    // Two levels down, from a relative path.
+    std::fs::create_dir_all(tenants.join("eu")).expect("mkdir");
+    tenantform()
+        .args(&["validate", "-p", "tenants/eu"])
+        .current_dir(p.path())
+        .run()
+        .code(1)
+        .stderr_has("pass `-p .`");
+    // Outside any project, init is still the advice.
+    let empty = Project::empty();
+    empty
+        .cmd(&["validate"])
+        .run()
+        .code(1)
+        .stderr_has("tenantform init");
+}
