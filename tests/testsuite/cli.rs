@@ -323,3 +323,21 @@ fn validate_inside_a_project_subdirectory_suggests_the_project_not_init() {
         .code(1)
         .stderr_has("tenantform init");
 }
+
+#[test]
+fn runs_help_describes_the_formats_runs_has() {
+    for sub in ["list", "show"] {
+        let help = tenantform()
+            .args(&["runs", sub, "--help"])
+            .run()
+            .success()
+            .stdout;
+        assert!(help.contains("One JSON document"), "{help}");
+        for foreign in ["plan:", "one event per line", "Progress", "bars"] {
+            assert!(
+                !help.contains(foreign),
+                "runs {sub} --help says {foreign:?}:\n{help}"
+            );
+        }
+    }
+}

@@ -696,3 +696,22 @@ fn an_unreachable_graph_fails_the_tenant_with_the_address() {
         .stdout_has("http://127.0.0.1:9/")
         .stdout_has("unreachable");
 }
+
+#[test]
+fn runs_show_names_each_tenant() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let run = &w.runs()[0];
+    let run_id = run.file_name().and_then(|n| n.to_str()).expect("id");
+    let name = &w.sim.handle.tenants()[0].name;
+    w.cmd(&["runs", "show", run_id])
+        .run()
+        .success()
+        .stdout_has(&format!("{name} ({})", w.tenant(0)));
+    let json = w
+        .cmd(&["runs", "show", run_id, "--format", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(json["per_tenant"][w.tenant(0)]["name"], name.as_str());
+}
