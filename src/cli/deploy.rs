@@ -17,7 +17,7 @@ use tenantform::report::{Counts, DeploySummary};
 
 use super::{ProjectArg, Selector, err, exit, out, output};
 use tenantform::report::Output;
-use tenantform::report::human::{plan_text, summary_text};
+use tenantform::report::human::{PlanDetail, plan_text, summary_text};
 use tenantform::report::junit::junit;
 use tenantform::report::progress::{self, Style};
 
@@ -81,7 +81,8 @@ pub(crate) struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none.
     #[arg(long)]
     detailed_exitcode: bool,
-    /// Show every changed property even for large fleets.
+    /// Show every changed property even for large fleets, with every value whole (without
+    /// it, values longer than 80 characters are cut with `…`).
     #[arg(long, short = 'v')]
     verbose: bool,
     /// Output format.
@@ -237,6 +238,9 @@ struct PlanFileTenant {
     resources: serde_json::Value,
     #[serde(default)]
     orphans: serde_json::Value,
+    /// The project's names for the object ids in `resources` (`group:emergency-access`).
+    #[serde(default)]
+    names: tenantform::live::names::ObjectNames,
 }
 
 const PLAN_FORMAT: &str = "tenantform.plan/v1";
@@ -333,6 +337,7 @@ fn plan_file(summary: &DeploySummary) -> PlanFile {
                 .as_ref()
                 .map(|p| serde_json::to_value(&p.orphans).unwrap_or_default())
                 .unwrap_or_default(),
+            names: t.plan.as_ref().map(|p| p.names.clone()).unwrap_or_default(),
         })
         .collect();
     tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
@@ -388,7 +393,13 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
     match args.format {
         RunFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&file)?)),
         RunFormat::Human => {
-            let detail = args.verbose || summary.tenants.len() <= 20;
+            let detail = if args.verbose {
+                PlanDetail::FullValues
+            } else if summary.tenants.len() <= 20 {
+                PlanDetail::Changes
+            } else {
+                PlanDetail::Counts
+            };
             let mut text = String::new();
             let mut totals = (0, 0, 0, 0);
             for t in &summary.tenants {
@@ -396,7 +407,7 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
                     Some(plan) if t.ok => {
                         let (c, u, a, n, _) = plan.counts();
                         totals = (totals.0 + c, totals.1 + u, totals.2 + a, totals.3 + n);
-                        if detail || !plan.is_empty() {
+                        if detail != PlanDetail::Counts || !plan.is_empty() {
                             text.push_str(&plan_text(&t.name, plan, detail));
                         }
                     }
@@ -516,7 +527,14 @@ fn plan_targets(fleet: &Fleet, path: &Path) -> Result<Vec<Target>, String> {
             })?;
         let mut target = Target::of(entry);
         match (t.bundle_hash, t.live_fingerprint, t.error) {
-            (Some(hash), Some(fingerprint), None) => target.expected = Some((hash, fingerprint)),
+            (Some(bundle_hash), Some(live_fingerprint), None) => {
+                target.expected = Some(deploy::Expected {
+                    bundle_hash,
+                    live_fingerprint,
+                    // A plan from before resources were recorded compares by fingerprint only.
+                    resources: serde_json::from_value(t.resources).unwrap_or_default(),
+                });
+            }
             (_, _, error) => {
                 return Err(format!(
                     "the plan could not plan tenant {} ({}); make a new plan",
@@ -634,7 +652,12 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         for t in &preview.tenants {
             match &t.plan {
                 Some(plan) if t.ok => {
-                    text.push_str(&plan_text(&t.name, plan, preview.tenants.len() <= 5))
+                    let detail = if preview.tenants.len() <= 5 {
+                        PlanDetail::Changes
+                    } else {
+                        PlanDetail::Counts
+                    };
+                    text.push_str(&plan_text(&t.name, plan, detail))
                 }
                 _ => text.push_str(&format!(
                     "{} ({}): NOT PLANNED: {}\n",
