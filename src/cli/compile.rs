@@ -10,6 +10,9 @@ use super::{Format, ProjectArg, Selector, err, exit};
 /// Arguments of `compile`.
 #[derive(Debug, clap::Args)]
 #[command(
+    // Clap's own usage line lists the options given, so `compile -p DIR` without --out would
+    // show `--project <DIR>` as if it were required; it defaults to the current directory.
+    override_usage = "tenantform compile --out <OUT> [--project <DIR>] [OPTIONS]",
     after_help = "Each tenant's bundle is OUT/<tenant-id>.json: the operations in dependency order, each with\n\
 method, path, body, match key, references and source location, plus a content hash. The same\n\
 input gives byte-identical output. A tenant with errors gets no file (nothing partial is written);\n\
@@ -46,9 +49,15 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    let selection = args.selector.selection();
+    if let Err(code) =
+        output::check_selection(&loaded.project, &selection, None, args.format, "compiled")
+    {
+        return Ok(code);
+    }
     let options = CompileOptions {
         out_dir: Some(args.out.clone()),
-        selection: args.selector.selection(),
+        selection,
         strict: args.strict,
         jobs: args.jobs.unwrap_or_else(default_jobs),
         today,

@@ -17,7 +17,7 @@ use tenantform::report::{Counts, DeploySummary};
 
 use super::{ProjectArg, Selector, err, exit, out, output};
 use tenantform::report::Output;
-use tenantform::report::human::{plan_text, summary_text};
+use tenantform::report::human::{PlanDetail, plan_text, summary_text};
 use tenantform::report::junit::junit;
 use tenantform::report::progress::{self, Style};
 
@@ -70,7 +70,8 @@ do: + create, ~ update (with each changed property), = adopt (exists, unmanaged,
 no longer in the baseline; deleted only by `deploy --prune`). Nothing is written to Graph.
 
 Exit codes: 0 ok; with --detailed-exitcode, 2 when some tenant has changes; 1 invalid project;
-3 a tenant could not be planned (sign-in, permission, network); 64 usage.")]
+3 a tenant could not be planned (sign-in, permission, network); 64 usage (also a --tenant or
+--ring that names no tenant).")]
 pub(crate) struct PlanArgs {
     #[command(flatten)]
     scope: Scope,
@@ -80,7 +81,8 @@ pub(crate) struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none.
     #[arg(long)]
     detailed_exitcode: bool,
-    /// Show every changed property even for large fleets.
+    /// Show every changed property even for large fleets, with every value whole (without
+    /// it, values longer than 80 characters are cut with `…`).
     #[arg(long, short = 'v')]
     verbose: bool,
     /// Output format.
@@ -102,12 +104,13 @@ a create is never sent twice. Every attempt goes to .tenantform/runs/<run-id>/jo
 Killed at any point, `deploy --resume RUN_ID` (or deploying again) finishes without duplicates.
 
 Examples:
-  tenantform deploy -p msp --tenant Contoso                one tenant, asks to confirm
+  tenantform deploy -p msp --ring pilot                    one ring, asks to confirm
   tenantform deploy -p msp --rings pilot,broad --yes --max-failure-rate 0.1
   tenantform deploy -p msp --all --shard 2/4 --yes --report-junit deploy.xml   (CI matrix)
 
 Exit codes: 0 every tenant converged; 3 some tenant failed (named in the summary) or the
-rollout stopped; 1 invalid project; 64 usage (e.g. no --yes without a terminal).")]
+rollout stopped; 1 invalid project; 64 usage (e.g. no --yes without a terminal, or a --tenant,
+--ring or --rings that names no tenant).")]
 pub(crate) struct DeployArgs {
     #[command(flatten)]
     scope: Scope,
@@ -235,6 +238,9 @@ struct PlanFileTenant {
     resources: serde_json::Value,
     #[serde(default)]
     orphans: serde_json::Value,
+    /// The project's names for the object ids in `resources` (`group:emergency-access`).
+    #[serde(default)]
+    names: tenantform::live::names::ObjectNames,
 }
 
 const PLAN_FORMAT: &str = "tenantform.plan/v1";
@@ -262,8 +268,16 @@ fn client(connection: &Connection) -> anyhow::Result<Arc<GraphClient>> {
     .map_err(anyhow::Error::msg)
 }
 
-/// Load and validate; `Err(code)` when the project cannot be deployed (diagnostics printed).
-fn load_valid(dir: &Path, selection: &Selection, today: jiff::civil::Date) -> Result<Fleet, u8> {
+/// Load and validate; `Err(code)` when the project cannot be deployed (diagnostics printed):
+/// 64 when the selection (`--tenant`, `--ring`, `--rings`) names no tenant, 1 when a selected
+/// tenant does not compile.
+fn load_valid(
+    dir: &Path,
+    selection: &Selection,
+    rings: Option<&[String]>,
+    verb: &str,
+    today: jiff::civil::Date,
+) -> Result<Fleet, u8> {
     let (fleet, diagnostics) = match Fleet::load(dir, today, deploy::process_env()) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -271,6 +285,7 @@ fn load_valid(dir: &Path, selection: &Selection, today: jiff::civil::Date) -> Re
             return Err(exit::INVALID_INPUT);
         }
     };
+    output::check_selection(&fleet.project, selection, rings, super::Format::Human, verb)?;
     let summary = fleet.validate(selection, diagnostics);
     if summary.diagnostics.has_errors() || !summary.failed.is_empty() {
         output::print_diagnostics(super::Format::Human, &summary.diagnostics, &fleet.project);
@@ -322,6 +337,7 @@ fn plan_file(summary: &DeploySummary) -> PlanFile {
                 .as_ref()
                 .map(|p| serde_json::to_value(&p.orphans).unwrap_or_default())
                 .unwrap_or_default(),
+            names: t.plan.as_ref().map(|p| p.names.clone()).unwrap_or_default(),
         })
         .collect();
     tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
@@ -341,7 +357,13 @@ fn has_changes(summary: &DeploySummary) -> bool {
 
 pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let selection = selection(&args.scope.selector);
-    let fleet = match load_valid(&args.scope.project.project, &selection, today) {
+    let fleet = match load_valid(
+        &args.scope.project.project,
+        &selection,
+        None,
+        "planned",
+        today,
+    ) {
         Ok(fleet) => Arc::new(fleet),
         Err(code) => return Ok(code),
     };
@@ -371,7 +393,13 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
     match args.format {
         RunFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&file)?)),
         RunFormat::Human => {
-            let detail = args.verbose || summary.tenants.len() <= 20;
+            let detail = if args.verbose {
+                PlanDetail::FullValues
+            } else if summary.tenants.len() <= 20 {
+                PlanDetail::Changes
+            } else {
+                PlanDetail::Counts
+            };
             let mut text = String::new();
             let mut totals = (0, 0, 0, 0);
             for t in &summary.tenants {
@@ -379,7 +407,7 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
                     Some(plan) if t.ok => {
                         let (c, u, a, n, _) = plan.counts();
                         totals = (totals.0 + c, totals.1 + u, totals.2 + a, totals.3 + n);
-                        if detail || !plan.is_empty() {
+                        if detail != PlanDetail::Counts || !plan.is_empty() {
                             text.push_str(&plan_text(&t.name, plan, detail));
                         }
                     }
@@ -499,7 +527,14 @@ fn plan_targets(fleet: &Fleet, path: &Path) -> Result<Vec<Target>, String> {
             })?;
         let mut target = Target::of(entry);
         match (t.bundle_hash, t.live_fingerprint, t.error) {
-            (Some(hash), Some(fingerprint), None) => target.expected = Some((hash, fingerprint)),
+            (Some(bundle_hash), Some(live_fingerprint), None) => {
+                target.expected = Some(deploy::Expected {
+                    bundle_hash,
+                    live_fingerprint,
+                    // A plan from before resources were recorded compares by fingerprint only.
+                    resources: serde_json::from_value(t.resources).unwrap_or_default(),
+                });
+            }
             (_, _, error) => {
                 return Err(format!(
                     "the plan could not plan tenant {} ({}); make a new plan",
@@ -538,7 +573,13 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         return Ok(exit::USAGE);
     }
     let selection = selection(&args.scope.selector);
-    let fleet = match load_valid(&args.scope.project.project, &selection, today) {
+    let fleet = match load_valid(
+        &args.scope.project.project,
+        &selection,
+        args.rings.as_deref(),
+        "deployed",
+        today,
+    ) {
         Ok(fleet) => Arc::new(fleet),
         Err(code) => return Ok(code),
     };
@@ -611,7 +652,12 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         for t in &preview.tenants {
             match &t.plan {
                 Some(plan) if t.ok => {
-                    text.push_str(&plan_text(&t.name, plan, preview.tenants.len() <= 5))
+                    let detail = if preview.tenants.len() <= 5 {
+                        PlanDetail::Changes
+                    } else {
+                        PlanDetail::Counts
+                    };
+                    text.push_str(&plan_text(&t.name, plan, detail))
                 }
                 _ => text.push_str(&format!(
                     "{} ({}): NOT PLANNED: {}\n",

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{err, exit};
+use super::{err, exit, out};
 
 /// Arguments of `init`.
 #[derive(Debug, clap::Args)]
@@ -25,7 +25,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                 "next: tenantform validate --project {0}\n      tenantform compile --project {0} --out {0}/out\n",
                 args.dir.display()
             ));
-            err(&text);
+            // The project and its files are the result: stdout (errors stay on stderr).
+            out(&text);
             Ok(exit::OK)
         }
         Err(e) if args.dir.exists() && !args.dir.is_dir() => {

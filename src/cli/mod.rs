@@ -38,16 +38,17 @@ pub(crate) mod exit {
 
 const AFTER_HELP: &str = "\
 Everyday use:
-  tenantform demo                         the whole job against the built-in Graph simulator
-  tenantform init my-msp                  a project on the shipped baselines
-  tenantform validate -p my-msp           every problem, at file:line:col
-  tenantform plan -p my-msp               what deploy would change, per tenant
-  tenantform deploy -p my-msp --tenant Contoso
+  tenantform demo                           the whole job against the built-in Graph simulator
+  tenantform init my-msp                    a project on the shipped baselines
+  tenantform validate -p my-msp             every problem, at file:line:col
+  tenantform plan -p my-msp                 what deploy would change, per tenant
+  tenantform deploy -p my-msp --ring pilot  one ring, asks to confirm
   tenantform deploy -p my-msp --rings pilot,broad --yes --max-failure-rate 0.1
-  tenantform runs list -p my-msp          past runs; `runs show ID` for one
+  tenantform runs list -p my-msp            past runs; `runs show ID` for one
 
 Exit codes: 0 ok, 1 invalid input, 2 plan has changes (with --detailed-exitcode),
-3 a tenant failed to plan or deploy, 64 usage error, 70 internal error.";
+3 a tenant failed to plan or deploy, 64 usage error (also a --tenant or --ring that
+names no tenant), 70 internal error.";
 
 /// Compile Microsoft 365 / Entra ID / Intune baselines into validated Microsoft Graph request
 /// bundles, one per tenant.

@@ -42,6 +42,39 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<Result<Loaded, u8>> {
     }))
 }
 
+/// Refuse a `--tenant`, `--ring` (or deploy's `--rings`) that names no tenant of the project:
+/// the command line is wrong, not the project, so say that (after the "did you mean" for each
+/// name) and exit 64, before anything is compiled or read. `verb` says what did not happen.
+pub(crate) fn check_selection(
+    project: &ProjectSource,
+    selection: &compile::Selection,
+    rings: Option<&[String]>,
+    format: Format,
+    verb: &str,
+) -> Result<(), u8> {
+    let mut diagnostics: Diagnostics = compile::unmatched_selection(project, selection)
+        .into_iter()
+        .collect();
+    if let Some(rings) = rings {
+        diagnostics.extend(compile::unknown_rings(project, "--rings", rings));
+    }
+    if diagnostics.is_empty() {
+        return Ok(());
+    }
+    print_diagnostics(format, &diagnostics, project);
+    if format == Format::Human {
+        err(&format!(
+            "error: the selection names no tenant of the project ({}); nothing was {verb}\n",
+            tenantform::report::human::plural(
+                diagnostics.error_count(),
+                "name matches nothing",
+                "names match nothing"
+            )
+        ));
+    }
+    Err(exit::USAGE)
+}
+
 /// Print diagnostics (human to stderr; JSON and SARIF to stdout), with a count line for people.
 pub(crate) fn print_diagnostics(
     format: Format,

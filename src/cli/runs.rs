@@ -6,8 +6,17 @@ use std::collections::BTreeMap;
 use tenantform::deploy;
 use tenantform::journal::{self, Entry, ReadJournal};
 
-use super::deploy::RunFormat;
 use super::{ProjectArg, err, exit, out};
+
+/// Output of `runs list` and `runs show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum RunsFormat {
+    /// Text for people: a line per run (`list`), a line per tenant (`show`).
+    Human,
+    /// One JSON document: every run's summary (`list`), or the run's summary, with its
+    /// journal records under `--requests` (`show`).
+    Json,
+}
 
 /// Arguments of `runs`.
 #[derive(Debug, clap::Args)]
@@ -24,7 +33,7 @@ enum RunsCommand {
         project: ProjectArg,
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
-        format: RunFormat,
+        format: RunsFormat,
     },
     /// One run: its journal verified, per tenant the outcome and every failure.
     Show {
@@ -37,12 +46,14 @@ enum RunsCommand {
         requests: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
-        format: RunFormat,
+        format: RunsFormat,
     },
 }
 
 #[derive(Debug, Default, serde::Serialize)]
 struct TenantLine {
+    /// The tenant's name in the project today (none when the project no longer has it).
+    name: Option<String>,
     ok: Option<bool>,
     reason: Option<String>,
     applied: BTreeMap<String, usize>,
@@ -65,7 +76,20 @@ struct RunSummary {
     per_tenant: BTreeMap<String, TenantLine>,
 }
 
-fn summarize(run_id: &str, read: &ReadJournal) -> RunSummary {
+/// Tenant id (lowercase) → name, from the project's tenants files; empty when the project
+/// cannot be read (a run's journal stays readable without its project).
+fn tenant_names(dir: &std::path::Path) -> BTreeMap<String, String> {
+    match tenantform::source::project::load(dir) {
+        Ok((project, _)) => project
+            .tenants
+            .iter()
+            .map(|t| (t.id.to_ascii_lowercase(), t.name.clone()))
+            .collect(),
+        Err(_) => BTreeMap::new(),
+    }
+}
+
+fn summarize(run_id: &str, read: &ReadJournal, names: &BTreeMap<String, String>) -> RunSummary {
     let mut s = RunSummary {
         run_id: run_id.to_string(),
         started: read.records.first().map(|r| r.at.clone()),
@@ -122,6 +146,9 @@ fn summarize(run_id: &str, read: &ReadJournal) -> RunSummary {
             Entry::Outcome { .. } => {}
         }
     }
+    for (id, line) in &mut s.per_tenant {
+        line.name = names.get(&id.to_ascii_lowercase()).cloned();
+    }
     s.succeeded = s.per_tenant.values().filter(|t| t.ok == Some(true)).count();
     s.failed = s
         .per_tenant
@@ -144,13 +171,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                 Err(_) => Vec::new(),
             };
             ids.sort();
+            let names = if ids.is_empty() {
+                BTreeMap::new()
+            } else {
+                tenant_names(&project.project)
+            };
             let mut summaries = Vec::new();
             let mut text = String::new();
             for id in &ids {
                 let path = dir.join(id).join("journal.jsonl");
                 match journal::read(&path) {
                     Ok(read) => {
-                        let s = summarize(id, &read);
+                        let s = summarize(id, &read, &names);
                         text.push_str(&format!(
                             "{id}  {}  {} tenants: {} ok, {} failed, {} unfinished{}\n",
                             s.started.as_deref().unwrap_or("-"),
@@ -173,11 +205,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                 }
             }
             match format {
-                RunFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&summaries)?)),
-                RunFormat::Human if ids.is_empty() => {
+                RunsFormat::Json => {
+                    out(&format!("{}\n", serde_json::to_string_pretty(&summaries)?))
+                }
+                RunsFormat::Human if ids.is_empty() => {
                     err(&format!("no runs in {}\n", dir.display()));
                 }
-                RunFormat::Human => out(&text),
+                RunsFormat::Human => out(&text),
             }
             Ok(exit::OK)
         }
@@ -202,8 +236,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                     return Ok(exit::INVALID_INPUT);
                 }
             };
-            let s = summarize(&run_id, &read);
-            if format == RunFormat::Json {
+            let names = tenant_names(&project.project);
+            let s = summarize(&run_id, &read, &names);
+            if format == RunsFormat::Json {
                 let mut value = serde_json::to_value(&s)?;
                 if requests {
                     value["records"] = serde_json::to_value(&read.records)?;
@@ -240,8 +275,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                     .iter()
                     .map(|(a, n)| format!("{n} {a}"))
                     .collect();
+                let who = match &line.name {
+                    Some(name) => format!("{name} ({tenant})"),
+                    None => tenant.clone(),
+                };
                 text.push_str(&format!(
-                    "  {status} {tenant}: {}; {} requests, {} retries\n",
+                    "  {status} {who}: {}; {} requests, {} retries\n",
                     if applied.is_empty() {
                         "nothing applied".to_string()
                     } else {

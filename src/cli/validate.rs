@@ -33,9 +33,15 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    let selection = args.selector.selection();
+    if let Err(code) =
+        output::check_selection(&loaded.project, &selection, None, args.format, "validated")
+    {
+        return Ok(code);
+    }
     let options = CompileOptions {
         out_dir: None,
-        selection: args.selector.selection(),
+        selection,
         strict: args.strict,
         jobs: args.jobs.unwrap_or_else(super::compile::default_jobs),
         today,

@@ -202,8 +202,10 @@ struct Finished {
     diagnostics: Diagnostics,
 }
 
-/// A `--tenant` that names no tenant, or a `--ring` that has none, is an error (not an empty run).
-fn unmatched_selection(project: &ProjectSource, selection: &Selection) -> Vec<Diagnostic> {
+/// A `--tenant` that names no tenant, or a `--ring` that has none, is an error (not an empty
+/// run): one diagnostic per name that matches nothing, with the closest name as help. The
+/// command line is at fault, not the project, so the CLI checks this before anything else.
+pub fn unmatched_selection(project: &ProjectSource, selection: &Selection) -> Vec<Diagnostic> {
     let entries = &project.tenants;
     match selection {
         Selection::All => Vec::new(),
@@ -227,23 +229,33 @@ fn unmatched_selection(project: &ProjectSource, selection: &Selection) -> Vec<Di
                 d
             })
             .collect(),
-        Selection::Ring(ring) if !entries.iter().any(|t| &t.ring == ring) => {
-            let mut rings: Vec<&str> = entries.iter().map(|t| t.ring.as_str()).collect();
-            rings.sort_unstable();
-            rings.dedup();
-            vec![
-                Diagnostic::error(
-                    Code::InvalidValue,
-                    format!("--ring {ring}: no tenant is in this ring"),
-                )
-                .expected(format!(
-                    "one of {}",
-                    crate::source::model::quote_list(&rings)
-                )),
-            ]
-        }
-        Selection::Ring(_) => Vec::new(),
+        Selection::Ring(ring) => unknown_rings(project, "--ring", std::slice::from_ref(ring)),
     }
+}
+
+/// The rings in `rings` (given with `flag`) that no tenant of the project is in.
+pub fn unknown_rings(project: &ProjectSource, flag: &str, rings: &[String]) -> Vec<Diagnostic> {
+    let mut known: Vec<&str> = project.tenants.iter().map(|t| t.ring.as_str()).collect();
+    known.sort_unstable();
+    known.dedup();
+    rings
+        .iter()
+        .filter(|ring| !known.contains(&ring.as_str()))
+        .map(|ring| {
+            let mut d = Diagnostic::error(
+                Code::InvalidValue,
+                format!("{flag} {ring}: no tenant is in this ring"),
+            )
+            .expected(format!(
+                "one of {}",
+                crate::source::model::quote_list(&known)
+            ));
+            if let Some(s) = crate::source::model::did_you_mean(ring, known.iter().copied()) {
+                d = d.help(format!("did you mean \"{s}\"?"));
+            }
+            d
+        })
+        .collect()
 }
 
 /// Compile (or only validate) the selected tenants of a project.

@@ -19,5 +19,5 @@ pub mod validate;
 
 pub use fleet::{
     CompileOptions, CompileSummary, Selection, TenantCompilation, compile, compile_tenant,
-    write_bundle,
+    unknown_rings, unmatched_selection, write_bundle,
 };

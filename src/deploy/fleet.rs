@@ -146,6 +146,18 @@ impl std::fmt::Debug for Fleet {
     }
 }
 
+/// What a saved plan (`deploy --plan`) saw of a tenant: a tenant whose bundle or live objects
+/// are not these any more is refused, naming what changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expected {
+    /// The bundle's content hash.
+    pub bundle_hash: String,
+    /// The live objects' fingerprint.
+    pub live_fingerprint: String,
+    /// Per resource, what the plan would have done and the live object it saw.
+    pub resources: Vec<crate::live::stale::SeenResource>,
+}
+
 /// One tenant to deploy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
@@ -155,8 +167,8 @@ pub struct Target {
     pub name: String,
     /// Ring.
     pub ring: String,
-    /// With `--plan`: the bundle hash and live fingerprint the plan saw.
-    pub expected: Option<(String, String)>,
+    /// With `--plan`: what the plan saw of the tenant.
+    pub expected: Option<Expected>,
     /// How much work it is (its operation count; 0 when unknown): within a ring the heaviest
     /// tenants start first, so the ones that take longest are not also the last to begin.
     #[serde(default)]

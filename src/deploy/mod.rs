@@ -31,7 +31,7 @@ pub mod shared;
 pub mod slim;
 pub mod tenant;
 
-pub use fleet::{EnvLookup, Fleet, FleetError, Target, in_shard, process_env, waves};
+pub use fleet::{EnvLookup, Expected, Fleet, FleetError, Target, in_shard, process_env, waves};
 pub use identity::{
     IdentityError, checkpoint_identity, identity_log_path, identity_path, load_identity,
     save_identity, state_root,

@@ -67,9 +67,13 @@ pub enum TenantError {
     },
     /// `deploy --plan`: the live objects are not the ones the plan saw.
     #[error(
-        "the tenant changed since the plan was made (its live objects no longer match the plan's fingerprint); run `tenantform plan` again and review the new plan"
+        "the tenant changed since the plan was made; run `tenantform plan` again and review the new plan\n{changes}"
     )]
-    LiveChanged,
+    LiveChanged {
+        /// What changed, resource by resource, as [`crate::report::human::changed_since_text`]
+        /// shows it.
+        changes: String,
+    },
     /// The tenant's cloud or endpoint overrides are not usable.
     #[error(transparent)]
     Endpoints(#[from] EndpointError),
@@ -127,11 +131,11 @@ fn prepare(fleet: &Fleet, target: &Target, slims: &SharedSlims) -> Result<Prepar
         tenant: target.id.clone(),
         errors: compiled.diagnostics.error_count(),
     })?;
-    if let Some((hash, _)) = &target.expected
-        && hash != bundle.content_hash()
+    if let Some(expected) = &target.expected
+        && expected.bundle_hash != bundle.content_hash()
     {
         return Err(TenantError::BundleChanged {
-            planned: hash.clone(),
+            planned: expected.bundle_hash.clone(),
             now: bundle.content_hash().to_string(),
         });
     }
@@ -252,10 +256,12 @@ pub(crate) async fn deploy_tenant(
     // The live objects are not needed past planning; a tenant's apply can take minutes
     // (Conditional Access: one request per second), so do not hold them that long.
     drop(live);
-    if let Some((_, fingerprint)) = &target.expected
-        && fingerprint != &tenant_plan.live_fingerprint
+    if let Some(expected) = &target.expected
+        && expected.live_fingerprint != tenant_plan.live_fingerprint
     {
-        report.reason = Some(TenantError::LiveChanged.to_string());
+        let changed = crate::live::stale::changed_since(&expected.resources, &tenant_plan);
+        let changes = crate::report::human::changed_since_text(&changed, &tenant_plan.names);
+        report.reason = Some(TenantError::LiveChanged { changes }.to_string());
         report.plan = Some(tenant_plan);
         return finish(report, run);
     }

@@ -15,7 +15,7 @@ use crate::compile::bundle::pointer_matches;
 use crate::kinds::Kind;
 
 /// One property whose live value differs from the desired one.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Change {
     /// JSON pointer of the property.
     pub pointer: String,

@@ -17,6 +17,7 @@ use crate::canonical;
 use crate::compile::bundle::Operation;
 use crate::compile::validate::ValidatedBundle;
 use crate::kinds::Shape;
+use crate::live::names::ObjectNames;
 use crate::live::normalize::{self, Change};
 
 /// Logical key → object id, per tenant (`DIR/.tenantform/state/<tenant-id>.json`): what
@@ -83,6 +84,10 @@ pub struct PlannedResource {
     /// What would happen.
     #[serde(flatten)]
     pub action: Action,
+    /// `sha256:` of the live object the plan saw for it (none when it saw none): `deploy
+    /// --plan` names the resources whose object changed since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_hash: Option<String>,
 }
 
 /// An object tenantform manages that the bundle no longer has.
@@ -109,6 +114,8 @@ pub struct TenantPlan {
     pub resources: Vec<PlannedResource>,
     /// Managed objects the bundle no longer has (deleted only with `deploy --prune`).
     pub orphans: Vec<Orphan>,
+    /// The project's names for the object ids the plan knows (`group:emergency-access`).
+    pub names: ObjectNames,
 }
 
 impl TenantPlan {
@@ -257,6 +264,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
 
     for (i, op) in input.operations.iter().enumerate() {
         let body = input.body(i);
+        let seen_before = seen_live.len();
         let action = match op.kind.shape {
             Shape::Collection => {
                 let candidates = live
@@ -331,10 +339,14 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                 }
             }
         };
+        let live_hash = seen_live[seen_before..]
+            .first()
+            .map(|obj| canonical::hash_array(&[*obj]));
         resources.push(PlannedResource {
             key: op.key.clone(),
             kind: op.kind.name,
             action,
+            live_hash,
         });
     }
 
@@ -353,12 +365,14 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
 
     // The whole live objects count: any change made since the plan (even to properties the
     // bundle does not set) makes deploy refuse to apply it.
+    let names = ObjectNames::of(&ids, input.operations, identity);
     TenantPlan {
         tenant: input.tenant.to_string(),
         bundle_hash: input.bundle_hash.to_string(),
         live_fingerprint: canonical::hash_array(&seen_live),
         resources,
         orphans,
+        names,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The human format: what a person reads in a terminal or a CI log. Diagnostics rustc-style
 //! (no colours), compile progress lines, the plan of a tenant property by property (`+ ~ = !`
-//! and `-` for orphans), and the closing summary of a deploy.
+//! and `-` for orphans, object ids by their project names), what changed since a saved plan,
+//! and the closing summary of a deploy.
 //!
 //! Input: [`Diagnostic`]s with their [`SourceMap`], compile [`Event`]s, [`TenantPlan`]s and
 //! [`DeploySummary`]s. Output: text, written to an [`Output`] or returned.
@@ -8,7 +9,9 @@
 use std::fmt::Write as _;
 
 use crate::diag::{Diagnostic, Diagnostics, Severity};
+use crate::live::names::ObjectNames;
 use crate::live::plan::{Action, TenantPlan};
+use crate::live::stale::{ChangedSince, Since};
 use crate::report::{Counts, DeploySummary, Event, Output, Reporter};
 use crate::source::SourceMap;
 
@@ -175,13 +178,29 @@ fn sign(action: &Action) -> &'static str {
     }
 }
 
-fn show(value: &Option<serde_json::Value>) -> String {
+/// The longest value a plan shows whole without `-v`; longer ones are cut, with `…`.
+const VALUE_WIDTH: usize = 80;
+
+/// How much of a tenant's plan to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanDetail {
+    /// The tenant's counts only.
+    Counts,
+    /// A line per resource that would change, values cut at 80 characters.
+    Changes,
+    /// A line per resource that would change, every value whole (`plan -v`).
+    FullValues,
+}
+
+/// A value in the plan's diff notation: `(absent)`, or its JSON with the object ids the
+/// project knows shown by name (`"group:emergency-access (85f2…)"`), cut unless `whole`.
+fn show(value: &Option<serde_json::Value>, names: &ObjectNames, whole: bool) -> String {
     match value {
         None => "(absent)".into(),
         Some(v) => {
-            let text = v.to_string();
-            if text.chars().count() > 80 {
-                format!("{}…", text.chars().take(80).collect::<String>())
+            let text = names.label(v).to_string();
+            if !whole && text.chars().count() > VALUE_WIDTH {
+                format!("{}…", text.chars().take(VALUE_WIDTH).collect::<String>())
             } else {
                 text
             }
@@ -189,8 +208,9 @@ fn show(value: &Option<serde_json::Value>) -> String {
     }
 }
 
-/// The plan of one tenant for people (with `detail`, property by property).
-pub fn plan_text(name: &str, plan: &TenantPlan, detail: bool) -> String {
+/// The plan of one tenant for people: its counts, and with [`PlanDetail::Changes`] or
+/// [`PlanDetail::FullValues`] each resource that would change, property by property.
+pub fn plan_text(name: &str, plan: &TenantPlan, detail: PlanDetail) -> String {
     let (create, update, adopt, unchanged, ambiguous) = plan.counts();
     let mut text = format!(
         "{name} ({}): {create} to create, {update} to update, {adopt} to adopt, {unchanged} unchanged{}{}\n",
@@ -206,9 +226,10 @@ pub fn plan_text(name: &str, plan: &TenantPlan, detail: bool) -> String {
             format!(", {} orphaned", plan.orphans.len())
         }
     );
-    if !detail {
+    if detail == PlanDetail::Counts {
         return text;
     }
+    let whole = detail == PlanDetail::FullValues;
     for r in &plan.resources {
         if matches!(r.action, Action::NoOp { .. }) {
             continue;
@@ -223,8 +244,8 @@ pub fn plan_text(name: &str, plan: &TenantPlan, detail: bool) -> String {
                     text.push_str(&format!(
                         "      {}: {} -> {}\n",
                         c.pointer,
-                        show(&c.live),
-                        show(&c.desired)
+                        show(&c.live, &plan.names, whole),
+                        show(&c.desired, &plan.names, whole)
                     ));
                 }
             }
@@ -245,6 +266,46 @@ pub fn plan_text(name: &str, plan: &TenantPlan, detail: bool) -> String {
     text
 }
 
+/// What changed in a tenant since a saved plan, in the plan's diff notation (the value the plan
+/// saw `->` the value now), one resource after the other; for `deploy --plan`'s refusal.
+pub fn changed_since_text(changed: &[ChangedSince], names: &ObjectNames) -> String {
+    if changed.is_empty() {
+        return "  a property the baselines do not set changed (the plan does not record which object it was on; make a new plan)\n".into();
+    }
+    let mut text = format!(
+        "  {} since the plan (what the plan saw -> now):\n",
+        plural(changed.len(), "object changed", "objects changed")
+    );
+    for c in changed {
+        let object = c
+            .object_id
+            .as_deref()
+            .map(|id| format!(" {id}"))
+            .unwrap_or_default();
+        let (sign, what) = match &c.since {
+            Since::Appeared => ("+", "created since the plan"),
+            Since::Disappeared => ("-", "deleted since the plan"),
+            Since::Properties(_) => ("~", "changed"),
+            Since::Unmanaged => ("~", "changed in properties the baselines do not set"),
+        };
+        text.push_str(&format!(
+            "  {sign} {:<44} {}{object}: {what}\n",
+            c.key, c.kind
+        ));
+        if let Since::Properties(differences) = &c.since {
+            for d in differences {
+                text.push_str(&format!(
+                    "      {}: {} -> {}\n",
+                    d.pointer,
+                    show(&d.then, names, true),
+                    show(&d.now, names, true)
+                ));
+            }
+        }
+    }
+    text
+}
+
 /// The closing summary for people.
 pub fn summary_text(summary: &DeploySummary) -> String {
     let ok = summary.tenants.iter().filter(|t| t.ok).count();
@@ -257,9 +318,15 @@ pub fn summary_text(summary: &DeploySummary) -> String {
         totals.deleted += t.counts.deleted;
         totals.failed += t.counts.failed;
     }
+    let failed_tenants = summary.failed().count();
     let mut text = format!(
-        "deploy: {ok} of {} tenants converged in {:.1} s: {} created, {} updated, {} adopted, {} unchanged, {} deleted, {} failed ({} requests, {} of them in {} $batch calls; {} retries, {} throttled)\n",
+        "deploy: {ok} of {} tenants converged{} in {:.1} s; resources: {} created, {} updated, {} adopted, {} unchanged, {} deleted, {} failed ({} requests, {} of them in {} $batch calls; {} retries, {} throttled)\n",
         summary.tenants.len() + summary.not_started.len(),
+        if failed_tenants > 0 {
+            format!(", {failed_tenants} failed,")
+        } else {
+            String::new()
+        },
         summary.seconds,
         totals.created,
         totals.updated,
@@ -301,4 +368,140 @@ pub fn summary_text(summary: &DeploySummary) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::normalize::Change;
+    use crate::live::plan::PlannedResource;
+    use crate::report::TenantReport;
+    use serde_json::json;
+
+    fn tenant(ok: bool, counts: Counts) -> TenantReport {
+        TenantReport {
+            id: "t1".into(),
+            name: "Contoso".into(),
+            ring: "pilot".into(),
+            ok,
+            counts,
+            reason: (!ok).then(|| "sign-in failed".into()),
+            failures: Vec::new(),
+            plan: None,
+            seconds: 1.0,
+        }
+    }
+
+    fn summary(tenants: Vec<TenantReport>) -> DeploySummary {
+        DeploySummary {
+            run_id: None,
+            tenants,
+            not_started: Vec::new(),
+            stopped: None,
+            seconds: 2.0,
+            requests: 10,
+            batched: 4,
+            batches: 1,
+            retries: 0,
+            throttled: 0,
+        }
+    }
+
+    #[test]
+    fn deploy_summary_counts_failed_tenants_apart_from_failed_resources() {
+        let failed = Counts {
+            failed: 2,
+            created: 1,
+            ..Counts::default()
+        };
+        let text = summary_text(&summary(vec![
+            tenant(false, failed),
+            tenant(true, Counts::default()),
+        ]));
+        let first = text.lines().next().expect("a line");
+        assert!(
+            first.starts_with(
+                "deploy: 1 of 2 tenants converged, 1 failed, in 2.0 s; resources: 1 created,"
+            ),
+            "{first}"
+        );
+        assert!(first.contains("0 deleted, 2 failed ("), "{first}");
+        let text = summary_text(&summary(vec![tenant(true, Counts::default())]));
+        assert!(
+            text.starts_with("deploy: 1 of 1 tenants converged in 2.0 s; resources:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn plan_with_verbose_shows_long_values_whole() {
+        let long = format!("\"{}\"", "x".repeat(150));
+        let plan = TenantPlan {
+            tenant: "t1".into(),
+            bundle_hash: String::new(),
+            live_fingerprint: String::new(),
+            resources: vec![PlannedResource {
+                key: "app-consent".into(),
+                kind: "authorizationPolicy",
+                action: Action::Update {
+                    object_id: None,
+                    changes: vec![Change {
+                        pointer: "/permissionGrantPolicyIdsAssignedToDefaultUserRole".into(),
+                        desired: Some(serde_json::from_str(&long).expect("json")),
+                        live: None,
+                    }],
+                },
+                live_hash: None,
+            }],
+            orphans: Vec::new(),
+            names: ObjectNames::new(),
+        };
+        let cut = plan_text("Contoso", &plan, PlanDetail::Changes);
+        assert!(cut.contains('…'), "{cut}");
+        assert!(!cut.contains(&long), "{cut}");
+        let whole = plan_text("Contoso", &plan, PlanDetail::FullValues);
+        assert!(whole.contains(&format!("(absent) -> {long}\n")), "{whole}");
+        assert!(!whole.contains('…'), "{whole}");
+        let counts = plan_text("Contoso", &plan, PlanDetail::Counts);
+        assert_eq!(counts.lines().count(), 1, "{counts}");
+    }
+
+    #[test]
+    fn stale_plan_text_shows_what_the_plan_saw_and_what_is_there_now() {
+        use crate::live::stale::{ChangedSince, Difference, Since};
+        let mut names = ObjectNames::new();
+        names.insert("g-1", "group", "emergency-access");
+        let text = changed_since_text(
+            &[
+                ChangedSince {
+                    key: "ca-mfa-guests".into(),
+                    kind: "conditionalAccessPolicy",
+                    object_id: Some("p-1".into()),
+                    since: Since::Properties(vec![Difference {
+                        pointer: "/conditions/users/excludeGroups".into(),
+                        then: Some(json!(["g-1"])),
+                        now: None,
+                    }]),
+                },
+                ChangedSince {
+                    key: "trusted-offices".into(),
+                    kind: "namedLocation",
+                    object_id: Some("l-1".into()),
+                    since: Since::Appeared,
+                },
+            ],
+            &names,
+        );
+        assert!(text.contains("2 objects changed since the plan"), "{text}");
+        assert!(
+            text.contains(
+                "/conditions/users/excludeGroups: [\"group:emergency-access (g-1)\"] -> (absent)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("namedLocation l-1: created since the plan"),
+            "{text}"
+        );
+    }
 }

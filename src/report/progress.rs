@@ -87,6 +87,13 @@ impl Progress {
     fn tenant_line(report: &TenantReport, plan_only: bool) -> String {
         let c = report.counts;
         let status = if report.ok { "ok    " } else { "FAILED" };
+        if plan_only && report.plan.is_none() {
+            // Plan prints the reason with the plan, on stdout: once is enough.
+            return format!(
+                "  {status}  {} ({}): not planned ({:.1} s)\n",
+                report.name, report.id, report.seconds
+            );
+        }
         let what = if plan_only {
             format!(
                 "{} to create, {} to update, {} to adopt, {} unchanged",
@@ -210,7 +217,7 @@ impl Reporter for Progress {
                 if !report.ok {
                     self.failed_tenants += 1;
                 }
-                let plan_only = report.plan.is_some() && self.verb == "plan";
+                let plan_only = self.verb == "plan";
                 let line = Self::tenant_line(report, plan_only);
                 if let Some(bar) = self.tenant_bars.remove(&report.id) {
                     bar.finish_and_clear();

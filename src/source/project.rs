@@ -80,6 +80,48 @@ pub enum LoadError {
     /// No `tenantform.toml`.
     #[error("{} is not a tenantform project: it has no {PROJECT_FILE} (create one with `tenantform init {}`)", .0.display(), .0.display())]
     NotAProject(PathBuf),
+    /// No `tenantform.toml` here, but a directory above has one (run inside `proj/tenants/`).
+    #[error("{} is not a tenantform project, but it is inside one: {} has {PROJECT_FILE}; pass `-p {}` (or run from there)", .dir.display(), .project.display(), .project.display())]
+    InsideAProject {
+        /// The directory given.
+        dir: PathBuf,
+        /// The project above it, as a path from where the command runs.
+        project: PathBuf,
+    },
+}
+
+/// The parent of `dir` by its text (`proj/tenants` → `proj`, `.` → `..`), so a suggested path
+/// reads as the user would type it.
+fn lexical_parent(dir: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    match dir.components().next_back() {
+        Some(Component::Normal(_)) => Some(match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }),
+        Some(Component::CurDir) if dir.components().count() == 1 => Some(PathBuf::from("..")),
+        Some(Component::CurDir | Component::ParentDir) => Some(dir.join("..")),
+        _ => None,
+    }
+}
+
+/// The nearest directory above `dir` that holds a project (at most 8 levels up).
+fn enclosing_project(dir: &Path) -> Option<PathBuf> {
+    let mut candidate = dir.to_path_buf();
+    for _ in 0..8 {
+        candidate = lexical_parent(&candidate)?;
+        if candidate.join(PROJECT_FILE).is_file() {
+            return Some(candidate);
+        }
+        if candidate
+            .canonicalize()
+            .ok()
+            .is_some_and(|c| c.parent().is_none())
+        {
+            return None;
+        }
+    }
+    None
 }
 
 enum ReadOutcome {
@@ -147,7 +189,13 @@ fn relative(root: &Path, path: &Path) -> String {
 pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
     let project_file = root.join(PROJECT_FILE);
     if !project_file.is_file() {
-        return Err(LoadError::NotAProject(root.to_path_buf()));
+        return Err(match enclosing_project(root) {
+            Some(project) => LoadError::InsideAProject {
+                dir: root.to_path_buf(),
+                project,
+            },
+            None => LoadError::NotAProject(root.to_path_buf()),
+        });
     }
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::new();

@@ -132,12 +132,12 @@ fn selection_by_tenant_name_id_and_ring() {
     assert_eq!(read_dir_bytes(&out("z")).len(), 1);
     p.cmd(&["validate", "--tenant", "Betta"])
         .run()
-        .code(1)
+        .code(64)
         .stderr_has("--tenant Betta: no tenant of the project has this id or name")
         .stderr_has("did you mean \"Beta\"?");
     p.cmd(&["validate", "--ring", "canary"])
         .run()
-        .code(1)
+        .code(64)
         .stderr_has("--ring canary: no tenant is in this ring")
         .stderr_has("one of \"broad\" or \"pilot\"");
 }

@@ -696,3 +696,130 @@ fn an_unreachable_graph_fails_the_tenant_with_the_address() {
         .stdout_has("http://127.0.0.1:9/")
         .stdout_has("unreachable");
 }
+
+/// The id of the Conditional Access policy with this display name, in tenant 0.
+fn policy_path(w: &World, name: &str) -> String {
+    let policies = w
+        .sim
+        .send(0, "GET", "/v1.0/identity/conditionalAccess/policies", None)
+        .status(200)
+        .json();
+    let policy = policies["value"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .find(|p| p["displayName"] == name)
+        .unwrap_or_else(|| panic!("no policy {name}"))
+        .clone();
+    format!(
+        "/v1.0/identity/conditionalAccess/policies/{}",
+        policy["id"].as_str().expect("id")
+    )
+}
+
+#[test]
+fn a_stale_plan_names_the_resource_that_changed_and_how() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let plan = w.project.path().join("plan.json");
+    let plan = plan.to_str().expect("utf-8");
+    w.cmd(&["plan", "--out", plan]).run().success();
+    // Someone switches a policy off in the portal after the plan was made.
+    std::thread::sleep(Duration::from_millis(200));
+    let path = policy_path(&w, "Require multifactor authentication for guest access");
+    std::thread::sleep(Duration::from_millis(200));
+    w.sim
+        .send(
+            0,
+            "PATCH",
+            &path,
+            Some(&serde_json::json!({"state": "disabled"})),
+        )
+        .status(204);
+    w.deploy(&["--plan", plan])
+        .code(3)
+        .stderr_has("the tenant changed since the plan was made")
+        .stderr_has("1 object changed since the plan (what the plan saw -> now)")
+        .stderr_has("~ ca-mfa-guests")
+        .stderr_has("/state: \"enabled\" -> \"disabled\"")
+        .stderr_lacks("fingerprint");
+}
+
+#[test]
+fn a_failed_plan_says_not_planned_and_gives_its_reason_once() {
+    let w = World::new(config(1));
+    // No secret in the environment: the tenant cannot sign in.
+    let out = w
+        .project
+        .cmd(&["plan", "--time-scale", SCALE])
+        .run()
+        .code(3)
+        .stdout_has("NOT PLANNED")
+        .stderr_has("not planned")
+        .stderr_lacks("created")
+        .stderr_lacks("0 updated");
+    let reason = format!("environment variable {FLEET_SECRET_ENV} (client_secret_env) is not set");
+    let shown = out.stdout.matches(&reason).count() + out.stderr.matches(&reason).count();
+    assert_eq!(
+        shown, 1,
+        "--- stdout\n{}\n--- stderr\n{}",
+        out.stdout, out.stderr
+    );
+}
+
+#[test]
+fn plan_diffs_show_object_ids_by_their_project_names() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    std::thread::sleep(Duration::from_millis(200));
+    let path = policy_path(&w, "Require multifactor authentication for guest access");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut policy = w.sim.send(0, "GET", &path, None).status(200).json();
+    let excluded = policy["conditions"]["users"]["excludeGroups"].clone();
+    let group = excluded[0].as_str().expect("an excluded group").to_string();
+    policy["conditions"]["users"]["excludeGroups"] = serde_json::json!([]);
+    std::thread::sleep(Duration::from_millis(200));
+    w.sim
+        .send(
+            0,
+            "PATCH",
+            &path,
+            Some(&serde_json::json!({"conditions": policy["conditions"]})),
+        )
+        .status(204);
+    let plan = w.plan().code(2);
+    let line = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("/conditions/users/excludeGroups"))
+        .unwrap_or_else(|| panic!("no excludeGroups change:\n{}", plan.stdout));
+    assert!(
+        line.contains(&format!("group:emergency-access ({group})")),
+        "{line}"
+    );
+    // The plan file carries the names too, for programs.
+    let json = w.cmd(&["plan", "--format", "json"]).run().success().json();
+    assert_eq!(
+        json["tenants"][0]["names"][group.to_ascii_lowercase()],
+        "group:emergency-access"
+    );
+}
+
+#[test]
+fn runs_show_names_each_tenant() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let run = &w.runs()[0];
+    let run_id = run.file_name().and_then(|n| n.to_str()).expect("id");
+    let name = &w.sim.handle.tenants()[0].name;
+    w.cmd(&["runs", "show", run_id])
+        .run()
+        .success()
+        .stdout_has(&format!("{name} ({})", w.tenant(0)));
+    let json = w
+        .cmd(&["runs", "show", run_id, "--format", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(json["per_tenant"][w.tenant(0)]["name"], name.as_str());
+}

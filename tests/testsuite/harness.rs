@@ -110,6 +110,12 @@ impl Cmd {
         self
     }
 
+    /// Run in this directory.
+    pub(crate) fn current_dir(&mut self, dir: &Path) -> &mut Cmd {
+        self.inner.current_dir(dir);
+        self
+    }
+
     /// Set an environment variable.
     pub(crate) fn env(&mut self, name: &str, value: &str) -> &mut Cmd {
         self.inner.env(name, value);
@@ -184,6 +190,16 @@ impl Output {
             self.stdout.contains(text),
             "stdout lacks {text:?}:\n{}",
             self.stdout
+        );
+        self
+    }
+
+    /// Assert stderr does not contain a piece of text.
+    pub(crate) fn stderr_lacks(self, text: &str) -> Output {
+        assert!(
+            !self.stderr.contains(text),
+            "stderr has {text:?}:\n{}",
+            self.stderr
         );
         self
     }
