@@ -74,6 +74,9 @@ pub struct CompileSummary {
     pub diagnostics: Diagnostics,
     /// Total operations compiled.
     pub operations: usize,
+    /// Bundles of earlier runs removed because their tenant could not be read (see
+    /// [`ProjectSource::tenants_unlisted`]).
+    pub removed_unlisted: Vec<PathBuf>,
 }
 
 impl CompileSummary {
@@ -190,9 +193,56 @@ pub fn write_bundle(out_dir: &Path, bundle: &ValidatedBundle) -> std::io::Result
     // The whole file in memory first (some 100 KB), then one write.
     let mut bytes = Vec::with_capacity(128 * 1024);
     bundle.write_pretty_json(&mut bytes)?;
-    std::fs::write(&tmp, &bytes)?;
-    std::fs::rename(&tmp, &path)?;
+    let written = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        // Nothing half-written stays behind.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     Ok(path)
+}
+
+/// Bundles in `out_dir` (`<tenant-id>.json` holding a tenantform bundle) whose tenant the
+/// project does not list, sorted. Only asked when a tenants file failed to load: any of them
+/// may belong to a tenant of that file.
+fn unlisted_bundles(out_dir: &Path, project: &ProjectSource) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(out_dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|path| {
+            let Some(id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                return false;
+            };
+            crate::source::model::is_guid(id)
+                && !project
+                    .tenants
+                    .iter()
+                    .any(|t| t.id.eq_ignore_ascii_case(id))
+                && path.is_file()
+        })
+        .filter(|path| is_bundle_file(path))
+        .collect();
+    found.sort();
+    found
+}
+
+/// True when the file holds a tenantform bundle (its `format`), so nothing else is removed.
+fn is_bundle_file(path: &Path) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        format: String,
+    }
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Head>(&bytes).ok())
+        .is_some_and(|head| head.format == bundle::BUNDLE_FORMAT)
 }
 
 struct Finished {
@@ -388,6 +438,17 @@ pub fn compile(
             }
         }
     });
+    if let Some(out) = &options.out_dir
+        && project.tenants_unlisted
+    {
+        // A tenant whose file does not load keeps no bundle from an earlier run either.
+        for path in unlisted_bundles(out, project) {
+            if std::fs::remove_file(&path).is_ok() {
+                reporter.event(Event::UnlistedBundleRemoved { path: &path });
+                summary.removed_unlisted.push(path);
+            }
+        }
+    }
     summary.diagnostics.coalesce();
     reporter.event(Event::CompileFinished {
         compiled: summary.compiled,

@@ -72,6 +72,10 @@ pub struct ProjectSource {
     pub files_with_errors: BTreeSet<FileId>,
     /// Baselines whose file exists but could not be decoded (their errors are reported once).
     pub broken_baselines: BTreeSet<String>,
+    /// A file under `tenants/` could not be read, or a tenant in one could not be listed (a TOML
+    /// syntax error, an entry without a usable id): the project may have tenants that
+    /// [`ProjectSource::tenants`] does not show.
+    pub tenants_unlisted: bool,
 }
 
 /// Why a directory could not be loaded as a project at all.
@@ -238,26 +242,32 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
     }
 
     let mut tenants: Vec<TenantEntry> = Vec::new();
+    let mut tenants_unlisted = false;
     for path in files_under(&root.join("tenants"), usize::MAX) {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
         let display = relative(root, &path);
-        if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
+        let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) else {
+            tenants_unlisted = true;
+            continue;
+        };
+        {
             // The text is kept once (in the source map), and each tenant is reduced to its
             // entry as soon as it is decoded: a fleet is never held decoded at once.
             let file = sources.add(display, text);
             let text = &sources.file(file).text;
-            model::decode_tenants_each(text, file, &mut diags, &mut |t, location| {
-                tenants.push(TenantEntry {
-                    id_span: t.id.span,
-                    id: t.id.value,
-                    name: t.name,
-                    ring: t.ring,
-                    has_errors: t.has_errors,
-                    location,
+            tenants_unlisted |=
+                !model::decode_tenants_each(text, file, &mut diags, &mut |t, location| {
+                    tenants.push(TenantEntry {
+                        id_span: t.id.span,
+                        id: t.id.value,
+                        name: t.name,
+                        ring: t.ring,
+                        has_errors: t.has_errors,
+                        location,
+                    });
                 });
-            });
         }
     }
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
@@ -292,6 +302,7 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
             tenants,
             files_with_errors,
             broken_baselines,
+            tenants_unlisted,
         },
         diags,
     ))
