@@ -109,7 +109,7 @@ fn read_text(
         }
     };
     match String::from_utf8(bytes) {
-        Ok(text) => ReadOutcome::Text(text),
+        Ok(text) => ReadOutcome::Text(crate::text::strip_bom(text)),
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();

@@ -490,6 +490,14 @@ fn a_plan_is_applied_only_to_tenants_that_did_not_change_since() {
         "{}",
         out.stderr
     );
+    // A plan saved by an editor that writes a byte-order mark is still a plan: the tenant
+    // that changed is refused for that reason, not for the file.
+    let text = w.project.read("plan.json");
+    w.project.file("plan-bom.json", format!("\u{feff}{text}"));
+    let bom = w.project.path().join("plan-bom.json");
+    w.deploy(&["--plan", bom.to_str().expect("utf-8")])
+        .code(3)
+        .stderr_has("the tenant changed since the plan was made");
     // A plan file that is not one is refused with its path.
     w.project.file("bad.json", "{\"format\": 1}");
     let bad = w.project.path().join("bad.json");
