@@ -61,6 +61,8 @@ pub struct CompileOptions {
     pub jobs: usize,
     /// Today's date, for override expiry.
     pub today: jiff::civil::Date,
+    /// A project without tenants is a warning, not an error (`--allow-empty`).
+    pub allow_empty: bool,
 }
 
 /// The result of a compile or validate run.
@@ -296,6 +298,38 @@ fn unmatched_selection(project: &ProjectSource, selection: &Selection) -> Vec<Di
     }
 }
 
+/// A project that declares no tenant at all: an error (a CI job must not go green on a checkout
+/// that lost its tenants), or a warning when the caller allows it. At the first tenants file
+/// when there is one (it declares none), else at `tenantform.toml`. Nothing is said when a
+/// tenants file failed to load: its own errors explain the missing tenants.
+fn no_tenants(project: &ProjectSource, allow_empty: bool) -> Option<Diagnostic> {
+    if !project.tenants.is_empty() || project.tenants_unlisted {
+        return None;
+    }
+    let (message, help) = match project.tenant_files.first() {
+        Some(_) => (
+            "the project has no tenants: no file under tenants/ declares a [[tenant]]",
+            "declare a [[tenant]] (see `tenantform init`), or pass --allow-empty if an empty project is expected",
+        ),
+        None => (
+            "the project has no tenants: tenants/ is missing or holds no *.toml file",
+            "add a tenants file such as tenants/tenants.toml with a [[tenant]] (see `tenantform init`), or pass --allow-empty if an empty project is expected",
+        ),
+    };
+    let d = if allow_empty {
+        Diagnostic::warning(Code::NoTenants, message)
+            .help(help.split(", or pass").next().unwrap_or(help))
+    } else {
+        Diagnostic::error(Code::NoTenants, message).help(help)
+    };
+    let anchor = project
+        .tenant_files
+        .first()
+        .or(project.project_file.as_ref())
+        .map(|file| Span::new(*file, 0..0));
+    Some(d.at_opt(anchor))
+}
+
 /// Compile (or only validate) the selected tenants of a project.
 pub fn compile(
     project: &ProjectSource,
@@ -310,6 +344,13 @@ pub fn compile(
         .filter(|t| options.selection.includes(t))
         .collect();
     let mut summary = CompileSummary::default();
+    if let Some(d) = no_tenants(project, options.allow_empty) {
+        let fatal = d.is_error();
+        summary.diagnostics.push(d);
+        if fatal {
+            return summary;
+        }
+    }
     let unmatched = unmatched_selection(project, &options.selection);
     if !unmatched.is_empty() {
         summary.diagnostics.extend(unmatched);
@@ -588,6 +629,7 @@ body = '''
             strict: false,
             jobs: 2,
             today: jiff::civil::date(2026, 1, 1),
+            allow_empty: false,
         };
         let schemas = Schemas::shared().expect("schemas");
         let summary = compile(

@@ -76,6 +76,10 @@ pub struct ProjectSource {
     /// syntax error, an entry without a usable id): the project may have tenants that
     /// [`ProjectSource::tenants`] does not show.
     pub tenants_unlisted: bool,
+    /// `tenantform.toml`, when it could be read.
+    pub project_file: Option<FileId>,
+    /// The files under `tenants/` that were read, in walk order.
+    pub tenant_files: Vec<FileId>,
 }
 
 /// Why a directory could not be loaded as a project at all.
@@ -156,9 +160,11 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::new();
 
+    let mut project_file_id = None;
     let config = match read_text(&project_file, PROJECT_FILE, &mut sources, &mut diags) {
         ReadOutcome::Text(text) => {
             let file = sources.add(PROJECT_FILE, text.clone());
+            project_file_id = Some(file);
             model::decode_project(&text, file, &mut diags)
         }
         ReadOutcome::Failed => None,
@@ -243,6 +249,7 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
 
     let mut tenants: Vec<TenantEntry> = Vec::new();
     let mut tenants_unlisted = false;
+    let mut tenant_files = Vec::new();
     for path in files_under(&root.join("tenants"), usize::MAX) {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
@@ -256,6 +263,7 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
             // The text is kept once (in the source map), and each tenant is reduced to its
             // entry as soon as it is decoded: a fleet is never held decoded at once.
             let file = sources.add(display, text);
+            tenant_files.push(file);
             let text = &sources.file(file).text;
             tenants_unlisted |=
                 !model::decode_tenants_each(text, file, &mut diags, &mut |t, location| {
@@ -303,6 +311,8 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
             files_with_errors,
             broken_baselines,
             tenants_unlisted,
+            project_file: project_file_id,
+            tenant_files,
         },
         diags,
     ))

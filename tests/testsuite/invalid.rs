@@ -240,3 +240,46 @@ fn hidden_files_and_non_tera_files_in_templates_are_ignored() {
         .success()
         .stderr_has("0 errors, 0 warnings");
 }
+
+#[test]
+fn a_project_with_no_tenants_is_an_error_unless_allowed() {
+    // Regression (issue 15): with tenants/ missing or empty, validate and compile exited 0 with
+    // "0 tenant(s)", so a CI job went green on a broken checkout.
+    let p = Project::from_fixture("valid/minimal");
+    std::fs::remove_dir_all(p.path().join("tenants")).expect("rm tenants");
+    let out_dir = p.path().join("out");
+    let out = out_dir.to_str().expect("utf8");
+    for args in [vec!["validate"], vec!["compile", "--out", out]] {
+        p.cmd(&args)
+            .run()
+            .code(1)
+            .stderr_has("error[TF118]: the project has no tenants: tenants/ is missing")
+            .stderr_has("--> tenantform.toml:1:1")
+            .stderr_has("--allow-empty");
+        let mut allowed = args.clone();
+        allowed.push("--allow-empty");
+        p.cmd(&allowed).run().success().stderr_has("warning[TF118]");
+        // --strict makes every warning an error, this one too.
+        allowed.push("--strict");
+        p.cmd(&allowed).run().code(1).stderr_has("error[TF118]");
+    }
+    // A tenants file that declares no tenant: the error points at it.
+    p.file("tenants/tenants.toml", "# no tenants yet\n");
+    p.cmd(&["validate", "--format", "json"])
+        .run()
+        .code(1)
+        .stdout_has("\"TF118\"")
+        .stdout_has("tenants/tenants.toml");
+}
+
+#[test]
+fn a_tenants_file_that_does_not_parse_is_not_also_called_an_empty_project() {
+    let p = Project::from_fixture("valid/minimal");
+    p.file("tenants/tenants.toml", "[[tenant]\n");
+    let out = p
+        .cmd(&["validate"])
+        .run()
+        .code(1)
+        .stderr_has("error[TF101]");
+    assert!(!out.stderr.contains("TF118"), "{}", out.stderr);
+}
