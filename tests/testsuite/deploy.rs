@@ -704,3 +704,38 @@ fn an_unreachable_graph_fails_the_tenant_with_the_address() {
         .stdout_has("http://127.0.0.1:9/")
         .stdout_has("unreachable");
 }
+
+#[test]
+fn an_invalid_property_referencing_a_new_group_fails_at_once_naming_it() {
+    // Regression (issue 15): a 400 for a body that references an object created earlier in the
+    // run was retried as a replication delay for 60 s, even when Graph said a property does not
+    // exist. The shipped CA template, shadowed by a copy that sends an unknown property; every
+    // CA policy references the emergency-access group this deploy creates.
+    let w = World::new(config(1));
+    let shipped =
+        std::fs::read_to_string(crate::harness::repo().join("templates/ca/policy.json.tera"))
+            .expect("shipped CA template");
+    let bogus = shipped.replacen(
+        "  \"displayName\": \"{{ vars.name }}\",",
+        "  \"displayName\": \"{{ vars.name }}\",\n  \"bogusProperty\": true,",
+        1,
+    );
+    assert_ne!(bogus, shipped);
+    w.project.file("templates/ca/policy.json.tera", bogus);
+    let started = std::time::Instant::now();
+    let out = w.deploy(&[]).code(3);
+    assert!(
+        out.stderr
+            .contains("The property 'bogusProperty' does not exist"),
+        "{}",
+        out.stderr
+    );
+    // The group was created (so the policies did reference a new object), and no request was
+    // retried as a replication delay.
+    assert!(w.count(0, "group") >= 1, "{}", out.stderr);
+    assert!(out.stderr.contains("; 0 retries,"), "{}", out.stderr);
+    let journal = w.journal_text();
+    assert!(!journal.contains("replication"), "{journal}");
+    // Far below the 60 s replication window (a generous bound: nothing here waits).
+    assert!(started.elapsed() < std::time::Duration::from_secs(45));
+}

@@ -433,6 +433,7 @@ impl GraphClient {
                         status: *status,
                         retry_after: retry_after.as_deref(),
                         error_code: error_code(body),
+                        missing_reference: missing_reference(body),
                     },
                     Some(*status),
                     request_id.as_deref(),
@@ -561,6 +562,15 @@ fn prefer_value(prefer: Option<&str>) -> String {
 
 fn error_code(body: &Value) -> Option<&str> {
     body.get("error")?.get("code")?.as_str()
+}
+
+/// Graph's error body says a referenced object does not exist ([`retry::says_missing_reference`]).
+fn missing_reference(body: &Value) -> bool {
+    let message = body
+        .get("error")
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str);
+    retry::says_missing_reference(error_code(body), message)
 }
 
 fn status_error(
