@@ -25,6 +25,9 @@ pub struct RetryPolicy {
     pub max_throttled_attempts: u32,
     /// Attempts at most for other transient failures (500, 502, 504, dropped connections).
     pub max_transient_attempts: u32,
+    /// Attempts at most when the service cannot be reached at all (connection refused, a name
+    /// that does not resolve): not throttling, so only a short bounded retry.
+    pub max_unreachable_attempts: u32,
     /// First backoff step.
     pub base: Duration,
     /// Longest single wait.
@@ -43,6 +46,9 @@ impl Default for RetryPolicy {
             // 0.5 + 1 + 2 + ... + 32 s of backoff (about a minute) before a persistent server
             // error fails the resource.
             max_transient_attempts: 8,
+            // 0.25-0.5 s + 0.5-1 s of backoff: an endpoint that refuses connections or whose
+            // name does not resolve fails its tenant within about 1.5 s.
+            max_unreachable_attempts: 3,
             base: Duration::from_millis(500),
             cap: Duration::from_secs(60),
             replication_window: Duration::from_secs(60),
@@ -81,6 +87,8 @@ pub enum Outcome<'a> {
     },
     /// The connection failed or dropped before a response (the request may have been applied).
     ConnectionFailed,
+    /// No connection could be made (refused, the name does not resolve): nothing was sent.
+    Unreachable,
 }
 
 /// One attempt and its context.
@@ -111,6 +119,8 @@ pub enum RetryReason {
     Transient,
     /// A new object is not visible yet.
     Replication,
+    /// The service could not be reached (connection refused, name not resolved).
+    Unreachable,
 }
 
 /// What to do after an attempt.
@@ -215,6 +225,7 @@ pub fn decide(
             ..
         }
         | Outcome::ConnectionFailed => (RetryReason::Transient, None),
+        Outcome::Unreachable => (RetryReason::Unreachable, None),
         Outcome::Response {
             status: 400 | 404,
             missing_reference: true,
@@ -228,6 +239,7 @@ pub fn decide(
         }
         RetryReason::Transient => attempt.number < policy.max_transient_attempts,
         RetryReason::Replication => attempt.elapsed < policy.replication_window,
+        RetryReason::Unreachable => attempt.number < policy.max_unreachable_attempts,
     };
     if !allowed {
         return Decision::GiveUp {
@@ -442,6 +454,40 @@ mod tests {
             Some("Authorization_RequestDenied"),
             Some("objects being referenced do not exist")
         ));
+    }
+
+    #[test]
+    fn an_unreachable_service_fails_within_seconds_not_a_minute() {
+        // Regression (issue 15): connection refused and DNS failures were retried like server
+        // errors, about 100 s of silence before the tenant failed.
+        let p = RetryPolicy::default();
+        let now = SystemTime::UNIX_EPOCH;
+        let mut waited = Duration::ZERO;
+        let mut number = 1;
+        loop {
+            let mut a = attempt(number, Outcome::Unreachable);
+            a.idempotent = false;
+            match decide(&p, &a, now, 0.999) {
+                Decision::Retry {
+                    after,
+                    reason,
+                    reconcile_first,
+                } => {
+                    assert_eq!(reason, RetryReason::Unreachable);
+                    // Nothing was sent, so even a create is sent again without a lookup.
+                    assert!(!reconcile_first);
+                    waited += after;
+                }
+                Decision::GiveUp { exhausted } => {
+                    assert_eq!(exhausted, Some(RetryReason::Unreachable));
+                    break;
+                }
+                Decision::Done => panic!("an unreachable service is not done"),
+            }
+            number += 1;
+        }
+        assert_eq!(number, p.max_unreachable_attempts);
+        assert!(waited <= Duration::from_secs(2), "{waited:?}");
     }
 
     #[test]

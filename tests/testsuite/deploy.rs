@@ -706,6 +706,27 @@ fn an_unreachable_graph_fails_the_tenant_with_the_address() {
 }
 
 #[test]
+fn an_unreachable_endpoint_fails_within_seconds_not_after_a_minute_of_silence() {
+    // Regression (issue 15): connection refused (and a name that does not resolve) were
+    // retried like server errors: about 100 s before the tenant failed. No --time-scale here.
+    let w = World::new(config(1));
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        fleet.replace(&w.sim.handle.base_url(), "http://127.0.0.1:9"),
+    );
+    let started = std::time::Instant::now();
+    w.project
+        .cmd(&["plan"])
+        .env(FLEET_SECRET_ENV, &w.secret)
+        .run()
+        .code(3)
+        .stdout_has("unreachable");
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+}
+
+#[test]
 fn an_invalid_property_referencing_a_new_group_fails_at_once_naming_it() {
     // Regression (issue 15): a 400 for a body that references an object created earlier in the
     // run was retried as a replication delay for 60 s, even when Graph said a property does not

@@ -199,9 +199,10 @@ impl GraphClient {
             let sent =
                 Box::pin(self.send_once(&token, "POST", &url, None, Some(&envelope), &paced)).await;
             let duration = self.timing.now().saturating_sub(sent_at);
+            let unreachable = matches!(sent, Sent::Unreachable(_));
             let (status, body) = match sent {
                 Sent::Answer { status, body, .. } => (Some(status), body),
-                Sent::NoAnswer(_) => (None, Value::Null),
+                Sent::NoAnswer(_) | Sent::Unreachable(_) => (None, Value::Null),
             };
             if status == Some(401) && !renewed {
                 renewed = true;
@@ -227,6 +228,7 @@ impl GraphClient {
                                 error_code: error_code(&body),
                                 missing_reference: missing_reference(&body),
                             },
+                            None if unreachable => retry::Outcome::Unreachable,
                             None => retry::Outcome::ConnectionFailed,
                         },
                         idempotent: request.idempotent,
