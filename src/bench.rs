@@ -160,6 +160,7 @@ pub fn compile_fleet(
         strict: true,
         jobs,
         today,
+        allow_empty: false,
     };
     let started = Instant::now();
     let summary = compile::compile(&project, &engine, schemas, &options, &mut Silent);

@@ -69,6 +69,7 @@ codes! {
     DuplicateTenant = "TF115", "duplicate-tenant", "Two tenants with the same id.";
     InvalidValue = "TF116", "invalid-value", "A value that is not allowed here (a GUID, a cloud, a key, a date).";
     TemplateNotFound = "TF117", "template-not-found", "A template file that is neither in the project nor shipped.";
+    NoTenants = "TF118", "no-tenants", "A project that declares no tenants (a warning with `--allow-empty`).";
     TemplateSyntax = "TF201", "template-syntax", "A Tera template that does not parse.";
     RenderFailed = "TF202", "render-failed", "A template that failed to render (an undefined variable, a bad filter argument).";
     InvalidJson = "TF203", "invalid-json", "A rendered body that is not one JSON object.";

@@ -277,12 +277,17 @@ pub fn read(path: &Path) -> Result<ReadJournal, JournalError> {
             out.truncated_tail = true;
             break;
         }
-        let record: Record =
-            serde_json::from_str(line.trim_end()).map_err(|e| JournalError::Malformed {
-                path: path.to_path_buf(),
-                line: number,
-                message: e.to_string(),
-            })?;
+        let text = line.trim_end();
+        let text = if number == 1 {
+            crate::text::without_bom(text)
+        } else {
+            text
+        };
+        let record: Record = serde_json::from_str(text).map_err(|e| JournalError::Malformed {
+            path: path.to_path_buf(),
+            line: number,
+            message: e.to_string(),
+        })?;
         let expected = record_hash(record.seq, &record.at, &record.entry, &record.prev);
         if record.prev != prev || record.hash != expected || record.seq != out.records.len() as u64
         {

@@ -30,6 +30,7 @@
 //!   format; [`journal`] is the run's audit trail.
 //! - Beside the pipeline: [`kinds`] (the registry every stage and the simulator read),
 //!   [`diag`] (problems with `file:line:col`), [`canonical`] (canonical JSON and hashes),
+//!   [`text`] (text read from files, without a byte-order mark),
 //!   [`sim`] (the Graph simulator: it is Graph, so it never calls `graph`, `live` or
 //!   `deploy`), and [`bench`](mod@bench) (the `bench` subcommand).
 //!
@@ -54,3 +55,4 @@ pub mod report;
 pub mod schema;
 pub mod sim;
 pub mod source;
+pub mod text;

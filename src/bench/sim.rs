@@ -562,6 +562,7 @@ fn compile_sim_fleet(
         strict: true,
         jobs,
         today,
+        allow_empty: false,
     };
     let summary = crate::compile::compile(
         &project,

@@ -16,7 +16,8 @@ use super::{Format, ProjectArg, Selector, err, exit};
     after_help = "Each tenant's bundle is OUT/<tenant-id>.json: the operations in dependency order, each with\n\
 method, path, body, match key, references and source location, plus a content hash. The same\n\
 input gives byte-identical output. A tenant with errors gets no file (nothing partial is written);\n\
-the others are still compiled, and the exit code is 1."
+the others are still compiled, and the exit code is 1. A project with no tenants is an error\n\
+(TF118, exit 1) unless --allow-empty makes it a warning."
 )]
 pub(crate) struct Args {
     #[command(flatten)]
@@ -38,6 +39,9 @@ pub(crate) struct Args {
     /// Diagnostics format.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
+    /// A project with no tenants is a warning (TF118), not an error.
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 pub(crate) fn default_jobs() -> usize {
@@ -61,6 +65,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         strict: args.strict,
         jobs: args.jobs.unwrap_or_else(default_jobs),
         today,
+        allow_empty: args.allow_empty,
     };
     let (summary, diagnostics) =
         output::compile_and_report(loaded, &options, args.format, args.verbose);

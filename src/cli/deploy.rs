@@ -501,7 +501,7 @@ fn resume_targets(fleet: &Fleet, run_id: &str) -> Result<Vec<Target>, String> {
 }
 
 fn plan_targets(fleet: &Fleet, path: &Path) -> Result<Vec<Target>, String> {
-    let text = std::fs::read_to_string(path)
+    let text = tenantform::text::read_to_string(path)
         .map_err(|e| format!("cannot read plan {}: {e}", path.display()))?;
     let file: PlanFile = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a tenantform plan: {e}", path.display()))?;

@@ -138,7 +138,7 @@ async fn wait_for_signal() {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     let client_certificate_pem = match &args.client_certificate {
-        Some(path) => match std::fs::read_to_string(path) {
+        Some(path) => match tenantform::text::read_to_string(path) {
             Ok(text) => Some(text),
             Err(e) => {
                 err(&format!(

@@ -8,7 +8,8 @@ use super::{Format, ProjectArg, Selector, err, exit};
 /// Arguments of `validate`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit code 1 when any error is found (warnings too with --strict); 0 otherwise.\n\
+    after_help = "Exit code 1 when any error is found (warnings too with --strict), a project with no\n\
+tenants included (TF118; a warning with --allow-empty); 0 otherwise.\n\
 Every diagnostic has a stable code (TF101...TF504), the file:line:col that caused it and, for\n\
 schema problems, the JSON pointer in the rendered body. SARIF output feeds GitHub code scanning."
 )]
@@ -26,6 +27,9 @@ pub(crate) struct Args {
     /// Worker threads (default: the machine's cores).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// A project with no tenants is a warning (TF118), not an error.
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
@@ -45,6 +49,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         strict: args.strict,
         jobs: args.jobs.unwrap_or_else(super::compile::default_jobs),
         today,
+        allow_empty: args.allow_empty,
     };
     let (summary, diagnostics) = output::compile_and_report(loaded, &options, args.format, false);
     let ok = !diagnostics.has_errors() && summary.failed.is_empty();

@@ -61,6 +61,8 @@ pub struct CompileOptions {
     pub jobs: usize,
     /// Today's date, for override expiry.
     pub today: jiff::civil::Date,
+    /// A project without tenants is a warning, not an error (`--allow-empty`).
+    pub allow_empty: bool,
 }
 
 /// The result of a compile or validate run.
@@ -74,6 +76,9 @@ pub struct CompileSummary {
     pub diagnostics: Diagnostics,
     /// Total operations compiled.
     pub operations: usize,
+    /// Bundles of earlier runs removed because their tenant could not be read (see
+    /// [`ProjectSource::tenants_unlisted`]).
+    pub removed_unlisted: Vec<PathBuf>,
 }
 
 impl CompileSummary {
@@ -190,9 +195,56 @@ pub fn write_bundle(out_dir: &Path, bundle: &ValidatedBundle) -> std::io::Result
     // The whole file in memory first (some 100 KB), then one write.
     let mut bytes = Vec::with_capacity(128 * 1024);
     bundle.write_pretty_json(&mut bytes)?;
-    std::fs::write(&tmp, &bytes)?;
-    std::fs::rename(&tmp, &path)?;
+    let written = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        // Nothing half-written stays behind.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     Ok(path)
+}
+
+/// Bundles in `out_dir` (`<tenant-id>.json` holding a tenantform bundle) whose tenant the
+/// project does not list, sorted. Only asked when a tenants file failed to load: any of them
+/// may belong to a tenant of that file.
+fn unlisted_bundles(out_dir: &Path, project: &ProjectSource) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(out_dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|path| {
+            let Some(id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                return false;
+            };
+            crate::source::model::is_guid(id)
+                && !project
+                    .tenants
+                    .iter()
+                    .any(|t| t.id.eq_ignore_ascii_case(id))
+                && path.is_file()
+        })
+        .filter(|path| is_bundle_file(path))
+        .collect();
+    found.sort();
+    found
+}
+
+/// True when the file holds a tenantform bundle (its `format`), so nothing else is removed.
+fn is_bundle_file(path: &Path) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        format: String,
+    }
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Head>(&bytes).ok())
+        .is_some_and(|head| head.format == bundle::BUNDLE_FORMAT)
 }
 
 struct Finished {
@@ -258,6 +310,38 @@ pub fn unknown_rings(project: &ProjectSource, flag: &str, rings: &[String]) -> V
         .collect()
 }
 
+/// A project that declares no tenant at all: an error (a CI job must not go green on a checkout
+/// that lost its tenants), or a warning when the caller allows it. At the first tenants file
+/// when there is one (it declares none), else at `tenantform.toml`. Nothing is said when a
+/// tenants file failed to load: its own errors explain the missing tenants.
+fn no_tenants(project: &ProjectSource, allow_empty: bool) -> Option<Diagnostic> {
+    if !project.tenants.is_empty() || project.tenants_unlisted {
+        return None;
+    }
+    let (message, help) = match project.tenant_files.first() {
+        Some(_) => (
+            "the project has no tenants: no file under tenants/ declares a [[tenant]]",
+            "declare a [[tenant]] (see `tenantform init`), or pass --allow-empty if an empty project is expected",
+        ),
+        None => (
+            "the project has no tenants: tenants/ is missing or holds no *.toml file",
+            "add a tenants file such as tenants/tenants.toml with a [[tenant]] (see `tenantform init`), or pass --allow-empty if an empty project is expected",
+        ),
+    };
+    let d = if allow_empty {
+        Diagnostic::warning(Code::NoTenants, message)
+            .help(help.split(", or pass").next().unwrap_or(help))
+    } else {
+        Diagnostic::error(Code::NoTenants, message).help(help)
+    };
+    let anchor = project
+        .tenant_files
+        .first()
+        .or(project.project_file.as_ref())
+        .map(|file| Span::new(*file, 0..0));
+    Some(d.at_opt(anchor))
+}
+
 /// Compile (or only validate) the selected tenants of a project.
 pub fn compile(
     project: &ProjectSource,
@@ -272,6 +356,13 @@ pub fn compile(
         .filter(|t| options.selection.includes(t))
         .collect();
     let mut summary = CompileSummary::default();
+    if let Some(d) = no_tenants(project, options.allow_empty) {
+        let fatal = d.is_error();
+        summary.diagnostics.push(d);
+        if fatal {
+            return summary;
+        }
+    }
     let unmatched = unmatched_selection(project, &options.selection);
     if !unmatched.is_empty() {
         summary.diagnostics.extend(unmatched);
@@ -400,6 +491,17 @@ pub fn compile(
             }
         }
     });
+    if let Some(out) = &options.out_dir
+        && project.tenants_unlisted
+    {
+        // A tenant whose file does not load keeps no bundle from an earlier run either.
+        for path in unlisted_bundles(out, project) {
+            if std::fs::remove_file(&path).is_ok() {
+                reporter.event(Event::UnlistedBundleRemoved { path: &path });
+                summary.removed_unlisted.push(path);
+            }
+        }
+    }
     summary.diagnostics.coalesce();
     reporter.event(Event::CompileFinished {
         compiled: summary.compiled,
@@ -539,6 +641,7 @@ body = '''
             strict: false,
             jobs: 2,
             today: jiff::civil::date(2026, 1, 1),
+            allow_empty: false,
         };
         let schemas = Schemas::shared().expect("schemas");
         let summary = compile(

@@ -332,6 +332,10 @@ fn ref_value(value: &tera::Value, marker: &str) -> tera::TeraResult<tera::Value>
 }
 
 fn register(tera: &mut Tera, marker: &str) {
+    // An undefined value given to a filter, test or function is an error (TF202), never `null`
+    // or `"undefined"`: a misspelt variable must not reach Graph. `default`, `is defined` and
+    // `is undefined` still take undefined values (that is their point).
+    tera.set_strict_undefined(true);
     tera.autoescape_on([""]);
     tera.set_escape_fn(escape_json_string);
     tera.register_filter("json", json_filter);
@@ -588,17 +592,28 @@ impl Engine {
             &serde_json::json!({"key": resource.key.value, "kind": resource.kind.name}),
         );
         let text = self.tera.render(&name, &ctx).map_err(|e| {
-            let span = tera_error_span(&e).map_or(origin.span(0..0), |r| origin.span(r));
-            Some(Box::new(
-                Diagnostic::error(
-                    Code::RenderFailed,
-                    format!(
-                        "template {name} failed to render: {}",
-                        tera_error_message(&e)
-                    ),
-                )
-                .at(span),
-            ))
+            let message = tera_error_message(&e);
+            let template = origin.text(&project.sources);
+            let range = tera_error_span(&e)
+                .map(|r| undefined_value_range(template, r.clone(), &message).unwrap_or(r));
+            let span = range.clone().map_or(origin.span(0..0), |r| origin.span(r));
+            let mut d = Diagnostic::error(
+                Code::RenderFailed,
+                format!("template {name} failed to render: {message}"),
+            )
+            .at(span);
+            let written = range.and_then(|r| template.get(r));
+            if let Some(help) = written.and_then(|path| {
+                undefined_path_help(path, |root| match root {
+                    "tenant" => inputs.tenant.as_object(),
+                    "params" => Some(inputs.params),
+                    "vars" => Some(&resource.vars),
+                    _ => None,
+                })
+            }) {
+                d = d.help(help);
+            }
+            Some(Box::new(d))
         })?;
         let body: Value = serde_json::from_str(&text).map_err(|e| {
             Some(Box::new(invalid_json(
@@ -669,6 +684,95 @@ fn template_reads(
             Some((name.clone(), reads))
         })
         .collect()
+}
+
+/// Where the undefined value of a strict-undefined error is written: Tera points at the path's
+/// first name (`vars` of `vars.descripton | json`) or, for an argument, at the whole call; this
+/// narrows either to the dotted path itself. `None` for any other error, or when the text there
+/// is not a path.
+fn undefined_value_range(
+    template: &str,
+    range: std::ops::Range<usize>,
+    message: &str,
+) -> Option<std::ops::Range<usize>> {
+    let is_path_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let path_from = |start: usize| -> Option<std::ops::Range<usize>> {
+        let rest = template.get(start..)?;
+        let len = rest.find(|c: char| !is_path_char(c)).unwrap_or(rest.len());
+        (len > 0).then_some(start..start + len)
+    };
+    if message.contains("to an undefined value") {
+        return path_from(range.start);
+    }
+    let argument = message.strip_prefix("The argument `")?.split_once('`')?.0;
+    let call = template.get(range.clone())?;
+    let mut search = 0;
+    while let Some(at) = call[search..].find(argument) {
+        let after_name = search + at + argument.len();
+        let before_ok = call[..search + at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !is_path_char(c));
+        let rest = &call[after_name..];
+        let trimmed = rest.trim_start();
+        if before_ok && let Some(value) = trimmed.strip_prefix('=') {
+            let value_at = after_name + (rest.len() - trimmed.len()) + 1;
+            let value_at = value_at + (value.len() - value.trim_start().len());
+            return path_from(range.start + value_at);
+        }
+        search = after_name;
+    }
+    None
+}
+
+/// For a dotted path the template wrote (`vars.descripton`) that is undefined: which part is
+/// missing, what exists there instead, and the likely intended name. `None` when the text is
+/// not a plain path, or the path is defined after all.
+fn undefined_path_help<'v>(
+    written: &str,
+    root: impl Fn(&str) -> Option<&'v serde_json::Map<String, Value>>,
+) -> Option<String> {
+    let mut segments = written.trim().split('.');
+    let first = segments.next()?;
+    let is_ident = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+    };
+    if !is_ident(first) {
+        return None;
+    }
+    let mut fields = root(first)?;
+    let mut walked = first.to_string();
+    for segment in segments {
+        if !is_ident(segment) {
+            return None;
+        }
+        match fields.get(segment) {
+            Some(Value::Object(next)) => fields = next,
+            Some(_) => return None,
+            None => {
+                let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+                let has = if names.is_empty() {
+                    " (it has none)".to_string()
+                } else {
+                    format!(" (it has {})", names.join(", "))
+                };
+                let mut help = String::new();
+                if let Some(guess) = crate::source::model::did_you_mean(segment, names) {
+                    help.push_str(&format!("did you mean `{walked}.{guess}`? "));
+                }
+                help.push_str(&format!(
+                    "`{walked}` has no field `{segment}`{has}; an optional value needs \
+                     `| default(value=...)` or an `is defined` test"
+                ));
+                return Some(help);
+            }
+        }
+        walked.push('.');
+        walked.push_str(segment);
+    }
+    None
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -834,6 +938,110 @@ mod tests {
         for offset in 0..=text.len() + 2 {
             let _ = key_before(text, offset);
         }
+    }
+
+    /// Render `text` with tenantform's registration and `vars = {"name": "x", "list": [1]}`.
+    fn render_strict(text: &str) -> Result<String, String> {
+        let mut tera = Tera::new();
+        register(&mut tera, "m");
+        tera.add_raw_template("t", text)
+            .map_err(|e| format!("parse: {e}"))?;
+        let mut ctx = Context::new();
+        ctx.insert("vars", &serde_json::json!({"name": "x", "list": [1]}));
+        tera.render("t", &ctx).map_err(|e| tera_error_message(&e))
+    }
+
+    #[test]
+    fn undefined_variable_through_filter_is_an_error() {
+        // Regression (issue 15): `{{ vars.descripton | json }}` rendered `null`.
+        for text in [
+            "{{ vars.descripton | json }}",
+            "{{ vars.descripton | upper }}",
+            "{{ vars.descripton | str }}",
+            "{{ vars.descripton | length }}",
+            "{{ vars.descripton | trim | json }}",
+            "{{ vars.descripton | ref }}",
+            "{{ nothing | json }}",
+            "{{ vars[\"descripton\"] | json }}",
+            "{{ vars.name | replace(from=vars.typo, to=\"y\") }}",
+            "{{ vars.descripton | default(value=vars.typo) | json }}",
+        ] {
+            let err = render_strict(text).expect_err(text);
+            assert!(err.contains("undefined"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn undefined_variable_through_a_test_or_function_is_an_error() {
+        for text in [
+            "{% if vars.descripton is string %}s{% endif %}",
+            "{% if vars.descripton is none %}n{% endif %}",
+            "{% if vars.name is containing(pat=vars.typo) %}c{% endif %}",
+            "{{ ref(to=vars.descripton) }}",
+            "{% for i in range(end=vars.count) %}{{ i }}{% endfor %}",
+        ] {
+            let err = render_strict(text).expect_err(text);
+            assert!(err.contains("undefined"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn default_and_definedness_tests_still_take_undefined_values() {
+        let cases = [
+            ("{{ vars.descripton | default(value=\"d\") }}", "d"),
+            ("{{ vars.descripton | default(value=[]) | json }}", "[]"),
+            (
+                "{% if vars.descripton is defined %}y{% else %}n{% endif %}",
+                "n",
+            ),
+            ("{% if vars.descripton is undefined %}u{% endif %}", "u"),
+            ("{% if vars.descripton is not defined %}u{% endif %}", "u"),
+            (
+                "{% if vars.descripton is defined and vars.descripton | json %}y{% endif %}",
+                "",
+            ),
+            ("{{ vars.name | upper }}{{ vars.list | json }}", "X[1]"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(render_strict(text).as_deref(), Ok(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn undefined_path_is_narrowed_and_explained() {
+        let template = "{{ vars.descripton | json }}";
+        let range = undefined_value_range(
+            template,
+            3..7,
+            "Tried to apply the filter `json` to an undefined value",
+        )
+        .expect("a path");
+        assert_eq!(&template[range], "vars.descripton");
+        let call = "x {{ ref(to = vars.exlude) }}";
+        let range = undefined_value_range(
+            call,
+            5..26,
+            "The argument `to` of the function `ref` is undefined",
+        )
+        .expect("a path");
+        assert_eq!(&call[range], "vars.exlude");
+        assert_eq!(undefined_value_range(call, 5..26, "Other error"), None);
+
+        let vars: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"description": "d", "nested": {"a": 1}}"#).expect("json");
+        let root = |name: &str| (name == "vars").then_some(&vars);
+        let help = undefined_path_help("vars.descripton", root).expect("help");
+        assert!(
+            help.starts_with("did you mean `vars.description`?"),
+            "{help}"
+        );
+        let help = undefined_path_help("vars.nested.b", root).expect("help");
+        assert!(
+            help.contains("`vars.nested` has no field `b` (it has a)"),
+            "{help}"
+        );
+        assert_eq!(undefined_path_help("vars.description", root), None);
+        assert_eq!(undefined_path_help("other.x", root), None);
     }
 
     #[test]

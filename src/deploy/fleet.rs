@@ -105,6 +105,7 @@ impl Fleet {
             strict: false,
             jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             today: self.today,
+            allow_empty: false,
         };
         let mut sizes = HashMap::new();
         let mut summary = crate::compile::compile(

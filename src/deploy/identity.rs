@@ -106,7 +106,7 @@ enum IdentityChange {
 /// log line cut short by the kill is ignored.
 pub fn load_identity(project_dir: &Path, tenant: &str) -> Result<IdentityMap, IdentityError> {
     let path = identity_path(project_dir, tenant);
-    let mut map: IdentityMap = match std::fs::read_to_string(&path) {
+    let mut map: IdentityMap = match crate::text::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map_err(|source| IdentityError::InvalidMap {
             path: path.clone(),
             source,
@@ -115,7 +115,7 @@ pub fn load_identity(project_dir: &Path, tenant: &str) -> Result<IdentityMap, Id
         Err(e) => return Err(io("read identity map", &path)(e)),
     };
     let log = identity_log_path(project_dir, tenant);
-    let text = match std::fs::read_to_string(&log) {
+    let text = match crate::text::read_to_string(&log) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(map),
         Err(e) => return Err(io("read identity log", &log)(e)),

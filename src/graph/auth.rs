@@ -114,7 +114,7 @@ pub struct AppCredentials {
 }
 
 fn read(what: &'static str, path: &Path) -> Result<String, AuthError> {
-    std::fs::read_to_string(path).map_err(|e| AuthError::Unreadable {
+    crate::text::read_to_string(path).map_err(|e| AuthError::Unreadable {
         what,
         path: path.display().to_string(),
         reason: e.kind().to_string(),

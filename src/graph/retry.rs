@@ -9,7 +9,10 @@
 //! (decimal seconds or an HTTP date); without it, exponential backoff with jitter and a cap.
 //! Other 5xx and dropped connections retry a bounded number of times. Other 4xx do not retry,
 //! except a reference to a just-created object that is not visible yet (replication delay),
-//! which retries for a bounded time. A create whose outcome is unknown (the connection dropped
+//! which retries for a bounded time: only when the request references an object this run
+//! created and Graph's error says a referenced object does not exist ([`says_missing_reference`],
+//! the one place Graph's error text is read; its verdict is the typed field the decision
+//! matches on). An invalid property or value fails at once. A create whose outcome is unknown (the connection dropped
 //! after sending, a 5xx) must be reconciled (look the object up by its match key) before it is
 //! sent again, so a retry never creates a second object.
 
@@ -22,6 +25,9 @@ pub struct RetryPolicy {
     pub max_throttled_attempts: u32,
     /// Attempts at most for other transient failures (500, 502, 504, dropped connections).
     pub max_transient_attempts: u32,
+    /// Attempts at most when the service cannot be reached at all (connection refused, a name
+    /// that does not resolve): not throttling, so only a short bounded retry.
+    pub max_unreachable_attempts: u32,
     /// First backoff step.
     pub base: Duration,
     /// Longest single wait.
@@ -40,6 +46,9 @@ impl Default for RetryPolicy {
             // 0.5 + 1 + 2 + ... + 32 s of backoff (about a minute) before a persistent server
             // error fails the resource.
             max_transient_attempts: 8,
+            // 0.25-0.5 s + 0.5-1 s of backoff: an endpoint that refuses connections or whose
+            // name does not resolve fails its tenant within about 1.5 s.
+            max_unreachable_attempts: 3,
             base: Duration::from_millis(500),
             cap: Duration::from_secs(60),
             replication_window: Duration::from_secs(60),
@@ -72,9 +81,14 @@ pub enum Outcome<'a> {
         retry_after: Option<&'a str>,
         /// The OData error `code`, when the body had one.
         error_code: Option<&'a str>,
+        /// Graph's error says an object the request refers to does not exist (see
+        /// [`says_missing_reference`]).
+        missing_reference: bool,
     },
     /// The connection failed or dropped before a response (the request may have been applied).
     ConnectionFailed,
+    /// No connection could be made (refused, the name does not resolve): nothing was sent.
+    Unreachable,
 }
 
 /// One attempt and its context.
@@ -105,6 +119,8 @@ pub enum RetryReason {
     Transient,
     /// A new object is not visible yet.
     Replication,
+    /// The service could not be reached (connection refused, name not resolved).
+    Unreachable,
 }
 
 /// What to do after an attempt.
@@ -127,6 +143,35 @@ pub enum Decision {
         /// The last reason retries were made for, if any were.
         exhausted: Option<RetryReason>,
     },
+}
+
+/// Error texts with which Graph says that an object a request refers to does not exist, as
+/// opposed to the request itself being wrong:
+/// - `Request_ResourceNotFound`: "Resource '<id>' does not exist or one of its queried
+///   reference-property objects are not present." (graph-wire-facts.md section 4);
+/// - `Request_BadRequest` on a write that binds a new group: "The source resource object or one
+///   of the objects being referenced do not exist." (section 5.7, replication delay);
+/// - an object id that is not (yet) known: "Invalid object identifier '<id>'." followed by one of
+///   the above.
+const MISSING_REFERENCE_TEXTS: &[&str] = &[
+    "reference-property objects are not present",
+    "objects being referenced do not exist",
+    "object being referenced does not exist",
+];
+
+/// Does Graph's error (its OData `code` and `message`) say that an object the request refers to
+/// does not exist? True for the not-found codes, and for a bad request whose message is one of
+/// Graph's missing-object texts. False for everything else, notably an unknown property ("The
+/// property 'x' does not exist on type ...") or an invalid value: waiting cannot fix those.
+pub fn says_missing_reference(code: Option<&str>, message: Option<&str>) -> bool {
+    match code {
+        Some("Request_ResourceNotFound" | "ResourceNotFound" | "itemNotFound") => true,
+        Some("Request_BadRequest" | "BadRequest" | "invalidRequest") => message.is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            MISSING_REFERENCE_TEXTS.iter().any(|text| m.contains(text))
+        }),
+        _ => false,
+    }
 }
 
 /// Parse `Retry-After`: decimal seconds (`10`, `2.128`) or an HTTP date, relative to `now`.
@@ -180,18 +225,12 @@ pub fn decide(
             ..
         }
         | Outcome::ConnectionFailed => (RetryReason::Transient, None),
+        Outcome::Unreachable => (RetryReason::Unreachable, None),
         Outcome::Response {
             status: 400 | 404,
-            error_code,
+            missing_reference: true,
             ..
-        } if attempt.references_new_object
-            && matches!(
-                error_code,
-                Some("Request_BadRequest" | "Request_ResourceNotFound" | "ResourceNotFound")
-            ) =>
-        {
-            (RetryReason::Replication, None)
-        }
+        } if attempt.references_new_object => (RetryReason::Replication, None),
         Outcome::Response { .. } => return Decision::GiveUp { exhausted: None },
     };
     let allowed = match reason {
@@ -200,6 +239,7 @@ pub fn decide(
         }
         RetryReason::Transient => attempt.number < policy.max_transient_attempts,
         RetryReason::Replication => attempt.elapsed < policy.replication_window,
+        RetryReason::Unreachable => attempt.number < policy.max_unreachable_attempts,
     };
     if !allowed {
         return Decision::GiveUp {
@@ -241,6 +281,7 @@ mod tests {
             status,
             retry_after,
             error_code,
+            missing_reference: says_missing_reference(error_code, None),
         }
     }
 
@@ -339,7 +380,13 @@ mod tests {
             decide(&p, &attempt(1, forbidden), now, 0.5),
             Decision::GiveUp { exhausted: None }
         );
-        let mut a = attempt(1, bad);
+        let missing = Outcome::Response {
+            status: 400,
+            retry_after: None,
+            error_code: Some("Request_BadRequest"),
+            missing_reference: true,
+        };
+        let mut a = attempt(1, missing);
         a.references_new_object = true;
         assert!(matches!(
             decide(&p, &a, now, 0.5),
@@ -355,6 +402,92 @@ mod tests {
                 exhausted: Some(RetryReason::Replication)
             }
         );
+    }
+
+    #[test]
+    fn an_invalid_property_referencing_a_new_object_is_not_retried_as_replication() {
+        // Regression (issue 15): any 400 on a request referencing a new object was retried for
+        // the whole replication window, also "The property 'x' does not exist on type ...".
+        let p = RetryPolicy::default();
+        let message = "The property 'bogus' does not exist on type 'microsoft.graph.conditionalAccessPolicy'. Make sure to only use property names that are defined by the type or mark the type as open type.";
+        let code = Some("Request_BadRequest");
+        let mut a = attempt(
+            1,
+            Outcome::Response {
+                status: 400,
+                retry_after: None,
+                error_code: code,
+                missing_reference: says_missing_reference(code, Some(message)),
+            },
+        );
+        a.references_new_object = true;
+        assert_eq!(
+            decide(&p, &a, SystemTime::UNIX_EPOCH, 0.5),
+            Decision::GiveUp { exhausted: None }
+        );
+    }
+
+    #[test]
+    fn only_graphs_missing_object_errors_count_as_a_missing_reference() {
+        let bad = Some("Request_BadRequest");
+        for message in [
+            "Resource '85f24181-0000-4000-8000-000000000000' does not exist or one of its queried reference-property objects are not present.",
+            "Invalid object identifier '85f24181-0000-4000-8000-000000000000'. The source resource object or one of the objects being referenced do not exist.",
+            "The source resource object or one of the objects being referenced do not exist.",
+        ] {
+            assert!(says_missing_reference(bad, Some(message)), "{message}");
+        }
+        assert!(says_missing_reference(
+            Some("Request_ResourceNotFound"),
+            None
+        ));
+        for message in [
+            "The property 'bogus' does not exist on type 'microsoft.graph.group'. Make sure to only use property names that are defined by the type or mark the type as open type.",
+            "Invalid value for property 'state': not one of the enum values",
+            "Property 'id' is read-only and cannot be set.",
+            "The request body is missing the required property 'displayName'.",
+        ] {
+            assert!(!says_missing_reference(bad, Some(message)), "{message}");
+        }
+        assert!(!says_missing_reference(bad, None));
+        assert!(!says_missing_reference(
+            Some("Authorization_RequestDenied"),
+            Some("objects being referenced do not exist")
+        ));
+    }
+
+    #[test]
+    fn an_unreachable_service_fails_within_seconds_not_a_minute() {
+        // Regression (issue 15): connection refused and DNS failures were retried like server
+        // errors, about 100 s of silence before the tenant failed.
+        let p = RetryPolicy::default();
+        let now = SystemTime::UNIX_EPOCH;
+        let mut waited = Duration::ZERO;
+        let mut number = 1;
+        loop {
+            let mut a = attempt(number, Outcome::Unreachable);
+            a.idempotent = false;
+            match decide(&p, &a, now, 0.999) {
+                Decision::Retry {
+                    after,
+                    reason,
+                    reconcile_first,
+                } => {
+                    assert_eq!(reason, RetryReason::Unreachable);
+                    // Nothing was sent, so even a create is sent again without a lookup.
+                    assert!(!reconcile_first);
+                    waited += after;
+                }
+                Decision::GiveUp { exhausted } => {
+                    assert_eq!(exhausted, Some(RetryReason::Unreachable));
+                    break;
+                }
+                Decision::Done => panic!("an unreachable service is not done"),
+            }
+            number += 1;
+        }
+        assert_eq!(number, p.max_unreachable_attempts);
+        assert!(waited <= Duration::from_secs(2), "{waited:?}");
     }
 
     #[test]

@@ -148,6 +148,10 @@ impl Reporter for CompileLines {
                     plural(outcome.operations, "operation", "operations")
                 ));
             }
+            Event::UnlistedBundleRemoved { path } => self.output.err(&format!(
+                "  removed {}: an earlier bundle of a tenant this run cannot read (a tenants file has errors)\n",
+                path.display()
+            )),
             Event::TenantFailed { outcome, errors } => self.output.err(&format!(
                 "  FAILED  {} ({}): {}{}\n",
                 outcome.name,

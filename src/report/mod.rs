@@ -84,6 +84,13 @@ pub enum Event<'a> {
         /// Its error count.
         errors: usize,
     },
+    /// A bundle left in the output directory by an earlier run was removed: its tenant is not
+    /// among those the project lists, and a tenants file failed to load, so it may be that
+    /// tenant's (and it no longer matches the source).
+    UnlistedBundleRemoved {
+        /// The removed file.
+        path: &'a std::path::Path,
+    },
     /// The run ended.
     CompileFinished {
         /// Tenants compiled.

@@ -258,7 +258,7 @@ impl Metadata {
     pub fn load(dir: &Path) -> Result<Metadata, GenerateError> {
         let read = |rel: &str| {
             let path = dir.join(rel);
-            std::fs::read_to_string(&path).map_err(|source| GenerateError::Io {
+            crate::text::read_to_string(&path).map_err(|source| GenerateError::Io {
                 action: "reading",
                 path,
                 source,

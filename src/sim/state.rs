@@ -696,8 +696,13 @@ pub(crate) fn load(
             path: path.clone(),
             source,
         })?;
+        let line = if number == 0 {
+            crate::text::without_bom(&line)
+        } else {
+            &line
+        };
         let record: Value =
-            serde_json::from_str(&line).map_err(|e| malformed(number + 1, e.to_string()))?;
+            serde_json::from_str(line).map_err(|e| malformed(number + 1, e.to_string()))?;
         if number == 0 {
             if record.get("format").and_then(Value::as_str) != Some(STATE_FORMAT) {
                 return Err(malformed(1, format!("expected format {STATE_FORMAT}")));

@@ -72,6 +72,14 @@ pub struct ProjectSource {
     pub files_with_errors: BTreeSet<FileId>,
     /// Baselines whose file exists but could not be decoded (their errors are reported once).
     pub broken_baselines: BTreeSet<String>,
+    /// A file under `tenants/` could not be read, or a tenant in one could not be listed (a TOML
+    /// syntax error, an entry without a usable id): the project may have tenants that
+    /// [`ProjectSource::tenants`] does not show.
+    pub tenants_unlisted: bool,
+    /// `tenantform.toml`, when it could be read.
+    pub project_file: Option<FileId>,
+    /// The files under `tenants/` that were read, in walk order.
+    pub tenant_files: Vec<FileId>,
 }
 
 /// Why a directory could not be loaded as a project at all.
@@ -147,7 +155,7 @@ fn read_text(
         }
     };
     match String::from_utf8(bytes) {
-        Ok(text) => ReadOutcome::Text(text),
+        Ok(text) => ReadOutcome::Text(crate::text::strip_bom(text)),
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -200,9 +208,11 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::new();
 
+    let mut project_file_id = None;
     let config = match read_text(&project_file, PROJECT_FILE, &mut sources, &mut diags) {
         ReadOutcome::Text(text) => {
             let file = sources.add(PROJECT_FILE, text.clone());
+            project_file_id = Some(file);
             model::decode_project(&text, file, &mut diags)
         }
         ReadOutcome::Failed => None,
@@ -286,26 +296,34 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
     }
 
     let mut tenants: Vec<TenantEntry> = Vec::new();
+    let mut tenants_unlisted = false;
+    let mut tenant_files = Vec::new();
     for path in files_under(&root.join("tenants"), usize::MAX) {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
         let display = relative(root, &path);
-        if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
+        let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) else {
+            tenants_unlisted = true;
+            continue;
+        };
+        {
             // The text is kept once (in the source map), and each tenant is reduced to its
             // entry as soon as it is decoded: a fleet is never held decoded at once.
             let file = sources.add(display, text);
+            tenant_files.push(file);
             let text = &sources.file(file).text;
-            model::decode_tenants_each(text, file, &mut diags, &mut |t, location| {
-                tenants.push(TenantEntry {
-                    id_span: t.id.span,
-                    id: t.id.value,
-                    name: t.name,
-                    ring: t.ring,
-                    has_errors: t.has_errors,
-                    location,
+            tenants_unlisted |=
+                !model::decode_tenants_each(text, file, &mut diags, &mut |t, location| {
+                    tenants.push(TenantEntry {
+                        id_span: t.id.span,
+                        id: t.id.value,
+                        name: t.name,
+                        ring: t.ring,
+                        has_errors: t.has_errors,
+                        location,
+                    });
                 });
-            });
         }
     }
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
@@ -340,6 +358,9 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
             tenants,
             files_with_errors,
             broken_baselines,
+            tenants_unlisted,
+            project_file: project_file_id,
+            tenant_files,
         },
         diags,
     ))

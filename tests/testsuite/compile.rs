@@ -195,3 +195,59 @@ fn sarif_output_is_sarif_2_1_0_with_rules_and_regions() {
     );
     assert_eq!(location["region"]["startLine"], 9);
 }
+
+/// Prepend a UTF-8 byte-order mark to a file of the project.
+fn with_bom(p: &Project, rel: &str) {
+    let text = p.read(rel);
+    p.file(rel, format!("\u{feff}{text}"));
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_accepted_in_every_project_file() {
+    // Regression (issue 15): a template starting with a BOM failed with TF203 at 1:1.
+    let plain = Project::from_fixture("valid/minimal");
+    let marked = Project::from_fixture("valid/minimal");
+    for rel in [
+        "tenantform.toml",
+        "baselines/core.toml",
+        "templates/group.json.tera",
+        "templates/block-countries.json.tera",
+        "tenants/tenants.toml",
+    ] {
+        with_bom(&marked, rel);
+        assert!(marked.read(rel).starts_with('\u{feff}'));
+    }
+    let a = plain.path().join("out");
+    let b = marked.path().join("out");
+    plain
+        .cmd(&["compile", "--out", a.to_str().expect("utf8")])
+        .run()
+        .success();
+    marked
+        .cmd(&["compile", "--out", b.to_str().expect("utf8")])
+        .run()
+        .success();
+    assert_eq!(read_dir_bytes(&a), read_dir_bytes(&b));
+}
+
+#[test]
+fn spans_in_a_file_with_a_byte_order_mark_count_from_the_first_character() {
+    let p = Project::from_fixture("invalid/undefined-variable");
+    with_bom(&p, "templates/group.json.tera");
+    // The same place as without the mark (fixtures/invalid/undefined-variable/expected.txt).
+    p.cmd(&["validate"])
+        .run()
+        .code(1)
+        .stderr_has("--> templates/group.json.tera:2:27");
+    // An error on the first line of a TOML file is at column 1, not 2.
+    let q = Project::from_fixture("valid/minimal");
+    let tenants = q.read("tenants/tenants.toml");
+    q.file(
+        "tenants/tenants.toml",
+        format!("\u{feff}bogus = 1\n{tenants}"),
+    );
+    q.cmd(&["validate"])
+        .run()
+        .code(1)
+        .stderr_has("--> tenants/tenants.toml:1:1");
+}

@@ -490,6 +490,14 @@ fn a_plan_is_applied_only_to_tenants_that_did_not_change_since() {
         "{}",
         out.stderr
     );
+    // A plan saved by an editor that writes a byte-order mark is still a plan: the tenant
+    // that changed is refused for that reason, not for the file.
+    let text = w.project.read("plan.json");
+    w.project.file("plan-bom.json", format!("\u{feff}{text}"));
+    let bom = w.project.path().join("plan-bom.json");
+    w.deploy(&["--plan", bom.to_str().expect("utf-8")])
+        .code(3)
+        .stderr_has("the tenant changed since the plan was made");
     // A plan file that is not one is refused with its path.
     w.project.file("bad.json", "{\"format\": 1}");
     let bad = w.project.path().join("bad.json");
@@ -822,4 +830,60 @@ fn runs_show_names_each_tenant() {
         .success()
         .json();
     assert_eq!(json["per_tenant"][w.tenant(0)]["name"], name.as_str());
+}
+
+#[test]
+fn an_unreachable_endpoint_fails_within_seconds_not_after_a_minute_of_silence() {
+    // Regression (issue 15): connection refused (and a name that does not resolve) were
+    // retried like server errors: about 100 s before the tenant failed. No --time-scale here.
+    let w = World::new(config(1));
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        fleet.replace(&w.sim.handle.base_url(), "http://127.0.0.1:9"),
+    );
+    let started = std::time::Instant::now();
+    w.project
+        .cmd(&["plan"])
+        .env(FLEET_SECRET_ENV, &w.secret)
+        .run()
+        .code(3)
+        .stdout_has("unreachable");
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+}
+
+#[test]
+fn an_invalid_property_referencing_a_new_group_fails_at_once_naming_it() {
+    // Regression (issue 15): a 400 for a body that references an object created earlier in the
+    // run was retried as a replication delay for 60 s, even when Graph said a property does not
+    // exist. The shipped CA template, shadowed by a copy that sends an unknown property; every
+    // CA policy references the emergency-access group this deploy creates.
+    let w = World::new(config(1));
+    let shipped =
+        std::fs::read_to_string(crate::harness::repo().join("templates/ca/policy.json.tera"))
+            .expect("shipped CA template");
+    let bogus = shipped.replacen(
+        "  \"displayName\": \"{{ vars.name }}\",",
+        "  \"displayName\": \"{{ vars.name }}\",\n  \"bogusProperty\": true,",
+        1,
+    );
+    assert_ne!(bogus, shipped);
+    w.project.file("templates/ca/policy.json.tera", bogus);
+    let started = std::time::Instant::now();
+    let out = w.deploy(&[]).code(3);
+    assert!(
+        out.stderr
+            .contains("The property 'bogusProperty' does not exist"),
+        "{}",
+        out.stderr
+    );
+    // The group was created (so the policies did reference a new object), and no request was
+    // retried as a replication delay.
+    assert!(w.count(0, "group") >= 1, "{}", out.stderr);
+    assert!(out.stderr.contains("; 0 retries,"), "{}", out.stderr);
+    let journal = w.journal_text();
+    assert!(!journal.contains("replication"), "{journal}");
+    // Far below the 60 s replication window (a generous bound: nothing here waits).
+    assert!(started.elapsed() < std::time::Duration::from_secs(45));
 }

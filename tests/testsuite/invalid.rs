@@ -63,6 +63,73 @@ fn compile_writes_nothing_for_a_failed_tenant_and_still_compiles_the_others() {
     );
 }
 
+/// The layers fixture with its two tenants in two files, compiled once into `out`.
+fn two_tenant_files_compiled_once() -> (Project, std::path::PathBuf, String, String) {
+    let p = Project::from_fixture("valid/layers");
+    let fleet = p.read("tenants/fleet.toml");
+    let second = fleet
+        .find("[[tenant]]\nid = \"aaaaaaaa-0000-4000-8000-000000000003\"")
+        .expect("second tenant");
+    let (a, b) = fleet.split_at(second);
+    std::fs::remove_file(p.path().join("tenants/fleet.toml")).expect("rm");
+    p.file("tenants/a.toml", a).file("tenants/b.toml", b);
+    let out_dir = p.path().join("out");
+    p.cmd(&["compile", "--out", out_dir.to_str().expect("utf8")])
+        .run()
+        .success();
+    (p, out_dir, a.to_string(), b.to_string())
+}
+
+fn bundles_in(out_dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(out_dir)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_tenant_whose_file_does_not_parse_keeps_no_bundle_from_an_earlier_run() {
+    // Regression (issue 15): after a good compile, a TOML syntax error in one tenant's file
+    // left that tenant's old bundle in `out/`.
+    let (p, out_dir, _, b) = two_tenant_files_compiled_once();
+    assert_eq!(bundles_in(&out_dir).len(), 2);
+    // Something else in `out/` that merely looks like a bundle's name is not touched.
+    p.file(
+        "out/cccccccc-0000-4000-8000-000000000009.json",
+        "{\"format\": \"something else\"}",
+    );
+    p.file(
+        "tenants/b.toml",
+        b.replace("name = \"Skipper\"", "name = \"Skipper"),
+    );
+    p.cmd(&["compile", "--out", out_dir.to_str().expect("utf8")])
+        .run()
+        .code(1)
+        .stderr_has("error[TF101]")
+        .stderr_has("aaaaaaaa-0000-4000-8000-000000000003.json: an earlier bundle of a tenant this run cannot read");
+    assert_eq!(
+        bundles_in(&out_dir),
+        vec![
+            "aaaaaaaa-0000-4000-8000-000000000001.json".to_string(),
+            "cccccccc-0000-4000-8000-000000000009.json".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn a_tenant_removed_from_a_project_that_loads_keeps_its_bundle() {
+    // As the book says: with every tenants file loading, a bundle of a tenant that is no
+    // longer in the project is left alone.
+    let (p, out_dir, _, _) = two_tenant_files_compiled_once();
+    std::fs::remove_file(p.path().join("tenants/b.toml")).expect("rm");
+    p.cmd(&["compile", "--out", out_dir.to_str().expect("utf8")])
+        .run()
+        .success();
+    assert_eq!(bundles_in(&out_dir).len(), 2);
+}
+
 #[test]
 fn an_unreadable_file_is_reported_not_panicked_on() {
     let p = Project::from_fixture("valid/minimal");
@@ -172,4 +239,47 @@ fn hidden_files_and_non_tera_files_in_templates_are_ignored() {
         .run()
         .success()
         .stderr_has("0 errors, 0 warnings");
+}
+
+#[test]
+fn a_project_with_no_tenants_is_an_error_unless_allowed() {
+    // Regression (issue 15): with tenants/ missing or empty, validate and compile exited 0 with
+    // "0 tenant(s)", so a CI job went green on a broken checkout.
+    let p = Project::from_fixture("valid/minimal");
+    std::fs::remove_dir_all(p.path().join("tenants")).expect("rm tenants");
+    let out_dir = p.path().join("out");
+    let out = out_dir.to_str().expect("utf8");
+    for args in [vec!["validate"], vec!["compile", "--out", out]] {
+        p.cmd(&args)
+            .run()
+            .code(1)
+            .stderr_has("error[TF118]: the project has no tenants: tenants/ is missing")
+            .stderr_has("--> tenantform.toml:1:1")
+            .stderr_has("--allow-empty");
+        let mut allowed = args.clone();
+        allowed.push("--allow-empty");
+        p.cmd(&allowed).run().success().stderr_has("warning[TF118]");
+        // --strict makes every warning an error, this one too.
+        allowed.push("--strict");
+        p.cmd(&allowed).run().code(1).stderr_has("error[TF118]");
+    }
+    // A tenants file that declares no tenant: the error points at it.
+    p.file("tenants/tenants.toml", "# no tenants yet\n");
+    p.cmd(&["validate", "--format", "json"])
+        .run()
+        .code(1)
+        .stdout_has("\"TF118\"")
+        .stdout_has("tenants/tenants.toml");
+}
+
+#[test]
+fn a_tenants_file_that_does_not_parse_is_not_also_called_an_empty_project() {
+    let p = Project::from_fixture("valid/minimal");
+    p.file("tenants/tenants.toml", "[[tenant]\n");
+    let out = p
+        .cmd(&["validate"])
+        .run()
+        .code(1)
+        .stderr_has("error[TF101]");
+    assert!(!out.stderr.contains("TF118"), "{}", out.stderr);
 }

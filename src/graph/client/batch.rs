@@ -199,9 +199,10 @@ impl GraphClient {
             let sent =
                 Box::pin(self.send_once(&token, "POST", &url, None, Some(&envelope), &paced)).await;
             let duration = self.timing.now().saturating_sub(sent_at);
+            let unreachable = matches!(sent, Sent::Unreachable(_));
             let (status, body) = match sent {
                 Sent::Answer { status, body, .. } => (Some(status), body),
-                Sent::NoAnswer(_) => (None, Value::Null),
+                Sent::NoAnswer(_) | Sent::Unreachable(_) => (None, Value::Null),
             };
             if status == Some(401) && !renewed {
                 renewed = true;
@@ -225,7 +226,9 @@ impl GraphClient {
                                 status: s,
                                 retry_after: None,
                                 error_code: error_code(&body),
+                                missing_reference: missing_reference(&body),
                             },
+                            None if unreachable => retry::Outcome::Unreachable,
                             None => retry::Outcome::ConnectionFailed,
                         },
                         idempotent: request.idempotent,
@@ -286,6 +289,7 @@ impl GraphClient {
                         status: item_status,
                         retry_after: header("retry-after"),
                         error_code: error_code(&item_body),
+                        missing_reference: missing_reference(&item_body),
                     },
                     idempotent: request.idempotent,
                     references_new_object: request.references_new_object,

@@ -108,6 +108,8 @@ enum Sent {
         body: Value,
     },
     NoAnswer(String),
+    /// No connection could be made (refused, name not resolved): nothing was sent.
+    Unreachable(String),
 }
 
 impl GraphClient {
@@ -244,6 +246,7 @@ impl GraphClient {
                 .send()
                 .await;
             self.note_h2c(h2c, sent.is_ok());
+            let mut unreachable = false;
             let failure = match sent {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -266,10 +269,20 @@ impl GraphClient {
                         Err(e) => transport_text(&e),
                     }
                 }
-                Err(e) => transport_text(&e),
+                Err(e) => {
+                    unreachable = e.is_connect();
+                    transport_text(&e)
+                }
             };
             drop(permit);
-            if attempt >= self.policy.max_transient_attempts {
+            // A token endpoint that refuses connections or whose name does not resolve is not
+            // busy: a short bounded retry, not the backoff for server errors.
+            let limit = if unreachable {
+                self.policy.max_unreachable_attempts
+            } else {
+                self.policy.max_transient_attempts
+            };
+            if attempt >= limit {
                 return Err(AuthError::Unreachable {
                     url,
                     reason: failure,
@@ -359,6 +372,7 @@ impl GraphClient {
                     Err(e) => Sent::NoAnswer(transport_text(&e)),
                 }
             }
+            Err(e) if e.is_connect() => Sent::Unreachable(transport_text(&e)),
             Err(e) => Sent::NoAnswer(transport_text(&e)),
         };
         if !paced.is_empty() {
@@ -433,12 +447,14 @@ impl GraphClient {
                         status: *status,
                         retry_after: retry_after.as_deref(),
                         error_code: error_code(body),
+                        missing_reference: missing_reference(body),
                     },
                     Some(*status),
                     request_id.as_deref(),
                     Some(body),
                 ),
                 Sent::NoAnswer(_) => (retry::Outcome::ConnectionFailed, None, None, None),
+                Sent::Unreachable(_) => (retry::Outcome::Unreachable, None, None, None),
             };
             // An expired or revoked token: renew once and send again.
             let renew = status == Some(401) && !renewed;
@@ -504,7 +520,7 @@ impl GraphClient {
                             after,
                             reason: match &sent {
                                 Sent::Answer { status, .. } => format!("HTTP {status}"),
-                                Sent::NoAnswer(e) => e.clone(),
+                                Sent::NoAnswer(e) | Sent::Unreachable(e) => e.clone(),
                             },
                         });
                     }
@@ -518,13 +534,15 @@ impl GraphClient {
                             body,
                             ..
                         } => status_error(request, status, request_id, &body, exhausted),
-                        Sent::NoAnswer(reason) => RequestError::Connection {
-                            method: request.method,
-                            path: request.path.clone(),
-                            host: session.endpoints.graph.clone(),
-                            attempts: attempt,
-                            reason,
-                        },
+                        Sent::NoAnswer(reason) | Sent::Unreachable(reason) => {
+                            RequestError::Connection {
+                                method: request.method,
+                                path: request.path.clone(),
+                                host: session.endpoints.graph.clone(),
+                                attempts: attempt,
+                                reason,
+                            }
+                        }
                     });
                 }
             }
@@ -561,6 +579,15 @@ fn prefer_value(prefer: Option<&str>) -> String {
 
 fn error_code(body: &Value) -> Option<&str> {
     body.get("error")?.get("code")?.as_str()
+}
+
+/// Graph's error body says a referenced object does not exist ([`retry::says_missing_reference`]).
+fn missing_reference(body: &Value) -> bool {
+    let message = body
+        .get("error")
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str);
+    retry::says_missing_reference(error_code(body), message)
 }
 
 fn status_error(

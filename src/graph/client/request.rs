@@ -229,6 +229,9 @@ fn reason_text(reason: RetryReason) -> &'static str {
         RetryReason::Unavailable => "service unavailable (503)",
         RetryReason::Transient => "server errors or dropped connections",
         RetryReason::Replication => "a referenced object never became visible",
+        RetryReason::Unreachable => {
+            "the service could not be reached (connection refused or name not resolved)"
+        }
     }
 }
 

@@ -602,16 +602,16 @@ fn decode_tenants_document(
     only: Option<usize>,
     diags: &mut Diagnostics,
     out: &mut Vec<(Tenant, TenantLocation)>,
-) {
+) -> bool {
     let offset = chunk.start;
     let Some(doc) = parse_document(&text[chunk.clone()], file, offset, diags) else {
-        return;
+        return false;
     };
     let mut r = Reader::new(file, diags, offset);
     let root = doc.get_ref();
     r.check_keys(root, &["tenant"], "a tenants file");
     let Some((_, v)) = r.get(root, "tenant") else {
-        return;
+        return true;
     };
     let DeValue::Array(items) = v.get_ref() else {
         r.wrong_type(
@@ -620,8 +620,9 @@ fn decode_tenants_document(
             "an array of tables ([[tenant]])",
             v,
         );
-        return;
+        return false;
     };
+    let mut listed_all = true;
     for (index, item) in items.iter().enumerate() {
         if only.is_some_and(|o| o != index) {
             continue;
@@ -635,8 +636,11 @@ fn decode_tenants_document(
                 index,
             };
             out.push((tenant, location));
+        } else {
+            listed_all = false;
         }
     }
+    listed_all
 }
 
 /// Decode a tenants file (`[[tenant]]` entries), with where each tenant is written.
@@ -646,37 +650,42 @@ pub fn decode_tenants(
     diags: &mut Diagnostics,
 ) -> Vec<(Tenant, TenantLocation)> {
     let mut tenants = Vec::new();
-    decode_tenants_each(text, file, diags, &mut |tenant, location| {
+    let _ = decode_tenants_each(text, file, diags, &mut |tenant, location| {
         tenants.push((tenant, location));
     });
     tenants
 }
 
 /// [`decode_tenants`], handing each tenant to `each` as soon as its chunk is decoded, so a
-/// caller that keeps only a summary of each never holds a whole fleet decoded at once.
+/// caller that keeps only a summary of each never holds a whole fleet decoded at once. Returns
+/// false when some tenant of the file could not be listed (a TOML error, an entry without a
+/// usable id): which tenants the file holds is then not known.
 pub fn decode_tenants_each(
     text: &str,
     file: FileId,
     diags: &mut Diagnostics,
     each: &mut dyn FnMut(Tenant, TenantLocation),
-) {
+) -> bool {
     let mut decoded = Vec::new();
+    let mut listed_all = true;
     match tenant_chunks(text) {
         Some(chunks) => {
             for chunk in chunks {
-                decode_tenants_document(text, file, chunk, None, diags, &mut decoded);
+                listed_all &= decode_tenants_document(text, file, chunk, None, diags, &mut decoded);
                 for (tenant, location) in decoded.drain(..) {
                     each(tenant, location);
                 }
             }
         }
         None => {
-            decode_tenants_document(text, file, 0..text.len(), None, diags, &mut decoded);
+            listed_all &=
+                decode_tenants_document(text, file, 0..text.len(), None, diags, &mut decoded);
             for (tenant, location) in decoded.drain(..) {
                 each(tenant, location);
             }
         }
     }
+    listed_all
 }
 
 /// Decode one tenant again from where it is written (its diagnostics were reported when the
@@ -684,7 +693,7 @@ pub fn decode_tenants_each(
 pub fn decode_tenant_at(text: &str, location: &TenantLocation) -> Option<Tenant> {
     let mut out = Vec::new();
     let mut ignored = Diagnostics::new();
-    decode_tenants_document(
+    let _ = decode_tenants_document(
         text,
         location.file,
         location.chunk.clone(),
@@ -744,5 +753,27 @@ mod tests {
         assert!(is_guid("0b8d3c8e-4f3c-4b47-9c42-6f0a3f4f3a11"));
         assert!(!is_guid("0b8d3c8e-4f3c-4b47-9c42-6f0a3f4f3a1"));
         assert!(!is_guid("zb8d3c8e-4f3c-4b47-9c42-6f0a3f4f3a11"));
+    }
+
+    fn listed(text: &str) -> (bool, usize) {
+        let mut map = SourceMap::new();
+        let file = map.add("tenants/t.toml", text);
+        let mut diags = Diagnostics::new();
+        let mut count = 0;
+        let all = decode_tenants_each(text, file, &mut diags, &mut |_, _| count += 1);
+        (all, count)
+    }
+
+    #[test]
+    fn a_tenants_file_says_when_it_could_not_list_every_tenant() {
+        let good = "[[tenant]]\nid = \"11111111-1111-4111-8111-111111111111\"\nname = \"A\"\nbaselines = []\n";
+        assert_eq!(listed(good), (true, 1));
+        assert_eq!(listed(""), (true, 0));
+        let broken = format!(
+            "{good}\n[[tenant]]\nid = \"22222222-2222-4222-8222-222222222222\"\nname = \"B\n"
+        );
+        assert_eq!(listed(&broken), (false, 1));
+        let no_id = format!("{good}\n[[tenant]]\nname = \"B\"\nbaselines = []\n");
+        assert!(!listed(&no_id).0);
     }
 }
