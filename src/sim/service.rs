@@ -7,13 +7,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use crate::kinds::{ApiVersion, Kind};
+use crate::kinds::{ApiVersion, Kind, ThrottleClass};
 use crate::sim::SimConfig;
 use crate::sim::auth::{AccessClaims, Issuer, TokenRequest};
 use crate::sim::bodies::Schemas;
 use crate::sim::clock::Clock;
 use crate::sim::faults::{Fault, Faults};
-use crate::sim::graph::{Call, GraphRequest};
+use crate::sim::graph::{Call, GraphRequest, resolve_directory};
 use crate::sim::log::{Record, RequestLog};
 use crate::sim::query::Query;
 use crate::sim::routes::RouteTable;
@@ -342,8 +342,16 @@ impl App {
             fault: None,
         };
         let target = self.routes.resolve(request.version, request.path);
+        let directory = target
+            .is_err()
+            .then(|| resolve_directory(request.path))
+            .flatten();
         let write = request.method != "GET";
-        let class = target.as_ref().ok().map(|t| t.kind().throttle);
+        let class = match (&target, &directory) {
+            (Ok(t), _) => Some(t.kind().throttle),
+            (Err(_), Some(_)) => Some(ThrottleClass::Identity),
+            (Err(_), None) => None,
+        };
         let path_only = request.path;
         let admission = self.throttle.admit(&ThrottleRequest {
             app_id: &claims.appid,
@@ -377,6 +385,33 @@ impl App {
                 };
             }
         };
+        if let Some(directory) = directory {
+            let has = |p: &str| claims.roles.iter().any(|r| r.eq_ignore_ascii_case(p));
+            if !has(directory.permission()) {
+                return plain(Reply::error(
+                    403,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                ));
+            }
+            let query = match Query::parse(request.query) {
+                Ok(query) => query,
+                Err(reply) => return plain(reply),
+            };
+            let call = Call {
+                app: self,
+                tenant,
+                request,
+                query,
+                now_ms: self.now_ms(),
+                clock_ms: self.clock_ms(),
+            };
+            let mut reply = call.directory(directory);
+            for (name, value) in extra_headers {
+                reply = reply.with_header(name, value);
+            }
+            return plain(reply);
+        }
         let target = match target {
             Ok(target) => target,
             Err(no_route) => {

@@ -399,11 +399,13 @@ impl Tenant {
     }
 }
 
-/// Every application permission some kind needs, sorted and unique.
+/// Every application permission some kind needs, plus those that read the directory objects
+/// the simulator serves beside the kinds (organization, users), sorted and unique.
 pub(crate) fn consented_permissions() -> Vec<&'static str> {
     let mut all: Vec<&'static str> = kinds::KINDS
         .iter()
         .flat_map(|k| k.permissions.iter().copied())
+        .chain(crate::sim::graph::DIRECTORY_PERMISSIONS.iter().copied())
         .collect();
     all.sort_unstable();
     all.dedup();

@@ -11,6 +11,7 @@ mod robustness;
 mod shipped;
 mod sim_auth;
 mod sim_batch;
+mod sim_clients;
 mod sim_graph;
 mod sim_state;
 mod sim_support;

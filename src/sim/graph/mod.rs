@@ -21,8 +21,11 @@ use crate::sim::state::{StoredObject, Tenant, TenantState};
 use crate::sim::wire::{Reply, graph_timestamp, json_string};
 use crate::source::model::is_guid;
 
+mod directory;
 mod targets;
 mod write;
+
+pub(crate) use directory::{PERMISSIONS as DIRECTORY_PERMISSIONS, resolve as resolve_directory};
 
 /// Properties Graph keeps but leaves out of GET (returned only with `$expand`).
 const HIDDEN_ON_GET: &[(&str, &str)] = &[("deviceCompliancePolicy", "scheduledActionsForRule")];
@@ -174,11 +177,30 @@ impl Call<'_> {
         self.request.version.segment()
     }
 
+    /// `scheme://host[:port]` of the URLs in answers (`@odata.context`, `@odata.nextLink`).
+    fn base_url(&self) -> &str {
+        &self.app.base_url
+    }
+
     fn context(&self, fragment: &str) -> String {
         format!(
             "{}/{}/$metadata#{fragment}",
-            self.app.base_url,
+            self.base_url(),
             self.version()
+        )
+    }
+
+    /// The absolute `@odata.nextLink` of the page that starts at `offset`: the request's own
+    /// URL and query options, with a `$skiptoken` for the offset.
+    fn next_link(&self, offset: usize) -> String {
+        let query = &self.query.without_skiptoken;
+        let separator = if query.is_empty() { "" } else { "&" };
+        format!(
+            "{}/{}{}?{query}{separator}$skiptoken={}",
+            self.base_url(),
+            self.version(),
+            self.request.path,
+            skiptoken(offset)
         )
     }
 
@@ -375,15 +397,7 @@ impl Call<'_> {
             json_string(&self.context(&context_fragment))
         );
         if end < matching.len() {
-            let query = &self.query.without_skiptoken;
-            let separator = if query.is_empty() { "" } else { "&" };
-            let next = format!(
-                "{}/{}{}?{query}{separator}$skiptoken={}",
-                self.app.base_url,
-                self.version(),
-                self.request.path,
-                skiptoken(end)
-            );
+            let next = self.next_link(end);
             text.push_str(&format!(",\"@odata.nextLink\":{}", json_string(&next)));
         }
         text.push_str(",\"value\":[");

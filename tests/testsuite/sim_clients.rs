@@ -1,0 +1,128 @@
+//! The simulator for clients that are not tenantform (Microsoft's SDKs, MSAL, admin scripts):
+//! the directory reads they start with, next links on the host they called, every declared
+//! property on reads, query options, and the identity platform's discovery documents. Each test
+//! talks to an in-process simulator with a plain HTTP client.
+
+use serde_json::{Value, json};
+
+use crate::sim_support::Sim;
+
+#[test]
+fn organization_lists_the_tenant_with_its_verified_domain() {
+    let sim = Sim::start();
+    let tenant = sim.handle.tenants()[0].clone();
+    let list = sim.get("/v1.0/organization").status(200).json();
+    assert_eq!(
+        list["@odata.context"],
+        format!("{}/v1.0/$metadata#organization", sim.handle.base_url())
+    );
+    let orgs = list["value"].as_array().expect("value");
+    assert_eq!(orgs.len(), 1);
+    let org = &orgs[0];
+    assert_eq!(org["id"], tenant.id.as_str());
+    assert_eq!(org["displayName"], tenant.name.as_str());
+    assert_eq!(org["tenantType"], "AAD");
+    assert_eq!(org["city"], Value::Null);
+    let domain = &org["verifiedDomains"][0];
+    assert_eq!(domain["name"], "contoso00000.onmicrosoft.com");
+    assert_eq!(domain["isDefault"], true);
+    assert_eq!(domain["isInitial"], true);
+    assert_eq!(domain["type"], "Managed");
+    // By id, and with $select.
+    let one = sim
+        .get(&format!(
+            "/v1.0/organization/{}?$select=id,verifiedDomains",
+            tenant.id
+        ))
+        .status(200)
+        .json();
+    let keys: Vec<&String> = one.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["@odata.context", "id", "verifiedDomains"]);
+    // Another tenant sees its own organization.
+    let other = sim.send(1, "GET", "/v1.0/organization", None).json();
+    assert_eq!(other["value"][0]["id"], sim.tenant(1).as_str());
+    sim.get("/v1.0/organization/00000000-0000-0000-0000-000000000000")
+        .status(404)
+        .error_code("Request_ResourceNotFound");
+}
+
+#[test]
+fn users_list_get_by_id_or_upn_filter_and_select() {
+    let sim = Sim::start();
+    let list = sim.get("/v1.0/users").status(200).json();
+    let users = list["value"].as_array().expect("value");
+    assert_eq!(users.len(), 1);
+    let admin = &users[0];
+    // A list returns the default properties only.
+    let mut keys: Vec<&str> = admin
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "businessPhones",
+            "displayName",
+            "givenName",
+            "id",
+            "jobTitle",
+            "mail",
+            "mobilePhone",
+            "officeLocation",
+            "preferredLanguage",
+            "surname",
+            "userPrincipalName"
+        ]
+    );
+    assert_eq!(
+        admin["userPrincipalName"],
+        "admin@contoso00000.onmicrosoft.com"
+    );
+    let id = admin["id"].as_str().expect("id");
+    assert!(tenantform::source::model::is_guid(id));
+    // The same id on every start (derived from the seed and the tenant).
+    let again = Sim::start();
+    assert_eq!(again.get("/v1.0/users").json()["value"][0]["id"], id);
+
+    let by_id = sim.get(&format!("/v1.0/users/{id}")).status(200).json();
+    assert_eq!(
+        by_id["@odata.context"],
+        format!("{}/v1.0/$metadata#users/$entity", sim.handle.base_url())
+    );
+    assert_eq!(by_id["id"], id);
+    let by_upn = sim
+        .get("/v1.0/users/ADMIN%40contoso00000.onmicrosoft.com?$select=accountEnabled,userType")
+        .status(200)
+        .json();
+    assert_eq!(by_upn["accountEnabled"], true);
+    assert_eq!(by_upn["userType"], "Member");
+    assert!(by_upn.get("displayName").is_none(), "{by_upn}");
+    sim.get("/v1.0/users/nobody@contoso00000.onmicrosoft.com")
+        .status(404)
+        .error_code("Request_ResourceNotFound");
+
+    let found = sim
+        .get("/v1.0/users?$filter=userPrincipalName eq 'admin@contoso00000.onmicrosoft.com'&$select=id,accountEnabled")
+        .status(200)
+        .json();
+    assert_eq!(found["value"], json!([{"id": id, "accountEnabled": true}]));
+    let none = sim
+        .get("/v1.0/users?$filter=accountEnabled eq false")
+        .status(200)
+        .json();
+    assert_eq!(none["value"], json!([]));
+    let message = sim
+        .get("/v1.0/users?$filter=favouriteColour eq 'blue'")
+        .status(400)
+        .error_code("Request_UnsupportedQuery");
+    assert!(message.contains("'favouriteColour'"), "{message}");
+    sim.get("/v1.0/users?$select=favouriteColour")
+        .status(400)
+        .error_code("Request_BadRequest");
+    // Read-only here: writes are not allowed.
+    sim.send(0, "POST", "/v1.0/users", Some(&json!({"displayName": "x"})))
+        .status(405);
+}
