@@ -30,8 +30,10 @@ pub(crate) struct RequestHeaders {
     pub(crate) client_request_id: Option<String>,
     /// `Prefer` (all values, comma-joined).
     pub(crate) prefer: String,
-    /// `Host`.
+    /// `Host` (or HTTP/2 `:authority`).
     pub(crate) host: Option<String>,
+    /// `scheme://host[:port]` the client called: the base of URLs in answers.
+    pub(crate) origin: String,
 }
 
 /// The simulator.
@@ -481,7 +483,15 @@ impl App {
             tokio::time::sleep(latency).await;
         }
         if path.eq_ignore_ascii_case("/$batch") {
-            let batch = crate::sim::batch::run(self, &claims, tenant, version, method, body, &ids);
+            let batch = crate::sim::batch::run(
+                self,
+                &claims,
+                tenant,
+                version,
+                method,
+                body,
+                &headers.origin,
+            );
             let outcome = Outcome {
                 reply: batch.reply,
                 throttled: false,
@@ -497,6 +507,7 @@ impl App {
             query,
             prefer: &headers.prefer,
             body,
+            origin: &headers.origin,
         };
         let outcome = self.call(&claims, tenant, &request, false);
         self.finish_and_log(&ids, method, &full_path, Some(tenant.index), outcome)

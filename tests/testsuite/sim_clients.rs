@@ -126,3 +126,62 @@ fn users_list_get_by_id_or_upn_filter_and_select() {
     sim.send(0, "POST", "/v1.0/users", Some(&json!({"displayName": "x"})))
         .status(405);
 }
+
+#[test]
+fn next_links_and_contexts_use_the_host_the_client_called() {
+    // A client that called `localhost` must keep paging on `localhost` (its token and its TLS
+    // name are for that host), not be sent to the listen address 127.0.0.1.
+    let sim = Sim::with(tenantform::sim::SimConfig {
+        page_size: 1,
+        ..crate::sim_support::test_config()
+    });
+    for name in ["a", "b"] {
+        crate::sim_support::create_group(&sim, 0, name);
+    }
+    let origin = format!("http://localhost:{}", sim.handle.addr().port());
+    let page: Value = sim
+        .client
+        .get(format!("{origin}/v1.0/groups?$select=id"))
+        .bearer_auth(sim.token(0))
+        .send()
+        .expect("list")
+        .json()
+        .expect("json");
+    let next = page["@odata.nextLink"].as_str().expect("nextLink");
+    assert!(
+        next.starts_with(&format!("{origin}/v1.0/groups?")),
+        "{next}"
+    );
+    assert_eq!(
+        page["@odata.context"],
+        format!("{origin}/v1.0/$metadata#groups(id)")
+    );
+    let second: Value = sim
+        .client
+        .get(next)
+        .bearer_auth(sim.token(0))
+        .send()
+        .expect("next page")
+        .json()
+        .expect("json");
+    assert_eq!(second["value"].as_array().map(Vec::len), Some(1));
+
+    // Inside a $batch, item links are on the host the batch was sent to.
+    let batch: Value = sim
+        .client
+        .post(sim.url("/v1.0/$batch"))
+        .header("Host", "graph.localtest.me:443")
+        .bearer_auth(sim.token(0))
+        .json(&json!({"requests": [{"id": "1", "method": "GET", "url": "/groups"}]}))
+        .send()
+        .expect("batch")
+        .json()
+        .expect("json");
+    let link = batch["responses"][0]["body"]["@odata.nextLink"]
+        .as_str()
+        .expect("item nextLink");
+    assert!(
+        link.starts_with("http://graph.localtest.me:443/v1.0/groups?"),
+        "{link}"
+    );
+}

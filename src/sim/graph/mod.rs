@@ -45,6 +45,9 @@ pub(crate) struct GraphRequest<'a> {
     pub(crate) prefer: &'a str,
     /// Body bytes.
     pub(crate) body: &'a [u8],
+    /// `scheme://host[:port]` the client called (the base of `@odata.context` and
+    /// `@odata.nextLink`).
+    pub(crate) origin: &'a str,
 }
 
 /// Everything a handler needs.
@@ -179,7 +182,7 @@ impl Call<'_> {
 
     /// `scheme://host[:port]` of the URLs in answers (`@odata.context`, `@odata.nextLink`).
     fn base_url(&self) -> &str {
-        &self.app.base_url
+        self.request.origin
     }
 
     fn context(&self, fragment: &str) -> String {
