@@ -298,15 +298,16 @@ impl Schemas {
             .is_some_and(|p| p.get(property).is_some())
     }
 
-    /// Fill what Graph fills on create: every declared property the body left out, as `[]` for
-    /// collections and the type's default or `null` for the rest at the top level; `[]` for
-    /// collections of nested objects the body sent. Read-only properties are left to the caller.
+    /// Fill what Graph returns on reads: every declared property the body left out, at every
+    /// depth of the objects it sent, as `[]` for collections and the type's default or `null`
+    /// for the rest (from the generated schema, so from the CSDL). Read-only properties are
+    /// left to the caller.
     pub(crate) fn fill_defaults(&self, kind: &Kind, value: &mut Value) {
         let node = self.root(kind, value);
-        self.fill(kind, node, value, true);
+        self.fill(kind, node, value);
     }
 
-    fn fill(&self, kind: &Kind, node: Node<'_>, value: &mut Value, top: bool) {
+    fn fill(&self, kind: &Kind, node: Node<'_>, value: &mut Value) {
         let Value::Object(map) = value else {
             return;
         };
@@ -330,7 +331,7 @@ impl Schemas {
                         },
                         child,
                     );
-                    self.fill(kind, child_node, child, false);
+                    self.fill(kind, child_node, child);
                 }
                 Some(Value::Array(items)) => {
                     if let Some(item_schema) = schema.get("items") {
@@ -343,15 +344,17 @@ impl Schemas {
                                 },
                                 item,
                             );
-                            self.fill(kind, item_node, item, false);
+                            self.fill(kind, item_node, item);
                         }
                     }
                 }
                 Some(_) => {}
                 None => {
+                    // Graph returns every declared property of the type, at every depth:
+                    // `[]` for a collection, else the type's default or `null`.
                     if allows_type(schema, "array") {
                         map.insert(name.clone(), Value::Array(Vec::new()));
-                    } else if top {
+                    } else {
                         map.insert(name.clone(), self.default_for(kind, schema));
                     }
                 }

@@ -185,3 +185,106 @@ fn next_links_and_contexts_use_the_host_the_client_called() {
         "{link}"
     );
 }
+
+const POLICIES: &str = "/v1.0/identity/conditionalAccess/policies";
+
+#[test]
+fn reads_return_every_declared_property_with_null_for_unset_ones() {
+    // Compliance scanners read fields such as excludeGuestsOrExternalUsers; Graph returns
+    // them as null when unset, and a missing key reads differently from a null one.
+    let sim = Sim::start();
+    let created = sim
+        .send(
+            0,
+            "POST",
+            POLICIES,
+            Some(&crate::sim_support::ca_policy("Nulls", &[])),
+        )
+        .status(201)
+        .json();
+    let id = created["id"].as_str().expect("id");
+    let read = sim.get(&format!("{POLICIES}/{id}")).status(200).json();
+    let users = read["conditions"]["users"].as_object().expect("users");
+    assert_eq!(
+        users.get("excludeGuestsOrExternalUsers"),
+        Some(&Value::Null)
+    );
+    assert_eq!(
+        users.get("includeGuestsOrExternalUsers"),
+        Some(&Value::Null)
+    );
+    assert_eq!(users.get("excludeRoles"), Some(&json!([])));
+    let conditions = read["conditions"].as_object().expect("conditions");
+    for property in ["devices", "platforms", "locations", "clientApplications"] {
+        assert_eq!(conditions.get(property), Some(&Value::Null), "{property}");
+    }
+    assert_eq!(
+        read["conditions"]["applications"].get("applicationFilter"),
+        Some(&Value::Null)
+    );
+    let grant = read["grantControls"].as_object().expect("grantControls");
+    assert_eq!(grant.get("authenticationStrength"), Some(&Value::Null));
+    assert_eq!(read.get("sessionControls"), Some(&Value::Null));
+    assert_eq!(read.get("templateId"), Some(&Value::Null));
+}
+
+#[test]
+fn built_in_authentication_strengths_come_back_expanded() {
+    let sim = Sim::start();
+    let mut policy = crate::sim_support::ca_policy("Phishing-resistant admins", &[]);
+    policy["grantControls"] = json!({
+        "operator": "OR",
+        "authenticationStrength": {"id": "00000000-0000-0000-0000-000000000004"}
+    });
+    let created = sim
+        .send(0, "POST", POLICIES, Some(&policy))
+        .status(201)
+        .json();
+    let id = created["id"].as_str().expect("id");
+    let item = format!("{POLICIES}/{id}");
+    let strength = sim.get(&item).json()["grantControls"]["authenticationStrength"].clone();
+    assert_eq!(strength["id"], "00000000-0000-0000-0000-000000000004");
+    assert_eq!(strength["displayName"], "Phishing-resistant MFA");
+    assert_eq!(strength["policyType"], "builtIn");
+    assert_eq!(
+        strength["allowedCombinations"],
+        json!([
+            "windowsHelloForBusiness",
+            "fido2",
+            "x509CertificateMultiFactor"
+        ])
+    );
+    // Switching to another built-in replaces the expansion, it is not merged into it.
+    sim.send(
+        0,
+        "PATCH",
+        &item,
+        Some(&json!({"grantControls": {"authenticationStrength": {"id": "00000000-0000-0000-0000-000000000003"}}})),
+    )
+    .status(204);
+    let strength = sim.get(&item).json()["grantControls"]["authenticationStrength"].clone();
+    assert_eq!(strength["displayName"], "Passwordless MFA");
+    assert_eq!(
+        strength["allowedCombinations"],
+        json!([
+            "windowsHelloForBusiness",
+            "fido2",
+            "x509CertificateMultiFactor",
+            "deviceBasedPush"
+        ])
+    );
+    // The multifactor built-in allows password + a second factor.
+    sim.send(
+        0,
+        "PATCH",
+        &item,
+        Some(&json!({"grantControls": {"authenticationStrength": {"id": "00000000-0000-0000-0000-000000000002"}}})),
+    )
+    .status(204);
+    let strength = sim.get(&item).json()["grantControls"]["authenticationStrength"].clone();
+    assert_eq!(strength["displayName"], "Multifactor authentication");
+    let combinations = strength["allowedCombinations"]
+        .as_array()
+        .expect("combinations");
+    assert!(combinations.contains(&json!("password,sms")), "{strength}");
+}

@@ -495,7 +495,7 @@ impl Call<'_> {
         if let Value::Array(items) = value {
             for item in items {
                 if let Value::Object(map) = item {
-                    if !map.contains_key("id") {
+                    if map.get("id").is_none_or(Value::is_null) {
                         let id = self.next_id(state);
                         map.insert("id".into(), Value::String(id));
                     }
