@@ -274,6 +274,7 @@ pub(crate) fn run(
                 prefer: &prefer,
                 body: body_bytes.as_deref().unwrap_or_default(),
                 origin,
+                consistency_level: header(item, "ConsistencyLevel"),
             };
             let outcome = app.call(claims, tenant, &request, true);
             outcome_throttled = outcome.throttled;

@@ -125,6 +125,7 @@ pub(crate) async fn handle(
         prefer,
         host,
         origin,
+        consistency_level: header_text(&parts, "consistencylevel"),
     };
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),

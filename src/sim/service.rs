@@ -34,6 +34,8 @@ pub(crate) struct RequestHeaders {
     pub(crate) host: Option<String>,
     /// `scheme://host[:port]` the client called: the base of URLs in answers.
     pub(crate) origin: String,
+    /// `ConsistencyLevel`.
+    pub(crate) consistency_level: Option<String>,
 }
 
 /// The simulator.
@@ -508,6 +510,7 @@ impl App {
             prefer: &headers.prefer,
             body,
             origin: &headers.origin,
+            consistency_level: headers.consistency_level.as_deref(),
         };
         let outcome = self.call(&claims, tenant, &request, false);
         self.finish_and_log(&ids, method, &full_path, Some(tenant.index), outcome)

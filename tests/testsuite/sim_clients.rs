@@ -288,3 +288,249 @@ fn built_in_authentication_strengths_come_back_expanded() {
         .expect("combinations");
     assert!(combinations.contains(&json!("password,sms")), "{strength}");
 }
+
+const EVENTUAL: (&str, &str) = ("ConsistencyLevel", "eventual");
+
+fn names(page: &Value) -> Vec<String> {
+    page["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .map(|g| g["displayName"].as_str().expect("displayName").to_string())
+        .collect()
+}
+
+#[test]
+fn count_needs_consistency_level_eventual_on_directory_objects() {
+    let sim = Sim::start();
+    for name in ["Bravo", "Alpha", "Charlie"] {
+        crate::sim_support::create_group(&sim, 0, name);
+    }
+    let counted = sim
+        .send_with(
+            0,
+            "GET",
+            "/v1.0/groups?$count=true&$top=2",
+            None,
+            &[EVENTUAL],
+        )
+        .status(200)
+        .json();
+    assert_eq!(counted["@odata.count"], 3);
+    // @odata.count is on the first page only.
+    let next = counted["@odata.nextLink"].as_str().expect("nextLink");
+    let second: Value = sim
+        .client
+        .get(next)
+        .bearer_auth(sim.token(0))
+        .header(EVENTUAL.0, EVENTUAL.1)
+        .send()
+        .expect("page 2")
+        .json()
+        .expect("json");
+    assert!(second.get("@odata.count").is_none(), "{second}");
+    // Without the header Graph ignores $count=true on directory objects.
+    let ignored = sim.get("/v1.0/groups?$count=true").status(200).json();
+    assert!(ignored.get("@odata.count").is_none(), "{ignored}");
+    // Conditional Access policies count without advanced query parameters.
+    sim.send(
+        0,
+        "POST",
+        POLICIES,
+        Some(&crate::sim_support::ca_policy("Counted", &[])),
+    )
+    .status(201);
+    let policies = sim
+        .get(&format!("{POLICIES}?$count=true"))
+        .status(200)
+        .json();
+    assert_eq!(policies["@odata.count"], 1);
+    // Users too, in a $batch item that carries the header.
+    let batch = sim
+        .send(
+            0,
+            "POST",
+            "/v1.0/$batch",
+            Some(
+                &json!({"requests": [{"id": "1", "method": "GET", "url": "/users?$count=true",
+                "headers": {"ConsistencyLevel": "eventual"}}]}),
+            ),
+        )
+        .status(200)
+        .json();
+    assert_eq!(batch["responses"][0]["body"]["@odata.count"], 1);
+}
+
+#[test]
+fn orderby_sorts_and_directory_sorting_follows_graphs_advanced_query_rules() {
+    let sim = Sim::start();
+    for name in ["Bravo", "alpha", "Charlie"] {
+        crate::sim_support::create_group(&sim, 0, name);
+    }
+    let sorted = sim
+        .get("/v1.0/groups?$orderby=displayName")
+        .status(200)
+        .json();
+    assert_eq!(names(&sorted), ["alpha", "Bravo", "Charlie"]);
+    let descending = sim
+        .get("/v1.0/groups?$orderby=displayName%20desc")
+        .status(200)
+        .json();
+    assert_eq!(names(&descending), ["Charlie", "Bravo", "alpha"]);
+    // Sorting groups by another property, or sorting a filtered list, is an advanced query.
+    let message = sim
+        .get("/v1.0/groups?$orderby=createdDateTime")
+        .status(400)
+        .error_code("Request_UnsupportedQuery");
+    assert_eq!(message, "Sorting not supported for current query.");
+    sim.get("/v1.0/groups?$orderby=displayName&$filter=securityEnabled eq true")
+        .status(400)
+        .error_code("Request_UnsupportedQuery");
+    let advanced = sim
+        .send_with(
+            0,
+            "GET",
+            "/v1.0/groups?$orderby=displayName%20desc&$filter=securityEnabled eq true&$count=true",
+            None,
+            &[EVENTUAL],
+        )
+        .status(200)
+        .json();
+    assert_eq!(names(&advanced), ["Charlie", "Bravo", "alpha"]);
+    assert_eq!(advanced["@odata.count"], 3);
+    // Conditional Access policies sort by any property.
+    for name in ["Zulu", "Yankee"] {
+        sim.send(
+            0,
+            "POST",
+            POLICIES,
+            Some(&crate::sim_support::ca_policy(name, &[])),
+        )
+        .status(201);
+    }
+    let policies = sim
+        .get(&format!(
+            "{POLICIES}?$orderby=displayName&$select=displayName"
+        ))
+        .status(200)
+        .json();
+    assert_eq!(names(&policies), ["Yankee", "Zulu"]);
+}
+
+#[test]
+fn skip_works_where_graph_supports_it_and_is_refused_on_directory_objects() {
+    let sim = Sim::with(tenantform::sim::SimConfig {
+        page_size: 1,
+        ..crate::sim_support::test_config()
+    });
+    for name in ["One", "Two", "Three"] {
+        sim.send(
+            0,
+            "POST",
+            POLICIES,
+            Some(&crate::sim_support::ca_policy(name, &[])),
+        )
+        .status(201);
+    }
+    let skipped = sim.get(&format!("{POLICIES}?$skip=1")).status(200).json();
+    assert_eq!(names(&skipped), ["Two"]);
+    // The next link continues after the skipped page, not from the start again.
+    let next = skipped["@odata.nextLink"].as_str().expect("nextLink");
+    let second: Value = sim
+        .client
+        .get(next)
+        .bearer_auth(sim.token(0))
+        .send()
+        .expect("page 2")
+        .json()
+        .expect("json");
+    assert_eq!(names(&second), ["Three"]);
+    assert!(second.get("@odata.nextLink").is_none(), "{second}");
+    let message = sim
+        .get("/v1.0/groups?$skip=1")
+        .status(400)
+        .error_code("Request_BadRequest");
+    assert_eq!(message, "'$skip' is not supported by the service.");
+    sim.get("/v1.0/users?$skip=1")
+        .status(400)
+        .error_code("Request_BadRequest");
+}
+
+#[test]
+fn search_on_display_name_needs_consistency_level_eventual() {
+    let sim = Sim::start();
+    for name in ["Contoso Admins", "Helpdesk (Contoso)", "Falcon"] {
+        crate::sim_support::create_group(&sim, 0, name);
+    }
+    let path = "/v1.0/groups?$search=%22displayName:contoso%22";
+    let message = sim
+        .get(path)
+        .status(400)
+        .error_code("Request_UnsupportedQuery");
+    assert!(message.contains("ConsistencyLevel: eventual"), "{message}");
+    let found = sim
+        .send_with(0, "GET", path, None, &[EVENTUAL])
+        .status(200)
+        .json();
+    let mut found = names(&found);
+    found.sort();
+    assert_eq!(found, ["Contoso Admins", "Helpdesk (Contoso)"]);
+    // The term must be a quoted "property:term".
+    sim.send_with(0, "GET", "/v1.0/groups?$search=contoso", None, &[EVENTUAL])
+        .status(400)
+        .error_code("Request_UnsupportedQuery");
+    let users = sim
+        .send_with(
+            0,
+            "GET",
+            "/v1.0/users?$search=%22displayName:admin%22",
+            None,
+            &[EVENTUAL],
+        )
+        .status(200)
+        .json();
+    assert_eq!(users["value"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn expand_returns_assignments_and_group_members() {
+    let sim = Sim::start();
+    let group = crate::sim_support::create_group(&sim, 0, "Expanded");
+    let read = sim
+        .get(&format!("/v1.0/groups/{group}?$expand=members"))
+        .status(200)
+        .json();
+    assert_eq!(read["members"], json!([]));
+    let listed = sim.get("/v1.0/groups?$expand=owners").status(200).json();
+    assert_eq!(listed["value"][0]["owners"], json!([]));
+    // $expand is not available in advanced queries.
+    sim.send_with(0, "GET", "/v1.0/groups?$expand=members", None, &[EVENTUAL])
+        .status(400)
+        .error_code("Request_UnsupportedQuery");
+    let compliance = sim
+        .send(
+            0,
+            "POST",
+            "/v1.0/deviceManagement/deviceCompliancePolicies",
+            Some(&crate::sim_support::compliance_policy("Expanded")),
+        )
+        .status(201)
+        .json();
+    let id = compliance["id"].as_str().expect("id");
+    sim.send(
+        0,
+        "POST",
+        &format!("/v1.0/deviceManagement/deviceCompliancePolicies/{id}/assign"),
+        Some(&json!({"assignments": [{"target": {
+            "@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group}}]})),
+    )
+    .status(200);
+    let expanded = sim
+        .get("/v1.0/deviceManagement/deviceCompliancePolicies?$expand=assignments")
+        .status(200)
+        .json();
+    assert_eq!(
+        expanded["value"][0]["assignments"][0]["target"]["groupId"],
+        group.as_str()
+    );
+}

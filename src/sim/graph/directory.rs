@@ -287,16 +287,27 @@ impl Call<'_> {
                 );
             }
         }
-        let matching: Vec<Value> = objects
+        let sortable: &[&str] = match type_name {
+            "user" => &["displayName", "userPrincipalName"],
+            _ => &[],
+        };
+        let with_count = match self.query.check(true, self.eventual(), sortable) {
+            Ok(with_count) => with_count,
+            Err(reply) => return reply,
+        };
+        let mut keyed: Vec<((), Value)> = objects
             .into_iter()
-            .filter(|o| self.query.matches(o))
+            .filter(|o| self.query.matches(o) && self.query.search_matches(o))
+            .map(|o| ((), o))
             .collect();
+        self.query.sort(&mut keyed);
+        let matching: Vec<Value> = keyed.into_iter().map(|(_, o)| o).collect();
         let size = self
             .query
             .top
             .unwrap_or(self.app.config.page_size)
             .clamp(1, crate::sim::query::MAX_TOP);
-        let start = self.query.offset.min(matching.len());
+        let start = self.query.start().min(matching.len());
         let end = (start + size).min(matching.len());
         let mut items = Vec::with_capacity(end - start);
         for object in &matching[start..end] {
@@ -313,6 +324,9 @@ impl Call<'_> {
             "{{\"@odata.context\":{}",
             json_string(&self.context(&fragment))
         );
+        if with_count && self.query.offset.is_none() {
+            text.push_str(&format!(",\"@odata.count\":{}", matching.len()));
+        }
         if end < matching.len() {
             text.push_str(&format!(
                 ",\"@odata.nextLink\":{}",
