@@ -1,5 +1,6 @@
 //! The HTTP server: the accept loop (HTTP/1.1 and h2c on one socket, graceful shutdown), the
-//! dispatch of a request to the token endpoint, Graph or introspection, and the one fault that
+//! dispatch of a request to the token endpoint, the discovery documents, Graph or
+//! introspection, and the one fault that
 //! needs the transport: a dropped connection (the service fails, so hyper closes the connection
 //! without writing a response).
 //!
@@ -146,6 +147,10 @@ pub(crate) async fn handle(
     let query = parts.uri.query().unwrap_or_default();
     let reply = if path == "/_sim" || path.starts_with("/_sim/") {
         crate::sim::introspect::handle(&app, &method, path, query, &body)
+    } else if let Some(reply) =
+        crate::sim::discovery::handle(&app, &method, path, query, &headers.origin)
+    {
+        reply
     } else if let Some(tenant) = token_tenant(path) {
         if method == "POST" {
             app.token(tenant, &headers, &body, path)
@@ -166,7 +171,7 @@ pub(crate) async fn handle(
         Reply::error(
             404,
             "NotFound",
-            "The simulator serves /{tenant}/oauth2/v2.0/token, /v1.0/..., /beta/... and /_sim/....",
+            "The simulator serves /{tenant}/oauth2/v2.0/token, /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys, /common/discovery/instance, /v1.0/..., /beta/... and /_sim/....",
         )
         .finish(&ids, app.now_ms())
     };

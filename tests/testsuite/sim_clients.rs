@@ -534,3 +534,113 @@ fn expand_returns_assignments_and_group_members() {
         group.as_str()
     );
 }
+
+#[test]
+fn openid_metadata_instance_discovery_and_keys_point_at_the_simulator() {
+    let sim = Sim::start();
+    let tenant = sim.tenant(0);
+    let origin = format!("http://localhost:{}", sim.handle.addr().port());
+    let get = |url: String| -> (u16, Value) {
+        let response = sim.client.get(url).send().expect("discovery request");
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    };
+    let (status, config) = get(format!(
+        "{origin}/{tenant}/v2.0/.well-known/openid-configuration"
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(
+        config["token_endpoint"],
+        format!("{origin}/{tenant}/oauth2/v2.0/token")
+    );
+    assert_eq!(config["issuer"], format!("{origin}/{tenant}/v2.0"));
+    assert_eq!(
+        config["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
+    let jwks_uri = config["jwks_uri"].as_str().expect("jwks_uri").to_string();
+    // The multi-tenant authority names the tenant as a placeholder, as Entra does.
+    let (_, common) = get(format!(
+        "{origin}/common/v2.0/.well-known/openid-configuration"
+    ));
+    assert_eq!(
+        common["token_endpoint"],
+        format!("{origin}/{{tenantid}}/oauth2/v2.0/token")
+    );
+    // An unknown tenant is Entra's AADSTS90002.
+    let (status, error) = get(format!(
+        "{origin}/contoso.example/v2.0/.well-known/openid-configuration"
+    ));
+    assert_eq!(status, 400);
+    assert_eq!(error["error"], "invalid_tenant");
+    assert_eq!(error["error_codes"], json!([90002]));
+    assert!(error["trace_id"].is_string() && error["correlation_id"].is_string());
+    // Instance discovery, as MSAL calls it.
+    let (status, instance) = get(format!(
+        "{origin}/common/discovery/instance?api-version=1.1&authorization_endpoint={origin}/{tenant}/oauth2/v2.0/authorize"
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(
+        instance["tenant_discovery_endpoint"],
+        format!("{origin}/{tenant}/v2.0/.well-known/openid-configuration")
+    );
+    let host = origin.trim_start_matches("http://");
+    assert_eq!(instance["metadata"][0]["aliases"], json!([host]));
+
+    // Tokens are RS256, and the key in the JWKS verifies them.
+    let (status, jwks) = get(jwks_uri);
+    assert_eq!(status, 200);
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "RSA");
+    let token = sim.token(0);
+    let header = jsonwebtoken::decode_header(&token).expect("header");
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(header.kid.as_deref(), key["kid"].as_str());
+    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
+        key["n"].as_str().expect("n"),
+        key["e"].as_str().expect("e"),
+    )
+    .expect("key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&["https://graph.microsoft.com"]);
+    let claims = jsonwebtoken::decode::<Value>(&token, &decoding, &validation).expect("verified");
+    assert_eq!(claims.claims["tid"], tenant.as_str());
+}
+
+#[test]
+fn tokens_survive_a_restart_with_a_state_dir_and_no_other_simulator_accepts_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = tenantform::sim::SimConfig {
+        state_dir: Some(dir.path().to_path_buf()),
+        ..crate::sim_support::test_config()
+    };
+    let sim = Sim::with(config.clone());
+    let token = sim.token(0);
+    let Sim { handle, .. } = sim;
+    handle.shutdown_blocking().expect("saved");
+    assert!(dir.path().join("signing-key.pem").exists());
+
+    let again = Sim::with(config);
+    let response = again
+        .client
+        .get(again.url("/v1.0/organization"))
+        .bearer_auth(&token)
+        .send()
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+
+    // A simulator without that state (even in the same process) refuses it.
+    let other = Sim::start();
+    let response = other
+        .client
+        .get(other.url("/v1.0/organization"))
+        .bearer_auth(&token)
+        .send()
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 401);
+    let body: Value = response.json().expect("json");
+    assert_eq!(
+        body["error"]["message"],
+        "Access token validation failure. Invalid signature."
+    );
+}
