@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use crate::kinds::{ApiVersion, Kind, ThrottleClass};
+use crate::kinds::{ApiVersion, Kind};
 use crate::sim::SimConfig;
 use crate::sim::auth::{AccessClaims, Issuer, TokenRequest};
 use crate::sim::bodies::Schemas;
@@ -348,12 +348,12 @@ impl App {
         let target = self.routes.resolve(request.version, request.path);
         let directory = target
             .is_err()
-            .then(|| resolve_directory(request.path))
+            .then(|| resolve_directory(request.version, request.path))
             .flatten();
         let write = request.method != "GET";
         let class = match (&target, &directory) {
             (Ok(t), _) => Some(t.kind().throttle),
-            (Err(_), Some(_)) => Some(ThrottleClass::Identity),
+            (Err(_), Some(d)) => Some(d.throttle()),
             (Err(_), None) => None,
         };
         let path_only = request.path;

@@ -644,3 +644,59 @@ fn tokens_survive_a_restart_with_a_state_dir_and_no_other_simulator_accepts_them
         "Access token validation failure. Invalid signature."
     );
 }
+
+#[test]
+fn beta_serves_role_scope_tags_and_the_authorization_policy_as_a_collection() {
+    let sim = Sim::start();
+    let tags = sim
+        .get("/beta/deviceManagement/roleScopeTags")
+        .status(200)
+        .json();
+    assert_eq!(
+        tags["@odata.context"],
+        format!(
+            "{}/beta/$metadata#deviceManagement/roleScopeTags",
+            sim.handle.base_url()
+        )
+    );
+    assert_eq!(tags["value"][0]["id"], "0");
+    assert_eq!(tags["value"][0]["displayName"], "Default");
+    assert_eq!(tags["value"][0]["isBuiltIn"], true);
+    sim.get("/beta/deviceManagement/roleScopeTags/0")
+        .status(200);
+    sim.get("/beta/deviceManagement/roleScopeTags/7")
+        .status(404)
+        .error_code("Request_ResourceNotFound");
+    // Not on v1.0, as on Graph.
+    sim.get("/v1.0/deviceManagement/roleScopeTags").status(400);
+
+    // Beta's authorizationPolicy is a collection of one; v1.0's a singleton.
+    let beta = sim
+        .get("/beta/policies/authorizationPolicy")
+        .status(200)
+        .json();
+    let policies = beta["value"].as_array().expect("value");
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0]["id"], "authorizationPolicy");
+    let member = "/beta/policies/authorizationPolicy/authorizationPolicy";
+    sim.send(
+        0,
+        "PATCH",
+        member,
+        Some(&json!({"allowInvitesFrom": "adminsAndGuestInviters"})),
+    )
+    .status(204);
+    assert_eq!(
+        sim.get(member).status(200).json()["allowInvitesFrom"],
+        "adminsAndGuestInviters"
+    );
+    let v1 = sim
+        .get("/v1.0/policies/authorizationPolicy")
+        .status(200)
+        .json();
+    assert!(v1.get("value").is_none(), "{v1}");
+    assert_eq!(v1["allowInvitesFrom"], "adminsAndGuestInviters");
+    sim.get("/beta/policies/authorizationPolicy/other")
+        .status(404)
+        .error_code("Request_ResourceNotFound");
+}

@@ -571,6 +571,8 @@ impl Call<'_> {
             Target::Item(kind, key) => self.item_target(state, kind, &key),
             Target::AlternateKey(kind, value) => self.alternate_key_target(state, kind, &value),
             Target::Singleton(kind) => self.singleton_target(state, kind),
+            Target::SingletonCollection(kind) => self.singleton_collection_target(state, kind),
+            Target::SingletonMember(kind, id) => self.singleton_member_target(state, kind, &id),
             Target::Members(kind) => self.members_target(state, kind),
             Target::Member(kind, id) => self.member_target(state, kind, &id),
             Target::Child(kind, parent) => self.child_target(state, kind, &parent),
