@@ -5,8 +5,9 @@
 //! `client_secret` (form field or HTTP Basic) or a certificate `client_assertion` (a JWT signed
 //! PS256 with `x5t#S256`, or RS256 with `x5t`, by the key of the registered certificate), and a
 //! `scope` of `<graph>/.default`. It answers with Entra's success body or its AADSTS error
-//! body. The access token is a JWT (HS256 with a per-simulator secret) carrying `tid`, `appid`,
-//! `roles` (the tenant's consented permissions), `exp`, `aud` and `iss`.
+//! body. The access token is a JWT signed RS256 (with the key of `signing.rs`, published as a
+//! JWKS, and named by `kid`) carrying `tid`, `appid`, `roles` (the tenant's consented
+//! permissions), `exp`, `aud` and `iss`.
 //!
 //! Input: the tenant path segment, the form body, the request headers, the clock. Output: a
 //! [`FinishedReply`] for the token endpoint; [`AccessClaims`] or a 401 [`Reply`] for Graph.
@@ -16,12 +17,13 @@ use std::collections::{HashMap, HashSet};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use crate::sim::signing::SigningKey;
 use crate::sim::state::Tenant;
 use crate::sim::wire::{FinishedReply, PLAIN_JSON, Reply, login_timestamp};
 
@@ -115,8 +117,7 @@ pub(crate) struct Issuer {
     client_id: String,
     client_secret: String,
     certificate: Option<RegisteredCertificate>,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    signing: SigningKey,
     lifetime_s: i64,
 }
 
@@ -161,27 +162,32 @@ fn aad(status: u16, error: &'static str, code: u32, description: impl Into<Strin
 }
 
 impl Issuer {
-    /// The app (`client_id`, secret, optional certificate) and a fresh signing secret.
+    /// The app (`client_id`, secret, optional certificate) and the token signing key.
     pub(crate) fn new(
         client_id: &str,
         client_secret: &str,
         certificate: Option<RegisteredCertificate>,
+        signing: SigningKey,
         lifetime_s: u64,
     ) -> Issuer {
-        let secret: Vec<u8> = uuid::Uuid::new_v4()
-            .as_bytes()
-            .iter()
-            .chain(uuid::Uuid::new_v4().as_bytes())
-            .copied()
-            .collect();
         Issuer {
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
             certificate,
-            encoding: EncodingKey::from_secret(&secret),
-            decoding: DecodingKey::from_secret(&secret),
+            signing,
             lifetime_s: i64::try_from(lifetime_s).unwrap_or(i64::MAX / 2),
         }
+    }
+
+    /// The JSON Web Key Set of the signing key (`/{tenant}/discovery/v2.0/keys`).
+    pub(crate) fn jwks(&self) -> serde_json::Value {
+        json!({"keys": [self.signing.jwk()]})
+    }
+
+    fn header(&self) -> Header {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.signing.kid.clone());
+        header
     }
 
     /// Answer `POST /{tenant}/oauth2/v2.0/token`. `tenant` is the caller's tenant when the
@@ -400,15 +406,15 @@ impl Issuer {
             ver: "1.0".into(),
             uti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| {
-            aad(
-                500,
-                "server_error",
-                90000,
-                format!("token signing failed: {e}"),
-            )
-        })?;
+        let token =
+            jsonwebtoken::encode(&self.header(), &claims, &self.signing.encoding).map_err(|e| {
+                aad(
+                    500,
+                    "server_error",
+                    90000,
+                    format!("token signing failed: {e}"),
+                )
+            })?;
         Ok(json!({
             "token_type": "Bearer",
             "expires_in": self.lifetime_s,
@@ -559,19 +565,25 @@ impl Issuer {
                 "IDX14100: JWT is not well formed, there are no dots (.). The token needs to be in JWS or JWE Compact Serialization Format.",
             ));
         }
-        let mut validation = Validation::new(Algorithm::HS256);
+        let invalid_signature =
+            || unauthorized("Access token validation failure. Invalid signature.");
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| unauthorized("Access token validation failure."))?;
+        if header.alg != Algorithm::RS256 || header.kid.as_deref() != Some(&self.signing.kid) {
+            return Err(invalid_signature());
+        }
+        let mut validation = Validation::new(Algorithm::RS256);
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.required_spec_claims = HashSet::new();
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature
-                | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
-                    unauthorized("Access token validation failure. Invalid signature.")
-                }
-                _ => unauthorized("Access token validation failure."),
-            })?
-            .claims;
+        let claims =
+            jsonwebtoken::decode::<AccessClaims>(token, &self.signing.decoding, &validation)
+                .map_err(|e| match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature
+                    | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => invalid_signature(),
+                    _ => unauthorized("Access token validation failure."),
+                })?
+                .claims;
         if claims.exp <= now_ms.div_euclid(1000) {
             return Err(unauthorized(
                 "Lifetime validation failed, the token is expired.",
@@ -586,7 +598,8 @@ mod tests {
     use super::*;
 
     fn issuer() -> Issuer {
-        Issuer::new("app", "secret", None, 3599)
+        let key = SigningKey::load_or_create(None).unwrap_or_else(|e| panic!("{e}"));
+        Issuer::new("app", "secret", None, key, 3599)
     }
 
     #[test]
@@ -609,8 +622,8 @@ mod tests {
             ver: "1.0".into(),
             uti: String::new(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &i.encoding)
-            .unwrap_or_default();
+        let token =
+            jsonwebtoken::encode(&i.header(), &claims, &i.signing.encoding).unwrap_or_default();
         let header = format!("Bearer {token}");
         assert!(i.verify(Some(&header), 99_000).is_ok());
         assert!(i.verify(Some(&header), 100_000).is_err());

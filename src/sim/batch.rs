@@ -172,7 +172,7 @@ pub(crate) fn run(
     version: ApiVersion,
     method: &str,
     body: &[u8],
-    _envelope_ids: &RequestIds,
+    origin: &str,
 ) -> BatchOutcome {
     if method != "POST" {
         return BatchOutcome {
@@ -273,6 +273,8 @@ pub(crate) fn run(
                 query,
                 prefer: &prefer,
                 body: body_bytes.as_deref().unwrap_or_default(),
+                origin,
+                consistency_level: header(item, "ConsistencyLevel"),
             };
             let outcome = app.call(claims, tenant, &request, true);
             outcome_throttled = outcome.throttled;

@@ -210,3 +210,88 @@ pub(crate) fn member(id: &str, odata_type: &str) -> Value {
         .or_insert_with(|| Value::Array(Vec::new()));
     Value::Object(out)
 }
+
+/// Microsoft's built-in authentication strengths by their fixed ids (Microsoft Learn,
+/// "Built-in authentication strengths"; the combinations as Graph lists them, e.g. in
+/// ScubaGear's checks): `(id, displayName, description, allowedCombinations)`.
+const BUILT_IN_STRENGTHS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "00000000-0000-0000-0000-000000000002",
+        "Multifactor authentication",
+        "Combinations of methods that satisfy strong authentication, such as a password + SMS",
+        &[
+            "windowsHelloForBusiness",
+            "fido2",
+            "x509CertificateMultiFactor",
+            "deviceBasedPush",
+            "temporaryAccessPassOneTime",
+            "temporaryAccessPassMultiUse",
+            "password,microsoftAuthenticatorPush",
+            "password,softwareOath",
+            "password,hardwareOath",
+            "password,sms",
+            "password,voice",
+            "federatedMultiFactor",
+            "microsoftAuthenticatorPush,federatedSingleFactor",
+            "softwareOath,federatedSingleFactor",
+            "hardwareOath,federatedSingleFactor",
+            "sms,federatedSingleFactor",
+            "voice,federatedSingleFactor",
+        ],
+    ),
+    (
+        "00000000-0000-0000-0000-000000000003",
+        "Passwordless MFA",
+        "Passwordless methods that satisfy strong authentication, such as Passwordless sign-in with the Microsoft Authenticator",
+        &[
+            "windowsHelloForBusiness",
+            "fido2",
+            "x509CertificateMultiFactor",
+            "deviceBasedPush",
+        ],
+    ),
+    (
+        "00000000-0000-0000-0000-000000000004",
+        "Phishing-resistant MFA",
+        "Phishing-resistant, Passwordless methods for the strongest authentication, such as a FIDO2 security key",
+        &[
+            "windowsHelloForBusiness",
+            "fido2",
+            "x509CertificateMultiFactor",
+        ],
+    ),
+];
+
+/// The built-in authentication strength policy with this id, as Graph expands it inside a
+/// Conditional Access policy's `grantControls.authenticationStrength`.
+pub(crate) fn built_in_authentication_strength(id: &str) -> Option<Value> {
+    let (id, name, description, combinations) = BUILT_IN_STRENGTHS
+        .iter()
+        .find(|(known, ..)| known.eq_ignore_ascii_case(id))?;
+    Some(json!({
+        "id": id,
+        "createdDateTime": "2021-12-01T00:00:00Z",
+        "modifiedDateTime": "2021-12-01T00:00:00Z",
+        "displayName": name,
+        "description": description,
+        "policyType": "builtIn",
+        "requirementsSatisfied": "mfa",
+        "allowedCombinations": combinations,
+        "combinationConfigurations": []
+    }))
+}
+
+/// Expand references Graph returns expanded: a built-in authentication strength named by id
+/// in `grantControls.authenticationStrength` becomes the whole policy.
+pub(crate) fn expand_references(entity: &mut Value) {
+    let Some(strength) = entity.pointer_mut("/grantControls/authenticationStrength") else {
+        return;
+    };
+    let expanded = strength
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(built_in_authentication_strength);
+    if let Some(expanded) = expanded {
+        *strength = expanded;
+    }
+}

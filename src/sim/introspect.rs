@@ -45,17 +45,25 @@ fn parse_fault(name: &str) -> Option<Fault> {
 
 /// The administrator a portal change is made as, unless the request names another user.
 pub(crate) fn portal_admin(app: &App, tenant: &Tenant, user: Option<&str>) -> Actor {
-    let domain: String = tenant
-        .name
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let upn = user.map_or_else(|| format!("admin@{domain}.onmicrosoft.com"), str::to_string);
-    Actor::User {
-        id: seeded::guid(app.config.seed, &format!("{}/user/{upn}", tenant.id)),
-        display_name: upn.split('@').next().unwrap_or("admin").to_string(),
-        user_principal_name: upn,
+    let admin = crate::sim::graph::directory::admin_user(app.config.seed, &tenant.id, &tenant.name);
+    let text = |key: &str| {
+        admin
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    match user {
+        Some(upn) if !upn.eq_ignore_ascii_case(&text("userPrincipalName")) => Actor::User {
+            id: seeded::guid(app.config.seed, &format!("{}/user/{upn}", tenant.id)),
+            display_name: upn.split('@').next().unwrap_or(upn).to_string(),
+            user_principal_name: upn.to_string(),
+        },
+        _ => Actor::User {
+            id: text("id"),
+            display_name: text("displayName"),
+            user_principal_name: text("userPrincipalName"),
+        },
     }
 }
 
@@ -106,6 +114,8 @@ fn portal_change(app: &App, tenant: &Tenant, body: &[u8]) -> Reply {
         query: "",
         prefer: "",
         body: payload.as_bytes(),
+        origin: &app.base_url,
+        consistency_level: None,
     };
     let call = Call {
         app,

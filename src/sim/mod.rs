@@ -2,8 +2,9 @@
 //! tests, demos and users' CI. Facts it follows: `../shared/graph-wire-facts.md` (sections 1-8).
 //!
 //! Input: a [`SimConfig`]. Output: an HTTP server on one address serving the token endpoint
-//! (`/{tenant}/oauth2/v2.0/token`), Graph (`/v1.0`, `/beta`, `$batch`) for every kind of the
-//! registry, and introspection (`/_sim/...`). It is a library type ([`Simulator`]) that tests
+//! (`/{tenant}/oauth2/v2.0/token`) and its discovery documents, Graph (`/v1.0`, `/beta`,
+//! `$batch`) for every kind of the registry plus the organization and users, and
+//! introspection (`/_sim/...`). It is a library type ([`Simulator`]) that tests
 //! start in-process on an ephemeral port, and a subcommand.
 //!
 //! Layout (one concern per file):
@@ -15,7 +16,9 @@
 //! - `server.rs`: the accept loop, dispatch, and dropping a connection on purpose.
 //! - `service.rs`: the shared state and the per-request pipeline (auth, fault, route,
 //!   throttle, permission, handler, log).
-//! - `auth.rs`: the token endpoint (secret and certificate assertions) and bearer checks.
+//! - `auth.rs`: the token endpoint (secret and certificate assertions) and bearer checks;
+//!   `signing.rs`: the RS256 token signing key (kept in `--state-dir`); `discovery.rs`: the
+//!   OpenID metadata, the JWKS and instance discovery that MSAL reads first.
 //! - `routes.rs`: Graph's URL space derived from the kinds registry.
 //! - `graph/`: resource semantics (reads in `mod.rs`, `write.rs`, path `targets.rs`: CRUD,
 //!   singletons, upsert, `/assign`, soft delete).
@@ -51,6 +54,7 @@ mod auth;
 mod batch;
 mod bodies;
 mod defaults;
+mod discovery;
 mod graph;
 mod introspect;
 mod log;
@@ -60,9 +64,11 @@ mod routes;
 mod seeded;
 mod server;
 mod service;
+mod signing;
 mod state;
 mod wire;
 
+pub use signing::SigningKeyError;
 pub use state::StateFileError;
 
 use crate::sim::clock::{Clock, SystemClock};
@@ -184,6 +190,9 @@ pub enum SimError {
     /// The TLS certificate could not be made or written.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The token signing key could not be made, read or written.
+    #[error(transparent)]
+    Signing(#[from] SigningKeyError),
 }
 
 /// One simulated tenant, as introspection shows it.
@@ -322,10 +331,12 @@ impl Simulator {
                 ..config.fault_mix.clone()
             },
         );
+        let signing = signing::SigningKey::load_or_create(config.state_dir.as_deref())?;
         let issuer = auth::Issuer::new(
             &config.client_id,
             &config.client_secret,
             certificate,
+            signing,
             config.token_lifetime_s,
         );
         let app = Arc::new(App::new(AppParts {

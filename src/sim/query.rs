@@ -1,9 +1,13 @@
 //! OData query options of list and get requests (graph-wire-facts.md section 7): `$filter` with
-//! `eq` clauses joined by `and`, `$select`, `$top` (at most 999), `$expand`, and the opaque
-//! `$skiptoken` of `@odata.nextLink` paging.
+//! `eq` clauses joined by `and`, `$select`, `$top` (at most 999), `$expand`, `$count`,
+//! `$orderby` (one property), `$skip`, `$search` (`"property:term"`), and the opaque
+//! `$skiptoken` of `@odata.nextLink` paging; and Graph's rules for directory objects, where
+//! `$search`, `$count` and most sorting are advanced queries (`ConsistencyLevel: eventual`,
+//! Microsoft Learn "Advanced query capabilities on Microsoft Entra ID objects").
 //!
-//! Input: the raw query string. Output: a [`Query`], or the 400 Graph sends for an option it
-//! does not support.
+//! Input: the raw query string (and, for the rules, what the collection is and the
+//! `ConsistencyLevel` header). Output: a [`Query`], or the 400 Graph sends for an option or a
+//! combination it does not support.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,8 +36,16 @@ pub(crate) struct Query {
     pub(crate) select: Option<Vec<String>>,
     /// `$top`.
     pub(crate) top: Option<usize>,
-    /// The offset carried by `$skiptoken`.
-    pub(crate) offset: usize,
+    /// The offset carried by `$skiptoken` (absolute: it already counts `$skip`).
+    pub(crate) offset: Option<usize>,
+    /// `$skip`.
+    pub(crate) skip: usize,
+    /// `$count=true`.
+    pub(crate) count: bool,
+    /// `$orderby`: one property and whether it sorts descending.
+    pub(crate) orderby: Option<(String, bool)>,
+    /// `$search="property:term"`: the property and the term.
+    pub(crate) search: Option<(String, String)>,
     /// `$expand` navigation properties (top level; nested options are accepted and ignored).
     pub(crate) expand: Vec<String>,
     /// The query without `$skiptoken`, as sent (for the next link).
@@ -96,11 +108,37 @@ impl Query {
                 .unwrap_or_default();
             match option_name(&key).as_str() {
                 "skiptoken" => {
-                    query.offset = parse_skiptoken(&value).ok_or_else(|| {
+                    query.offset = Some(parse_skiptoken(&value).ok_or_else(|| {
                         Reply::error(400, "Request_BadRequest", "The specified page token value has expired and can no longer be included in your request.")
-                    })?;
+                    })?);
                     continue;
                 }
+                "count" if key.starts_with('$') => {
+                    query.count = match value.trim().to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(Reply::error(
+                                400,
+                                "Request_BadRequest",
+                                format!(
+                                    "Invalid value '{value}' for the query option '$count'; expected true or false."
+                                ),
+                            ));
+                        }
+                    };
+                }
+                "skip" if key.starts_with('$') => {
+                    query.skip = value.trim().parse().map_err(|_| {
+                        Reply::error(
+                            400,
+                            "Request_BadRequest",
+                            format!("Invalid value '{value}' for the query option '$skip'."),
+                        )
+                    })?;
+                }
+                "orderby" if key.starts_with('$') => query.orderby = Some(parse_orderby(&value)?),
+                "search" if key.starts_with('$') => query.search = Some(parse_search(&value)?),
                 "filter" => query.filter = parse_filter(&value)?,
                 "select" => {
                     query.select = Some(
@@ -130,9 +168,7 @@ impl Query {
                 }
                 // Options Graph supports on some collections but the simulator does not
                 // implement: refuse them rather than answer as if they were applied.
-                name @ ("orderby" | "count" | "skip" | "search" | "apply" | "compute")
-                    if key.starts_with('$') =>
-                {
+                name @ ("apply" | "compute") if key.starts_with('$') => {
                     return Err(unsupported(format!(
                         "The query option '${name}' is not supported by tenantform sim."
                     )));
@@ -143,6 +179,108 @@ impl Query {
         }
         query.without_skiptoken = kept.join("&");
         Ok(query)
+    }
+
+    /// Where the page starts: the `$skiptoken` offset, else `$skip`.
+    pub(crate) fn start(&self) -> usize {
+        self.offset.unwrap_or(self.skip)
+    }
+
+    /// Graph's rules for these options on a collection. `directory`: the collection holds
+    /// directory objects (groups, users, organization), where `$search`, `$count` and most
+    /// sorting are advanced queries; `eventual`: the request sent `ConsistencyLevel: eventual`;
+    /// `default_sortable`: properties a directory collection sorts by without advanced query
+    /// parameters. Returns whether `@odata.count` is to be sent.
+    pub(crate) fn check(
+        &self,
+        directory: bool,
+        eventual: bool,
+        default_sortable: &[&str],
+    ) -> Result<bool, Reply> {
+        if !directory {
+            if self.search.is_some() {
+                return Err(unsupported(
+                    "The query option '$search' is not supported on this resource.".to_string(),
+                ));
+            }
+            return Ok(self.count);
+        }
+        if self.search.is_some() && !eventual {
+            return Err(unsupported("Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'".to_string()));
+        }
+        if self.skip > 0 {
+            return Err(Reply::error(
+                400,
+                "Request_BadRequest",
+                "'$skip' is not supported by the service.",
+            ));
+        }
+        let advanced = eventual && self.count;
+        if let Some((property, _)) = &self.orderby {
+            let by_default = default_sortable
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(property));
+            if !advanced && (!by_default || !self.filter.is_empty()) {
+                return Err(unsupported(
+                    "Sorting not supported for current query.".to_string(),
+                ));
+            }
+        }
+        if !self.expand.is_empty() && eventual {
+            return Err(unsupported(
+                "The query option '$expand' is not supported with advanced queries (ConsistencyLevel: eventual)."
+                    .to_string(),
+            ));
+        }
+        // Without the header, Graph silently ignores `$count=true` on directory objects.
+        Ok(self.count && eventual)
+    }
+
+    /// True when `value` matches `$search` (tokenized prefix match on the property, as the
+    /// directory's search does: `"displayName:contoso"` finds "Contoso Admins" and
+    /// "Admins (Contoso)").
+    pub(crate) fn search_matches(&self, value: &Value) -> bool {
+        let Some((property, term)) = &self.search else {
+            return true;
+        };
+        let Some(text) = value
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(property)))
+            .and_then(|(_, v)| v.as_str())
+        else {
+            return false;
+        };
+        let text = text.to_lowercase();
+        let term = term.to_lowercase();
+        text.starts_with(&term)
+            || text
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|token| !token.is_empty() && token.starts_with(&term))
+    }
+
+    /// Sort by `$orderby` (strings case-insensitively; nulls and absent values last).
+    pub(crate) fn sort<T>(&self, items: &mut [(T, Value)]) {
+        let Some((property, descending)) = &self.orderby else {
+            return;
+        };
+        let key = |v: &Value| -> Option<String> {
+            let mut current = Some(v);
+            for segment in property.split('/') {
+                current = current.and_then(|c| c.get(segment));
+            }
+            match current? {
+                Value::Null => None,
+                Value::String(s) => Some(s.to_lowercase()),
+                other => Some(other.to_string()),
+            }
+        };
+        items.sort_by(|(_, a), (_, b)| match (key(a), key(b)) {
+            (Some(a), Some(b)) if *descending => b.cmp(&a),
+            (Some(a), Some(b)) => a.cmp(&b),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
     }
 
     /// True when `value` satisfies every filter clause. Strings compare case-insensitively, as
@@ -160,6 +298,53 @@ impl Query {
             }
         })
     }
+}
+
+/// `displayName desc` → (`displayName`, true). One property only.
+fn parse_orderby(text: &str) -> Result<(String, bool), Reply> {
+    let invalid = || {
+        unsupported(format!(
+            "Invalid $orderby: the simulator sorts by one property, `property [asc|desc]`; got \"{text}\"."
+        ))
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let (property, descending) = match words.as_slice() {
+        [property] => (*property, false),
+        [property, order] if order.eq_ignore_ascii_case("asc") => (*property, false),
+        [property, order] if order.eq_ignore_ascii_case("desc") => (*property, true),
+        _ => return Err(invalid()),
+    };
+    if property.contains(',')
+        || !property
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '/' | '_'))
+    {
+        return Err(invalid());
+    }
+    Ok((property.to_string(), descending))
+}
+
+/// `"displayName:contoso"` (the quotes are required) → (`displayName`, `contoso`).
+fn parse_search(text: &str) -> Result<(String, String), Reply> {
+    let invalid = || {
+        Reply::error(
+            400,
+            "Request_UnsupportedQuery",
+            format!(
+                "Syntax error: the $search value must be a quoted \"property:term\" clause; got {text}."
+            ),
+        )
+    };
+    let inner = text
+        .trim()
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .ok_or_else(invalid)?;
+    let (property, term) = inner.split_once(':').ok_or_else(invalid)?;
+    if property.trim().is_empty() || term.trim().is_empty() {
+        return Err(invalid());
+    }
+    Ok((property.trim().to_string(), term.trim().to_string()))
 }
 
 /// `displayName eq 'It''s' and isTrusted eq true`.
@@ -275,15 +460,28 @@ mod tests {
         assert!(Query::parse("$filter=startswith(displayName,'a')").is_err());
         assert!(Query::parse("$top=1000").is_err());
         assert!(Query::parse("$top=0").is_err());
-        // Implemented nowhere in the simulator: refused, never silently ignored.
+        // Malformed options are refused, never silently ignored.
         for option in [
-            "$orderby=displayName",
-            "$count=true",
-            "$skip=10",
-            "$search=\"x\"",
+            "$orderby=displayName,id",
+            "$orderby=displayName sideways",
+            "$count=maybe",
+            "$skip=-1",
+            "$search=x",
+            "$search=\"nocolon\"",
+            "$apply=groupby((displayName))",
         ] {
             assert!(Query::parse(option).is_err(), "{option}");
         }
+        let q = Query::parse(
+            "$orderby=displayName%20desc&$count=true&$skip=2&$search=%22displayName:con%22",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(q.orderby, Some(("displayName".into(), true)));
+        assert!(q.count);
+        assert_eq!(q.start(), 2);
+        assert_eq!(q.search, Some(("displayName".into(), "con".into())));
+        assert!(q.search_matches(&json!({"displayName": "Admins (Contoso)"})));
+        assert!(!q.search_matches(&json!({"displayName": "Falcon"})));
         assert!(Query::parse("tenant=x").is_ok());
         assert!(Query::parse("$top=999").is_ok());
     }
@@ -292,7 +490,7 @@ mod tests {
     fn skiptokens_round_trip_and_are_dropped_from_the_next_link_query() {
         let q = Query::parse(&format!("$top=2&$skiptoken={}", skiptoken(4)))
             .unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(q.offset, 4);
+        assert_eq!(q.offset, Some(4));
         assert_eq!(q.without_skiptoken, "$top=2");
         assert!(Query::parse("$skiptoken=garbage").is_err());
     }

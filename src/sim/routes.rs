@@ -14,6 +14,11 @@ use crate::kinds::{self, ApiVersion, Kind, Shape};
 /// `deletedItems` (graph-wire-facts.md section 5.1).
 const SOFT_DELETE_ROOT: &str = "/identity/conditionalAccess/";
 
+/// Singletons that Graph's beta serves as a collection of one (graph-wire-facts.md section
+/// 5.3: `GET /beta/policies/authorizationPolicy` answers `value: [...]`, and the object is at
+/// `/beta/policies/authorizationPolicy/authorizationPolicy`).
+const BETA_COLLECTION_SINGLETONS: &[&str] = &["authorizationPolicy"];
+
 /// What a path addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -25,6 +30,10 @@ pub(crate) enum Target {
     AlternateKey(&'static Kind, String),
     /// A singleton.
     Singleton(&'static Kind),
+    /// A singleton that beta serves as a collection of one: the collection.
+    SingletonCollection(&'static Kind),
+    /// A singleton that beta serves as a collection of one: the object, by its id.
+    SingletonMember(&'static Kind, String),
     /// The fixed set of a `FixedMember` kind (list).
     Members(&'static Kind),
     /// One fixed member, by id (case-insensitive).
@@ -49,6 +58,8 @@ impl Target {
             | Target::Item(k, _)
             | Target::AlternateKey(k, _)
             | Target::Singleton(k)
+            | Target::SingletonCollection(k)
+            | Target::SingletonMember(k, _)
             | Target::Members(k)
             | Target::Member(k, _)
             | Target::Child(k, _)
@@ -208,6 +219,11 @@ impl RouteTable {
         if let Some(alternate) = self.alternate_key_target(version, &segments) {
             return Ok(alternate);
         }
+        if version == ApiVersion::Beta
+            && let Some(target) = beta_collection_singleton(&segments)
+        {
+            return Ok(target);
+        }
         let Some((_, route, mut captures)) = best else {
             return Err(NoRoute {
                 segment: segments
@@ -259,6 +275,30 @@ impl RouteTable {
         }
         None
     }
+}
+
+/// `/policies/authorizationPolicy[/{id}]` on beta: the collection of one, or its member.
+fn beta_collection_singleton(segments: &[String]) -> Option<Target> {
+    for name in BETA_COLLECTION_SINGLETONS {
+        let Some(kind) = kinds::by_name(name) else {
+            continue;
+        };
+        let path: Vec<&str> = kind.path.trim_matches('/').split('/').collect();
+        let prefix_matches = segments.len() >= path.len()
+            && path
+                .iter()
+                .zip(segments)
+                .all(|(p, s)| p.eq_ignore_ascii_case(s));
+        if !prefix_matches {
+            continue;
+        }
+        match &segments[path.len()..] {
+            [] => return Some(Target::SingletonCollection(kind)),
+            [id] => return Some(Target::SingletonMember(kind, id.clone())),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `(uniqueName='a''b')` → `a'b`.
@@ -339,6 +379,24 @@ mod tests {
         let t = resolve("/deviceManagement/deviceCompliancePolicies/p/assignments")
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(matches!(t, Target::Assignments(_, ref id) if id == "p"));
+    }
+
+    #[test]
+    fn beta_serves_the_authorization_policy_as_a_collection_of_one() {
+        let table = RouteTable::from_registry();
+        let beta = |p: &str| table.resolve(ApiVersion::Beta, p);
+        assert!(matches!(
+            beta("/policies/authorizationPolicy"),
+            Ok(Target::SingletonCollection(_))
+        ));
+        assert!(matches!(
+            beta("/policies/authorizationPolicy/authorizationPolicy"),
+            Ok(Target::SingletonMember(_, ref id)) if id == "authorizationPolicy"
+        ));
+        assert!(matches!(
+            resolve("/policies/authorizationPolicy"),
+            Ok(Target::Singleton(_))
+        ));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The HTTP server: the accept loop (HTTP/1.1 and h2c on one socket, graceful shutdown), the
-//! dispatch of a request to the token endpoint, Graph or introspection, and the one fault that
+//! dispatch of a request to the token endpoint, the discovery documents, Graph or
+//! introspection, and the one fault that
 //! needs the transport: a dropped connection (the service fails, so hyper closes the connection
 //! without writing a response).
 //!
@@ -58,6 +59,25 @@ fn to_response(reply: FinishedReply) -> Response<Full<Bytes>> {
     response
 }
 
+/// `scheme://host[:port]` as the client called it (Graph builds `@odata.nextLink` on the host
+/// it was called on): the scheme the simulator serves and the request's `Host` (or HTTP/2
+/// `:authority`). A missing or malformed host falls back to the listen address.
+fn request_origin(base_url: &str, host: Option<&str>) -> String {
+    let scheme = base_url.split_once("://").map_or("http", |(s, _)| s);
+    match host {
+        Some(host)
+            if !host.is_empty()
+                && host.len() <= 255
+                && host.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_')
+                }) =>
+        {
+            format!("{scheme}://{host}")
+        }
+        _ => base_url.to_string(),
+    }
+}
+
 /// `/v1.0/...` or `/beta/...` → the version and the rest (starting with `/`).
 fn graph_path(path: &str) -> Option<(ApiVersion, &str)> {
     for version in [ApiVersion::V1, ApiVersion::Beta] {
@@ -97,11 +117,16 @@ pub(crate) async fn handle(
         .filter_map(|v| v.to_str().ok())
         .collect::<Vec<_>>()
         .join(",");
+    let host = header_text(&parts, "host")
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_string()));
+    let origin = request_origin(&app.base_url, host.as_deref());
     let headers = RequestHeaders {
         authorization: header_text(&parts, "authorization"),
         client_request_id: header_text(&parts, "client-request-id"),
         prefer,
-        host: header_text(&parts, "host"),
+        host,
+        origin,
+        consistency_level: header_text(&parts, "consistencylevel"),
     };
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -122,6 +147,10 @@ pub(crate) async fn handle(
     let query = parts.uri.query().unwrap_or_default();
     let reply = if path == "/_sim" || path.starts_with("/_sim/") {
         crate::sim::introspect::handle(&app, &method, path, query, &body)
+    } else if let Some(reply) =
+        crate::sim::discovery::handle(&app, &method, path, query, &headers.origin)
+    {
+        reply
     } else if let Some(tenant) = token_tenant(path) {
         if method == "POST" {
             app.token(tenant, &headers, &body, path)
@@ -142,7 +171,7 @@ pub(crate) async fn handle(
         Reply::error(
             404,
             "NotFound",
-            "The simulator serves /{tenant}/oauth2/v2.0/token, /v1.0/..., /beta/... and /_sim/....",
+            "The simulator serves /{tenant}/oauth2/v2.0/token, /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys, /common/discovery/instance, /v1.0/..., /beta/... and /_sim/....",
         )
         .finish(&ids, app.now_ms())
     };
@@ -233,5 +262,20 @@ mod tests {
         assert_eq!(graph_path("/v1.0x/groups"), None);
         assert_eq!(token_tenant("/t1/oauth2/v2.0/token"), Some("t1"));
         assert_eq!(token_tenant("/t1/oauth2/token"), None);
+    }
+
+    #[test]
+    fn origins_follow_the_host_the_client_called() {
+        let base = "http://127.0.0.1:8765";
+        assert_eq!(
+            request_origin(base, Some("localhost:8765")),
+            "http://localhost:8765"
+        );
+        assert_eq!(
+            request_origin("https://127.0.0.1:1", Some("[::1]:1")),
+            "https://[::1]:1"
+        );
+        assert_eq!(request_origin(base, None), base);
+        assert_eq!(request_origin(base, Some("evil\"/x")), base);
     }
 }

@@ -13,7 +13,7 @@ use crate::sim::auth::{AccessClaims, Issuer, TokenRequest};
 use crate::sim::bodies::Schemas;
 use crate::sim::clock::Clock;
 use crate::sim::faults::{Fault, Faults};
-use crate::sim::graph::{Call, GraphRequest};
+use crate::sim::graph::{Call, GraphRequest, resolve_directory};
 use crate::sim::log::{Record, RequestLog};
 use crate::sim::query::Query;
 use crate::sim::routes::RouteTable;
@@ -30,8 +30,12 @@ pub(crate) struct RequestHeaders {
     pub(crate) client_request_id: Option<String>,
     /// `Prefer` (all values, comma-joined).
     pub(crate) prefer: String,
-    /// `Host`.
+    /// `Host` (or HTTP/2 `:authority`).
     pub(crate) host: Option<String>,
+    /// `scheme://host[:port]` the client called: the base of URLs in answers.
+    pub(crate) origin: String,
+    /// `ConsistencyLevel`.
+    pub(crate) consistency_level: Option<String>,
 }
 
 /// The simulator.
@@ -376,8 +380,16 @@ impl App {
             return self.audit_log(claims, tenant, request, log);
         }
         let target = self.routes.resolve(request.version, request.path);
+        let directory = target
+            .is_err()
+            .then(|| resolve_directory(request.version, request.path))
+            .flatten();
         let write = request.method != "GET";
-        let class = target.as_ref().ok().map(|t| t.kind().throttle);
+        let class = match (&target, &directory) {
+            (Ok(t), _) => Some(t.kind().throttle),
+            (Err(_), Some(d)) => Some(d.throttle()),
+            (Err(_), None) => None,
+        };
         let path_only = request.path;
         let admission = self.throttle.admit(&ThrottleRequest {
             app_id: &claims.appid,
@@ -411,6 +423,38 @@ impl App {
                 };
             }
         };
+        if let Some(directory) = directory {
+            let has = |p: &str| claims.roles.iter().any(|r| r.eq_ignore_ascii_case(p));
+            if !has(directory.permission()) {
+                return plain(Reply::error(
+                    403,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                ));
+            }
+            let query = match Query::parse(request.query) {
+                Ok(query) => query,
+                Err(reply) => return plain(reply),
+            };
+            let actor = crate::sim::audit::Actor::App {
+                app_id: claims.appid.clone(),
+                service_principal_id: claims.oid.clone(),
+            };
+            let call = Call {
+                app: self,
+                tenant,
+                request,
+                query,
+                now_ms: self.now_ms(),
+                clock_ms: self.clock_ms(),
+                actor: &actor,
+            };
+            let mut reply = call.directory(directory);
+            for (name, value) in extra_headers {
+                reply = reply.with_header(name, value);
+            }
+            return plain(reply);
+        }
         let target = match target {
             Ok(target) => target,
             Err(no_route) => {
@@ -522,7 +566,7 @@ impl App {
             AuditLog::DirectoryAudits(None) | AuditLog::IntuneEvents(None) => {
                 let base = format!(
                     "{}/{}{}",
-                    self.base_url,
+                    request.origin,
                     request.version.segment(),
                     request.path
                 );
@@ -568,7 +612,15 @@ impl App {
             tokio::time::sleep(latency).await;
         }
         if path.eq_ignore_ascii_case("/$batch") {
-            let batch = crate::sim::batch::run(self, &claims, tenant, version, method, body, &ids);
+            let batch = crate::sim::batch::run(
+                self,
+                &claims,
+                tenant,
+                version,
+                method,
+                body,
+                &headers.origin,
+            );
             let outcome = Outcome {
                 reply: batch.reply,
                 throttled: false,
@@ -584,6 +636,8 @@ impl App {
             query,
             prefer: &headers.prefer,
             body,
+            origin: &headers.origin,
+            consistency_level: headers.consistency_level.as_deref(),
         };
         let outcome = self.call(&claims, tenant, &request, false);
         self.finish_and_log(&ids, method, &full_path, Some(tenant.index), outcome)

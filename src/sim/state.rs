@@ -402,7 +402,8 @@ impl Tenant {
     }
 }
 
-/// Every application permission some kind needs, sorted and unique.
+/// Every application permission some kind needs, plus those that read the directory objects
+/// the simulator serves beside the kinds (organization, users), sorted and unique.
 pub(crate) fn consented_permissions() -> Vec<&'static str> {
     let mut all: Vec<&'static str> = kinds::KINDS
         .iter()
@@ -417,6 +418,7 @@ pub(crate) fn consented_permissions() -> Vec<&'static str> {
                 .iter()
                 .copied(),
         )
+        .chain(crate::sim::graph::DIRECTORY_PERMISSIONS.iter().copied())
         .collect();
     all.sort_unstable();
     all.dedup();

@@ -507,6 +507,51 @@ fn a_plan_is_applied_only_to_tenants_that_did_not_change_since() {
 }
 
 #[test]
+fn a_group_made_by_another_client_without_unique_name_is_left_alone_by_match_by_key() {
+    // Graph (and the simulator) accept `POST /groups` without uniqueName. tenantform matches
+    // groups by uniqueName only, so a look-alike group another tool made is neither adopted
+    // nor changed, and tenantform's own group is created beside it.
+    let w = World::new(config(1));
+    let foreign = w
+        .sim
+        .send(
+            0,
+            "POST",
+            "/v1.0/groups",
+            Some(&serde_json::json!({
+                "displayName": "Intune compliance - in scope",
+                "mailNickname": "intune-compliance-scope",
+                "mailEnabled": false,
+                "securityEnabled": true
+            })),
+        )
+        .status(201)
+        .json();
+    let foreign_id = foreign["id"].as_str().expect("id").to_string();
+    w.deploy(&[]).success();
+    converged(&w);
+    let groups = w.objects(0)["group"].clone();
+    let groups = groups.as_array().expect("groups");
+    let same_name: Vec<&Value> = groups
+        .iter()
+        .filter(|g| g["displayName"] == "Intune compliance - in scope")
+        .collect();
+    assert_eq!(same_name.len(), 2, "{groups:?}");
+    let untouched = same_name
+        .iter()
+        .find(|g| g["id"] == foreign_id.as_str())
+        .expect("the foreign group is still there");
+    assert_eq!(untouched["uniqueName"], Value::Null);
+    assert_eq!(untouched["description"], Value::Null);
+    assert!(
+        same_name
+            .iter()
+            .any(|g| g["uniqueName"] == "tenantform-intune-compliance-scope"),
+        "{groups:?}"
+    );
+}
+
+#[test]
 fn pruning_deletes_orphans_and_only_with_prune() {
     let w = World::new(config(1));
     w.deploy(&[]).success();

@@ -12,6 +12,7 @@ mod shipped;
 mod sim_audit;
 mod sim_auth;
 mod sim_batch;
+mod sim_clients;
 mod sim_graph;
 mod sim_state;
 mod sim_support;

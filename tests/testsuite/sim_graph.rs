@@ -357,6 +357,52 @@ fn groups_upsert_by_unique_name_201_then_204_and_plain_patch_is_404_when_missing
 }
 
 #[test]
+fn post_groups_without_unique_name_is_created_and_a_given_unique_name_stays_unique() {
+    // Graph requires displayName, mailEnabled, mailNickname and securityEnabled; uniqueName is
+    // an optional alternate key (Microsoft's SDKs and scripts create groups without it).
+    let sim = Sim::start();
+    let created = sim
+        .send(0, "POST", "/v1.0/groups", Some(&group("No unique name")))
+        .status(201)
+        .json();
+    assert!(created["id"].as_str().is_some_and(is_guid), "{created}");
+    assert_eq!(created["uniqueName"], Value::Null);
+    assert_eq!(created["displayName"], "No unique name");
+    let id = created["id"].as_str().expect("id");
+    sim.get(&format!("/v1.0/groups/{id}")).status(200);
+    // A second one without uniqueName is another group, not a conflict.
+    sim.send(0, "POST", "/v1.0/groups", Some(&group("No unique name")))
+        .status(201);
+    // Required properties are still required.
+    let mut incomplete = group("Incomplete");
+    incomplete
+        .as_object_mut()
+        .expect("object")
+        .remove("mailNickname");
+    let message = sim
+        .send(0, "POST", "/v1.0/groups", Some(&incomplete))
+        .status(400)
+        .error_code("Request_BadRequest");
+    assert!(message.contains("mailNickname"), "{message}");
+    // A uniqueName given on POST is kept and stays unique.
+    let mut named = group("Named");
+    named["uniqueName"] = json!("named-group");
+    sim.send(0, "POST", "/v1.0/groups", Some(&named))
+        .status(201);
+    sim.get("/v1.0/groups(uniqueName='named-group')")
+        .status(200);
+    sim.send(0, "POST", "/v1.0/groups", Some(&named))
+        .status(400)
+        .error_code("Request_MultipleObjectsWithSameKeyValue");
+    assert_eq!(
+        sim.get("/v1.0/groups").json()["value"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+}
+
+#[test]
 fn partners_are_keyed_by_tenant_id_and_identity_synchronization_is_put() {
     let sim = Sim::start();
     let partner = "3d0f5dc6-0000-4000-8000-00000000beef";

@@ -21,11 +21,33 @@ use crate::sim::state::{StoredObject, Tenant, TenantState};
 use crate::sim::wire::{Reply, graph_timestamp, json_string};
 use crate::source::model::is_guid;
 
+pub(crate) mod directory;
 mod targets;
 mod write;
 
+pub(crate) use directory::{PERMISSIONS as DIRECTORY_PERMISSIONS, resolve as resolve_directory};
+
 /// Properties Graph keeps but leaves out of GET (returned only with `$expand`).
 const HIDDEN_ON_GET: &[(&str, &str)] = &[("deviceCompliancePolicy", "scheduledActionsForRule")];
+
+/// Directory-object relationships a kind can `$expand`; the simulator keeps no members or
+/// owners, so they expand to an empty collection.
+const EXPANDABLE_RELATIONSHIPS: &[(&str, &str)] = &[("group", "members"), ("group", "owners")];
+
+/// True for kinds whose objects are directory objects (advanced-query rules apply).
+fn is_directory_kind(kind: &Kind) -> bool {
+    kind.path.eq_ignore_ascii_case("/groups")
+}
+
+/// Properties a directory collection of this kind sorts by without advanced queries
+/// (Microsoft Learn, "Advanced query capabilities": groups by displayName).
+fn default_sortable(kind: &Kind) -> &'static [&'static str] {
+    if is_directory_kind(kind) {
+        &["displayName"]
+    } else {
+        &[]
+    }
+}
 
 /// One Graph request, relative to the version root.
 #[derive(Debug, Clone)]
@@ -42,6 +64,11 @@ pub(crate) struct GraphRequest<'a> {
     pub(crate) prefer: &'a str,
     /// Body bytes.
     pub(crate) body: &'a [u8],
+    /// `scheme://host[:port]` the client called (the base of `@odata.context` and
+    /// `@odata.nextLink`).
+    pub(crate) origin: &'a str,
+    /// The `ConsistencyLevel` header (a `$batch` item's own).
+    pub(crate) consistency_level: Option<&'a str>,
 }
 
 /// Everything a handler needs.
@@ -172,15 +199,41 @@ impl Call<'_> {
             .any(|p| p.trim().eq_ignore_ascii_case(token))
     }
 
+    /// True when the request sent `ConsistencyLevel: eventual`.
+    fn eventual(&self) -> bool {
+        self.request
+            .consistency_level
+            .is_some_and(|c| c.trim().eq_ignore_ascii_case("eventual"))
+    }
+
     fn version(&self) -> &'static str {
         self.request.version.segment()
+    }
+
+    /// `scheme://host[:port]` of the URLs in answers (`@odata.context`, `@odata.nextLink`).
+    fn base_url(&self) -> &str {
+        self.request.origin
     }
 
     fn context(&self, fragment: &str) -> String {
         format!(
             "{}/{}/$metadata#{fragment}",
-            self.app.base_url,
+            self.base_url(),
             self.version()
+        )
+    }
+
+    /// The absolute `@odata.nextLink` of the page that starts at `offset`: the request's own
+    /// URL and query options, with a `$skiptoken` for the offset.
+    fn next_link(&self, offset: usize) -> String {
+        let query = &self.query.without_skiptoken;
+        let separator = if query.is_empty() { "" } else { "&" };
+        format!(
+            "{}/{}{}?{query}{separator}$skiptoken={}",
+            self.base_url(),
+            self.version(),
+            self.request.path,
+            skiptoken(offset)
         )
     }
 
@@ -253,6 +306,11 @@ impl Call<'_> {
                     property.to_string(),
                     stored.unwrap_or(Value::Array(Vec::new())),
                 );
+            } else if let Some((_, relationship)) = EXPANDABLE_RELATIONSHIPS
+                .iter()
+                .find(|(k, r)| *k == kind.name && r.eq_ignore_ascii_case(name))
+            {
+                map.insert((*relationship).to_string(), Value::Array(Vec::new()));
             } else if name.eq_ignore_ascii_case("assignments") && assignment_kind_of(kind).is_some()
             {
                 let assignments = object
@@ -350,16 +408,33 @@ impl Call<'_> {
         objects: impl Iterator<Item = &'o StoredObject>,
         fragment: &str,
     ) -> Reply {
-        let matching: Vec<&StoredObject> = objects
+        let with_count = match self.query.check(
+            is_directory_kind(kind),
+            self.eventual(),
+            default_sortable(kind),
+        ) {
+            Ok(with_count) => with_count,
+            Err(reply) => return reply,
+        };
+        let mut matching: Vec<&StoredObject> = objects
             .filter(|o| self.visible(o))
             .filter(|o| self.matches_filter(kind, o))
             .collect();
+        if self.query.search.is_some() || self.query.orderby.is_some() {
+            let mut keyed: Vec<(&StoredObject, Value)> = matching
+                .into_iter()
+                .map(|o| (o, o.value()))
+                .filter(|(_, v)| self.query.search_matches(v))
+                .collect();
+            self.query.sort(&mut keyed);
+            matching = keyed.into_iter().map(|(o, _)| o).collect();
+        }
         let size = self
             .query
             .top
             .unwrap_or(self.app.config.page_size)
             .clamp(1, MAX_TOP);
-        let start = self.query.offset.min(matching.len());
+        let start = self.query.start().min(matching.len());
         let end = (start + size).min(matching.len());
         let mut items = Vec::with_capacity(end - start);
         for object in &matching[start..end] {
@@ -376,16 +451,11 @@ impl Call<'_> {
             "{{\"@odata.context\":{}",
             json_string(&self.context(&context_fragment))
         );
+        if with_count && self.query.offset.is_none() {
+            text.push_str(&format!(",\"@odata.count\":{}", matching.len()));
+        }
         if end < matching.len() {
-            let query = &self.query.without_skiptoken;
-            let separator = if query.is_empty() { "" } else { "&" };
-            let next = format!(
-                "{}/{}{}?{query}{separator}$skiptoken={}",
-                self.app.base_url,
-                self.version(),
-                self.request.path,
-                skiptoken(end)
-            );
+            let next = self.next_link(end);
             text.push_str(&format!(",\"@odata.nextLink\":{}", json_string(&next)));
         }
         text.push_str(",\"value\":[");
@@ -480,7 +550,7 @@ impl Call<'_> {
         if let Value::Array(items) = value {
             for item in items {
                 if let Value::Object(map) = item {
-                    if !map.contains_key("id") {
+                    if map.get("id").is_none_or(Value::is_null) {
                         let id = self.next_id(state);
                         map.insert("id".into(), Value::String(id));
                     }
@@ -510,6 +580,8 @@ impl Call<'_> {
             Target::Item(kind, key) => self.item_target(state, kind, &key),
             Target::AlternateKey(kind, value) => self.alternate_key_target(state, kind, &value),
             Target::Singleton(kind) => self.singleton_target(state, kind),
+            Target::SingletonCollection(kind) => self.singleton_collection_target(state, kind),
+            Target::SingletonMember(kind, id) => self.singleton_member_target(state, kind, &id),
             Target::Members(kind) => self.members_target(state, kind),
             Target::Member(kind, id) => self.member_target(state, kind, &id),
             Target::Child(kind, parent) => self.child_target(state, kind, &parent),

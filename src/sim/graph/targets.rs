@@ -180,6 +180,35 @@ impl Call<'_> {
         }
     }
 
+    /// Beta's view of a singleton as a collection of one (`GET /beta/policies/authorizationPolicy`).
+    pub(super) fn singleton_collection_target(
+        &self,
+        state: &TenantState,
+        kind: &'static Kind,
+    ) -> Reply {
+        if self.request.method != "GET" {
+            return not_allowed();
+        }
+        let current = state.singleton(kind, &self.app.defaults);
+        self.list(kind, current.into_iter(), kind.path.trim_start_matches('/'))
+    }
+
+    /// The one member of a beta collection singleton, by its id: the singleton itself.
+    pub(super) fn singleton_member_target(
+        &self,
+        state: &mut TenantState,
+        kind: &'static Kind,
+        id: &str,
+    ) -> Reply {
+        let known = state
+            .singleton(kind, &self.app.defaults)
+            .is_some_and(|o| o.key.eq_ignore_ascii_case(id));
+        if !known {
+            return not_found(id);
+        }
+        self.singleton_target(state, kind)
+    }
+
     /// Check a PATCH body (schema, references) and apply it to `current`.
     pub(super) fn checked_update(
         &self,

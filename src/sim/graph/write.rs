@@ -117,6 +117,7 @@ impl Call<'_> {
         self.server_fields(kind, &mut entity, id.as_deref());
         let mut entity = Value::Object(entity);
         self.app.schemas.fill_defaults(kind, &mut entity);
+        crate::sim::defaults::expand_references(&mut entity);
         let hidden = match &mut entity {
             Value::Object(map) => self.split_hidden(state, kind, map),
             _ => None,
@@ -178,6 +179,14 @@ impl Call<'_> {
                     || k == key_property(kind)
             });
         }
+        // A navigation set by reference replaces the expanded entity; it is not merged into it.
+        if body
+            .pointer("/grantControls/authenticationStrength")
+            .is_some()
+            && let Some(Value::Object(grant)) = entity.pointer_mut("/grantControls")
+        {
+            grant.remove("authenticationStrength");
+        }
         merge(&mut entity, body);
         if let Value::Object(map) = &mut entity {
             let now = Value::String(graph_timestamp(self.now_ms));
@@ -194,6 +203,7 @@ impl Call<'_> {
             }
         }
         self.app.schemas.fill_defaults(kind, &mut entity);
+        crate::sim::defaults::expand_references(&mut entity);
         if let Value::Object(map) = &mut entity {
             for property in hidden_properties(kind) {
                 map.remove(property);

@@ -1,0 +1,445 @@
+//! Read-only objects beside the registry's kinds, which clients read first although tenantform
+//! manages none of them: `GET /organization` (one object, with its verified domains),
+//! `GET /users` (list, get by id or `userPrincipalName`, `$filter`, `$select`), and, on beta,
+//! `GET /deviceManagement/roleScopeTags` (Intune's built-in `Default` scope tag, id `0`). Each
+//! tenant has its organization (its id is the tenant id, as on Graph) and one administrator,
+//! derived from the seed and the tenant id, so they are the same on every run.
+//!
+//! Input: a path relative to the version root that no registry kind claims, and the [`Call`].
+//! Output: the [`Reply`] Graph would send. Shapes follow Microsoft Learn's `organization`,
+//! `user` and (beta) `roleScopeTag` resources ("List organization", "List users": a list
+//! returns a user's default properties unless `$select` names others).
+
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value, json};
+
+use crate::kinds::{ApiVersion, ThrottleClass};
+use crate::sim::defaults::BIRTH;
+use crate::sim::seeded;
+use crate::sim::wire::{Reply, json_string};
+
+use super::{Call, not_allowed, not_found};
+
+/// The application permissions that read these objects (consented for the simulator's app).
+pub(crate) const PERMISSIONS: &[&str] = &[
+    "Organization.Read.All",
+    "User.Read.All",
+    "DeviceManagementRBAC.Read.All",
+];
+
+/// Properties a user has on GET without `$select` (Microsoft Learn, "List users").
+const USER_DEFAULT_PROPERTIES: &[&str] = &[
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+];
+
+/// What a directory path addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DirectoryTarget {
+    /// `/organization`.
+    Organizations,
+    /// `/organization/{id}`.
+    Organization(String),
+    /// `/users`.
+    Users,
+    /// `/users/{id | userPrincipalName}`.
+    User(String),
+    /// `/beta/deviceManagement/roleScopeTags`.
+    RoleScopeTags,
+    /// `/beta/deviceManagement/roleScopeTags/{id}`.
+    RoleScopeTag(String),
+}
+
+impl DirectoryTarget {
+    /// The permission that reads it.
+    pub(crate) fn permission(&self) -> &'static str {
+        match self {
+            DirectoryTarget::Organizations | DirectoryTarget::Organization(_) => PERMISSIONS[0],
+            DirectoryTarget::Users | DirectoryTarget::User(_) => PERMISSIONS[1],
+            DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_) => PERMISSIONS[2],
+        }
+    }
+
+    /// Graph's throttling scope for it.
+    pub(crate) fn throttle(&self) -> ThrottleClass {
+        match self {
+            DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_) => {
+                ThrottleClass::Intune
+            }
+            _ => ThrottleClass::Identity,
+        }
+    }
+}
+
+/// The target of `path` (relative to the version root) on `version`, if it is one of these.
+pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget> {
+    let segments: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    match segments.as_slice() {
+        [collection] if collection.eq_ignore_ascii_case("organization") => {
+            Some(DirectoryTarget::Organizations)
+        }
+        [collection, id] if collection.eq_ignore_ascii_case("organization") => {
+            Some(DirectoryTarget::Organization(id.clone()))
+        }
+        [collection] if collection.eq_ignore_ascii_case("users") => Some(DirectoryTarget::Users),
+        [collection, key] if collection.eq_ignore_ascii_case("users") => {
+            Some(DirectoryTarget::User(key.clone()))
+        }
+        [root, tags, rest @ ..]
+            if version == ApiVersion::Beta
+                && root.eq_ignore_ascii_case("deviceManagement")
+                && tags.eq_ignore_ascii_case("roleScopeTags") =>
+        {
+            match rest {
+                [] => Some(DirectoryTarget::RoleScopeTags),
+                [id] => Some(DirectoryTarget::RoleScopeTag(id.clone())),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `Contoso 00000` → `contoso00000.onmicrosoft.com`: the tenant's initial domain.
+pub(crate) fn initial_domain(tenant_name: &str) -> String {
+    let label: String = tenant_name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let label = if label.is_empty() {
+        "tenant".to_string()
+    } else {
+        label
+    };
+    format!("{label}.onmicrosoft.com")
+}
+
+/// The tenant's organization object, as `GET /organization` returns it.
+pub(crate) fn organization(tenant_id: &str, tenant_name: &str) -> Value {
+    let domain = initial_domain(tenant_name);
+    json!({
+        "id": tenant_id,
+        "deletedDateTime": null,
+        "businessPhones": [],
+        "city": null,
+        "country": null,
+        "countryLetterCode": "US",
+        "createdDateTime": BIRTH,
+        "defaultUsageLocation": null,
+        "displayName": tenant_name,
+        "isMultipleDataLocationsForServicesEnabled": null,
+        "marketingNotificationEmails": [],
+        "onPremisesLastSyncDateTime": null,
+        "onPremisesSyncEnabled": null,
+        "partnerTenantType": null,
+        "postalCode": null,
+        "preferredLanguage": "en",
+        "securityComplianceNotificationMails": [],
+        "securityComplianceNotificationPhones": [],
+        "state": null,
+        "street": null,
+        "technicalNotificationMails": [format!("admin@{domain}")],
+        "tenantType": "AAD",
+        "directorySizeQuota": {"used": 1, "total": 50000},
+        "assignedPlans": [],
+        "privacyProfile": null,
+        "provisionedPlans": [],
+        "verifiedDomains": [{
+            "capabilities": "Email, OfficeCommunicationsOnline",
+            "isDefault": true,
+            "isInitial": true,
+            "name": domain,
+            "type": "Managed"
+        }]
+    })
+}
+
+/// The tenant's administrator (every property the simulator knows for a user).
+pub(crate) fn admin_user(seed: u64, tenant_id: &str, tenant_name: &str) -> Value {
+    let domain = initial_domain(tenant_name);
+    let upn = format!("admin@{domain}");
+    json!({
+        "id": seeded::guid(seed, &format!("{tenant_id}/user/admin")),
+        "accountEnabled": true,
+        "businessPhones": [],
+        "city": null,
+        "companyName": null,
+        "country": null,
+        "createdDateTime": BIRTH,
+        "creationType": null,
+        "deletedDateTime": null,
+        "department": null,
+        "displayName": "Administrator",
+        "employeeId": null,
+        "givenName": null,
+        "jobTitle": null,
+        "mail": upn,
+        "mailNickname": "admin",
+        "mobilePhone": null,
+        "officeLocation": null,
+        "onPremisesSyncEnabled": null,
+        "otherMails": [],
+        "preferredLanguage": "en-US",
+        "proxyAddresses": [],
+        "surname": null,
+        "usageLocation": "US",
+        "userPrincipalName": upn,
+        "userType": "Member"
+    })
+}
+
+/// Intune's built-in scope tag, which every tenant has.
+fn default_scope_tag() -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.roleScopeTag",
+        "id": "0",
+        "displayName": "Default",
+        "description": "",
+        "isBuiltIn": true
+    })
+}
+
+fn unknown_property(name: &str, type_name: &str) -> Reply {
+    Reply::error(
+        400,
+        "Request_BadRequest",
+        format!("Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'."),
+    )
+}
+
+impl Call<'_> {
+    /// Answer a directory read.
+    pub(crate) fn directory(&self, target: DirectoryTarget) -> Reply {
+        if self.request.method != "GET" {
+            return not_allowed();
+        }
+        let tenant_id: &str = &self.tenant.id;
+        let tenant_name: &str = &self.tenant.name;
+        match target {
+            DirectoryTarget::Organizations => {
+                let org = organization(tenant_id, tenant_name);
+                self.directory_list("organization", "organization", None, vec![org])
+            }
+            DirectoryTarget::Organization(id) => {
+                if !id.eq_ignore_ascii_case(tenant_id) {
+                    return not_found(&id);
+                }
+                let org = organization(tenant_id, tenant_name);
+                self.directory_entity("organization", "organization", None, org)
+            }
+            DirectoryTarget::Users => {
+                let users = vec![admin_user(self.app.config.seed, tenant_id, tenant_name)];
+                self.directory_list("users", "user", Some(USER_DEFAULT_PROPERTIES), users)
+            }
+            DirectoryTarget::User(key) => {
+                let user = admin_user(self.app.config.seed, tenant_id, tenant_name);
+                let matches = ["id", "userPrincipalName"].iter().any(|p| {
+                    user.get(*p)
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.eq_ignore_ascii_case(&key))
+                });
+                if !matches {
+                    return not_found(&key);
+                }
+                self.directory_entity("users", "user", Some(USER_DEFAULT_PROPERTIES), user)
+            }
+            DirectoryTarget::RoleScopeTags => self.directory_list(
+                "deviceManagement/roleScopeTags",
+                "roleScopeTag",
+                None,
+                vec![default_scope_tag()],
+            ),
+            DirectoryTarget::RoleScopeTag(id) if id == "0" => self.directory_entity(
+                "deviceManagement/roleScopeTags",
+                "roleScopeTag",
+                None,
+                default_scope_tag(),
+            ),
+            DirectoryTarget::RoleScopeTag(id) => not_found(&id),
+        }
+    }
+
+    /// The object as the request asks for it: `$select`ed properties, else the type's default
+    /// properties (`None`: all of them).
+    fn shape(
+        &self,
+        type_name: &str,
+        defaults: Option<&[&str]>,
+        object: Value,
+    ) -> Result<Map<String, Value>, Reply> {
+        let Value::Object(all) = object else {
+            return Ok(Map::new());
+        };
+        let wanted: Vec<String> = match (&self.query.select, defaults) {
+            (Some(select), _) => select.clone(),
+            (None, Some(defaults)) => defaults.iter().map(|s| s.to_string()).collect(),
+            (None, None) => return Ok(all),
+        };
+        let mut out = Map::new();
+        for name in &wanted {
+            match all.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                Some((k, v)) => {
+                    out.insert(k.clone(), v.clone());
+                }
+                None => return Err(unknown_property(name, type_name)),
+            }
+        }
+        Ok(out)
+    }
+
+    fn directory_entity(
+        &self,
+        set: &str,
+        type_name: &str,
+        defaults: Option<&[&str]>,
+        object: Value,
+    ) -> Reply {
+        match self.shape(type_name, defaults, object) {
+            Ok(map) => {
+                let mut out = Map::new();
+                out.insert(
+                    "@odata.context".into(),
+                    Value::String(self.context(&format!("{set}/$entity"))),
+                );
+                out.extend(map);
+                Reply::json(200, Value::Object(out).to_string())
+            }
+            Err(reply) => reply,
+        }
+    }
+
+    fn directory_list(
+        &self,
+        set: &str,
+        type_name: &str,
+        defaults: Option<&[&str]>,
+        objects: Vec<Value>,
+    ) -> Reply {
+        for clause in &self.query.filter {
+            let top = clause.property.split('/').next().unwrap_or_default();
+            if !objects.iter().any(|o| o.get(top).is_some()) {
+                return Reply::error(
+                    400,
+                    "Request_UnsupportedQuery",
+                    format!(
+                        "Unsupported or invalid query filter clause specified for property '{top}' of resource '{}'.",
+                        capitalized(type_name)
+                    ),
+                );
+            }
+        }
+        let sortable: &[&str] = match type_name {
+            "user" => &["displayName", "userPrincipalName"],
+            "roleScopeTag" => &["displayName", "id"],
+            _ => &[],
+        };
+        // Organization and users are directory objects (advanced-query rules); scope tags are
+        // Intune's, which filter, sort and skip without them.
+        let directory = type_name != "roleScopeTag";
+        let with_count = match self.query.check(directory, self.eventual(), sortable) {
+            Ok(with_count) => with_count,
+            Err(reply) => return reply,
+        };
+        let mut keyed: Vec<((), Value)> = objects
+            .into_iter()
+            .filter(|o| self.query.matches(o) && self.query.search_matches(o))
+            .map(|o| ((), o))
+            .collect();
+        self.query.sort(&mut keyed);
+        let matching: Vec<Value> = keyed.into_iter().map(|(_, o)| o).collect();
+        let size = self
+            .query
+            .top
+            .unwrap_or(self.app.config.page_size)
+            .clamp(1, crate::sim::query::MAX_TOP);
+        let start = self.query.start().min(matching.len());
+        let end = (start + size).min(matching.len());
+        let mut items = Vec::with_capacity(end - start);
+        for object in &matching[start..end] {
+            match self.shape(type_name, defaults, object.clone()) {
+                Ok(map) => items.push(Value::Object(map).to_string()),
+                Err(reply) => return reply,
+            }
+        }
+        let fragment = match &self.query.select {
+            Some(select) => format!("{set}({})", select.join(",")),
+            None => set.to_string(),
+        };
+        let mut text = format!(
+            "{{\"@odata.context\":{}",
+            json_string(&self.context(&fragment))
+        );
+        if with_count && self.query.offset.is_none() {
+            text.push_str(&format!(",\"@odata.count\":{}", matching.len()));
+        }
+        if end < matching.len() {
+            text.push_str(&format!(
+                ",\"@odata.nextLink\":{}",
+                json_string(&self.next_link(end))
+            ));
+        }
+        text.push_str(",\"value\":[");
+        text.push_str(&items.join(","));
+        text.push_str("]}");
+        Reply::json(200, text)
+    }
+}
+
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_paths_resolve_and_others_do_not() {
+        let v1 = |p: &str| resolve(ApiVersion::V1, p);
+        assert_eq!(v1("/organization"), Some(DirectoryTarget::Organizations));
+        assert_eq!(
+            v1("/users/admin%40contoso.onmicrosoft.com"),
+            Some(DirectoryTarget::User(
+                "admin@contoso.onmicrosoft.com".into()
+            ))
+        );
+        assert_eq!(v1("/users/x/memberOf"), None);
+        assert_eq!(v1("/groups"), None);
+        assert_eq!(v1("/deviceManagement/roleScopeTags"), None);
+        assert_eq!(
+            resolve(ApiVersion::Beta, "/deviceManagement/roleScopeTags/0"),
+            Some(DirectoryTarget::RoleScopeTag("0".into()))
+        );
+    }
+
+    #[test]
+    fn domains_and_ids_derive_from_the_tenant() {
+        assert_eq!(
+            initial_domain("Northwind Traders 00002"),
+            "northwindtraders00002.onmicrosoft.com"
+        );
+        let a = admin_user(0, "t1", "Contoso");
+        assert_eq!(a, admin_user(0, "t1", "Contoso"));
+        assert_ne!(a["id"], admin_user(0, "t2", "Contoso")["id"]);
+        assert_eq!(organization("t1", "Contoso")["id"], "t1");
+    }
+}
