@@ -136,17 +136,50 @@ pub(crate) enum Operation {
     Assign,
 }
 
-/// One logged change.
+/// One logged change, kept compact (a thousand tenants' deploys are tens of thousands of
+/// entries): the objects packed, the entry's JSON built when it is read.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     /// Wall-clock milliseconds of the change.
     pub(crate) at_ms: i64,
     /// The object's id.
-    pub(crate) target_id: String,
+    pub(crate) target_id: Box<str>,
     /// True for an Intune audit event, false for a directory audit.
     pub(crate) intune: bool,
+    kind: &'static Kind,
+    operation: Operation,
+    actor: std::sync::Arc<Actor>,
+    sequence: usize,
+    seed: u64,
+    tenant_id: Box<str>,
+    before: Option<Box<[u8]>>,
+    after: Option<Box<[u8]>>,
+}
+
+impl Entry {
     /// The entry as Graph returns it.
-    pub(crate) value: Value,
+    pub(crate) fn value(&self) -> Value {
+        let unpack = |packed: &Option<Box<[u8]>>| {
+            packed
+                .as_deref()
+                .and_then(|p| serde_json::from_str::<Value>(&crate::sim::packed::unpack(p)).ok())
+        };
+        let (before, after) = (unpack(&self.before), unpack(&self.after));
+        render(
+            &Change {
+                kind: self.kind,
+                operation: self.operation,
+                before: before.as_ref(),
+                after: after.as_ref(),
+                actor: &self.actor,
+                tenant_id: &self.tenant_id,
+                sequence: self.sequence,
+                now_ms: self.at_ms,
+                seed: self.seed,
+            },
+            &self.target_id,
+        )
+    }
 }
 
 /// A change to record.
@@ -303,11 +336,28 @@ fn modified_properties(kind: &Kind, before: Option<&Value>, after: Option<&Value
 /// The entry for a change, or `None` when the change has no object to name.
 pub(crate) fn entry(change: &Change<'_>) -> Option<Entry> {
     let target_id = object_id(change.after).or_else(|| object_id(change.before))?;
+    Some(Entry {
+        at_ms: change.now_ms,
+        target_id: target_id.into(),
+        intune: change.kind.throttle == ThrottleClass::Intune,
+        kind: change.kind,
+        operation: change.operation,
+        actor: std::sync::Arc::new(change.actor.clone()),
+        sequence: change.sequence,
+        seed: change.seed,
+        tenant_id: change.tenant_id.into(),
+        before: change.before.map(crate::sim::packed::pack),
+        after: change.after.map(crate::sim::packed::pack),
+    })
+}
+
+/// The JSON of an entry.
+fn render(change: &Change<'_>, target_id: &str) -> Value {
     let intune = change.kind.throttle == ThrottleClass::Intune;
     let id_seed = format!("{}/audit/{}", change.tenant_id, change.sequence);
     let correlation = seeded::guid(change.seed, &format!("{id_seed}/correlation"));
     let at = graph_timestamp(change.now_ms);
-    let value = if intune {
+    if intune {
         let verb = match change.operation {
             Operation::Add => "Create",
             Operation::Update => "Patch",
@@ -377,13 +427,7 @@ pub(crate) fn entry(change: &Change<'_>) -> Option<Entry> {
             }],
             "additionalDetails": [],
         })
-    };
-    Some(Entry {
-        at_ms: change.now_ms,
-        target_id,
-        intune,
-        value,
-    })
+    }
 }
 
 /// One comparison of a `$filter` on an audit log.
@@ -481,6 +525,11 @@ fn text_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a str> {
 }
 
 fn matches(entry: &Entry, conditions: &[Condition]) -> bool {
+    let mut value: Option<Value> = None;
+    let mut text_at_entry = |path: &[String]| -> Option<String> {
+        let value = value.get_or_insert_with(|| entry.value());
+        text_at(value, path).map(str::to_string)
+    };
     conditions.iter().all(|c| match c {
         Condition::Target(id) => entry.target_id.eq_ignore_ascii_case(id),
         Condition::Time(op, ms) => match *op {
@@ -494,7 +543,7 @@ fn matches(entry: &Entry, conditions: &[Condition]) -> bool {
             path,
             value,
             prefix,
-        } => text_at(&entry.value, path).is_some_and(|have| {
+        } => text_at_entry(path).is_some_and(|have| {
             if *prefix {
                 have.to_ascii_lowercase()
                     .starts_with(&value.to_ascii_lowercase())
@@ -503,7 +552,7 @@ fn matches(entry: &Entry, conditions: &[Condition]) -> bool {
             }
         }),
         Condition::NotEqual { path, value } => {
-            text_at(&entry.value, path).is_none_or(|have| !have.eq_ignore_ascii_case(value))
+            text_at_entry(path).is_none_or(|have| !have.eq_ignore_ascii_case(value))
         }
     })
 }
@@ -585,11 +634,11 @@ pub(crate) fn list(entries: &[Entry], intune: bool, query: &str, next_base: &str
         found.reverse();
     }
     let top = options.top.unwrap_or(MAX_TOP);
-    let page: Vec<&Value> = found
+    let page: Vec<Value> = found
         .iter()
         .skip(options.skip)
         .take(top)
-        .map(|e| &e.value)
+        .map(|e| e.value())
         .collect();
     let mut body = Map::new();
     let context = if intune {
@@ -612,10 +661,7 @@ pub(crate) fn list(entries: &[Entry], intune: bool, query: &str, next_base: &str
             Value::String(format!("{next_base}?{encoded}")),
         );
     }
-    body.insert(
-        "value".into(),
-        Value::Array(page.into_iter().cloned().collect()),
-    );
+    body.insert("value".into(), Value::Array(page));
     Reply::json(200, Value::Object(body).to_string())
 }
 
@@ -623,9 +669,11 @@ pub(crate) fn list(entries: &[Entry], intune: bool, query: &str, next_base: &str
 pub(crate) fn get(entries: &[Entry], intune: bool, id: &str) -> Reply {
     match entries
         .iter()
-        .find(|e| e.intune == intune && e.value.get("id").and_then(Value::as_str) == Some(id))
+        .filter(|e| e.intune == intune)
+        .map(Entry::value)
+        .find(|v| v.get("id").and_then(Value::as_str) == Some(id))
     {
-        Some(e) => Reply::json(200, e.value.to_string()),
+        Some(value) => Reply::json(200, value.to_string()),
         None => Reply::error(
             404,
             "Request_ResourceNotFound",
@@ -688,17 +736,17 @@ mod tests {
             0,
         );
         assert_eq!(
-            e.value["activityDisplayName"],
+            e.value()["activityDisplayName"],
             "Update Conditional Access policy"
         );
-        assert_eq!(e.value["loggedByService"], "Conditional Access");
-        let property = &e.value["targetResources"][0]["modifiedProperties"][0];
+        assert_eq!(e.value()["loggedByService"], "Conditional Access");
+        let property = &e.value()["targetResources"][0]["modifiedProperties"][0];
         assert_eq!(property["displayName"], "ConditionalAccessPolicy");
         let new: Value =
             serde_json::from_str(property["newValue"].as_str().expect("string")).expect("json");
         assert_eq!(new["state"], "disabled");
-        assert_eq!(e.value["initiatedBy"]["app"]["appId"], "app-1");
-        assert!(e.value["initiatedBy"]["user"].is_null());
+        assert_eq!(e.value()["initiatedBy"]["app"]["appId"], "app-1");
+        assert!(e.value()["initiatedBy"]["user"].is_null());
     }
 
     #[test]
@@ -715,7 +763,8 @@ mod tests {
             0,
             0,
         );
-        let properties = e.value["targetResources"][0]["modifiedProperties"]
+        let value = e.value();
+        let properties = value["targetResources"][0]["modifiedProperties"]
             .as_array()
             .expect("array");
         assert_eq!(properties[0]["displayName"], "isTrusted");
@@ -782,11 +831,11 @@ mod tests {
             0,
         );
         assert!(e.intune);
-        assert_eq!(e.value["actor"]["auditActorType"], "ItPro");
+        assert_eq!(e.value()["actor"]["auditActorType"], "ItPro");
         assert_eq!(
-            e.value["actor"]["userPrincipalName"],
+            e.value()["actor"]["userPrincipalName"],
             "admin@contoso.example"
         );
-        assert_eq!(e.value["resources"][0]["resourceId"], "c1");
+        assert_eq!(e.value()["resources"][0]["resourceId"], "c1");
     }
 }
