@@ -52,9 +52,9 @@ pub(crate) struct Connection {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Scope {
     #[command(flatten)]
-    project: ProjectArg,
+    pub(super) project: ProjectArg,
     #[command(flatten)]
-    selector: Selector,
+    pub(super) selector: Selector,
     /// Every tenant (the default when no --tenant or --ring is given).
     #[arg(long, conflicts_with_all = ["tenants", "ring"])]
     all: bool,
@@ -187,7 +187,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
 
 impl Connection {
     /// The deploy options these flags set (`plan_only` and the rest left at their defaults).
-    fn options(&self) -> DeployOptions {
+    pub(super) fn options(&self) -> DeployOptions {
         DeployOptions {
             concurrency: self
                 .concurrency
@@ -245,18 +245,18 @@ struct PlanFileTenant {
 
 const PLAN_FORMAT: &str = "tenantform.plan/v1";
 
-fn selection(selector: &Selector) -> Selection {
+pub(super) fn selection(selector: &Selector) -> Selection {
     selector.selection()
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tenantform")
         .build()?)
 }
 
-fn client(connection: &Connection) -> anyhow::Result<Arc<GraphClient>> {
+pub(super) fn client(connection: &Connection) -> anyhow::Result<Arc<GraphClient>> {
     let limits = Limits::default().time_scaled(connection.time_scale);
     let timing = Arc::new(RealTiming::new(u64::from(std::process::id())));
     GraphClient::new(
@@ -271,7 +271,7 @@ fn client(connection: &Connection) -> anyhow::Result<Arc<GraphClient>> {
 /// Load and validate; `Err(code)` when the project cannot be deployed (diagnostics printed):
 /// 64 when the selection (`--tenant`, `--ring`, `--rings`) names no tenant, 1 when a selected
 /// tenant does not compile.
-fn load_valid(
+pub(super) fn load_valid(
     dir: &Path,
     selection: &Selection,
     rings: Option<&[String]>,
@@ -298,7 +298,7 @@ fn load_valid(
     Ok(fleet)
 }
 
-fn make_run(
+pub(super) fn make_run(
     fleet: Arc<Fleet>,
     client: Arc<GraphClient>,
     journal: Option<Arc<RunJournal>>,
@@ -453,7 +453,7 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
     })
 }
 
-fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+pub(super) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }

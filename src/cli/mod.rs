@@ -11,6 +11,7 @@ mod bench;
 mod compile;
 mod demo;
 mod deploy;
+mod drift;
 mod init;
 mod kinds;
 mod output;
@@ -83,6 +84,9 @@ enum Command {
     Plan(deploy::PlanArgs),
     /// Apply the baselines to the selected tenants: paced, retried, journaled, resumable.
     Deploy(deploy::DeployArgs),
+    /// What differs in each live tenant from its baselines, and who changed it when (reads
+    /// Graph and its audit logs, writes nothing). Exit 2 when something drifted.
+    Drift(drift::DriftArgs),
     /// Past deploy runs, read from their journals.
     Runs(runs::Args),
     /// Deploy the shipped baselines to N simulated tenants in-process, then re-plan to show
@@ -182,6 +186,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Sim(args) => sim::run(args),
         Command::Plan(args) => deploy::run_plan(args, today),
         Command::Deploy(args) => deploy::run_deploy(args, today),
+        Command::Drift(args) => drift::run_drift(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Demo(args) => demo::run(args, today),
     };

@@ -40,6 +40,9 @@ pub struct DeployOptions {
     pub prune: bool,
     /// Plan only (read, never write).
     pub plan_only: bool,
+    /// With `plan_only`: also classify each tenant's drift and name who changed what from its
+    /// audit logs (`tenantform drift`).
+    pub drift: bool,
 }
 
 impl Default for DeployOptions {
@@ -51,6 +54,7 @@ impl Default for DeployOptions {
             max_failure_rate: None,
             prune: false,
             plan_only: false,
+            drift: false,
         }
     }
 }

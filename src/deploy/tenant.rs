@@ -26,6 +26,7 @@ use crate::graph::client::{RequestError, TenantSession};
 use crate::graph::cloud::{self, EndpointError};
 use crate::journal::Entry;
 use crate::live;
+use crate::live::drift::Acceptance;
 use crate::live::plan::{self, Action};
 use crate::report::{Counts, Event, ResourceFailure, TenantReport};
 
@@ -100,6 +101,8 @@ pub enum TenantError {
 struct Prepared {
     /// The bundle's content hash.
     bundle_hash: String,
+    /// Differences the tenant's overrides accept (`accept_drift`), for drift.
+    acceptances: Vec<Acceptance>,
     /// Its operations and bodies, shared with every tenant in flight whose are the same.
     slim: Arc<Slim>,
     session: TenantSession,
@@ -145,8 +148,21 @@ fn prepare(fleet: &Fleet, target: &Target, slims: &SharedSlims) -> Result<Prepar
     // A tenant waits on Graph's limits from here on, a thousand side by side: keep only what
     // reading, planning and applying need, with bodies as compact text, shared with the other
     // tenants in flight that compiled to the same.
+    let acceptances = tenant
+        .overrides
+        .iter()
+        .filter(|o| !o.accept_drift.is_empty())
+        .map(|o| Acceptance {
+            resource: o.resource.value.clone(),
+            pointers: o.accept_drift.iter().map(|p| p.value.clone()).collect(),
+            reason: o.reason.value.clone(),
+            expires: o.expires.as_ref().map(|d| d.value.to_string()),
+            expired: o.expires.as_ref().is_some_and(|d| d.value < fleet.today),
+        })
+        .collect();
     Ok(Prepared {
         bundle_hash: bundle.content_hash().to_string(),
+        acceptances,
         slim: slims.share(&bundle.bundle().operations),
         session: TenantSession::new(&target.id, endpoints, credentials),
     })
@@ -175,6 +191,7 @@ pub(crate) async fn deploy_tenant(
         reason: None,
         failures: Vec::new(),
         plan: None,
+        drift: None,
         seconds: 0.0,
     };
     let finish = |mut report: TenantReport, run: &Run| {
@@ -253,6 +270,22 @@ pub(crate) async fn deploy_tenant(
         }
     };
     let tenant_plan = plan::plan(&input, &live, &identity);
+    if run.options.drift {
+        let mut drift = crate::live::drift::classify(
+            &prepared.slim.operations,
+            &tenant_plan,
+            &live,
+            &identity,
+            &prepared.acceptances,
+        );
+        drop(live);
+        crate::live::audit::attribute(&run.client, &prepared.session, &mut drift.items, &observer)
+            .await;
+        report.counts.unchanged = drift.in_sync;
+        report.drift = Some(drift);
+        report.plan = Some(tenant_plan);
+        return finish(report, run);
+    }
     // The live objects are not needed past planning; a tenant's apply can take minutes
     // (Conditional Access: one request per second), so do not hold them that long.
     drop(live);

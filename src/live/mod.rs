@@ -12,7 +12,11 @@
 //! - [`names`]: object id → the project's symbolic name (`group:emergency-access`), for every
 //!   diff a person reads (plan, drift, the stale-plan check).
 //! - [`stale`]: what changed in a tenant since a saved plan, for `deploy --plan`'s refusal.
+//! - [`drift`]: the plan read as drift (modified, missing, accepted, unmanaged, ...), pure.
+//! - [`audit`]: who changed an object and when, from the tenant's audit logs.
 
+pub mod audit;
+pub mod drift;
 pub mod names;
 pub mod normalize;
 pub mod plan;

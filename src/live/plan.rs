@@ -397,7 +397,7 @@ pub(crate) mod tests {
     }
 
     /// The tenant as deploy leaves it: every object created, with server fields added.
-    fn deployed(bundle: &ValidatedBundle) -> (LiveState, IdentityMap) {
+    pub(crate) fn deployed(bundle: &ValidatedBundle) -> (LiveState, IdentityMap) {
         let mut live = LiveState::default();
         let mut identity = IdentityMap::default();
         for (i, op) in bundle.bundle().operations.iter().enumerate() {

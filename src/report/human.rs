@@ -198,7 +198,7 @@ pub enum PlanDetail {
 
 /// A value in the plan's diff notation: `(absent)`, or its JSON with the object ids the
 /// project knows shown by name (`"group:emergency-access (85f2…)"`), cut unless `whole`.
-fn show(value: &Option<serde_json::Value>, names: &ObjectNames, whole: bool) -> String {
+pub fn show(value: &Option<serde_json::Value>, names: &ObjectNames, whole: bool) -> String {
     match value {
         None => "(absent)".into(),
         Some(v) => {
@@ -392,6 +392,7 @@ mod tests {
             reason: (!ok).then(|| "sign-in failed".into()),
             failures: Vec::new(),
             plan: None,
+            drift: None,
             seconds: 1.0,
         }
     }

@@ -8,12 +8,14 @@
 //!
 //! Formats, one file each: [`human`] (diagnostics, compile lines, plans, summaries),
 //! [`progress`] (bars on a terminal, lines elsewhere), [`json`] (JSON lines and JSON
-//! diagnostics), [`junit`], [`sarif`]. A new format (markdown, HTML) is a new file here.
+//! diagnostics), [`junit`], [`sarif`]; [`drift`] renders `tenantform drift`'s results in
+//! each of its formats. A new format (markdown, HTML) is a new file here.
 
 use std::time::Duration;
 
 use crate::graph::retry::RetryReason;
 
+pub mod drift;
 pub mod human;
 pub mod json;
 pub mod junit;

@@ -73,6 +73,9 @@ pub struct TenantReport {
     /// The plan (plan-only runs; a deploy does not keep it).
     #[serde(skip)]
     pub plan: Option<TenantPlan>,
+    /// Drift (`tenantform drift` runs).
+    #[serde(skip)]
+    pub drift: Option<crate::live::drift::TenantDrift>,
     /// Seconds from start to finish.
     pub seconds: f64,
 }

@@ -17,13 +17,13 @@ use crate::sim_support::Sim;
 /// Throttling windows are this many times shorter (simulator and client alike).
 const SCALE: &str = "20";
 
-struct World {
-    sim: Sim,
-    project: Project,
-    secret: String,
+pub(crate) struct World {
+    pub(crate) sim: Sim,
+    pub(crate) project: Project,
+    pub(crate) secret: String,
 }
 
-fn config(tenants: usize) -> SimConfig {
+pub(crate) fn config(tenants: usize) -> SimConfig {
     SimConfig {
         tenants,
         time_scale: SCALE.parse().expect("scale"),
@@ -33,7 +33,7 @@ fn config(tenants: usize) -> SimConfig {
 
 impl World {
     /// A simulator and a project on the shipped baselines with its tenants.
-    fn new(config: SimConfig) -> World {
+    pub(crate) fn new(config: SimConfig) -> World {
         let secret = config.client_secret.clone();
         let sim = Sim::with(config);
         let project = Project::init();
@@ -49,21 +49,21 @@ impl World {
         }
     }
 
-    fn tenant(&self, index: usize) -> String {
+    pub(crate) fn tenant(&self, index: usize) -> String {
         self.sim.handle.tenants()[index].id.clone()
     }
 
     /// `tenantform <args> --project DIR --time-scale S` with the fleet's secret.
-    fn cmd(&self, args: &[&str]) -> Cmd {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Cmd {
         let mut c = self.project.cmd(args);
-        if matches!(args.first(), Some(&"plan" | &"deploy")) {
+        if matches!(args.first(), Some(&"plan" | &"deploy" | &"drift")) {
             c.args(&["--time-scale", SCALE]);
         }
         c.env(FLEET_SECRET_ENV, &self.secret);
         c
     }
 
-    fn deploy(&self, extra: &[&str]) -> Output {
+    pub(crate) fn deploy(&self, extra: &[&str]) -> Output {
         let mut args = vec!["deploy", "--yes"];
         args.extend_from_slice(extra);
         self.cmd(&args).run()
@@ -73,7 +73,7 @@ impl World {
         self.cmd(&["plan", "--detailed-exitcode"]).run()
     }
 
-    fn objects(&self, index: usize) -> Value {
+    pub(crate) fn objects(&self, index: usize) -> Value {
         self.sim
             .handle
             .tenant_state(&self.tenant(index))

@@ -4,6 +4,7 @@
 mod cli;
 mod compile;
 mod deploy;
+mod drift;
 mod harness;
 mod injection;
 mod invalid;

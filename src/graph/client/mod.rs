@@ -97,6 +97,11 @@ impl TenantSession {
     pub fn graph_base(&self) -> &str {
         &self.endpoints.graph
     }
+
+    /// The app's client id (drift tells its own changes from others').
+    pub fn client_id(&self) -> &str {
+        &self.credentials.client_id
+    }
 }
 
 /// What one attempt produced.

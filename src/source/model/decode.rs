@@ -369,7 +369,15 @@ fn decode_override(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<O
     };
     r.check_keys(
         t,
-        &["resource", "vars", "skip", "allow", "reason", "expires"],
+        &[
+            "resource",
+            "vars",
+            "skip",
+            "allow",
+            "accept_drift",
+            "reason",
+            "expires",
+        ],
         what,
     );
     let resource = r.required_string(t, "resource", what, value.span());
@@ -386,6 +394,19 @@ fn decode_override(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<O
     let vars = r.value_table(t, "vars", what);
     let skip = r.bool(t, "skip", what).unwrap_or(false);
     let allow = r.allow(t, what);
+    let accept_drift = r.string_list(t, "accept_drift", what);
+    for pointer in &accept_drift {
+        if !pointer.value.starts_with('/') {
+            r.error_at(
+                Code::InvalidValue,
+                format!(
+                    "`accept_drift` takes JSON pointers into the resource's body (\"/state\", \"/conditions/users\", \"/\" for all), found \"{}\"",
+                    pointer.value
+                ),
+                pointer.span,
+            );
+        }
+    }
     let expires = r.get(t, "expires").and_then(|(_, v)| {
         let text = match v.get_ref() {
             DeValue::String(s) => s.to_string(),
@@ -407,10 +428,10 @@ fn decode_override(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<O
             }
         }
     });
-    if vars.is_empty() && !skip && allow.is_empty() {
+    if vars.is_empty() && !skip && allow.is_empty() && accept_drift.is_empty() {
         r.error(
             Code::MissingRequired,
-            "an override must change something: give `vars`, `skip = true` or `allow`",
+            "an override must change something: give `vars`, `skip = true`, `allow` or `accept_drift`",
             value.span(),
         );
     }
@@ -419,6 +440,7 @@ fn decode_override(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<O
         vars,
         skip,
         allow,
+        accept_drift,
         reason: reason?,
         expires,
         span: r.span(value.span()),

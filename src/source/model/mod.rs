@@ -315,6 +315,8 @@ pub struct Override {
     pub skip: bool,
     /// Accepted lint findings.
     pub allow: Vec<Allow>,
+    /// JSON pointers whose live differences `drift` accepts (not drift while unexpired).
+    pub accept_drift: Vec<Sp<String>>,
     /// Why (required).
     pub reason: Sp<String>,
     /// When the override stops being acceptable.

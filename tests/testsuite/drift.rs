@@ -1,0 +1,225 @@
+//! `tenantform drift` end to end against the in-process simulator: no false drift right after
+//! a deploy of the shipped baselines; a portal change is modified drift naming the admin who
+//! made it; a deleted object is missing; an object no baseline declares is unmanaged; an
+//! override accepts a difference until it expires; formats and exit codes.
+
+use serde_json::{Value, json};
+
+use crate::deploy::{World, config};
+
+fn identity_id(w: &World, index: usize, key: &str) -> String {
+    let path = w
+        .project
+        .path()
+        .join(format!(".tenantform/state/{}.json", w.tenant(index)));
+    let map: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("identity map")).expect("json");
+    map["objects"][key]
+        .as_str()
+        .expect("managed id")
+        .to_string()
+}
+
+fn portal(w: &World, index: usize, change: Value) {
+    let tenant = w.tenant(index);
+    let reply = w.sim.sim(
+        "POST",
+        &format!("/_sim/tenants/{tenant}/portal"),
+        Some(&change),
+    );
+    assert!((200..300).contains(&reply.status), "{}", reply.text);
+}
+
+#[test]
+fn drift_after_a_deploy_of_the_shipped_baselines_finds_nothing() {
+    let w = World::new(config(2));
+    w.deploy(&[]).success();
+    let out = w.cmd(&["drift"]).run().code(0);
+    assert!(
+        out.stdout.contains("0 drifted, 2 in sync"),
+        "{}",
+        out.stdout
+    );
+    let json = w.cmd(&["drift", "--format", "json"]).run().code(0).json();
+    for t in json["tenants"].as_array().expect("tenants") {
+        assert_eq!(t["status"], "in-sync", "{t:#}");
+        let findings: Vec<&Value> = t["items"].as_array().expect("items").iter().collect();
+        assert!(findings.is_empty(), "{findings:#?}");
+    }
+}
+
+#[test]
+fn a_portal_change_is_drift_that_names_the_admin_and_deploy_puts_it_back() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let id = identity_id(&w, 0, "ca-block-legacy-auth");
+    portal(
+        &w,
+        0,
+        json!({
+            "method": "PATCH",
+            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
+            "body": {"state": "disabled"},
+            "user": "night.admin@contoso.example",
+        }),
+    );
+    let out = w.cmd(&["drift"]).run().code(2);
+    assert!(out.stdout.contains("DRIFTED"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("ca-block-legacy-auth"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("/state: \"enabled\" -> \"disabled\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("changed by night.admin@contoso.example"),
+        "{}",
+        out.stdout
+    );
+    let json = w.cmd(&["drift", "--format", "json"]).run().code(2).json();
+    let item = json["tenants"][0]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["key"] == "ca-block-legacy-auth")
+        .cloned()
+        .expect("finding");
+    assert_eq!(item["state"], "modified");
+    assert_eq!(item["object_id"], id.as_str());
+    assert_eq!(item["changed_by"]["actor"], "night.admin@contoso.example");
+    assert_eq!(item["changed_by"]["is_self"], false);
+    assert_eq!(
+        item["changed_by"]["activity"],
+        "Update Conditional Access policy"
+    );
+    // deploy restores the baseline; drift is clean again.
+    w.deploy(&[]).success();
+    w.cmd(&["drift"]).run().code(0);
+}
+
+#[test]
+fn a_deleted_object_is_missing_and_a_hand_made_one_unmanaged() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let location = identity_id(&w, 0, "trusted-offices");
+    portal(
+        &w,
+        0,
+        json!({
+            "method": "DELETE",
+            "path": format!("/v1.0/identity/conditionalAccess/namedLocations/{location}"),
+        }),
+    );
+    portal(
+        &w,
+        0,
+        json!({
+            "method": "POST",
+            "path": "/v1.0/identity/conditionalAccess/policies",
+            "body": {
+                "displayName": "Made by hand in the portal",
+                "state": "disabled",
+                "conditions": {
+                    "users": {"includeUsers": ["None"]},
+                    "applications": {"includeApplications": ["All"]},
+                    "clientAppTypes": ["all"]
+                },
+                "grantControls": {"operator": "OR", "builtInControls": ["block"]}
+            },
+        }),
+    );
+    let json = w.cmd(&["drift", "--format", "json"]).run().code(2).json();
+    let items = json["tenants"][0]["items"]
+        .as_array()
+        .expect("items")
+        .clone();
+    let missing = items
+        .iter()
+        .find(|i| i["key"] == "trusted-offices")
+        .expect("missing finding");
+    assert_eq!(missing["state"], "missing");
+    assert!(
+        missing["changed_by"]["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("admin@")),
+        "{missing:#}"
+    );
+    let unmanaged = items
+        .iter()
+        .find(|i| i["state"] == "unmanaged")
+        .expect("unmanaged finding");
+    assert_eq!(unmanaged["display_name"], "Made by hand in the portal");
+    let md = w.cmd(&["drift", "--format", "markdown"]).run().code(2);
+    assert!(md.stdout.contains("| **drifted** |"), "{}", md.stdout);
+    assert!(md.stdout.contains("<details>"), "{}", md.stdout);
+}
+
+#[test]
+fn an_override_accepts_drift_until_it_expires() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let id = identity_id(&w, 0, "ca-block-legacy-auth");
+    portal(
+        &w,
+        0,
+        json!({
+            "method": "PATCH",
+            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
+            "body": {"state": "enabledForReportingButNotEnforced"},
+        }),
+    );
+    let fleet = w.project.read("tenants/fleet.toml");
+    let accepting = |expires: &str| {
+        format!(
+            "{fleet}\n[[tenant.overrides]]\nresource = \"ca-block-legacy-auth\"\naccept_drift = [\"/state\"]\nreason = \"legacy mail gateway until migration\"\nexpires = {expires}\n"
+        )
+    };
+    w.project
+        .file("tenants/fleet.toml", accepting("2999-01-01"));
+    let out = w.cmd(&["drift"]).run().code(0);
+    assert!(
+        out.stdout
+            .contains("accepted: legacy mail gateway until migration (until 2999-01-01)"),
+        "{}",
+        out.stdout
+    );
+    w.project
+        .file("tenants/fleet.toml", accepting("2020-01-01"));
+    w.cmd(&["drift"]).run().code(2);
+}
+
+#[test]
+fn accept_drift_takes_json_pointers() {
+    let w = World::new(config(1));
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        format!(
+            "{fleet}\n[[tenant.overrides]]\nresource = \"ca-block-legacy-auth\"\naccept_drift = [\"state\"]\nreason = \"r\"\n"
+        ),
+    );
+    let out = w.cmd(&["drift"]).run().code(1);
+    assert!(
+        out.stderr.contains("`accept_drift` takes JSON pointers"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("fleet.toml:"), "{}", out.stderr);
+}
+
+#[test]
+fn an_unreadable_tenant_is_exit_3_not_drift() {
+    let w = World::new(config(1));
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        fleet.replace(&w.sim.handle.base_url(), "http://127.0.0.1:9"),
+    );
+    let out = w.cmd(&["drift"]).run().code(3);
+    assert!(out.stdout.contains("NOT READ"), "{}", out.stdout);
+}
