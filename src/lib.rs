@@ -51,6 +51,7 @@ pub mod graph;
 pub mod journal;
 pub mod kinds;
 pub mod live;
+pub mod notify;
 pub mod report;
 pub mod schema;
 pub mod sim;

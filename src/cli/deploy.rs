@@ -45,7 +45,7 @@ pub(crate) struct Connection {
     /// Pace to Graph's limits F times faster, and back off F times shorter: only for a
     /// simulator started with `--time-scale F` (real Graph needs the default, 1).
     #[arg(long, value_name = "F", default_value_t = 1.0)]
-    time_scale: f64,
+    pub(super) time_scale: f64,
 }
 
 /// Which tenants of which project (plan and deploy).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tenantform::deploy::{self, DeployOptions};
 use tenantform::report::drift::{
-    TenantStatus, drift_json, drift_junit, drift_markdown, drift_text, status,
+    TenantStatus, drift_json, drift_junit, drift_markdown, drift_text, notification, status,
 };
 use tenantform::report::progress::Style;
 
@@ -64,6 +64,12 @@ pub(crate) struct DriftArgs {
     /// Show every value whole (without it, values longer than 80 characters are cut with `…`).
     #[arg(long, short = 'v')]
     verbose: bool,
+    /// When drift is found (or a tenant cannot be read), post a summary to this webhook: JSON
+    /// with a markdown `text` that Slack and Teams incoming webhooks show, and per-tenant counts
+    /// for programs. Retried with a timeout; never carries a secret. A failed post is a warning
+    /// (the exit code stays the drift's).
+    #[arg(long, value_name = "URL")]
+    notify: Option<String>,
     #[command(flatten)]
     connection: Connection,
 }
@@ -121,6 +127,32 @@ pub(crate) fn run_drift(args: DriftArgs, today: jiff::civil::Date) -> anyhow::Re
         None => out(&text),
     }
     let statuses: Vec<TenantStatus> = tenants.iter().map(status).collect();
+    if let Some(url) = &args.notify
+        && statuses.iter().any(|s| *s != TenantStatus::InSync)
+    {
+        let alert = notification(tenants);
+        let sleep = tenantform::notify::real_sleep();
+        let posted = super::deploy::runtime()?.block_on(tenantform::notify::post(
+            url,
+            &alert,
+            {
+                // Back off as the rest of the run does: shorter against a time-scaled simulator.
+                let policy = tenantform::notify::NotifyPolicy::default();
+                tenantform::notify::NotifyPolicy {
+                    backoff: policy.backoff.div_f64(args.connection.time_scale.max(1.0)),
+                    ..policy
+                }
+            },
+            &sleep,
+        ));
+        match posted {
+            Ok(_) => super::err(&format!(
+                "drift: notified {}\n",
+                tenantform::notify::origin(url)
+            )),
+            Err(e) => super::err(&format!("warning: {e}\n")),
+        }
+    }
     Ok(
         if statuses.contains(&TenantStatus::Unreadable) || !summary.not_started.is_empty() {
             exit::DEPLOY_FAILED

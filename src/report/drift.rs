@@ -349,3 +349,65 @@ pub fn drift_junit(reports: &[TenantReport]) -> String {
     xml.push_str("</testsuites>\n");
     xml
 }
+
+/// The webhook alert of a drift run (`drift --notify`): markdown text and per-tenant counts,
+/// no bodies and no secrets.
+pub fn notification(reports: &[TenantReport]) -> crate::notify::Notification {
+    use crate::notify::{Notification, NotificationBody, TenantLine};
+    let mut lines = Vec::new();
+    let mut text = String::new();
+    for r in reports {
+        let st = status(r);
+        if st == TenantStatus::InSync {
+            continue;
+        }
+        let mut counts = std::collections::BTreeMap::new();
+        let mut drifted = Vec::new();
+        if let Some(d) = &r.drift {
+            for item in &d.items {
+                *counts.entry(item.state.word().to_string()).or_insert(0) += 1;
+                if item.state.is_drift() {
+                    drifted.push(item.key.clone());
+                }
+            }
+        }
+        text.push_str(&match &r.drift {
+            Some(d) => format!(
+                "- **{}** (`{}`): {}\n",
+                md_escape(&r.name),
+                r.id,
+                counts_text(d)
+            ),
+            None => format!(
+                "- **{}** (`{}`): could not be read\n",
+                md_escape(&r.name),
+                r.id
+            ),
+        });
+        lines.push(TenantLine {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            status: match st {
+                TenantStatus::Drifted => "drifted",
+                TenantStatus::Unreadable => "unreadable",
+                TenantStatus::InSync => "in-sync",
+            }
+            .to_string(),
+            counts,
+            drifted,
+        });
+    }
+    let header = format!(
+        "**tenantform drift**: {} of {} tenants need attention\n",
+        lines.len(),
+        reports.len()
+    );
+    Notification {
+        text: header + &text,
+        tenantform: NotificationBody {
+            format: "tenantform.drift-alert/v1",
+            tenants: lines,
+            checked: reports.len(),
+        },
+    }
+}

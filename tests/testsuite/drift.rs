@@ -223,3 +223,126 @@ fn an_unreadable_tenant_is_exit_3_not_drift() {
     let out = w.cmd(&["drift"]).run().code(3);
     assert!(out.stdout.contains("NOT READ"), "{}", out.stdout);
 }
+
+/// A loopback webhook: answers each request with the next status of `statuses` (200 after
+/// them) and hands back every body it received.
+fn receiver(statuses: Vec<u16>) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/hooks/T000/B000/WEBHOOKTOKEN",
+        listener.local_addr().expect("addr")
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut statuses = statuses.into_iter();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut data = Vec::new();
+            let mut buf = [0u8; 8192];
+            // Read the head, then the body by its Content-Length.
+            let body = loop {
+                let Ok(n) = stream.read(&mut buf) else { return };
+                if n == 0 {
+                    return;
+                }
+                data.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&data).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if data.len() >= end + 4 + length {
+                        break String::from_utf8_lossy(&data[end + 4..end + 4 + length])
+                            .to_string();
+                    }
+                }
+            };
+            let status = statuses.next().unwrap_or(200);
+            let _ = tx.send(body);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+            );
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn notify_posts_the_drift_to_a_webhook_retrying_a_failure_and_carrying_no_secret() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let id = identity_id(&w, 0, "ca-block-legacy-auth");
+    portal(
+        &w,
+        0,
+        json!({
+            "method": "PATCH",
+            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
+            "body": {"state": "disabled"},
+        }),
+    );
+    let (url, bodies) = receiver(vec![503]);
+    let out = w.cmd(&["drift", "--notify", &url]).run().code(2);
+    assert!(
+        out.stderr.contains("drift: notified http://127.0.0.1:"),
+        "{}",
+        out.stderr
+    );
+    let first = bodies.recv().expect("first attempt");
+    let second = bodies.recv().expect("retried after the 503");
+    assert_eq!(first, second);
+    let alert: Value = serde_json::from_str(&second).expect("json body");
+    assert!(
+        alert["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("1 modified")),
+        "{alert:#}"
+    );
+    assert_eq!(
+        alert["tenantform"]["tenants"][0]["drifted"],
+        json!(["ca-block-legacy-auth"])
+    );
+    assert!(
+        !second.contains(&w.secret),
+        "the client secret must never be posted"
+    );
+    assert!(!out.stderr.contains("WEBHOOKTOKEN"), "{}", out.stderr);
+}
+
+#[test]
+fn a_webhook_that_is_down_is_a_warning_and_drift_keeps_its_exit_code() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let location = identity_id(&w, 0, "trusted-offices");
+    portal(
+        &w,
+        0,
+        json!({
+            "method": "DELETE",
+            "path": format!("/v1.0/identity/conditionalAccess/namedLocations/{location}"),
+        }),
+    );
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/hook/SECRETPATH",
+        closed.local_addr().expect("addr")
+    );
+    drop(closed);
+    let out = w.cmd(&["drift", "--notify", &url]).run().code(2);
+    assert!(
+        out.stderr
+            .contains("warning: the webhook at http://127.0.0.1:"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("could not connect"), "{}", out.stderr);
+    assert!(!out.stderr.contains("SECRETPATH"), "{}", out.stderr);
+}
