@@ -142,8 +142,8 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
 
     // Plan again: a converged fleet has nothing left to do.
     let replan = Arc::new(Run {
-        fleet,
-        client,
+        fleet: fleet.clone(),
+        client: client.clone(),
         journal: None,
         reporter: Arc::new(Mutex::new(progress::reporter(
             Style::Quiet,
@@ -155,7 +155,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             ..DeployOptions::default()
         },
     });
-    let planned = rt.block_on(deploy::run(replan, targets, None));
+    let planned = rt.block_on(deploy::run(replan, targets.clone(), None));
     let with_changes = planned
         .tenants
         .iter()
@@ -164,7 +164,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let requests = sim
         .request_log(None)
         .and_then(|log| log.get("total").and_then(serde_json::Value::as_u64));
-    let mut text = format!(
+    let text = format!(
         "re-plan: {} of {} tenants have no change left{}\n",
         planned.tenants.len() - with_changes,
         planned.tenants.len(),
@@ -172,6 +172,9 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             .map(|n| format!(" (the simulator answered {n} requests in all)"))
             .unwrap_or_default()
     );
+    out(&text);
+    let drift_ok = drift_act(&sim, &rt, &fleet, &client, &targets);
+    let mut text = String::new();
     if args.keep.is_some() {
         text.push_str(&format!(
             "kept: {} (journal: tenantform runs show {run_id} --project {})\n",
@@ -187,9 +190,101 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     if args.keep.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    Ok(if deployed.failed().count() == 0 && with_changes == 0 {
-        exit::OK
-    } else {
-        exit::DEPLOY_FAILED
-    })
+    Ok(
+        if deployed.failed().count() == 0 && with_changes == 0 && drift_ok {
+            exit::OK
+        } else {
+            exit::DEPLOY_FAILED
+        },
+    )
+}
+
+/// The demo's last act: an administrator disables a policy of the first tenant in the portal;
+/// `drift` finds it and names them; `deploy` puts it back; `drift` finds nothing. True when it
+/// went as it should.
+fn drift_act(
+    sim: &tenantform::sim::SimHandle,
+    rt: &tokio::runtime::Runtime,
+    fleet: &Arc<Fleet>,
+    client: &Arc<GraphClient>,
+    targets: &[tenantform::deploy::Target],
+) -> bool {
+    let Some(first) = targets.first() else {
+        return true;
+    };
+    let identity = tenantform::deploy::load_identity(&fleet.dir, &first.id).unwrap_or_default();
+    let Some((key, id)) = identity
+        .objects
+        .iter()
+        .find(|(key, _)| {
+            identity
+                .kinds
+                .get(*key)
+                .is_some_and(|k| k == "conditionalAccessPolicy")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+    else {
+        return true;
+    };
+    let admin = "night.admin@contoso.example";
+    let change = serde_json::json!({
+        "method": "PATCH",
+        "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
+        "body": {"state": "disabled"},
+        "user": admin,
+    });
+    if !sim
+        .portal_change(&first.id, &change)
+        .is_some_and(|(status, _)| (200..300).contains(&status))
+    {
+        err("demo: the portal change was refused; this is a bug\n");
+        return false;
+    }
+    err(&format!(
+        "demo: {admin} disables {key} in {} in the portal; drift finds it:\n",
+        first.name
+    ));
+    let one = vec![first.clone()];
+    let drift_run = |reporter_verb: &'static str, drift: bool| {
+        Arc::new(Run {
+            fleet: fleet.clone(),
+            client: client.clone(),
+            journal: None,
+            reporter: Arc::new(Mutex::new(progress::reporter(
+                Style::Quiet,
+                reporter_verb,
+                Output::stdio(),
+            ))),
+            options: DeployOptions {
+                plan_only: drift,
+                drift,
+                ..DeployOptions::default()
+            },
+        })
+    };
+    let found = rt.block_on(deploy::run(drift_run("drift", true), one.clone(), None));
+    out(&tenantform::report::drift::drift_text(
+        &found.tenants,
+        false,
+    ));
+    let drifted = found
+        .tenants
+        .iter()
+        .any(|t| t.drift.as_ref().is_some_and(|d| d.has_drift()));
+    let restored = rt.block_on(deploy::run(drift_run("deploy", false), one.clone(), None));
+    let again = rt.block_on(deploy::run(drift_run("drift", true), one, None));
+    let clean = again
+        .tenants
+        .iter()
+        .all(|t| t.drift.as_ref().is_some_and(|d| !d.has_drift()));
+    out(&format!(
+        "deploy puts it back ({} updated); drift again: {}\n",
+        restored
+            .tenants
+            .iter()
+            .map(|t| t.counts.updated)
+            .sum::<usize>(),
+        if clean { "in sync" } else { "STILL DRIFTED" }
+    ));
+    drifted && clean && restored.failed().count() == 0
 }

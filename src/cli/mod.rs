@@ -45,9 +45,10 @@ Everyday use:
   tenantform plan -p my-msp                 what deploy would change, per tenant
   tenantform deploy -p my-msp --ring pilot  one ring, asks to confirm
   tenantform deploy -p my-msp --rings pilot,broad --yes --max-failure-rate 0.1
+  tenantform drift -p my-msp                what changed since, and who changed it
   tenantform runs list -p my-msp            past runs; `runs show ID` for one
 
-Exit codes: 0 ok, 1 invalid input, 2 plan has changes (with --detailed-exitcode),
+Exit codes: 0 ok, 1 invalid input, 2 plan has changes (with --detailed-exitcode) or drift found,
 3 a tenant failed to plan or deploy, 64 usage error (also a --tenant or --ring that
 names no tenant), 70 internal error.";
 

@@ -68,7 +68,7 @@ pub(crate) fn portal_admin(app: &App, tenant: &Tenant, user: Option<&str>) -> Ac
 }
 
 /// `POST /_sim/tenants/{id}/portal`: one write made as a person in the portal.
-fn portal_change(app: &App, tenant: &Tenant, body: &[u8]) -> Reply {
+pub(crate) fn portal_change(app: &App, tenant: &Tenant, body: &[u8]) -> Reply {
     const EXPECTED: &str = "Expected {\"method\": \"PATCH\"|\"POST\"|\"PUT\"|\"DELETE\", \"path\": \"/v1.0/...\" or \"/beta/...\", \"body\": {...}, \"user\": \"upn\" (optional)}.";
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return Reply::error(400, "BadRequest", EXPECTED);

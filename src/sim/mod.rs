@@ -425,6 +425,19 @@ impl SimHandle {
         Some(self.app.tenant_state(tenant))
     }
 
+    /// Make one change as an administrator in the portal would (what
+    /// `POST /_sim/tenants/{id}/portal` does): `change` is `{"method", "path", "body", "user"}`.
+    /// Returns the HTTP status Graph answered and its body; `None` for an unknown tenant.
+    pub fn portal_change(&self, tenant_id: &str, change: &Value) -> Option<(u16, String)> {
+        let tenant = self.app.tenant(tenant_id)?;
+        let reply = introspect::portal_change(&self.app, tenant, change.to_string().as_bytes());
+        let body = match &reply.body {
+            wire::ReplyBody::Json(text) => text.clone(),
+            _ => String::new(),
+        };
+        Some((reply.status, body))
+    }
+
     /// The request log (what `GET /_sim/requests[?tenant=ID]` returns); `None` for all tenants.
     pub fn request_log(&self, tenant_id: Option<&str>) -> Option<Value> {
         let ids_of = |i: usize| {
