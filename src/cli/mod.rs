@@ -19,6 +19,7 @@ mod render;
 mod runs;
 mod schema;
 mod sim;
+mod snapshot;
 mod validate;
 
 /// Exit codes, documented in the book (reference/cli.md).
@@ -88,6 +89,9 @@ enum Command {
     /// What differs in each live tenant from its baselines, and who changed it when (reads
     /// Graph and its audit logs, writes nothing). Exit 2 when something drifted.
     Drift(drift::DriftArgs),
+    /// Back up each tenant's managed objects as Graph JSON, one canonical file per object
+    /// (diffs cleanly in git). Reads Graph, writes nothing to it.
+    Snapshot(snapshot::SnapshotArgs),
     /// Past deploy runs, read from their journals.
     Runs(runs::Args),
     /// Deploy the shipped baselines to N simulated tenants in-process, then re-plan to show
@@ -188,6 +192,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Plan(args) => deploy::run_plan(args, today),
         Command::Deploy(args) => deploy::run_deploy(args, today),
         Command::Drift(args) => drift::run_drift(args, today),
+        Command::Snapshot(args) => snapshot::run_snapshot(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Demo(args) => demo::run(args, today),
     };

@@ -117,6 +117,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                     failures: Vec::new(),
                     plan: None,
                     drift: None,
+                    snapshot_files: None,
                     seconds: 0.0,
                 }),
             }

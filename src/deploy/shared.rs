@@ -43,6 +43,9 @@ pub struct DeployOptions {
     /// With `plan_only`: also classify each tenant's drift and name who changed what from its
     /// audit logs (`tenantform drift`).
     pub drift: bool,
+    /// With `plan_only`: write each tenant's live objects under this directory
+    /// (`tenantform snapshot`), one canonical file per object in `<dir>/<tenant-id>/`.
+    pub snapshot: Option<PathBuf>,
 }
 
 impl Default for DeployOptions {
@@ -55,6 +58,7 @@ impl Default for DeployOptions {
             prune: false,
             plan_only: false,
             drift: false,
+            snapshot: None,
         }
     }
 }

@@ -192,6 +192,7 @@ pub(crate) async fn deploy_tenant(
         failures: Vec::new(),
         plan: None,
         drift: None,
+        snapshot_files: None,
         seconds: 0.0,
     };
     let finish = |mut report: TenantReport, run: &Run| {
@@ -270,6 +271,22 @@ pub(crate) async fn deploy_tenant(
         }
     };
     let tenant_plan = plan::plan(&input, &live, &identity);
+    if let Some(dir) = &run.options.snapshot {
+        let files =
+            crate::live::snapshot::files(&prepared.slim.operations, &tenant_plan, &live, &identity);
+        drop(live);
+        let count = files.len();
+        let (dir, tenant) = (dir.clone(), target.id.clone());
+        match tokio::task::spawn_blocking(move || write_snapshot(&dir, &tenant, &files)).await {
+            Ok(Ok(())) => report.snapshot_files = Some(count),
+            Ok(Err(e)) => report.reason = Some(format!("cannot write the snapshot: {e}")),
+            Err(e) => {
+                report.reason = Some(TenantError::CompileTask(e.to_string()).to_string());
+            }
+        }
+        report.plan = Some(tenant_plan);
+        return finish(report, run);
+    }
     if run.options.drift {
         let mut drift = crate::live::drift::classify(
             &prepared.slim.operations,
@@ -513,4 +530,30 @@ pub(crate) async fn deploy_tenant(
         });
     }
     finish(report, run)
+}
+
+/// Write a tenant's snapshot files to `dir/<tenant>/`, replacing an earlier snapshot whole: into
+/// a hidden sibling first, then renamed, so a reader never sees half of one.
+fn write_snapshot(
+    dir: &std::path::Path,
+    tenant: &str,
+    files: &std::collections::BTreeMap<String, String>,
+) -> std::io::Result<()> {
+    let target = dir.join(tenant);
+    let staging = dir.join(format!(".{tenant}.partial"));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    for (relative, text) in files {
+        let path = staging.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text)?;
+    }
+    std::fs::create_dir_all(&staging)?;
+    if target.exists() {
+        std::fs::remove_dir_all(&target)?;
+    }
+    std::fs::rename(&staging, &target)
 }

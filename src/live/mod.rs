@@ -14,6 +14,7 @@
 //! - [`stale`]: what changed in a tenant since a saved plan, for `deploy --plan`'s refusal.
 //! - [`drift`]: the plan read as drift (modified, missing, accepted, unmanaged, ...), pure.
 //! - [`audit`]: who changed an object and when, from the tenant's audit logs.
+//! - [`snapshot`]: a tenant's live objects as one canonical file each (a git-friendly backup).
 
 pub mod audit;
 pub mod drift;
@@ -21,6 +22,7 @@ pub mod names;
 pub mod normalize;
 pub mod plan;
 pub mod reader;
+pub mod snapshot;
 pub mod stale;
 
 pub use reader::{find_by_match_key, known_ids, read, read_classes, resolved_path};

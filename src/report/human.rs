@@ -393,6 +393,7 @@ mod tests {
             failures: Vec::new(),
             plan: None,
             drift: None,
+            snapshot_files: None,
             seconds: 1.0,
         }
     }

@@ -76,6 +76,9 @@ pub struct TenantReport {
     /// Drift (`tenantform drift` runs).
     #[serde(skip)]
     pub drift: Option<crate::live::drift::TenantDrift>,
+    /// Files written (`tenantform snapshot` runs).
+    #[serde(skip)]
+    pub snapshot_files: Option<usize>,
     /// Seconds from start to finish.
     pub seconds: f64,
 }

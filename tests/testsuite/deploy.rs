@@ -56,7 +56,10 @@ impl World {
     /// `tenantform <args> --project DIR --time-scale S` with the fleet's secret.
     pub(crate) fn cmd(&self, args: &[&str]) -> Cmd {
         let mut c = self.project.cmd(args);
-        if matches!(args.first(), Some(&"plan" | &"deploy" | &"drift")) {
+        if matches!(
+            args.first(),
+            Some(&"plan" | &"deploy" | &"drift" | &"snapshot")
+        ) {
             c.args(&["--time-scale", SCALE]);
         }
         c.env(FLEET_SECRET_ENV, &self.secret);

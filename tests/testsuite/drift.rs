@@ -346,3 +346,86 @@ fn a_webhook_that_is_down_is_a_warning_and_drift_keeps_its_exit_code() {
     assert!(out.stderr.contains("could not connect"), "{}", out.stderr);
     assert!(!out.stderr.contains("SECRETPATH"), "{}", out.stderr);
 }
+
+#[test]
+fn a_snapshot_is_one_file_per_object_and_taken_again_is_byte_identical() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    let out = w.project.path().join("snap");
+    let out_text = out.to_string_lossy().to_string();
+    let first = w.cmd(&["snapshot", "--out", &out_text]).run().code(0);
+    assert!(first.stdout.contains("objects in"), "{}", first.stdout);
+    let tenant_dir = out.join(w.tenant(0));
+    let policy = tenant_dir.join("conditionalAccessPolicy/ca-block-legacy-auth.json");
+    let text = std::fs::read_to_string(&policy).expect("policy file");
+    assert!(text.contains("\"displayName\""), "{text}");
+    assert!(!text.contains("createdDateTime"), "{text}");
+    assert!(tenant_dir.join("authorizationPolicy").is_dir());
+    let read_all = |dir: &std::path::Path| {
+        let mut files = std::collections::BTreeMap::new();
+        for entry in walk(dir) {
+            files.insert(
+                entry.strip_prefix(dir).expect("inside").to_path_buf(),
+                std::fs::read(&entry).expect("read"),
+            );
+        }
+        files
+    };
+    let before = read_all(&tenant_dir);
+    w.cmd(&["snapshot", "--out", &out_text]).run().code(0);
+    assert_eq!(before, read_all(&tenant_dir), "a second snapshot differs");
+    // A change shows as a change in exactly that file.
+    let id = identity_id(&w, 0, "ca-block-legacy-auth");
+    portal(
+        &w,
+        0,
+        json!({
+            "method": "PATCH",
+            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
+            "body": {"state": "disabled"},
+        }),
+    );
+    w.cmd(&["snapshot", "--out", &out_text]).run().code(0);
+    let after = read_all(&tenant_dir);
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|(path, bytes)| before.get(*path) != Some(*bytes))
+        .map(|(path, _)| path.clone())
+        .collect();
+    assert_eq!(
+        changed,
+        vec![std::path::PathBuf::from(
+            "conditionalAccessPolicy/ca-block-legacy-auth.json"
+        )]
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_snapshot_into_a_file_is_an_error_naming_it() {
+    let w = World::new(config(1));
+    w.project.file("not-a-dir", "x");
+    let target = w.project.path().join("not-a-dir/snap");
+    let out = w
+        .cmd(&["snapshot", "--out", &target.to_string_lossy()])
+        .run()
+        .code(70);
+    assert!(
+        out.stderr.contains("cannot create the snapshot directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("not-a-dir"), "{}", out.stderr);
+}
