@@ -128,8 +128,13 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "P")]
     max_failure_rate: Option<f64>,
     /// Delete orphans: objects tenantform created that the baselines no longer have.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "only_drifted")]
     prune: bool,
+    /// Put back only what drifted: resources changed outside tenantform since the last deploy
+    /// brought them to the same baseline, and managed objects deleted in the tenant. Changes of
+    /// the baselines themselves, new resources and orphans are left for a full deploy.
+    #[arg(long)]
+    only_drifted: bool,
     /// Finish an interrupted run: its tenants that did not finish, in the same journal.
     #[arg(long, value_name = "RUN_ID")]
     resume: Option<String>,
@@ -630,6 +635,7 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         rings: args.rings.clone(),
         max_failure_rate: args.max_failure_rate,
         prune: args.prune,
+        only_drifted: args.only_drifted,
         plan_only: false,
         ..args.connection.options()
     };

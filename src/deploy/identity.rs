@@ -8,6 +8,7 @@
 //! Input: a project directory and a tenant id. Output: an [`IdentityMap`], or an
 //! [`IdentityError`] that says which file is wrong and what to do.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -99,6 +100,8 @@ enum IdentityChange {
     },
     /// Resource `key` is no longer managed.
     Unset { key: String },
+    /// These resources were brought to the bodies with these hashes.
+    Applied { hashes: BTreeMap<String, String> },
 }
 
 /// Load a tenant's identity map (empty when the tenant was never deployed): the map file,
@@ -130,7 +133,9 @@ pub fn load_identity(project_dir: &Path, tenant: &str) -> Result<IdentityMap, Id
             Ok(IdentityChange::Unset { key }) => {
                 map.objects.remove(&key);
                 map.kinds.remove(&key);
+                map.applied.remove(&key);
             }
+            Ok(IdentityChange::Applied { hashes }) => map.applied.extend(hashes),
             // A line cut short by a kill: the change it was recording is re-adopted by its
             // match key on the next run.
             Err(_) if n + 1 == lines.len() && !text.ends_with('\n') => {}
@@ -226,6 +231,22 @@ impl IdentityStore {
             id: id.to_string(),
             kind: op.kind.name.to_string(),
         })
+    }
+
+    /// Record the body hashes of the resources this run brought to their bundle (those the
+    /// map does not already say), so that a later plan can tell drift from a baseline change.
+    pub fn record_applied(
+        &self,
+        hashes: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), IdentityError> {
+        let hashes: BTreeMap<String, String> = hashes
+            .into_iter()
+            .filter(|(key, hash)| self.loaded.applied.get(key) != Some(hash))
+            .collect();
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        self.log_change(&IdentityChange::Applied { hashes })
     }
 
     /// Record that resource `key` is no longer managed.

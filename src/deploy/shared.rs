@@ -46,6 +46,10 @@ pub struct DeployOptions {
     /// With `plan_only`: write each tenant's live objects under this directory
     /// (`tenantform snapshot`), one canonical file per object in `<dir>/<tenant-id>/`.
     pub snapshot: Option<PathBuf>,
+    /// Apply only what drifted (`deploy --only-drifted`): updates of resources changed outside
+    /// tenantform since the last deploy, and managed objects deleted in the tenant. Every other
+    /// change is left for a later deploy, and orphans are not pruned.
+    pub only_drifted: bool,
 }
 
 impl Default for DeployOptions {
@@ -59,6 +63,7 @@ impl Default for DeployOptions {
             plan_only: false,
             drift: false,
             snapshot: None,
+            only_drifted: false,
         }
     }
 }

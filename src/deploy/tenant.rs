@@ -338,9 +338,35 @@ pub(crate) async fn deploy_tenant(
     // not the plan's keys and fingerprints, which a tenant would hold through minutes of
     // Conditional Access pacing.
     let plan::TenantPlan {
-        resources, orphans, ..
+        resources,
+        orphans,
+        drifted,
+        ..
     } = tenant_plan;
-    let mut actions: Vec<Option<Action>> = resources.into_iter().map(|r| Some(r.action)).collect();
+    let only_drifted = run.options.only_drifted;
+    let orphans = if only_drifted { Vec::new() } else { orphans };
+    let mut actions: Vec<Option<Action>> = resources
+        .into_iter()
+        .zip(operations.iter())
+        .map(|(r, op)| {
+            if !only_drifted {
+                return Some(r.action);
+            }
+            let missing = matches!(r.action, Action::Create)
+                && op.kind.shape == crate::kinds::Shape::Collection
+                && identity.objects.contains_key(&r.key);
+            match r.action {
+                Action::Update { .. } if drifted.contains(&r.key) => Some(r.action),
+                _ if missing => Some(r.action),
+                // Not drift: left as it is for now.
+                Action::Update { object_id, .. } => Some(Action::NoOp { object_id }),
+                Action::Adopt { .. } | Action::Create | Action::Ambiguous { .. } => {
+                    Some(Action::NoOp { object_id: None })
+                }
+                other => Some(other),
+            }
+        })
+        .collect();
     let tenant_run = TenantRun {
         run,
         session: &session,
@@ -522,6 +548,24 @@ pub(crate) async fn deploy_tenant(
                 }
             }
         }
+    }
+    // What this run brought to its bundle, so that the next plan tells drift from a change
+    // of the baselines.
+    let applied = operations
+        .iter()
+        .zip(bodies.iter())
+        .filter(|(op, _)| done.get(op.key.as_str()) == Some(&true))
+        .map(|(op, body)| {
+            (
+                op.key.clone(),
+                crate::canonical::hash_bytes(body.as_bytes()),
+            )
+        });
+    if let Err(error) = tenant_run.identity.record_applied(applied) {
+        report.failures.push(ResourceFailure {
+            key: "(identity map)".into(),
+            reason: error.to_string(),
+        });
     }
     if let Err(error) = tenant_run.identity.checkpoint() {
         report.failures.push(ResourceFailure {

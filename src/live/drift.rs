@@ -89,6 +89,12 @@ pub enum DriftState {
     },
     /// Declared, but tenantform never created or adopted it here (deploy would).
     NotDeployed,
+    /// The baselines changed since the last deploy brought the object to them: the tenant is
+    /// behind the project, nobody changed it (deploy brings it up to date).
+    Pending {
+        /// What deploy would change.
+        changes: Vec<Change>,
+    },
     /// Several objects match its key; deploy refuses to guess.
     Ambiguous {
         /// Their ids.
@@ -119,6 +125,7 @@ impl DriftState {
             DriftState::Missing => "missing",
             DriftState::Accepted { .. } => "accepted",
             DriftState::NotDeployed => "not deployed",
+            DriftState::Pending { .. } => "pending",
             DriftState::Ambiguous { .. } => "ambiguous",
             DriftState::Orphaned => "orphaned",
             DriftState::Unmanaged { .. } => "unmanaged",
@@ -239,7 +246,14 @@ pub fn classify(
                 if rest.is_empty() {
                     continue;
                 }
-                (DriftState::Modified { changes: rest }, object_id)
+                // The last deploy recorded another body: the baseline moved, not the tenant.
+                let baseline_changed = identity.applied.contains_key(&resource.key)
+                    && !plan.drifted.contains(&resource.key);
+                if baseline_changed {
+                    (DriftState::Pending { changes: rest }, object_id)
+                } else {
+                    (DriftState::Modified { changes: rest }, object_id)
+                }
             }
             Action::Create if managed.is_some() && op.kind.shape == Shape::Collection => {
                 (DriftState::Missing, managed.cloned())

@@ -29,6 +29,11 @@ pub struct IdentityMap {
     /// Resource key → kind name (what `deploy --prune` needs to delete an orphan).
     #[serde(default)]
     pub kinds: BTreeMap<String, String>,
+    /// Resource key → hash of the body the last deploy brought the object to
+    /// ([`PlanInput::body_hash`]). A managed resource whose body still hashes the same but whose
+    /// live object differs was changed outside tenantform: drift, not a baseline change.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub applied: BTreeMap<String, String>,
 }
 
 /// What the tenant has, as read from Graph for the bundle's kinds.
@@ -116,6 +121,10 @@ pub struct TenantPlan {
     pub orphans: Vec<Orphan>,
     /// The project's names for the object ids the plan knows (`group:emergency-access`).
     pub names: ObjectNames,
+    /// Keys of the updates that undo a change made outside tenantform (drift): the baseline
+    /// did not change since the last deploy brought the object to it, the tenant did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drifted: Vec<String>,
 }
 
 impl TenantPlan {
@@ -210,6 +219,19 @@ impl<'a> From<&'a ValidatedBundle> for PlanInput<'a> {
 }
 
 impl PlanInput<'_> {
+    /// `sha256:` of operation `i`'s body as compiled (references unresolved), the text deploy
+    /// keeps: what [`IdentityMap::applied`] records.
+    pub fn body_hash(&self, i: usize) -> String {
+        match self.bodies.and_then(|b| b.get(i)) {
+            Some(text) => canonical::hash_bytes(text.as_bytes()),
+            None => canonical::hash_bytes(
+                serde_json::to_string(&self.operations[i].body)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            ),
+        }
+    }
+
     /// The body of operation `i`.
     pub fn body(&self, i: usize) -> std::borrow::Cow<'_, Value> {
         match self.bodies.and_then(|b| b.get(i)) {
@@ -366,6 +388,20 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
     // The whole live objects count: any change made since the plan (even to properties the
     // bundle does not set) makes deploy refuse to apply it.
     let names = ObjectNames::of(&ids, input.operations, identity);
+    // Updates of a body the last deploy applied as it is now: the tenant changed, not the
+    // baseline (hashed only for these few).
+    let drifted = resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.action, Action::Update { .. }))
+        .filter(|(i, r)| {
+            identity
+                .applied
+                .get(&r.key)
+                .is_some_and(|h| *h == input.body_hash(*i))
+        })
+        .map(|(_, r)| r.key.clone())
+        .collect();
     TenantPlan {
         tenant: input.tenant.to_string(),
         bundle_hash: input.bundle_hash.to_string(),
@@ -373,6 +409,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
         resources,
         orphans,
         names,
+        drifted,
     }
 }
 

@@ -111,6 +111,20 @@ fn item_lines(item: &DriftItem, names: &ObjectNames, whole: bool, indent: &str) 
                 ));
             }
         }
+        DriftState::Pending { changes } => {
+            text.push_str(&format!(
+                "{indent}> {:<44} {} pending: the baselines changed since the last deploy{id}\n",
+                item.key, item.kind
+            ));
+            for c in changes {
+                text.push_str(&format!(
+                    "{indent}    {}: {} -> {}\n",
+                    c.pointer,
+                    show(&c.desired, names, whole),
+                    show(&c.live, names, whole)
+                ));
+            }
+        }
         DriftState::NotDeployed => text.push_str(&format!(
             "{indent}+ {:<44} {} not deployed yet{}\n",
             item.key,
@@ -150,6 +164,7 @@ fn counts_text(d: &TenantDrift) -> String {
         "missing",
         "ambiguous",
         "accepted",
+        "pending",
         "not deployed",
         "orphaned",
         "unmanaged",

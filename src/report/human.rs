@@ -238,7 +238,17 @@ pub fn plan_text(name: &str, plan: &TenantPlan, detail: PlanDetail) -> String {
         if matches!(r.action, Action::NoOp { .. }) {
             continue;
         }
-        text.push_str(&format!("  {} {:<44} {}\n", sign(&r.action), r.key, r.kind));
+        let drift = if plan.drifted.contains(&r.key) {
+            " (drift: changed outside tenantform since the last deploy)"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "  {} {:<44} {}{drift}\n",
+            sign(&r.action),
+            r.key,
+            r.kind
+        ));
         match &r.action {
             Action::Update { changes, .. } | Action::Adopt { changes, .. } => {
                 if let Action::Adopt { object_id, .. } = &r.action {
@@ -443,6 +453,7 @@ mod tests {
     fn plan_with_verbose_shows_long_values_whole() {
         let long = format!("\"{}\"", "x".repeat(150));
         let plan = TenantPlan {
+            drifted: Vec::new(),
             tenant: "t1".into(),
             bundle_hash: String::new(),
             live_fingerprint: String::new(),

@@ -429,3 +429,63 @@ fn a_snapshot_into_a_file_is_an_error_naming_it() {
     );
     assert!(out.stderr.contains("not-a-dir"), "{}", out.stderr);
 }
+
+#[test]
+fn plan_says_drift_and_deploy_only_drifted_puts_back_only_that() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    // Drift: an admin disables one policy in the portal.
+    let id = identity_id(&w, 0, "ca-block-legacy-auth");
+    portal(
+        &w,
+        0,
+        json!({
+            "method": "PATCH",
+            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
+            "body": {"state": "disabled"},
+        }),
+    );
+    // A baseline change: this tenant now wants another policy's name changed.
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        format!(
+            "{fleet}\n[[tenant.overrides]]\nresource = \"ca-mfa-all-users\"\nvars = {{ name = \"MFA for everyone (renamed)\" }}\nreason = \"naming convention\"\n"
+        ),
+    );
+    let plan = w.cmd(&["plan"]).run().code(0);
+    let line = |key: &str| {
+        plan.stdout
+            .lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("ca-block-legacy-auth").contains("(drift: changed outside tenantform"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !line("ca-mfa-all-users").contains("drift"),
+        "{}",
+        plan.stdout
+    );
+    w.cmd(&["deploy", "--yes", "--only-drifted"])
+        .run()
+        .success();
+    let after = w.cmd(&["plan"]).run().code(0);
+    assert!(
+        !after.stdout.contains("ca-block-legacy-auth"),
+        "{}",
+        after.stdout
+    );
+    assert!(
+        after.stdout.contains("ca-mfa-all-users"),
+        "{}",
+        after.stdout
+    );
+    // A full deploy then takes the baseline change, and nothing is left.
+    w.deploy(&[]).success();
+    w.cmd(&["plan", "--detailed-exitcode"]).run().code(0);
+}
