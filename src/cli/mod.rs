@@ -11,6 +11,7 @@ mod bench;
 mod compile;
 mod demo;
 mod deploy;
+mod import;
 mod init;
 mod kinds;
 mod output;
@@ -92,6 +93,9 @@ enum Command {
     /// sim`) and a fleet deploy against Graph's limits (`bench deploy`); print throughput and
     /// peak memory.
     Bench(bench::Args),
+    /// Turn another tool's backup (IntuneCD, IntuneManagement, Graph JSON) into a baseline:
+    /// TOML and Tera templates, ids mapped to references and parameters.
+    Import(import::Args),
     /// Run a local Microsoft Graph simulator (token endpoint, Graph, $batch, throttling) for
     /// tests, demos and CI, until interrupted.
     Sim(sim::Args),
@@ -184,6 +188,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run_deploy(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Demo(args) => demo::run(args, today),
+        Command::Import(args) => import::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
