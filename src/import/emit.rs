@@ -81,7 +81,6 @@ struct Resource {
 #[derive(Debug)]
 struct Param {
     what: String,
-    id: String,
     used_by: BTreeSet<String>,
 }
 
@@ -172,7 +171,6 @@ impl Mapper {
             name.clone(),
             Param {
                 what,
-                id: id.clone(),
                 used_by: BTreeSet::from([used_by.to_string()]),
             },
         );
@@ -488,8 +486,8 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
     // Duplicates by match key (IntuneCD `__<id>` copies, one object exported twice).
     let mut seen: BTreeMap<(&str, String), usize> = BTreeMap::new();
     for (i, (object, _, body, _)) in cleaned.iter().enumerate() {
-        if skip.contains(&i) {
-            continue;
+        if skip.contains(&i) || object.kind.name == "group" {
+            continue; // groups are keyed by uniqueName, which import derives below
         }
         let Some(identity) = match_identity(object.kind, body) else {
             out.findings.push(Finding::error(
@@ -503,9 +501,6 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
             skip.insert(i);
             continue;
         };
-        if object.kind.name == "group" {
-            continue; // keyed by uniqueName, which import derives below
-        }
         match seen.get(&(object.kind.name, identity.clone())) {
             Some(first) if cleaned[*first].2 == *body => {
                 out.findings.push(Finding::warning(
@@ -712,7 +707,7 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
         toml,
         "\n[baseline]\ndescription = {}\n",
         toml_string(&format!(
-            "Imported from a {} backup ({})",
+            "Imported from {} backup {}",
             match format {
                 ImportFormat::IntuneCd => "IntuneCD",
                 ImportFormat::IntuneManagement => "IntuneManagement",
@@ -726,8 +721,8 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
             toml,
             "\n[params.{param}]\ntype = \"uuid\"\ndescription = {}\n",
             toml_string(&format!(
-                "Id in this tenant of the source's {} (was {})",
-                p.what, p.id
+                "This tenant's id for the source's {}: not in the export",
+                p.what
             ))
         );
     }

@@ -5,6 +5,7 @@ mod cli;
 mod compile;
 mod deploy;
 mod harness;
+mod import;
 mod injection;
 mod invalid;
 mod robustness;
