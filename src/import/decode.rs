@@ -189,3 +189,39 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod regressions {
+    use super::*;
+
+    #[test]
+    fn a_yaml_alias_bomb_is_an_error_not_unbounded_memory() {
+        let mut yaml = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let names: Vec<char> = ('b'..='k').collect();
+        let mut previous = 'a';
+        for name in names {
+            yaml.push_str(&format!(
+                "{name}: &{name} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"
+            ));
+            previous = name;
+        }
+        assert!(matches!(
+            document(yaml.as_bytes(), true),
+            Err(DecodeError::Yaml(_))
+        ));
+    }
+
+    #[test]
+    fn deeply_nested_input_is_an_error_not_a_stack_overflow() {
+        let json = "[".repeat(100_000);
+        assert!(matches!(
+            document(json.as_bytes(), false),
+            Err(DecodeError::Json(_))
+        ));
+        let yaml = "[".repeat(100_000);
+        assert!(matches!(
+            document(yaml.as_bytes(), true),
+            Err(DecodeError::Yaml(_))
+        ));
+    }
+}

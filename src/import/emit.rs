@@ -140,16 +140,21 @@ fn match_identity(kind: &Kind, body: &Value) -> Option<String> {
     parts.map(|p| p.join("|"))
 }
 
-fn strings(value: &Value, out: &mut Vec<String>) {
+/// Every string and every object key in `value`.
+fn strings(value: &Value, out: &mut Vec<String>, keys: &mut Vec<String>) {
     match value {
         Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+        Value::Array(a) => a.iter().for_each(|v| strings(v, out, keys)),
         Value::Object(o) => o.iter().for_each(|(k, v)| {
-            out.push(k.clone());
-            strings(v, out);
+            keys.push(k.clone());
+            strings(v, out, keys);
         }),
         _ => {}
     }
+}
+
+fn tera_like(text: &str) -> bool {
+    ["{{", "{%", "{#"].iter().any(|t| text.contains(t))
 }
 
 impl Mapper {
@@ -278,8 +283,7 @@ impl Templated {
                 if let Some(expression) = mapper.slot(kind, pointer, &s, key) {
                     return self.mark(expression);
                 }
-                let tera_like = ["{{", "{%", "{#"].iter().any(|t| s.contains(t));
-                if tera_like {
+                if tera_like(&s) {
                     let name = format!("text_{}", self.vars.len() + 1);
                     self.vars.insert(name.clone(), s);
                     return self.mark(format!("{{{{ vars.{name} }}}}"));
@@ -381,8 +385,16 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
             ));
             continue;
         };
-        let mut all = Vec::new();
-        strings(&object.body, &mut all);
+        let (mut all, mut keys) = (Vec::new(), Vec::new());
+        strings(&object.body, &mut all, &mut keys);
+        if let Some(bad) = keys.iter().find(|k| tera_like(k) || k.contains(SLOT)) {
+            out.findings.push(Finding::error(
+                &object.file,
+                format!("the property name {bad:?} is not a Graph property (it reads as template syntax); fix or remove the file"),
+            ));
+            continue;
+        }
+        all.extend(keys);
         if let Some(bad) = all
             .iter()
             .find(|s| s.contains("${ref:") || s.contains(SLOT))
@@ -764,5 +776,109 @@ mod tests {
         }
         let long = slug(&"a".repeat(200), "x");
         assert!(long.len() <= 60);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::import::layout::ForeignObject;
+    use proptest::prelude::*;
+
+    /// Strings that stress the template writer: Tera syntax, placeholders, quotes, unicode.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9 {}%#\"\\\\$:\u{e9}\u{2013}-]{0,24}",
+            Just("{{ params.x }}".to_string()),
+            Just("{% raw %}".to_string()),
+            Just("{#".to_string()),
+            Just("%OrganizationId%".to_string()),
+            Just("a%OrganizationId%\"b".to_string()),
+            Just("5d3b2c1a-9e8f-4a7b-8c6d-1e2f3a4b5c6d".to_string()),
+        ]
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(text(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// The template without its header comment and with every expression import may write
+    /// replaced by a string: what remains must be JSON (no stray Tera syntax, no broken quotes).
+    fn template_is_json_around_its_slots(text: &str) -> Result<Value, String> {
+        let body = text.split_once("#}\n").map_or(text, |(_, b)| b);
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some(start) = rest.find("{{ ") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start..];
+            let end = after.find(" }}").ok_or("unclosed expression")?;
+            let expression = &after[3..end];
+            let known = expression == "tenant.id"
+                || expression.starts_with("params.")
+                || expression.starts_with("vars.text_")
+                || (expression.starts_with("ref(to=\"") && expression.ends_with("\")"));
+            if !known {
+                return Err(format!("unexpected expression {expression:?}"));
+            }
+            out.push('X');
+            rest = &after[end + 3..];
+        }
+        out.push_str(rest);
+        for opener in ["{%", "{#"] {
+            if out.contains(opener) {
+                return Err(format!("stray {opener}"));
+            }
+        }
+        serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_object_gives_templates_that_are_json_around_their_slots(
+            name in text(),
+            conditions in json(),
+            extra in json(),
+        ) {
+            let kind = kinds::by_name("conditionalAccessPolicy").expect("kind");
+            let group = kinds::by_name("group").expect("kind");
+            let backup = Backup {
+                objects: vec![
+                    ForeignObject {
+                        file: "p.json".into(),
+                        kind,
+                        body: json!({"displayName": name, "state": "enabled", "conditions": conditions, "extra": extra,
+                            "grantControls": {"termsOfUse": ["5d3b2c1a-9e8f-4a7b-8c6d-1e2f3a4b5c6d"]}}),
+                    },
+                    ForeignObject {
+                        file: "g.json".into(),
+                        kind: group,
+                        body: json!({"id": "5d3b2c1a-9e8f-4a7b-8c6d-1e2f3a4b5c6d", "displayName": name, "description": extra}),
+                    },
+                ],
+                ..Backup::default()
+            };
+            let generated = generate(backup, ImportFormat::GraphJson, "imported", Path::new("b"));
+            for (path, text) in &generated.files {
+                if path.ends_with(".tera") {
+                    prop_assert!(template_is_json_around_its_slots(text).is_ok(), "{path}: {:?}\n{text}", template_is_json_around_its_slots(text));
+                } else {
+                    prop_assert!(text.parse::<toml::Table>().is_ok(), "{path}:\n{text}");
+                }
+            }
+        }
     }
 }
