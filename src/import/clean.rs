@@ -38,6 +38,27 @@ fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
+/// Server-computed properties the backup tools themselves strip before re-creating an object
+/// (IntuneCD's `remove_keys`, IntuneManagement's import), for when the schema of the deployed
+/// API version does not list them (they are beta's): dropped quietly, not reported.
+const SERVER_FIELDS: &[&str] = &[
+    "deployedAppCount",
+    "highestAvailableVersion",
+    "isAssigned",
+    "isGlobalScript",
+    "lastSyncDateTime",
+    "secretReferenceValueId",
+    "settingCount",
+    "supportsScopeTags",
+    "topicIdentifier",
+];
+
+fn is_server_field(key: &str, value: &Value) -> bool {
+    // A decrypted OMA-URI value is saved with `isEncrypted: false`; `true` would mean a value
+    // the backup could not decrypt, which must be reported.
+    SERVER_FIELDS.contains(&key) || (key == "isEncrypted" && value == &Value::Bool(false))
+}
+
 fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
@@ -199,7 +220,7 @@ impl Walk<'_> {
                 None if !schema.closed => {
                     out.insert(key, value);
                 }
-                None if is_empty(&value) => {}
+                None if is_empty(&value) || is_server_field(&key, &value) => {}
                 None => self.unsupported.push(Unsupported { pointer: at, value }),
             }
         }
@@ -309,15 +330,23 @@ mod tests {
             "state": "enabled",
             "conditions": {"users": {"includeUsers": ["All"]}},
             "sessionControls": {"continuousAccessEvaluation": {"mode": "strictLocation"}},
-            "#CustomRef_x": "a|:|b"
+            "#CustomRef_x": "a|:|b",
+            "supportsScopeTags": true,
+            "isEncrypted": true
         });
         let cleaned = clean(&ca_schema(), source);
         assert_eq!(
             cleaned.unsupported,
-            vec![Unsupported {
-                pointer: "/sessionControls/continuousAccessEvaluation".into(),
-                value: json!({"mode": "strictLocation"})
-            }]
+            vec![
+                Unsupported {
+                    pointer: "/sessionControls/continuousAccessEvaluation".into(),
+                    value: json!({"mode": "strictLocation"})
+                },
+                Unsupported {
+                    pointer: "/isEncrypted".into(),
+                    value: json!(true)
+                }
+            ]
         );
         assert_eq!(cleaned.custom_refs, vec!["/#CustomRef_x".to_string()]);
         assert!(
