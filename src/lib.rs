@@ -26,6 +26,8 @@
 //! - [`live`] reads a tenant through the [`graph`] client into live state, normalizes it and
 //!   plans (desired vs live). Drift, snapshots and export read tenants here too.
 //! - [`deploy`] runs a fleet: its scheduler, one tenant's apply, the identity map store.
+//! - [`import`] turns other tools' backups (IntuneCD, IntuneManagement, Graph JSON) into
+//!   baselines: decode, layout, clean by the generated schemas, map ids, emit.
 //! - [`report`] owns the [`report::Event`]s, the [`report::Reporter`] trait and every output
 //!   format; [`journal`] is the run's audit trail.
 //! - Beside the pipeline: [`kinds`] (the registry every stage and the simulator read),
@@ -48,6 +50,7 @@ pub mod compile;
 pub mod deploy;
 pub mod diag;
 pub mod graph;
+pub mod import;
 pub mod journal;
 pub mod kinds;
 pub mod live;

@@ -12,6 +12,7 @@ mod compile;
 mod demo;
 mod deploy;
 mod drift;
+mod import;
 mod init;
 mod kinds;
 mod output;
@@ -101,6 +102,9 @@ enum Command {
     /// sim`) and a fleet deploy against Graph's limits (`bench deploy`); print throughput and
     /// peak memory.
     Bench(bench::Args),
+    /// Turn another tool's backup (IntuneCD, IntuneManagement, Graph JSON) into a baseline:
+    /// TOML and Tera templates, ids mapped to references and parameters.
+    Import(import::Args),
     /// Run a local Microsoft Graph simulator (token endpoint, Graph, $batch, throttling) for
     /// tests, demos and CI, until interrupted.
     Sim(sim::Args),
@@ -195,6 +199,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Snapshot(args) => snapshot::run_snapshot(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Demo(args) => demo::run(args, today),
+        Command::Import(args) => import::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -6,6 +6,7 @@ mod compile;
 mod deploy;
 mod drift;
 mod harness;
+mod import;
 mod injection;
 mod invalid;
 mod robustness;

@@ -1,0 +1,893 @@
+//! Import, last step: cleaned objects → the baseline's files.
+//!
+//! Every object becomes a resource whose key comes from its display name. Group and
+//! named-location ids in the kind's reference slots (`tenantform kinds`) become references to
+//! the imported groups and locations: groups by the ids in `Groups/*.json` and in
+//! IntuneManagement's `MigrationTable.json` (a group only named there is created as a plain
+//! security group, as IntuneManagement does), locations by the ids inside `NamedLocations/*.json`.
+//! Ids that point outside the export (users, groups and locations not exported, terms of use,
+//! custom authentication strengths) become `uuid` parameters without a default, so each tenant
+//! must give its own, and the baseline lists them in a comment. `%OrganizationId%` (the
+//! exporting tenant) becomes `tenant.id`. Role template and application ids stay as they are.
+//!
+//! Templates are canonical JSON (keys sorted, two-space indent) with `{{ ... }}` only where a
+//! reference, parameter or tenant id goes; text that Tera would read as syntax is passed in
+//! through `vars`, never written into the template. Input: a [`Backup`]. Output: [`Generated`]:
+//! files as text, findings and counts; the caller writes them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use super::clean::{self, Unsupported};
+use super::layout::{Backup, ForeignObject};
+use super::{Finding, ImportFormat};
+use crate::kinds::{self, Kind};
+use crate::source::model::is_guid;
+
+/// The files of an imported baseline, before they are written.
+#[derive(Debug, Default)]
+pub struct Generated {
+    /// `(path relative to the output folder, text)`, sorted by path.
+    pub files: Vec<(String, String)>,
+    /// Problems found while mapping.
+    pub findings: Vec<Finding>,
+    /// Resources per kind.
+    pub resources: BTreeMap<&'static str, usize>,
+    /// Parameters declared for ids outside the export.
+    pub parameters: usize,
+}
+
+/// Group properties worth carrying to another tenant (what IntuneManagement keeps when it
+/// creates a group from its export); the rest is the source tenant's state.
+const GROUP_PROPERTIES: &[&str] = &[
+    "description",
+    "displayName",
+    "groupTypes",
+    "isAssignableToRole",
+    "mailEnabled",
+    "mailNickname",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "securityEnabled",
+    "uniqueName",
+    "visibility",
+];
+
+/// Microsoft's built-in authentication strengths: the same id in every tenant.
+const BUILT_IN_STRENGTHS: &[&str] = &[
+    "00000000-0000-0000-0000-000000000002",
+    "00000000-0000-0000-0000-000000000003",
+    "00000000-0000-0000-0000-000000000004",
+];
+
+/// Marks a place in a body where template syntax goes; no imported string may contain it.
+const SLOT: &str = "@@tenantform-import-slot-";
+
+/// A resource on its way to the baseline.
+#[derive(Debug)]
+struct Resource {
+    kind: &'static Kind,
+    file: String,
+    key: String,
+    body: Value,
+    /// Properties not imported, shown in the template's header comment.
+    left_out: Vec<String>,
+}
+
+/// A parameter standing for an id outside the export.
+#[derive(Debug)]
+struct Param {
+    what: String,
+    used_by: BTreeSet<String>,
+}
+
+struct Mapper {
+    groups: BTreeMap<String, String>,
+    locations: BTreeMap<String, String>,
+    user_names: BTreeMap<String, String>,
+    group_names: BTreeMap<String, String>,
+    params: BTreeMap<String, Param>,
+    param_by_id: BTreeMap<(String, String), String>,
+}
+
+fn slug(text: &str, prefix: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out = out.trim_matches('-').to_string();
+    if out.len() > 60 {
+        out.truncate(60);
+        out = out.trim_end_matches('-').to_string();
+    }
+    if !out.starts_with(|c: char| c.is_ascii_lowercase()) {
+        out = if out.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}-{out}")
+        };
+    }
+    out
+}
+
+fn display_name(body: &Value) -> Option<&str> {
+    ["displayName", "name"]
+        .iter()
+        .find_map(|k| body.get(*k).and_then(Value::as_str))
+        .filter(|s| !s.trim().is_empty())
+}
+
+fn match_identity(kind: &Kind, body: &Value) -> Option<String> {
+    if kind.match_key.is_empty() {
+        return Some(String::new());
+    }
+    let parts: Option<Vec<String>> = kind
+        .match_key
+        .iter()
+        .map(|k| {
+            body.get(*k)
+                .filter(|v| !v.is_null())
+                .map(|v| v.to_string().to_lowercase())
+        })
+        .collect();
+    parts.map(|p| p.join("|"))
+}
+
+/// Every string and every object key in `value`.
+fn strings(value: &Value, out: &mut Vec<String>, keys: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|v| strings(v, out, keys)),
+        Value::Object(o) => o.iter().for_each(|(k, v)| {
+            keys.push(k.clone());
+            strings(v, out, keys);
+        }),
+        _ => {}
+    }
+}
+
+fn tera_like(text: &str) -> bool {
+    ["{{", "{%", "{#"].iter().any(|t| text.contains(t))
+}
+
+impl Mapper {
+    fn param(&mut self, prefix: &str, what: String, id: &str, used_by: &str) -> String {
+        let id = id.to_ascii_lowercase();
+        if let Some(name) = self.param_by_id.get(&(prefix.to_string(), id.clone())) {
+            if let Some(p) = self.params.get_mut(name) {
+                p.used_by.insert(used_by.to_string());
+            }
+            return name.clone();
+        }
+        let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
+        let name = [8, 12, 32]
+            .iter()
+            .map(|n| format!("{prefix}_{}", &hex[..(*n).min(hex.len())]))
+            .find(|n| !self.params.contains_key(n))
+            .unwrap_or_else(|| format!("{prefix}_{hex}_{}", self.params.len()));
+        self.params.insert(
+            name.clone(),
+            Param {
+                what,
+                used_by: BTreeSet::from([used_by.to_string()]),
+            },
+        );
+        self.param_by_id
+            .insert((prefix.to_string(), id), name.clone());
+        name
+    }
+
+    /// The template expression for a string at `pointer` of a `kind` body, or `None` to keep it.
+    fn slot(&mut self, kind: &Kind, pointer: &[String], text: &str, key: &str) -> Option<String> {
+        let matches = |pattern: &str| {
+            let segments: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+            segments.len() == pointer.len()
+                && segments
+                    .iter()
+                    .zip(pointer)
+                    .all(|(s, p)| *s == "*" || s == p)
+        };
+        if !is_guid(text) || text.chars().all(|c| c == '0' || c == '-') {
+            return None;
+        }
+        let id = text.to_ascii_lowercase();
+        for slot in kind.ref_slots {
+            if !matches(slot.pointer) {
+                continue;
+            }
+            let (table, prefix, what) = match slot.kind {
+                "group" => (&self.groups, "group", "group"),
+                "namedLocation" => (&self.locations, "location", "named location"),
+                _ => return None,
+            };
+            if let Some(target) = table.get(&id) {
+                let target_kind = kinds::by_name(slot.kind)?;
+                return Some(format!(
+                    "{{{{ ref(to=\"{}:{target}\") }}}}",
+                    target_kind.ref_prefix
+                ));
+            }
+            let named = if slot.kind == "group" {
+                self.group_names
+                    .get(&id)
+                    .map(|n| format!(" ({n:?} in the source tenant)"))
+            } else {
+                None
+            };
+            let name = self.param(
+                prefix,
+                format!("{what} {id}{}", named.unwrap_or_default()),
+                &id,
+                key,
+            );
+            return Some(format!("{{{{ params.{name} }}}}"));
+        }
+        if kind.name != "conditionalAccessPolicy" {
+            return None;
+        }
+        let (prefix, what) = if matches("/conditions/users/includeUsers/*")
+            || matches("/conditions/users/excludeUsers/*")
+        {
+            let named = self
+                .user_names
+                .get(&id)
+                .map(|n| format!(" ({n:?} in the source tenant)"))
+                .unwrap_or_default();
+            ("user", format!("user {id}{named}"))
+        } else if matches("/grantControls/termsOfUse/*") {
+            ("terms_of_use", format!("terms of use {id}"))
+        } else if matches("/grantControls/authenticationStrength/id")
+            && !BUILT_IN_STRENGTHS.contains(&id.as_str())
+        {
+            (
+                "authentication_strength",
+                format!("authentication strength {id}"),
+            )
+        } else {
+            return None;
+        };
+        let name = self.param(prefix, what, &id, key);
+        Some(format!("{{{{ params.{name} }}}}"))
+    }
+}
+
+/// A body turned into template text: JSON with slots, and the vars the slots read.
+struct Templated {
+    slots: Vec<String>,
+    vars: BTreeMap<String, String>,
+}
+
+impl Templated {
+    fn mark(&mut self, expression: String) -> Value {
+        self.slots.push(expression);
+        Value::String(format!("{SLOT}{}@@", self.slots.len() - 1))
+    }
+
+    fn walk(
+        &mut self,
+        mapper: &mut Mapper,
+        kind: &Kind,
+        key: &str,
+        pointer: &mut Vec<String>,
+        value: Value,
+    ) -> Value {
+        match value {
+            Value::String(s) => {
+                if let Some(expression) = mapper.slot(kind, pointer, &s, key) {
+                    return self.mark(expression);
+                }
+                if tera_like(&s) {
+                    let name = format!("text_{}", self.vars.len() + 1);
+                    self.vars.insert(name.clone(), s);
+                    return self.mark(format!("{{{{ vars.{name} }}}}"));
+                }
+                if s.contains("%OrganizationId%") {
+                    let parts: Vec<String> = s
+                        .split("%OrganizationId%")
+                        .map(|p| {
+                            let quoted = serde_json::to_string(p).unwrap_or_default();
+                            quoted
+                                .get(1..quoted.len().saturating_sub(1))
+                                .unwrap_or("")
+                                .to_string()
+                        })
+                        .collect();
+                    return self.mark(parts.join("{{ tenant.id }}"));
+                }
+                Value::String(s)
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        pointer.push(i.to_string());
+                        let out = self.walk(mapper, kind, key, pointer, v);
+                        pointer.pop();
+                        out
+                    })
+                    .collect(),
+            ),
+            Value::Object(object) => Value::Object(
+                object
+                    .into_iter()
+                    .map(|(k, v)| {
+                        pointer.push(k.clone());
+                        let out = self.walk(mapper, kind, key, pointer, v);
+                        pointer.pop();
+                        (k, out)
+                    })
+                    .collect::<Map<_, _>>(),
+            ),
+            other => other,
+        }
+    }
+}
+
+fn comment_text(text: &str) -> String {
+    text.replace("#}", "# }").replace('\n', " ")
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn template_text(
+    resource: &Resource,
+    body: &Value,
+    slots: &[String],
+    format: ImportFormat,
+) -> String {
+    let mut text = format!(
+        "{{# Imported by `tenantform import --from {}` from {}.\n",
+        format.as_str(),
+        comment_text(&resource.file)
+    );
+    for line in &resource.left_out {
+        let _ = writeln!(text, "   {}", comment_text(line));
+    }
+    text.push_str("#}\n");
+    let mut json = Vec::new();
+    let _ = crate::canonical::write_pretty(&mut json, body);
+    let mut json = String::from_utf8_lossy(&json).into_owned();
+    for (i, expression) in slots.iter().enumerate() {
+        json = json.replace(&format!("\"{SLOT}{i}@@\""), &format!("\"{expression}\""));
+    }
+    text.push_str(&json);
+    text.push('\n');
+    text
+}
+
+/// Turn a read backup into the files of baseline `name`.
+pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path) -> Generated {
+    let mut out = Generated {
+        findings: backup.findings,
+        ..Generated::default()
+    };
+    // Clean every object by its kind's schema.
+    let mut schemas: BTreeMap<&str, Option<Value>> = BTreeMap::new();
+    let mut cleaned: Vec<(ForeignObject, Option<String>, Value, Vec<String>)> = Vec::new();
+    for object in backup.objects {
+        let schema = schemas
+            .entry(object.kind.name)
+            .or_insert_with(|| clean::schema_for(object.kind));
+        let Some(schema) = schema.as_ref() else {
+            out.findings.push(Finding::error(
+                &object.file,
+                format!("no schema is embedded for kind {}", object.kind.name),
+            ));
+            continue;
+        };
+        let (mut all, mut keys) = (Vec::new(), Vec::new());
+        strings(&object.body, &mut all, &mut keys);
+        if let Some(bad) = keys.iter().find(|k| tera_like(k) || k.contains(SLOT)) {
+            out.findings.push(Finding::error(
+                &object.file,
+                format!("the property name {bad:?} is not a Graph property (it reads as template syntax); fix or remove the file"),
+            ));
+            continue;
+        }
+        all.extend(keys);
+        if let Some(bad) = all
+            .iter()
+            .find(|s| s.contains("${ref:") || s.contains(SLOT))
+        {
+            out.findings.push(Finding::error(
+                &object.file,
+                format!("the text {bad:?} looks like a tenantform reference placeholder; it cannot be imported as data"),
+            ));
+            continue;
+        }
+        let source_id = object
+            .body
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase);
+        let result = clean::clean(schema, object.body.clone());
+        let mut left_out = Vec::new();
+        for Unsupported { pointer, value } in &result.unsupported {
+            if pointer == "/assignments" {
+                let n = value.as_array().map_or(1, Vec::len);
+                out.findings.push(Finding::warning(
+                    &object.file,
+                    format!("{n} assignment(s) not imported: tenantform declares assignments as their own resources (kind `{}Assignment`); add them to the baseline", object.kind.name),
+                ));
+                left_out.push(format!("not imported: {n} assignment(s)"));
+                continue;
+            }
+            let shown = serde_json::to_string(value).unwrap_or_default();
+            out.findings.push(Finding::warning(
+                &object.file,
+                format!(
+                    "`{pointer}` = {shown} is not in Graph {}'s {} (a beta-only feature?); tenantform deploys this kind to {}, so it is left out of the body (see the template's header comment)",
+                    object.kind.api_version.segment(),
+                    object.kind.schema.root_type,
+                    object.kind.api_version.segment(),
+                ),
+            ));
+            left_out.push(format!(
+                "not deployed, not in Graph {}: {pointer} = {shown}",
+                object.kind.api_version.segment()
+            ));
+        }
+        for pointer in &result.custom_refs {
+            out.findings.push(Finding::warning(
+                &object.file,
+                format!("`{pointer}` is IntuneManagement's reference by name; not imported (link the object yourself)"),
+            ));
+        }
+        let mut body = result.body;
+        if object.kind.name == "group"
+            && let Value::Object(map) = &mut body
+        {
+            let dropped: Vec<String> = map
+                .iter()
+                .filter(|(k, v)| !GROUP_PROPERTIES.contains(&k.as_str()) && !clean_empty(v))
+                .map(|(k, _)| k.clone())
+                .collect();
+            map.retain(|k, _| GROUP_PROPERTIES.contains(&k.as_str()));
+            if !dropped.is_empty() {
+                left_out.push(format!(
+                    "source tenant state, not imported: {}",
+                    dropped.join(", ")
+                ));
+            }
+        }
+        if object.kind.name == "conditionalAccessPolicy" {
+            // Graph takes the strength by id (what IntuneCD's updater sends, too).
+            if let Some(strength) = body.pointer_mut("/grantControls/authenticationStrength")
+                && let Some(id) = strength.get("id").cloned()
+            {
+                *strength = json!({ "id": id });
+            }
+        }
+        cleaned.push((object, source_id, body, left_out));
+    }
+
+    // Groups: one resource per source id, the name MigrationTable.json gives winning.
+    let mut resources: Vec<Resource> = Vec::new();
+    let mut group_ids: Vec<(String, usize)> = Vec::new();
+    let mut location_ids: Vec<(String, usize)> = Vec::new();
+    let mut by_group_id: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, (object, id, _, _)) in cleaned.iter().enumerate() {
+        if let (Some(id), "group") = (id, object.kind.name) {
+            by_group_id.entry(id.clone()).or_default().push(i);
+        }
+    }
+    let mut skip: BTreeSet<usize> = BTreeSet::new();
+    for (id, indexes) in &by_group_id {
+        if indexes.len() < 2 {
+            continue;
+        }
+        let table_name = backup.group_names.get(id);
+        let keep = indexes
+            .iter()
+            .copied()
+            .find(|i| display_name(&cleaned[*i].2).map(str::to_string).as_ref() == table_name)
+            .unwrap_or(indexes[0]);
+        for other in indexes.iter().filter(|i| **i != keep) {
+            out.findings.push(Finding::warning(
+                &cleaned[*other].0.file,
+                format!(
+                    "group {id} is also {} (renamed?); imported once, as {:?}",
+                    cleaned[keep].0.file,
+                    display_name(&cleaned[keep].2).unwrap_or("?")
+                ),
+            ));
+            skip.insert(*other);
+        }
+    }
+    // Duplicates by match key (IntuneCD `__<id>` copies, one object exported twice).
+    let mut seen: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    for (i, (object, _, body, _)) in cleaned.iter().enumerate() {
+        if skip.contains(&i) || object.kind.name == "group" {
+            continue; // groups are keyed by uniqueName, which import derives below
+        }
+        let Some(identity) = match_identity(object.kind, body) else {
+            out.findings.push(Finding::error(
+                &object.file,
+                format!(
+                    "has no {} to identify it by (a {} needs it)",
+                    object.kind.match_key.join(" and "),
+                    object.kind.name
+                ),
+            ));
+            skip.insert(i);
+            continue;
+        };
+        match seen.get(&(object.kind.name, identity.clone())) {
+            Some(first) if cleaned[*first].2 == *body => {
+                out.findings.push(Finding::warning(
+                    &object.file,
+                    format!("same object as {}; imported once", cleaned[*first].0.file),
+                ));
+                skip.insert(i);
+            }
+            Some(first) => {
+                out.findings.push(Finding::error(
+                    &object.file,
+                    format!(
+                        "another {} has the same {} ({}) with other settings: {}; keep one of the two files",
+                        object.kind.name,
+                        object.kind.match_key.join(" and "),
+                        identity,
+                        cleaned[*first].0.file
+                    ),
+                ));
+                skip.insert(i);
+            }
+            None => {
+                seen.insert((object.kind.name, identity), i);
+            }
+        }
+    }
+
+    // Keys, unique over the baseline, assigned in a sorted order.
+    let mut order: Vec<usize> = (0..cleaned.len()).filter(|i| !skip.contains(i)).collect();
+    order.sort_by_key(|i| {
+        let (object, _, body, _) = &cleaned[*i];
+        (
+            object.kind.name,
+            display_name(body).unwrap_or("").to_string(),
+            object.file.clone(),
+        )
+    });
+    let mut used_keys: BTreeSet<String> = BTreeSet::new();
+    let mut unique = |base: String| {
+        let mut key = base.clone();
+        let mut n = 2;
+        while used_keys.contains(&key) {
+            key = format!("{base}-{n}");
+            n += 1;
+        }
+        used_keys.insert(key.clone());
+        key
+    };
+    for i in order {
+        let (object, id, body, left_out) = &cleaned[i];
+        let key = unique(slug(
+            display_name(body).unwrap_or(""),
+            object.kind.ref_prefix,
+        ));
+        match (object.kind.name, id) {
+            ("group", Some(id)) => group_ids.push((id.clone(), resources.len())),
+            ("namedLocation", Some(id)) => location_ids.push((id.clone(), resources.len())),
+            _ => {}
+        }
+        resources.push(Resource {
+            kind: object.kind,
+            file: object.file.clone(),
+            key,
+            body: body.clone(),
+            left_out: left_out.clone(),
+        });
+    }
+    // Groups only named in the migration table: created as plain security groups.
+    let known: BTreeSet<String> = group_ids.iter().map(|(id, _)| id.clone()).collect();
+    let group_kind = kinds::by_name("group").expect("invariant: group is a registered kind");
+    for (id, group_name) in &backup.group_names {
+        if known.contains(id) || !is_guid(id) {
+            continue;
+        }
+        let key = unique(slug(group_name, "group"));
+        group_ids.push((id.clone(), resources.len()));
+        resources.push(Resource {
+            kind: group_kind,
+            file: "MigrationTable.json".to_string(),
+            key,
+            body: json!({"displayName": group_name, "mailEnabled": false, "securityEnabled": true}),
+            left_out: vec![format!(
+                "group {id} is named in MigrationTable.json without a Groups/ file: created as a plain security group"
+            )],
+        });
+    }
+    // Groups need the match key and the properties a create requires.
+    for r in resources.iter_mut().filter(|r| r.kind.name == "group") {
+        if let Value::Object(map) = &mut r.body {
+            for (k, v) in [
+                ("uniqueName", json!(r.key)),
+                ("mailNickname", json!(r.key)),
+                ("mailEnabled", json!(false)),
+                ("securityEnabled", json!(true)),
+            ] {
+                if map.get(k).is_none_or(Value::is_null) {
+                    map.insert(k.to_string(), v);
+                }
+            }
+        }
+    }
+
+    let mut mapper = Mapper {
+        groups: group_ids
+            .iter()
+            .map(|(id, i)| (id.clone(), resources[*i].key.clone()))
+            .collect(),
+        locations: location_ids
+            .iter()
+            .map(|(id, i)| (id.clone(), resources[*i].key.clone()))
+            .collect(),
+        user_names: backup.user_names,
+        group_names: backup.group_names,
+        params: BTreeMap::new(),
+        param_by_id: BTreeMap::new(),
+    };
+
+    resources.sort_by(|a, b| (a.kind.name, &a.key).cmp(&(b.kind.name, &b.key)));
+    let mut toml_resources = String::new();
+    for resource in &resources {
+        let mut templated = Templated {
+            slots: Vec::new(),
+            vars: BTreeMap::new(),
+        };
+        let body = templated.walk(
+            &mut mapper,
+            resource.kind,
+            &resource.key,
+            &mut Vec::new(),
+            resource.body.clone(),
+        );
+        let path = format!(
+            "templates/{name}/{}/{}.json.tera",
+            resource.kind.ref_prefix, resource.key
+        );
+        out.files.push((
+            path,
+            template_text(resource, &body, &templated.slots, format),
+        ));
+        *out.resources.entry(resource.kind.name).or_default() += 1;
+        let _ = write!(
+            toml_resources,
+            "\n[resources.{}]\nkind = {}\ntemplate = {}\ndescription = {}\n",
+            resource.key,
+            toml_string(resource.kind.name),
+            toml_string(&format!(
+                "{name}/{}/{}.json.tera",
+                resource.kind.ref_prefix, resource.key
+            )),
+            toml_string(&format!("Imported from {}", resource.file)),
+        );
+        if !templated.vars.is_empty() {
+            let vars: Vec<String> = templated
+                .vars
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", toml_string(v)))
+                .collect();
+            let _ = writeln!(toml_resources, "vars = {{ {} }}", vars.join(", "));
+        }
+    }
+
+    let source_name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| source.display().to_string());
+    let mut toml = format!(
+        "# Generated by `tenantform import --from {}` from {}.\n",
+        format.as_str(),
+        comment_text(&source_name)
+    );
+    if !mapper.params.is_empty() {
+        toml.push_str(
+            "#\n# Ids that point outside the export are parameters without a default: set each one\n# per tenant in [tenant.params].\n",
+        );
+        for (param, p) in &mapper.params {
+            let users: Vec<&str> = p.used_by.iter().map(String::as_str).collect();
+            let _ = writeln!(
+                toml,
+                "#   {param}: {} (used by {})",
+                comment_text(&p.what),
+                users.join(", ")
+            );
+        }
+    }
+    let warnings: Vec<&Finding> = out
+        .findings
+        .iter()
+        .filter(|f| f.severity == super::Severity::Warning)
+        .collect();
+    if !warnings.is_empty() {
+        toml.push_str("#\n# Import warnings:\n");
+        let mut sorted = warnings;
+        sorted.sort();
+        for f in sorted {
+            let _ = writeln!(
+                toml,
+                "#   {}: {}",
+                comment_text(&f.file),
+                comment_text(&f.message)
+            );
+        }
+    }
+    let _ = write!(
+        toml,
+        "\n[baseline]\ndescription = {}\n",
+        toml_string(&format!(
+            "Imported from {} backup {}",
+            match format {
+                ImportFormat::IntuneCd => "IntuneCD",
+                ImportFormat::IntuneManagement => "IntuneManagement",
+                ImportFormat::GraphJson => "Graph JSON",
+            },
+            source_name
+        ))
+    );
+    for (param, p) in &mapper.params {
+        let _ = write!(
+            toml,
+            "\n[params.{param}]\ntype = \"uuid\"\ndescription = {}\n",
+            toml_string(&format!(
+                "This tenant's id for the source's {}: not in the export",
+                p.what
+            ))
+        );
+    }
+    toml.push_str(&toml_resources);
+    out.parameters = mapper.params.len();
+    out.files.push((format!("baselines/{name}.toml"), toml));
+    out.files.sort();
+    out
+}
+
+fn clean_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_valid_resource_keys_whatever_the_name() {
+        for (name, expected) in [
+            (
+                "CA001 - Require MFA for admins",
+                "ca001-require-mfa-for-admins",
+            ),
+            ("  --Café  Wi-Fi ", "caf-wi-fi"),
+            ("123 Block", "ca-policy-123-block"),
+            ("", "ca-policy"),
+            ("😀", "ca-policy"),
+        ] {
+            let key = slug(name, "ca-policy");
+            assert_eq!(key, expected);
+            assert!(crate::source::model::is_resource_key(&key), "{key}");
+        }
+        let long = slug(&"a".repeat(200), "x");
+        assert!(long.len() <= 60);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::import::layout::ForeignObject;
+    use proptest::prelude::*;
+
+    /// Strings that stress the template writer: Tera syntax, placeholders, quotes, unicode.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9 {}%#\"\\\\$:\u{e9}\u{2013}-]{0,24}",
+            Just("{{ params.x }}".to_string()),
+            Just("{% raw %}".to_string()),
+            Just("{#".to_string()),
+            Just("%OrganizationId%".to_string()),
+            Just("a%OrganizationId%\"b".to_string()),
+            Just("5d3b2c1a-9e8f-4a7b-8c6d-1e2f3a4b5c6d".to_string()),
+        ]
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(text(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// The template without its header comment and with every expression import may write
+    /// replaced by a string: what remains must be JSON (no stray Tera syntax, no broken quotes).
+    fn template_is_json_around_its_slots(text: &str) -> Result<Value, String> {
+        let body = text.split_once("#}\n").map_or(text, |(_, b)| b);
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some(start) = rest.find("{{ ") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start..];
+            let end = after.find(" }}").ok_or("unclosed expression")?;
+            let expression = &after[3..end];
+            let known = expression == "tenant.id"
+                || expression.starts_with("params.")
+                || expression.starts_with("vars.text_")
+                || (expression.starts_with("ref(to=\"") && expression.ends_with("\")"));
+            if !known {
+                return Err(format!("unexpected expression {expression:?}"));
+            }
+            out.push('X');
+            rest = &after[end + 3..];
+        }
+        out.push_str(rest);
+        for opener in ["{%", "{#"] {
+            if out.contains(opener) {
+                return Err(format!("stray {opener}"));
+            }
+        }
+        serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_object_gives_templates_that_are_json_around_their_slots(
+            name in text(),
+            conditions in json(),
+            extra in json(),
+        ) {
+            let kind = kinds::by_name("conditionalAccessPolicy").expect("kind");
+            let group = kinds::by_name("group").expect("kind");
+            let backup = Backup {
+                objects: vec![
+                    ForeignObject {
+                        file: "p.json".into(),
+                        kind,
+                        body: json!({"displayName": name, "state": "enabled", "conditions": conditions, "extra": extra,
+                            "grantControls": {"termsOfUse": ["5d3b2c1a-9e8f-4a7b-8c6d-1e2f3a4b5c6d"]}}),
+                    },
+                    ForeignObject {
+                        file: "g.json".into(),
+                        kind: group,
+                        body: json!({"id": "5d3b2c1a-9e8f-4a7b-8c6d-1e2f3a4b5c6d", "displayName": name, "description": extra}),
+                    },
+                ],
+                ..Backup::default()
+            };
+            let generated = generate(backup, ImportFormat::GraphJson, "imported", Path::new("b"));
+            for (path, text) in &generated.files {
+                if path.ends_with(".tera") {
+                    prop_assert!(template_is_json_around_its_slots(text).is_ok(), "{path}: {:?}\n{text}", template_is_json_around_its_slots(text));
+                } else {
+                    prop_assert!(text.parse::<toml::Table>().is_ok(), "{path}:\n{text}");
+                }
+            }
+        }
+    }
+}
