@@ -11,11 +11,13 @@
 //! - [`plan`]: desired vs live, pure (no network), so plan, drift and verification share it.
 //! - [`names`]: object id → the project's symbolic name (`group:emergency-access`), for every
 //!   diff a person reads (plan, drift, the stale-plan check).
+//! - [`plan_file`]: the saved plan (`plan --out`), read by `deploy --plan` and `report`.
 //! - [`stale`]: what changed in a tenant since a saved plan, for `deploy --plan`'s refusal.
 
 pub mod names;
 pub mod normalize;
 pub mod plan;
+pub mod plan_file;
 pub mod reader;
 pub mod stale;
 
