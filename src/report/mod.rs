@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use crate::graph::retry::RetryReason;
 
+pub mod fleet;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
