@@ -290,6 +290,32 @@ fn plan_file(summary: &DeploySummary) -> PlanFile {
     PlanFile::from_reports(&summary.tenants, jiff::Timestamp::now().to_string())
 }
 
+/// Plan every tenant of the project now, quietly (`report --from-live`): `Err(code)` when the
+/// project cannot be planned (diagnostics printed).
+pub(crate) fn live_plan(
+    dir: &Path,
+    connection: &Connection,
+    today: jiff::civil::Date,
+) -> Result<DeploySummary, u8> {
+    let selection = Selection::All;
+    let fleet = Arc::new(load_valid(dir, &selection, None, "planned", today)?);
+    let targets = fleet.targets(&selection);
+    let client = client(connection).map_err(|e| {
+        err(&format!("error: {e}\n"));
+        exit::INTERNAL
+    })?;
+    let options = DeployOptions {
+        plan_only: true,
+        ..connection.options()
+    };
+    let run = make_run(fleet, client, None, Style::Quiet, "plan", options);
+    let rt = runtime().map_err(|e| {
+        err(&format!("error: {e}\n"));
+        exit::INTERNAL
+    })?;
+    Ok(rt.block_on(deploy::run(run, targets, None)))
+}
+
 fn has_changes(summary: &DeploySummary) -> bool {
     summary
         .tenants

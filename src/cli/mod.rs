@@ -15,6 +15,7 @@ mod init;
 mod kinds;
 mod output;
 mod render;
+mod report;
 mod runs;
 mod schema;
 mod sim;
@@ -45,6 +46,7 @@ Everyday use:
   tenantform deploy -p my-msp --ring pilot  one ring, asks to confirm
   tenantform deploy -p my-msp --rings pilot,broad --yes --max-failure-rate 0.1
   tenantform runs list -p my-msp            past runs; `runs show ID` for one
+  tenantform report -p my-msp --from plan.json --out site   the fleet dashboard
 
 Exit codes: 0 ok, 1 invalid input, 2 plan has changes (with --detailed-exitcode),
 3 a tenant failed to plan or deploy, 64 usage error (also a --tenant or --ring that
@@ -85,6 +87,9 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Past deploy runs, read from their journals.
     Runs(runs::Args),
+    /// Write the fleet dashboard: a static HTML site of every tenant's state, controls,
+    /// overrides and runs (from saved plans and the run journals, or a fresh plan).
+    Report(report::Args),
     /// Deploy the shipped baselines to N simulated tenants in-process, then re-plan to show
     /// zero changes.
     Demo(demo::Args),
@@ -183,6 +188,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Plan(args) => deploy::run_plan(args, today),
         Command::Deploy(args) => deploy::run_deploy(args, today),
         Command::Runs(args) => runs::run(args),
+        Command::Report(args) => report::run(args, today),
         Command::Demo(args) => demo::run(args, today),
     };
     match result {

@@ -7,6 +7,7 @@ mod deploy;
 mod harness;
 mod injection;
 mod invalid;
+mod report;
 mod robustness;
 mod shipped;
 mod sim_audit;
