@@ -28,6 +28,8 @@
 //! - [`deploy`] runs a fleet: its scheduler, one tenant's apply, the identity map store.
 //! - [`report`] owns the [`report::Event`]s, the [`report::Reporter`] trait and every output
 //!   format; [`journal`] is the run's audit trail.
+//! - [`status`] builds the fleet's state (project, saved plans, run journals) that the
+//!   dashboard (`report::html`) renders.
 //! - Beside the pipeline: [`kinds`] (the registry every stage and the simulator read),
 //!   [`diag`] (problems with `file:line:col`), [`canonical`] (canonical JSON and hashes),
 //!   [`text`] (text read from files, without a byte-order mark),
