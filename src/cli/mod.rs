@@ -11,6 +11,7 @@ mod bench;
 mod compile;
 mod demo;
 mod deploy;
+mod evidence;
 mod init;
 mod kinds;
 mod output;
@@ -90,6 +91,9 @@ enum Command {
     /// Write the fleet dashboard: a static HTML site of every tenant's state, controls,
     /// overrides and runs (from saved plans and the run journals, or a fresh plan).
     Report(report::Args),
+    /// Per tenant and control id (SCuBA, CIS), its state and the evidence of what was deployed
+    /// (resource, object id, last run, journal record hash), as JSON or CSV.
+    Evidence(evidence::Args),
     /// Deploy the shipped baselines to N simulated tenants in-process, then re-plan to show
     /// zero changes.
     Demo(demo::Args),
@@ -189,6 +193,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run_deploy(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Report(args) => report::run(args, today),
+        Command::Evidence(args) => evidence::run(args, today),
         Command::Demo(args) => demo::run(args, today),
     };
     match result {

@@ -104,10 +104,8 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     };
     let fleet = match status::status(dir, &inputs, &options) {
         Ok(fleet) => fleet,
-        Err(status::StatusError::GeneratedAt(text)) => {
-            err(&format!(
-                "error: --generated-at {text:?} is not an RFC 3339 time (2026-11-26T10:00:00Z)\n"
-            ));
+        Err(e @ status::StatusError::GeneratedAt(_)) => {
+            err(&format!("error: {e}\n"));
             return Ok(exit::USAGE);
         }
         Err(e) => {

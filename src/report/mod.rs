@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::graph::retry::RetryReason;
 
+pub mod evidence;
 pub mod fleet;
 pub mod html;
 pub mod human;

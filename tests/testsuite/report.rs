@@ -192,6 +192,62 @@ fn the_dashboard_flags_the_failed_and_pending_tenants_shows_the_diff_and_the_ski
         .success();
     assert_eq!(index, read(&again.join("index.html")));
 
+    // Evidence from the same status: Northwind's skipped control with its reason, and a
+    // control in force with the journal record that applied its resource.
+    let out = fleet
+        .cmd(&["evidence", "--from", plan.to_str().expect("utf-8")])
+        .run()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("evidence JSON");
+    assert_eq!(doc["format"], "tenantform.evidence/v1");
+    let controls = doc["controls"].as_array().expect("controls");
+    let of = |tenant: &str, control: &str| {
+        controls
+            .iter()
+            .find(|c| c["tenant"] == tenant && c["control"] == control)
+            .unwrap_or_else(|| panic!("no {control} for {tenant}"))
+            .clone()
+    };
+    let skipped = of(&fleet.id(2), "MS.AAD.1.1v1");
+    assert_eq!(skipped["state"], "skipped", "{skipped}");
+    assert_eq!(skipped["reason"], SKIP_REASON);
+    let enforced = of(&fleet.id(0), "MS.AAD.1.1v1");
+    assert_eq!(enforced["state"], "enforced", "{enforced}");
+    let resource = &enforced["resources"][0];
+    assert_eq!(resource["key"], "ca-block-legacy-auth");
+    assert!(
+        resource["journal_hash"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("sha256:")),
+        "{resource}"
+    );
+    assert!(
+        resource["object_id"].is_string() && resource["run_id"].is_string(),
+        "{resource}"
+    );
+    let csv = fleet
+        .cmd(&[
+            "evidence",
+            "--from",
+            plan.to_str().expect("utf-8"),
+            "--format",
+            "csv",
+        ])
+        .run()
+        .success()
+        .stdout;
+    assert!(
+        csv.starts_with("control,tenant,tenant_name,state,reason,resource,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!(
+            "MS.AAD.1.1v1,{},Northwind Traders 00002,skipped,",
+            fleet.id(2)
+        )),
+        "{csv}"
+    );
+
     browser_checks(&site, &fleet.id(0));
 }
 
