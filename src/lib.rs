@@ -30,6 +30,8 @@
 //!   baselines: decode, layout, clean by the generated schemas, map ids, emit.
 //! - [`report`] owns the [`report::Event`]s, the [`report::Reporter`] trait and every output
 //!   format; [`journal`] is the run's audit trail.
+//! - [`status`] builds the fleet's state (project, saved plans, run journals) that the
+//!   dashboard (`report::html`) renders.
 //! - Beside the pipeline: [`kinds`] (the registry every stage and the simulator read),
 //!   [`diag`] (problems with `file:line:col`), [`canonical`] (canonical JSON and hashes),
 //!   [`text`] (text read from files, without a byte-order mark),
@@ -59,4 +61,5 @@ pub mod report;
 pub mod schema;
 pub mod sim;
 pub mod source;
+pub mod status;
 pub mod text;

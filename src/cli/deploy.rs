@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use tenantform::compile::Selection;
 use tenantform::deploy::admission::starting_together;
 use tenantform::deploy::{self, DeployOptions, Fleet, Run, RunJournal, Target};
@@ -13,7 +12,8 @@ use tenantform::graph::client::{GraphClient, RealTiming};
 use tenantform::graph::pacing::Limits;
 use tenantform::graph::retry::RetryPolicy;
 use tenantform::journal::Entry;
-use tenantform::report::{Counts, DeploySummary};
+use tenantform::live::plan_file::{PLAN_FORMAT, PlanFile};
+use tenantform::report::DeploySummary;
 
 use super::{ProjectArg, Selector, err, exit, out, output};
 use tenantform::report::Output;
@@ -221,35 +221,6 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     Ok((k, n))
 }
 
-/// The plan file.
-#[derive(Debug, Serialize, Deserialize)]
-struct PlanFile {
-    format: String,
-    created: String,
-    tenants: Vec<PlanFileTenant>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct PlanFileTenant {
-    tenant: String,
-    name: String,
-    ring: String,
-    bundle_hash: Option<String>,
-    live_fingerprint: Option<String>,
-    error: Option<String>,
-    #[serde(default)]
-    counts: Option<Counts>,
-    #[serde(default)]
-    resources: serde_json::Value,
-    #[serde(default)]
-    orphans: serde_json::Value,
-    /// The project's names for the object ids in `resources` (`group:emergency-access`).
-    #[serde(default)]
-    names: tenantform::live::names::ObjectNames,
-}
-
-const PLAN_FORMAT: &str = "tenantform.plan/v1";
-
 pub(super) fn selection(selector: &Selector) -> Selection {
     selector.selection()
 }
@@ -321,36 +292,33 @@ pub(super) fn make_run(
 }
 
 fn plan_file(summary: &DeploySummary) -> PlanFile {
-    let mut tenants: Vec<PlanFileTenant> = summary
-        .tenants
-        .iter()
-        .map(|t| PlanFileTenant {
-            tenant: t.id.clone(),
-            name: t.name.clone(),
-            ring: t.ring.clone(),
-            bundle_hash: t.plan.as_ref().map(|p| p.bundle_hash.clone()),
-            live_fingerprint: t.plan.as_ref().map(|p| p.live_fingerprint.clone()),
-            error: t.reason.clone(),
-            counts: Some(t.counts),
-            resources: t
-                .plan
-                .as_ref()
-                .map(|p| serde_json::to_value(&p.resources).unwrap_or_default())
-                .unwrap_or_default(),
-            orphans: t
-                .plan
-                .as_ref()
-                .map(|p| serde_json::to_value(&p.orphans).unwrap_or_default())
-                .unwrap_or_default(),
-            names: t.plan.as_ref().map(|p| p.names.clone()).unwrap_or_default(),
-        })
-        .collect();
-    tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
-    PlanFile {
-        format: PLAN_FORMAT.into(),
-        created: jiff::Timestamp::now().to_string(),
-        tenants,
-    }
+    PlanFile::from_reports(&summary.tenants, jiff::Timestamp::now().to_string())
+}
+
+/// Plan every tenant of the project now, quietly (`report --from-live`): `Err(code)` when the
+/// project cannot be planned (diagnostics printed).
+pub(crate) fn live_plan(
+    dir: &Path,
+    connection: &Connection,
+    today: jiff::civil::Date,
+) -> Result<DeploySummary, u8> {
+    let selection = Selection::All;
+    let fleet = Arc::new(load_valid(dir, &selection, None, "planned", today)?);
+    let targets = fleet.targets(&selection);
+    let client = client(connection).map_err(|e| {
+        err(&format!("error: {e}\n"));
+        exit::INTERNAL
+    })?;
+    let options = DeployOptions {
+        plan_only: true,
+        ..connection.options()
+    };
+    let run = make_run(fleet, client, None, Style::Quiet, "plan", options);
+    let rt = runtime().map_err(|e| {
+        err(&format!("error: {e}\n"));
+        exit::INTERNAL
+    })?;
+    Ok(rt.block_on(deploy::run(run, targets, None)))
 }
 
 fn has_changes(summary: &DeploySummary) -> bool {

@@ -12,11 +12,13 @@ mod compile;
 mod demo;
 mod deploy;
 mod drift;
+mod evidence;
 mod import;
 mod init;
 mod kinds;
 mod output;
 mod render;
+mod report;
 mod runs;
 mod schema;
 mod sim;
@@ -49,6 +51,7 @@ Everyday use:
   tenantform deploy -p my-msp --rings pilot,broad --yes --max-failure-rate 0.1
   tenantform drift -p my-msp                what changed since, and who changed it
   tenantform runs list -p my-msp            past runs; `runs show ID` for one
+  tenantform report -p my-msp --from plan.json --out site   the fleet dashboard
 
 Exit codes: 0 ok, 1 invalid input, 2 plan has changes (with --detailed-exitcode) or drift found,
 3 a tenant failed to plan or deploy, 64 usage error (also a --tenant or --ring that
@@ -95,6 +98,12 @@ enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Past deploy runs, read from their journals.
     Runs(runs::Args),
+    /// Write the fleet dashboard: a static HTML site of every tenant's state, controls,
+    /// overrides and runs (from saved plans and the run journals, or a fresh plan).
+    Report(report::Args),
+    /// Per tenant and control id (SCuBA, CIS), its state and the evidence of what was deployed
+    /// (resource, object id, last run, journal record hash), as JSON or CSV.
+    Evidence(evidence::Args),
     /// Deploy the shipped baselines to N simulated tenants in-process, then re-plan to show
     /// zero changes.
     Demo(demo::Args),
@@ -198,6 +207,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Drift(args) => drift::run_drift(args, today),
         Command::Snapshot(args) => snapshot::run_snapshot(args, today),
         Command::Runs(args) => runs::run(args),
+        Command::Report(args) => report::run(args, today),
+        Command::Evidence(args) => evidence::run(args, today),
         Command::Demo(args) => demo::run(args, today),
         Command::Import(args) => import::run(args),
     };

@@ -150,6 +150,10 @@ pub struct SkippedOperation {
     pub kind: &'static str,
     /// The override's reason.
     pub reason: String,
+    /// The controls it would implement (not part of the bundle file, whose hash stays as it
+    /// was; the fleet report reads them).
+    #[serde(skip)]
+    pub controls: Vec<String>,
 }
 
 /// A tenant's operations, in dependency order. Only `validate` turns it into something
@@ -882,6 +886,7 @@ pub(crate) fn bundle_with(
                     key: s.key.clone(),
                     kind: s.kind.name,
                     reason: s.reason.clone(),
+                    controls: s.controls.clone(),
                 })
                 .collect(),
             has_errors,

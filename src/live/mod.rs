@@ -11,6 +11,7 @@
 //! - [`plan`]: desired vs live, pure (no network), so plan, drift and verification share it.
 //! - [`names`]: object id → the project's symbolic name (`group:emergency-access`), for every
 //!   diff a person reads (plan, drift, the stale-plan check).
+//! - [`plan_file`]: the saved plan (`plan --out`), read by `deploy --plan` and `report`.
 //! - [`stale`]: what changed in a tenant since a saved plan, for `deploy --plan`'s refusal.
 //! - [`drift`]: the plan read as drift (modified, missing, accepted, unmanaged, ...), pure.
 //! - [`audit`]: who changed an object and when, from the tenant's audit logs.
@@ -21,6 +22,7 @@ pub mod drift;
 pub mod names;
 pub mod normalize;
 pub mod plan;
+pub mod plan_file;
 pub mod reader;
 pub mod snapshot;
 pub mod stale;

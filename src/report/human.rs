@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::live::names::ObjectNames;
+use crate::live::normalize::Change;
 use crate::live::plan::{Action, TenantPlan};
 use crate::live::stale::{ChangedSince, Since};
 use crate::report::{Counts, DeploySummary, Event, Output, Reporter};
@@ -212,6 +213,17 @@ pub fn show(value: &Option<serde_json::Value>, names: &ObjectNames, whole: bool)
     }
 }
 
+/// One property change in the plan's notation: `pointer: live -> desired`, object ids by their
+/// project names, values cut at 80 characters unless `whole`.
+pub fn change_text(change: &Change, names: &ObjectNames, whole: bool) -> String {
+    format!(
+        "{}: {} -> {}",
+        change.pointer,
+        show(&change.live, names, whole),
+        show(&change.desired, names, whole)
+    )
+}
+
 /// The plan of one tenant for people: its counts, and with [`PlanDetail::Changes`] or
 /// [`PlanDetail::FullValues`] each resource that would change, property by property.
 pub fn plan_text(name: &str, plan: &TenantPlan, detail: PlanDetail) -> String {
@@ -255,12 +267,7 @@ pub fn plan_text(name: &str, plan: &TenantPlan, detail: PlanDetail) -> String {
                     text.push_str(&format!("      adopts existing object {object_id}\n"));
                 }
                 for c in changes {
-                    text.push_str(&format!(
-                        "      {}: {} -> {}\n",
-                        c.pointer,
-                        show(&c.live, &plan.names, whole),
-                        show(&c.desired, &plan.names, whole)
-                    ));
+                    text.push_str(&format!("      {}\n", change_text(c, &plan.names, whole)));
                 }
             }
             Action::Ambiguous { object_ids } => text.push_str(&format!(

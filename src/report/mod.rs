@@ -16,6 +16,9 @@ use std::time::Duration;
 use crate::graph::retry::RetryReason;
 
 pub mod drift;
+pub mod evidence;
+pub mod fleet;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;

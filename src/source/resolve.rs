@@ -73,6 +73,8 @@ pub struct SkippedResource {
     pub kind: &'static Kind,
     /// The override's reason.
     pub reason: String,
+    /// The controls the resource would implement (the fleet report shows them as skipped).
+    pub controls: Vec<String>,
     /// The override.
     pub span: Span,
 }
@@ -509,6 +511,7 @@ pub fn resolve(
                 key: r.key.value,
                 kind: r.kind,
                 reason: o.reason.value.clone(),
+                controls: r.controls,
                 span: o.span,
             });
             continue;

@@ -9,6 +9,7 @@ mod harness;
 mod import;
 mod injection;
 mod invalid;
+mod report;
 mod robustness;
 mod shipped;
 mod sim_audit;
