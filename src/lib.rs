@@ -55,4 +55,5 @@ pub mod report;
 pub mod schema;
 pub mod sim;
 pub mod source;
+pub mod sync;
 pub mod text;
