@@ -70,6 +70,9 @@ codes! {
     InvalidValue = "TF116", "invalid-value", "A value that is not allowed here (a GUID, a cloud, a key, a date).";
     TemplateNotFound = "TF117", "template-not-found", "A template file that is neither in the project nor shipped.";
     NoTenants = "TF118", "no-tenants", "A project that declares no tenants (a warning with `--allow-empty`).";
+    UnknownLinkEnd = "TF119", "unknown-link-end", "A link whose source or target is not a tenant of the project.";
+    InvalidLink = "TF120", "invalid-link", "A link that cannot work: one tenant at both ends, clouds that differ, an empty scope, a threshold that is not positive, a scope reference the source does not have.";
+    DuplicateLink = "TF121", "duplicate-link", "Two links with the same source and target.";
     TemplateSyntax = "TF201", "template-syntax", "A Tera template that does not parse.";
     RenderFailed = "TF202", "render-failed", "A template that failed to render (an undefined variable, a bad filter argument).";
     InvalidJson = "TF203", "invalid-json", "A rendered body that is not one JSON object.";

@@ -62,4 +62,5 @@ pub mod schema;
 pub mod sim;
 pub mod source;
 pub mod status;
+pub mod sync;
 pub mod text;

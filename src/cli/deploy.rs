@@ -705,8 +705,19 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
     }
     if args.format == RunFormat::Human {
         err(&summary_text(&summary));
+        for link in &summary.links {
+            err(&match &link.error {
+                None => format!(
+                    "link {}: ok, {} step(s) changed, {} unchanged\n",
+                    link.link,
+                    link.changed.len(),
+                    link.unchanged.len()
+                ),
+                Some(e) => format!("link {}: FAILED: {e}\n", link.link),
+            });
+        }
     }
-    let failed = summary.failed().count();
+    let failed = summary.failed().count() + summary.failed_links().count();
     Ok(if failed > 0 || summary.stopped.is_some() {
         exit::DEPLOY_FAILED
     } else {

@@ -168,6 +168,10 @@ pub struct Bundle {
     pub operations: Vec<Operation>,
     /// Skipped resources with reasons.
     pub skipped: Vec<SkippedOperation>,
+    /// The steps of the cross-tenant synchronization links this tenant is an end of (the
+    /// bundle's `links` section, absent when there are none), with their dependencies in
+    /// either tenant: see [`crate::sync::steps`].
+    pub links: Vec<crate::sync::steps::LinkStep>,
     /// An earlier stage (or this one) found errors: the bundle may still be checked, so that
     /// every problem shows in one run, but `validate` will not accept it.
     pub has_errors: bool,
@@ -889,6 +893,7 @@ pub(crate) fn bundle_with(
                     controls: s.controls.clone(),
                 })
                 .collect(),
+            links: Vec::new(),
             has_errors,
             shared,
         }),

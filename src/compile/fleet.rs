@@ -159,13 +159,14 @@ fn compile_tenant_with(
         bodies,
     );
     diagnostics.extend(d);
-    let Some(bundle) = bundle else {
+    let Some(mut bundle) = bundle else {
         return TenantCompilation {
             bundle: None,
             diagnostics,
         };
     };
 
+    bundle.links = crate::sync::steps::for_tenant(project, &bundle.tenant.id, &bundle.operations);
     let (validated, d) = validate::validate(
         schemas,
         &project.sources,

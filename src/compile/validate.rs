@@ -411,6 +411,9 @@ fn bundle_node<'a>(
         ),
         ("skipped", Node::of(&bundle.skipped)),
     ];
+    if !bundle.links.is_empty() {
+        fields.insert(2, ("links", Node::of(&bundle.links)));
+    }
     if let Some(hash) = content_hash {
         fields.push(("content_hash", Node::of(hash)));
     }

@@ -36,6 +36,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
         batches: 0,
         retries: 0,
         throttled: 0,
+        links: Vec::new(),
     };
     let admission = Arc::new(Admission::new(
         run.options.memory_budget,
@@ -135,6 +136,11 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                 "the journal could not be written ({error}); stopped"
             ));
         }
+    }
+    // Links after the waves: their steps need both ends' baselines (the source's scope groups)
+    // and run target first (see `sync::deploy_links`). A rollout that stopped runs none.
+    if !run.options.plan_only && summary.stopped.is_none() {
+        summary.links = crate::sync::deploy_links(&run, &summary.tenants).await;
     }
     summary.seconds = run
         .client

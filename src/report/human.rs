@@ -427,6 +427,7 @@ mod tests {
             batches: 1,
             retries: 0,
             throttled: 0,
+            links: Vec::new(),
         }
     }
 

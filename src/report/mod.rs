@@ -26,7 +26,9 @@ pub mod outcome;
 pub mod progress;
 pub mod sarif;
 
-pub use outcome::{Counts, DeploySummary, ResourceFailure, TenantOutcome, TenantReport};
+pub use outcome::{
+    Counts, DeploySummary, LinkReport, ResourceFailure, TenantOutcome, TenantReport,
+};
 
 use std::io::Write;
 

@@ -106,6 +106,9 @@ pub struct DeploySummary {
     pub retries: u64,
     /// 429 answers.
     pub throttled: u64,
+    /// Cross-tenant synchronization links applied after the tenants (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub links: Vec<LinkReport>,
 }
 
 impl DeploySummary {
@@ -113,4 +116,24 @@ impl DeploySummary {
     pub fn failed(&self) -> impl Iterator<Item = &TenantReport> {
         self.tenants.iter().filter(|t| !t.ok)
     }
+
+    /// Links that failed.
+    pub fn failed_links(&self) -> impl Iterator<Item = &LinkReport> {
+        self.links.iter().filter(|l| !l.ok)
+    }
+}
+
+/// What applying one cross-tenant synchronization link did (see `sync::apply`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LinkReport {
+    /// The link.
+    pub link: String,
+    /// Every step succeeded.
+    pub ok: bool,
+    /// Steps that wrote something (created or changed), in order.
+    pub changed: Vec<String>,
+    /// Steps that found everything as wanted.
+    pub unchanged: Vec<String>,
+    /// Why the link stopped (the step, its tenant, Graph's answer), or why it did not run.
+    pub error: Option<String>,
 }

@@ -9,6 +9,10 @@
 //! - `POST /_sim/reset`: every tenant back to its birth state; log and buckets cleared
 //! - `POST /_sim/faults` `{"next":["500","503","503-retry-after","504","dropped-connection","lost-response"]}`:
 //!   answer the next Graph requests with these faults, in order
+//! - `POST /_sim/tenants/{id}/users` `{"userPrincipalName","displayName","department",
+//!   "groups":[id or uniqueName]}`: seed a user (and its group memberships); 201 with the user
+//! - `DELETE /_sim/tenants/{id}/groups/{group}/members/{user}`: take a user out of a group
+//! - `POST /_sim/tenants/{id}/sync/run`: run a provisioning cycle of every started job now
 //! - `GET /_sim/config`: base URL, client id, tenant count, options
 //! - `POST /_sim/tenants/{id}/portal` `{"method":"PATCH","path":"/v1.0/...","body":{...},
 //!   "user":"admin@contoso.example"}`: make a change as an administrator in the portal would
@@ -213,6 +217,32 @@ pub(crate) fn handle(
             Some(tenant) => portal_change(app, tenant, body),
             None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
         },
+        ("POST", ["_sim", "tenants", id, "users"]) => match app.tenant(id) {
+            Some(tenant) => match serde_json::from_slice::<Value>(body) {
+                Ok(user) => match crate::sim::graph::sync::seed_user(app, tenant, &user) {
+                    Ok(user) => Reply::json(201, user.to_string()),
+                    Err(reply) => reply,
+                },
+                Err(e) => Reply::error(400, "BadRequest", format!("Invalid JSON: {e}")),
+            },
+            None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
+        },
+        ("DELETE", ["_sim", "tenants", id, "groups", group, "members", user]) => {
+            match app.tenant(id) {
+                Some(tenant) if crate::sim::graph::sync::remove_member(tenant, group, user) => {
+                    Reply::empty(204)
+                }
+                Some(_) => Reply::error(404, "NotFound", "No such membership."),
+                None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
+            }
+        }
+        ("POST", ["_sim", "tenants", id, "sync", "run"]) => match app.tenant(id) {
+            Some(tenant) => {
+                let jobs = crate::sim::graph::sync::run_all(app, tenant, app.now_ms());
+                Reply::json(200, json!({ "jobsRun": jobs }).to_string())
+            }
+            None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
+        },
         ("GET", ["_sim", "config"]) => Reply::json(
             200,
             json!({
@@ -233,7 +263,7 @@ pub(crate) fn handle(
         (_, ["_sim", ..]) => Reply::error(
             404,
             "NotFound",
-            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal.",
+            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}.",
         ),
         _ => Reply::error(404, "NotFound", "Not found."),
     };

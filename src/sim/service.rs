@@ -384,11 +384,16 @@ impl App {
             .is_err()
             .then(|| resolve_directory(request.version, request.path))
             .flatten();
+        let synchronization = (target.is_err() && directory.is_none())
+            .then(|| crate::sim::graph::sync::resolve(request.version, request.path))
+            .flatten();
         let write = request.method != "GET";
         let class = match (&target, &directory) {
             (Ok(t), _) => Some(t.kind().throttle),
             (Err(_), Some(d)) => Some(d.throttle()),
-            (Err(_), None) => None,
+            (Err(_), None) => synchronization
+                .as_ref()
+                .map(|_| crate::kinds::ThrottleClass::Identity),
         };
         let path_only = request.path;
         let admission = self.throttle.admit(&ThrottleRequest {
@@ -423,6 +428,38 @@ impl App {
                 };
             }
         };
+        if let Some(synchronization) = synchronization {
+            let has = |p: &str| claims.roles.iter().any(|r| r.eq_ignore_ascii_case(p));
+            if !has(synchronization.permission(write)) {
+                return plain(Reply::error(
+                    403,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                ));
+            }
+            let query = match Query::parse(request.query) {
+                Ok(query) => query,
+                Err(reply) => return plain(reply),
+            };
+            let actor = crate::sim::audit::Actor::App {
+                app_id: claims.appid.clone(),
+                service_principal_id: claims.oid.clone(),
+            };
+            let call = Call {
+                app: self,
+                tenant,
+                request,
+                query,
+                now_ms: self.now_ms(),
+                clock_ms: self.clock_ms(),
+                actor: &actor,
+            };
+            let mut reply = call.sync(synchronization);
+            for (name, value) in extra_headers {
+                reply = reply.with_header(name, value);
+            }
+            return plain(reply);
+        }
         if let Some(directory) = directory {
             let has = |p: &str| claims.roles.iter().any(|r| r.eq_ignore_ascii_case(p));
             if !has(directory.permission()) {

@@ -226,6 +226,8 @@ pub(crate) struct TenantState {
     pub(crate) next_object: u64,
     /// The audit logs: every successful write, oldest first (see `audit.rs`).
     pub(crate) audit: Vec<crate::sim::audit::Entry>,
+    /// Users, memberships and cross-tenant synchronization (see `graph/sync.rs`).
+    pub(crate) sync: crate::sim::graph::sync::SyncState,
 }
 
 impl TenantState {
@@ -235,6 +237,7 @@ impl TenantState {
             stores: kinds::KINDS.iter().map(KindStore::birth).collect(),
             next_object: 0,
             audit: Vec::new(),
+            sync: Default::default(),
         }
     }
 
@@ -419,6 +422,11 @@ pub(crate) fn consented_permissions() -> Vec<&'static str> {
                 .copied(),
         )
         .chain(crate::sim::graph::DIRECTORY_PERMISSIONS.iter().copied())
+        .chain(
+            kinds::LINK_KINDS
+                .iter()
+                .flat_map(|k| k.permissions.iter().copied()),
+        )
         .collect();
     all.sort_unstable();
     all.dedup();

@@ -10,9 +10,12 @@
 //! - [`model`]: the TOML model, decoded by hand so every value keeps its span.
 //! - [`project`]: the project walk (sorted) and the shipped baselines ([`shipped`]).
 //! - [`resolve`]: one tenant's baselines, parameters and overrides, applied.
+//! - [`links`]: the checks of cross-tenant synchronization links (`links/<name>.toml`,
+//!   decoded by [`model::link`]) that need the whole project.
 //! - [`init`]: the inverse of loading: writes a new project (`tenantform init`).
 
 pub mod init;
+pub mod links;
 pub mod model;
 pub mod project;
 pub mod resolve;

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::source::model::link::Link;
 use crate::source::model::{self, Baseline, ProjectConfig, Tenant, TenantLocation};
 use crate::source::shipped;
 use crate::source::{FileId, SourceMap, Span};
@@ -80,6 +81,8 @@ pub struct ProjectSource {
     pub project_file: Option<FileId>,
     /// The files under `tenants/` that were read, in walk order.
     pub tenant_files: Vec<FileId>,
+    /// Cross-tenant synchronization links (`links/<name>.toml`), sorted by name.
+    pub links: Vec<Link>,
 }
 
 /// Why a directory could not be loaded as a project at all.
@@ -343,25 +346,47 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
         }
     }
 
+    let mut links = Vec::new();
+    for path in files_under(&root.join("links"), 1) {
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let display = relative(root, &path);
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if let ReadOutcome::Text(text) = read_text(&path, &display, &mut sources, &mut diags) {
+            let file = sources.add(display, text.clone());
+            if let Some(link) = model::link::decode_link(&name, &text, file, &mut diags) {
+                links.push(link);
+            }
+        }
+    }
+
     let files_with_errors = diags
         .iter()
         .filter(|d| d.is_error())
         .filter_map(|d| d.span.map(|s| s.file))
         .collect();
-    Ok((
-        ProjectSource {
-            root: root.to_path_buf(),
-            sources,
-            config,
-            baselines,
-            templates,
-            tenants,
-            files_with_errors,
-            broken_baselines,
-            tenants_unlisted,
-            project_file: project_file_id,
-            tenant_files,
-        },
-        diags,
-    ))
+    let project = ProjectSource {
+        root: root.to_path_buf(),
+        sources,
+        config,
+        baselines,
+        templates,
+        tenants,
+        files_with_errors,
+        broken_baselines,
+        tenants_unlisted,
+        project_file: project_file_id,
+        tenant_files,
+        links,
+    };
+    // Link problems fail validation; they never stop a tenant's own bundle from compiling.
+    diags.extend(crate::source::links::check(&project));
+    Ok((project, diags))
 }

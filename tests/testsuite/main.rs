@@ -19,4 +19,5 @@ mod sim_clients;
 mod sim_graph;
 mod sim_state;
 mod sim_support;
+mod sync;
 mod valid;

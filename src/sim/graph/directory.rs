@@ -243,19 +243,23 @@ impl Call<'_> {
                 self.directory_entity("organization", "organization", None, org)
             }
             DirectoryTarget::Users => {
-                let users = vec![admin_user(self.app.config.seed, tenant_id, tenant_name)];
+                let mut users = vec![admin_user(self.app.config.seed, tenant_id, tenant_name)];
+                users.extend(self.tenant.lock().sync.users.values().cloned());
                 self.directory_list("users", "user", Some(USER_DEFAULT_PROPERTIES), users)
             }
             DirectoryTarget::User(key) => {
-                let user = admin_user(self.app.config.seed, tenant_id, tenant_name);
-                let matches = ["id", "userPrincipalName"].iter().any(|p| {
-                    user.get(*p)
-                        .and_then(Value::as_str)
-                        .is_some_and(|v| v.eq_ignore_ascii_case(&key))
-                });
-                if !matches {
+                let mut users = vec![admin_user(self.app.config.seed, tenant_id, tenant_name)];
+                users.extend(self.tenant.lock().sync.users.values().cloned());
+                let matches = |user: &Value| {
+                    ["id", "userPrincipalName"].iter().any(|p| {
+                        user.get(*p)
+                            .and_then(Value::as_str)
+                            .is_some_and(|v| v.eq_ignore_ascii_case(&key))
+                    })
+                };
+                let Some(user) = users.into_iter().find(matches) else {
                     return not_found(&key);
-                }
+                };
                 self.directory_entity("users", "user", Some(USER_DEFAULT_PROPERTIES), user)
             }
             DirectoryTarget::RoleScopeTags => self.directory_list(

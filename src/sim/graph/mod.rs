@@ -22,8 +22,33 @@ use crate::sim::wire::{Reply, graph_timestamp, json_string};
 use crate::source::model::is_guid;
 
 pub(crate) mod directory;
+pub(crate) mod sync;
 mod targets;
 mod write;
+
+/// A group of the tenant by id (lower case), as stored.
+pub(crate) fn group_by_id(state: &TenantState, id: &str) -> Option<Value> {
+    let kind = kinds::by_name("group")?;
+    state
+        .live(kind)?
+        .get(id.to_ascii_lowercase().as_str())
+        .map(StoredObject::value)
+}
+
+/// The id of a group named by id or `uniqueName`.
+pub(crate) fn group_id(state: &TenantState, name: &str) -> Option<String> {
+    let kind = kinds::by_name("group")?;
+    let live = state.live(kind)?;
+    live.iter()
+        .find(|(key, object)| {
+            key.eq_ignore_ascii_case(name)
+                || object
+                    .match_value
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(name))
+        })
+        .map(|(key, _)| key.to_string())
+}
 
 pub(crate) use directory::{PERMISSIONS as DIRECTORY_PERMISSIONS, resolve as resolve_directory};
 

@@ -412,6 +412,7 @@ fn is_param_name(s: &str) -> bool {
 }
 
 mod decode;
+pub mod link;
 mod reader;
 
 pub use decode::{

@@ -1,0 +1,262 @@
+//! Cross-tenant synchronization end to end: a link between two simulated tenants deployed by
+//! the real binary (target steps first), users flowing on a cycle with the link's userType and
+//! mappings, leaving on removal from scope, a second deploy changing nothing, and a target
+//! that withdrew inbound sync quarantining the job.
+
+use serde_json::{Value, json};
+use tenantform::sim::FLEET_SECRET_ENV;
+
+use crate::harness::{Output, Project, fixture};
+use crate::sim_support::{Sim, test_config};
+
+struct Linked {
+    sim: Sim,
+    project: Project,
+    secret: String,
+}
+
+const LINK: &str = r#"source = "Hub"
+target = "Spoke"
+scope = ["group:sync-staff"]
+user_type = "Guest"
+notification_email = "identity-ops@hub.example"
+allow_users_to_leave = false
+
+[deletion_prevention]
+threshold = 5
+
+[[mappings]]
+target = "companyName"
+constant = "Hub Corporation"
+"#;
+
+impl Linked {
+    /// Two simulated tenants, Hub (index 0) and Spoke (index 1), linked Hub → Spoke.
+    fn new() -> Linked {
+        let config = test_config();
+        let secret = config.client_secret.clone();
+        let sim = Sim::with(config);
+        let project = Project::empty();
+        let base = sim.handle.base_url();
+        let tenant = |id: String, name: &str, baseline: &str| {
+            format!(
+                "[[tenant]]\nid = \"{id}\"\nname = \"{name}\"\nring = \"pilot\"\nbaselines = [\"{baseline}\"]\n\n[tenant.credentials]\nclient_id = \"{}\"\nclient_secret_env = \"{FLEET_SECRET_ENV}\"\n\n[tenant.endpoints]\nlogin = \"{base}\"\ngraph = \"{base}\"\n\n",
+                sim.handle.config().client_id
+            )
+        };
+        let hub = fixture("valid/sync-hub");
+        project
+            .file(
+                "tenantform.toml",
+                std::fs::read(hub.join("tenantform.toml")).expect("fixture"),
+            )
+            .file(
+                "baselines/hub.toml",
+                std::fs::read(hub.join("baselines/hub.toml")).expect("fixture"),
+            )
+            .file(
+                "baselines/spoke.toml",
+                std::fs::read(hub.join("baselines/spoke.toml")).expect("fixture"),
+            )
+            .file(
+                "templates/group.json.tera",
+                std::fs::read(hub.join("templates/group.json.tera")).expect("fixture"),
+            )
+            .file(
+                "tenants/tenants.toml",
+                tenant(sim.tenant(0), "Hub", "hub") + &tenant(sim.tenant(1), "Spoke", "spoke"),
+            )
+            .file("links/hub-to-spoke.toml", LINK);
+        Linked {
+            sim,
+            project,
+            secret,
+        }
+    }
+
+    fn deploy(&self) -> Output {
+        self.project
+            .cmd(&["deploy", "--yes"])
+            .env(FLEET_SECRET_ENV, &self.secret)
+            .run()
+    }
+
+    fn seed(&self, upn: &str, groups: &[&str]) -> String {
+        let user = self
+            .sim
+            .sim(
+                "POST",
+                &format!("/_sim/tenants/{}/users", self.sim.tenant(0)),
+                Some(&json!({"userPrincipalName": upn, "displayName": upn, "groups": groups})),
+            )
+            .status(201)
+            .json();
+        user["id"].as_str().expect("id").to_string()
+    }
+
+    fn cycle(&self) {
+        self.sim
+            .sim(
+                "POST",
+                &format!("/_sim/tenants/{}/sync/run", self.sim.tenant(0)),
+                None,
+            )
+            .status(200);
+    }
+
+    /// The target's users other than its administrator.
+    fn target_users(&self) -> Vec<Value> {
+        let users = self
+            .sim
+            .send(
+                1,
+                "GET",
+                "/v1.0/users?$select=id,displayName,userPrincipalName,userType,companyName,creationType",
+                None,
+            )
+            .status(200)
+            .json();
+        users["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .filter(|u| u["displayName"] != "Administrator")
+            .cloned()
+            .collect()
+    }
+
+    fn source_list(&self, path: &str) -> Vec<Value> {
+        self.sim.send(0, "GET", path, None).status(200).json()["value"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn job(&self) -> Value {
+        let sps = self.source_list("/v1.0/servicePrincipals");
+        let sp = sps[0]["id"].as_str().expect("sp id");
+        self.source_list(&format!(
+            "/v1.0/servicePrincipals/{sp}/synchronization/jobs"
+        ))[0]
+            .clone()
+    }
+}
+
+#[test]
+fn a_link_deploys_target_first_users_flow_and_a_second_deploy_changes_nothing() {
+    let w = Linked::new();
+    let first = w
+        .deploy()
+        .success()
+        .stderr_has("link hub-to-spoke: ok, 10 step(s) changed, 0 unchanged");
+    // Target steps were sent before any source step (the journal keeps the order).
+    let journal_dir = w.project.path().join(".tenantform/runs");
+    let run = std::fs::read_dir(&journal_dir)
+        .expect("runs")
+        .next()
+        .expect("a run")
+        .expect("entry")
+        .path();
+    let journal = std::fs::read_to_string(run.join("journal.jsonl")).expect("journal");
+    let lines: Vec<&str> = journal.lines().collect();
+    let last_target = lines
+        .iter()
+        .rposition(|l| l.contains("hub-to-spoke/target/"))
+        .expect("target steps journaled");
+    let first_source = lines
+        .iter()
+        .position(|l| l.contains("hub-to-spoke/source/"))
+        .expect("source steps journaled");
+    assert!(last_target < first_source, "{}", first.stderr);
+    assert!(
+        !journal.contains("SyncPolicy"),
+        "secrets reached the journal"
+    );
+
+    // Users in scope flow on a cycle; users out of scope do not.
+    w.seed("ann@hub.example", &["tf-sync-staff"]);
+    w.seed("bob@hub.example", &[]);
+    w.cycle();
+    let users = w.target_users();
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["displayName"], "ann@hub.example");
+    assert_eq!(users[0]["userType"], "Guest");
+    assert_eq!(users[0]["companyName"], "Hub Corporation");
+    assert_eq!(users[0]["creationType"], "Invitation");
+    assert!(
+        users[0]["userPrincipalName"]
+            .as_str()
+            .is_some_and(|u| u.contains("#EXT#@")),
+        "{users:?}"
+    );
+    let job = w.job();
+    assert_eq!(job["status"]["code"], "Active");
+    assert_eq!(job["schedule"]["state"], "Active");
+
+    // A second deploy finds everything in place: one app, one job, one assignment.
+    w.deploy()
+        .success()
+        .stderr_has("link hub-to-spoke: ok, 0 step(s) changed, 10 unchanged");
+    let sps = w.source_list("/v1.0/servicePrincipals");
+    assert_eq!(sps.len(), 1);
+    let sp = sps[0]["id"].as_str().expect("sp id");
+    assert_eq!(
+        w.source_list(&format!(
+            "/v1.0/servicePrincipals/{sp}/synchronization/jobs"
+        ))
+        .len(),
+        1
+    );
+    assert_eq!(
+        w.source_list(&format!("/v1.0/servicePrincipals/{sp}/appRoleAssignedTo"))
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_user_taken_out_of_scope_leaves_the_target() {
+    let w = Linked::new();
+    w.deploy().success();
+    let ann = w.seed("ann@hub.example", &["tf-sync-staff"]);
+    w.cycle();
+    assert_eq!(w.target_users().len(), 1);
+    w.sim
+        .sim(
+            "DELETE",
+            &format!(
+                "/_sim/tenants/{}/groups/tf-sync-staff/members/{ann}",
+                w.sim.tenant(0)
+            ),
+            None,
+        )
+        .status(204);
+    w.cycle();
+    assert!(w.target_users().is_empty());
+}
+
+#[test]
+fn a_target_that_withdrew_inbound_sync_quarantines_the_job() {
+    let w = Linked::new();
+    w.deploy().success();
+    let hub = w.sim.tenant(0);
+    w.sim
+        .send(
+            1,
+            "PUT",
+            &format!(
+                "/v1.0/policies/crossTenantAccessPolicy/partners/{hub}/identitySynchronization"
+            ),
+            Some(&json!({"userSyncInbound": {"isSyncAllowed": false}})),
+        )
+        .status(204);
+    w.seed("ann@hub.example", &["tf-sync-staff"]);
+    w.cycle();
+    assert!(w.target_users().is_empty());
+    let job = w.job();
+    assert_eq!(job["status"]["code"], "Quarantine", "{job}");
+    assert_eq!(
+        job["status"]["quarantine"]["error"]["code"],
+        "AzureActiveDirectoryCrossTenantSyncPolicyCheckFailure"
+    );
+}
