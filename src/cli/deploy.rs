@@ -30,6 +30,18 @@ pub(crate) enum RunFormat {
     Json,
 }
 
+/// Output of plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PlanFormat {
+    /// Progress and the plan for people (bars on a terminal).
+    Human,
+    /// The plan file's JSON, one document.
+    Json,
+    /// Markdown for a pull-request comment or a CI job summary: counts per tenant, lockout-risk
+    /// and deletion warnings, collapsible diffs; at most --markdown-limit characters.
+    Markdown,
+}
+
 /// How to reach Graph.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Connection {
@@ -69,6 +81,10 @@ do: + create, ~ update (with each changed property), = adopt (exists, unmanaged,
 ! ambiguous (several objects match; deploy refuses to guess), and orphans (created by tenantform,
 no longer in the baseline; deleted only by `deploy --prune`). Nothing is written to Graph.
 
+On a pull request: `tenantform plan --format markdown --out plan.json > plan.md` writes the plan a
+reviewer reads (counts per tenant; changes that can lock people out and deletions first; each
+tenant's diff folded) and the plan file that `deploy --plan plan.json` applies after the merge.
+
 Exit codes: 0 ok; with --detailed-exitcode, 2 when some tenant has changes; 1 invalid project;
 3 a tenant could not be planned (sign-in, permission, network); 64 usage (also a --tenant or
 --ring that names no tenant).")]
@@ -87,7 +103,12 @@ pub(crate) struct PlanArgs {
     verbose: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
-    format: RunFormat,
+    format: PlanFormat,
+    /// With --format markdown: at most this many characters (GitHub comments take 65,536; a
+    /// job summary 1,048,576). Longer plans keep every tenant's warnings and cut each tenant's
+    /// diff between resources, saying how many were left out.
+    #[arg(long, value_name = "CHARS", default_value_t = tenantform::report::markdown::GITHUB_COMMENT_LIMIT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(tenantform::report::markdown::MIN_LIMIT as u64..))]
+    markdown_limit: usize,
     #[command(flatten)]
     connection: Connection,
 }
@@ -241,6 +262,9 @@ struct PlanFileTenant {
     /// The project's names for the object ids in `resources` (`group:emergency-access`).
     #[serde(default)]
     names: tenantform::live::names::ObjectNames,
+    /// Changes that can lock people out (for programs; `--format markdown` shows them first).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    risks: serde_json::Value,
 }
 
 const PLAN_FORMAT: &str = "tenantform.plan/v1";
@@ -338,6 +362,12 @@ fn plan_file(summary: &DeploySummary) -> PlanFile {
                 .map(|p| serde_json::to_value(&p.orphans).unwrap_or_default())
                 .unwrap_or_default(),
             names: t.plan.as_ref().map(|p| p.names.clone()).unwrap_or_default(),
+            risks: t
+                .plan
+                .as_ref()
+                .filter(|p| !p.risks.is_empty())
+                .map(|p| serde_json::to_value(&p.risks).unwrap_or_default())
+                .unwrap_or_default(),
         })
         .collect();
     tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
@@ -370,8 +400,8 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
     let targets = fleet.targets(&selection);
     let client = client(&args.connection)?;
     let style = match args.format {
-        RunFormat::Json => Style::Quiet,
-        RunFormat::Human => Style::for_humans(),
+        PlanFormat::Json | PlanFormat::Markdown => Style::Quiet,
+        PlanFormat::Human => Style::for_humans(),
     };
     let options = DeployOptions {
         plan_only: true,
@@ -391,8 +421,12 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
     }
     let failed = summary.failed().count();
     match args.format {
-        RunFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&file)?)),
-        RunFormat::Human => {
+        PlanFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&file)?)),
+        PlanFormat::Markdown => out(&tenantform::report::markdown::plan_markdown(
+            &summary,
+            args.markdown_limit,
+        )),
+        PlanFormat::Human => {
             let detail = if args.verbose {
                 PlanDetail::FullValues
             } else if summary.tenants.len() <= 20 {

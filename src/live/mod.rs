@@ -11,12 +11,15 @@
 //! - [`plan`]: desired vs live, pure (no network), so plan, drift and verification share it.
 //! - [`names`]: object id → the project's symbolic name (`group:emergency-access`), for every
 //!   diff a person reads (plan, drift, the stale-plan check).
+//! - [`risk`]: which planned changes can lock people out (lockout-shaped Conditional Access,
+//!   exclusions taken off, authentication methods), for reviewers.
 //! - [`stale`]: what changed in a tenant since a saved plan, for `deploy --plan`'s refusal.
 
 pub mod names;
 pub mod normalize;
 pub mod plan;
 pub mod reader;
+pub mod risk;
 pub mod stale;
 
 pub use reader::{find_by_match_key, known_ids, read, read_classes, resolved_path};

@@ -8,7 +8,8 @@
 //!
 //! Formats, one file each: [`human`] (diagnostics, compile lines, plans, summaries),
 //! [`progress`] (bars on a terminal, lines elsewhere), [`json`] (JSON lines and JSON
-//! diagnostics), [`junit`], [`sarif`]. A new format (markdown, HTML) is a new file here.
+//! diagnostics), [`junit`], [`sarif`], [`markdown`] (plans for pull requests, with helpers
+//! other documents share). A new format (HTML) is a new file here.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use crate::graph::retry::RetryReason;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod outcome;
 pub mod progress;
 pub mod sarif;

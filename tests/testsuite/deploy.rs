@@ -932,3 +932,105 @@ fn an_invalid_property_referencing_a_new_group_fails_at_once_naming_it() {
     // Far below the 60 s replication window (a generous bound: nothing here waits).
     assert!(started.elapsed() < std::time::Duration::from_secs(45));
 }
+
+#[test]
+fn plan_as_markdown_puts_lockout_risks_and_deletions_before_the_folded_diffs() {
+    let w = World::new(config(1));
+    let id = w.tenant(0);
+    let plan_file = w.project.path().join("plan.json");
+    let plan_arg = plan_file.to_str().expect("utf-8");
+    // A new tenant: everything to create, the authentication methods among it.
+    let out = w
+        .cmd(&[
+            "plan",
+            "--format",
+            "markdown",
+            "--detailed-exitcode",
+            "--out",
+            plan_arg,
+        ])
+        .run()
+        .code(2)
+        .stdout_has("## tenantform plan\n\n**1 tenant**, 1 with changes:")
+        .stdout_has("| Tenant | Ring | Create | Update | Adopt | Unchanged | Orphans | Status |")
+        .stdout_has("changes can lock people out.**")
+        .stdout_has("changes how users can sign in (authentication methods)")
+        .stdout_has("<details><summary><b>")
+        .stdout_has("```diff\n+ ");
+    assert_eq!(
+        out.stdout.matches("<details>").count(),
+        out.stdout.matches("</details>").count()
+    );
+    // The plan file was written too, with the risks for programs.
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).expect("plan file"))
+            .expect("json");
+    assert!(
+        file["tenants"][0]["risks"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["risk"] == "authentication_methods")),
+        "{file}"
+    );
+
+    // Deployed; then one policy leaves the baseline (an orphan) and another gets an exclusion
+    // the baseline does not have (the plan would take it off).
+    w.deploy(&[]).success();
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        format!(
+            "{fleet}\n[[tenant.overrides]]\nresource = \"ca-mfa-guests\"\nskip = true\nreason = \"guests are handled by the partner tenant\"\n"
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let path = policy_path(&w, "Require multifactor authentication for admins");
+    std::thread::sleep(Duration::from_millis(200));
+    let policy = w.sim.send(0, "GET", &path, None).status(200).json();
+    let mut users = policy["conditions"]["users"].clone();
+    let extra = w
+        .sim
+        .send(
+            0,
+            "POST",
+            "/v1.0/groups",
+            Some(&serde_json::json!({
+                "displayName": "Helpdesk (added in the portal)",
+                "mailNickname": "helpdesk-portal",
+                "mailEnabled": false,
+                "securityEnabled": true
+            })),
+        )
+        .status(201)
+        .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(200));
+    users["excludeGroups"]
+        .as_array_mut()
+        .expect("excluded groups")
+        .push(serde_json::json!(&extra));
+    std::thread::sleep(Duration::from_millis(200));
+    w.sim
+        .send(
+            0,
+            "PATCH",
+            &path,
+            Some(&serde_json::json!({"conditions": {"users": users}})),
+        )
+        .status(204);
+    let out = w
+        .cmd(&["plan", "--format", "markdown", "--detailed-exitcode"])
+        .run()
+        .code(2)
+        .stdout_has("**1 object would be deleted** by `deploy --prune`.")
+        .stdout_has("`ca-mfa-guests` (conditionalAccessPolicy, `")
+        .stdout_has(&format!("no longer excludes {extra}"))
+        .stdout_has("| pilot | 0 | 1 | 0 |");
+    assert!(out.stdout.contains(&id), "{}", out.stdout);
+    // The warnings come before the table, the table before the diffs.
+    let warn = out.stdout.find("would be deleted").expect("warning");
+    let table = out.stdout.find("| Tenant |").expect("table");
+    let diffs = out.stdout.find("<details>").expect("diffs");
+    assert!(warn < table && table < diffs, "{}", out.stdout);
+}
