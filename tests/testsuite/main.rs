@@ -3,6 +3,7 @@
 
 mod cli;
 mod compile;
+mod completions;
 mod deploy;
 mod harness;
 mod injection;
