@@ -11,12 +11,15 @@
 //! - [`project`]: the project walk (sorted) and the shipped baselines ([`shipped`]).
 //! - [`resolve`]: one tenant's baselines, parameters and overrides, applied.
 //! - [`init`]: the inverse of loading: writes a new project (`tenantform init`).
+//! - [`pipelines`]: CI pipelines for a project (`tenantform init --ci`).
 
 pub mod init;
 pub mod model;
+pub mod pipelines;
 pub mod project;
 pub mod resolve;
 pub mod shipped;
 pub mod span;
 
+pub use project::ProjectSource;
 pub use span::{FileId, Location, SourceMap, Span};

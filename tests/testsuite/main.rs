@@ -8,6 +8,7 @@ mod deploy;
 mod harness;
 mod injection;
 mod invalid;
+mod pipelines;
 mod robustness;
 mod shipped;
 mod sim_audit;
