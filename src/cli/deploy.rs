@@ -124,6 +124,11 @@ a create is never sent twice. Every attempt goes to .tenantform/runs/<run-id>/jo
 
 Killed at any point, `deploy --resume RUN_ID` (or deploying again) finishes without duplicates.
 
+Approved plans only: with `[deploy] require_approved_plan = true` in tenantform.toml, deploy
+applies only `--plan FILE` whose sha256 is approved, by `--approved-hash sha256:...` (what a
+pipeline passes after its approval) or a line in .tenantform/approved-plans; the hash goes to
+the journal. `sha256sum plan.json` prints it.
+
 Examples:
   tenantform deploy -p msp --ring pilot                    one ring, asks to confirm
   tenantform deploy -p msp --rings pilot,broad --yes --max-failure-rate 0.1
@@ -131,7 +136,8 @@ Examples:
 
 Exit codes: 0 every tenant converged; 3 some tenant failed (named in the summary) or the
 rollout stopped; 1 invalid project; 64 usage (e.g. no --yes without a terminal, or a --tenant,
---ring or --rings that names no tenant).")]
+--ring or --rings that names no tenant, or no --plan under require_approved_plan); 1 also for a plan file
+that is not approved.")]
 pub(crate) struct DeployArgs {
     #[command(flatten)]
     scope: Scope,
@@ -139,6 +145,11 @@ pub(crate) struct DeployArgs {
     /// since is refused.
     #[arg(long, value_name = "PLAN", conflicts_with = "resume")]
     plan: Option<PathBuf>,
+    /// The plan file's approved hash (`sha256:...`, as the pipeline that holds the approval
+    /// recorded it): deploy refuses a --plan file with another hash. Under `[deploy]
+    /// require_approved_plan = true`, this or a line in .tenantform/approved-plans is required.
+    #[arg(long, value_name = "SHA256", requires = "plan")]
+    approved_hash: Option<String>,
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
@@ -617,6 +628,39 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         Ok(fleet) => Arc::new(fleet),
         Err(code) => return Ok(code),
     };
+    let required = fleet
+        .project
+        .config
+        .as_ref()
+        .is_some_and(|c| c.require_approved_plan);
+    let plan_bytes = match &args.plan {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some((path.as_path(), bytes)),
+            Err(e) => {
+                err(&format!(
+                    "error: cannot read plan {}: {e}\n",
+                    path.display()
+                ));
+                return Ok(exit::INVALID_INPUT);
+            }
+        },
+        None => None,
+    };
+    let approval = match deploy::approval::check(
+        required,
+        plan_bytes.as_ref().map(|(p, b)| (*p, b.as_slice())),
+        args.approved_hash.as_deref(),
+        &deploy::state_root(&fleet.dir).join(deploy::approval::APPROVALS_FILE),
+    ) {
+        Ok(approval) => approval,
+        Err(e) => {
+            err(&format!("error: {e}\n"));
+            return Ok(match e {
+                deploy::approval::ApprovalError::PlanRequired => exit::USAGE,
+                _ => exit::INVALID_INPUT,
+            });
+        }
+    };
     let targets = if let Some(run_id) = &args.resume {
         resume_targets(&fleet, run_id)
     } else if let Some(plan) = &args.plan {
@@ -732,6 +776,12 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
             version,
         }
     });
+    if let Some(approval) = &approval {
+        journal.append(Entry::PlanApplied {
+            plan_hash: approval.plan_hash.clone(),
+            approval: approval.by.clone(),
+        });
+    }
     let style = match args.format {
         RunFormat::Json => Style::Json,
         RunFormat::Human => Style::for_humans(),

@@ -1034,3 +1034,74 @@ fn plan_as_markdown_puts_lockout_risks_and_deletions_before_the_folded_diffs() {
     let diffs = out.stdout.find("<details>").expect("diffs");
     assert!(warn < table && table < diffs, "{}", out.stdout);
 }
+
+fn sha256_of(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(std::fs::read(path).expect("plan file"));
+    format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+#[test]
+fn under_require_approved_plan_deploy_applies_only_an_approved_plan_file_and_journals_its_hash() {
+    let w = World::new(config(1));
+    let toml = w.project.read("tenantform.toml");
+    w.project.file(
+        "tenantform.toml",
+        format!("{toml}\n[deploy]\nrequire_approved_plan = true\n"),
+    );
+    // No plan file: refused before anything is read.
+    w.deploy(&[])
+        .code(64)
+        .stderr_has("this project requires an approved plan");
+    let plan = w.project.path().join("plan.json");
+    let plan_arg = plan.to_str().expect("utf-8");
+    w.cmd(&["plan", "--out", plan_arg]).run().success();
+    let hash = sha256_of(&plan);
+    // A plan file nobody approved.
+    w.deploy(&["--plan", plan_arg])
+        .code(1)
+        .stderr_has(&format!("({hash}) is not approved"));
+    // Another plan's hash (the file was changed after the approval).
+    let other = format!("sha256:{}", "0".repeat(64));
+    w.deploy(&["--plan", plan_arg, "--approved-hash", &other])
+        .code(1)
+        .stderr_has("it is not the plan that was approved");
+    assert!(w.runs().is_empty(), "a refused deploy started a run");
+    assert_eq!(w.count(0, "conditionalAccessPolicy"), 0);
+    // --approved-hash means nothing without --plan.
+    w.deploy(&["--approved-hash", &hash]).code(64);
+    // The approved plan is applied, and the journal says which one and what approved it.
+    w.deploy(&["--plan", plan_arg, "--approved-hash", &hash])
+        .success();
+    assert!(w.count(0, "conditionalAccessPolicy") > 0);
+    let journal = w.journal_text();
+    let applied: Value = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .find(|r| r["event"] == "plan_applied")
+        .unwrap_or_else(|| panic!("no plan_applied record:\n{journal}"));
+    assert_eq!(applied["plan_hash"], hash.as_str());
+    assert_eq!(applied["approval"], "--approved-hash");
+
+    // A plan approved in the approvals file (a reviewed commit adds the line).
+    w.cmd(&["plan", "--out", plan_arg]).run().success();
+    let hash = sha256_of(&plan);
+    w.project.file(
+        ".tenantform/approved-plans",
+        format!("# approved in pull request 14\n{hash}  ana\n"),
+    );
+    w.deploy(&["--plan", plan_arg]).success();
+    assert!(
+        w.journal_text()
+            .contains(&format!("\"plan_hash\":\"{hash}\",\"approval\":")),
+        "{}",
+        w.journal_text()
+    );
+    assert!(w.journal_text().contains("approved-plans line 2"));
+}

