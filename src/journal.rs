@@ -30,6 +30,13 @@ pub enum Entry {
         /// The tool version.
         version: String,
     },
+    /// The run applies a saved plan file (`deploy --plan`): its hash, and what approved it.
+    PlanApplied {
+        /// `sha256:` of the plan file's bytes.
+        plan_hash: String,
+        /// `--approved-hash`, `.tenantform/approved-plans line N`, or `not required`.
+        approval: String,
+    },
     /// A run was resumed (`deploy --resume`): these tenants were still to finish.
     RunResumed {
         /// Tenants still to finish.

@@ -30,6 +30,18 @@ pub(crate) enum RunFormat {
     Json,
 }
 
+/// Output of plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PlanFormat {
+    /// Progress and the plan for people (bars on a terminal).
+    Human,
+    /// The plan file's JSON, one document.
+    Json,
+    /// Markdown for a pull-request comment or a CI job summary: counts per tenant, lockout-risk
+    /// and deletion warnings, collapsible diffs; at most --markdown-limit characters.
+    Markdown,
+}
+
 /// How to reach Graph.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Connection {
@@ -69,6 +81,10 @@ do: + create, ~ update (with each changed property), = adopt (exists, unmanaged,
 ! ambiguous (several objects match; deploy refuses to guess), and orphans (created by tenantform,
 no longer in the baseline; deleted only by `deploy --prune`). Nothing is written to Graph.
 
+On a pull request: `tenantform plan --format markdown --out plan.json > plan.md` writes the plan a
+reviewer reads (counts per tenant; changes that can lock people out and deletions first; each
+tenant's diff folded) and the plan file that `deploy --plan plan.json` applies after the merge.
+
 Exit codes: 0 ok; with --detailed-exitcode, 2 when some tenant has changes; 1 invalid project;
 3 a tenant could not be planned (sign-in, permission, network); 64 usage (also a --tenant or
 --ring that names no tenant).")]
@@ -87,7 +103,12 @@ pub(crate) struct PlanArgs {
     verbose: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
-    format: RunFormat,
+    format: PlanFormat,
+    /// With --format markdown: at most this many characters (GitHub comments take 65,536; a
+    /// job summary 1,048,576). Longer plans keep every tenant's warnings and cut each tenant's
+    /// diff between resources, saying how many were left out.
+    #[arg(long, value_name = "CHARS", default_value_t = tenantform::report::markdown::GITHUB_COMMENT_LIMIT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(tenantform::report::markdown::MIN_LIMIT as u64..))]
+    markdown_limit: usize,
     #[command(flatten)]
     connection: Connection,
 }
@@ -103,6 +124,11 @@ a create is never sent twice. Every attempt goes to .tenantform/runs/<run-id>/jo
 
 Killed at any point, `deploy --resume RUN_ID` (or deploying again) finishes without duplicates.
 
+Approved plans only: with `[deploy] require_approved_plan = true` in tenantform.toml, deploy
+applies only `--plan FILE` whose sha256 is approved, by `--approved-hash sha256:...` (what a
+pipeline passes after its approval) or a line in .tenantform/approved-plans; the hash goes to
+the journal. `sha256sum plan.json` prints it.
+
 Examples:
   tenantform deploy -p msp --ring pilot                    one ring, asks to confirm
   tenantform deploy -p msp --rings pilot,broad --yes --max-failure-rate 0.1
@@ -110,7 +136,8 @@ Examples:
 
 Exit codes: 0 every tenant converged; 3 some tenant failed (named in the summary) or the
 rollout stopped; 1 invalid project; 64 usage (e.g. no --yes without a terminal, or a --tenant,
---ring or --rings that names no tenant).")]
+--ring or --rings that names no tenant, or no --plan under require_approved_plan); 1 also for a plan file
+that is not approved.")]
 pub(crate) struct DeployArgs {
     #[command(flatten)]
     scope: Scope,
@@ -118,6 +145,11 @@ pub(crate) struct DeployArgs {
     /// since is refused.
     #[arg(long, value_name = "PLAN", conflicts_with = "resume")]
     plan: Option<PathBuf>,
+    /// The plan file's approved hash (`sha256:...`, as the pipeline that holds the approval
+    /// recorded it): deploy refuses a --plan file with another hash. Under `[deploy]
+    /// require_approved_plan = true`, this or a line in .tenantform/approved-plans is required.
+    #[arg(long, value_name = "SHA256", requires = "plan")]
+    approved_hash: Option<String>,
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
@@ -343,8 +375,8 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
     let targets = fleet.targets(&selection);
     let client = client(&args.connection)?;
     let style = match args.format {
-        RunFormat::Json => Style::Quiet,
-        RunFormat::Human => Style::for_humans(),
+        PlanFormat::Json | PlanFormat::Markdown => Style::Quiet,
+        PlanFormat::Human => Style::for_humans(),
     };
     let options = DeployOptions {
         plan_only: true,
@@ -364,8 +396,12 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
     }
     let failed = summary.failed().count();
     match args.format {
-        RunFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&file)?)),
-        RunFormat::Human => {
+        PlanFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&file)?)),
+        PlanFormat::Markdown => out(&tenantform::report::markdown::plan_markdown(
+            &summary,
+            args.markdown_limit,
+        )),
+        PlanFormat::Human => {
             let detail = if args.verbose {
                 PlanDetail::FullValues
             } else if summary.tenants.len() <= 20 {
@@ -556,6 +592,39 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         Ok(fleet) => Arc::new(fleet),
         Err(code) => return Ok(code),
     };
+    let required = fleet
+        .project
+        .config
+        .as_ref()
+        .is_some_and(|c| c.require_approved_plan);
+    let plan_bytes = match &args.plan {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some((path.as_path(), bytes)),
+            Err(e) => {
+                err(&format!(
+                    "error: cannot read plan {}: {e}\n",
+                    path.display()
+                ));
+                return Ok(exit::INVALID_INPUT);
+            }
+        },
+        None => None,
+    };
+    let approval = match deploy::approval::check(
+        required,
+        plan_bytes.as_ref().map(|(p, b)| (*p, b.as_slice())),
+        args.approved_hash.as_deref(),
+        &deploy::state_root(&fleet.dir).join(deploy::approval::APPROVALS_FILE),
+    ) {
+        Ok(approval) => approval,
+        Err(e) => {
+            err(&format!("error: {e}\n"));
+            return Ok(match e {
+                deploy::approval::ApprovalError::PlanRequired => exit::USAGE,
+                _ => exit::INVALID_INPUT,
+            });
+        }
+    };
     let targets = if let Some(run_id) = &args.resume {
         resume_targets(&fleet, run_id)
     } else if let Some(plan) = &args.plan {
@@ -672,6 +741,12 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
             version,
         }
     });
+    if let Some(approval) = &approval {
+        journal.append(Entry::PlanApplied {
+            plan_hash: approval.plan_hash.clone(),
+            approval: approval.by.clone(),
+        });
+    }
     let style = match args.format {
         RunFormat::Json => Style::Json,
         RunFormat::Human => Style::for_humans(),

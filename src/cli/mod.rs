@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod compile;
+mod completions;
 mod demo;
 mod deploy;
 mod drift;
@@ -117,6 +118,10 @@ enum Command {
     /// Run a local Microsoft Graph simulator (token endpoint, Graph, $batch, throttling) for
     /// tests, demos and CI, until interrupted.
     Sim(sim::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), or write one per command with --out DIR.
+    Man(completions::ManArgs),
 }
 
 /// Output formats for diagnostics.
@@ -211,6 +216,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Evidence(args) => evidence::run(args, today),
         Command::Demo(args) => demo::run(args, today),
         Command::Import(args) => import::run(args),
+        Command::Completions(args) => completions::run_completions(args),
+        Command::Man(args) => completions::run_man(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

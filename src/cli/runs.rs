@@ -143,7 +143,7 @@ fn summarize(run_id: &str, read: &ReadJournal, names: &BTreeMap<String, String>)
                 line.reason = reason.clone();
             }
             Entry::RunFinished { .. } => s.finished = true,
-            Entry::Outcome { .. } => {}
+            Entry::Outcome { .. } | Entry::PlanApplied { .. } => {}
         }
     }
     for (id, line) in &mut s.per_tenant {

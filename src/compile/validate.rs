@@ -686,17 +686,23 @@ fn schema_diagnostics(
     out
 }
 
-fn lint_lockout(body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
+/// True when a Conditional Access policy body can lock every account out: enabled, applies to
+/// All users, blocks or requires a control, and excludes no user or group (not even emergency
+/// access). The `lockout` lint (TF501) refuses such a body unless accepted; `plan` warns about
+/// an accepted one it would write (see [`crate::live::risk`]).
+pub fn locks_everyone_out(body: &Value) -> bool {
     if body.get("state").and_then(Value::as_str) != Some("enabled") {
-        return None;
+        return false;
     }
-    let users = body.pointer("/conditions/users")?;
+    let Some(users) = body.pointer("/conditions/users") else {
+        return false;
+    };
     let includes_all = users
         .get("includeUsers")
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("All")));
     if !includes_all {
-        return None;
+        return false;
     }
     let grants = body
         .pointer("/grantControls/builtInControls")
@@ -706,7 +712,7 @@ fn lint_lockout(body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
             .pointer("/grantControls/authenticationStrength")
             .is_some_and(|v| !v.is_null());
     if !grants {
-        return None;
+        return false;
     }
     let excluded = ["excludeUsers", "excludeGroups"].iter().any(|k| {
         users
@@ -714,7 +720,11 @@ fn lint_lockout(body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty())
     });
-    if excluded || accepted.iter().any(|a| a.lint == "lockout") {
+    !excluded
+}
+
+fn lint_lockout(body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
+    if !locks_everyone_out(body) || accepted.iter().any(|a| a.lint == "lockout") {
         return None;
     }
     Some(

@@ -15,6 +15,7 @@
 //!
 //! - [`fleet`]: the loaded project, its targets, shards (`--shard K/N`) and ring waves.
 //! - [`scheduler`]: which tenants run in which order; the run's summary.
+//! - [`approval`]: approved plans only (`[deploy] require_approved_plan`), the plan file's hash.
 //! - [`admission`]: how many run at once (a memory budget, an optional cap).
 //! - [`tenant`]: one tenant from compile to checkpoint ([`tenant::TenantError`]).
 //! - [`apply`]: one resource's request and its answer ([`apply::ApplyError`]).
@@ -24,6 +25,7 @@
 
 pub mod admission;
 pub mod apply;
+pub mod approval;
 pub mod fleet;
 pub mod identity;
 pub mod scheduler;

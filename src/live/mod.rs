@@ -12,6 +12,8 @@
 //! - [`names`]: object id → the project's symbolic name (`group:emergency-access`), for every
 //!   diff a person reads (plan, drift, the stale-plan check).
 //! - [`plan_file`]: the saved plan (`plan --out`), read by `deploy --plan` and `report`.
+//! - [`risk`]: which planned changes can lock people out (lockout-shaped Conditional Access,
+//!   exclusions taken off, authentication methods), for reviewers.
 //! - [`stale`]: what changed in a tenant since a saved plan, for `deploy --plan`'s refusal.
 //! - [`drift`]: the plan read as drift (modified, missing, accepted, unmanaged, ...), pure.
 //! - [`audit`]: who changed an object and when, from the tenant's audit logs.
@@ -24,6 +26,7 @@ pub mod normalize;
 pub mod plan;
 pub mod plan_file;
 pub mod reader;
+pub mod risk;
 pub mod snapshot;
 pub mod stale;
 

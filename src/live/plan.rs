@@ -19,6 +19,7 @@ use crate::compile::validate::ValidatedBundle;
 use crate::kinds::Shape;
 use crate::live::names::ObjectNames;
 use crate::live::normalize::{self, Change};
+use crate::live::risk::{self, Risk};
 
 /// Logical key → object id, per tenant (`DIR/.tenantform/state/<tenant-id>.json`): what
 /// tenantform created or adopted, so later runs update the same object and never duplicate it.
@@ -125,6 +126,9 @@ pub struct TenantPlan {
     /// did not change since the last deploy brought the object to it, the tenant did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drifted: Vec<String>,
+    /// Changes that can lock people out, for a reviewer to read first ([`crate::live::risk`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<Risk>,
 }
 
 impl TenantPlan {
@@ -283,6 +287,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
     let mut ids: BTreeMap<String, String> = identity.objects.clone();
     let mut resources = Vec::with_capacity(input.operations.len());
     let mut seen_live: Vec<&Value> = Vec::new();
+    let mut risks = Vec::new();
 
     for (i, op) in input.operations.iter().enumerate() {
         let body = input.body(i);
@@ -364,6 +369,14 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
         let live_hash = seen_live[seen_before..]
             .first()
             .map(|obj| canonical::hash_array(&[*obj]));
+        if risk::concerns(op.kind.name) {
+            risks.extend(risk::assess(
+                &op.key,
+                op.kind.name,
+                &resolve_refs(&body, &ids),
+                &action,
+            ));
+        }
         resources.push(PlannedResource {
             key: op.key.clone(),
             kind: op.kind.name,
@@ -410,6 +423,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
         orphans,
         names,
         drifted,
+        risks,
     }
 }
 

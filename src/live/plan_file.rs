@@ -54,6 +54,9 @@ pub struct PlanFileTenant {
     /// The project's names for the object ids in `resources` (`group:emergency-access`).
     #[serde(default)]
     pub names: ObjectNames,
+    /// Changes that can lock people out (for programs; `--format markdown` shows them first).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub risks: serde_json::Value,
 }
 
 /// A planned resource as the plan file holds it.
@@ -160,6 +163,12 @@ impl PlanFile {
                     .map(|p| serde_json::to_value(&p.orphans).unwrap_or_default())
                     .unwrap_or_default(),
                 names: t.plan.as_ref().map(|p| p.names.clone()).unwrap_or_default(),
+                risks: t
+                    .plan
+                    .as_ref()
+                    .filter(|p| !p.risks.is_empty())
+                    .map(|p| serde_json::to_value(&p.risks).unwrap_or_default())
+                    .unwrap_or_default(),
             })
             .collect();
         tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));

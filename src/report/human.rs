@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::live::names::ObjectNames;
 use crate::live::normalize::Change;
-use crate::live::plan::{Action, TenantPlan};
+use crate::live::plan::{Action, Orphan, PlannedResource, TenantPlan};
 use crate::live::stale::{ChangedSince, Since};
 use crate::report::{Counts, DeploySummary, Event, Output, Reporter};
 use crate::source::SourceMap;
@@ -199,7 +199,7 @@ pub enum PlanDetail {
 
 /// A value in the plan's diff notation: `(absent)`, or its JSON with the object ids the
 /// project knows shown by name (`"group:emergency-access (85f2…)"`), cut unless `whole`.
-pub fn show(value: &Option<serde_json::Value>, names: &ObjectNames, whole: bool) -> String {
+pub fn value_text(value: &Option<serde_json::Value>, names: &ObjectNames, whole: bool) -> String {
     match value {
         None => "(absent)".into(),
         Some(v) => {
@@ -213,6 +213,11 @@ pub fn show(value: &Option<serde_json::Value>, names: &ObjectNames, whole: bool)
     }
 }
 
+/// [`value_text`] (the name the drift report uses).
+pub fn show(value: &Option<serde_json::Value>, names: &ObjectNames, whole: bool) -> String {
+    value_text(value, names, whole)
+}
+
 /// One property change in the plan's notation: `pointer: live -> desired`, object ids by their
 /// project names, values cut at 80 characters unless `whole`.
 pub fn change_text(change: &Change, names: &ObjectNames, whole: bool) -> String {
@@ -224,11 +229,10 @@ pub fn change_text(change: &Change, names: &ObjectNames, whole: bool) -> String 
     )
 }
 
-/// The plan of one tenant for people: its counts, and with [`PlanDetail::Changes`] or
-/// [`PlanDetail::FullValues`] each resource that would change, property by property.
-pub fn plan_text(name: &str, plan: &TenantPlan, detail: PlanDetail) -> String {
+/// The plan's counts line of one tenant: `Contoso (id): 1 to create, ...`.
+pub fn plan_counts_text(name: &str, plan: &TenantPlan) -> String {
     let (create, update, adopt, unchanged, ambiguous) = plan.counts();
-    let mut text = format!(
+    format!(
         "{name} ({}): {create} to create, {update} to update, {adopt} to adopt, {unchanged} unchanged{}{}\n",
         plan.tenant,
         if ambiguous > 0 {
@@ -241,48 +245,76 @@ pub fn plan_text(name: &str, plan: &TenantPlan, detail: PlanDetail) -> String {
         } else {
             format!(", {} orphaned", plan.orphans.len())
         }
-    );
+    )
+}
+
+/// One resource of a plan in the diff notation (`+ ~ = !`, then each changed property as
+/// `pointer: live -> desired`), every line indented by `indent`; `None` when it is unchanged.
+pub fn resource_text(
+    r: &PlannedResource,
+    names: &ObjectNames,
+    whole: bool,
+    indent: &str,
+) -> Option<String> {
+    if matches!(r.action, Action::NoOp { .. }) {
+        return None;
+    }
+    let mut text = format!("{indent}{} {:<44} {}\n", sign(&r.action), r.key, r.kind);
+    match &r.action {
+        Action::Update { changes, .. } | Action::Adopt { changes, .. } => {
+            if let Action::Adopt { object_id, .. } = &r.action {
+                text.push_str(&format!("{indent}    adopts existing object {object_id}\n"));
+            }
+            for c in changes {
+                text.push_str(&format!(
+                    "{indent}    {}: {} -> {}\n",
+                    c.pointer,
+                    show(&c.live, names, whole),
+                    show(&c.desired, names, whole)
+                ));
+            }
+        }
+        Action::Ambiguous { object_ids } => text.push_str(&format!(
+            "{indent}    {} objects match by key: {}\n",
+            object_ids.len(),
+            object_ids.join(", ")
+        )),
+        _ => {}
+    }
+    Some(text)
+}
+
+/// What plan says after an update that undoes a change made outside tenantform.
+pub const DRIFT_NOTE: &str = " (drift: changed outside tenantform since the last deploy)";
+
+/// One orphan of a plan in the diff notation (`- key orphan id`), indented by `indent`.
+pub fn orphan_text(o: &Orphan, indent: &str) -> String {
+    format!(
+        "{indent}- {:<44} orphan {} (deleted only with deploy --prune)\n",
+        o.key, o.object_id
+    )
+}
+
+/// The plan of one tenant for people: its counts, and with [`PlanDetail::Changes`] or
+/// [`PlanDetail::FullValues`] each resource that would change, property by property.
+pub fn plan_text(name: &str, plan: &TenantPlan, detail: PlanDetail) -> String {
+    let mut text = plan_counts_text(name, plan);
     if detail == PlanDetail::Counts {
         return text;
     }
     let whole = detail == PlanDetail::FullValues;
     for r in &plan.resources {
-        if matches!(r.action, Action::NoOp { .. }) {
-            continue;
-        }
-        let drift = if plan.drifted.contains(&r.key) {
-            " (drift: changed outside tenantform since the last deploy)"
-        } else {
-            ""
-        };
-        text.push_str(&format!(
-            "  {} {:<44} {}{drift}\n",
-            sign(&r.action),
-            r.key,
-            r.kind
-        ));
-        match &r.action {
-            Action::Update { changes, .. } | Action::Adopt { changes, .. } => {
-                if let Action::Adopt { object_id, .. } = &r.action {
-                    text.push_str(&format!("      adopts existing object {object_id}\n"));
-                }
-                for c in changes {
-                    text.push_str(&format!("      {}\n", change_text(c, &plan.names, whole)));
-                }
+        if let Some(mut lines) = resource_text(r, &plan.names, whole, "  ") {
+            if plan.drifted.contains(&r.key)
+                && let Some(end) = lines.find('\n')
+            {
+                lines.insert_str(end, DRIFT_NOTE);
             }
-            Action::Ambiguous { object_ids } => text.push_str(&format!(
-                "      {} objects match by key: {}\n",
-                object_ids.len(),
-                object_ids.join(", ")
-            )),
-            _ => {}
+            text.push_str(&lines);
         }
     }
     for o in &plan.orphans {
-        text.push_str(&format!(
-            "  - {:<44} orphan {} (deleted only with deploy --prune)\n",
-            o.key, o.object_id
-        ));
+        text.push_str(&orphan_text(o, "  "));
     }
     text
 }
@@ -395,7 +427,6 @@ pub fn summary_text(summary: &DeploySummary) -> String {
 mod tests {
     use super::*;
     use crate::live::normalize::Change;
-    use crate::live::plan::PlannedResource;
     use crate::report::TenantReport;
     use serde_json::json;
 
@@ -480,6 +511,7 @@ mod tests {
             }],
             orphans: Vec::new(),
             names: ObjectNames::new(),
+            risks: Vec::new(),
         };
         let cut = plan_text("Contoso", &plan, PlanDetail::Changes);
         assert!(cut.contains('…'), "{cut}");

@@ -8,8 +8,9 @@
 //!
 //! Formats, one file each: [`human`] (diagnostics, compile lines, plans, summaries),
 //! [`progress`] (bars on a terminal, lines elsewhere), [`json`] (JSON lines and JSON
-//! diagnostics), [`junit`], [`sarif`]; [`drift`] renders `tenantform drift`'s results in
-//! each of its formats. A new format (markdown, HTML) is a new file here.
+//! diagnostics), [`junit`], [`sarif`], [`markdown`] (plans for pull requests, with helpers
+//! other documents share); [`drift`] renders `tenantform drift`'s results in each of its
+//! formats. A new format is a new file here.
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod outcome;
 pub mod progress;
 pub mod sarif;

@@ -13,13 +13,16 @@
 //! - [`links`]: the checks of cross-tenant synchronization links (`links/<name>.toml`,
 //!   decoded by [`model::link`]) that need the whole project.
 //! - [`init`]: the inverse of loading: writes a new project (`tenantform init`).
+//! - [`pipelines`]: CI pipelines for a project (`tenantform init --ci`).
 
 pub mod init;
 pub mod links;
 pub mod model;
+pub mod pipelines;
 pub mod project;
 pub mod resolve;
 pub mod shipped;
 pub mod span;
 
+pub use project::ProjectSource;
 pub use span::{FileId, Location, SourceMap, Span};

@@ -172,6 +172,8 @@ fn fold(id: &str, read: &journal::ReadJournal, runs: &mut Runs) {
                 }
             }
             Entry::RunFinished { .. } => finished = true,
+            // Which plan file the run applied, and what approved it: not state.
+            Entry::PlanApplied { .. } => {}
         }
     }
     let mut succeeded = 0;

@@ -935,3 +935,176 @@ fn an_invalid_property_referencing_a_new_group_fails_at_once_naming_it() {
     // Far below the 60 s replication window (a generous bound: nothing here waits).
     assert!(started.elapsed() < std::time::Duration::from_secs(45));
 }
+
+#[test]
+fn plan_as_markdown_puts_lockout_risks_and_deletions_before_the_folded_diffs() {
+    let w = World::new(config(1));
+    let id = w.tenant(0);
+    let plan_file = w.project.path().join("plan.json");
+    let plan_arg = plan_file.to_str().expect("utf-8");
+    // A new tenant: everything to create, the authentication methods among it.
+    let out = w
+        .cmd(&[
+            "plan",
+            "--format",
+            "markdown",
+            "--detailed-exitcode",
+            "--out",
+            plan_arg,
+        ])
+        .run()
+        .code(2)
+        .stdout_has("## tenantform plan\n\n**1 tenant**, 1 with changes:")
+        .stdout_has("| Tenant | Ring | Create | Update | Adopt | Unchanged | Orphans | Status |")
+        .stdout_has("changes can lock people out.**")
+        .stdout_has("changes how users can sign in (authentication methods)")
+        .stdout_has("<details><summary><b>")
+        .stdout_has("```diff\n+ ");
+    assert_eq!(
+        out.stdout.matches("<details>").count(),
+        out.stdout.matches("</details>").count()
+    );
+    // The plan file was written too, with the risks for programs.
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).expect("plan file"))
+            .expect("json");
+    assert!(
+        file["tenants"][0]["risks"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["risk"] == "authentication_methods")),
+        "{file}"
+    );
+
+    // Deployed; then one policy leaves the baseline (an orphan) and another gets an exclusion
+    // the baseline does not have (the plan would take it off).
+    w.deploy(&[]).success();
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        format!(
+            "{fleet}\n[[tenant.overrides]]\nresource = \"ca-mfa-guests\"\nskip = true\nreason = \"guests are handled by the partner tenant\"\n"
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let path = policy_path(&w, "Require multifactor authentication for admins");
+    std::thread::sleep(Duration::from_millis(200));
+    let policy = w.sim.send(0, "GET", &path, None).status(200).json();
+    let mut users = policy["conditions"]["users"].clone();
+    let extra = w
+        .sim
+        .send(
+            0,
+            "POST",
+            "/v1.0/groups",
+            Some(&serde_json::json!({
+                "displayName": "Helpdesk (added in the portal)",
+                "mailNickname": "helpdesk-portal",
+                "mailEnabled": false,
+                "securityEnabled": true
+            })),
+        )
+        .status(201)
+        .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(200));
+    users["excludeGroups"]
+        .as_array_mut()
+        .expect("excluded groups")
+        .push(serde_json::json!(&extra));
+    std::thread::sleep(Duration::from_millis(200));
+    w.sim
+        .send(
+            0,
+            "PATCH",
+            &path,
+            Some(&serde_json::json!({"conditions": {"users": users}})),
+        )
+        .status(204);
+    let out = w
+        .cmd(&["plan", "--format", "markdown", "--detailed-exitcode"])
+        .run()
+        .code(2)
+        .stdout_has("**1 object would be deleted** by `deploy --prune`.")
+        .stdout_has("`ca-mfa-guests` (conditionalAccessPolicy, `")
+        .stdout_has(&format!("no longer excludes {extra}"))
+        .stdout_has("| pilot | 0 | 1 | 0 |");
+    assert!(out.stdout.contains(&id), "{}", out.stdout);
+    // The warnings come before the table, the table before the diffs.
+    let warn = out.stdout.find("would be deleted").expect("warning");
+    let table = out.stdout.find("| Tenant |").expect("table");
+    let diffs = out.stdout.find("<details>").expect("diffs");
+    assert!(warn < table && table < diffs, "{}", out.stdout);
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(std::fs::read(path).expect("plan file"));
+    format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+#[test]
+fn under_require_approved_plan_deploy_applies_only_an_approved_plan_file_and_journals_its_hash() {
+    let w = World::new(config(1));
+    let toml = w.project.read("tenantform.toml");
+    w.project.file(
+        "tenantform.toml",
+        format!("{toml}\n[deploy]\nrequire_approved_plan = true\n"),
+    );
+    // No plan file: refused before anything is read.
+    w.deploy(&[])
+        .code(64)
+        .stderr_has("this project requires an approved plan");
+    let plan = w.project.path().join("plan.json");
+    let plan_arg = plan.to_str().expect("utf-8");
+    w.cmd(&["plan", "--out", plan_arg]).run().success();
+    let hash = sha256_of(&plan);
+    // A plan file nobody approved.
+    w.deploy(&["--plan", plan_arg])
+        .code(1)
+        .stderr_has(&format!("({hash}) is not approved"));
+    // Another plan's hash (the file was changed after the approval).
+    let other = format!("sha256:{}", "0".repeat(64));
+    w.deploy(&["--plan", plan_arg, "--approved-hash", &other])
+        .code(1)
+        .stderr_has("it is not the plan that was approved");
+    assert!(w.runs().is_empty(), "a refused deploy started a run");
+    assert_eq!(w.count(0, "conditionalAccessPolicy"), 0);
+    // --approved-hash means nothing without --plan.
+    w.deploy(&["--approved-hash", &hash]).code(64);
+    // The approved plan is applied, and the journal says which one and what approved it.
+    w.deploy(&["--plan", plan_arg, "--approved-hash", &hash])
+        .success();
+    assert!(w.count(0, "conditionalAccessPolicy") > 0);
+    let journal = w.journal_text();
+    let applied: Value = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .find(|r| r["event"] == "plan_applied")
+        .unwrap_or_else(|| panic!("no plan_applied record:\n{journal}"));
+    assert_eq!(applied["plan_hash"], hash.as_str());
+    assert_eq!(applied["approval"], "--approved-hash");
+
+    // A plan approved in the approvals file (a reviewed commit adds the line).
+    w.cmd(&["plan", "--out", plan_arg]).run().success();
+    let hash = sha256_of(&plan);
+    w.project.file(
+        ".tenantform/approved-plans",
+        format!("# approved in pull request 14\n{hash}  ana\n"),
+    );
+    w.deploy(&["--plan", plan_arg]).success();
+    assert!(
+        w.journal_text()
+            .contains(&format!("\"plan_hash\":\"{hash}\",\"approval\":")),
+        "{}",
+        w.journal_text()
+    );
+    assert!(w.journal_text().contains("approved-plans line 2"));
+}

@@ -3,12 +3,14 @@
 
 mod cli;
 mod compile;
+mod completions;
 mod deploy;
 mod drift;
 mod harness;
 mod import;
 mod injection;
 mod invalid;
+mod pipelines;
 mod report;
 mod robustness;
 mod shipped;

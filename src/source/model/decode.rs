@@ -17,14 +17,24 @@ pub fn decode_project(text: &str, file: FileId, diags: &mut Diagnostics) -> Opti
     let doc = parse_document(text, file, 0, diags)?;
     let mut r = Reader::new(file, diags, 0);
     let root = doc.get_ref();
-    r.check_keys(root, &["project"], "tenantform.toml");
+    r.check_keys(root, &["project", "deploy"], "tenantform.toml");
+    let mut require_approved_plan = false;
+    if let Some((deploy, _)) = r.sub_table(root, "deploy", "tenantform.toml") {
+        r.check_keys(deploy, &["require_approved_plan"], "[deploy]");
+        require_approved_plan = r
+            .bool(deploy, "require_approved_plan", "[deploy]")
+            .unwrap_or(false);
+    }
     let Some((project, range)) = r.sub_table(root, "project", "tenantform.toml") else {
         r.missing("project", "tenantform.toml", 0..0);
         return None;
     };
     r.check_keys(project, &["name"], "[project]");
     let name = r.required_string(project, "name", "[project]", range)?;
-    Some(ProjectConfig { name })
+    Some(ProjectConfig {
+        name,
+        require_approved_plan,
+    })
 }
 
 const PARAM_TYPES: &[&str] = &["string", "bool", "integer", "uuid", "enum", "list"];

@@ -91,6 +91,9 @@ pub fn table_to_json(table: &SpTable) -> serde_json::Value {
 pub struct ProjectConfig {
     /// `[project] name`.
     pub name: Sp<String>,
+    /// `[deploy] require_approved_plan`: deploy applies only a plan file whose hash is approved
+    /// (`--approved-hash`, or listed in `.tenantform/approved-plans`).
+    pub require_approved_plan: bool,
 }
 
 /// The scalar types a parameter (or a list's items) can have.
