@@ -149,6 +149,22 @@ impl Observer for JournalObserver<'_> {
         }
     }
 
+    fn sign_in_retrying(
+        &self,
+        tenant: &str,
+        status: Option<u16>,
+        reason: crate::graph::retry::RetryReason,
+        after: std::time::Duration,
+    ) {
+        self.run.emit(Event::RequestRetried {
+            tenant,
+            key: "sign-in",
+            status,
+            reason,
+            after,
+        });
+    }
+
     fn finished(&self, tenant: &str, report: &AttemptReport<'_>) {
         if let Some(journal) = self.journal {
             journal.append(Entry::Outcome {

@@ -38,7 +38,7 @@ impl GraphClient {
         let chosen: Vec<Request> = batched.iter().map(|i| requests[*i].clone()).collect();
         // Wait for the last lone request's slot, then send it and the envelopes together.
         if let Some(i) = last {
-            if let Err(e) = self.token(session, false).await {
+            if let Err(e) = self.token(session, false, observer).await {
                 return requests.iter().map(|_| Err(e.clone().into())).collect();
             }
             let request = &requests[i];
@@ -140,7 +140,7 @@ impl GraphClient {
         observer: &dyn Observer,
     ) -> Result<Vec<(usize, ItemResult)>, RequestError> {
         let version = requests[chunk[0]].version;
-        self.token(session, false).await?;
+        self.token(session, false, observer).await?;
         for i in chunk {
             let request = &requests[*i];
             self.pace(&session.tenant, request.class, request.is_write())
@@ -183,7 +183,7 @@ impl GraphClient {
         let url = self.url(session, version, "/$batch");
         let mut renewed = false;
         loop {
-            let token = self.token(session, false).await?;
+            let token = self.token(session, false, observer).await?;
             for i in chunk {
                 attempts[*i] += 1;
                 observer.sending(&session.tenant, &requests[*i], attempts[*i]);
@@ -206,7 +206,7 @@ impl GraphClient {
             };
             if status == Some(401) && !renewed {
                 renewed = true;
-                self.token(session, true).await?;
+                self.token(session, true, observer).await?;
                 continue;
             }
             let Some(responses) = (status == Some(200))

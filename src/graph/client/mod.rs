@@ -204,6 +204,7 @@ impl GraphClient {
         &self,
         session: &TenantSession,
         force_renew: bool,
+        observer: &dyn Observer,
     ) -> Result<String, AuthError> {
         // The cached token, without the sign-in's future: every request awaits this twice, and
         // the sign-in (an HTTP exchange, ~1 KB of future) inline made each request's future in
@@ -215,7 +216,7 @@ impl GraphClient {
         {
             return Ok(token.access_token.clone());
         }
-        Box::pin(self.fetch_token(session, force_renew)).await
+        Box::pin(self.fetch_token(session, force_renew, observer)).await
     }
 
     /// [`GraphClient::token`] under the session's lock: the cached token, or a new one.
@@ -223,6 +224,7 @@ impl GraphClient {
         &self,
         session: &TenantSession,
         force_renew: bool,
+        observer: &dyn Observer,
     ) -> Result<String, AuthError> {
         let mut cached = session.token.lock().await;
         if let Some(token) = cached.as_ref()
@@ -252,6 +254,7 @@ impl GraphClient {
                 .await;
             self.note_h2c(h2c, sent.is_ok());
             let mut unreachable = false;
+            let mut failed_status = None;
             let failure = match sent {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -270,7 +273,10 @@ impl GraphClient {
                             *cached = Some(token);
                             return Ok(access);
                         }
-                        Ok(_) => format!("HTTP {status}"),
+                        Ok(_) => {
+                            failed_status = Some(status);
+                            format!("HTTP {status}")
+                        }
                         Err(e) => transport_text(&e),
                     }
                 }
@@ -295,6 +301,13 @@ impl GraphClient {
             }
             let wait = retry::backoff(&self.policy, attempt, self.timing.jitter());
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            let reason = match failed_status {
+                _ if unreachable => retry::RetryReason::Unreachable,
+                Some(429) => retry::RetryReason::Throttled,
+                Some(503) => retry::RetryReason::Unavailable,
+                _ => retry::RetryReason::Transient,
+            };
+            observer.sign_in_retrying(&session.tenant, failed_status, reason, wait);
             self.timing.sleep(wait).await;
         }
     }
@@ -419,12 +432,12 @@ impl GraphClient {
             attempt += 1;
             // Sign in before taking a paced slot, so the slot is used when it comes up (a
             // token fetch after it would send the request late and bunch it with the next).
-            self.token(session, false).await?;
+            self.token(session, false, observer).await?;
             if !std::mem::take(&mut slot_taken) {
                 self.pace(&session.tenant, request.class, request.is_write())
                     .await;
             }
-            let token = self.token(session, false).await?;
+            let token = self.token(session, false, observer).await?;
             observer.sending(&session.tenant, request, attempt);
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let sent_at = self.timing.now();
@@ -491,7 +504,7 @@ impl GraphClient {
             );
             if renew {
                 renewed = true;
-                self.token(session, true).await?;
+                self.token(session, true, observer).await?;
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -650,6 +663,86 @@ fn transport_text(error: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Time that never waits, and a record of the sign-in retries an observer was told of.
+    #[derive(Debug, Default)]
+    struct InstantTiming;
+
+    impl Timing for InstantTiming {
+        fn now(&self) -> Duration {
+            Duration::ZERO
+        }
+        fn wall(&self) -> std::time::SystemTime {
+            std::time::SystemTime::now()
+        }
+        fn sleep(
+            &self,
+            _: Duration,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+            Box::pin(async {})
+        }
+        fn jitter(&self) -> f64 {
+            0.5
+        }
+    }
+
+    #[derive(Default)]
+    struct SignInRetries(std::sync::Mutex<Vec<(Option<u16>, crate::graph::retry::RetryReason)>>);
+
+    impl Observer for SignInRetries {
+        fn sending(&self, _: &str, _: &Request, _: u32) {}
+        fn finished(&self, _: &str, _: &AttemptReport<'_>) {}
+        fn sign_in_retrying(
+            &self,
+            _: &str,
+            status: Option<u16>,
+            reason: crate::graph::retry::RetryReason,
+            _: Duration,
+        ) {
+            self.0.lock().expect("lock").push((status, reason));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_token_endpoint_is_retried_briefly_and_each_retry_is_reported() {
+        // Regression (issue 15): sign-in retries were silent on the progress line.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", closed.local_addr().expect("addr"));
+        drop(closed);
+        let endpoints = crate::graph::cloud::resolve(
+            crate::source::model::Cloud::Global,
+            &crate::source::model::Endpoints {
+                login: Some(url.clone()),
+                graph: Some(url),
+            },
+        )
+        .expect("loopback endpoints");
+        let credentials = crate::graph::auth::AppCredentials {
+            client_id: "app".into(),
+            secret: crate::graph::auth::Secret::ClientSecret("s".into()),
+        };
+        let session = TenantSession::new("t1", endpoints, credentials);
+        let client = GraphClient::new(
+            crate::graph::pacing::Limits::default(),
+            crate::graph::retry::RetryPolicy::default(),
+            std::sync::Arc::new(InstantTiming),
+        )
+        .expect("client");
+        let observer = SignInRetries::default();
+        let result = client.token(&session, false, &observer).await;
+        assert!(result.is_err());
+        let retries = observer.0.lock().expect("lock").clone();
+        assert_eq!(
+            retries.len() as u32,
+            crate::graph::retry::RetryPolicy::default().max_unreachable_attempts - 1
+        );
+        assert!(
+            retries
+                .iter()
+                .all(|(s, r)| s.is_none() && *r == crate::graph::retry::RetryReason::Unreachable),
+            "{retries:?}"
+        );
+    }
+
     use super::batch::batch_chunks;
     use super::*;
 

@@ -270,6 +270,15 @@ pub trait Observer: Send + Sync {
     fn sending(&self, tenant: &str, request: &Request, attempt: u32);
     /// After it ended.
     fn finished(&self, tenant: &str, report: &AttemptReport<'_>);
+    /// The token endpoint failed and sign-in is tried again after `after` (nothing by default).
+    fn sign_in_retrying(
+        &self,
+        _tenant: &str,
+        _status: Option<u16>,
+        _reason: crate::graph::retry::RetryReason,
+        _after: std::time::Duration,
+    ) {
+    }
 }
 
 /// An observer that records nothing.
