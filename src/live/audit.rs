@@ -180,64 +180,70 @@ pub async fn attribute(
         }
     } else {
         for i in directory {
-            let id = items[i].object_id.clone().unwrap_or_default();
-            let filter = format!(
-                "targetResources/any(t:t/id eq '{}')",
-                id.replace('\'', "''")
-            );
-            let path = format!(
-                "/auditLogs/directoryAudits?$filter={}&$orderby={}&$top=50",
-                encode(&filter),
-                encode("activityDateTime desc")
-            );
-            let result = get(
-                client,
-                session,
-                "audit:directory",
-                path,
-                ThrottleClass::Reports,
-                observer,
-            )
-            .await
-            .map_err(|e| unreadable(&e, false))
-            .and_then(|entries| {
-                entries
-                    .iter()
-                    .find_map(|e| from_directory_audit(e, &self_app))
-                    .ok_or_else(|| NO_ENTRY.to_string())
-            });
+            let log = Log::Directory;
+            let result = newest_change(client, session, log, &items[i], &self_app, observer).await;
             set(&mut items[i], result);
         }
     }
     for i in intune {
-        let id = items[i].object_id.clone().unwrap_or_default();
-        let filter = format!(
-            "resources/any(r:r/resourceId eq '{}') and activityOperationType ne 'Get'",
-            id.replace('\'', "''")
-        );
-        let path = format!(
-            "/deviceManagement/auditEvents?$filter={}&$orderby={}&$top=50",
-            encode(&filter),
-            encode("activityDateTime desc")
-        );
-        let result = get(
-            client,
-            session,
-            "audit:intune",
-            path,
-            ThrottleClass::Intune,
-            observer,
-        )
-        .await
-        .map_err(|e| unreadable(&e, true))
-        .and_then(|events| {
-            events
-                .iter()
-                .find_map(|e| from_intune_event(e, &self_app))
-                .ok_or_else(|| NO_ENTRY.to_string())
-        });
+        let result =
+            newest_change(client, session, Log::Intune, &items[i], &self_app, observer).await;
         set(&mut items[i], result);
     }
+}
+
+/// Which audit log.
+#[derive(Debug, Clone, Copy)]
+enum Log {
+    /// Entra's directory audit log.
+    Directory,
+    /// Intune's audit events.
+    Intune,
+}
+
+/// One object's newest successful change in `log`, or why it is not known.
+async fn newest_change(
+    client: &GraphClient,
+    session: &TenantSession,
+    log: Log,
+    item: &DriftItem,
+    self_app: &str,
+    observer: &dyn Observer,
+) -> Result<ChangedBy, String> {
+    let id = item
+        .object_id
+        .as_deref()
+        .unwrap_or_default()
+        .replace('\'', "''");
+    let (root, filter, label, class) = match log {
+        Log::Directory => (
+            "/auditLogs/directoryAudits",
+            format!("targetResources/any(t:t/id eq '{id}')"),
+            "audit:directory",
+            ThrottleClass::Reports,
+        ),
+        Log::Intune => (
+            "/deviceManagement/auditEvents",
+            format!("resources/any(r:r/resourceId eq '{id}') and activityOperationType ne 'Get'"),
+            "audit:intune",
+            ThrottleClass::Intune,
+        ),
+    };
+    let path = format!(
+        "{root}?$filter={}&$orderby={}&$top=50",
+        encode(&filter),
+        encode("activityDateTime desc")
+    );
+    let entries = get(client, session, label, path, class, observer)
+        .await
+        .map_err(|e| unreadable(&e, matches!(log, Log::Intune)))?;
+    entries
+        .iter()
+        .find_map(|e| match log {
+            Log::Directory => from_directory_audit(e, self_app),
+            Log::Intune => from_intune_event(e, self_app),
+        })
+        .ok_or_else(|| NO_ENTRY.to_string())
 }
 
 /// True when an entry's target list (at `pointer`) names `id` under `property`.

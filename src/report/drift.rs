@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::live::drift::{DriftItem, DriftState, TenantDrift};
 use crate::live::names::ObjectNames;
+use crate::live::normalize::Change;
 use crate::report::TenantReport;
 use crate::report::human::show;
 
@@ -62,6 +63,21 @@ fn changed_by_text(item: &DriftItem) -> Option<String> {
     }
 }
 
+/// Each change as `pointer: baseline -> tenant`, one line each, indented under its resource.
+fn changes_lines(changes: &[Change], names: &ObjectNames, whole: bool, indent: &str) -> String {
+    changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{indent}    {}: {} -> {}\n",
+                c.pointer,
+                show(&c.desired, names, whole),
+                show(&c.live, names, whole)
+            )
+        })
+        .collect()
+}
+
 fn item_lines(item: &DriftItem, names: &ObjectNames, whole: bool, indent: &str) -> String {
     let mut text = String::new();
     let id = item
@@ -75,14 +91,7 @@ fn item_lines(item: &DriftItem, names: &ObjectNames, whole: bool, indent: &str) 
                 "{indent}~ {:<44} {} modified{id}\n",
                 item.key, item.kind
             ));
-            for c in changes {
-                text.push_str(&format!(
-                    "{indent}    {}: {} -> {}\n",
-                    c.pointer,
-                    show(&c.desired, names, whole),
-                    show(&c.live, names, whole)
-                ));
-            }
+            text.push_str(&changes_lines(changes, names, whole, indent));
         }
         DriftState::Missing => text.push_str(&format!(
             "{indent}- {:<44} {} missing: deleted in the tenant{id}\n",
@@ -102,28 +111,14 @@ fn item_lines(item: &DriftItem, names: &ObjectNames, whole: bool, indent: &str) 
                     .map(|e| format!(" (until {e})"))
                     .unwrap_or_default()
             ));
-            for c in changes {
-                text.push_str(&format!(
-                    "{indent}    {}: {} -> {}\n",
-                    c.pointer,
-                    show(&c.desired, names, whole),
-                    show(&c.live, names, whole)
-                ));
-            }
+            text.push_str(&changes_lines(changes, names, whole, indent));
         }
         DriftState::Pending { changes } => {
             text.push_str(&format!(
                 "{indent}> {:<44} {} pending: the baselines changed since the last deploy{id}\n",
                 item.key, item.kind
             ));
-            for c in changes {
-                text.push_str(&format!(
-                    "{indent}    {}: {} -> {}\n",
-                    c.pointer,
-                    show(&c.desired, names, whole),
-                    show(&c.live, names, whole)
-                ));
-            }
+            text.push_str(&changes_lines(changes, names, whole, indent));
         }
         DriftState::NotDeployed => text.push_str(&format!(
             "{indent}+ {:<44} {} not deployed yet{}\n",

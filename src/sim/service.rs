@@ -429,68 +429,24 @@ impl App {
             }
         };
         if let Some(synchronization) = synchronization {
-            let has = |p: &str| claims.roles.iter().any(|r| r.eq_ignore_ascii_case(p));
-            if !has(synchronization.permission(write)) {
-                return plain(Reply::error(
-                    403,
-                    "Authorization_RequestDenied",
-                    "Insufficient privileges to complete the operation.",
-                ));
-            }
-            let query = match Query::parse(request.query) {
-                Ok(query) => query,
-                Err(reply) => return plain(reply),
-            };
-            let actor = crate::sim::audit::Actor::App {
-                app_id: claims.appid.clone(),
-                service_principal_id: claims.oid.clone(),
-            };
-            let call = Call {
-                app: self,
+            return self.call_outside_registry(
+                claims,
                 tenant,
                 request,
-                query,
-                now_ms: self.now_ms(),
-                clock_ms: self.clock_ms(),
-                actor: &actor,
-            };
-            let mut reply = call.sync(synchronization);
-            for (name, value) in extra_headers {
-                reply = reply.with_header(name, value);
-            }
-            return plain(reply);
+                synchronization.permission(write),
+                extra_headers,
+                |call| call.sync(synchronization),
+            );
         }
         if let Some(directory) = directory {
-            let has = |p: &str| claims.roles.iter().any(|r| r.eq_ignore_ascii_case(p));
-            if !has(directory.permission()) {
-                return plain(Reply::error(
-                    403,
-                    "Authorization_RequestDenied",
-                    "Insufficient privileges to complete the operation.",
-                ));
-            }
-            let query = match Query::parse(request.query) {
-                Ok(query) => query,
-                Err(reply) => return plain(reply),
-            };
-            let actor = crate::sim::audit::Actor::App {
-                app_id: claims.appid.clone(),
-                service_principal_id: claims.oid.clone(),
-            };
-            let call = Call {
-                app: self,
+            return self.call_outside_registry(
+                claims,
                 tenant,
                 request,
-                query,
-                now_ms: self.now_ms(),
-                clock_ms: self.clock_ms(),
-                actor: &actor,
-            };
-            let mut reply = call.directory(directory);
-            for (name, value) in extra_headers {
-                reply = reply.with_header(name, value);
-            }
-            return plain(reply);
+                directory.permission(),
+                extra_headers,
+                |call| call.directory(directory),
+            );
         }
         let target = match target {
             Ok(target) => target,
@@ -527,6 +483,59 @@ impl App {
             actor: &actor,
         };
         let mut reply = call.handle(target);
+        for (name, value) in extra_headers {
+            reply = reply.with_header(name, value);
+        }
+        plain(reply)
+    }
+
+    /// A call to a route the kinds registry does not describe (directory reads, cross-tenant
+    /// synchronization), already admitted by the throttle: 403 without `permission`, else
+    /// `handle` with the parsed query, and the throttle's headers on the reply.
+    fn call_outside_registry(
+        &self,
+        claims: &AccessClaims,
+        tenant: &Tenant,
+        request: &GraphRequest<'_>,
+        permission: &str,
+        extra_headers: Vec<(&'static str, String)>,
+        handle: impl FnOnce(&Call<'_>) -> Reply,
+    ) -> Outcome {
+        let plain = |reply: Reply| Outcome {
+            reply,
+            throttled: false,
+            retry_after: None,
+            fault: None,
+        };
+        if !claims
+            .roles
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(permission))
+        {
+            return plain(Reply::error(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            ));
+        }
+        let query = match Query::parse(request.query) {
+            Ok(query) => query,
+            Err(reply) => return plain(reply),
+        };
+        let actor = crate::sim::audit::Actor::App {
+            app_id: claims.appid.clone(),
+            service_principal_id: claims.oid.clone(),
+        };
+        let call = Call {
+            app: self,
+            tenant,
+            request,
+            query,
+            now_ms: self.now_ms(),
+            clock_ms: self.clock_ms(),
+            actor: &actor,
+        };
+        let mut reply = handle(&call);
         for (name, value) in extra_headers {
             reply = reply.with_header(name, value);
         }

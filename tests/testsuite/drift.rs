@@ -30,6 +30,22 @@ fn portal(w: &World, index: usize, change: Value) {
     assert!((200..300).contains(&reply.status), "{}", reply.text);
 }
 
+/// An administrator sets a managed Conditional Access policy's state in the portal of tenant
+/// 0 (as `user`, or the tenant's administrator); its object id.
+fn set_policy_state_in_portal(w: &World, key: &str, state: &str, user: Option<&str>) -> String {
+    let id = identity_id(w, 0, key);
+    let mut change = json!({
+        "method": "PATCH",
+        "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
+        "body": {"state": state},
+    });
+    if let Some(user) = user {
+        change["user"] = json!(user);
+    }
+    portal(w, 0, change);
+    id
+}
+
 #[test]
 fn drift_after_a_deploy_of_the_shipped_baselines_finds_nothing() {
     let w = World::new(config(2));
@@ -52,16 +68,11 @@ fn drift_after_a_deploy_of_the_shipped_baselines_finds_nothing() {
 fn a_portal_change_is_drift_that_names_the_admin_and_deploy_puts_it_back() {
     let w = World::new(config(1));
     w.deploy(&[]).success();
-    let id = identity_id(&w, 0, "ca-block-legacy-auth");
-    portal(
+    let id = set_policy_state_in_portal(
         &w,
-        0,
-        json!({
-            "method": "PATCH",
-            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
-            "body": {"state": "disabled"},
-            "user": "night.admin@contoso.example",
-        }),
+        "ca-block-legacy-auth",
+        "disabled",
+        Some("night.admin@contoso.example"),
     );
     let out = w.cmd(&["drift"]).run().code(2);
     assert!(out.stdout.contains("DRIFTED"), "{}", out.stdout);
@@ -163,15 +174,11 @@ fn a_deleted_object_is_missing_and_a_hand_made_one_unmanaged() {
 fn an_override_accepts_drift_until_it_expires() {
     let w = World::new(config(1));
     w.deploy(&[]).success();
-    let id = identity_id(&w, 0, "ca-block-legacy-auth");
-    portal(
+    set_policy_state_in_portal(
         &w,
-        0,
-        json!({
-            "method": "PATCH",
-            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
-            "body": {"state": "enabledForReportingButNotEnforced"},
-        }),
+        "ca-block-legacy-auth",
+        "enabledForReportingButNotEnforced",
+        None,
     );
     let fleet = w.project.read("tenants/fleet.toml");
     let accepting = |expires: &str| {
@@ -278,16 +285,7 @@ fn receiver(statuses: Vec<u16>) -> (String, std::sync::mpsc::Receiver<String>) {
 fn notify_posts_the_drift_to_a_webhook_retrying_a_failure_and_carrying_no_secret() {
     let w = World::new(config(1));
     w.deploy(&[]).success();
-    let id = identity_id(&w, 0, "ca-block-legacy-auth");
-    portal(
-        &w,
-        0,
-        json!({
-            "method": "PATCH",
-            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
-            "body": {"state": "disabled"},
-        }),
-    );
+    set_policy_state_in_portal(&w, "ca-block-legacy-auth", "disabled", None);
     let (url, bodies) = receiver(vec![503]);
     let out = w.cmd(&["drift", "--notify", &url]).run().code(2);
     assert!(
@@ -375,16 +373,7 @@ fn a_snapshot_is_one_file_per_object_and_taken_again_is_byte_identical() {
     w.cmd(&["snapshot", "--out", &out_text]).run().code(0);
     assert_eq!(before, read_all(&tenant_dir), "a second snapshot differs");
     // A change shows as a change in exactly that file.
-    let id = identity_id(&w, 0, "ca-block-legacy-auth");
-    portal(
-        &w,
-        0,
-        json!({
-            "method": "PATCH",
-            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
-            "body": {"state": "disabled"},
-        }),
-    );
+    set_policy_state_in_portal(&w, "ca-block-legacy-auth", "disabled", None);
     w.cmd(&["snapshot", "--out", &out_text]).run().code(0);
     let after = read_all(&tenant_dir);
     let changed: Vec<_> = after
@@ -435,16 +424,7 @@ fn plan_says_drift_and_deploy_only_drifted_puts_back_only_that() {
     let w = World::new(config(1));
     w.deploy(&[]).success();
     // Drift: an admin disables one policy in the portal.
-    let id = identity_id(&w, 0, "ca-block-legacy-auth");
-    portal(
-        &w,
-        0,
-        json!({
-            "method": "PATCH",
-            "path": format!("/v1.0/identity/conditionalAccess/policies/{id}"),
-            "body": {"state": "disabled"},
-        }),
-    );
+    set_policy_state_in_portal(&w, "ca-block-legacy-auth", "disabled", None);
     // A baseline change: this tenant now wants another policy's name changed.
     let fleet = w.project.read("tenants/fleet.toml");
     w.project.file(
