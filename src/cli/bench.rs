@@ -394,13 +394,21 @@ fn run_deploy(
             ),
         ),
         (
+            "drift (drift --all)",
+            format!(
+                "{:.2} s, read-bound minimum {:.2} s, ratio {:.3}; {} tenants drifted or unread",
+                r.drift_seconds, r.replan_minimum_seconds, r.drift_ratio, r.tenants_drifted
+            ),
+        ),
+        (
             "peak RSS (client)",
             format!(
-                "{} (load+validate {}, deploy {}, re-plan {})",
+                "{} (load+validate {}, deploy {}, re-plan {}, drift {})",
                 mib(r.peak_rss_mib),
                 mib(r.load_peak_rss_mib),
                 mib(r.deploy_peak_rss_mib),
-                mib(r.replan_peak_rss_mib)
+                mib(r.replan_peak_rss_mib),
+                mib(r.drift_peak_rss_mib)
             ),
         ),
         ("peak RSS (simulator)", mib(r.simulator_peak_rss_mib)),

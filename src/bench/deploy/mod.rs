@@ -198,6 +198,15 @@ pub struct DeployBench {
     pub deploy_peak_rss_mib: Option<f64>,
     /// Peak during the plan-only run, MiB.
     pub replan_peak_rss_mib: Option<f64>,
+    /// Wall time of the drift run after the re-plan (`tenantform drift --all`), seconds; its
+    /// read-bound minimum is the re-plan's (a converged fleet has no drift to attribute).
+    pub drift_seconds: f64,
+    /// `drift_seconds / replan_minimum_seconds`.
+    pub drift_ratio: f64,
+    /// Tenants the drift run found drifted or could not read; 0 on a converged fleet.
+    pub tenants_drifted: usize,
+    /// Peak during the drift run, MiB.
+    pub drift_peak_rss_mib: Option<f64>,
     /// Peak resident memory of the simulator child, MiB (not the client's).
     pub simulator_peak_rss_mib: Option<f64>,
     /// The targets that apply at this fleet size.
@@ -247,6 +256,9 @@ pub fn targets(tenants: usize) -> Targets {
 struct Measured {
     ratio: f64,
     plan_ratio: f64,
+    drift_ratio: f64,
+    drift_peak_mib: Option<f64>,
+    tenants_drifted: usize,
     peak_mib: Option<f64>,
     throttled: u64,
     with_changes: usize,
@@ -267,6 +279,22 @@ fn checks(tenants: usize, m: Measured) -> Vec<Check> {
             name: format!("plan wall / read-bound minimum <= {target}"),
             measured: format!("{:.3}", m.plan_ratio),
             passed: m.plan_ratio <= target,
+        });
+    }
+    if let Some(target) = targets.plan_ratio {
+        // Issue 11's drift targets: the same read-bound minimum, 200 MB.
+        checks.push(Check {
+            name: format!("drift wall / read-bound minimum <= {target}"),
+            measured: format!("{:.3}", m.drift_ratio),
+            passed: m.drift_ratio <= target,
+        });
+        let limit_mib = 200.0 * 1e6 / (1024.0 * 1024.0);
+        checks.push(Check {
+            name: format!("drift client peak RSS <= 200 MB ({limit_mib:.1} MiB)"),
+            measured: m
+                .drift_peak_mib
+                .map_or_else(|| "n/a".to_string(), |p| format!("{p:.1} MiB")),
+            passed: m.drift_peak_mib.is_some_and(|p| p <= limit_mib),
         });
     }
     if let Some(mb) = targets.rss_mb {
@@ -290,6 +318,11 @@ fn checks(tenants: usize, m: Measured) -> Vec<Check> {
         name: "re-plan finds nothing left to change".to_string(),
         measured: format!("{} tenants with changes", m.with_changes),
         passed: m.with_changes == 0,
+    });
+    checks.push(Check {
+        name: "drift finds no false drift right after the deploy".to_string(),
+        measured: format!("{} tenants drifted or unread", m.tenants_drifted),
+        passed: m.tenants_drifted == 0,
     });
     checks
 }
@@ -509,7 +542,7 @@ pub fn run(
     let throttled_before = client.stats.throttled.load(Ordering::Relaxed);
     reset_peak_rss();
     let replan = Arc::new(Run {
-        fleet,
+        fleet: fleet.clone(),
         client: client.clone(),
         journal: None,
         reporter: Arc::new(Mutex::new(Box::new(Silent))),
@@ -520,7 +553,7 @@ pub fn run(
         },
     });
     let started = Instant::now();
-    let planned = runtime.block_on(deploy::run(replan, targets, None));
+    let planned = runtime.block_on(deploy::run(replan, targets.clone(), None));
     let replan_seconds = started.elapsed().as_secs_f64();
     let replan_peak = peak_rss_mib();
     let replan_throttled = client.stats.throttled.load(Ordering::Relaxed) - throttled_before;
@@ -531,16 +564,54 @@ pub fn run(
         .count()
         + planned.not_started.len();
     drop(planned);
+
+    // As `tenantform drift --all` run afterwards would: a fresh client again.
+    progress("looking for drift in every tenant, as `tenantform drift --all` would");
+    drop(client);
+    std::thread::sleep(limits.conditional_access.window * 2);
+    let client = Arc::new(
+        GraphClient::new(
+            limits,
+            RetryPolicy::default().time_scaled(options.time_scale),
+            Arc::new(RealTiming::new(u64::from(std::process::id()))),
+        )
+        .map_err(|e| BenchError::Deploy(e.to_string()))?,
+    );
+    reset_peak_rss();
+    let drift_run = Arc::new(Run {
+        fleet,
+        client,
+        journal: None,
+        reporter: Arc::new(Mutex::new(Box::new(Silent))),
+        options: DeployOptions {
+            concurrency: cap,
+            plan_only: true,
+            drift: true,
+            ..DeployOptions::default()
+        },
+    });
+    let started = Instant::now();
+    let drifted = runtime.block_on(deploy::run(drift_run, targets, None));
+    let drift_seconds = started.elapsed().as_secs_f64();
+    let drift_peak = peak_rss_mib();
+    let tenants_drifted = drifted
+        .tenants
+        .iter()
+        .filter(|t| t.drift.as_ref().is_none_or(|d| d.has_drift()))
+        .count()
+        + drifted.not_started.len();
+    drop(drifted);
     drop(runtime);
     let simulator_peak_rss_mib = sim.peak_rss_mib();
     drop(sim);
 
-    let peak = [load_peak, deploy_peak, replan_peak]
+    let peak = [load_peak, deploy_peak, replan_peak, drift_peak]
         .into_iter()
         .flatten()
         .reduce(f64::max);
     let ratio = deploy_seconds / secs(minimum).max(1e-9);
     let replan_ratio = replan_seconds / secs(replan_minimum).max(1e-9);
+    let drift_ratio = drift_seconds / secs(replan_minimum).max(1e-9);
     Ok(DeployBench {
         concurrency,
         default_concurrency: options.concurrency.is_none(),
@@ -587,12 +658,19 @@ pub fn run(
         load_peak_rss_mib: load_peak,
         deploy_peak_rss_mib: deploy_peak,
         replan_peak_rss_mib: replan_peak,
+        drift_seconds,
+        drift_ratio,
+        tenants_drifted,
+        drift_peak_rss_mib: drift_peak,
         simulator_peak_rss_mib,
         checks: checks(
             tenants,
             Measured {
                 ratio,
                 plan_ratio: replan_ratio,
+                drift_ratio,
+                drift_peak_mib: drift_peak,
+                tenants_drifted,
                 // The issue's memory target is the deploy's; plan --all keeps every tenant's
                 // plan for its report, and its own peak is shown beside.
                 peak_mib: deploy_peak,
@@ -681,28 +759,33 @@ mod tests {
         let measured = Measured {
             ratio: 1.12,
             plan_ratio: 1.2,
+            drift_ratio: 1.3,
+            drift_peak_mib: Some(150.0),
+            tenants_drifted: 0,
             peak_mib: Some(90.0),
             throttled: 0,
             with_changes: 0,
         };
+        // deploy ratio, plan ratio, drift ratio, drift RSS, client RSS, 429s, re-plan, drift.
         assert_eq!(
             checks(1000, measured)
                 .iter()
                 .map(|c| c.passed)
                 .collect::<Vec<_>>(),
-            [false, true, true, true, true]
+            [false, true, false, true, true, true, true, true]
         );
-        // 100 MB is 95.4 MiB: 96 MiB does not pass; a 429 does not either.
+        // 100 MB is 95.4 MiB: 96 MiB does not pass; a 429 does not either; 200 MB is 190.7 MiB.
         let c = checks(
             1000,
             Measured {
                 ratio: 1.0,
                 peak_mib: Some(96.0),
+                drift_peak_mib: Some(191.0),
                 throttled: 1,
                 ..measured
             },
         );
-        assert!(!c[2].passed && !c[3].passed, "{c:?}");
+        assert!(!c[3].passed && !c[4].passed && !c[5].passed, "{c:?}");
         assert!(
             !checks(
                 10,
