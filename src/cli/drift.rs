@@ -105,7 +105,13 @@ pub(crate) fn run_drift(args: DriftArgs, today: jiff::civil::Date) -> anyhow::Re
     let tenants = &summary.tenants;
     let text = match args.format {
         DriftFormat::Human => drift_text(tenants, args.verbose),
-        DriftFormat::Json => format!("{}\n", serde_json::to_string_pretty(&drift_json(tenants))?),
+        DriftFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&drift_json(
+                tenants,
+                &jiff::Timestamp::now().to_string()
+            ))?
+        ),
         DriftFormat::Markdown => drift_markdown(tenants),
         DriftFormat::Junit => drift_junit(tenants),
     };

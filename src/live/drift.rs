@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::compile::bundle::{Operation, pointer_matches};
@@ -21,7 +21,7 @@ use crate::live::normalize::Change;
 use crate::live::plan::{Action, IdentityMap, LiveState, TenantPlan};
 
 /// A difference an override accepts in one tenant (`accept` in `[[tenant.overrides]]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acceptance {
     /// The resource key.
     pub resource: String,
@@ -55,7 +55,7 @@ fn under(pointer: &str, prefix: &str) -> bool {
 }
 
 /// Who made a change, and when (from the tenant's audit logs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangedBy {
     /// A user principal name, or an app's display name with its app id.
     pub actor: String,
@@ -68,7 +68,7 @@ pub struct ChangedBy {
 }
 
 /// What drift found for one resource (or one unmanaged object).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum DriftState {
     /// Managed, and the tenant's object differs.
@@ -134,7 +134,7 @@ impl DriftState {
 }
 
 /// One finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriftItem {
     /// The resource key (for unmanaged objects: `kind:<id>`).
     pub key: String,

@@ -78,7 +78,9 @@ fn changes_lines(changes: &[Change], names: &ObjectNames, whole: bool, indent: &
         .collect()
 }
 
-fn item_lines(item: &DriftItem, names: &ObjectNames, whole: bool, indent: &str) -> String {
+/// One finding in the drift notation (its mark, key, kind and state, each change as
+/// `pointer: baseline -> tenant`, and who changed it), every line indented by `indent`.
+pub fn item_lines(item: &DriftItem, names: &ObjectNames, whole: bool, indent: &str) -> String {
     let mut text = String::new();
     let id = item
         .object_id
@@ -239,8 +241,9 @@ struct JsonTenant<'a> {
     names: Value,
 }
 
-/// The drift document (`drift --format json`): `format`, the tenants sorted by name.
-pub fn drift_json(reports: &[TenantReport]) -> Value {
+/// The drift document (`drift --format json`): `format`, when it was `created` (RFC 3339), the
+/// tenants sorted by name.
+pub fn drift_json(reports: &[TenantReport], created: &str) -> Value {
     let tenants: Vec<JsonTenant<'_>> = reports
         .iter()
         .map(|r| JsonTenant {
@@ -260,6 +263,7 @@ pub fn drift_json(reports: &[TenantReport]) -> Value {
         .collect();
     serde_json::json!({
         "format": "tenantform.drift/v1",
+        "created": created,
         "tenants": tenants,
     })
 }

@@ -163,6 +163,17 @@ pub struct TenantStatus {
     /// The project's names for object ids (diffs show `group:emergency-access`).
     #[serde(skip)]
     pub names: ObjectNames,
+    /// Its newest drift result, when newer than its last run.
+    pub drift: Option<DriftView>,
+}
+
+/// What drift found in a tenant, for its page.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftView {
+    /// When (the drift results' time).
+    pub at: String,
+    /// The findings (drifted, accepted, unmanaged, ...).
+    pub items: Vec<crate::live::drift::DriftItem>,
 }
 
 impl TenantStatus {

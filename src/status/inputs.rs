@@ -1,6 +1,6 @@
 //! The result files `report --from` reads, recognized by their `format`: saved plans
-//! (`tenantform.plan/v1`, from `plan --out` or `plan --format json`). Drift results
-//! (`tenantform.drift/v1`) join here as another [`Input`] when `drift` lands.
+//! (`tenantform.plan/v1`, from `plan --out` or `plan --format json`) and drift results
+//! (`tenantform.drift/v1`, from `drift --format json`).
 //!
 //! Input: a file path. Output: an [`Input`], or a [`StatusError`] that names the file and the
 //! formats accepted.
@@ -10,9 +10,32 @@ use std::path::{Path, PathBuf};
 use crate::live::plan_file::{PLAN_FORMAT, PlanFile};
 use crate::status::StatusError;
 
-/// The drift results' format, recognized so that a drift file gets a clear message until the
-/// report reads it.
+/// The drift results' format (`drift --format json`).
 pub const DRIFT_FORMAT: &str = "tenantform.drift/v1";
+
+/// A drift results file, as `drift --format json` writes it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DriftFile {
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// Per tenant.
+    pub tenants: Vec<DriftFileTenant>,
+}
+
+/// One tenant of a drift results file.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DriftFileTenant {
+    /// Tenant id.
+    pub id: String,
+    /// `in-sync`, `drifted` or `unreadable`.
+    pub status: String,
+    /// Why it could not be read.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The findings.
+    #[serde(default)]
+    pub items: Vec<crate::live::drift::DriftItem>,
+}
 
 /// One result file.
 #[derive(Debug, Clone)]
@@ -24,6 +47,13 @@ pub enum Input {
         /// The plan.
         file: PlanFile,
     },
+    /// Drift results.
+    Drift {
+        /// Where it was read.
+        path: PathBuf,
+        /// The results.
+        file: DriftFile,
+    },
 }
 
 impl Input {
@@ -31,6 +61,7 @@ impl Input {
     pub fn created(&self) -> &str {
         match self {
             Input::Plan { file, .. } => &file.created,
+            Input::Drift { file, .. } => &file.created,
         }
     }
 
@@ -39,6 +70,12 @@ impl Input {
         match self {
             Input::Plan { path, file } => format!(
                 "plan {} ({} tenants), made {}",
+                path.display(),
+                file.tenants.len(),
+                file.created
+            ),
+            Input::Drift { path, file } => format!(
+                "drift {} ({} tenants), made {}",
                 path.display(),
                 file.tenants.len(),
                 file.created
@@ -65,14 +102,22 @@ pub fn read(path: &Path) -> Result<Input, StatusError> {
                 file,
             })
         }
-        Some(DRIFT_FORMAT) => Err(bad(format!(
-            "drift results ({DRIFT_FORMAT}) are not read by this version of report yet"
-        ))),
+        Some(DRIFT_FORMAT) => {
+            let file: DriftFile = serde_json::from_value(value).map_err(|e| {
+                bad(format!(
+                    "not {DRIFT_FORMAT} drift results (drift --format json): {e}"
+                ))
+            })?;
+            Ok(Input::Drift {
+                path: path.to_path_buf(),
+                file,
+            })
+        }
         Some(other) => Err(bad(format!(
-            "unknown format {other:?}; report reads {PLAN_FORMAT} (plan --out FILE or plan --format json)"
+            "unknown format {other:?}; report reads {PLAN_FORMAT} (plan --out FILE or plan --format json) and {DRIFT_FORMAT} (drift --format json)"
         ))),
         None => Err(bad(format!(
-            "it has no \"format\"; report reads {PLAN_FORMAT} (plan --out FILE or plan --format json); run journals are read from the project's .tenantform/runs without --from"
+            "it has no \"format\"; report reads {PLAN_FORMAT} (plan --out FILE or plan --format json) and {DRIFT_FORMAT} (drift --format json); run journals are read from the project's .tenantform/runs without --from"
         ))),
     }
 }
@@ -100,7 +145,23 @@ mod tests {
             "{e}"
         );
         std::fs::write(&other, r#"{"format": "tenantform.drift/v1"}"#).expect("write");
-        let e = read(&other).expect_err("not yet").to_string();
-        assert!(e.contains("drift"), "{e}");
+        let e = read(&other)
+            .expect_err("incomplete drift results")
+            .to_string();
+        assert!(e.contains("drift") && e.contains("created"), "{e}");
+        std::fs::write(
+            &other,
+            r#"{"format": "tenantform.drift/v1", "created": "2026-12-06T02:00:00Z", "tenants": [{"id": "t1", "status": "drifted", "items": [{"key": "k", "kind": "namedLocation", "object_id": "o1", "state": "missing"}]}]}"#,
+        )
+        .expect("write");
+        match read(&other).expect("drift results") {
+            Input::Drift { file, .. } => {
+                assert_eq!(
+                    file.tenants[0].items[0].state,
+                    crate::live::drift::DriftState::Missing
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

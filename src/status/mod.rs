@@ -161,10 +161,33 @@ fn timestamp(text: &str) -> Option<jiff::Timestamp> {
 fn newest_plans(inputs: &[Input]) -> BTreeMap<String, (jiff::Timestamp, String, &PlanFileTenant)> {
     let mut out: BTreeMap<String, (jiff::Timestamp, String, &PlanFileTenant)> = BTreeMap::new();
     for input in inputs {
-        let Input::Plan { file, .. } = input;
+        let Input::Plan { file, .. } = input else {
+            continue;
+        };
         let at = timestamp(&file.created).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         for t in &file.tenants {
             let key = t.tenant.to_ascii_lowercase();
+            if out.get(&key).is_none_or(|(seen, _, _)| *seen <= at) {
+                out.insert(key, (at, file.created.clone(), t));
+            }
+        }
+    }
+    out
+}
+
+/// The newest drift result of each tenant (lower-case id), with its time.
+fn newest_drifts(
+    inputs: &[Input],
+) -> BTreeMap<String, (jiff::Timestamp, String, &inputs::DriftFileTenant)> {
+    let mut out: BTreeMap<String, (jiff::Timestamp, String, &inputs::DriftFileTenant)> =
+        BTreeMap::new();
+    for input in inputs {
+        let Input::Drift { file, .. } = input else {
+            continue;
+        };
+        let at = timestamp(&file.created).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        for t in &file.tenants {
+            let key = t.id.to_ascii_lowercase();
             if out.get(&key).is_none_or(|(seen, _, _)| *seen <= at) {
                 out.insert(key, (at, file.created.clone(), t));
             }
@@ -187,6 +210,7 @@ pub fn status(
     let (fleet, _diagnostics) = Fleet::load(dir, options.today, Box::new(|_: &str| None))?;
     let runs = runs::read(dir);
     let plans = newest_plans(inputs);
+    let drifts = newest_drifts(inputs);
 
     // The report's time: given, or the newest input's (a plan, a journal record).
     let generated_at = options.generated_at.clone().or_else(|| {
@@ -232,7 +256,8 @@ pub fn status(
     let mut tenants = Vec::with_capacity(entries.len());
     let mut controls = std::collections::BTreeSet::new();
     for (entry, (tenant, compiled)) in entries.iter().zip(compiled) {
-        let t = tenant_status(entry, tenant, compiled, &runs, &plans, as_of);
+        let mut t = tenant_status(entry, tenant, compiled, &runs, &plans, as_of);
+        apply_drift(&mut t, drifts.get(&entry.id.to_ascii_lowercase()), &runs);
         controls.extend(t.controls.keys().cloned());
         tenants.push(t);
     }
@@ -531,6 +556,61 @@ fn tenant_status(
         orphans,
         controls,
         names: compiled.names,
+        drift: None,
+    }
+}
+
+/// A tenant's newest drift result, when it is newer than its last run: a drifted tenant is
+/// `drifted` (a failed one stays failed), each drifted resource too, and the findings go on its
+/// page.
+fn apply_drift(
+    t: &mut TenantStatus,
+    drift: Option<&(jiff::Timestamp, String, &inputs::DriftFileTenant)>,
+    runs: &Runs,
+) {
+    let Some((at, created, drift)) = drift else {
+        return;
+    };
+    let last_run = runs
+        .by_tenant
+        .get(&t.id.to_ascii_lowercase())
+        .and_then(|h| h.last())
+        .and_then(|r| r.run.as_ref())
+        .and_then(|r| r.at.as_deref())
+        .and_then(timestamp);
+    if last_run.is_some_and(|run_at| run_at > *at) {
+        return;
+    }
+    let drifted: Vec<&crate::live::drift::DriftItem> =
+        drift.items.iter().filter(|i| i.state.is_drift()).collect();
+    for r in &mut t.resources {
+        if drifted.iter().any(|i| i.key == r.key) {
+            r.state = ControlState::Drifted;
+        }
+    }
+    t.drift = Some(crate::report::fleet::DriftView {
+        at: created.clone(),
+        items: drift.items.clone(),
+    });
+    if !drifted.is_empty() && t.state != TenantState::Failed {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for i in &drifted {
+            *counts.entry(i.state.word()).or_default() += 1;
+        }
+        let words: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
+        t.state = TenantState::Drifted;
+        t.detail = format!("drift found {created}: {}", words.join(", "));
+        t.since = Some(created.clone());
+        // The controls of drifted resources are drifted here.
+        for control in t.controls.values_mut() {
+            if control
+                .resources
+                .iter()
+                .any(|k| drifted.iter().any(|i| &i.key == k))
+            {
+                control.state = ControlState::Drifted;
+            }
+        }
     }
 }
 

@@ -469,3 +469,51 @@ fn plan_says_drift_and_deploy_only_drifted_puts_back_only_that() {
     w.deploy(&[]).success();
     w.cmd(&["plan", "--detailed-exitcode"]).run().code(0);
 }
+
+#[test]
+fn the_dashboard_flags_a_drifted_tenant_with_its_diff_and_who_changed_it() {
+    let w = World::new(config(2));
+    w.deploy(&[]).success();
+    set_policy_state_in_portal(
+        &w,
+        "ca-block-legacy-auth",
+        "disabled",
+        Some("night.admin@contoso.example"),
+    );
+    let results = w.project.path().join("drift.json");
+    let results_text = results.to_string_lossy().to_string();
+    w.cmd(&["drift", "--format", "json", "--out", &results_text])
+        .run()
+        .code(2);
+    let site = w.project.path().join("site");
+    w.project
+        .cmd(&[
+            "report",
+            "--from",
+            &results_text,
+            "--out",
+            &site.to_string_lossy(),
+        ])
+        .run()
+        .success();
+    let index = std::fs::read_to_string(site.join("index.html")).expect("index");
+    assert!(index.contains("DRIFTED"), "the overview names the state");
+    let page = std::fs::read_to_string(site.join(format!("tenants/{}.html", w.tenant(0))))
+        .expect("tenant page");
+    assert!(page.contains("<h2 id=\"drift\">Drift</h2>"), "{page}");
+    assert!(
+        page.contains("/state: &quot;enabled&quot; -&gt; &quot;disabled&quot;"),
+        "{page}"
+    );
+    assert!(
+        page.contains("changed by night.admin@contoso.example"),
+        "{page}"
+    );
+    // The other tenant was read in sync: not drifted.
+    let other = std::fs::read_to_string(site.join(format!("tenants/{}.html", w.tenant(1))))
+        .expect("tenant page");
+    assert!(
+        other.contains("None: the tenant is as its baselines say."),
+        "{other}"
+    );
+}

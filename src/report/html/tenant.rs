@@ -132,6 +132,28 @@ fn changes(t: &TenantStatus) -> String {
     html
 }
 
+fn drift(t: &TenantStatus) -> String {
+    let Some(drift) = &t.drift else {
+        return String::new();
+    };
+    let mut html = format!(
+        "<h2 id=\"drift\">Drift</h2>\n<p>Found by <code>tenantform drift</code> at {}.</p>\n",
+        esc(&drift.at)
+    );
+    if drift.items.is_empty() {
+        html.push_str("<p>None: the tenant is as its baselines say.</p>\n");
+        return html;
+    }
+    html.push_str("<p class=\"note\"><code>~</code> modified, <code>-</code> missing, <code>!</code> ambiguous, <code>=</code> accepted by an override, <code>&gt;</code> pending baseline change, <code>+</code> not deployed, <code>?</code> orphaned or unmanaged; each property as <code>pointer: baseline -&gt; tenant</code>, then who changed it and when.</p>\n<pre class=\"diff\">");
+    for item in &drift.items {
+        html.push_str(&esc(&crate::report::drift::item_lines(
+            item, &t.names, true, "",
+        )));
+    }
+    html.push_str("</pre>\n");
+    html
+}
+
 fn overrides(t: &TenantStatus) -> String {
     let mut html = String::from("<h2 id=\"overrides\">Overrides</h2>\n");
     if t.overrides.is_empty() {
@@ -198,6 +220,7 @@ pub(super) fn page(status: &FleetStatus, t: &TenantStatus) -> String {
         esc(&t.id)
     );
     body.push_str(&facts(t));
+    body.push_str(&drift(t));
     body.push_str(&changes(t));
     body.push_str(&controls(t));
     body.push_str(&resources(t));

@@ -134,6 +134,7 @@ fn fleet(n: usize, runs: usize) -> FleetStatus {
                 orphans: vec![],
                 controls,
                 names: ObjectNames::new(),
+                drift: None,
             }
         })
         .collect();
