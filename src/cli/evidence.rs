@@ -48,6 +48,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let options = StatusOptions {
         today,
         generated_at: args.generated_at,
+        journals: Vec::new(),
     };
     let fleet = match status::status(&args.project.project, &inputs, &options) {
         Ok(fleet) => fleet,

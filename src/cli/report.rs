@@ -42,6 +42,11 @@ pub(crate) struct Args {
     /// Plan every tenant now (reads Graph, writes nothing to it) and report that.
     #[arg(long)]
     from_live: bool,
+    /// Also read the run journals under these directories (a run's directory, a runs
+    /// directory, or a downloaded CI artifact holding them): the journals of `deploy --shard`
+    /// runs made on other machines merge into one report.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    journals: Vec<PathBuf>,
     /// The report's time (RFC 3339) instead of the newest input's; for reproducible output.
     #[arg(long, value_name = "TIME", hide = true)]
     generated_at: Option<String>,
@@ -98,9 +103,19 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             file: PlanFile::from_reports(&summary.tenants, jiff::Timestamp::now().to_string()),
         });
     }
+    for dir in &args.journals {
+        if !dir.is_dir() {
+            err(&format!(
+                "error: --journals {}: not a directory (give the directory a shard's journals were downloaded to)\n",
+                dir.display()
+            ));
+            return Ok(exit::INVALID_INPUT);
+        }
+    }
     let options = StatusOptions {
         today,
         generated_at: args.generated_at.clone(),
+        journals: args.journals.clone(),
     };
     let fleet = match status::status(dir, &inputs, &options) {
         Ok(fleet) => fleet,

@@ -52,6 +52,8 @@ pub struct StatusOptions {
     pub today: jiff::civil::Date,
     /// The report's time, instead of the newest input's.
     pub generated_at: Option<String>,
+    /// More run journals than the project's (`report --journals`: shards' CI artifacts).
+    pub journals: Vec<std::path::PathBuf>,
 }
 
 /// What one tenant's compile says about its resources.
@@ -208,7 +210,7 @@ pub fn status(
         return Err(StatusError::GeneratedAt(g.clone()));
     }
     let (fleet, _diagnostics) = Fleet::load(dir, options.today, Box::new(|_: &str| None))?;
-    let runs = runs::read(dir);
+    let runs = runs::read_with(dir, &options.journals);
     let plans = newest_plans(inputs);
     let drifts = newest_drifts(inputs);
 

@@ -39,19 +39,52 @@ fn seconds_between(start: &str, end: &str) -> Option<f64> {
 
 /// Read every run of the project (a project never deployed has none).
 pub fn read(project_dir: &Path) -> Runs {
+    read_with(project_dir, &[])
+}
+
+/// The journals under `dir` (a run's directory, a runs directory, or an artifact holding them,
+/// a few levels deep): run id (the journal's directory name) → path.
+fn journals_under(dir: &Path, found: &mut BTreeMap<String, std::path::PathBuf>) {
+    for entry in walkdir::WalkDir::new(dir)
+        .max_depth(4)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if entry.file_type().is_file() && entry.file_name() == "journal.jsonl" {
+            let run = entry
+                .path()
+                .parent()
+                .and_then(Path::file_name)
+                .and_then(|n| n.to_str())
+                .map(str::to_string);
+            if let Some(run) = run {
+                found
+                    .entry(run)
+                    .or_insert_with(|| entry.path().to_path_buf());
+            }
+        }
+    }
+}
+
+/// [`read`], and the journals in `extra` directories too (`report --journals`: the journals
+/// of shards that ran on other machines, kept as CI artifacts). A run found twice is read once.
+pub fn read_with(project_dir: &Path, extra: &[std::path::PathBuf]) -> Runs {
+    let mut found: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
     let dir = crate::deploy::state_root(project_dir).join("runs");
-    let mut ids: Vec<String> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .filter(|e| e.path().join("journal.jsonl").is_file())
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    ids.sort();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.filter_map(Result::ok) {
+            let journal = e.path().join("journal.jsonl");
+            if let (true, Some(id)) = (journal.is_file(), e.file_name().to_str()) {
+                found.insert(id.to_string(), journal);
+            }
+        }
+    }
+    for d in extra {
+        journals_under(d, &mut found);
+    }
     let mut runs = Runs::default();
-    for id in ids {
-        let path = dir.join(&id).join("journal.jsonl");
+    for (id, path) in found {
         let read = match journal::read(&path) {
             Ok(read) => read,
             Err(e) => {

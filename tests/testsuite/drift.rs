@@ -517,3 +517,73 @@ fn the_dashboard_flags_a_drifted_tenant_with_its_diff_and_who_changed_it() {
         "{other}"
     );
 }
+
+#[test]
+fn report_merges_three_shards_journals_and_covers_every_tenant_exactly_once() {
+    let w = World::new(config(6));
+    let mut owner: std::collections::BTreeMap<String, String> = Default::default();
+    let mut artifacts = Vec::new();
+    for k in 1..=3 {
+        w.deploy(&["--shard", &format!("{k}/3")]).success();
+        // Each shard ran on its own runner: its journal leaves as an artifact.
+        let runs = w.project.path().join(".tenantform/runs");
+        if !runs.exists() {
+            continue; // a shard that got no tenant writes no journal
+        }
+        let artifact = w
+            .project
+            .path()
+            .join(format!("artifacts/journal-shard-{k}"));
+        std::fs::create_dir_all(artifact.parent().expect("parent")).expect("mkdir");
+        std::fs::rename(&runs, &artifact).expect("move the shard's journals");
+        for run in std::fs::read_dir(&artifact)
+            .expect("runs")
+            .filter_map(Result::ok)
+        {
+            let journal =
+                std::fs::read_to_string(run.path().join("journal.jsonl")).expect("journal");
+            let first: Value =
+                serde_json::from_str(journal.lines().next().expect("a record")).expect("json");
+            for t in first["tenants"].as_array().expect("RunStarted tenants") {
+                let previous = owner.insert(
+                    t.as_str().expect("id").to_string(),
+                    run.file_name().to_string_lossy().to_string(),
+                );
+                assert!(previous.is_none(), "tenant {t} in two shards");
+            }
+        }
+        artifacts.push(artifact.to_string_lossy().to_string());
+    }
+    assert_eq!(owner.len(), 6, "every tenant in some shard: {owner:?}");
+    let site = w.project.path().join("site");
+    let mut args = vec![
+        "report",
+        "--out",
+        site.to_str().expect("utf-8"),
+        "--journals",
+    ];
+    args.extend(artifacts.iter().map(String::as_str));
+    w.project.cmd(&args).run().success();
+    for (tenant, run) in &owner {
+        let page = std::fs::read_to_string(site.join(format!("tenants/{tenant}.html")))
+            .expect("tenant page");
+        assert!(page.contains("in sync"), "{tenant}: {page}");
+        assert!(
+            page.contains(run.as_str()),
+            "{tenant} names its shard's run {run}"
+        );
+    }
+    // A --journals that is not a directory is an error naming it.
+    let out = w
+        .project
+        .cmd(&[
+            "report",
+            "--out",
+            site.to_str().expect("utf-8"),
+            "--journals",
+            "nowhere",
+        ])
+        .run()
+        .code(1);
+    assert!(out.stderr.contains("--journals nowhere"), "{}", out.stderr);
+}
