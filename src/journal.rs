@@ -82,10 +82,20 @@ pub enum Entry {
         tenant: String,
         /// Resource key.
         key: String,
-        /// What was done: created, updated, unchanged, adopted.
+        /// What was done: created, updated, unchanged, adopted, deleted; a rollback's
+        /// reverted, recreated, removed.
         action: String,
         /// The object id.
         object_id: Option<String>,
+        /// The resource's kind (what a rollback needs to delete a created object); absent in
+        /// journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<String>,
+    },
+    /// This run rolls back another run (`tenantform rollback`).
+    RollbackOf {
+        /// The run rolled back.
+        run: String,
     },
     /// A tenant finished.
     TenantFinished {
@@ -320,6 +330,7 @@ mod tests {
             key: key.into(),
             action: "created".into(),
             object_id: Some("00000000-0000-0000-0000-000000000001".into()),
+            kind: None,
         }
     }
 

@@ -187,7 +187,7 @@ pub(crate) struct DeployArgs {
 }
 
 /// "1 tenant", "3 tenants".
-fn tenants(n: usize) -> String {
+pub(super) fn tenants(n: usize) -> String {
     format!("{n} {}", if n == 1 { "tenant" } else { "tenants" })
 }
 
@@ -557,7 +557,7 @@ fn plan_targets(fleet: &Fleet, path: &Path) -> Result<Vec<Target>, String> {
     Ok(targets)
 }
 
-fn confirm(question: &str) -> bool {
+pub(super) fn confirm(question: &str) -> bool {
     err(question);
     let mut answer = String::new();
     if std::io::stdin().read_line(&mut answer).is_err() {
@@ -727,6 +727,10 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
 
     let run_id = args.resume.clone().unwrap_or_else(deploy::new_run_id);
     let journal_path = deploy::run_dir(&fleet.dir, &run_id).join("journal.jsonl");
+    let options = DeployOptions {
+        before: Some(deploy::rollback::before_dir(&fleet.dir, &run_id)),
+        ..options
+    };
     let journal = Arc::new(RunJournal::open(&journal_path)?);
     let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
     let version = env!("CARGO_PKG_VERSION").to_string();

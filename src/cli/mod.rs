@@ -20,6 +20,7 @@ mod kinds;
 mod output;
 mod render;
 mod report;
+mod rollback;
 mod runs;
 mod schema;
 mod sim;
@@ -99,6 +100,10 @@ enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Past deploy runs, read from their journals.
     Runs(runs::Args),
+    /// Put every object a deploy run touched back as it was: updates reverted from the run's
+    /// before-images, creates deleted (or kept), deletes re-created. Planned and confirmed
+    /// like a deploy, journaled as its own run.
+    Rollback(rollback::Args),
     /// Write the fleet dashboard: a static HTML site of every tenant's state, controls,
     /// overrides and runs (from saved plans and the run journals, or a fresh plan).
     Report(report::Args),
@@ -212,6 +217,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Drift(args) => drift::run_drift(args, today),
         Command::Snapshot(args) => snapshot::run_snapshot(args, today),
         Command::Runs(args) => runs::run(args),
+        Command::Rollback(args) => rollback::run(args, today),
         Command::Report(args) => report::run(args, today),
         Command::Evidence(args) => evidence::run(args, today),
         Command::Demo(args) => demo::run(args, today),

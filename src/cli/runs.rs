@@ -143,7 +143,7 @@ fn summarize(run_id: &str, read: &ReadJournal, names: &BTreeMap<String, String>)
                 line.reason = reason.clone();
             }
             Entry::RunFinished { .. } => s.finished = true,
-            Entry::Outcome { .. } | Entry::PlanApplied { .. } => {}
+            Entry::Outcome { .. } | Entry::PlanApplied { .. } | Entry::RollbackOf { .. } => {}
         }
     }
     for (id, line) in &mut s.per_tenant {
@@ -238,8 +238,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
             };
             let names = tenant_names(&project.project);
             let s = summarize(&run_id, &read, &names);
+            // What `tenantform rollback` would do (none for a rollback run itself).
+            let rollback =
+                tenantform::deploy::rollback::plan_rollback(&project.project, &run_id, false).ok();
             if format == RunsFormat::Json {
                 let mut value = serde_json::to_value(&s)?;
+                if let Some(plan) = &rollback {
+                    value["rollback"] = serde_json::to_value(
+                        plan.tenants
+                            .iter()
+                            .map(|t| (t.tenant.clone(), t.counts()))
+                            .collect::<BTreeMap<_, _>>(),
+                    )?;
+                }
                 if requests {
                     value["records"] = serde_json::to_value(&read.records)?;
                 }
@@ -264,6 +275,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                 s.tenants.saturating_sub(s.succeeded + s.failed),
                 s.requests
             );
+            if let Some(plan) = &rollback {
+                text.push_str(&format!(
+                    "  rollback  would: {} (tenantform rollback {run_id} --dry-run)\n",
+                    super::rollback::counts_text(plan)
+                ));
+            }
             for (tenant, line) in &s.per_tenant {
                 let status = match line.ok {
                     Some(true) => "ok        ",

@@ -102,6 +102,9 @@ enum IdentityChange {
     Unset { key: String },
     /// These resources were brought to the bodies with these hashes.
     Applied { hashes: BTreeMap<String, String> },
+    /// These resources were put back as they were before a run (`rollback`): the body hash
+    /// that run recorded no longer says what the object is.
+    Unapplied { keys: Vec<String> },
 }
 
 /// Load a tenant's identity map (empty when the tenant was never deployed): the map file,
@@ -136,6 +139,11 @@ pub fn load_identity(project_dir: &Path, tenant: &str) -> Result<IdentityMap, Id
                 map.applied.remove(&key);
             }
             Ok(IdentityChange::Applied { hashes }) => map.applied.extend(hashes),
+            Ok(IdentityChange::Unapplied { keys }) => {
+                for key in keys {
+                    map.applied.remove(&key);
+                }
+            }
             // A line cut short by a kill: the change it was recording is re-adopted by its
             // match key on the next run.
             Err(_) if n + 1 == lines.len() && !text.ends_with('\n') => {}
@@ -247,6 +255,25 @@ impl IdentityStore {
             return Ok(());
         }
         self.log_change(&IdentityChange::Applied { hashes })
+    }
+
+    /// Record that resource `key` is object `id` of the kind named `kind` (a rollback's
+    /// re-created object).
+    pub fn remember_id(&self, key: &str, kind: &str, id: &str) -> Result<(), IdentityError> {
+        self.log_change(&IdentityChange::Set {
+            key: key.to_string(),
+            id: id.to_string(),
+            kind: kind.to_string(),
+        })
+    }
+
+    /// Record that resources `keys` were put back as they were before a run: the body hashes
+    /// that run recorded for them no longer hold.
+    pub fn unapplied(&self, keys: Vec<String>) -> Result<(), IdentityError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.log_change(&IdentityChange::Unapplied { keys })
     }
 
     /// Record that resource `key` is no longer managed.

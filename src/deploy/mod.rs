@@ -21,6 +21,7 @@
 //! - [`apply`]: one resource's request and its answer ([`apply::ApplyError`]).
 //! - [`slim`]: what a tenant in flight keeps of its bundle, shared between tenants.
 //! - [`identity`]: the identity map store ([`identity::IdentityError`]).
+//! - [`rollback`]: before-images of what a run changes, and putting them back.
 //! - [`shared`]: what a run's tenants share: options, Graph client, journal, reporter.
 
 pub mod admission;
@@ -28,6 +29,7 @@ pub mod apply;
 pub mod approval;
 pub mod fleet;
 pub mod identity;
+pub mod rollback;
 pub mod scheduler;
 pub mod shared;
 pub mod slim;

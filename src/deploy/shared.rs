@@ -50,6 +50,10 @@ pub struct DeployOptions {
     /// tenantform since the last deploy, and managed objects deleted in the tenant. Every other
     /// change is left for a later deploy, and orphans are not pruned.
     pub only_drifted: bool,
+    /// Where the run records before-images (`<run dir>/before`): the live body of each object
+    /// it is about to change or delete, written before the request is sent, for `rollback`.
+    /// `None`: none are recorded (plans, drift, snapshots).
+    pub before: Option<PathBuf>,
 }
 
 impl Default for DeployOptions {
@@ -64,6 +68,7 @@ impl Default for DeployOptions {
             drift: false,
             snapshot: None,
             only_drifted: false,
+            before: None,
         }
     }
 }

@@ -303,6 +303,18 @@ pub(crate) async fn deploy_tenant(
         report.plan = Some(tenant_plan);
         return finish(report, run);
     }
+    // What the run is about to change or delete, as it is now (for `rollback`): only those
+    // objects, stripped of server fields and secrets, kept until written below.
+    let before = match &run.options.before {
+        Some(_) if !run.options.plan_only => crate::deploy::rollback::before_images(
+            &prepared.slim.operations,
+            &tenant_plan,
+            &live,
+            &identity,
+            run.options.prune && !run.options.only_drifted,
+        ),
+        _ => Vec::new(),
+    };
     // The live objects are not needed past planning; a tenant's apply can take minutes
     // (Conditional Access: one request per second), so do not hold them that long.
     drop(live);
@@ -331,6 +343,31 @@ pub(crate) async fn deploy_tenant(
         return finish(report, run);
     }
 
+    // Before-images go to disk before the first write is sent: a run killed at any moment
+    // leaves the image of every object it may have changed.
+    if let Some(dir) = &run.options.before
+        && !before.is_empty()
+    {
+        let dir = dir.join(target.id.to_ascii_lowercase());
+        match tokio::task::spawn_blocking(move || {
+            crate::deploy::rollback::write_before_images(&dir, &before)
+        })
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                report.reason = Some(format!(
+                    "cannot record before-images (nothing was changed): {e}"
+                ));
+                report.plan = Some(tenant_plan);
+                return finish(report, run);
+            }
+            Err(e) => {
+                report.reason = Some(TenantError::CompileTask(e.to_string()).to_string());
+                return finish(report, run);
+            }
+        }
+    }
     let Prepared { slim, session, .. } = prepared;
     let (operations, bodies) = (&slim.operations, &slim.bodies);
     let mut ids = live::known_ids(&tenant_plan, &identity);
@@ -485,6 +522,7 @@ pub(crate) async fn deploy_tenant(
                             key: op.key.clone(),
                             action: action.to_string(),
                             object_id: id,
+                            kind: Some(op.kind.name.to_string()),
                         });
                     }
                     run.emit(Event::ResourceApplied {
@@ -531,6 +569,7 @@ pub(crate) async fn deploy_tenant(
                             key: orphan.key.clone(),
                             action: "deleted".into(),
                             object_id: Some(orphan.object_id.clone()),
+                            kind: orphan.kind.clone(),
                         });
                     }
                     run.emit(Event::ResourceApplied {

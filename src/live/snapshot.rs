@@ -19,7 +19,7 @@ use crate::live::plan::{IdentityMap, LiveState, TenantPlan};
 use crate::live::reader::{known_ids, resolved_path};
 
 /// Remove what changes by itself: annotations, binds, the kind's server fields (not `id`).
-fn stripped(kind: &Kind, value: &Value, depth: usize) -> Value {
+pub(crate) fn stripped(kind: &Kind, value: &Value, depth: usize) -> Value {
     match value {
         Value::Object(map) => {
             let mut out = Map::new();
@@ -42,7 +42,7 @@ fn stripped(kind: &Kind, value: &Value, depth: usize) -> Value {
 }
 
 /// A file name from a resource key or id: letters, digits, `-`, `_` and `.` kept.
-fn file_name(name: &str) -> String {
+pub(crate) fn file_name(name: &str) -> String {
     let safe: String = name
         .chars()
         .map(|c| {

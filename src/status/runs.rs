@@ -178,6 +178,7 @@ fn fold(id: &str, read: &journal::ReadJournal, runs: &mut Runs) {
                 key,
                 action,
                 object_id,
+                ..
             } => {
                 let k = entry(&mut tenants, tenant);
                 if let Some(f) = tenants.get_mut(&k) {
@@ -206,7 +207,7 @@ fn fold(id: &str, read: &journal::ReadJournal, runs: &mut Runs) {
             }
             Entry::RunFinished { .. } => finished = true,
             // Which plan file the run applied, and what approved it: not state.
-            Entry::PlanApplied { .. } => {}
+            Entry::PlanApplied { .. } | Entry::RollbackOf { .. } => {}
         }
     }
     let mut succeeded = 0;

@@ -13,6 +13,7 @@ mod invalid;
 mod pipelines;
 mod report;
 mod robustness;
+mod rollback;
 mod shipped;
 mod sim_audit;
 mod sim_auth;
