@@ -68,6 +68,22 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
+    Ok(print_report(
+        &report,
+        "import",
+        &options.source.display().to_string(),
+        &options.out,
+    ))
+}
+
+/// Print an import's or export's findings and summary (stderr) and the files written
+/// (stdout); the exit code: 1 when a finding is an error (nothing written), else 0.
+pub(super) fn print_report(
+    report: &import::ImportReport,
+    verb: &str,
+    source: &str,
+    out_dir: &std::path::Path,
+) -> u8 {
     let mut text = String::new();
     for finding in &report.findings {
         text.push_str(&format!("{finding}\n"));
@@ -80,11 +96,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     let warnings = report.findings.len() - errors;
     if report.has_errors() {
         text.push_str(&format!(
-            "import: {errors} error(s), {warnings} warning(s) in {}; nothing written\n",
-            options.source.display()
+            "{verb}: {errors} error(s), {warnings} warning(s) in {source}; nothing written\n"
         ));
         err(&text);
-        return Ok(exit::INVALID_INPUT);
+        return exit::INVALID_INPUT;
     }
     let kinds: Vec<String> = report
         .resources
@@ -92,7 +107,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
         .map(|(kind, n)| format!("{n} {kind}"))
         .collect();
     text.push_str(&format!(
-        "import: {} resource(s) ({}), {} parameter(s), {warnings} warning(s)\n",
+        "{verb}: {} resource(s) ({}), {} parameter(s), {warnings} warning(s)\n",
         report.resources.values().sum::<usize>(),
         if kinds.is_empty() {
             "none".to_string()
@@ -104,8 +119,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     err(&text);
     let mut written = String::new();
     for file in &report.written {
-        written.push_str(&format!("{}\n", options.out.join(file).display()));
+        written.push_str(&format!("{}\n", out_dir.join(file).display()));
     }
     out(&written);
-    Ok(exit::OK)
+    exit::OK
 }

@@ -14,6 +14,7 @@ mod demo;
 mod deploy;
 mod drift;
 mod evidence;
+mod export;
 mod import;
 mod init;
 mod kinds;
@@ -98,6 +99,10 @@ enum Command {
     /// Back up each tenant's managed objects as Graph JSON, one canonical file per object
     /// (diffs cleanly in git). Reads Graph, writes nothing to it.
     Snapshot(snapshot::SnapshotArgs),
+    /// Write a baseline that reproduces a live tenant (a golden tenant → the fleet's baseline):
+    /// its objects through the importer's cleaning and id mapping. Reads Graph, writes nothing
+    /// to it.
+    Export(export::ExportArgs),
     /// Past deploy runs, read from their journals.
     Runs(runs::Args),
     /// Put every object a deploy run touched back as it was: updates reverted from the run's
@@ -216,6 +221,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run_deploy(args, today),
         Command::Drift(args) => drift::run_drift(args, today),
         Command::Snapshot(args) => snapshot::run_snapshot(args, today),
+        Command::Export(args) => export::run_export(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Rollback(args) => rollback::run(args, today),
         Command::Report(args) => report::run(args, today),

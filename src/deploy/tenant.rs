@@ -98,17 +98,21 @@ pub enum TenantError {
 }
 
 /// A tenant ready to talk to: its bundle and session.
-struct Prepared {
+pub(crate) struct Prepared {
     /// The bundle's content hash.
-    bundle_hash: String,
+    pub(crate) bundle_hash: String,
     /// Differences the tenant's overrides accept (`accept_drift`), for drift.
-    acceptances: Vec<Acceptance>,
+    pub(crate) acceptances: Vec<Acceptance>,
     /// Its operations and bodies, shared with every tenant in flight whose are the same.
-    slim: Arc<Slim>,
-    session: TenantSession,
+    pub(crate) slim: Arc<Slim>,
+    pub(crate) session: TenantSession,
 }
 
-fn prepare(fleet: &Fleet, target: &Target, slims: &SharedSlims) -> Result<Prepared, TenantError> {
+pub(crate) fn prepare(
+    fleet: &Fleet,
+    target: &Target,
+    slims: &SharedSlims,
+) -> Result<Prepared, TenantError> {
     let project = &fleet.project;
     let entry = project
         .tenants

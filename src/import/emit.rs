@@ -40,6 +40,45 @@ pub struct Generated {
     pub parameters: usize,
 }
 
+/// Where the objects of a baseline came from, as its comments and descriptions say it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// `Imported` or `Exported`: starts each template's header and each resource's description.
+    pub verb: &'static str,
+    /// The command that wrote the baseline (`tenantform import --from graph-json`).
+    pub command: String,
+    /// The source, as the baseline's header names it (a backup folder's name, a tenant).
+    pub source: String,
+    /// The baseline's description.
+    pub description: String,
+    /// Text that stands for "this tenant" in the source, and the template expression each
+    /// becomes (`%OrganizationId%` → `tenant.id`); where two start at one place, the first
+    /// listed wins.
+    pub tenant_values: Vec<(String, String)>,
+}
+
+impl Origin {
+    /// The origin of a backup folder `source` in `format`.
+    pub fn backup(format: ImportFormat, source: &Path) -> Origin {
+        let name = source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| source.display().to_string());
+        let tool = match format {
+            ImportFormat::IntuneCd => "IntuneCD",
+            ImportFormat::IntuneManagement => "IntuneManagement",
+            ImportFormat::GraphJson => "Graph JSON",
+        };
+        Origin {
+            verb: "Imported",
+            command: format!("tenantform import --from {}", format.as_str()),
+            description: format!("Imported from {tool} backup {name}"),
+            source: name,
+            tenant_values: vec![("%OrganizationId%".to_string(), "tenant.id".to_string())],
+        }
+    }
+}
+
 /// Group properties worth carrying to another tenant (what IntuneManagement keeps when it
 /// creates a group from its export); the rest is the source tenant's state.
 const GROUP_PROPERTIES: &[&str] = &[
@@ -91,6 +130,7 @@ struct Mapper {
     group_names: BTreeMap<String, String>,
     params: BTreeMap<String, Param>,
     param_by_id: BTreeMap<(String, String), String>,
+    tenant_values: Vec<(String, String)>,
 }
 
 fn slug(text: &str, prefix: &str) -> String {
@@ -288,18 +328,8 @@ impl Templated {
                     self.vars.insert(name.clone(), s);
                     return self.mark(format!("{{{{ vars.{name} }}}}"));
                 }
-                if s.contains("%OrganizationId%") {
-                    let parts: Vec<String> = s
-                        .split("%OrganizationId%")
-                        .map(|p| {
-                            let quoted = serde_json::to_string(p).unwrap_or_default();
-                            quoted
-                                .get(1..quoted.len().saturating_sub(1))
-                                .unwrap_or("")
-                                .to_string()
-                        })
-                        .collect();
-                    return self.mark(parts.join("{{ tenant.id }}"));
+                if let Some(text) = tenant_text(&s, &mapper.tenant_values) {
+                    return self.mark(text);
                 }
                 Value::String(s)
             }
@@ -331,6 +361,43 @@ impl Templated {
     }
 }
 
+/// `text` with every tenant value in it replaced by its expression, as the inside of a JSON
+/// string, or `None` when it holds none.
+fn tenant_text(text: &str, values: &[(String, String)]) -> Option<String> {
+    let escaped = |part: &str| {
+        let quoted = serde_json::to_string(part).unwrap_or_default();
+        quoted
+            .get(1..quoted.len().saturating_sub(1))
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut out = String::new();
+    let mut rest = text;
+    let mut found = false;
+    loop {
+        let next = values
+            .iter()
+            .filter(|(needle, _)| !needle.is_empty())
+            .filter_map(|(needle, expression)| {
+                rest.find(needle.as_str())
+                    .map(|at| (at, needle, expression))
+            })
+            .min_by_key(|(at, _, _)| *at);
+        let Some((at, needle, expression)) = next else {
+            break;
+        };
+        found = true;
+        out.push_str(&escaped(&rest[..at]));
+        let _ = write!(out, "{{{{ {expression} }}}}");
+        rest = &rest[at + needle.len()..];
+    }
+    if !found {
+        return None;
+    }
+    out.push_str(&escaped(rest));
+    Some(out)
+}
+
 fn comment_text(text: &str) -> String {
     text.replace("#}", "# }").replace('\n', " ")
 }
@@ -339,15 +406,11 @@ fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-fn template_text(
-    resource: &Resource,
-    body: &Value,
-    slots: &[String],
-    format: ImportFormat,
-) -> String {
+fn template_text(resource: &Resource, body: &Value, slots: &[String], origin: &Origin) -> String {
     let mut text = format!(
-        "{{# Imported by `tenantform import --from {}` from {}.\n",
-        format.as_str(),
+        "{{# {} by `{}` from {}.\n",
+        origin.verb,
+        origin.command,
         comment_text(&resource.file)
     );
     for line in &resource.left_out {
@@ -366,7 +429,7 @@ fn template_text(
 }
 
 /// Turn a read backup into the files of baseline `name`.
-pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path) -> Generated {
+pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
     let mut out = Generated {
         findings: backup.findings,
         ..Generated::default()
@@ -555,7 +618,10 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
         let (object, _, body, _) = &cleaned[*i];
         (
             object.kind.name,
-            display_name(body).unwrap_or("").to_string(),
+            display_name(body)
+                .or(object.key_hint.as_deref())
+                .unwrap_or("")
+                .to_string(),
             object.file.clone(),
         )
     });
@@ -573,7 +639,9 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
     for i in order {
         let (object, id, body, left_out) = &cleaned[i];
         let key = unique(slug(
-            display_name(body).unwrap_or(""),
+            display_name(body)
+                .or(object.key_hint.as_deref())
+                .unwrap_or(""),
             object.kind.ref_prefix,
         ));
         match (object.kind.name, id) {
@@ -637,6 +705,7 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
         group_names: backup.group_names,
         params: BTreeMap::new(),
         param_by_id: BTreeMap::new(),
+        tenant_values: origin.tenant_values.clone(),
     };
 
     resources.sort_by(|a, b| (a.kind.name, &a.key).cmp(&(b.kind.name, &b.key)));
@@ -659,7 +728,7 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
         );
         out.files.push((
             path,
-            template_text(resource, &body, &templated.slots, format),
+            template_text(resource, &body, &templated.slots, origin),
         ));
         *out.resources.entry(resource.kind.name).or_default() += 1;
         let _ = write!(
@@ -671,7 +740,7 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
                 "{name}/{}/{}.json.tera",
                 resource.kind.ref_prefix, resource.key
             )),
-            toml_string(&format!("Imported from {}", resource.file)),
+            toml_string(&format!("{} from {}", origin.verb, resource.file)),
         );
         if !templated.vars.is_empty() {
             let vars: Vec<String> = templated
@@ -683,14 +752,10 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
         }
     }
 
-    let source_name = source
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| source.display().to_string());
     let mut toml = format!(
-        "# Generated by `tenantform import --from {}` from {}.\n",
-        format.as_str(),
-        comment_text(&source_name)
+        "# Generated by `{}` from {}.\n",
+        origin.command,
+        comment_text(&origin.source)
     );
     if !mapper.params.is_empty() {
         toml.push_str(
@@ -727,15 +792,7 @@ pub fn generate(backup: Backup, format: ImportFormat, name: &str, source: &Path)
     let _ = write!(
         toml,
         "\n[baseline]\ndescription = {}\n",
-        toml_string(&format!(
-            "Imported from {} backup {}",
-            match format {
-                ImportFormat::IntuneCd => "IntuneCD",
-                ImportFormat::IntuneManagement => "IntuneManagement",
-                ImportFormat::GraphJson => "Graph JSON",
-            },
-            source_name
-        ))
+        toml_string(&origin.description)
     );
     for (param, p) in &mapper.params {
         let _ = write!(
@@ -785,6 +842,34 @@ mod tests {
         }
         let long = slug(&"a".repeat(200), "x");
         assert!(long.len() <= 60);
+    }
+
+    #[test]
+    fn tenant_values_become_expressions_and_the_rest_stays_json_text() {
+        let values = vec![
+            (
+                "5d3b2c1a-0000-4000-8000-000000000001".to_string(),
+                "tenant.id".to_string(),
+            ),
+            (
+                "contoso.onmicrosoft.com".to_string(),
+                "tenant.domain".to_string(),
+            ),
+        ];
+        assert_eq!(tenant_text("no tenant here", &values), None);
+        assert_eq!(
+            tenant_text(
+                "admin@contoso.onmicrosoft.com \"in\" 5d3b2c1a-0000-4000-8000-000000000001",
+                &values
+            )
+            .as_deref(),
+            Some("admin@{{ tenant.domain }} \\\"in\\\" {{ tenant.id }}")
+        );
+        let import = Origin::backup(ImportFormat::IntuneManagement, Path::new("x"));
+        assert_eq!(
+            tenant_text("a%OrganizationId%b", &import.tenant_values).as_deref(),
+            Some("a{{ tenant.id }}b")
+        );
     }
 }
 
@@ -871,16 +956,22 @@ mod properties {
                         kind,
                         body: json!({"displayName": name, "state": "enabled", "conditions": conditions, "extra": extra,
                             "grantControls": {"termsOfUse": ["5d3b2c1a-9e8f-4a7b-8c6d-1e2f3a4b5c6d"]}}),
+                        key_hint: None,
                     },
                     ForeignObject {
                         file: "g.json".into(),
                         kind: group,
                         body: json!({"id": "5d3b2c1a-9e8f-4a7b-8c6d-1e2f3a4b5c6d", "displayName": name, "description": extra}),
+                        key_hint: None,
                     },
                 ],
                 ..Backup::default()
             };
-            let generated = generate(backup, ImportFormat::GraphJson, "imported", Path::new("b"));
+            let generated = generate(
+                backup,
+                &Origin::backup(ImportFormat::GraphJson, Path::new("b")),
+                "imported",
+            );
             for (path, text) in &generated.files {
                 if path.ends_with(".tera") {
                     prop_assert!(template_is_json_around_its_slots(text).is_ok(), "{path}: {:?}\n{text}", template_is_json_around_its_slots(text));

@@ -32,6 +32,9 @@ pub struct ForeignObject {
     pub kind: &'static Kind,
     /// The object as the tool saved it.
     pub body: Value,
+    /// What to name its resource when the object has no display name (a live singleton's
+    /// `id`, such as `Fido2`); `None` from backup files.
+    pub key_hint: Option<String>,
 }
 
 /// Everything read from a backup folder.
@@ -201,6 +204,7 @@ fn intunecd(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
             file: rel.clone(),
             kind: kind(kind_name),
             body,
+            key_hint: None,
         });
     }
 }
@@ -247,6 +251,7 @@ fn intunemanagement(files: &[(String, std::path::PathBuf)], backup: &mut Backup)
                 file: rel.clone(),
                 kind: kind(kind_name),
                 body,
+                key_hint: None,
             });
         }
     }
@@ -365,7 +370,12 @@ fn graph_json(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
                 continue;
             };
             match graph_kind(&body) {
-                Some(kind) => backup.objects.push(ForeignObject { file, kind, body }),
+                Some(kind) => backup.objects.push(ForeignObject {
+                    file,
+                    kind,
+                    body,
+                    key_hint: None,
+                }),
                 None => backup.findings.push(Finding::warning(
                     &file,
                     "not imported: neither @odata.context, @odata.type nor its properties say which resource kind this is",

@@ -170,6 +170,20 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
     }
 }
 
+/// Refuse a bad baseline name, or a non-empty `out` without `force`: before any reading.
+pub fn check_output(name: &str, out: &Path, force: bool) -> Result<(), ImportError> {
+    if !crate::source::model::is_resource_key(name) {
+        return Err(ImportError::BadName(name.to_string()));
+    }
+    if out.exists() && !force {
+        let mut entries = std::fs::read_dir(out).map_err(io(out))?;
+        if entries.next().is_some() {
+            return Err(ImportError::OutNotEmpty(out.to_path_buf()));
+        }
+    }
+    Ok(())
+}
+
 /// Import a backup folder into a baseline.
 pub fn import(options: &ImportOptions) -> Result<ImportReport, ImportError> {
     if !crate::source::model::is_resource_key(&options.name) {
@@ -178,14 +192,26 @@ pub fn import(options: &ImportOptions) -> Result<ImportReport, ImportError> {
     if !options.source.is_dir() {
         return Err(ImportError::NoSource(options.source.clone()));
     }
-    if options.out.exists() && !options.force {
-        let mut entries = std::fs::read_dir(&options.out).map_err(io(&options.out))?;
-        if entries.next().is_some() {
-            return Err(ImportError::OutNotEmpty(options.out.clone()));
-        }
-    }
+    check_output(&options.name, &options.out, options.force)?;
     let backup = layout::read_backup(&options.source, options.format);
-    let generated = emit::generate(backup, options.format, &options.name, &options.source);
+    write_baseline(
+        backup,
+        &emit::Origin::backup(options.format, &options.source),
+        &options.name,
+        &options.out,
+    )
+}
+
+/// Turn objects already in memory (read from files, or from a live tenant by `export`) into
+/// baseline `name` under `out`: the same cleaning, id mapping and emitter for every source.
+/// Nothing is written while a finding is an error. Call [`check_output`] first.
+pub fn write_baseline(
+    backup: layout::Backup,
+    origin: &emit::Origin,
+    name: &str,
+    out: &Path,
+) -> Result<ImportReport, ImportError> {
+    let generated = emit::generate(backup, origin, name);
     let mut report = ImportReport {
         findings: generated.findings,
         written: Vec::new(),
@@ -197,12 +223,12 @@ pub fn import(options: &ImportOptions) -> Result<ImportReport, ImportError> {
     if report.has_errors() {
         return Ok(report);
     }
-    let templates = options.out.join("templates").join(&options.name);
+    let templates = out.join("templates").join(name);
     if templates.exists() {
         std::fs::remove_dir_all(&templates).map_err(io(&templates))?;
     }
     for (rel, text) in &generated.files {
-        let path = options.out.join(rel);
+        let path = out.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }

@@ -15,7 +15,7 @@ use crate::harness::{Cmd, Output, Project, tenantform};
 use crate::sim_support::Sim;
 
 /// Throttling windows are this many times shorter (simulator and client alike).
-const SCALE: &str = "20";
+pub(crate) const SCALE: &str = "20";
 
 pub(crate) struct World {
     pub(crate) sim: Sim,
@@ -58,7 +58,7 @@ impl World {
         let mut c = self.project.cmd(args);
         if matches!(
             args.first(),
-            Some(&"plan" | &"deploy" | &"drift" | &"snapshot")
+            Some(&"plan" | &"deploy" | &"drift" | &"snapshot" | &"export")
         ) {
             c.args(&["--time-scale", SCALE]);
         }
