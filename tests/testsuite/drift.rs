@@ -516,6 +516,38 @@ fn the_dashboard_flags_a_drifted_tenant_with_its_diff_and_who_changed_it() {
         other.contains("None: the tenant is as its baselines say."),
         "{other}"
     );
+
+    // In a real browser: the drifted filter leaves the drifted tenant alone, and its page, as
+    // rendered, shows the change and who made it, without console errors.
+    let Some(chromium) = crate::report::chromium() else {
+        return;
+    };
+    let profile = tempfile::tempdir().expect("profile");
+    let index = format!("file://{}", site.join("index.html").display());
+    let (dom, stderr) = crate::report::headless(
+        &chromium,
+        profile.path(),
+        &["--dump-dom"],
+        &format!("{index}?state=drifted"),
+    );
+    assert!(
+        crate::report::console_errors(&stderr).is_empty(),
+        "{stderr}"
+    );
+    assert!(dom.contains("1 of 2 tenants on this page shown"), "{dom}");
+    let page = format!(
+        "file://{}",
+        site.join(format!("tenants/{}.html", w.tenant(0))).display()
+    );
+    let (dom, stderr) = crate::report::headless(&chromium, profile.path(), &["--dump-dom"], &page);
+    assert!(
+        crate::report::console_errors(&stderr).is_empty(),
+        "{stderr}"
+    );
+    assert!(
+        dom.contains("changed by night.admin@contoso.example"),
+        "{dom}"
+    );
 }
 
 #[test]

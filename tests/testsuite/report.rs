@@ -253,7 +253,7 @@ fn the_dashboard_flags_the_failed_and_pending_tenants_shows_the_diff_and_the_ski
 
 /// Headless Chromium, or `None` with a loud message (a failure when CI requires it).
 #[allow(clippy::print_stderr)] // says loudly that it skipped
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let found = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .map(|name| Path::new("/usr/bin").join(name))
@@ -271,7 +271,12 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Run Chromium headless on one page; returns (stdout, stderr).
-fn headless(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> (String, String) {
+pub(crate) fn headless(
+    chromium: &Path,
+    profile: &Path,
+    args: &[&str],
+    url: &str,
+) -> (String, String) {
     let out = Command::new(chromium)
         .args([
             "--headless",
@@ -297,7 +302,7 @@ fn headless(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> (Strin
 }
 
 /// Console errors Chromium logged for the page (script errors, failed loads).
-fn console_errors(stderr: &str) -> Vec<&str> {
+pub(crate) fn console_errors(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
         .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("net::ERR_"))
