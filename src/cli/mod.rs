@@ -26,6 +26,7 @@ mod runs;
 mod schema;
 mod sim;
 mod snapshot;
+mod sync;
 mod validate;
 
 /// Exit codes, documented in the book (reference/cli.md).
@@ -99,6 +100,9 @@ enum Command {
     /// Back up each tenant's managed objects as Graph JSON, one canonical file per object
     /// (diffs cleanly in git). Reads Graph, writes nothing to it.
     Snapshot(snapshot::SnapshotArgs),
+    /// Cross-tenant synchronization links: `sync status` reads each link's job in its source
+    /// tenant (state, last cycle, users synchronized, quarantine).
+    Sync(sync::Args),
     /// Write a baseline that reproduces a live tenant (a golden tenant → the fleet's baseline):
     /// its objects through the importer's cleaning and id mapping. Reads Graph, writes nothing
     /// to it.
@@ -221,6 +225,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run_deploy(args, today),
         Command::Drift(args) => drift::run_drift(args, today),
         Command::Snapshot(args) => snapshot::run_snapshot(args, today),
+        Command::Sync(args) => sync::run(args, today),
         Command::Export(args) => export::run_export(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Rollback(args) => rollback::run(args, today),

@@ -26,7 +26,23 @@ use crate::graph::{auth, cloud};
 use crate::report::{LinkReport, TenantReport};
 
 pub mod apply;
+pub mod status;
 pub mod steps;
+
+/// A Graph session for a tenant of the fleet (its cloud, endpoints and credentials), or why not.
+pub(crate) fn session_for(fleet: &crate::deploy::Fleet, id: &str) -> Result<TenantSession, String> {
+    let project = &fleet.project;
+    let tenant = project
+        .tenants
+        .iter()
+        .find(|t| t.id == id)
+        .and_then(|e| project.tenant(e))
+        .ok_or_else(|| "not in the project".to_string())?;
+    let endpoints = cloud::resolve(tenant.cloud, &tenant.endpoints).map_err(|e| e.to_string())?;
+    let credentials = auth::load_credentials(tenant.credentials.as_ref(), &fleet.dir, &*fleet.env)
+        .map_err(|e| e.to_string())?;
+    Ok(TenantSession::new(id, endpoints, credentials))
+}
 
 fn not_run(link: &str, why: String) -> LinkReport {
     LinkReport {
@@ -98,21 +114,7 @@ pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkRepor
             if sessions.contains_key(id) || session_errors.contains_key(id) {
                 continue;
             }
-            let tenant = project
-                .tenants
-                .iter()
-                .find(|t| &t.id == id)
-                .and_then(|e| project.tenant(e));
-            let made = tenant
-                .ok_or_else(|| "not in the project".to_string())
-                .and_then(|t| {
-                    let endpoints =
-                        cloud::resolve(t.cloud, &t.endpoints).map_err(|e| e.to_string())?;
-                    let credentials =
-                        auth::load_credentials(t.credentials.as_ref(), &fleet.dir, &*fleet.env)
-                            .map_err(|e| e.to_string())?;
-                    Ok(TenantSession::new(id, endpoints, credentials))
-                });
+            let made = session_for(fleet, id);
             match made {
                 Ok(s) => {
                     sessions.insert(id.clone(), s);

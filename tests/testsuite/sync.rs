@@ -81,6 +81,15 @@ impl Linked {
             .run()
     }
 
+    fn sync_status(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["sync", "status"];
+        args.extend_from_slice(extra);
+        self.project
+            .cmd(&args)
+            .env(FLEET_SECRET_ENV, &self.secret)
+            .run()
+    }
+
     fn seed(&self, upn: &str, groups: &[&str]) -> String {
         let user = self
             .sim
@@ -192,6 +201,18 @@ fn a_link_deploys_target_first_users_flow_and_a_second_deploy_changes_nothing() 
     let job = w.job();
     assert_eq!(job["status"]["code"], "Active");
     assert_eq!(job["schedule"]["state"], "Active");
+    // sync status reads the same from the source tenant.
+    let status = w.sync_status(&[]).code(0);
+    assert!(
+        status.stdout.contains("hub-to-spoke: ")
+            && status.stdout.contains(": Active; last cycle ")
+            && status.stdout.contains("(Succeeded); 1 synchronized"),
+        "{}",
+        status.stdout
+    );
+    let json = w.sync_status(&["--json"]).code(0).json();
+    assert_eq!(json[0]["state"], "Active");
+    assert_eq!(json[0]["synchronized"][0][1], 1);
 
     // A second deploy finds everything in place: one app, one job, one assignment.
     w.deploy()
@@ -258,5 +279,34 @@ fn a_target_that_withdrew_inbound_sync_quarantines_the_job() {
     assert_eq!(
         job["status"]["quarantine"]["error"]["code"],
         "AzureActiveDirectoryCrossTenantSyncPolicyCheckFailure"
+    );
+    // sync status says so, and why, and exits 2.
+    let status = w.sync_status(&["--link", "hub-to-spoke"]).code(2);
+    assert!(status.stdout.contains(": Quarantine"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("  quarantine: "),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("1 need attention"),
+        "{}",
+        status.stdout
+    );
+    // A link the project does not have is a usage error naming the ones it has.
+    let out = w.sync_status(&["--link", "nope"]).code(64);
+    assert!(out.stderr.contains("links: hub-to-spoke"), "{}", out.stderr);
+}
+
+#[test]
+fn sync_status_before_any_deploy_says_the_link_is_not_set_up() {
+    let w = Linked::new();
+    let status = w.sync_status(&[]).code(2);
+    assert!(
+        status
+            .stdout
+            .contains(": not set up; run tenantform deploy"),
+        "{}",
+        status.stdout
     );
 }
