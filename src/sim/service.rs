@@ -145,12 +145,53 @@ impl AuditLog<'_> {
     }
 }
 
+/// True when the token's roles hold `permission`.
+fn has_role(claims: &AccessClaims, permission: &str) -> bool {
+    claims
+        .roles
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(permission))
+}
+
 /// The outcome of one Graph call, for the log.
 pub(crate) struct Outcome {
     pub(crate) reply: Reply,
     pub(crate) throttled: bool,
     pub(crate) retry_after: Option<f64>,
     pub(crate) fault: Option<&'static str>,
+}
+
+impl Outcome {
+    /// An answer that was neither throttled nor a fault.
+    fn plain(reply: Reply) -> Outcome {
+        Outcome {
+            reply,
+            throttled: false,
+            retry_after: None,
+            fault: None,
+        }
+    }
+
+    /// Graph's 429, with `Retry-After` when the limit gives one and the throttle's headers.
+    fn throttled(retry_after: Option<f64>, headers: Vec<(&'static str, String)>) -> Outcome {
+        let mut reply = Reply::error(
+            429,
+            "TooManyRequests",
+            "Too many requests. Please retry again later.",
+        );
+        if let Some(seconds) = retry_after {
+            reply = reply.with_header("Retry-After", throttle::retry_after_value(seconds));
+        }
+        for (name, value) in headers {
+            reply = reply.with_header(name, value);
+        }
+        Outcome {
+            reply,
+            throttled: true,
+            retry_after,
+            fault: None,
+        }
+    }
 }
 
 pub(crate) fn fault_name(fault: &Fault) -> &'static str {
@@ -370,12 +411,7 @@ impl App {
         tenant: &Tenant,
         request: &GraphRequest<'_>,
     ) -> Outcome {
-        let plain = |reply: Reply| Outcome {
-            reply,
-            throttled: false,
-            retry_after: None,
-            fault: None,
-        };
+        let plain = Outcome::plain;
         if let Some(log) = AuditLog::of_path(request.path) {
             return self.audit_log(claims, tenant, request, log);
         }
@@ -408,45 +444,19 @@ impl App {
             Admission::Throttled {
                 retry_after,
                 headers,
-            } => {
-                let mut reply = Reply::error(
-                    429,
-                    "TooManyRequests",
-                    "Too many requests. Please retry again later.",
-                );
-                if let Some(seconds) = retry_after {
-                    reply = reply.with_header("Retry-After", throttle::retry_after_value(seconds));
-                }
-                for (name, value) in headers {
-                    reply = reply.with_header(name, value);
-                }
-                return Outcome {
-                    reply,
-                    throttled: true,
-                    retry_after,
-                    fault: None,
-                };
-            }
+            } => return Outcome::throttled(retry_after, headers),
         };
         if let Some(synchronization) = synchronization {
-            return self.call_outside_registry(
-                claims,
-                tenant,
-                request,
-                synchronization.permission(write),
-                extra_headers,
-                |call| call.sync(synchronization),
-            );
+            let allowed = has_role(claims, synchronization.permission(write));
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.sync(synchronization)
+            });
         }
         if let Some(directory) = directory {
-            return self.call_outside_registry(
-                claims,
-                tenant,
-                request,
-                directory.permission(),
-                extra_headers,
-                |call| call.directory(directory),
-            );
+            let allowed = has_role(claims, directory.permission());
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.directory(directory)
+            });
         }
         let target = match target {
             Ok(target) => target,
@@ -458,60 +468,26 @@ impl App {
                 ));
             }
         };
-        if !permitted(target.kind(), write, &claims.roles) {
-            return plain(Reply::error(
-                403,
-                "Authorization_RequestDenied",
-                "Insufficient privileges to complete the operation.",
-            ));
-        }
-        let query = match Query::parse(request.query) {
-            Ok(query) => query,
-            Err(reply) => return plain(reply),
-        };
-        let actor = crate::sim::audit::Actor::App {
-            app_id: claims.appid.clone(),
-            service_principal_id: claims.oid.clone(),
-        };
-        let call = Call {
-            app: self,
-            tenant,
-            request,
-            query,
-            now_ms: self.now_ms(),
-            clock_ms: self.clock_ms(),
-            actor: &actor,
-        };
-        let mut reply = call.handle(target);
-        for (name, value) in extra_headers {
-            reply = reply.with_header(name, value);
-        }
-        plain(reply)
+        let allowed = permitted(target.kind(), write, &claims.roles);
+        self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+            call.handle(target)
+        })
     }
 
-    /// A call to a route the kinds registry does not describe (directory reads, cross-tenant
-    /// synchronization), already admitted by the throttle: 403 without `permission`, else
-    /// `handle` with the parsed query, and the throttle's headers on the reply.
-    fn call_outside_registry(
+    /// A call already admitted by the throttle: 403 unless `allowed` (the caller's roles
+    /// grant what the route needs), else `handle` with the parsed query and the caller as the
+    /// actor, and the throttle's headers on the reply.
+    fn call_admitted(
         &self,
         claims: &AccessClaims,
         tenant: &Tenant,
         request: &GraphRequest<'_>,
-        permission: &str,
+        allowed: bool,
         extra_headers: Vec<(&'static str, String)>,
         handle: impl FnOnce(&Call<'_>) -> Reply,
     ) -> Outcome {
-        let plain = |reply: Reply| Outcome {
-            reply,
-            throttled: false,
-            retry_after: None,
-            fault: None,
-        };
-        if !claims
-            .roles
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(permission))
-        {
+        let plain = Outcome::plain;
+        if !allowed {
             return plain(Reply::error(
                 403,
                 "Authorization_RequestDenied",
@@ -553,12 +529,7 @@ impl App {
     ) -> Outcome {
         use crate::kinds::ThrottleClass;
         use crate::sim::audit;
-        let plain = |reply: Reply| Outcome {
-            reply,
-            throttled: false,
-            retry_after: None,
-            fault: None,
-        };
+        let plain = Outcome::plain;
         if request.method != "GET" {
             return plain(Reply::error(
                 405,
@@ -578,23 +549,14 @@ impl App {
             write: false,
             resource_units: 1,
         });
-        if let Admission::Throttled { retry_after, .. } = admission {
-            let mut reply = Reply::error(
-                429,
-                "TooManyRequests",
-                "Too many requests. Please retry again later.",
-            );
-            if let Some(seconds) = retry_after {
-                reply = reply.with_header("Retry-After", throttle::retry_after_value(seconds));
-            }
-            return Outcome {
-                reply,
-                throttled: true,
-                retry_after,
-                fault: None,
-            };
+        if let Admission::Throttled {
+            retry_after,
+            headers,
+        } = admission
+        {
+            return Outcome::throttled(retry_after, headers);
         }
-        let has = |p: &str| claims.roles.iter().any(|r| r.eq_ignore_ascii_case(p));
+        let has = |p: &str| has_role(claims, p);
         let allowed = if intune {
             audit::INTUNE_AUDIT_PERMISSIONS.iter().any(|p| has(p))
         } else {
