@@ -1,0 +1,148 @@
+//! The kinds a cross-tenant synchronization link compiles into: a table apart from
+//! [`KINDS`](super::KINDS), because only links produce them (see [`LINK_KINDS`]).
+
+use super::*;
+
+/// The Azure2Azure application template ("Cross-tenant synchronization configuration").
+pub const CROSS_TENANT_SYNC_TEMPLATE: &str = "518e5f48-1fc8-4c48-9387-9fdf28b0dfe7";
+
+/// The kinds a cross-tenant synchronization link compiles into (besides the partner and
+/// partner identity synchronization kinds of [`KINDS`]). They are data like every kind (path,
+/// method, match key, permissions, throttle class, schema), but only links produce them: a
+/// baseline cannot declare one (their paths hang off objects a link creates, and their ids come
+/// from the answers of earlier steps), so they are not in [`KINDS`] and the simulator serves
+/// them with the provisioning service's semantics (`sim/graph/sync.rs`), not the generic ones.
+/// Facts: `../shared/cross-tenant-sync-facts.md`.
+pub const LINK_KINDS: &[Kind] = &[
+    link_kind(
+        "appRoleAssignment",
+        "app-role-assignment",
+        "A user or group in a link's scope: assigned to the configuration app's msiam_access role; matched by principalId",
+        "/servicePrincipals/{servicePrincipal}/appRoleAssignedTo",
+        Some(Method::Post),
+        Method::Post,
+        &["principalId"],
+        &[
+            "Application.ReadWrite.All",
+            "AppRoleAssignment.ReadWrite.All",
+        ],
+        "appRoleAssignment",
+    ),
+    link_kind(
+        "applicationTemplateInstance",
+        "configuration-app",
+        "The link's configuration app and its service principal, instantiated from the cross-tenant synchronization template; matched by displayName",
+        "/applicationTemplates/{templateId}/instantiate",
+        Some(Method::Post),
+        Method::Patch,
+        &["displayName"],
+        &["Application.ReadWrite.All"],
+        "applicationServicePrincipal",
+    ),
+    Kind {
+        api_version: ApiVersion::Beta,
+        shape: Shape::Singleton,
+        ..link_kind(
+            "externalIdentitiesPolicy",
+            "external-identities-policy",
+            "The target's external identities policy: whether synchronized users may leave (beta); singleton",
+            "/policies/externalIdentitiesPolicy",
+            None,
+            Method::Patch,
+            &[],
+            &["Policy.ReadWrite.ExternalIdentities"],
+            "externalIdentitiesPolicy",
+        )
+    },
+    link_kind(
+        "synchronizationJob",
+        "sync-job",
+        "The link's synchronization job on the configuration app; matched by templateId",
+        "/servicePrincipals/{servicePrincipal}/synchronization/jobs",
+        Some(Method::Post),
+        Method::Post,
+        &["templateId"],
+        &["Synchronization.ReadWrite.All"],
+        "synchronizationJob",
+    ),
+    link_kind(
+        "synchronizationJobStart",
+        "sync-job-start",
+        "Start the link's job (an action; a job already running is left alone)",
+        "/servicePrincipals/{servicePrincipal}/synchronization/jobs/{job}/start",
+        Some(Method::Post),
+        Method::Post,
+        &[],
+        &["Synchronization.ReadWrite.All"],
+        "synchronizationJobStart",
+    ),
+    link_kind(
+        "synchronizationSchema",
+        "sync-schema",
+        "The job's schema: userType, attribute-mapping overrides and scoping filter of the user rule (PUT of the whole schema)",
+        "/servicePrincipals/{servicePrincipal}/synchronization/jobs/{job}/schema",
+        Some(Method::Put),
+        Method::Put,
+        &[],
+        &["Synchronization.ReadWrite.All"],
+        "synchronizationSchema",
+    ),
+    link_kind(
+        "synchronizationSecrets",
+        "sync-secrets",
+        "The configuration app's synchronization secrets (target tenant id, SyncPolicy auth, notifications, deletion threshold); PUT replaces all",
+        "/servicePrincipals/{servicePrincipal}/synchronization/secrets",
+        Some(Method::Put),
+        Method::Put,
+        &[],
+        &["Synchronization.ReadWrite.All"],
+        "synchronizationSecretKeyStringValuePair",
+    ),
+];
+
+#[allow(clippy::too_many_arguments)]
+const fn link_kind(
+    name: &'static str,
+    ref_prefix: &'static str,
+    summary: &'static str,
+    path: &'static str,
+    create_method: Option<Method>,
+    update_method: Method,
+    match_key: &'static [&'static str],
+    permissions: &'static [&'static str],
+    root_type: &'static str,
+) -> Kind {
+    Kind {
+        name,
+        ref_prefix,
+        summary,
+        api_version: ApiVersion::V1,
+        shape: Shape::Child,
+        path,
+        path_params: &[],
+        create_method,
+        update_method,
+        match_key,
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions,
+        schema: SchemaSpec {
+            id: name,
+            root_type,
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &[],
+            read_only: &["id"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: NO_NORMALIZATION,
+        lints: &[],
+    }
+}
+
+/// Look a link kind up by name.
+pub fn link_kind_by_name(name: &str) -> Option<&'static Kind> {
+    LINK_KINDS.iter().find(|k| k.name == name)
+}
