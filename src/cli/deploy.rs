@@ -306,6 +306,24 @@ pub(super) fn load_valid(
     Ok(fleet)
 }
 
+/// The fleet and the targets a reading command (`drift`, `snapshot`) works on: the project
+/// loaded and the selection validated, or the exit code already explained.
+pub(super) fn read_targets(
+    scope: &Scope,
+    today: jiff::civil::Date,
+) -> Result<(Arc<Fleet>, Vec<Target>), u8> {
+    let selection = selection(&scope.selector);
+    let fleet = Arc::new(load_valid(
+        &scope.project.project,
+        &selection,
+        None,
+        "read",
+        today,
+    )?);
+    let targets = fleet.targets(&selection);
+    Ok((fleet, targets))
+}
+
 pub(super) fn make_run(
     fleet: Arc<Fleet>,
     client: Arc<GraphClient>,

@@ -2,7 +2,6 @@
 //! changed it, and exit 0 in sync, 2 drift found, 3 a tenant could not be read.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use tenantform::deploy::{self, DeployOptions};
 use tenantform::report::drift::{
@@ -75,18 +74,10 @@ pub(crate) struct DriftArgs {
 }
 
 pub(crate) fn run_drift(args: DriftArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
-    let selection = super::deploy::selection(&args.scope.selector);
-    let fleet = match super::deploy::load_valid(
-        &args.scope.project.project,
-        &selection,
-        None,
-        "read",
-        today,
-    ) {
-        Ok(fleet) => Arc::new(fleet),
+    let (fleet, targets) = match super::deploy::read_targets(&args.scope, today) {
+        Ok(read) => read,
         Err(code) => return Ok(code),
     };
-    let targets = fleet.targets(&selection);
     let client = super::deploy::client(&args.connection)?;
     let style = match (args.format, &args.out) {
         (DriftFormat::Human, _) | (_, Some(_)) => Style::for_humans(),

@@ -2,7 +2,6 @@
 //! canonical file per object, under `OUT/<tenant-id>/<kind>/<resource-key>.json`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use tenantform::deploy::{self, DeployOptions};
 use tenantform::report::progress::Style;
@@ -37,15 +36,8 @@ pub(crate) struct SnapshotArgs {
 }
 
 pub(crate) fn run_snapshot(args: SnapshotArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
-    let selection = super::deploy::selection(&args.scope.selector);
-    let fleet = match super::deploy::load_valid(
-        &args.scope.project.project,
-        &selection,
-        None,
-        "read",
-        today,
-    ) {
-        Ok(fleet) => Arc::new(fleet),
+    let (fleet, targets) = match super::deploy::read_targets(&args.scope, today) {
+        Ok(read) => read,
         Err(code) => return Ok(code),
     };
     std::fs::create_dir_all(&args.out).map_err(|e| {
@@ -54,7 +46,6 @@ pub(crate) fn run_snapshot(args: SnapshotArgs, today: jiff::civil::Date) -> anyh
             args.out.display()
         )
     })?;
-    let targets = fleet.targets(&selection);
     let client = super::deploy::client(&args.connection)?;
     let options = DeployOptions {
         plan_only: true,
