@@ -3,7 +3,8 @@
 //! Every stage reads the same entry: `bundle` takes the path, methods and match key; `validate`
 //! takes the schema id, the reference slots and the lints that apply; the simulator, `plan` and
 //! `deploy` (later issues) take the shape, the throttle class and the normalization rules. Adding
-//! a kind is one entry in [`KINDS`] plus its generated schema (see `src/schema/`).
+//! a kind is one entry in its area's table (`kinds/entra.rs`, `kinds/intune.rs`; [`all`] joins
+//! them) plus its generated schema (see `src/schema/`).
 //!
 //! Facts behind each entry: `../shared/graph-wire-facts.md` section 5.
 
@@ -188,6 +189,10 @@ pub struct Kind {
     pub throttle: ThrottleClass,
     /// Application permissions the deploying app needs.
     pub permissions: &'static [&'static str],
+    /// Service plans the tenant must have for objects of this kind to exist (Graph's
+    /// `subscribedSkus` service plan names, e.g. [`ENTRA_ID_P1`]); any one of them will do.
+    /// Empty: every tenant has the kind.
+    pub licences: &'static [&'static str],
     /// Schema generation and validation.
     pub schema: SchemaSpec,
     /// Where references may appear and to which kind they must point.
@@ -205,7 +210,7 @@ impl Kind {
     }
 }
 
-const NO_NORMALIZATION: Normalization = Normalization {
+pub(crate) const NO_NORMALIZATION: Normalization = Normalization {
     set_arrays: &[],
     ignore: &[
         "id",
@@ -216,710 +221,41 @@ const NO_NORMALIZATION: Normalization = Normalization {
     null_equals_empty: true,
 };
 
-const AUTH_METHOD_IDS: &[(&str, &str)] = &[
-    (
-        "#microsoft.graph.emailAuthenticationMethodConfiguration",
-        "Email",
-    ),
-    (
-        "#microsoft.graph.fido2AuthenticationMethodConfiguration",
-        "Fido2",
-    ),
-    (
-        "#microsoft.graph.microsoftAuthenticatorAuthenticationMethodConfiguration",
-        "MicrosoftAuthenticator",
-    ),
-    (
-        "#microsoft.graph.qrCodePinAuthenticationMethodConfiguration",
-        "QRCodePin",
-    ),
-    (
-        "#microsoft.graph.smsAuthenticationMethodConfiguration",
-        "Sms",
-    ),
-    (
-        "#microsoft.graph.softwareOathAuthenticationMethodConfiguration",
-        "SoftwareOath",
-    ),
-    (
-        "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration",
-        "TemporaryAccessPass",
-    ),
-    (
-        "#microsoft.graph.voiceAuthenticationMethodConfiguration",
-        "Voice",
-    ),
-    (
-        "#microsoft.graph.x509CertificateAuthenticationMethodConfiguration",
-        "X509Certificate",
-    ),
-];
-
-const COMPLIANCE_TYPES: &[&str] = &[
-    "androidCompliancePolicy",
-    "androidWorkProfileCompliancePolicy",
-    "iosCompliancePolicy",
-    "macOSCompliancePolicy",
-    "windows10CompliancePolicy",
-    "windows10MobileCompliancePolicy",
-    "windows81CompliancePolicy",
-    "windowsPhone81CompliancePolicy",
-];
-
-const DEVICE_CONFIGURATION_TYPES: &[&str] = &[
-    "androidCustomConfiguration",
-    "androidGeneralDeviceConfiguration",
-    "androidWorkProfileCustomConfiguration",
-    "androidWorkProfileGeneralDeviceConfiguration",
-    "editionUpgradeConfiguration",
-    "iosCustomConfiguration",
-    "iosDeviceFeaturesConfiguration",
-    "iosGeneralDeviceConfiguration",
-    "iosUpdateConfiguration",
-    "macOSCustomConfiguration",
-    "macOSDeviceFeaturesConfiguration",
-    "macOSGeneralDeviceConfiguration",
-    "sharedPCConfiguration",
-    "windows10CustomConfiguration",
-    "windows10EndpointProtectionConfiguration",
-    "windows10EnterpriseModernAppManagementConfiguration",
-    "windows10GeneralConfiguration",
-    "windows10SecureAssessmentConfiguration",
-    "windows10TeamGeneralConfiguration",
-    "windows81GeneralConfiguration",
-    "windowsDefenderAdvancedThreatProtectionConfiguration",
-    "windowsPhone81CustomConfiguration",
-    "windowsPhone81GeneralConfiguration",
-    "windowsUpdateForBusinessConfiguration",
-];
-
-const ASSIGNMENT_REF_SLOTS: &[RefSlot] = &[RefSlot {
-    pointer: "/assignments/*/target/groupId",
-    kind: "group",
-}];
-
-/// Every kind tenantform knows, sorted by name.
-pub const KINDS: &[Kind] = &[
-    Kind {
-        name: "authenticationMethodConfiguration",
-        ref_prefix: "auth-method",
-        summary: "One authentication method's configuration (Fido2, MicrosoftAuthenticator, Sms, ...); chosen by @odata.type",
-        api_version: ApiVersion::V1,
-        shape: Shape::FixedMember,
-        path: "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{method}",
-        path_params: &[("method", PathParam::ODataTypeId(AUTH_METHOD_IDS))],
-        create_method: None,
-        update_method: Method::Patch,
-        match_key: &["@odata.type"],
-        parent_kind: None,
-        throttle: ThrottleClass::Identity,
-        permissions: &["Policy.ReadWrite.AuthenticationMethod"],
-        schema: SchemaSpec {
-            id: "authenticationMethodConfiguration",
-            root_type: "authenticationMethodConfiguration",
-            concrete_types: &[
-                "emailAuthenticationMethodConfiguration",
-                "fido2AuthenticationMethodConfiguration",
-                "microsoftAuthenticatorAuthenticationMethodConfiguration",
-                "qrCodePinAuthenticationMethodConfiguration",
-                "smsAuthenticationMethodConfiguration",
-                "softwareOathAuthenticationMethodConfiguration",
-                "temporaryAccessPassAuthenticationMethodConfiguration",
-                "voiceAuthenticationMethodConfiguration",
-                "x509CertificateAuthenticationMethodConfiguration",
-            ],
-            inline_navigation: &[
-                (
-                    "microsoftAuthenticatorAuthenticationMethodConfiguration",
-                    "includeTargets",
-                ),
-                ("fido2AuthenticationMethodConfiguration", "includeTargets"),
-                ("smsAuthenticationMethodConfiguration", "includeTargets"),
-                ("voiceAuthenticationMethodConfiguration", "includeTargets"),
-                (
-                    "temporaryAccessPassAuthenticationMethodConfiguration",
-                    "includeTargets",
-                ),
-                ("emailAuthenticationMethodConfiguration", "includeTargets"),
-                (
-                    "softwareOathAuthenticationMethodConfiguration",
-                    "includeTargets",
-                ),
-                (
-                    "x509CertificateAuthenticationMethodConfiguration",
-                    "includeTargets",
-                ),
-                (
-                    "qrCodePinAuthenticationMethodConfiguration",
-                    "includeTargets",
-                ),
-            ],
-            required_on_create: &[],
-            read_only: &["id"],
-            odata_type_required: true,
-            action_parameter: None,
-        },
-        ref_slots: &[
-            RefSlot {
-                pointer: "/includeTargets/*/id",
-                kind: "group",
-            },
-            RefSlot {
-                pointer: "/excludeTargets/*/id",
-                kind: "group",
-            },
-        ],
-        normalization: Normalization {
-            set_arrays: &["/includeTargets", "/excludeTargets"],
-            ..NO_NORMALIZATION
-        },
-        lints: &[],
-    },
-    Kind {
-        name: "authenticationMethodsPolicy",
-        ref_prefix: "auth-methods-policy",
-        summary: "The tenant's authentication methods policy (registration campaign, migration state); singleton",
-        api_version: ApiVersion::V1,
-        shape: Shape::Singleton,
-        path: "/policies/authenticationMethodsPolicy",
-        path_params: &[],
-        create_method: None,
-        update_method: Method::Patch,
-        match_key: &[],
-        parent_kind: None,
-        throttle: ThrottleClass::Identity,
-        permissions: &["Policy.ReadWrite.AuthenticationMethod"],
-        schema: SchemaSpec {
-            id: "authenticationMethodsPolicy",
-            root_type: "authenticationMethodsPolicy",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &[],
-            read_only: &["id", "lastModifiedDateTime", "policyVersion"],
-            odata_type_required: false,
-            action_parameter: None,
-        },
-        ref_slots: &[RefSlot {
-            pointer: "/registrationEnforcement/authenticationMethodsRegistrationCampaign/*/*/id",
-            kind: "group",
-        }],
-        normalization: NO_NORMALIZATION,
-        lints: &[],
-    },
-    Kind {
-        name: "authorizationPolicy",
-        ref_prefix: "authorization-policy",
-        summary: "Tenant-wide authorization settings (guest invites, user consent, default user permissions); singleton",
-        api_version: ApiVersion::V1,
-        shape: Shape::Singleton,
-        path: "/policies/authorizationPolicy",
-        path_params: &[],
-        create_method: None,
-        update_method: Method::Patch,
-        match_key: &[],
-        parent_kind: None,
-        throttle: ThrottleClass::Identity,
-        permissions: &["Policy.ReadWrite.Authorization"],
-        schema: SchemaSpec {
-            id: "authorizationPolicy",
-            root_type: "authorizationPolicy",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &[],
-            read_only: &["id", "deletedDateTime"],
-            odata_type_required: false,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: Normalization {
-            set_arrays: &["/defaultUserRolePermissions/permissionGrantPoliciesAssigned"],
-            ..NO_NORMALIZATION
-        },
-        lints: &[],
-    },
-    Kind {
-        name: "conditionalAccessPolicy",
-        ref_prefix: "ca-policy",
-        summary: "A Conditional Access policy; matched by displayName",
-        api_version: ApiVersion::V1,
-        shape: Shape::Collection,
-        path: "/identity/conditionalAccess/policies",
-        path_params: &[],
-        create_method: Some(Method::Post),
-        update_method: Method::Patch,
-        match_key: &["displayName"],
-        parent_kind: None,
-        throttle: ThrottleClass::ConditionalAccess,
-        permissions: &[
-            "Policy.Read.All",
-            "Policy.ReadWrite.ConditionalAccess",
-            "Application.Read.All",
-        ],
-        schema: SchemaSpec {
-            id: "conditionalAccessPolicy",
-            root_type: "conditionalAccessPolicy",
-            concrete_types: &[],
-            inline_navigation: &[("conditionalAccessGrantControls", "authenticationStrength")],
-            required_on_create: &["displayName", "state", "conditions"],
-            read_only: &[
-                "id",
-                "createdDateTime",
-                "modifiedDateTime",
-                "deletedDateTime",
-            ],
-            odata_type_required: false,
-            action_parameter: None,
-        },
-        ref_slots: &[
-            RefSlot {
-                pointer: "/conditions/users/includeGroups/*",
-                kind: "group",
-            },
-            RefSlot {
-                pointer: "/conditions/users/excludeGroups/*",
-                kind: "group",
-            },
-            RefSlot {
-                pointer: "/conditions/locations/includeLocations/*",
-                kind: "namedLocation",
-            },
-            RefSlot {
-                pointer: "/conditions/locations/excludeLocations/*",
-                kind: "namedLocation",
-            },
-        ],
-        normalization: Normalization {
-            set_arrays: &[
-                "/conditions/clientAppTypes",
-                "/conditions/applications/*",
-                "/conditions/users/*",
-                "/conditions/platforms/*",
-                "/conditions/locations/*",
-                "/conditions/signInRiskLevels",
-                "/conditions/userRiskLevels",
-                "/conditions/servicePrincipalRiskLevels",
-                "/grantControls/builtInControls",
-            ],
-            ..NO_NORMALIZATION
-        },
-        lints: &[KindLint::ConditionalAccessLockout],
-    },
-    Kind {
-        name: "configurationPolicy",
-        ref_prefix: "settings-policy",
-        summary: "An Intune Settings Catalog policy (beta); matched by name",
-        api_version: ApiVersion::Beta,
-        shape: Shape::Collection,
-        path: "/deviceManagement/configurationPolicies",
-        path_params: &[],
-        create_method: Some(Method::Post),
-        update_method: Method::Put,
-        match_key: &["name"],
-        parent_kind: None,
-        throttle: ThrottleClass::Intune,
-        permissions: &["DeviceManagementConfiguration.ReadWrite.All"],
-        schema: SchemaSpec {
-            id: "configurationPolicy",
-            root_type: "deviceManagementConfigurationPolicy",
-            concrete_types: &[],
-            inline_navigation: &[("deviceManagementConfigurationPolicy", "settings")],
-            required_on_create: &["name", "platforms", "technologies", "settings"],
-            read_only: &[
-                "id",
-                "createdDateTime",
-                "lastModifiedDateTime",
-                "settingCount",
-                "isAssigned",
-                "creationSource",
-            ],
-            odata_type_required: false,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: Normalization {
-            set_arrays: &["/roleScopeTagIds"],
-            ..NO_NORMALIZATION
-        },
-        lints: &[],
-    },
-    Kind {
-        name: "configurationPolicyAssignment",
-        ref_prefix: "settings-policy-assignment",
-        summary: "The full assignment set of a Settings Catalog policy (beta /assign replaces all); needs parent",
-        api_version: ApiVersion::Beta,
-        shape: Shape::ParentAction,
-        path: "/deviceManagement/configurationPolicies/{parent}/assign",
-        path_params: &[("parent", PathParam::Parent)],
-        create_method: Some(Method::Post),
-        update_method: Method::Post,
-        match_key: &[],
-        parent_kind: Some("configurationPolicy"),
-        throttle: ThrottleClass::Intune,
-        permissions: &["DeviceManagementConfiguration.ReadWrite.All"],
-        schema: SchemaSpec {
-            id: "configurationPolicyAssignment",
-            root_type: "deviceManagementConfigurationPolicyAssignment",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &["assignments"],
-            read_only: &[],
-            odata_type_required: false,
-            action_parameter: Some("assignments"),
-        },
-        ref_slots: ASSIGNMENT_REF_SLOTS,
-        normalization: Normalization {
-            set_arrays: &["/assignments"],
-            ..NO_NORMALIZATION
-        },
-        lints: &[],
-    },
-    Kind {
-        name: "crossTenantAccessPolicyDefault",
-        ref_prefix: "cross-tenant-default",
-        summary: "The default cross-tenant access settings (B2B collaboration, direct connect, inbound trust); singleton",
-        api_version: ApiVersion::V1,
-        shape: Shape::Singleton,
-        path: "/policies/crossTenantAccessPolicy/default",
-        path_params: &[],
-        create_method: None,
-        update_method: Method::Patch,
-        match_key: &[],
-        parent_kind: None,
-        throttle: ThrottleClass::Identity,
-        permissions: &["Policy.ReadWrite.CrossTenantAccess"],
-        schema: SchemaSpec {
-            id: "crossTenantAccessPolicyDefault",
-            root_type: "crossTenantAccessPolicyConfigurationDefault",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &[],
-            read_only: &["id", "isServiceDefault"],
-            odata_type_required: false,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: NO_NORMALIZATION,
-        lints: &[],
-    },
-    Kind {
-        name: "crossTenantAccessPolicyPartner",
-        ref_prefix: "partner",
-        summary: "Cross-tenant access settings for one partner tenant; matched by tenantId",
-        api_version: ApiVersion::V1,
-        shape: Shape::Collection,
-        path: "/policies/crossTenantAccessPolicy/partners",
-        path_params: &[],
-        create_method: Some(Method::Post),
-        update_method: Method::Patch,
-        match_key: &["tenantId"],
-        parent_kind: None,
-        throttle: ThrottleClass::Identity,
-        permissions: &["Policy.ReadWrite.CrossTenantAccess"],
-        schema: SchemaSpec {
-            id: "crossTenantAccessPolicyPartner",
-            root_type: "crossTenantAccessPolicyConfigurationPartner",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &["tenantId"],
-            read_only: &["isInMultiTenantOrganization"],
-            odata_type_required: false,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: NO_NORMALIZATION,
-        lints: &[],
-    },
-    Kind {
-        name: "crossTenantIdentitySyncPolicyPartner",
-        ref_prefix: "partner-identity-sync",
-        summary: "Cross-tenant synchronization settings for one partner (PUT under the partner); keyed by tenantId",
-        api_version: ApiVersion::V1,
-        shape: Shape::Child,
-        path: "/policies/crossTenantAccessPolicy/partners/{tenantId}/identitySynchronization",
-        path_params: &[("tenantId", PathParam::BodyField("tenantId"))],
-        create_method: Some(Method::Put),
-        update_method: Method::Put,
-        match_key: &["tenantId"],
-        parent_kind: None,
-        throttle: ThrottleClass::Identity,
-        permissions: &["Policy.ReadWrite.CrossTenantAccess"],
-        schema: SchemaSpec {
-            id: "crossTenantIdentitySyncPolicyPartner",
-            root_type: "crossTenantIdentitySyncPolicyPartner",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &["tenantId"],
-            read_only: &[],
-            odata_type_required: false,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: NO_NORMALIZATION,
-        lints: &[],
-    },
-    Kind {
-        name: "deviceCompliancePolicy",
-        ref_prefix: "compliance-policy",
-        summary: "An Intune compliance policy (windows10, iOS, android, macOS, ...); matched by displayName + @odata.type",
-        api_version: ApiVersion::V1,
-        shape: Shape::Collection,
-        path: "/deviceManagement/deviceCompliancePolicies",
-        path_params: &[],
-        create_method: Some(Method::Post),
-        update_method: Method::Patch,
-        match_key: &["displayName", "@odata.type"],
-        parent_kind: None,
-        throttle: ThrottleClass::Intune,
-        permissions: &["DeviceManagementConfiguration.ReadWrite.All"],
-        schema: SchemaSpec {
-            id: "deviceCompliancePolicy",
-            root_type: "deviceCompliancePolicy",
-            concrete_types: COMPLIANCE_TYPES,
-            inline_navigation: &[
-                ("deviceCompliancePolicy", "scheduledActionsForRule"),
-                (
-                    "deviceComplianceScheduledActionForRule",
-                    "scheduledActionConfigurations",
-                ),
-            ],
-            required_on_create: &["displayName", "scheduledActionsForRule"],
-            read_only: &["id", "createdDateTime", "lastModifiedDateTime", "version"],
-            odata_type_required: true,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: Normalization {
-            set_arrays: &[],
-            ignore: &[
-                "id",
-                "createdDateTime",
-                "lastModifiedDateTime",
-                "version",
-                "scheduledActionsForRule",
-            ],
-            null_equals_empty: true,
-        },
-        lints: &[KindLint::ComplianceBlockAction],
-    },
-    Kind {
-        name: "deviceCompliancePolicyAssignment",
-        ref_prefix: "compliance-assignment",
-        summary: "The full assignment set of a compliance policy (/assign replaces all); needs parent",
-        api_version: ApiVersion::V1,
-        shape: Shape::ParentAction,
-        path: "/deviceManagement/deviceCompliancePolicies/{parent}/assign",
-        path_params: &[("parent", PathParam::Parent)],
-        create_method: Some(Method::Post),
-        update_method: Method::Post,
-        match_key: &[],
-        parent_kind: Some("deviceCompliancePolicy"),
-        throttle: ThrottleClass::Intune,
-        permissions: &["DeviceManagementConfiguration.ReadWrite.All"],
-        schema: SchemaSpec {
-            id: "deviceCompliancePolicyAssignment",
-            root_type: "deviceCompliancePolicyAssignment",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &["assignments"],
-            read_only: &[],
-            odata_type_required: false,
-            action_parameter: Some("assignments"),
-        },
-        ref_slots: ASSIGNMENT_REF_SLOTS,
-        normalization: Normalization {
-            set_arrays: &["/assignments"],
-            ..NO_NORMALIZATION
-        },
-        lints: &[],
-    },
-    Kind {
-        name: "deviceConfiguration",
-        ref_prefix: "device-configuration",
-        summary: "An Intune device configuration profile (24 subtypes); matched by displayName + @odata.type",
-        api_version: ApiVersion::V1,
-        shape: Shape::Collection,
-        path: "/deviceManagement/deviceConfigurations",
-        path_params: &[],
-        create_method: Some(Method::Post),
-        update_method: Method::Patch,
-        match_key: &["displayName", "@odata.type"],
-        parent_kind: None,
-        throttle: ThrottleClass::Intune,
-        permissions: &["DeviceManagementConfiguration.ReadWrite.All"],
-        schema: SchemaSpec {
-            id: "deviceConfiguration",
-            root_type: "deviceConfiguration",
-            concrete_types: DEVICE_CONFIGURATION_TYPES,
-            inline_navigation: &[],
-            required_on_create: &["displayName"],
-            read_only: &["id", "createdDateTime", "lastModifiedDateTime", "version"],
-            odata_type_required: true,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: NO_NORMALIZATION,
-        lints: &[],
-    },
-    Kind {
-        name: "deviceConfigurationAssignment",
-        ref_prefix: "configuration-assignment",
-        summary: "The full assignment set of a device configuration (/assign replaces all); needs parent",
-        api_version: ApiVersion::V1,
-        shape: Shape::ParentAction,
-        path: "/deviceManagement/deviceConfigurations/{parent}/assign",
-        path_params: &[("parent", PathParam::Parent)],
-        create_method: Some(Method::Post),
-        update_method: Method::Post,
-        match_key: &[],
-        parent_kind: Some("deviceConfiguration"),
-        throttle: ThrottleClass::Intune,
-        permissions: &["DeviceManagementConfiguration.ReadWrite.All"],
-        schema: SchemaSpec {
-            id: "deviceConfigurationAssignment",
-            root_type: "deviceConfigurationAssignment",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &["assignments"],
-            read_only: &[],
-            odata_type_required: false,
-            action_parameter: Some("assignments"),
-        },
-        ref_slots: ASSIGNMENT_REF_SLOTS,
-        normalization: Normalization {
-            set_arrays: &["/assignments"],
-            ..NO_NORMALIZATION
-        },
-        lints: &[],
-    },
-    Kind {
-        name: "group",
-        ref_prefix: "group",
-        summary: "A security or Microsoft 365 group; upserted by uniqueName",
-        api_version: ApiVersion::V1,
-        shape: Shape::Collection,
-        path: "/groups",
-        path_params: &[],
-        create_method: Some(Method::Patch),
-        update_method: Method::Patch,
-        match_key: &["uniqueName"],
-        parent_kind: None,
-        throttle: ThrottleClass::Identity,
-        permissions: &["Group.ReadWrite.All"],
-        schema: SchemaSpec {
-            id: "group",
-            root_type: "group",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &[
-                "displayName",
-                "mailEnabled",
-                "mailNickname",
-                "securityEnabled",
-                "uniqueName",
-            ],
-            read_only: &[
-                "id",
-                "createdDateTime",
-                "deletedDateTime",
-                "renewedDateTime",
-                "mail",
-                "proxyAddresses",
-                "securityIdentifier",
-                "onPremisesSyncEnabled",
-                "allowExternalSenders",
-                "autoSubscribeNewMembers",
-                "hideFromAddressLists",
-                "hideFromOutlookClients",
-                "isSubscribedByMail",
-                "unseenCount",
-            ],
-            odata_type_required: false,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: Normalization {
-            set_arrays: &["/groupTypes"],
-            ..NO_NORMALIZATION
-        },
-        lints: &[],
-    },
-    Kind {
-        name: "identitySecurityDefaultsEnforcementPolicy",
-        ref_prefix: "security-defaults",
-        summary: "Security defaults on or off; singleton",
-        api_version: ApiVersion::V1,
-        shape: Shape::Singleton,
-        path: "/policies/identitySecurityDefaultsEnforcementPolicy",
-        path_params: &[],
-        create_method: None,
-        update_method: Method::Patch,
-        match_key: &[],
-        parent_kind: None,
-        throttle: ThrottleClass::Identity,
-        permissions: &["Policy.ReadWrite.SecurityDefaults"],
-        schema: SchemaSpec {
-            id: "identitySecurityDefaultsEnforcementPolicy",
-            root_type: "identitySecurityDefaultsEnforcementPolicy",
-            concrete_types: &[],
-            inline_navigation: &[],
-            required_on_create: &[],
-            read_only: &["id", "deletedDateTime"],
-            odata_type_required: false,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: NO_NORMALIZATION,
-        lints: &[],
-    },
-    Kind {
-        name: "namedLocation",
-        ref_prefix: "location",
-        summary: "A named location (ipNamedLocation or countryNamedLocation); matched by displayName",
-        api_version: ApiVersion::V1,
-        shape: Shape::Collection,
-        path: "/identity/conditionalAccess/namedLocations",
-        path_params: &[],
-        create_method: Some(Method::Post),
-        update_method: Method::Patch,
-        match_key: &["displayName"],
-        parent_kind: None,
-        throttle: ThrottleClass::ConditionalAccess,
-        permissions: &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"],
-        schema: SchemaSpec {
-            id: "namedLocation",
-            root_type: "namedLocation",
-            concrete_types: &["countryNamedLocation", "ipNamedLocation"],
-            inline_navigation: &[],
-            required_on_create: &["displayName"],
-            read_only: &[
-                "id",
-                "createdDateTime",
-                "modifiedDateTime",
-                "deletedDateTime",
-            ],
-            odata_type_required: true,
-            action_parameter: None,
-        },
-        ref_slots: &[],
-        normalization: Normalization {
-            set_arrays: &["/countriesAndRegions", "/ipRanges"],
-            ..NO_NORMALIZATION
-        },
-        lints: &[],
-    },
-];
-
+mod entra;
+mod intune;
 mod links;
 pub use links::{CROSS_TENANT_SYNC_TEMPLATE, LINK_KINDS, link_kind_by_name};
 
+/// Microsoft Entra ID P1 (`AAD_PREMIUM`): Conditional Access, named locations, cross-tenant sync.
+pub const ENTRA_ID_P1: &str = "AAD_PREMIUM";
+/// Microsoft Entra ID P2 (`AAD_PREMIUM_P2`): risk-based Conditional Access, PIM.
+pub const ENTRA_ID_P2: &str = "AAD_PREMIUM_P2";
+/// Microsoft Intune Plan 1 (`INTUNE_A`): every device management kind.
+pub const INTUNE: &str = "INTUNE_A";
+
+/// Every kind tenantform knows (the Entra and Intune tables together), sorted by name. The
+/// simulator's stores and the schema generator index kinds by their position here.
+pub fn all() -> &'static [Kind] {
+    static ALL: std::sync::LazyLock<Vec<Kind>> = std::sync::LazyLock::new(|| {
+        let mut kinds: Vec<Kind> = entra::ENTRA_KINDS
+            .iter()
+            .chain(intune::INTUNE_KINDS)
+            .copied()
+            .collect();
+        kinds.sort_by_key(|k| k.name);
+        kinds
+    });
+    &ALL
+}
+
 /// Look a kind up by its name (`conditionalAccessPolicy`).
 pub fn by_name(name: &str) -> Option<&'static Kind> {
-    KINDS.iter().find(|k| k.name == name)
+    all().iter().find(|k| k.name == name)
 }
 
 /// Look a kind up by its reference prefix (`group`, `location`) or its name.
 pub fn by_ref_prefix(prefix: &str) -> Option<&'static Kind> {
-    KINDS
+    all()
         .iter()
         .find(|k| k.ref_prefix == prefix)
         .or_else(|| by_name(prefix))
@@ -927,7 +263,7 @@ pub fn by_ref_prefix(prefix: &str) -> Option<&'static Kind> {
 
 /// Names of all kinds, for "did you mean" suggestions and help text.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    KINDS.iter().map(|k| k.name)
+    all().iter().map(|k| k.name)
 }
 
 #[cfg(test)]
@@ -937,6 +273,10 @@ mod tests {
     #[test]
     fn kinds_are_sorted_and_unique() {
         let names: Vec<_> = names().collect();
+        assert_eq!(
+            names.len(),
+            entra::ENTRA_KINDS.len() + intune::INTUNE_KINDS.len()
+        );
         let mut sorted = names.clone();
         sorted.sort();
         sorted.dedup();
@@ -958,7 +298,7 @@ mod tests {
 
     #[test]
     fn ref_prefixes_are_unique() {
-        let mut prefixes: Vec<_> = KINDS.iter().map(|k| k.ref_prefix).collect();
+        let mut prefixes: Vec<_> = all().iter().map(|k| k.ref_prefix).collect();
         prefixes.sort();
         let before = prefixes.len();
         prefixes.dedup();
@@ -967,7 +307,7 @@ mod tests {
 
     #[test]
     fn parent_kinds_and_ref_slot_kinds_exist() {
-        for kind in KINDS {
+        for kind in all() {
             if let Some(parent) = kind.parent_kind {
                 assert!(by_name(parent).is_some(), "{}: parent {parent}", kind.name);
             }
@@ -984,7 +324,7 @@ mod tests {
 
     #[test]
     fn path_placeholders_have_params() {
-        for kind in KINDS {
+        for kind in all() {
             for (name, _) in kind.path_params {
                 assert!(kind.path.contains(&format!("{{{name}}}")), "{}", kind.name);
             }

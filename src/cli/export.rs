@@ -58,7 +58,7 @@ pub(crate) struct ExportArgs {
 }
 
 pub(crate) fn run_export(args: ExportArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
-    let names: Vec<&str> = tenantform::kinds::KINDS.iter().map(|k| k.name).collect();
+    let names: Vec<&str> = tenantform::kinds::all().iter().map(|k| k.name).collect();
     for kind in &args.kinds {
         if !names.contains(&kind.as_str()) {
             let hint = tenantform::source::model::did_you_mean(kind, names.iter().copied())

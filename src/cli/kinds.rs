@@ -1,6 +1,6 @@
 //! `tenantform kinds`: the registry, for people and scripts.
 
-use tenantform::kinds::{KINDS, Shape};
+use tenantform::kinds::{Shape, all};
 
 use super::{exit, out};
 
@@ -24,7 +24,7 @@ fn shape(s: Shape) -> &'static str {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     if args.json {
-        let kinds: Vec<_> = KINDS
+        let kinds: Vec<_> = all()
             .iter()
             .map(|k| {
                 serde_json::json!({
@@ -49,7 +49,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     let mut text = String::new();
-    for k in KINDS {
+    for k in all() {
         text.push_str(&format!("{}  (ref prefix \"{}\")\n", k.name, k.ref_prefix));
         text.push_str(&format!("    {}\n", k.summary));
         text.push_str(&format!(

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use tenantform::kinds::KINDS;
+use tenantform::kinds;
 use tenantform::schema::generate;
 
 use super::{err, exit};
@@ -47,7 +47,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(exit::INVALID_INPUT);
         }
     };
-    let files = generate::generate(&meta, KINDS)?;
+    let files = generate::generate(&meta, kinds::all())?;
     if check {
         let stale = generate::check(&out, &files)?;
         if stale.is_empty() {

@@ -221,7 +221,7 @@ fn parse_ref(text: &str) -> Result<(&'static Kind, &str), String> {
         ));
     };
     let Some(kind) = kinds::by_ref_prefix(prefix) else {
-        let prefixes: Vec<&str> = kinds::KINDS.iter().map(|k| k.ref_prefix).collect();
+        let prefixes: Vec<&str> = kinds::all().iter().map(|k| k.ref_prefix).collect();
         let hint = model::did_you_mean(prefix, prefixes.iter().copied())
             .map(|s| format!(" (did you mean \"{s}\"?)"))
             .unwrap_or_default();

@@ -147,7 +147,7 @@ impl Schemas {
     pub fn load() -> Result<Schemas, SchemaError> {
         let mut compiled = BTreeMap::new();
         let mut flags_by_pattern = BTreeMap::new();
-        for kind in kinds::KINDS {
+        for kind in kinds::all() {
             for variant in [Variant::Create, Variant::Update] {
                 let file = format!("{}.{}.schema.json", kind.schema.id, variant.file_suffix());
                 let text =

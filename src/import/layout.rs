@@ -299,7 +299,7 @@ fn graph_kind(object: &Value) -> Option<&'static Kind> {
         let context = context.split_once("$metadata#").map_or(context, |(_, c)| c);
         let collection = context.split(['(', '/']).next().unwrap_or(context);
         let path = context.split("/$entity").next().unwrap_or(context);
-        for kind in kinds::KINDS {
+        for kind in kinds::all() {
             let kind_path = kind.path.trim_start_matches('/');
             if kind.shape == kinds::Shape::Collection
                 && (path == kind_path || path.split('(').next() == Some(kind_path))
@@ -315,7 +315,7 @@ fn graph_kind(object: &Value) -> Option<&'static Kind> {
         let name = odata_type
             .trim_start_matches('#')
             .trim_start_matches("microsoft.graph.");
-        for kind in kinds::KINDS {
+        for kind in kinds::all() {
             if kind.shape == kinds::Shape::Collection
                 && (kind.schema.root_type == name || kind.schema.concrete_types.contains(&name))
             {

@@ -1,5 +1,5 @@
 //! The kinds a cross-tenant synchronization link compiles into: a table apart from
-//! [`KINDS`](super::KINDS), because only links produce them (see [`LINK_KINDS`]).
+//! [`all`](super::all), because only links produce them (see [`LINK_KINDS`]).
 
 use super::*;
 
@@ -7,10 +7,10 @@ use super::*;
 pub const CROSS_TENANT_SYNC_TEMPLATE: &str = "518e5f48-1fc8-4c48-9387-9fdf28b0dfe7";
 
 /// The kinds a cross-tenant synchronization link compiles into (besides the partner and
-/// partner identity synchronization kinds of [`KINDS`]). They are data like every kind (path,
+/// partner identity synchronization kinds of [`all`](super::all)). They are data like every kind (path,
 /// method, match key, permissions, throttle class, schema), but only links produce them: a
 /// baseline cannot declare one (their paths hang off objects a link creates, and their ids come
-/// from the answers of earlier steps), so they are not in [`KINDS`] and the simulator serves
+/// from the answers of earlier steps), so they are not in [`all`](super::all) and the simulator serves
 /// them with the provisioning service's semantics (`sim/graph/sync.rs`), not the generic ones.
 /// Facts: `../shared/cross-tenant-sync-facts.md`.
 pub const LINK_KINDS: &[Kind] = &[
@@ -126,6 +126,7 @@ const fn link_kind(
         parent_kind: None,
         throttle: ThrottleClass::Identity,
         permissions,
+        licences: &[ENTRA_ID_P1],
         schema: SchemaSpec {
             id: name,
             root_type,

@@ -7,7 +7,7 @@
 //! This module owns the step "Graph metadata → committed request-body schemas": it parses the
 //! v1.0 OData CSDL (`v1.0-Prod.csdl`) and the name-only beta type mappings
 //! (`type-mappings/beta-{entity,complex,enum}-types.json`) into a small type model
-//! ([`Metadata`]), and emits, for every kind in [`crate::kinds::KINDS`], two self-contained JSON
+//! ([`Metadata`]), and emits, for every kind in [`crate::kinds::all`], two self-contained JSON
 //! Schema (draft 2020-12) documents: `<schema.id>.create.schema.json` and
 //! `<schema.id>.update.schema.json`. The generated files live in `src/schema/generated/` and are
 //! committed; [`check`] tells whether they are up to date, [`write`](fn@write) rewrites them.
@@ -1724,6 +1724,7 @@ mod tests {
             parent_kind: None,
             throttle: ThrottleClass::Identity,
             permissions: &[],
+            licences: &[],
             schema,
             ref_slots: &[],
             normalization: Normalization {
@@ -2399,7 +2400,7 @@ mod tests {
         let Some(meta) = real_metadata() else {
             return;
         };
-        let files = generate(&meta, crate::kinds::KINDS).unwrap_or_else(|e| panic!("{e}"));
+        let files = generate(&meta, crate::kinds::all()).unwrap_or_else(|e| panic!("{e}"));
         let differ = check(&generated_dir(), &files).expect("check");
         assert!(
             differ.is_empty(),

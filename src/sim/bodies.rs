@@ -37,9 +37,9 @@ pub(crate) fn schemas() -> Result<Arc<Schemas>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The index of a kind in [`kinds::KINDS`].
+/// The index of a kind in [`kinds::all`].
 pub(crate) fn kind_index(kind: &Kind) -> usize {
-    kinds::KINDS
+    kinds::all()
         .iter()
         .position(|k| k.name == kind.name)
         .unwrap_or_default()

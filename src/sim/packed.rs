@@ -64,7 +64,7 @@ fn dictionary() -> &'static Dictionary {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        for kind in kinds::KINDS {
+        for kind in kinds::all() {
             for variant in ["create", "update"] {
                 let file = format!("{}.{variant}.schema.json", kind.schema.id);
                 if let Some(document) =

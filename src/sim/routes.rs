@@ -145,7 +145,7 @@ impl RouteTable {
     /// The routes of every kind in the registry.
     pub(crate) fn from_registry() -> RouteTable {
         let mut routes = Vec::new();
-        for kind in kinds::KINDS {
+        for kind in kinds::all() {
             let base = template(kind.path);
             let mut add = |segments: Vec<Option<String>>, pattern| {
                 routes.push(Route {

@@ -173,7 +173,7 @@ impl Defaults {
     pub(crate) fn build(schemas: &Schemas) -> Defaults {
         let mut singletons = Vec::new();
         let mut members = Vec::new();
-        for kind in kinds::KINDS {
+        for kind in kinds::all() {
             let singleton = defaults::singleton(kind).map(|mut value| {
                 schemas.fill_defaults(kind, &mut value);
                 let key = value
@@ -220,7 +220,7 @@ impl Defaults {
 /// One tenant's objects.
 #[derive(Debug)]
 pub(crate) struct TenantState {
-    /// Objects by kind, indexed like [`kinds::KINDS`].
+    /// Objects by kind, indexed like [`kinds::all`].
     pub(crate) stores: Vec<KindStore>,
     /// Objects created so far (the counter behind deterministic ids).
     pub(crate) next_object: u64,
@@ -234,7 +234,7 @@ impl TenantState {
     /// A new tenant: empty collections, singletons and members at their shared defaults.
     pub(crate) fn birth() -> TenantState {
         TenantState {
-            stores: kinds::KINDS.iter().map(KindStore::birth).collect(),
+            stores: kinds::all().iter().map(KindStore::birth).collect(),
             next_object: 0,
             audit: Vec::new(),
             sync: Default::default(),
@@ -331,7 +331,7 @@ impl TenantState {
     pub(crate) fn export(&self, defaults: &Defaults) -> Value {
         let mut objects = Map::new();
         let mut deleted_items = Map::new();
-        for kind in kinds::KINDS {
+        for kind in kinds::all() {
             match self.store(kind) {
                 KindStore::Action => {}
                 KindStore::Objects { live, deleted } => {
@@ -408,7 +408,7 @@ impl Tenant {
 /// Every application permission some kind needs, plus those that read the directory objects
 /// the simulator serves beside the kinds (organization, users), sorted and unique.
 pub(crate) fn consented_permissions() -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = kinds::KINDS
+    let mut all: Vec<&'static str> = kinds::all()
         .iter()
         .flat_map(|k| k.permissions.iter().copied())
         .chain(
@@ -515,7 +515,7 @@ fn object_record(object: &StoredObject) -> Value {
 
 fn tenant_record(tenant: &Tenant, state: &TenantState) -> Value {
     let mut kinds_out = Map::new();
-    for kind in kinds::KINDS {
+    for kind in kinds::all() {
         let record = match state.store(kind) {
             KindStore::Action => continue,
             KindStore::Objects { live, deleted } => {
@@ -752,7 +752,7 @@ mod tests {
     fn defaults_pass_their_update_schema() {
         let schemas = crate::sim::bodies::schemas().unwrap_or_else(|e| panic!("{e}"));
         let defaults = Defaults::build(&schemas);
-        for kind in kinds::KINDS {
+        for kind in kinds::all() {
             let mut objects: Vec<&StoredObject> = defaults.singleton(kind).into_iter().collect();
             objects.extend((0..member_table(kind).len()).filter_map(|i| defaults.member(kind, i)));
             for object in objects {

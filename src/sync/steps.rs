@@ -3,7 +3,7 @@
 //! (target first: partner, inbound sync, automatic redemption, leave setting; then the source:
 //! partner with outbound consent, configuration app, job, secrets, scope assignments, schema,
 //! start). Every step names its kind (the registry's [`LINK_KINDS`](crate::kinds::LINK_KINDS)
-//! or [`KINDS`](crate::kinds::KINDS)) and the steps it depends on, in either tenant, so the
+//! or [`all`](crate::kinds::all)) and the steps it depends on, in either tenant, so the
 //! cross-tenant order is in the bundle, not only in the code that deploys it.
 //!
 //! Input: the project's [`Link`]s and the tenant whose bundle is being made (with its

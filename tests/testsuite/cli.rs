@@ -80,7 +80,7 @@ fn kinds_lists_every_registry_entry() {
         .iter()
         .map(|k| k["name"].as_str().expect("name"))
         .collect();
-    let expected: Vec<&str> = tenantform::kinds::KINDS.iter().map(|k| k.name).collect();
+    let expected: Vec<&str> = tenantform::kinds::all().iter().map(|k| k.name).collect();
     assert_eq!(names, expected);
     tenantform()
         .arg("kinds")

@@ -88,7 +88,7 @@ impl World {
     fn assert_no_duplicates(&self) {
         for (i, _) in self.sim.handle.tenants().iter().enumerate() {
             let objects = self.objects(i);
-            for kind in tenantform::kinds::KINDS {
+            for kind in tenantform::kinds::all() {
                 if kind.match_key.is_empty() || kind.shape != tenantform::kinds::Shape::Collection {
                     continue;
                 }

@@ -198,14 +198,14 @@ fn strings_at<'v>(value: &'v Value, pattern: &[&str], out: &mut Vec<&'v str>) {
 
 /// The collection kind a child kind hangs under (`partners` for identity synchronization).
 fn parent_collection(child: &Kind) -> Option<&'static Kind> {
-    kinds::KINDS
+    kinds::all()
         .iter()
         .find(|k| k.shape == Shape::Collection && child.path.starts_with(&format!("{}/{{", k.path)))
 }
 
 /// Action kinds (`/assign`) whose parent is `kind`.
 fn assignment_kind_of(kind: &Kind) -> Option<&'static Kind> {
-    kinds::KINDS
+    kinds::all()
         .iter()
         .find(|k| k.shape == Shape::ParentAction && k.parent_kind == Some(kind.name))
 }

@@ -94,7 +94,7 @@ impl Call<'_> {
         if let Some(live) = state.live_mut(kind) {
             live.shift_remove(lookup);
         }
-        for child in kinds::KINDS.iter().filter(|k| k.shape == Shape::Child) {
+        for child in kinds::all().iter().filter(|k| k.shape == Shape::Child) {
             if parent_collection(child).is_some_and(|p| p.name == kind.name)
                 && let Some(children) = state.live_mut(child)
             {
