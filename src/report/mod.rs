@@ -23,13 +23,15 @@ pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod links;
 pub mod markdown;
 pub mod outcome;
 pub mod progress;
 pub mod sarif;
 
 pub use outcome::{
-    Counts, DeploySummary, LinkReport, ResourceFailure, TenantOutcome, TenantReport,
+    Counts, DeploySummary, LinkPlan, LinkReport, LinkStepAction, LinkStepPlan, ResourceFailure,
+    TenantOutcome, TenantReport,
 };
 
 use std::io::Write;

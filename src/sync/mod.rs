@@ -5,6 +5,7 @@
 //!   into both tenants' bundles, with the cross-tenant dependencies).
 //! - [`apply`]: one link's steps applied, each idempotent.
 //! - [`deploy_links`]: the deploy scheduler's link phase, after the tenant waves.
+//! - [`plan_links`]: the same phase for `plan`: each link as one unit, read, not written.
 //!
 //! Input: the project's links and a deploy [`Run`]. Output: steps for the bundles,
 //! [`LinkReport`]s for the deploy summary.
@@ -21,11 +22,12 @@ use std::collections::BTreeMap;
 
 use crate::deploy::Run;
 use crate::deploy::shared::JournalObserver;
-use crate::graph::client::TenantSession;
+use crate::graph::client::{NoObserver, TenantSession};
 use crate::graph::{auth, cloud};
-use crate::report::{LinkReport, TenantReport};
+use crate::report::{LinkPlan, LinkReport, TenantReport};
 
 pub mod apply;
+pub mod on_demand;
 pub mod status;
 pub mod steps;
 
@@ -54,14 +56,18 @@ fn not_run(link: &str, why: String) -> LinkReport {
     }
 }
 
-/// Apply every link of the project whose two ends are among `finished` (the run's tenant
-/// reports): target steps first, one link after the other.
-pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkReport> {
+/// The links of the project whose two ends are among `finished` (with both ends' sessions),
+/// and a "not run" report for each of the others.
+struct Prepared {
+    runnable: Vec<(String, Vec<steps::LinkStep>, [String; 2])>,
+    /// Links not run: name, steps, why, and whether an end was not in the run at all.
+    not_run: Vec<(String, Vec<steps::LinkStep>, String, bool)>,
+    sessions: BTreeMap<String, TenantSession>,
+}
+
+fn prepare(run: &Run, finished: &[TenantReport], verb: &str) -> Prepared {
     let fleet = &run.fleet;
     let project = &fleet.project;
-    if project.links.is_empty() {
-        return Vec::new();
-    }
     let deployed = |id: &str| finished.iter().find(|t| t.id == id);
     let source_ops = |tenant: &str| -> Vec<crate::compile::bundle::Operation> {
         project
@@ -83,8 +89,12 @@ pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkRepor
             .map(|b| b.bundle().operations.clone())
             .unwrap_or_default()
     };
-    let mut reports = Vec::new();
-    let mut runnable = Vec::new();
+    let mut prepared = Prepared {
+        runnable: Vec::new(),
+        not_run: Vec::new(),
+        sessions: BTreeMap::new(),
+    };
+    let mut session_errors: BTreeMap<String, String> = BTreeMap::new();
     for (name, steps) in steps::all(project, &source_ops) {
         let Some(first) = steps.first() else {
             continue;
@@ -95,52 +105,121 @@ pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkRepor
             .filter(|id| !deployed(id).is_some_and(|t| t.ok))
             .cloned()
             .collect();
-        if missing.is_empty() {
-            runnable.push((name, steps, ends));
-        } else {
-            reports.push(not_run(
-                &name,
-                format!(
-                    "not run: tenant {} was not deployed successfully in this run",
-                    missing.join(", ")
-                ),
-            ));
+        if !missing.is_empty() {
+            let why = format!(
+                "not run: tenant {} was not {verb} successfully in this run",
+                missing.join(", ")
+            );
+            let absent = ends.iter().any(|id| deployed(id).is_none());
+            prepared.not_run.push((name, steps, why, absent));
+            continue;
         }
-    }
-    let mut sessions: BTreeMap<String, TenantSession> = BTreeMap::new();
-    let mut session_errors: BTreeMap<String, String> = BTreeMap::new();
-    for (_, _, ends) in &runnable {
-        for id in ends {
-            if sessions.contains_key(id) || session_errors.contains_key(id) {
+        let mut failed = None;
+        for id in &ends {
+            if let Some(e) = session_errors.get(id) {
+                failed = Some(format!("not run: tenant {id}: {e}"));
+                break;
+            }
+            if prepared.sessions.contains_key(id) {
                 continue;
             }
-            let made = session_for(fleet, id);
-            match made {
+            match session_for(fleet, id) {
                 Ok(s) => {
-                    sessions.insert(id.clone(), s);
+                    prepared.sessions.insert(id.clone(), s);
                 }
                 Err(e) => {
+                    failed = Some(format!("not run: tenant {id}: {e}"));
                     session_errors.insert(id.clone(), e);
+                    break;
                 }
             }
         }
+        match failed {
+            Some(why) => prepared.not_run.push((name, steps, why, false)),
+            None => prepared.runnable.push((name, steps, ends)),
+        }
     }
-    let by_id: BTreeMap<String, &TenantSession> =
-        sessions.iter().map(|(k, v)| (k.clone(), v)).collect();
+    prepared
+}
+
+/// Apply every link of the project whose two ends are among `finished` (the run's tenant
+/// reports): target steps first, one link after the other.
+pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkReport> {
+    if run.fleet.project.links.is_empty() {
+        return Vec::new();
+    }
+    let prepared = prepare(run, finished, "deployed");
+    let mut reports: Vec<LinkReport> = prepared
+        .not_run
+        .iter()
+        .map(|(name, _, why, _)| not_run(name, why.clone()))
+        .collect();
+    let by_id: BTreeMap<String, &TenantSession> = prepared
+        .sessions
+        .iter()
+        .map(|(k, v)| (k.clone(), v))
+        .collect();
     let observer = JournalObserver {
         journal: run.journal.as_deref(),
         run,
     };
-    for (name, steps, ends) in &runnable {
-        if let Some((id, e)) = ends
-            .iter()
-            .find_map(|id| session_errors.get(id).map(|e| (id, e)))
-        {
-            reports.push(not_run(name, format!("not run: tenant {id}: {e}")));
-            continue;
-        }
+    for (name, steps, _) in &prepared.runnable {
         reports.push(apply::apply_link(&run.client, &by_id, name, steps, &observer).await);
     }
     reports.sort_by(|a, b| a.link.cmp(&b.link));
     reports
+}
+
+/// Plan every link of the project whose two ends were planned (`finished`): each step read in
+/// its tenant, nothing written. A link with an end not planned is reported with the reason.
+pub async fn plan_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkPlan> {
+    if run.fleet.project.links.is_empty() {
+        return Vec::new();
+    }
+    let project = &run.fleet.project;
+    let name_of = |id: &str| {
+        project
+            .tenants
+            .iter()
+            .find(|t| t.id == id)
+            .map_or_else(|| id.to_string(), |t| t.name.clone())
+    };
+    let unit = |link: &str, steps: &[steps::LinkStep]| {
+        let (source, target) = steps
+            .iter()
+            .find(|s| s.side == steps::Side::Source)
+            .map(|s| (s.tenant.clone(), s.partner.clone()))
+            .unwrap_or_default();
+        LinkPlan {
+            link: link.to_string(),
+            source_name: name_of(&source),
+            target_name: name_of(&target),
+            source,
+            target,
+            steps: Vec::new(),
+            error: None,
+        }
+    };
+    let prepared = prepare(run, finished, "planned");
+    let mut plans = Vec::new();
+    // A link with an end outside the selection is not part of this plan.
+    for (name, steps, why, _) in prepared.not_run.iter().filter(|l| !l.3) {
+        let mut plan = unit(name, steps);
+        plan.error = Some(why.clone());
+        plans.push(plan);
+    }
+    let by_id: BTreeMap<String, &TenantSession> = prepared
+        .sessions
+        .iter()
+        .map(|(k, v)| (k.clone(), v))
+        .collect();
+    for (name, steps, _) in &prepared.runnable {
+        let mut plan = unit(name, steps);
+        let (planned, error) = apply::plan_link(&run.client, &by_id, steps, &NoObserver).await;
+        plan.steps = planned;
+        plan.error = error;
+        plans.push(plan);
+    }
+    plans.sort_by(|a, b| a.link.cmp(&b.link));
+    plans
 }
