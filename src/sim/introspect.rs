@@ -13,6 +13,9 @@
 //!   "groups":[id or uniqueName]}`: seed a user (and its group memberships); 201 with the user
 //! - `DELETE /_sim/tenants/{id}/groups/{group}/members/{user}`: take a user out of a group
 //! - `POST /_sim/tenants/{id}/sync/run`: run a provisioning cycle of every started job now
+//! - `POST /_sim/stall` `{"method","path","tenant"?,"applied"?}`: hold the next matching Graph
+//!   request's answer (after applying it, unless `"applied": false`) until `DELETE /_sim/stall`;
+//!   `GET /_sim/stall` says whether it was hit (tests kill a client mid-step with it)
 //! - `GET /_sim/config`: base URL, client id, tenant count, options
 //! - `POST /_sim/tenants/{id}/portal` `{"method":"PATCH","path":"/v1.0/...","body":{...},
 //!   "user":"admin@contoso.example"}`: make a change as an administrator in the portal would
@@ -243,6 +246,18 @@ pub(crate) fn handle(
             }
             None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
         },
+        ("POST", ["_sim", "stall"]) => match serde_json::from_slice::<Value>(body)
+            .map_err(|e| format!("Invalid JSON: {e}"))
+            .and_then(|v| app.stalls.arm(&v))
+        {
+            Ok(()) => Reply::empty(204),
+            Err(e) => Reply::error(400, "BadRequest", e),
+        },
+        ("GET", ["_sim", "stall"]) => Reply::json(200, app.stalls.describe().to_string()),
+        ("DELETE", ["_sim", "stall"]) => {
+            app.stalls.release();
+            Reply::empty(204)
+        }
         ("GET", ["_sim", "config"]) => Reply::json(
             200,
             json!({
@@ -263,7 +278,7 @@ pub(crate) fn handle(
         (_, ["_sim", ..]) => Reply::error(
             404,
             "NotFound",
-            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}.",
+            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, /_sim/stall, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}, /_sim/stall.",
         ),
         _ => Reply::error(404, "NotFound", "Not found."),
     };

@@ -65,6 +65,7 @@ mod seeded;
 mod server;
 mod service;
 mod signing;
+mod stall;
 mod state;
 mod wire;
 
