@@ -24,4 +24,6 @@ mod sim_graph;
 mod sim_state;
 mod sim_support;
 mod sync;
+mod sync_plan;
+mod sync_resume;
 mod valid;
