@@ -73,6 +73,7 @@ codes! {
     UnknownLinkEnd = "TF119", "unknown-link-end", "A link whose source or target is not a tenant of the project.";
     InvalidLink = "TF120", "invalid-link", "A link that cannot work: one tenant at both ends, clouds that differ, an empty scope, a threshold that is not positive, a scope reference the source does not have.";
     DuplicateLink = "TF121", "duplicate-link", "Two links with the same source and target.";
+    InvalidLinkStep = "TF122", "invalid-link-step", "A link step whose body Graph's schema for its kind rejects (checked like every request body).";
     TemplateSyntax = "TF201", "template-syntax", "A Tera template that does not parse.";
     RenderFailed = "TF202", "render-failed", "A template that failed to render (an undefined variable, a bad filter argument).";
     InvalidJson = "TF203", "invalid-json", "A rendered body that is not one JSON object.";

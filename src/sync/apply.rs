@@ -500,9 +500,12 @@ impl Applier<'_> {
     }
 }
 
-/// Apply the link's overrides (`userType`, mappings, scope) to the user rule of `schema`;
+/// Apply the link's overrides (a `synchronizationSchema` fragment: the user rule's User→User
+/// object mapping with `userType`, mappings and scope; see
+/// [`schema_overrides`](crate::sync::steps::schema_overrides)) to the user rule of `schema`;
 /// true when something changed.
-pub fn apply_overrides(schema: &mut Value, overrides: &Value) -> bool {
+pub fn apply_overrides(schema: &mut Value, fragment: &Value) -> bool {
+    let overrides = &fragment["synchronizationRules"][0]["objectMappings"][0];
     let Some(mapping) = schema["synchronizationRules"]
         .as_array_mut()
         .and_then(|rules| rules.iter_mut().find(|r| r["id"] == USER_RULE))
@@ -654,10 +657,10 @@ mod tests {
         let mut schema = json!({"synchronizationRules": [{"id": USER_RULE, "objectMappings": [{"targetObjectName": "User", "scope": null, "attributeMappings": [
             {"targetAttributeName": "userType", "source": {"type": "Constant", "name": "Member"}}
         ]}]}]});
-        let overrides = json!({"attributeMappings": [
+        let overrides = json!({"synchronizationRules": [{"id": USER_RULE, "objectMappings": [{"attributeMappings": [
             {"targetAttributeName": "userType", "source": {"type": "Constant", "name": "Guest"}},
             {"targetAttributeName": "companyName", "source": {"type": "Constant", "name": "Hub"}}
-        ], "scope": null});
+        ], "scope": null}]}]});
         assert!(apply_overrides(&mut schema, &overrides));
         assert!(!apply_overrides(&mut schema, &overrides));
         let mappings = &schema["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"];
