@@ -32,7 +32,7 @@ pub mod status;
 pub mod steps;
 
 /// A Graph session for a tenant of the fleet (its cloud, endpoints and credentials), or why not.
-pub(crate) fn session_for(fleet: &crate::deploy::Fleet, id: &str) -> Result<TenantSession, String> {
+pub fn session_for(fleet: &crate::deploy::Fleet, id: &str) -> Result<TenantSession, String> {
     let project = &fleet.project;
     let tenant = project
         .tenants
