@@ -456,7 +456,10 @@ impl App {
             });
         }
         if let Some(directory) = directory {
-            let allowed = has_role(claims, directory.permission());
+            let allowed = directory
+                .permissions(write)
+                .iter()
+                .any(|p| has_role(claims, p));
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.directory(directory)
             });

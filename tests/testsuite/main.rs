@@ -25,5 +25,6 @@ mod sim_state;
 mod sim_support;
 mod sync;
 mod sync_plan;
+mod sync_replay;
 mod sync_resume;
 mod valid;

@@ -1,4 +1,5 @@
-//! Read-only objects beside the registry's kinds, which clients read first although tenantform
+//! Read-only objects beside the registry's kinds (writes to users and group members are
+//! `people.rs`'s), which clients read first although tenantform
 //! manages none of them: `GET /organization` (one object, with its verified domains),
 //! `GET /users` (list, get by id or `userPrincipalName`, `$filter`, `$select`), and, on beta,
 //! `GET /deviceManagement/roleScopeTags` (Intune's built-in `Default` scope tag, id `0`). Each
@@ -53,6 +54,10 @@ pub(crate) enum DirectoryTarget {
     Users,
     /// `/users/{id | userPrincipalName}`.
     User(String),
+    /// `/groups/{id}/members`.
+    GroupMembers(String),
+    /// `/groups/{id}/members/$ref` (add) or `/groups/{id}/members/{member}/$ref` (remove).
+    GroupMemberRef(String, Option<String>),
     /// `/beta/deviceManagement/roleScopeTags`.
     RoleScopeTags,
     /// `/beta/deviceManagement/roleScopeTags/{id}`.
@@ -60,12 +65,36 @@ pub(crate) enum DirectoryTarget {
 }
 
 impl DirectoryTarget {
-    /// The permission that reads it.
-    pub(crate) fn permission(&self) -> &'static str {
-        match self {
-            DirectoryTarget::Organizations | DirectoryTarget::Organization(_) => PERMISSIONS[0],
-            DirectoryTarget::Users | DirectoryTarget::User(_) => PERMISSIONS[1],
-            DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_) => PERMISSIONS[2],
+    /// The permissions that allow the call (any one of them), least privileged first.
+    pub(crate) fn permissions(&self, write: bool) -> &'static [&'static str] {
+        match (self, write) {
+            (DirectoryTarget::Organizations | DirectoryTarget::Organization(_), _) => {
+                &PERMISSIONS[0..1]
+            }
+            (DirectoryTarget::Users | DirectoryTarget::User(_), false) => &[
+                "User.Read.All",
+                "User.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
+            (DirectoryTarget::Users | DirectoryTarget::User(_), true) => {
+                &["User.ReadWrite.All", "Directory.ReadWrite.All"]
+            }
+            (DirectoryTarget::GroupMembers(_) | DirectoryTarget::GroupMemberRef(..), false) => &[
+                "GroupMember.Read.All",
+                "Group.Read.All",
+                "Group.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
+            (DirectoryTarget::GroupMembers(_) | DirectoryTarget::GroupMemberRef(..), true) => &[
+                "GroupMember.ReadWrite.All",
+                "Group.ReadWrite.All",
+                "Directory.ReadWrite.All",
+            ],
+            (DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_), _) => {
+                &PERMISSIONS[2..3]
+            }
         }
     }
 
@@ -98,6 +127,28 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget
         [collection] if collection.eq_ignore_ascii_case("users") => Some(DirectoryTarget::Users),
         [collection, key] if collection.eq_ignore_ascii_case("users") => {
             Some(DirectoryTarget::User(key.clone()))
+        }
+        [groups, id, members]
+            if groups.eq_ignore_ascii_case("groups") && members.eq_ignore_ascii_case("members") =>
+        {
+            Some(DirectoryTarget::GroupMembers(id.clone()))
+        }
+        [groups, id, members, r]
+            if groups.eq_ignore_ascii_case("groups")
+                && members.eq_ignore_ascii_case("members")
+                && r == "$ref" =>
+        {
+            Some(DirectoryTarget::GroupMemberRef(id.clone(), None))
+        }
+        [groups, id, members, member, r]
+            if groups.eq_ignore_ascii_case("groups")
+                && members.eq_ignore_ascii_case("members")
+                && r == "$ref" =>
+        {
+            Some(DirectoryTarget::GroupMemberRef(
+                id.clone(),
+                Some(member.clone()),
+            ))
         }
         [root, tags, rest @ ..]
             if version == ApiVersion::Beta
@@ -225,8 +276,13 @@ fn unknown_property(name: &str, type_name: &str) -> Reply {
 impl Call<'_> {
     /// Answer a directory read.
     pub(crate) fn directory(&self, target: DirectoryTarget) -> Reply {
-        if self.request.method != "GET" {
-            return not_allowed();
+        if self.request.method != "GET"
+            || matches!(
+                target,
+                DirectoryTarget::GroupMembers(_) | DirectoryTarget::GroupMemberRef(..)
+            )
+        {
+            return self.people(target);
         }
         let tenant_id: &str = &self.tenant.id;
         let tenant_name: &str = &self.tenant.name;
@@ -275,6 +331,7 @@ impl Call<'_> {
                 default_scope_tag(),
             ),
             DirectoryTarget::RoleScopeTag(id) => not_found(&id),
+            DirectoryTarget::GroupMembers(_) | DirectoryTarget::GroupMemberRef(..) => not_allowed(),
         }
     }
 
