@@ -14,11 +14,13 @@
 //! exist to be assigned), and its target steps must precede its source steps. The least
 //! intrusive way to get both from the scheduler (waves of tenants by ring, tenants side by side
 //! within a wave) is a phase after the last wave: tenants deploy as before, then every link
-//! whose two ends deployed in this run applies its steps, target first, one link after the
-//! other (a link is a dozen requests; the fleet's pacing still applies to each).
+//! whose two ends deployed in this run applies its steps, target first; up to
+//! [`LINKS_AT_ONCE`] links side by side (the fleet's pacing still applies to each request).
 //! A link whose end failed or was not selected is reported as not run.
 
 use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
 
 use crate::deploy::Run;
 use crate::deploy::shared::JournalObserver;
@@ -143,7 +145,7 @@ fn prepare(run: &Run, finished: &[TenantReport], verb: &str) -> Prepared {
 }
 
 /// Apply every link of the project whose two ends are among `finished` (the run's tenant
-/// reports): target steps first, one link after the other.
+/// reports): each link's steps in order, target first; up to [`LINKS_AT_ONCE`] links at once.
 pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkReport> {
     if run.fleet.project.links.is_empty() {
         return Vec::new();
@@ -163,12 +165,23 @@ pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkRepor
         journal: run.journal.as_deref(),
         run,
     };
-    for (name, steps, _) in &prepared.runnable {
-        reports.push(apply::apply_link(&run.client, &by_id, name, steps, &observer).await);
-    }
+    let applied: Vec<LinkReport> =
+        futures_util::stream::iter(prepared.runnable.iter().map(|(name, steps, _)| {
+            apply::apply_link(&run.client, &by_id, name, steps, &observer)
+        }))
+        .buffer_unordered(LINKS_AT_ONCE)
+        .collect()
+        .await;
+    reports.extend(applied);
     reports.sort_by(|a, b| a.link.cmp(&b.link));
     reports
 }
+
+/// Links applied (or planned) side by side. Each link's own steps stay in order (target
+/// first); the run's client paces every request to its tenant's limits, so a hub that is the
+/// source of many links is paced as one tenant, and a new app's replication wait in one link
+/// does not hold up the others.
+pub const LINKS_AT_ONCE: usize = 16;
 
 /// Plan every link of the project whose two ends were planned (`finished`): each step read in
 /// its tenant, nothing written. A link with an end not planned is reported with the reason.
@@ -213,13 +226,22 @@ pub async fn plan_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkPlan> {
         .iter()
         .map(|(k, v)| (k.clone(), v))
         .collect();
-    for (name, steps, _) in &prepared.runnable {
-        let mut plan = unit(name, steps);
-        let (planned, error) = apply::plan_link(&run.client, &by_id, steps, &NoObserver).await;
-        plan.steps = planned;
-        plan.error = error;
-        plans.push(plan);
-    }
+    let planned: Vec<LinkPlan> =
+        futures_util::stream::iter(prepared.runnable.iter().map(|(name, steps, _)| {
+            let mut plan = unit(name, steps);
+            let by_id = &by_id;
+            async move {
+                let (planned, error) =
+                    apply::plan_link(&run.client, by_id, steps, &NoObserver).await;
+                plan.steps = planned;
+                plan.error = error;
+                plan
+            }
+        }))
+        .buffer_unordered(LINKS_AT_ONCE)
+        .collect()
+        .await;
+    plans.extend(planned);
     plans.sort_by(|a, b| a.link.cmp(&b.link));
     plans
 }
