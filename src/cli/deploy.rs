@@ -756,6 +756,9 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
                 )),
             }
         }
+        text.push_str(&tenantform::report::links::link_plans_text(
+            &preview.link_plans,
+        ));
         err(&text);
         if !confirm(&format!(
             "\nDeploy to {}{}? Only 'yes' will be accepted: ",
