@@ -351,6 +351,24 @@ pub fn compile(
     options: &CompileOptions,
     reporter: &mut dyn Reporter,
 ) -> CompileSummary {
+    compile_into(project, engine, schemas, options, reporter, None)
+}
+
+/// Where [`compile_into`] hands each bundle that compiled, on the worker that compiled it (in
+/// no particular order). Its bodies may be shared with the run: read them with
+/// [`ValidatedBundle::body`], not `operations[i].body`.
+pub type BundleSink<'a> = &'a (dyn Fn(&ValidatedBundle) + Sync);
+
+/// [`compile`], also handing every compiled bundle to `sink` (plan and deploy keep what they
+/// need of the bundles validation made, instead of compiling each tenant again).
+pub fn compile_into(
+    project: &ProjectSource,
+    engine: &Engine,
+    schemas: &Schemas,
+    options: &CompileOptions,
+    reporter: &mut dyn Reporter,
+    sink: Option<BundleSink<'_>>,
+) -> CompileSummary {
     let tenants: Vec<&TenantEntry> = project
         .tenants
         .iter()
@@ -422,6 +440,9 @@ pub fn compile(
                     };
                     let mut ok = false;
                     if let Some(bundle) = compiled.bundle {
+                        if let Some(sink) = sink {
+                            sink(&bundle);
+                        }
                         outcome.operations = bundle.bundle().operations.len();
                         outcome.content_hash = Some(bundle.content_hash().to_string());
                         ok = true;

@@ -18,6 +18,6 @@ pub mod render;
 pub mod validate;
 
 pub use fleet::{
-    CompileOptions, CompileSummary, Selection, TenantCompilation, compile, compile_tenant,
-    unknown_rings, unmatched_selection, write_bundle,
+    BundleSink, CompileOptions, CompileSummary, Selection, TenantCompilation, compile,
+    compile_into, compile_tenant, unknown_rings, unmatched_selection, write_bundle,
 };

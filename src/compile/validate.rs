@@ -303,6 +303,13 @@ impl ValidatedBundle {
         &self.content_hash
     }
 
+    /// The body of operation `i`: its own, or, when the bundle was compiled with the run's
+    /// shared bodies, the shared body it was made from.
+    pub(crate) fn body(&self, i: usize) -> &Value {
+        let op = &self.bundle.operations[i];
+        self.sources.get(i).map_or(&op.body, |s| s.body(op))
+    }
+
     /// `sha256:<hex>` of each operation's canonical body, in operation order.
     pub fn body_hashes(&self) -> impl Iterator<Item = &str> {
         self.sources.iter().map(|s| s.body_hash.as_str())

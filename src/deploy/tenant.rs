@@ -126,24 +126,34 @@ pub(crate) fn prepare(
         .ok_or_else(|| TenantError::Unreadable {
             tenant: target.id.clone(),
         })?;
-    let compiled = crate::compile::compile_tenant(
-        project,
-        &fleet.engine,
-        fleet.schemas,
-        &tenant,
-        false,
-        fleet.today,
-    );
-    let bundle = compiled.bundle.ok_or_else(|| TenantError::DoesNotCompile {
-        tenant: target.id.clone(),
-        errors: compiled.diagnostics.error_count(),
-    })?;
+    // Validation compiled the tenant already in this run (the common case); else compile it.
+    let (bundle_hash, slim) = match fleet.kept(&entry.id) {
+        Some(kept) => kept,
+        None => {
+            let compiled = crate::compile::compile_tenant(
+                project,
+                &fleet.engine,
+                fleet.schemas,
+                &tenant,
+                false,
+                fleet.today,
+            );
+            let bundle = compiled.bundle.ok_or_else(|| TenantError::DoesNotCompile {
+                tenant: target.id.clone(),
+                errors: compiled.diagnostics.error_count(),
+            })?;
+            (
+                bundle.content_hash().to_string(),
+                slims.share(&bundle.bundle().operations),
+            )
+        }
+    };
     if let Some(expected) = &target.expected
-        && expected.bundle_hash != bundle.content_hash()
+        && expected.bundle_hash != bundle_hash
     {
         return Err(TenantError::BundleChanged {
             planned: expected.bundle_hash.clone(),
-            now: bundle.content_hash().to_string(),
+            now: bundle_hash,
         });
     }
     let endpoints = cloud::resolve(tenant.cloud, &tenant.endpoints)?;
@@ -165,9 +175,9 @@ pub(crate) fn prepare(
         })
         .collect();
     Ok(Prepared {
-        bundle_hash: bundle.content_hash().to_string(),
+        bundle_hash,
         acceptances,
-        slim: slims.share(&bundle.bundle().operations),
+        slim,
         session: TenantSession::new(&target.id, endpoints, credentials),
     })
 }

@@ -134,19 +134,20 @@ pub fn normalize(kind: &Kind, value: &Value) -> Value {
     n
 }
 
-fn present(v: Option<&Value>) -> Option<Value> {
-    v.filter(|v| !is_empty_value(v)).cloned()
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !is_empty_value(v))
 }
 
 /// One compared value: a change when the two differ (absent, null and empty are the same).
+/// Values are copied only into a change (most leaves are equal).
 fn compare_leaf(desired: &Value, live: Option<&Value>, pointer: &str, out: &mut Vec<Change>) {
     let live = present(live);
     let desired = present(Some(desired));
     if desired != live {
         out.push(Change {
             pointer: pointer.to_string(),
-            desired,
-            live,
+            desired: desired.cloned(),
+            live: live.cloned(),
         });
     }
 }
@@ -222,6 +223,11 @@ fn diff_lazy(
     match (desired, live) {
         (Value::Object(d), Some(Value::Object(l))) => {
             diff_entries(kind, d, l, pointer, depth, out);
+        }
+        // A live scalar is its own normal form (but for `@odata.type`'s leading `#`): compared
+        // as it is, without a copy.
+        (d, Some(l)) if !l.is_array() && !l.is_object() && key != Some("@odata.type") => {
+            compare_leaf(d, Some(l), pointer, out);
         }
         (d, l) => {
             let l = l.map(|l| normalize_entry(kind, key, l, pointer, depth));

@@ -415,10 +415,20 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
         })
         .map(|(_, r)| r.key.clone())
         .collect();
+    // The fingerprint is made of the objects' own hashes (one line each, in plan order): the
+    // same objects count, and none is written out and hashed a second time.
+    let live_fingerprint = canonical::hash_bytes(
+        resources
+            .iter()
+            .filter_map(|r| r.live_hash.as_deref())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .as_bytes(),
+    );
     TenantPlan {
         tenant: input.tenant.to_string(),
         bundle_hash: input.bundle_hash.to_string(),
-        live_fingerprint: canonical::hash_array(&seen_live),
+        live_fingerprint,
         resources,
         orphans,
         names,
