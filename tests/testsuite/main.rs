@@ -6,6 +6,7 @@ mod compile;
 mod completions;
 mod deploy;
 mod drift;
+mod evidence;
 mod export;
 mod harness;
 mod import;
