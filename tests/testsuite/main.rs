@@ -12,6 +12,7 @@ mod harness;
 mod import;
 mod injection;
 mod invalid;
+mod monitors;
 mod pipelines;
 mod report;
 mod robustness;
