@@ -296,3 +296,22 @@ fn recorded_evidence_cannot_be_markdown() {
         .code(64)
         .stderr_has("--format markdown needs a live read");
 }
+
+#[test]
+fn evidence_that_cannot_be_written_is_exit_70_and_names_the_file() {
+    let w = World::new(config(1));
+    w.deploy(&[]).success();
+    // A directory where the file should go.
+    let target = w.project.path().join("evidence.md");
+    std::fs::create_dir_all(&target).expect("dir");
+    w.cmd(&[
+        "evidence",
+        "--format",
+        "markdown",
+        "--out",
+        target.to_str().expect("utf-8"),
+    ])
+    .run()
+    .code(70)
+    .stderr_has("cannot write the evidence to");
+}

@@ -149,3 +149,22 @@ fn a_baseline_over_tcm_s_daily_quota_is_an_error_and_writes_no_file() {
             .exists()
     );
 }
+
+#[test]
+fn an_output_directory_that_cannot_be_created_is_exit_70_and_says_where() {
+    let p = Project::init();
+    // A file where the output directory should go.
+    p.file("tcm", "not a directory");
+    let out = p.path().join("tcm");
+    p.cmd(&[
+        "compile",
+        "--target",
+        "tcm",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ])
+    .run()
+    .code(70)
+    .stderr_has("error: cannot write to")
+    .stderr_has("tcm");
+}
