@@ -116,8 +116,9 @@ enum Command {
     /// Write the fleet dashboard: a static HTML site of every tenant's state, controls,
     /// overrides and runs (from saved plans and the run journals, or a fresh plan).
     Report(report::Args),
-    /// Per tenant and control id (SCuBA, CIS), its state and the evidence of what was deployed
-    /// (resource, object id, last run, journal record hash), as JSON or CSV.
+    /// Per tenant and control id (SCuBA, CIS), a verdict read live from the tenant (met,
+    /// report-only, not met, skipped, not applicable) with the values it rests on and the
+    /// journal evidence of the last deploy, as JSON, CSV or Markdown.
     Evidence(evidence::Args),
     /// Deploy the shipped baselines to N simulated tenants in-process, then re-plan to show
     /// zero changes.

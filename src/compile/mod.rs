@@ -15,6 +15,7 @@
 pub mod bundle;
 pub mod fleet;
 pub mod render;
+pub mod tcm;
 pub mod validate;
 
 pub use fleet::{

@@ -113,9 +113,11 @@ pub async fn read_for_export(
     let fleet = run.fleet.clone();
     let prepared = {
         let (fleet, target) = (fleet.clone(), target.clone());
-        tokio::task::spawn_blocking(move || prepare(&fleet, &target, &SharedSlims::default()))
-            .await
-            .map_err(|e| TenantError::CompileTask(e.to_string()))??
+        tokio::task::spawn_blocking(move || {
+            prepare(&fleet, &target, &SharedSlims::default(), false)
+        })
+        .await
+        .map_err(|e| TenantError::CompileTask(e.to_string()))??
     };
     let identity = crate::deploy::identity::load_identity(&fleet.dir, &target.id)?;
     let wanted = |kind: &Kind| kinds.is_none_or(|k| k.iter().any(|n| n == kind.name));

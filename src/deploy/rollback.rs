@@ -628,6 +628,7 @@ pub async fn apply_tenant(
         plan: None,
         drift: None,
         snapshot_files: None,
+        evidence: None,
         seconds: 0.0,
     };
     let started = run.client.timing().now();

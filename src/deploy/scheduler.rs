@@ -119,6 +119,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                     plan: None,
                     drift: None,
                     snapshot_files: None,
+                    evidence: None,
                     seconds: 0.0,
                 }),
             }

@@ -46,6 +46,9 @@ pub struct DeployOptions {
     /// With `plan_only`: write each tenant's live objects under this directory
     /// (`tenantform snapshot`), one canonical file per object in `<dir>/<tenant-id>/`.
     pub snapshot: Option<PathBuf>,
+    /// With `plan_only`: judge each tenant's controls against the live read (`tenantform
+    /// evidence`), from the `[controls]` definitions of its baselines.
+    pub evidence: bool,
     /// Apply only what drifted (`deploy --only-drifted`): updates of resources changed outside
     /// tenantform since the last deploy, and managed objects deleted in the tenant. Every other
     /// change is left for a later deploy, and orphans are not pruned.
@@ -67,6 +70,7 @@ impl Default for DeployOptions {
             plan_only: false,
             drift: false,
             snapshot: None,
+            evidence: false,
             only_drifted: false,
             before: None,
         }

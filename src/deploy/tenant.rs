@@ -106,12 +106,24 @@ pub(crate) struct Prepared {
     /// Its operations and bodies, shared with every tenant in flight whose are the same.
     pub(crate) slim: Arc<Slim>,
     pub(crate) session: TenantSession,
+    /// What `evidence` needs beyond the slim operations: the bundle's operations (with their
+    /// claimed controls) and skipped resources. `None` unless the run judges controls.
+    pub(crate) claims: Option<Claims>,
+}
+
+/// A tenant's claimed controls, for `evidence`.
+pub(crate) struct Claims {
+    pub(crate) operations: Vec<crate::compile::bundle::Operation>,
+    pub(crate) skipped: Vec<crate::live::verdict::SkippedClaim>,
+    /// Its layers by name (extended layers first), whose `[controls]` define what "met" means.
+    pub(crate) layers: Vec<String>,
 }
 
 pub(crate) fn prepare(
     fleet: &Fleet,
     target: &Target,
     slims: &SharedSlims,
+    with_claims: bool,
 ) -> Result<Prepared, TenantError> {
     let project = &fleet.project;
     let entry = project
@@ -174,11 +186,29 @@ pub(crate) fn prepare(
             expired: o.expires.as_ref().is_some_and(|d| d.value < fleet.today),
         })
         .collect();
+    let claims = with_claims.then(|| {
+        let b = bundle.bundle();
+        Claims {
+            operations: b.operations.clone(),
+            skipped: b
+                .skipped
+                .iter()
+                .map(|s| crate::live::verdict::SkippedClaim {
+                    key: s.key.clone(),
+                    kind: s.kind.to_string(),
+                    reason: s.reason.clone(),
+                    controls: s.controls.clone(),
+                })
+                .collect(),
+            layers: b.baselines.clone(),
+        }
+    });
     Ok(Prepared {
         bundle_hash,
         acceptances,
         slim,
         session: TenantSession::new(&target.id, endpoints, credentials),
+        claims,
     })
 }
 
@@ -207,6 +237,7 @@ pub(crate) async fn deploy_tenant(
         plan: None,
         drift: None,
         snapshot_files: None,
+        evidence: None,
         seconds: 0.0,
     };
     let finish = |mut report: TenantReport, run: &Run| {
@@ -235,7 +266,10 @@ pub(crate) async fn deploy_tenant(
         let fleet = run.fleet.clone();
         let target = target.clone();
         let slims = slims.clone();
-        match tokio::task::spawn_blocking(move || prepare(&fleet, &target, &slims)).await {
+        let with_claims = run.options.evidence;
+        match tokio::task::spawn_blocking(move || prepare(&fleet, &target, &slims, with_claims))
+            .await
+        {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(error)) => {
                 report.reason = Some(error.to_string());
@@ -298,6 +332,29 @@ pub(crate) async fn deploy_tenant(
                 report.reason = Some(TenantError::CompileTask(e.to_string()).to_string());
             }
         }
+        report.plan = Some(tenant_plan);
+        return finish(report, run);
+    }
+    if let Some(claims) = &prepared.claims {
+        let read_at = jiff::Timestamp::try_from(run.client.timing().wall())
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let layers: Vec<&[crate::source::model::ControlDef]> = claims
+            .layers
+            .iter()
+            .filter_map(|name| fleet.project.baselines.get(name))
+            .map(|b| b.controls.as_slice())
+            .collect();
+        let defs = crate::live::verdict::definitions(layers);
+        let controls = crate::live::verdict::judge(
+            &defs,
+            &claims.operations,
+            &claims.skipped,
+            &tenant_plan,
+            &live,
+            &identity,
+        );
+        report.evidence = Some(crate::live::verdict::TenantEvidence { read_at, controls });
         report.plan = Some(tenant_plan);
         return finish(report, run);
     }

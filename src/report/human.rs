@@ -442,6 +442,7 @@ mod tests {
             plan: None,
             drift: None,
             snapshot_files: None,
+            evidence: None,
             seconds: 1.0,
         }
     }

@@ -591,6 +591,7 @@ mod tests {
             }),
             drift: None,
             snapshot_files: None,
+            evidence: None,
             seconds: 0.0,
         }
     }

@@ -27,6 +27,7 @@ pub mod markdown;
 pub mod outcome;
 pub mod progress;
 pub mod sarif;
+pub mod verdicts;
 
 pub use outcome::{
     Counts, DeploySummary, LinkReport, ResourceFailure, TenantOutcome, TenantReport,

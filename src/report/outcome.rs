@@ -76,6 +76,9 @@ pub struct TenantReport {
     /// Drift (`tenantform drift` runs).
     #[serde(skip)]
     pub drift: Option<crate::live::drift::TenantDrift>,
+    /// Control verdicts from the live read (`tenantform evidence` runs).
+    #[serde(skip)]
+    pub evidence: Option<crate::live::verdict::TenantEvidence>,
     /// Files written (`tenantform snapshot` runs).
     #[serde(skip)]
     pub snapshot_files: Option<usize>,

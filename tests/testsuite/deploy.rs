@@ -58,7 +58,7 @@ impl World {
         let mut c = self.project.cmd(args);
         if matches!(
             args.first(),
-            Some(&"plan" | &"deploy" | &"drift" | &"snapshot" | &"export")
+            Some(&"plan" | &"deploy" | &"drift" | &"snapshot" | &"export" | &"evidence")
         ) {
             c.args(&["--time-scale", SCALE]);
         }

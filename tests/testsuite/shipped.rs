@@ -1070,7 +1070,7 @@ fn cisa_control_ids_are_exactly_the_implemented_ms_aad_ids() {
 /// ScubaGear's check (§2.1 common CA test + the §2.2 row) for one claimed control; `Err` says
 /// what fails. `check_state` is false for entra-foundation, whose header promises the control
 /// "apart from the policy state".
-fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), String> {
+pub(crate) fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), String> {
     let body = &o["body"];
     let c = &body["conditions"];
     let users = &c["users"];

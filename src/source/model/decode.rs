@@ -255,7 +255,14 @@ pub fn decode_baseline(
     let root = doc.get_ref();
     r.check_keys(
         root,
-        &["baseline", "params", "defaults", "resources", "patch"],
+        &[
+            "baseline",
+            "params",
+            "defaults",
+            "resources",
+            "patch",
+            "controls",
+        ],
         "a baseline",
     );
     let Some((head, head_range)) = r.sub_table(root, "baseline", "a baseline") else {
@@ -297,6 +304,7 @@ pub fn decode_baseline(
             }
         }
     }
+    let controls = super::controls::decode_controls(&mut r, root);
     Some(Baseline {
         name: name.to_string(),
         file,
@@ -307,6 +315,7 @@ pub fn decode_baseline(
         defaults,
         resources,
         patches,
+        controls,
     })
 }
 

@@ -9,6 +9,7 @@
 
 use crate::kinds::{self, Kind};
 use crate::source::{FileId, Span};
+pub use controls::{ControlDef, Quantifier, Requirement, Test};
 
 /// A value with the span it was written at.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,6 +240,8 @@ pub struct Baseline {
     pub resources: Vec<ResourceDecl>,
     /// Patches to resources of extended layers.
     pub patches: Vec<Patch>,
+    /// What "met" means for the control ids its resources claim (`[controls]`).
+    pub controls: Vec<ControlDef>,
 }
 
 /// A national cloud.
@@ -414,6 +417,7 @@ fn is_param_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+pub mod controls;
 mod decode;
 pub mod link;
 mod reader;
