@@ -139,8 +139,14 @@ pub(crate) fn prepare(
             tenant: target.id.clone(),
         })?;
     // Validation compiled the tenant already in this run (the common case); else compile it.
-    let (bundle_hash, slim) = match fleet.kept(&entry.id) {
-        Some(kept) => kept,
+    // Evidence needs the whole bundle (controls, skipped resources, layers): it compiles.
+    let kept = if with_claims {
+        None
+    } else {
+        fleet.kept(&entry.id)
+    };
+    let (bundle_hash, slim, claims) = match kept {
+        Some((hash, slim)) => (hash, slim, None),
         None => {
             let compiled = crate::compile::compile_tenant(
                 project,
@@ -154,9 +160,11 @@ pub(crate) fn prepare(
                 tenant: target.id.clone(),
                 errors: compiled.diagnostics.error_count(),
             })?;
+            let claims = with_claims.then(|| claims_of(bundle.bundle()));
             (
                 bundle.content_hash().to_string(),
                 slims.share(&bundle.bundle().operations),
+                claims,
             )
         }
     };
@@ -186,23 +194,6 @@ pub(crate) fn prepare(
             expired: o.expires.as_ref().is_some_and(|d| d.value < fleet.today),
         })
         .collect();
-    let claims = with_claims.then(|| {
-        let b = bundle.bundle();
-        Claims {
-            operations: b.operations.clone(),
-            skipped: b
-                .skipped
-                .iter()
-                .map(|s| crate::live::verdict::SkippedClaim {
-                    key: s.key.clone(),
-                    kind: s.kind.to_string(),
-                    reason: s.reason.clone(),
-                    controls: s.controls.clone(),
-                })
-                .collect(),
-            layers: b.baselines.clone(),
-        }
-    });
     Ok(Prepared {
         bundle_hash,
         acceptances,
@@ -210,6 +201,25 @@ pub(crate) fn prepare(
         session: TenantSession::new(&target.id, endpoints, credentials),
         claims,
     })
+}
+
+/// What evidence judges of a tenant's bundle: the operations with their controls, the
+/// resources skipped with their reasons, and the layers.
+fn claims_of(b: &crate::compile::bundle::Bundle) -> Claims {
+    Claims {
+        operations: b.operations.clone(),
+        skipped: b
+            .skipped
+            .iter()
+            .map(|s| crate::live::verdict::SkippedClaim {
+                key: s.key.clone(),
+                kind: s.kind.to_string(),
+                reason: s.reason.clone(),
+                controls: s.controls.clone(),
+            })
+            .collect(),
+        layers: b.baselines.clone(),
+    }
 }
 
 /// Conditional Access operations of a tenant in flight at once (the rest wait their turn): one,
