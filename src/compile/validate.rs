@@ -762,10 +762,30 @@ fn lint_compliance_block(body: &Value) -> Option<Diagnostic> {
     })
 }
 
+/// A custom authentication strength declared with a built-in strength's name (or id): Graph
+/// refuses to change built-ins, and adopting one by name would try.
+fn lint_built_in_strength(body: &Value) -> Option<Diagnostic> {
+    let (pointer, text) = ["displayName", "id"]
+        .iter()
+        .find_map(|p| Some((*p, body.get(*p)?.as_str()?)))
+        .filter(|(_, text)| crate::kinds::built_in_authentication_strength(text).is_some())?;
+    let (id, name, ..) = crate::kinds::built_in_authentication_strength(text)?;
+    Some(
+        Diagnostic::error(
+            Code::BuiltInObject,
+            format!("\"{name}\" is a built-in authentication strength: it exists in every tenant and cannot be created or changed"),
+        )
+        .pointer(format!("/{pointer}"))
+        .expected("a custom strength with a name of its own")
+        .help(format!("reference the built-in from a Conditional Access policy as `\"authenticationStrength\": {{\"id\": \"{id}\"}}`, or rename this custom strength")),
+    )
+}
+
 fn run_lint(lint: KindLint, body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
     match lint {
         KindLint::ConditionalAccessLockout => lint_lockout(body, accepted),
         KindLint::ComplianceBlockAction => lint_compliance_block(body),
+        KindLint::NotABuiltInAuthenticationStrength => lint_built_in_strength(body),
     }
 }
 
@@ -792,7 +812,8 @@ fn identity(op: &Operation) -> String {
 }
 
 fn variant_of(op: &Operation) -> Variant {
-    if op.kind.creates() {
+    // A PUT replaces the whole object: its body is checked like a create's.
+    if op.kind.creates() || op.kind.update_method == crate::kinds::Method::Put {
         Variant::Create
     } else {
         Variant::Update
