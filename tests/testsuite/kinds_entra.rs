@@ -293,3 +293,75 @@ fn the_simulator_holds_graphs_rules_for_these_kinds() {
         .json();
     assert_eq!(devices["userDeviceQuota"], 50);
 }
+
+#[test]
+fn update_actions_and_put_singletons_answer_graphs_errors() {
+    let sim = Sim::start();
+    let strengths = "/v1.0/policies/authenticationStrengthPolicies";
+    let created = sim
+        .send(
+            0,
+            "POST",
+            strengths,
+            Some(&json!({"displayName": "Keys", "allowedCombinations": ["fido2"]})),
+        )
+        .status(201)
+        .json();
+    let action = format!(
+        "{strengths}/{}/updateAllowedCombinations",
+        created["id"].as_str().expect("id")
+    );
+    // The action's parameter is required, and it is the only one.
+    let missing = sim.send(0, "POST", &action, Some(&json!({}))).status(400);
+    assert!(
+        missing
+            .error_code("Request_BadRequest")
+            .contains("allowedCombinations")
+    );
+    let extra = sim
+        .send(
+            0,
+            "POST",
+            &action,
+            Some(&json!({"allowedCombinations": ["fido2"], "displayName": "x"})),
+        )
+        .status(400);
+    assert!(
+        extra
+            .error_code("Request_BadRequest")
+            .contains("displayName")
+    );
+    // Its value is checked against the schema (an unknown method mode).
+    sim.send(
+        0,
+        "POST",
+        &action,
+        Some(&json!({"allowedCombinations": ["carrierPigeon"]})),
+    )
+    .status(400);
+    // Only POST, and only on a strength that exists.
+    sim.send(0, "GET", &action, None).status(405);
+    sim.send(
+        0,
+        "POST",
+        &format!("{strengths}/11111111-2222-4333-8444-555555555555/updateAllowedCombinations"),
+        Some(&json!({"allowedCombinations": ["fido2"]})),
+    )
+    .status(404);
+    // A built-in strength cannot be deleted either.
+    sim.send(
+        0,
+        "DELETE",
+        &format!("{strengths}/{PHISHING_RESISTANT}"),
+        None,
+    )
+    .status(400);
+    // A PATCH singleton refuses PUT, as a PUT singleton refuses PATCH.
+    sim.send(
+        0,
+        "PUT",
+        "/v1.0/policies/authenticationFlowsPolicy",
+        Some(&json!({"selfServiceSignUp": {"isEnabled": false}})),
+    )
+    .status(405);
+}
