@@ -227,7 +227,10 @@ pub(crate) const NO_NORMALIZATION: Normalization = Normalization {
 mod entra;
 mod intune;
 mod links;
-pub use entra::{BUILT_IN_AUTHENTICATION_STRENGTHS, BuiltInStrength, KEYED_ARRAYS, UPDATE_ACTIONS};
+pub use entra::{
+    BUILT_IN_AUTHENTICATION_STRENGTHS, BuiltInStrength, KEYED_ARRAYS, READ_ONLY_ON_V1,
+    UPDATE_ACTIONS,
+};
 pub use links::{
     CROSS_TENANT_SYNC_TEMPLATE, LINK_KINDS, LINK_STEP_REGISTRY_KINDS, link_kind_by_name,
 };

@@ -111,6 +111,10 @@ pub const UPDATE_ACTIONS: &[(&str, &str, &str)] = &[(
     "updateAllowedCombinations",
 )];
 
+/// Beta kinds whose objects Graph's v1.0 also serves, read-only (v1.0 documents GET only): the
+/// simulator answers GET on both versions and refuses writes on v1.0.
+pub const READ_ONLY_ON_V1: &[&str] = &["deviceRegistrationPolicy"];
+
 /// Arrays of objects compared as maps keyed by one of their properties, for plan and drift:
 /// `(kind, pointer pattern, key property)`. Order is ignored and the comparison is
 /// desired-driven (an entry only the live object has is the service's), as for object

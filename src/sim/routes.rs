@@ -217,7 +217,10 @@ impl RouteTable {
         let mut best: Option<(usize, &Route, Vec<String>)> = None;
         let mut longest_prefix = 0;
         for route in &self.routes {
-            if route.kind.api_version == ApiVersion::Beta && version != ApiVersion::Beta {
+            if route.kind.api_version == ApiVersion::Beta
+                && version != ApiVersion::Beta
+                && !kinds::READ_ONLY_ON_V1.contains(&route.kind.name)
+            {
                 continue;
             }
             let (matched, captures, literals) = match_route(route, &segments);
@@ -393,6 +396,15 @@ mod tests {
         let t = resolve("/deviceManagement/deviceCompliancePolicies/p/assignments")
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(matches!(t, Target::Assignments(_, ref id) if id == "p"));
+    }
+
+    #[test]
+    fn beta_kinds_v1_serves_read_only_are_routed_on_both_versions() {
+        assert!(matches!(
+            resolve("/policies/deviceRegistrationPolicy"),
+            Ok(Target::Singleton(k)) if k.name == "deviceRegistrationPolicy"
+        ));
+        assert!(resolve("/policies/externalIdentitiesPolicy").is_err());
     }
 
     #[test]

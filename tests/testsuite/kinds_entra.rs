@@ -286,12 +286,24 @@ fn the_simulator_holds_graphs_rules_for_these_kinds() {
     assert_eq!(policy["requestDurationInDays"], 7);
     assert_eq!(policy["version"], 1, "the service counts versions");
 
-    // Device registration is written on beta (v1.0 is read-only).
+    // Device registration is written on beta; v1.0 reads it and refuses writes.
     let devices = sim
         .get("/beta/policies/deviceRegistrationPolicy")
         .status(200)
         .json();
     assert_eq!(devices["userDeviceQuota"], 50);
+    let v1 = sim
+        .get("/v1.0/policies/deviceRegistrationPolicy")
+        .status(200)
+        .json();
+    assert_eq!(v1["userDeviceQuota"], 50);
+    sim.send(
+        0,
+        "PUT",
+        "/v1.0/policies/deviceRegistrationPolicy",
+        Some(&devices),
+    )
+    .status(405);
 }
 
 #[test]

@@ -601,6 +601,13 @@ impl Call<'_> {
         } else {
             None
         };
+        // A beta kind that v1.0 serves read-only (`kinds::READ_ONLY_ON_V1`).
+        if write
+            && target.kind().api_version == ApiVersion::Beta
+            && self.request.version == ApiVersion::V1
+        {
+            return not_allowed();
+        }
         let audited = write.then(|| target.clone());
         let reply = match target {
             Target::Collection(kind) => self.collection_target(state, kind),
