@@ -295,6 +295,21 @@ pub fn built_in_authentication_strength(id_or_name: &str) -> Option<&'static Bui
         })
 }
 
+/// True for an object Microsoft owns in every tenant (a built-in authentication strength, by
+/// its id or `policyType: builtIn`): read and referenced, never declared, exported or written.
+pub fn is_built_in(kind: &str, object: &serde_json::Value) -> bool {
+    kind == "authenticationStrengthPolicy"
+        && (object.get("policyType").and_then(serde_json::Value::as_str) == Some("builtIn")
+            || object
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|id| {
+                    BUILT_IN_AUTHENTICATION_STRENGTHS
+                        .iter()
+                        .any(|(known, ..)| known.eq_ignore_ascii_case(id))
+                }))
+}
+
 /// Names of all kinds, for "did you mean" suggestions and help text.
 pub fn names() -> impl Iterator<Item = &'static str> {
     all().iter().map(|k| k.name)
@@ -351,6 +366,20 @@ mod tests {
             assert_eq!(update_action(kind, property), Some(*action));
         }
         assert_eq!(update_action("group", "displayName"), None);
+    }
+
+    #[test]
+    fn built_in_objects_are_known_by_id_or_policy_type() {
+        let kind = "authenticationStrengthPolicy";
+        let id = serde_json::json!({"id": "00000000-0000-0000-0000-000000000003"});
+        assert!(is_built_in(kind, &id));
+        assert!(is_built_in(
+            kind,
+            &serde_json::json!({"policyType": "builtIn"})
+        ));
+        let custom = serde_json::json!({"id": "5b1f…", "policyType": "custom"});
+        assert!(!is_built_in(kind, &custom));
+        assert!(!is_built_in("conditionalAccessPolicy", &id));
     }
 
     #[test]

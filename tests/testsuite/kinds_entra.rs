@@ -151,6 +151,60 @@ fn the_policy_kinds_deploy_and_then_plan_no_change() {
 }
 
 #[test]
+fn an_exported_tenant_keeps_its_custom_strength_and_leaves_the_built_ins_out() {
+    let d = Deployed::new();
+    d.run(&["deploy", "--yes"]).success();
+    let out = d.project.path().join("exported");
+    let out_text = out.to_string_lossy().into_owned();
+    let tenant = d.sim.tenant(0);
+    d.run(&[
+        "export",
+        "--tenant",
+        &tenant,
+        "--out",
+        &out_text,
+        "--kinds",
+        "authenticationStrengthPolicy",
+    ])
+    .success();
+    let baseline =
+        std::fs::read_to_string(out.join("baselines/exported.toml")).expect("exported baseline");
+    let templates: String = walk_text(&out.join("templates"));
+    let all = format!("{baseline}{templates}");
+    assert!(all.contains("Keys and Windows Hello"), "{all}");
+    for built_in in [
+        "Multifactor authentication",
+        "Passwordless MFA",
+        "Phishing-resistant MFA",
+    ] {
+        assert!(!all.contains(built_in), "{built_in} was exported:\n{all}");
+    }
+}
+
+/// Every file's text under `dir`, sorted by path.
+fn walk_text(dir: &std::path::Path) -> String {
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+        {
+            if entry.is_dir() {
+                stack.push(entry);
+            } else {
+                files.push(entry);
+            }
+        }
+    }
+    files.sort();
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("text"))
+        .collect()
+}
+
+#[test]
 fn a_changed_strength_converges_through_update_allowed_combinations() {
     let d = Deployed::new();
     d.run(&["deploy", "--yes"]).success();
