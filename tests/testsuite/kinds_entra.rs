@@ -252,6 +252,39 @@ fn a_changed_strength_converges_through_update_allowed_combinations() {
 }
 
 #[test]
+fn a_rollback_puts_a_strengths_combinations_back_through_the_action() {
+    let d = Deployed::new();
+    d.run(&["deploy", "--yes"]).success();
+    let v1 = d.custom_strength();
+    let baseline = d.project.read("baselines/policies.toml");
+    d.project.file(
+        "baselines/policies.toml",
+        baseline
+            .replace(r#"["windowsHelloForBusiness", "fido2"]"#, r#"["fido2"]"#)
+            .replace(
+                "FIDO2 security keys or Windows Hello for Business",
+                "Keys only",
+            ),
+    );
+    d.run(&["deploy", "--yes"]).success();
+    assert_eq!(d.custom_strength()["allowedCombinations"], json!(["fido2"]));
+    let runs = d.project.path().join(".tenantform/runs");
+    let mut ids: Vec<String> = std::fs::read_dir(runs)
+        .expect("runs")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    let last = ids.pop().expect("the second run");
+    d.run(&["rollback", &last, "--yes"])
+        .success()
+        .stderr_has("1 of 1 tenants rolled back");
+    let back = d.custom_strength();
+    assert_eq!(back["id"], v1["id"]);
+    assert_eq!(back["description"], v1["description"]);
+    assert_eq!(back["allowedCombinations"], v1["allowedCombinations"]);
+}
+
+#[test]
 fn the_simulator_holds_graphs_rules_for_these_kinds() {
     let sim = Sim::start();
     let strengths = "/v1.0/policies/authenticationStrengthPolicies";
