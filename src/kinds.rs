@@ -137,6 +137,9 @@ pub enum KindLint {
     ConditionalAccessLockout,
     /// A compliance policy needs exactly one `block` scheduled action.
     ComplianceBlockAction,
+    /// A custom authentication strength must not be one of Microsoft's built-in strengths
+    /// (those exist in every tenant, cannot be changed, and are referenced by their ids).
+    NotABuiltInAuthenticationStrength,
 }
 
 /// How a kind's JSON Schema is produced from Graph's metadata.
@@ -224,7 +227,13 @@ pub(crate) const NO_NORMALIZATION: Normalization = Normalization {
 mod entra;
 mod intune;
 mod links;
-pub use links::{CROSS_TENANT_SYNC_TEMPLATE, LINK_KINDS, link_kind_by_name};
+pub use entra::{
+    BUILT_IN_AUTHENTICATION_STRENGTHS, BuiltInStrength, KEYED_ARRAYS, READ_ONLY_ON_V1,
+    UPDATE_ACTIONS,
+};
+pub use links::{
+    CROSS_TENANT_SYNC_TEMPLATE, LINK_KINDS, LINK_STEP_REGISTRY_KINDS, link_kind_by_name,
+};
 
 /// Microsoft Entra ID P1 (`AAD_PREMIUM`): Conditional Access, named locations, cross-tenant sync.
 pub const ENTRA_ID_P1: &str = "AAD_PREMIUM";
@@ -261,6 +270,46 @@ pub fn by_ref_prefix(prefix: &str) -> Option<&'static Kind> {
         .or_else(|| by_name(prefix))
 }
 
+/// The action that changes `property` of objects of `kind` (see [`UPDATE_ACTIONS`]).
+pub fn update_action(kind: &str, property: &str) -> Option<&'static str> {
+    UPDATE_ACTIONS
+        .iter()
+        .find(|(k, p, _)| *k == kind && *p == property)
+        .map(|(_, _, action)| *action)
+}
+
+/// The arrays of `kind` compared as maps, with their key property (see [`KEYED_ARRAYS`]).
+pub fn keyed_arrays(kind: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    KEYED_ARRAYS
+        .iter()
+        .filter(move |(k, ..)| *k == kind)
+        .map(|(_, pointer, key)| (*pointer, *key))
+}
+
+/// The built-in authentication strength with this id or display name (case-insensitive).
+pub fn built_in_authentication_strength(id_or_name: &str) -> Option<&'static BuiltInStrength> {
+    BUILT_IN_AUTHENTICATION_STRENGTHS
+        .iter()
+        .find(|(id, name, ..)| {
+            id.eq_ignore_ascii_case(id_or_name) || name.eq_ignore_ascii_case(id_or_name.trim())
+        })
+}
+
+/// True for an object Microsoft owns in every tenant (a built-in authentication strength, by
+/// its id or `policyType: builtIn`): read and referenced, never declared, exported or written.
+pub fn is_built_in(kind: &str, object: &serde_json::Value) -> bool {
+    kind == "authenticationStrengthPolicy"
+        && (object.get("policyType").and_then(serde_json::Value::as_str) == Some("builtIn")
+            || object
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|id| {
+                    BUILT_IN_AUTHENTICATION_STRENGTHS
+                        .iter()
+                        .any(|(known, ..)| known.eq_ignore_ascii_case(id))
+                }))
+}
+
 /// Names of all kinds, for "did you mean" suggestions and help text.
 pub fn names() -> impl Iterator<Item = &'static str> {
     all().iter().map(|k| k.name)
@@ -294,6 +343,54 @@ mod tests {
             assert!(by_name(k.name).is_none(), "{} is in both tables", k.name);
             assert!(!k.permissions.is_empty(), "{}", k.name);
         }
+        // The registry kinds a link also writes are baseline kinds, one entry for both.
+        for name in LINK_STEP_REGISTRY_KINDS {
+            let kind = by_name(name).unwrap_or_else(|| panic!("{name} is not in the registry"));
+            assert!(
+                link_kind_by_name(name).is_none(),
+                "{name} is in both tables"
+            );
+            assert!(!kind.permissions.is_empty(), "{name}");
+        }
+        assert!(LINK_STEP_REGISTRY_KINDS.contains(&"externalIdentitiesPolicy"));
+    }
+
+    #[test]
+    fn update_actions_name_registry_kinds_and_their_properties() {
+        for (kind, property, action) in UPDATE_ACTIONS {
+            let k = by_name(kind).unwrap_or_else(|| panic!("{kind}"));
+            assert!(
+                k.creates(),
+                "{kind}: an update action needs objects with ids"
+            );
+            assert_eq!(update_action(kind, property), Some(*action));
+        }
+        assert_eq!(update_action("group", "displayName"), None);
+    }
+
+    #[test]
+    fn built_in_objects_are_known_by_id_or_policy_type() {
+        let kind = "authenticationStrengthPolicy";
+        let id = serde_json::json!({"id": "00000000-0000-0000-0000-000000000003"});
+        assert!(is_built_in(kind, &id));
+        assert!(is_built_in(
+            kind,
+            &serde_json::json!({"policyType": "builtIn"})
+        ));
+        let custom = serde_json::json!({"id": "5b1f…", "policyType": "custom"});
+        assert!(!is_built_in(kind, &custom));
+        assert!(!is_built_in("conditionalAccessPolicy", &id));
+    }
+
+    #[test]
+    fn built_in_strengths_are_found_by_id_or_name() {
+        let phishing = built_in_authentication_strength("00000000-0000-0000-0000-000000000004");
+        assert_eq!(phishing.map(|s| s.1), Some("Phishing-resistant MFA"));
+        assert_eq!(
+            built_in_authentication_strength("multifactor AUTHENTICATION").map(|s| s.0),
+            Some("00000000-0000-0000-0000-000000000002")
+        );
+        assert!(built_in_authentication_strength("Contoso strong").is_none());
     }
 
     #[test]

@@ -769,10 +769,29 @@ fn lint_compliance_block(body: &Value) -> Option<Diagnostic> {
     })
 }
 
+/// A custom authentication strength declared with a built-in strength's name (or id): Graph
+/// refuses to change built-ins, and adopting one by name would try.
+fn lint_built_in_strength(body: &Value) -> Option<Diagnostic> {
+    let (pointer, (id, name, ..)) = ["displayName", "id"].iter().find_map(|p| {
+        let text = body.get(*p)?.as_str()?;
+        Some((*p, crate::kinds::built_in_authentication_strength(text)?))
+    })?;
+    Some(
+        Diagnostic::error(
+            Code::BuiltInObject,
+            format!("\"{name}\" is a built-in authentication strength: it exists in every tenant and cannot be created or changed"),
+        )
+        .pointer(format!("/{pointer}"))
+        .expected("a custom strength with a name of its own")
+        .help(format!("reference the built-in from a Conditional Access policy as `\"authenticationStrength\": {{\"id\": \"{id}\"}}`, or rename this custom strength")),
+    )
+}
+
 fn run_lint(lint: KindLint, body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
     match lint {
         KindLint::ConditionalAccessLockout => lint_lockout(body, accepted),
         KindLint::ComplianceBlockAction => lint_compliance_block(body),
+        KindLint::NotABuiltInAuthenticationStrength => lint_built_in_strength(body),
     }
 }
 
@@ -799,7 +818,8 @@ fn identity(op: &Operation) -> String {
 }
 
 fn variant_of(op: &Operation) -> Variant {
-    if op.kind.creates() {
+    // A PUT replaces the whole object: its body is checked like a create's.
+    if op.kind.creates() || op.kind.update_method == crate::kinds::Method::Put {
         Variant::Create
     } else {
         Variant::Update
@@ -936,4 +956,26 @@ pub fn validate(
         }),
         diags,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_built_in_strength_is_found_by_name_or_id_and_a_custom_one_passes() {
+        let by_name = lint_built_in_strength(&json!({"displayName": "passwordless mfa"}));
+        let d = by_name.unwrap_or_else(|| panic!("a built-in name is flagged"));
+        assert_eq!(d.pointer.as_deref(), Some("/displayName"));
+        let by_id = lint_built_in_strength(
+            &json!({"displayName": "Mine", "id": "00000000-0000-0000-0000-000000000002"}),
+        );
+        assert_eq!(
+            by_id.and_then(|d| d.pointer),
+            Some("/id".to_string()),
+            "a custom name with a built-in id is flagged at the id"
+        );
+        assert!(lint_built_in_strength(&json!({"displayName": "Keys and Hello"})).is_none());
+    }
 }

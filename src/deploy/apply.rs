@@ -225,6 +225,20 @@ pub(crate) enum Then {
     Created,
     /// An update (or the update of an adopted object): this is the result.
     Finished(Applied),
+    /// An update in two requests (a property only an action changes, beside a PATCH): once
+    /// this one succeeded, send the second; then this is the result.
+    FollowedBy(Box<Request>, Applied),
+}
+
+/// A step that sends `requests` in order (one or two: see [`TenantRun::update_requests`]) and
+/// then is `done`.
+fn send_all(mut requests: Vec<Request>, done: Applied) -> Step {
+    let second = (requests.len() > 1).then(|| requests.remove(1));
+    let first = requests.remove(0);
+    match second {
+        Some(second) => Step::Send(first, Then::FollowedBy(Box::new(second), done)),
+        None => Step::Send(first, Then::Finished(done)),
+    }
 }
 
 /// One tenant's deploy in progress.
@@ -397,15 +411,15 @@ impl TenantRun<'_> {
                 if changes.is_empty() {
                     return Ok(Step::Done(done));
                 }
-                let request =
-                    self.update_request(op, Some(object_id), &path, body, changes, update_method);
-                Ok(Step::Send(request, Then::Finished(done)))
+                let requests =
+                    self.update_requests(op, Some(object_id), &path, body, changes, update_method);
+                Ok(send_all(requests, done))
             }
             Action::Update { object_id, changes } => {
                 if let Some(id) = object_id {
                     self.identity.remember(op, id)?;
                 }
-                let request = self.update_request(
+                let requests = self.update_requests(
                     op,
                     object_id.as_deref(),
                     &path,
@@ -413,12 +427,12 @@ impl TenantRun<'_> {
                     changes,
                     update_method,
                 );
-                Ok(Step::Send(
-                    request,
-                    Then::Finished(Applied::Done {
+                Ok(send_all(
+                    requests,
+                    Applied::Done {
                         action: "updated",
                         id: object_id.clone(),
-                    }),
+                    },
                 ))
             }
         }
@@ -440,6 +454,17 @@ impl TenantRun<'_> {
                     None => self.send(request).await,
                 };
                 result.map(|_| done).map_err(ApplyError::request(op.kind))
+            }
+            Then::FollowedBy(next, done) => {
+                let result = match result {
+                    Some(result) => result,
+                    None => self.send(request).await,
+                };
+                result.map_err(ApplyError::request(op.kind))?;
+                self.send(&next)
+                    .await
+                    .map(|_| done)
+                    .map_err(ApplyError::request(op.kind))
             }
             Then::Created if op.kind.shape != Shape::Collection => {
                 let result = match result {
@@ -524,6 +549,49 @@ impl TenantRun<'_> {
             out.push((i, applied));
         }
         out
+    }
+
+    /// The requests that update an object: one PATCH or PUT, and for a changed property only
+    /// an action changes (the registry's `UPDATE_ACTIONS`), `POST {object}/{action}` with it,
+    /// first; the PATCH then carries the other changes, when there are any.
+    fn update_requests(
+        &self,
+        op: &Operation,
+        object_id: Option<&str>,
+        path: &str,
+        body: Value,
+        changes: &[crate::live::normalize::Change],
+        method: &'static str,
+    ) -> Vec<Request> {
+        let top = |c: &crate::live::normalize::Change| -> String {
+            c.pointer.split('/').nth(1).unwrap_or_default().to_string()
+        };
+        let mut requests = Vec::new();
+        let mut rest: Vec<crate::live::normalize::Change> = Vec::new();
+        for change in changes {
+            let property = top(change);
+            match (
+                crate::kinds::update_action(op.kind.name, &property),
+                op.kind.shape,
+                object_id,
+            ) {
+                (Some(action), Shape::Collection, Some(id)) => {
+                    let value = body.get(&property).cloned().unwrap_or(Value::Null);
+                    let target = format!("{}/{id}/{action}", op.kind.path);
+                    let mut request =
+                        self.request(op, "POST", target, serde_json::json!({ property: value }));
+                    // Setting a property to a value is safe to repeat.
+                    request.prefer = None;
+                    request.idempotent = true;
+                    requests.push(request);
+                }
+                _ => rest.push(change.clone()),
+            }
+        }
+        if requests.is_empty() || !rest.is_empty() {
+            requests.push(self.update_request(op, object_id, path, body, &rest, method));
+        }
+        requests
     }
 
     fn update_request(

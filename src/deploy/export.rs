@@ -149,7 +149,8 @@ pub async fn read_for_export(
         let Some(kind) = kinds::by_name(kind_name) else {
             continue;
         };
-        for body in items {
+        // Microsoft's own objects (built-in strengths) are referenced by id, never declared.
+        for body in items.iter().filter(|b| !kinds::is_built_in(kind.name, b)) {
             let id = id_of(body).unwrap_or_default();
             objects.push(LiveObject {
                 kind,

@@ -720,12 +720,40 @@ pub async fn apply_tenant(
                     let kind = kind_of(&image.kind)?;
                     let method = kind.update_method.as_str();
                     let before = with_new_ids(&image.body, &new_ids);
+                    // Properties only an action changes (`kinds::UPDATE_ACTIONS`) go back through
+                    // it; the PATCH carries the rest, if there is any.
+                    let mut patched = image.properties.len();
+                    if method == "PATCH" {
+                        for p in &image.properties {
+                            let Some(action) = crate::kinds::update_action(kind.name, p) else {
+                                continue;
+                            };
+                            patched -= 1;
+                            let value = before.get(p).cloned().unwrap_or(Value::Null);
+                            let mut post = request(
+                                key,
+                                kind,
+                                "POST",
+                                format!("{}/{action}", image.path),
+                                Some(&serde_json::json!({ p.as_str(): value })),
+                            );
+                            // Setting a property to a value is safe to repeat.
+                            post.idempotent = true;
+                            run.client.send(&session, &post, &observer).await?;
+                        }
+                        if patched == 0 {
+                            return Ok(Some(("reverted", image.object_id.clone(), kind.name)));
+                        }
+                    }
                     let body = if method == "PATCH" {
                         let mut map = Map::new();
                         if let Some(t) = before.get("@odata.type") {
                             map.insert("@odata.type".into(), t.clone());
                         }
                         for p in &image.properties {
+                            if crate::kinds::update_action(kind.name, p).is_some() {
+                                continue;
+                            }
                             map.insert(p.clone(), before.get(p).cloned().unwrap_or(Value::Null));
                         }
                         Value::Object(map)

@@ -370,6 +370,12 @@ fn graph_json(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
                 continue;
             };
             match graph_kind(&body) {
+                Some(kind) if kinds::is_built_in(kind.name, &body) => {
+                    backup.findings.push(Finding::warning(
+                        &file,
+                        "not imported: a built-in authentication strength (Microsoft's, the same in every tenant); a Conditional Access policy references it by its id",
+                    ))
+                }
                 Some(kind) => backup.objects.push(ForeignObject {
                     file,
                     kind,
@@ -389,6 +395,35 @@ fn graph_json(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn built_in_strengths_in_a_graph_json_backup_are_left_out_with_a_finding() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let page = json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#policies/authenticationStrengthPolicies",
+            "value": [
+                {"id": "00000000-0000-0000-0000-000000000004", "displayName": "Phishing-resistant MFA", "policyType": "builtIn", "allowedCombinations": ["fido2"]},
+                {"id": "5b1f0c4e-0000-4000-8000-000000000001", "displayName": "Keys", "policyType": "custom", "allowedCombinations": ["fido2"]}
+            ]
+        });
+        std::fs::write(dir.path().join("strengths.json"), page.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let backup = read_backup(dir.path(), ImportFormat::GraphJson);
+        let names: Vec<&str> = backup
+            .objects
+            .iter()
+            .filter_map(|o| o.body.get("displayName").and_then(Value::as_str))
+            .collect();
+        assert_eq!(names, vec!["Keys"]);
+        assert!(
+            backup
+                .findings
+                .iter()
+                .any(|f| f.message.contains("built-in authentication strength")),
+            "{:?}",
+            backup.findings
+        );
+    }
 
     #[test]
     fn graph_objects_are_recognised_by_context_type_or_shape() {

@@ -39,21 +39,6 @@ pub const LINK_KINDS: &[Kind] = &[
         &["Application.ReadWrite.All"],
         "applicationServicePrincipal",
     ),
-    Kind {
-        api_version: ApiVersion::Beta,
-        shape: Shape::Singleton,
-        ..link_kind(
-            "externalIdentitiesPolicy",
-            "external-identities-policy",
-            "The target's external identities policy: whether synchronized users may leave (beta); singleton",
-            "/policies/externalIdentitiesPolicy",
-            None,
-            Method::Patch,
-            &[],
-            &["Policy.ReadWrite.ExternalIdentities"],
-            "externalIdentitiesPolicy",
-        )
-    },
     link_kind(
         "synchronizationJob",
         "sync-job",
@@ -98,6 +83,14 @@ pub const LINK_KINDS: &[Kind] = &[
         &["Synchronization.ReadWrite.All"],
         "synchronizationSecretKeyStringValuePair",
     ),
+];
+
+/// Registry kinds (in [`all`](super::all)) that links also write: one entry serves a
+/// baseline resource and a link step alike (path, method, permissions, schema).
+pub const LINK_STEP_REGISTRY_KINDS: &[&str] = &[
+    "crossTenantAccessPolicyPartner",
+    "crossTenantIdentitySyncPolicyPartner",
+    "externalIdentitiesPolicy",
 ];
 
 #[allow(clippy::too_many_arguments)]

@@ -110,6 +110,9 @@ fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) 
                     n
                 })
                 .collect();
+            if let Some(keyed) = keyed_by_property(kind, pointer, &out) {
+                return keyed;
+            }
             if kind
                 .normalization
                 .set_arrays
@@ -123,6 +126,20 @@ fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) 
         }
         other => other.clone(),
     }
+}
+
+/// The normal form of an array the kind compares as a map ([`KEYED_ARRAYS`](crate::kinds::KEYED_ARRAYS)): its items by the
+/// value of the key property. `None` when the array is not keyed here, or an item has no string
+/// key (then it stays an array and compares whole).
+fn keyed_by_property(kind: &Kind, pointer: &str, items: &[Value]) -> Option<Value> {
+    let (_, key) =
+        crate::kinds::keyed_arrays(kind.name).find(|(p, _)| pointer_matches(p, pointer))?;
+    let mut out = Map::new();
+    for item in items {
+        let name = item.get(key)?.as_str()?;
+        out.insert(name.to_string(), item.clone());
+    }
+    Some(Value::Object(out))
 }
 
 /// A body in the kind's normal form.
@@ -224,6 +241,13 @@ fn diff_lazy(
         (Value::Object(d), Some(Value::Object(l))) => {
             diff_entries(kind, d, l, pointer, depth, out);
         }
+        // A keyed array (normalized to a map on the desired side): compared entry by entry.
+        (Value::Object(d), Some(l @ Value::Array(_))) => {
+            match normalize_entry(kind, key, l, pointer, depth) {
+                Value::Object(l) => diff_entries(kind, d, &l, pointer, depth, out),
+                l => compare_leaf(desired, Some(&l), pointer, out),
+            }
+        }
         // A live scalar is its own normal form (but for `@odata.type`'s leading `#`): compared
         // as it is, without a copy.
         (d, Some(l)) if !l.is_array() && !l.is_object() && key != Some("@odata.type") => {
@@ -308,6 +332,31 @@ mod tests {
             changes[0].live,
             Some(json!("enabledForReportingButNotEnforced"))
         );
+    }
+
+    #[test]
+    fn keyed_arrays_compare_by_name_and_only_what_the_bundle_sets() {
+        let kind = by_name("directorySetting").expect("kind");
+        let desired = json!({"templateId": "t", "values": [
+            {"name": "EnableAdminConsentRequests", "value": "true"},
+            {"name": "BlockUserConsentForRiskyApps", "value": "true"}
+        ]});
+        let live = json!({"id": "s1", "templateId": "t", "values": [
+            {"name": "EnableGroupSpecificConsent", "value": "false"},
+            {"name": "BlockUserConsentForRiskyApps", "value": "true"},
+            {"name": "EnableAdminConsentRequests", "value": "true"}
+        ]});
+        assert_eq!(diff(kind, &desired, &live), vec![]);
+        let live = json!({"templateId": "t", "values": [
+            {"name": "EnableAdminConsentRequests", "value": "false"},
+            {"name": "BlockUserConsentForRiskyApps", "value": "true"}
+        ]});
+        let changes = diff(kind, &desired, &live);
+        let pointers: Vec<&str> = changes.iter().map(|c| c.pointer.as_str()).collect();
+        assert_eq!(pointers, vec!["/values/EnableAdminConsentRequests/value"]);
+        // A value the tenant lacks altogether is a change too.
+        let live = json!({"templateId": "t", "values": [{"name": "BlockUserConsentForRiskyApps", "value": "true"}]});
+        assert_eq!(diff(kind, &desired, &live).len(), 1);
     }
 
     #[test]

@@ -592,7 +592,145 @@ const BETA_PROPERTIES: &[(&str, &str, &str, Card, bool)] = &[
         Card::One,
         false,
     ),
+    // Beta device registration and external identities policies (issue 13, part A): the
+    // types Microsoft Learn's beta resource pages give.
+    BOOL_EXTERNAL_LEAVE,
+    BOOL_EXTERNAL_REMOVAL,
+    (
+        "deviceRegistrationPolicy",
+        "displayName",
+        "Edm.String",
+        Card::One,
+        true,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "description",
+        "Edm.String",
+        Card::One,
+        true,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "userDeviceQuota",
+        "Edm.Int32",
+        Card::One,
+        false,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "multiFactorAuthConfiguration",
+        "multiFactorAuthConfiguration",
+        Card::One,
+        false,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "azureADJoin",
+        "azureADJoinPolicy",
+        Card::One,
+        true,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "azureADRegistration",
+        "azureADRegistrationPolicy",
+        Card::One,
+        true,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "localAdminPassword",
+        "localAdminPasswordSettings",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADJoinPolicy",
+        "allowedToJoin",
+        "deviceRegistrationMembership",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADJoinPolicy",
+        "isAdminConfigurable",
+        "Edm.Boolean",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADJoinPolicy",
+        "localAdmins",
+        "localAdminSettings",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADRegistrationPolicy",
+        "allowedToRegister",
+        "deviceRegistrationMembership",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADRegistrationPolicy",
+        "isAdminConfigurable",
+        "Edm.Boolean",
+        Card::One,
+        true,
+    ),
+    (
+        "localAdminPasswordSettings",
+        "isEnabled",
+        "Edm.Boolean",
+        Card::One,
+        true,
+    ),
+    (
+        "localAdminSettings",
+        "enableGlobalAdmins",
+        "Edm.Boolean",
+        Card::One,
+        true,
+    ),
+    (
+        "localAdminSettings",
+        "registeringUsers",
+        "deviceRegistrationMembership",
+        Card::One,
+        true,
+    ),
+    (
+        "enumeratedDeviceRegistrationMembership",
+        "groups",
+        "Edm.String",
+        Card::Many,
+        false,
+    ),
+    (
+        "enumeratedDeviceRegistrationMembership",
+        "users",
+        "Edm.String",
+        Card::Many,
+        false,
+    ),
 ];
+
+const BOOL_EXTERNAL_LEAVE: (&str, &str, &str, Card, bool) = (
+    "externalIdentitiesPolicy",
+    "allowExternalIdentitiesToLeave",
+    "Edm.Boolean",
+    Card::One,
+    false,
+);
+const BOOL_EXTERNAL_REMOVAL: (&str, &str, &str, Card, bool) = (
+    "externalIdentitiesPolicy",
+    "allowDeletedIdentitiesDataRemoval",
+    "Edm.Boolean",
+    Card::One,
+    false,
+);
 
 /// Beta navigation properties whose target the generator knows: `(type, nav, target, card)`.
 const BETA_NAVIGATION: &[(&str, &str, &str, Card)] = &[

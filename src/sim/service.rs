@@ -421,7 +421,7 @@ impl App {
             .then(|| resolve_directory(request.version, request.path))
             .flatten();
         let synchronization = (target.is_err() && directory.is_none())
-            .then(|| crate::sim::graph::sync::resolve(request.version, request.path))
+            .then(|| crate::sim::graph::sync::resolve(request.path))
             .flatten();
         let write = request.method != "GET";
         let class = match (&target, &directory) {
@@ -447,7 +447,7 @@ impl App {
             } => return Outcome::throttled(retry_after, headers),
         };
         if let Some(synchronization) = synchronization {
-            let allowed = has_role(claims, synchronization.permission(write));
+            let allowed = has_role(claims, synchronization.permission());
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.sync(synchronization)
             });

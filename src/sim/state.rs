@@ -139,6 +139,8 @@ pub(crate) fn member_table(kind: &Kind) -> &'static [(&'static str, &'static str
 pub(crate) struct Defaults {
     singletons: Vec<Option<StoredObject>>,
     members: Vec<Vec<StoredObject>>,
+    /// Built-in objects of collection kinds (listed and read, never written), by kind index.
+    built_ins: Vec<Vec<StoredObject>>,
 }
 
 /// Store an entity (already complete) as a [`StoredObject`].
@@ -173,7 +175,22 @@ impl Defaults {
     pub(crate) fn build(schemas: &Schemas) -> Defaults {
         let mut singletons = Vec::new();
         let mut members = Vec::new();
+        let mut built_ins = Vec::new();
         for kind in kinds::all() {
+            built_ins.push(
+                defaults::built_in_members(kind)
+                    .into_iter()
+                    .map(|mut value| {
+                        schemas.fill_defaults(kind, &mut value);
+                        let key = value
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string();
+                        store(schemas, kind, &key, &value, 0)
+                    })
+                    .collect(),
+            );
             let singleton = defaults::singleton(kind).map(|mut value| {
                 schemas.fill_defaults(kind, &mut value);
                 let key = value
@@ -199,7 +216,22 @@ impl Defaults {
         Defaults {
             singletons,
             members,
+            built_ins,
         }
+    }
+
+    /// The built-in objects of a collection kind (the built-in authentication strengths).
+    pub(crate) fn built_ins(&self, kind: &Kind) -> &[StoredObject] {
+        self.built_ins
+            .get(kind_index(kind))
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// The built-in object of a collection kind with this id (case-insensitive).
+    pub(crate) fn built_in(&self, kind: &Kind, id: &str) -> Option<&StoredObject> {
+        self.built_ins(kind)
+            .iter()
+            .find(|o| o.key.eq_ignore_ascii_case(id))
     }
 
     /// The birth state of a singleton kind.

@@ -22,6 +22,7 @@ use crate::sim::wire::{Reply, graph_timestamp, json_string};
 use crate::source::model::is_guid;
 
 pub(crate) mod directory;
+mod policies;
 mod provisioning;
 pub(crate) mod sync;
 mod targets;
@@ -600,10 +601,18 @@ impl Call<'_> {
         } else {
             None
         };
+        // A beta kind that v1.0 serves read-only (`kinds::READ_ONLY_ON_V1`).
+        if write
+            && target.kind().api_version == ApiVersion::Beta
+            && self.request.version == ApiVersion::V1
+        {
+            return not_allowed();
+        }
         let audited = write.then(|| target.clone());
         let reply = match target {
             Target::Collection(kind) => self.collection_target(state, kind),
             Target::Item(kind, key) => self.item_target(state, kind, &key),
+            Target::ItemAction(kind, key) => self.item_action_target(state, kind, &key),
             Target::AlternateKey(kind, value) => self.alternate_key_target(state, kind, &value),
             Target::Singleton(kind) => self.singleton_target(state, kind),
             Target::SingletonCollection(kind) => self.singleton_collection_target(state, kind),
@@ -629,10 +638,12 @@ impl Call<'_> {
     fn observe(&self, state: &TenantState, target: &Target) -> Option<Value> {
         let defaults = &self.app.defaults;
         match target {
-            Target::Item(kind, key) | Target::Child(kind, key) => state
-                .live(kind)?
-                .get(key.to_ascii_lowercase().as_str())
-                .map(StoredObject::value),
+            Target::Item(kind, key) | Target::ItemAction(kind, key) | Target::Child(kind, key) => {
+                state
+                    .live(kind)?
+                    .get(key.to_ascii_lowercase().as_str())
+                    .map(StoredObject::value)
+            }
             Target::AlternateKey(kind, value) => state
                 .live(kind)?
                 .values()

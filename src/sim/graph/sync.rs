@@ -2,7 +2,8 @@
 //! application templates (`instantiate`), service principals with their app roles,
 //! `appRoleAssignedTo`, synchronization jobs (create, list, get, `validateCredentials`,
 //! `start`, `pause`), the job's schema (get, put), secrets (put; read back through
-//! `GET /servicePrincipals/{id}/synchronization`), and beta's external identities policy. Each
+//! `GET /servicePrincipals/{id}/synchronization`). (Beta's external identities policy, which a
+//! link also writes, is a registry kind served generically.) Each
 //! tenant also keeps users and group memberships (seeded with `POST /_sim/tenants/{id}/users`),
 //! which `GET /users` lists with the administrator.
 //!
@@ -25,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
-use crate::kinds::{self, ApiVersion, CROSS_TENANT_SYNC_TEMPLATE};
+use crate::kinds::{self, CROSS_TENANT_SYNC_TEMPLATE};
 use crate::sim::seeded;
 use crate::sim::state::TenantState;
 use crate::sim::wire::{Reply, graph_timestamp};
@@ -59,8 +60,6 @@ pub(crate) struct SyncState {
     pub(super) jobs: BTreeMap<String, Vec<Job>>,
     /// Secrets by service principal id.
     pub(super) secrets: BTreeMap<String, Value>,
-    /// Beta's external identities policy, once written.
-    pub(super) external_identities: Option<Value>,
     /// Users provisioned into this tenant: target user id → (source tenant, source user id).
     pub(super) synced_from: BTreeMap<String, (String, String)>,
 }
@@ -94,34 +93,28 @@ pub(crate) enum SyncTarget {
     ValidateCredentials(String),
     /// `/servicePrincipals/{id}/synchronization/jobs/{job}[/{action}]`.
     Job(String, String, Option<String>),
-    /// beta `/policies/externalIdentitiesPolicy`.
-    ExternalIdentities,
 }
 
 impl SyncTarget {
     /// The permission the call needs.
-    pub(crate) fn permission(&self, write: bool) -> &'static str {
+    pub(crate) fn permission(&self) -> &'static str {
         let kind = match self {
             SyncTarget::Instantiate(_)
             | SyncTarget::ServicePrincipals
             | SyncTarget::ServicePrincipal(_) => "applicationTemplateInstance",
             SyncTarget::AssignedTo(_) => "appRoleAssignment",
-            SyncTarget::ExternalIdentities => "externalIdentitiesPolicy",
             _ => "synchronizationJob",
         };
         let permissions = kinds::link_kind_by_name(kind).map_or(&[][..], |k| k.permissions);
-        match (write, self) {
-            (false, SyncTarget::ExternalIdentities) => "Policy.Read.All",
-            _ => permissions
-                .first()
-                .copied()
-                .unwrap_or("Directory.ReadWrite.All"),
-        }
+        permissions
+            .first()
+            .copied()
+            .unwrap_or("Directory.ReadWrite.All")
     }
 }
 
-/// The target of `path` on `version`, if it is a synchronization path.
-pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<SyncTarget> {
+/// The target of `path` (on either version), if it is a synchronization path.
+pub(crate) fn resolve(path: &str) -> Option<SyncTarget> {
     let segments: Vec<String> = path
         .trim_matches('/')
         .split('/')
@@ -133,13 +126,6 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<SyncTarget> {
     match s.as_slice() {
         [t, id, i] if eq(t, "applicationTemplates") && eq(i, "instantiate") => {
             Some(SyncTarget::Instantiate(id.to_string()))
-        }
-        [p, e]
-            if version == ApiVersion::Beta
-                && eq(p, "policies")
-                && eq(e, "externalIdentitiesPolicy") =>
-        {
-            Some(SyncTarget::ExternalIdentities)
         }
         [sp] if eq(sp, "servicePrincipals") => Some(SyncTarget::ServicePrincipals),
         [sp, id] if eq(sp, "servicePrincipals") => {
@@ -457,25 +443,6 @@ impl Call<'_> {
                     .to_string(),
                 ))
             }
-            (SyncTarget::ExternalIdentities, "GET") => {
-                let policy = state.sync.external_identities.clone().unwrap_or_else(|| {
-                    json!({"id": "externalIdentitiesPolicy", "displayName": "External Identities Policy", "allowExternalIdentitiesToLeave": true, "allowDeletedIdentitiesDataRemoval": false})
-                });
-                Ok(Reply::json(
-                    200,
-                    self.with_context("policies/externalIdentitiesPolicy/$entity", policy)
-                        .to_string(),
-                ))
-            }
-            (SyncTarget::ExternalIdentities, "PATCH") => {
-                let body = self.body()?;
-                let mut policy = state.sync.external_identities.clone().unwrap_or_else(|| {
-                    json!({"id": "externalIdentitiesPolicy", "displayName": "External Identities Policy", "allowExternalIdentitiesToLeave": true, "allowDeletedIdentitiesDataRemoval": false})
-                });
-                super::merge(&mut policy, body);
-                state.sync.external_identities = Some(policy);
-                Ok(Reply::empty(204))
-            }
             (
                 SyncTarget::Synchronization(sp)
                 | SyncTarget::Secrets(sp)
@@ -639,17 +606,15 @@ mod tests {
     fn synchronization_paths_resolve() {
         let sp = "11111111-1111-4111-8111-111111111111";
         assert_eq!(
-            resolve(
-                ApiVersion::V1,
-                &format!("/applicationTemplates/{CROSS_TENANT_SYNC_TEMPLATE}/instantiate")
-            ),
+            resolve(&format!(
+                "/applicationTemplates/{CROSS_TENANT_SYNC_TEMPLATE}/instantiate"
+            )),
             Some(SyncTarget::Instantiate(CROSS_TENANT_SYNC_TEMPLATE.into()))
         );
         assert_eq!(
-            resolve(
-                ApiVersion::V1,
-                &format!("/servicePrincipals/{sp}/synchronization/jobs/j1/start")
-            ),
+            resolve(&format!(
+                "/servicePrincipals/{sp}/synchronization/jobs/j1/start"
+            )),
             Some(SyncTarget::Job(
                 sp.into(),
                 "j1".into(),
@@ -657,17 +622,13 @@ mod tests {
             ))
         );
         assert_eq!(
-            resolve(
-                ApiVersion::V1,
-                &format!("/servicePrincipals/{sp}/synchronization/jobs/validateCredentials")
-            ),
+            resolve(&format!(
+                "/servicePrincipals/{sp}/synchronization/jobs/validateCredentials"
+            )),
             Some(SyncTarget::ValidateCredentials(sp.into()))
         );
-        assert_eq!(
-            resolve(ApiVersion::V1, "/policies/externalIdentitiesPolicy"),
-            None
-        );
-        assert_eq!(resolve(ApiVersion::V1, "/groups"), None);
+        assert_eq!(resolve("/policies/externalIdentitiesPolicy"), None);
+        assert_eq!(resolve("/groups"), None);
     }
 
     #[test]

@@ -15,7 +15,11 @@ impl Call<'_> {
     pub(super) fn collection_target(&self, state: &mut TenantState, kind: &'static Kind) -> Reply {
         match self.request.method {
             "GET" => match state.live(kind) {
-                Some(live) => self.list(kind, live.values(), kind.path.trim_start_matches('/')),
+                Some(live) => self.list(
+                    kind,
+                    policies::with_built_ins(self.app.defaults.built_ins(kind), live.values()),
+                    kind.path.trim_start_matches('/'),
+                ),
                 None => not_allowed(),
             },
             "POST" if kind.creates() => self.create_and_reply(state, kind, None),
@@ -29,6 +33,9 @@ impl Call<'_> {
         kind: &'static Kind,
         key: &str,
     ) -> Reply {
+        if let Some(reply) = self.built_in_target(kind, key) {
+            return reply;
+        }
         let lookup = key.to_ascii_lowercase();
         let Some(current) = state
             .live(kind)
@@ -76,6 +83,7 @@ impl Call<'_> {
             Variant::Update
         };
         self.app.schemas.check(kind, variant, &body)?;
+        self.check_no_action_property(kind, &body)?;
         self.check_references(state, kind, &body)?;
         let object = self.updated(state, kind, current, body, replace)?;
         if let Some(live) = state.live_mut(kind) {
@@ -165,8 +173,14 @@ impl Call<'_> {
         let fragment = kind.path.trim_start_matches('/');
         match self.request.method {
             "GET" => self.entity_reply(200, kind, &current, fragment),
-            "PATCH" => {
-                let result = self.checked_update(state, kind, &current);
+            // PATCH merges; PUT (the singletons Graph replaces whole, such as the admin consent
+            // request policy) replaces, checked like a create.
+            method @ ("PATCH" | "PUT") => {
+                let replace = method == "PUT";
+                if replace != (kind.update_method == Method::Put) {
+                    return not_allowed();
+                }
+                let result = self.checked_update(state, kind, &current, replace);
                 match result {
                     Ok(object) => {
                         *state.store_mut(kind) =
@@ -209,17 +223,24 @@ impl Call<'_> {
         self.singleton_target(state, kind)
     }
 
-    /// Check a PATCH body (schema, references) and apply it to `current`.
+    /// Check a PATCH body (or, with `replace`, a PUT body, checked like a create: schema,
+    /// references) and apply it to `current`.
     pub(super) fn checked_update(
         &self,
         state: &mut TenantState,
         kind: &'static Kind,
         current: &StoredObject,
+        replace: bool,
     ) -> Result<StoredObject, Reply> {
         let body = self.body()?;
-        self.app.schemas.check(kind, Variant::Update, &body)?;
+        let variant = if replace {
+            Variant::Create
+        } else {
+            Variant::Update
+        };
+        self.app.schemas.check(kind, variant, &body)?;
         self.check_references(state, kind, &body)?;
-        self.updated(state, kind, current, body, false)
+        self.updated(state, kind, current, body, replace)
     }
 
     pub(super) fn members_target(&self, state: &TenantState, kind: &'static Kind) -> Reply {
@@ -252,7 +273,7 @@ impl Call<'_> {
         match self.request.method {
             "GET" => self.entity_reply(200, kind, &current, fragment),
             "PATCH" => {
-                let result = self.checked_update(state, kind, &current);
+                let result = self.checked_update(state, kind, &current, false);
                 match result {
                     Ok(object) => {
                         state.set_member(kind, position, object);
