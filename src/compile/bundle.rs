@@ -423,6 +423,17 @@ fn odata_escape(s: &str) -> String {
     s.replace('\'', "''")
 }
 
+/// A value placed inside a quoted OData literal in a query string: quotes doubled, then
+/// percent-encoded (all but letters, digits, `-`, `.` and `_`), so no value can end the
+/// literal or the query option.
+fn query_literal(s: &str) -> String {
+    const LITERAL: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_');
+    percent_encoding::utf8_percent_encode(&odata_escape(s), LITERAL).to_string()
+}
+
 fn compute_path(
     kind: &'static Kind,
     body: &Value,
@@ -432,6 +443,8 @@ fn compute_path(
     for (name, param) in kind.path_params {
         let value = match param {
             PathParam::BodyField(field) => match body.get(*field).and_then(Value::as_str) {
+                // In a query (`$filter=... eq '{x}'`) the value is an OData string literal.
+                Some(v) if kind.path.contains('?') => query_literal(v),
                 Some(v) => v.to_string(),
                 None => {
                     return Err(Box::new(Diagnostic::error(
@@ -509,7 +522,10 @@ fn operation_for(
 ) -> Operation {
     let kind = doc.kind;
     let rendered = doc.body.value();
-    let match_values = if matches!(kind.shape, Shape::Collection | Shape::Child) {
+    let match_values = if matches!(
+        kind.shape,
+        Shape::Collection | Shape::Child | Shape::QueriedItems(_)
+    ) {
         kind.match_key
             .iter()
             .filter_map(|k| rendered.get(*k).map(|v| ((*k).to_string(), v.clone())))
@@ -521,7 +537,7 @@ fn operation_for(
         Shape::Collection | Shape::Child | Shape::ParentAction => {
             kind.create_method.unwrap_or(kind.update_method)
         }
-        Shape::Singleton | Shape::FixedMember => kind.update_method,
+        Shape::Singleton | Shape::FixedMember | Shape::QueriedItems(_) => kind.update_method,
     };
     let body = match doc.body {
         Body::Owned(body) => body,

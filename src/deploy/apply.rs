@@ -64,6 +64,38 @@ pub enum ApplyError {
         /// The identity map file where the right id can be recorded.
         identity_map: PathBuf,
     },
+    /// The object must already exist in the tenant and does not (the plan said why).
+    #[error("{reason}")]
+    Missing {
+        /// Resource key.
+        key: String,
+        /// What is missing, naming it.
+        reason: String,
+    },
+    /// A change the kind cannot write: only the items of its keyed array are PATCHed.
+    #[error(
+        "{key}: {pointer} differs in the tenant, but a {kind} is written item by item ({array}/<{item_key}>); only those items can change: remove {pointer} from the resource or set it to what the tenant has"
+    )]
+    NotWritable {
+        /// Resource key.
+        key: String,
+        /// The kind's name.
+        kind: &'static str,
+        /// The property that cannot be written.
+        pointer: String,
+        /// The keyed array.
+        array: &'static str,
+        /// What identifies an item.
+        item_key: &'static str,
+    },
+    /// A queried object has no owner id to write its items under.
+    #[error("{key}: the tenant's object has no {owner_id}, so its items cannot be written")]
+    NoOwnerId {
+        /// Resource key.
+        key: String,
+        /// The property that should have held it.
+        owner_id: &'static str,
+    },
     /// A create succeeded without an object id, and the object could not be found.
     #[error("{path} answered {status} without an object id")]
     NoObjectId {
@@ -217,6 +249,9 @@ pub(crate) enum Step {
     Done(Applied),
     /// This request, then read its answer so.
     Send(Request, Then),
+    /// These requests one after another (the items of a [`Shape::QueriedItems`] object); the
+    /// first that fails fails the resource, else this is the result.
+    Sequence(Vec<Request>, Applied),
 }
 
 /// How to read the answer to a resource's request.
@@ -365,15 +400,33 @@ impl TenantRun<'_> {
         let body = resolve_value(&body, ids)?;
         let path = resolve_text(&op.path, ids)?;
         let update_method = method_str(op.kind.update_method);
+        // Only collection objects go in the identity map: it is what `--prune` deletes.
+        let remembered = op.kind.shape == Shape::Collection;
         match action {
             Action::NoOp { object_id } => {
-                if let Some(id) = object_id {
+                if let Some(id) = object_id.as_ref().filter(|_| remembered) {
                     self.identity.remember(op, id)?;
                 }
                 Ok(Step::Done(Applied::Done {
                     action: "unchanged",
                     id: object_id.clone(),
                 }))
+            }
+            Action::Missing { reason } => Err(ApplyError::Missing {
+                key: op.key.clone(),
+                reason: reason.clone(),
+            }),
+            Action::Update { object_id, changes }
+                if matches!(op.kind.shape, Shape::QueriedItems(_)) =>
+            {
+                let requests = self.item_requests(op, object_id.as_deref(), &body, changes)?;
+                Ok(Step::Sequence(
+                    requests,
+                    Applied::Done {
+                        action: "updated",
+                        id: None,
+                    },
+                ))
             }
             Action::Ambiguous { object_ids } => Err(ApplyError::Ambiguous {
                 key: op.key.clone(),
@@ -402,7 +455,7 @@ impl TenantRun<'_> {
                 Ok(Step::Send(request, Then::Finished(done)))
             }
             Action::Update { object_id, changes } => {
-                if let Some(id) = object_id {
+                if let Some(id) = object_id.as_ref().filter(|_| remembered) {
                     self.identity.remember(op, id)?;
                 }
                 let request = self.update_request(
@@ -422,6 +475,65 @@ impl TenantRun<'_> {
                 ))
             }
         }
+    }
+
+    /// One PATCH per changed item of a [`Shape::QueriedItems`] object, in the body's order,
+    /// each carrying the item as the resource declares it.
+    fn item_requests(
+        &self,
+        op: &Operation,
+        owner: Option<&str>,
+        body: &Value,
+        changes: &[crate::live::normalize::Change],
+    ) -> Result<Vec<Request>, ApplyError> {
+        let Shape::QueriedItems(items) = op.kind.shape else {
+            return Ok(Vec::new());
+        };
+        let owner = owner.ok_or_else(|| ApplyError::NoOwnerId {
+            key: op.key.clone(),
+            owner_id: items.owner_id,
+        })?;
+        let prefix = format!("{}/", items.array);
+        let mut changed: BTreeSet<String> = BTreeSet::new();
+        for change in changes {
+            let item = change
+                .pointer
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split('/').next())
+                .filter(|item| !item.is_empty());
+            match item {
+                Some(item) => {
+                    changed.insert(item.replace("~1", "/").replace("~0", "~"));
+                }
+                None => {
+                    return Err(ApplyError::NotWritable {
+                        key: op.key.clone(),
+                        kind: op.kind.name,
+                        pointer: change.pointer.clone(),
+                        array: items.array,
+                        item_key: items.item_key,
+                    });
+                }
+            }
+        }
+        let declared = body
+            .pointer(items.array)
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        Ok(declared
+            .iter()
+            .filter_map(|item| {
+                let id = item.get(items.item_key).and_then(Value::as_str)?;
+                changed.contains(id).then(|| {
+                    let mut request =
+                        self.request(op, "PATCH", items.path_of(owner, id), item.clone());
+                    request.label = format!("{}/{id}", op.key);
+                    request.prefer = None;
+                    request.idempotent = true;
+                    request
+                })
+            })
+            .collect())
     }
 
     /// Read the answer to a prepared request (`result`, when it was sent in a `$batch`; else it
@@ -500,6 +612,14 @@ impl TenantRun<'_> {
                 Ok(done) => done,
                 Err(reason) => Applied::Failed(reason),
             },
+            Step::Sequence(requests, done) => {
+                for request in &requests {
+                    if let Err(e) = self.send(request).await {
+                        return Applied::Failed(ApplyError::request(op.kind)(e));
+                    }
+                }
+                done
+            }
         }
     }
 

@@ -458,4 +458,97 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         },
         lints: &[],
     },
+    // --- Domains and PIM role settings (issue 13, part B) ---
+    Kind {
+        name: "domain",
+        ref_prefix: "domain",
+        summary: "A domain's password expiry policy (PATCH /domains/{id}); matched by the domain name, never created",
+        api_version: ApiVersion::V1,
+        shape: Shape::Child,
+        path: "/domains/{id}",
+        path_params: &[("id", PathParam::BodyField("id"))],
+        create_method: None,
+        update_method: Method::Patch,
+        match_key: &["id"],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["Domain.ReadWrite.All"],
+        licences: &[],
+        schema: SchemaSpec {
+            id: "domain",
+            root_type: "domain",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &["id"],
+            // Only the password policy is tenantform's to set: the rest is the domain's
+            // verification and federation state, changed through other APIs or the portal.
+            read_only: &[
+                "authenticationType",
+                "availabilityStatus",
+                "isAdminManaged",
+                "isDefault",
+                "isInitial",
+                "isRoot",
+                "isVerified",
+                "manufacturer",
+                "model",
+                "state",
+                "supportedServices",
+            ],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: NO_NORMALIZATION,
+        lints: &[],
+    },
+    Kind {
+        name: "unifiedRoleManagementPolicy",
+        ref_prefix: "pim-role-policy",
+        summary: "PIM settings of one directory role (the rules of its role management policy); matched by role template id, updated rule by rule",
+        api_version: ApiVersion::V1,
+        shape: Shape::QueriedItems(&PIM_RULE_UPDATES),
+        path: "/policies/roleManagementPolicyAssignments?$filter=scopeId%20eq%20'/'%20and%20scopeType%20eq%20'DirectoryRole'%20and%20roleDefinitionId%20eq%20'{roleDefinitionId}'&$expand=policy($expand=rules)",
+        path_params: &[("roleDefinitionId", PathParam::BodyField("roleDefinitionId"))],
+        create_method: None,
+        update_method: Method::Patch,
+        match_key: &["roleDefinitionId"],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["RoleManagementPolicy.ReadWrite.Directory"],
+        licences: &[ENTRA_ID_P2],
+        schema: SchemaSpec {
+            id: "unifiedRoleManagementPolicy",
+            root_type: "unifiedRoleManagementPolicyAssignment",
+            concrete_types: &[],
+            inline_navigation: &[
+                ("unifiedRoleManagementPolicyAssignment", "policy"),
+                ("unifiedRoleManagementPolicy", "rules"),
+            ],
+            required_on_create: &["roleDefinitionId", "policy"],
+            read_only: &["id", "policyId"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: Normalization {
+            set_arrays: &[
+                "/policy/rules/*/notificationRecipients",
+                "/policy/rules/*/enabledRules",
+                "/policy/rules/*/target/operations",
+            ],
+            ..NO_NORMALIZATION
+        },
+        lints: &[],
+    },
 ];
+
+/// The rules of a PIM role management policy: matched by rule id, each PATCHed on its own
+/// (`PATCH /policies/roleManagementPolicies/{policyId}/rules/{ruleId}`, Microsoft Learn
+/// "Update unifiedRoleManagementPolicyRule"); the policy id is the assignment's `policyId`.
+const PIM_RULE_UPDATES: ItemUpdates = ItemUpdates {
+    array: "/policy/rules",
+    item_key: "id",
+    owner_id: "policyId",
+    item_path: "/policies/roleManagementPolicies/{owner}/rules/{item}",
+};

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::canonical;
 use crate::compile::bundle::pointer_matches;
-use crate::kinds::Kind;
+use crate::kinds::{Kind, Shape};
 
 /// One property whose live value differs from the desired one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -223,10 +223,62 @@ fn diff_lazy(
         (Value::Object(d), Some(Value::Object(l))) => {
             diff_entries(kind, d, l, pointer, depth, out);
         }
+        (Value::Array(d), l) if keyed_items(kind, pointer).is_some() => {
+            let item_key = keyed_items(kind, pointer).unwrap_or_default();
+            diff_keyed(kind, d, l, item_key, pointer, depth, out);
+        }
         (d, l) => {
             let l = l.map(|l| normalize_entry(kind, key, l, pointer, depth));
             compare_leaf(d, l.as_ref(), pointer, out);
         }
+    }
+}
+
+/// The item key of the keyed array at `pointer`, when the kind has one there
+/// ([`Shape::QueriedItems`]).
+fn keyed_items(kind: &Kind, pointer: &str) -> Option<&'static str> {
+    match kind.shape {
+        Shape::QueriedItems(items) if items.array == pointer => Some(items.item_key),
+        _ => None,
+    }
+}
+
+/// A keyed array: each desired item against the live item with the same key (its pointer
+/// names the key, not a position); live items the bundle does not declare are not compared.
+fn diff_keyed(
+    kind: &Kind,
+    desired: &[Value],
+    live: Option<&Value>,
+    item_key: &str,
+    pointer: &mut String,
+    depth: usize,
+    out: &mut Vec<Change>,
+) {
+    let live_items = live
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for (i, item) in desired.iter().enumerate() {
+        let id = item.get(item_key).and_then(Value::as_str);
+        let len = pointer.len();
+        match id {
+            Some(id) => push_key(pointer, id),
+            None => {
+                use std::fmt::Write as _;
+                let _ = write!(pointer, "/{i}");
+            }
+        }
+        let found = id.and_then(|id| {
+            live_items
+                .iter()
+                .find(|l| l.get(item_key).and_then(Value::as_str) == Some(id))
+        });
+        match (item, found) {
+            (Value::Object(d), Some(Value::Object(l))) => {
+                diff_entries(kind, d, l, pointer, depth + 1, out);
+            }
+            (d, l) => compare_leaf(d, l, pointer, out),
+        }
+        pointer.truncate(len);
     }
 }
 

@@ -78,6 +78,12 @@ pub enum Action {
         /// Ids of the matching objects.
         object_ids: Vec<String>,
     },
+    /// The object must already exist (the kind never creates: a domain, a role's PIM policy)
+    /// and the tenant has none: an error of this resource, which deploy does not apply.
+    Missing {
+        /// What is missing, naming it.
+        reason: String,
+    },
 }
 
 /// One resource's line in the plan.
@@ -148,7 +154,7 @@ impl TenantPlan {
                 Action::Update { .. } => c.1 += 1,
                 Action::Adopt { .. } => c.2 += 1,
                 Action::NoOp { .. } => c.3 += 1,
-                Action::Ambiguous { .. } => c.4 += 1,
+                Action::Ambiguous { .. } | Action::Missing { .. } => c.4 += 1,
             }
         }
         c
@@ -171,6 +177,24 @@ fn resolve_refs(value: &Value, ids: &BTreeMap<String, String>) -> Value {
     };
     crate::compile::bundle::resolve_refs_in_value(value, &mut id_of)
         .unwrap_or_else(|_| value.clone())
+}
+
+/// Why a resource whose object must exist has none, in words that name it.
+fn missing_reason(op: &Operation) -> String {
+    let named = op
+        .match_values
+        .iter()
+        .map(|(_, v)| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let how = match op.kind.shape {
+        Shape::QueriedItems(_) => "the query for it answered no item",
+        _ => "reading it answered 404",
+    };
+    format!(
+        "no {kind} {named} in the tenant ({how}); tenantform never creates a {kind}: create it in the tenant first, or remove this resource",
+        kind = op.kind.name
+    )
 }
 
 fn object_id(value: &Value) -> Option<String> {
@@ -340,24 +364,45 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                     }
                 }
             }
-            Shape::Singleton | Shape::FixedMember | Shape::Child | Shape::ParentAction => {
+            Shape::Singleton
+            | Shape::FixedMember
+            | Shape::Child
+            | Shape::ParentAction
+            | Shape::QueriedItems(_) => {
                 let path = resolve_refs(&Value::String(op.path.clone()), &ids);
                 let path = path.as_str().unwrap_or_default();
+                // A queried object's items are written under its owner's id.
+                let owner = |obj: &Value| match op.kind.shape {
+                    Shape::QueriedItems(items) => obj
+                        .get(items.owner_id)
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    _ => None,
+                };
                 match live.by_path.get(path) {
                     Some(obj) if !path.contains(KNOWN_AFTER_APPLY) => {
                         seen_live.push(obj);
                         let desired = resolve_refs(&body, &ids);
                         let changes = normalize::diff(op.kind, &desired, obj);
                         if changes.is_empty() {
-                            Action::NoOp { object_id: None }
+                            Action::NoOp {
+                                object_id: owner(obj),
+                            }
                         } else {
                             Action::Update {
-                                object_id: None,
+                                object_id: owner(obj),
                                 changes,
                             }
                         }
                     }
                     _ if op.kind.creates() => Action::Create,
+                    // A child or queried object that must exist and does not: deploy cannot
+                    // make it, so the plan says so for this resource.
+                    _ if matches!(op.kind.shape, Shape::Child | Shape::QueriedItems(_)) => {
+                        Action::Missing {
+                            reason: missing_reason(op),
+                        }
+                    }
                     // A singleton that could not be read is still updated (it always exists).
                     _ => Action::Update {
                         object_id: None,

@@ -117,7 +117,9 @@ pub fn assess(key: &str, kind: &'static str, desired: &Value, action: &Action) -
     let changes = match action {
         Action::Create => None,
         Action::Update { changes, .. } | Action::Adopt { changes, .. } => Some(changes),
-        Action::NoOp { .. } | Action::Ambiguous { .. } => return Vec::new(),
+        Action::NoOp { .. } | Action::Ambiguous { .. } | Action::Missing { .. } => {
+            return Vec::new();
+        }
     };
     let risk = |risk| Risk {
         key: key.to_string(),

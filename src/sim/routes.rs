@@ -177,6 +177,8 @@ impl RouteTable {
                     add(base, Pattern::Member);
                 }
                 Shape::Child => add(base, Pattern::Child),
+                // Served by `graph/pim.rs`: their path is a query, not a route.
+                Shape::QueriedItems(_) => {}
                 Shape::ParentAction => {
                     let mut listing = base.clone();
                     if let Some(last) = listing.last_mut() {

@@ -112,7 +112,8 @@ pub(crate) enum KindStore {
 impl KindStore {
     fn birth(kind: &Kind) -> KindStore {
         match kind.shape {
-            Shape::Collection | Shape::Child => KindStore::Objects {
+            // Queried items keep the items a tenant wrote, keyed `owner/item`.
+            Shape::Collection | Shape::Child | Shape::QueriedItems(_) => KindStore::Objects {
                 live: IndexMap::new(),
                 deleted: IndexMap::new(),
             },
