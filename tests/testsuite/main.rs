@@ -11,6 +11,7 @@ mod harness;
 mod import;
 mod injection;
 mod invalid;
+mod kinds_entra;
 mod pipelines;
 mod report;
 mod robustness;
