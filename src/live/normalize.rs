@@ -223,6 +223,11 @@ fn diff_lazy(
         (Value::Object(d), Some(Value::Object(l))) => {
             diff_entries(kind, d, l, pointer, depth, out);
         }
+        // Above a keyed array the tenant has nothing: compare down to the items, so each
+        // change names its item (deploy writes items, never their container).
+        (Value::Object(d), _) if contains_keyed_items(kind, pointer) => {
+            diff_entries(kind, d, &Map::new(), pointer, depth, out);
+        }
         (Value::Array(d), l) if keyed_items(kind, pointer).is_some() => {
             let item_key = keyed_items(kind, pointer).unwrap_or_default();
             diff_keyed(kind, d, l, item_key, pointer, depth, out);
@@ -231,6 +236,17 @@ fn diff_lazy(
             let l = l.map(|l| normalize_entry(kind, key, l, pointer, depth));
             compare_leaf(d, l.as_ref(), pointer, out);
         }
+    }
+}
+
+/// True when the kind's keyed array lies below `pointer`.
+fn contains_keyed_items(kind: &Kind, pointer: &str) -> bool {
+    match kind.shape {
+        Shape::QueriedItems(items) => items
+            .array
+            .strip_prefix(pointer)
+            .is_some_and(|rest| rest.starts_with('/')),
+        _ => false,
     }
 }
 
@@ -305,6 +321,35 @@ mod tests {
 
     fn ca() -> &'static Kind {
         by_name("conditionalAccessPolicy").expect("kind")
+    }
+
+    #[test]
+    fn keyed_items_compare_by_key_and_only_those_declared() {
+        let pim = by_name("unifiedRoleManagementPolicy").expect("kind");
+        let live = json!({"policyId": "p", "policy": {"rules": [
+            {"id": "A", "maximumDuration": "PT8H", "target": {"caller": "EndUser"}},
+            {"id": "B", "notificationRecipients": ["x@example.com", "y@example.com"]},
+            {"id": "C", "enabledRules": ["Justification"]}
+        ]}});
+        // Declared in another order, with a set-like array in another order: no change.
+        let desired = json!({"policy": {"rules": [
+            {"id": "B", "notificationRecipients": ["y@example.com", "x@example.com"]},
+            {"id": "A", "maximumDuration": "PT8H"}
+        ]}});
+        assert_eq!(diff(pim, &desired, &live), vec![]);
+        // A changed item is named by its key; a declared item the tenant lacks is a change.
+        let desired = json!({"policy": {"rules": [
+            {"id": "A", "maximumDuration": "PT4H"},
+            {"id": "Z", "isEnabled": true}
+        ]}});
+        let pointers: Vec<String> = diff(pim, &desired, &live)
+            .into_iter()
+            .map(|c| c.pointer)
+            .collect();
+        assert_eq!(
+            pointers,
+            ["/policy/rules/A/maximumDuration", "/policy/rules/Z"]
+        );
     }
 
     #[test]

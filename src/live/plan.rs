@@ -509,6 +509,79 @@ pub(crate) mod tests {
         (live, identity)
     }
 
+    /// The tenant of `fixtures/valid/domain-and-pim`, compiled.
+    fn domain_and_pim_bundle() -> ValidatedBundle {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid/domain-and-pim");
+        let (project, diags) = crate::source::project::load(&dir).expect("project");
+        assert!(!diags.has_errors());
+        let (engine, _) = crate::compile::render::Engine::new(&project);
+        let schemas = crate::compile::validate::Schemas::shared().expect("schemas");
+        let tenant = project.tenant(&project.tenants[0]).expect("tenant");
+        let today = jiff::civil::date(2026, 11, 26);
+        crate::compile::compile_tenant(&project, &engine, schemas, &tenant, false, today)
+            .bundle
+            .expect("compiles")
+    }
+
+    #[test]
+    fn objects_that_must_exist_and_do_not_are_missing_never_created() {
+        let bundle = domain_and_pim_bundle();
+        let p = plan(
+            &PlanInput::from(&bundle),
+            &LiveState::default(),
+            &IdentityMap::default(),
+        );
+        let reasons: Vec<&str> = p
+            .resources
+            .iter()
+            .map(|r| match &r.action {
+                Action::Missing { reason } => reason.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(
+            reasons[0].starts_with("no domain alpha.onmicrosoft.com in the tenant"),
+            "{}",
+            reasons[0]
+        );
+        assert!(
+            reasons[1].contains("unifiedRoleManagementPolicy 62e90394-69f5-4237-9190-012177145e10"),
+            "{}",
+            reasons[1]
+        );
+        assert!(!p.is_empty());
+        assert_eq!(p.counts(), (0, 0, 0, 0, 2));
+    }
+
+    #[test]
+    fn a_queried_object_found_is_updated_under_its_owner_id() {
+        let bundle = domain_and_pim_bundle();
+        let ops = &bundle.bundle().operations;
+        let mut live = LiveState::default();
+        live.by_path.insert(
+            ops[0].path.clone(),
+            json!({"id": "alpha.onmicrosoft.com", "passwordValidityPeriodInDays": 90, "passwordNotificationWindowInDays": 14, "isDefault": true}),
+        );
+        live.by_path.insert(
+            ops[1].path.clone(),
+            json!({"id": "a", "policyId": "pol-1", "scopeId": "/", "scopeType": "DirectoryRole", "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "policy": {"rules": []}}),
+        );
+        let p = plan(&PlanInput::from(&bundle), &live, &IdentityMap::default());
+        assert_eq!(p.resources[0].action, Action::NoOp { object_id: None });
+        match &p.resources[1].action {
+            Action::Update { object_id, changes } => {
+                assert_eq!(object_id.as_deref(), Some("pol-1"));
+                assert!(
+                    changes
+                        .iter()
+                        .all(|c| c.pointer.starts_with("/policy/rules/"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn an_empty_tenant_gets_every_resource_created() {
         let bundle = minimal_bundle();
