@@ -530,7 +530,17 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             odata_type_required: false,
             action_parameter: None,
         },
-        ref_slots: &[],
+        // Approvers given as a group (`#microsoft.graph.groupMembers`): the group's id.
+        ref_slots: &[
+            RefSlot {
+                pointer: "/policy/rules/*/setting/approvalStages/*/primaryApprovers/*/groupId",
+                kind: "group",
+            },
+            RefSlot {
+                pointer: "/policy/rules/*/setting/approvalStages/*/escalationApprovers/*/groupId",
+                kind: "group",
+            },
+        ],
         normalization: Normalization {
             set_arrays: &[
                 "/policy/rules/*/notificationRecipients",

@@ -120,20 +120,9 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget
     }
 }
 
-/// `Contoso 00000` → `contoso00000.onmicrosoft.com`: the tenant's initial domain.
-pub(crate) fn initial_domain(tenant_name: &str) -> String {
-    let label: String = tenant_name
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let label = if label.is_empty() {
-        "tenant".to_string()
-    } else {
-        label
-    };
-    format!("{label}.onmicrosoft.com")
-}
+/// `Contoso 00000` → `contoso00000.onmicrosoft.com`: the tenant's initial domain (the same
+/// rule writes `domain` in the fleet's tenants file).
+pub(crate) use crate::source::init::initial_domain;
 
 /// The tenant's organization object, as `GET /organization` returns it.
 pub(crate) fn organization(tenant_id: &str, tenant_name: &str) -> Value {
