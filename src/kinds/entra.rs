@@ -551,6 +551,77 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         },
         lints: &[],
     },
+    Kind {
+        name: "conditionalAccessPolicyBeta",
+        ref_prefix: "ca-policy-beta",
+        summary: "A Conditional Access policy written through Graph beta, for conditions and grants only beta has (agent identities, agent risk); matched by displayName",
+        api_version: ApiVersion::Beta,
+        shape: Shape::Collection,
+        path: "/identity/conditionalAccess/policies",
+        path_params: &[],
+        create_method: Some(Method::Post),
+        update_method: Method::Patch,
+        match_key: &["displayName"],
+        parent_kind: None,
+        throttle: ThrottleClass::ConditionalAccess,
+        permissions: &[
+            "Policy.Read.All",
+            "Policy.ReadWrite.ConditionalAccess",
+            "Application.Read.All",
+        ],
+        licences: &[ENTRA_ID_P1],
+        // The beta type mappings carry names only: the policy's own properties are checked,
+        // the values inside `conditions`, `grantControls` and `sessionControls` are not.
+        schema: SchemaSpec {
+            id: "conditionalAccessPolicyBeta",
+            root_type: "conditionalAccessPolicy",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &["displayName", "state", "conditions"],
+            read_only: &[
+                "id",
+                "createdDateTime",
+                "modifiedDateTime",
+                "deletedDateTime",
+            ],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[
+            RefSlot {
+                pointer: "/conditions/users/includeGroups/*",
+                kind: "group",
+            },
+            RefSlot {
+                pointer: "/conditions/users/excludeGroups/*",
+                kind: "group",
+            },
+            RefSlot {
+                pointer: "/conditions/locations/includeLocations/*",
+                kind: "namedLocation",
+            },
+            RefSlot {
+                pointer: "/conditions/locations/excludeLocations/*",
+                kind: "namedLocation",
+            },
+        ],
+        normalization: Normalization {
+            set_arrays: &[
+                "/conditions/clientAppTypes",
+                "/conditions/applications/*",
+                "/conditions/users/*",
+                "/conditions/clientApplications/*",
+                "/conditions/platforms/*",
+                "/conditions/locations/*",
+                "/conditions/signInRiskLevels",
+                "/conditions/userRiskLevels",
+                "/conditions/servicePrincipalRiskLevels",
+                "/grantControls/builtInControls",
+            ],
+            ..NO_NORMALIZATION
+        },
+        lints: &[KindLint::ConditionalAccessLockout],
+    },
 ];
 
 /// The rules of a PIM role management policy: matched by rule id, each PATCHed on its own

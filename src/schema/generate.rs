@@ -592,6 +592,50 @@ const BETA_PROPERTIES: &[(&str, &str, &str, Card, bool)] = &[
         Card::One,
         false,
     ),
+    // Conditional Access on beta (kind conditionalAccessPolicyBeta): the objects down to the
+    // conditions' parts, so their property names are checked (values stay untyped).
+    (
+        "conditionalAccessPolicy",
+        "displayName",
+        "Edm.String",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessPolicy",
+        "conditions",
+        "conditionalAccessConditionSet",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessPolicy",
+        "grantControls",
+        "conditionalAccessGrantControls",
+        Card::One,
+        true,
+    ),
+    (
+        "conditionalAccessConditionSet",
+        "users",
+        "conditionalAccessUsers",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessConditionSet",
+        "applications",
+        "conditionalAccessApplications",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessConditionSet",
+        "clientApplications",
+        "conditionalAccessClientApplications",
+        Card::One,
+        true,
+    ),
 ];
 
 /// Beta navigation properties whose target the generator knows: `(type, nav, target, card)`.

@@ -1,7 +1,9 @@
 //! The Entra kinds that update objects every tenant already has, end to end against the
 //! simulator: a domain's password expiry (`domain`) and a directory role's PIM rules
 //! (`unifiedRoleManagementPolicy`) deploy and then plan no change; a domain the tenant lacks is
-//! a plan error naming it, never a create; and the simulator's PIM routes answer as Graph does.
+//! a plan error naming it, never a create; the simulator's PIM routes answer as Graph does; and
+//! a Conditional Access policy with beta-only conditions goes through beta
+//! (`conditionalAccessPolicyBeta`) and is the same policy v1.0 lists.
 
 use serde_json::{Value, json};
 
@@ -24,10 +26,20 @@ fn initial_domain(name: &str) -> String {
 /// The fixture `valid/domain-and-pim` pointed at a simulator's fleet, each tenant with
 /// `domain` set by `domain_of` (from its name).
 fn world(tenants: usize, domain_of: impl Fn(&str) -> String) -> World {
+    world_of("domain-and-pim", "core", tenants, domain_of)
+}
+
+/// The valid fixture `fixture` (whose tenants get `baseline`) pointed at a simulator's fleet.
+fn world_of(
+    fixture: &str,
+    baseline: &str,
+    tenants: usize,
+    domain_of: impl Fn(&str) -> String,
+) -> World {
     let cfg = config(tenants);
     let secret = cfg.client_secret.clone();
     let sim = Sim::with(cfg);
-    let project = Project::from_fixture("valid/domain-and-pim");
+    let project = Project::from_fixture(&format!("valid/{fixture}"));
     let mut fleet = String::new();
     // Each tenant's identity, credentials and endpoints; not the example profiles' parameters
     // and overrides, which name the shipped baselines.
@@ -38,11 +50,12 @@ fn world(tenants: usize, domain_of: impl Fn(&str) -> String) -> World {
         } else if line.starts_with("[tenant.params") || line.starts_with("[[tenant.override") {
             skipping = true;
         }
-        if skipping {
+        // The fleet names each tenant's initial domain; the test chooses its own.
+        if skipping || line.starts_with("domain =") {
             continue;
         }
         if line.starts_with("baselines =") {
-            fleet.push_str("baselines = [\"core\"]\n");
+            fleet.push_str(&format!("baselines = [\"{baseline}\"]\n"));
             continue;
         }
         fleet.push_str(line);
@@ -263,4 +276,92 @@ fn pim_routes_answer_as_graph_does() {
         Some(&json!({"passwordValidityPeriodInDays": 365})),
     )
     .status(404);
+}
+
+/// A request sent again while Graph answers 429 (Conditional Access: one request per second
+/// per tenant, time-scaled in these tests).
+fn paced(send: impl Fn() -> crate::sim_support::Resp) -> crate::sim_support::Resp {
+    for _ in 0..100 {
+        let response = send();
+        if response.status != 429 {
+            return response;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    send()
+}
+
+#[test]
+fn a_ca_policy_with_beta_only_conditions_deploys_through_beta_and_is_the_policy_v1_lists() {
+    let w = world_of("ca-beta", "agents", 1, initial_domain);
+    w.deploy(&[])
+        .success()
+        .stderr_has("1 of 1 tenants converged");
+    w.cmd(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(0)
+        .stdout_has("0 to create, 0 to update, 0 to adopt");
+    // One policy, seen by both versions; beta shows its beta-only conditions.
+    let name = "Block high-risk agent identities";
+    let find = |version: &str| -> Vec<Value> {
+        let list = paced(|| {
+            w.sim
+                .get(&format!("/{version}/identity/conditionalAccess/policies"))
+        })
+        .status(200)
+        .json();
+        list["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .filter(|p| p["displayName"] == name)
+            .cloned()
+            .collect()
+    };
+    let beta = find("beta");
+    let v1 = find("v1.0");
+    assert_eq!((beta.len(), v1.len()), (1, 1), "{beta:?} {v1:?}");
+    assert_eq!(beta[0]["id"], v1[0]["id"]);
+    assert_eq!(beta[0]["conditions"]["agentIdRiskLevels"], "high");
+}
+
+#[test]
+fn the_simulator_checks_each_versions_own_conditional_access_schema() {
+    let sim = Sim::start();
+    // The simulator checks each version's own schema: v1.0 refuses the beta-only condition.
+    let body = json!({
+        "displayName": "Agents via v1.0",
+        "state": "disabled",
+        "conditions": {
+            "users": {"includeUsers": ["None"]},
+            "applications": {"includeApplications": ["All"]},
+            "agentIdRiskLevels": "high"
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}
+    });
+    sim.send(
+        0,
+        "POST",
+        "/v1.0/identity/conditionalAccess/policies",
+        Some(&body),
+    )
+    .status(400);
+    sim.send(
+        0,
+        "POST",
+        "/beta/identity/conditionalAccess/policies",
+        Some(&body),
+    )
+    .status(201);
+    // Both versions list the one policy created through beta.
+    let v1 = sim
+        .get("/v1.0/identity/conditionalAccess/policies")
+        .status(200)
+        .json();
+    assert!(
+        v1["value"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["displayName"] == "Agents via v1.0")),
+        "{v1}"
+    );
 }
