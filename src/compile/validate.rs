@@ -599,6 +599,8 @@ fn schema_diagnostics(
                         model::did_you_mean(name, schema.property_names.iter().map(String::as_str))
                     {
                         d = d.help(format!("did you mean `{s}`?"));
+                    } else if op.kind.api_version == kinds::ApiVersion::Beta {
+                        d = d.help("Graph's beta type mappings have no such property here");
                     } else {
                         d = d.help("Graph's v1.0 metadata has no such property here; beta-only properties need a beta kind");
                     }

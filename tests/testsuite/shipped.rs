@@ -180,7 +180,7 @@ const MS_AAD_IDS: [&str; 34] = [
 /// §2.2 that the baseline's header does not list as "NOT implemented" and whose Graph column is
 /// "Decl" for an object tenantform has a kind for (CA policies, authentication methods,
 /// authorization policy). 2.2, 4.1, 5.3, 5.5–5.7, 6.1, 7.x, 8.3 and 9.1 are absent on purpose.
-const SCUBA_IMPLEMENTED: [&str; 21] = [
+const SCUBA_IMPLEMENTED: [&str; 22] = [
     "MS.AAD.1.1v1",
     "MS.AAD.2.1v1",
     "MS.AAD.2.3v1",
@@ -202,6 +202,7 @@ const SCUBA_IMPLEMENTED: [&str; 21] = [
     "MS.AAD.7.9v1",
     "MS.AAD.8.1v1",
     "MS.AAD.8.2v1",
+    "MS.AAD.9.1v1",
 ];
 
 /// The CA controls ScubaGear applies its common test to (§2.1), which therefore need their
@@ -1233,6 +1234,41 @@ fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), String> {
             body["allowInvitesFrom"] == "adminsAndGuestInviters",
             "allowInvitesFrom exactly adminsAndGuestInviters",
         ),
+        // ScubaGear (beta CA): includeApplications All, clientAppTypes contains all,
+        // agentIdRiskLevels includes high, includeAgentIdServicePrincipals contains All, block,
+        // enabled, app exclusions declared (this policy has none).
+        "MS.AAD.9.1v1" => {
+            need(
+                o["kind"] == "conditionalAccessPolicyBeta",
+                "a CA policy written through beta",
+            );
+            need(
+                set(&c["applications"]["includeApplications"]).contains("All"),
+                "includeApplications All",
+            );
+            need(
+                set(&c["applications"]["excludeApplications"]).is_empty(),
+                "no excluded applications",
+            );
+            need(
+                set(&c["clientAppTypes"]).contains("all"),
+                "clientAppTypes all",
+            );
+            need(
+                c["agentIdRiskLevels"]
+                    .as_str()
+                    .is_some_and(|l| l.split(',').any(|l| l.trim() == "high")),
+                "agentIdRiskLevels includes high",
+            );
+            need(
+                set(&c["clientApplications"]["includeAgentIdServicePrincipals"]).contains("All"),
+                "includeAgentIdServicePrincipals All",
+            );
+            need(builtin.contains("block"), "block");
+            if check_state {
+                need(body["state"] == "enabled", "state enabled");
+            }
+        }
         // ScubaGear: a verified managed domain's passwordValidityPeriodInDays is null or
         // 2147483647 (SG `aad.md` example: PATCH /domains/{id} with 2147483647).
         "MS.AAD.6.1v1" => {
