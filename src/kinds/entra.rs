@@ -622,6 +622,37 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         },
         lints: &[KindLint::ConditionalAccessLockout],
     },
+    Kind {
+        name: "b2bManagementPolicy",
+        ref_prefix: "b2b-policy",
+        summary: "The B2B management policy (beta): the allow- or block-list of domains guests may be invited from; matched by displayName",
+        api_version: ApiVersion::Beta,
+        shape: Shape::Collection,
+        path: "/policies/b2bManagementPolicies",
+        path_params: &[],
+        create_method: Some(Method::Post),
+        update_method: Method::Patch,
+        match_key: &["displayName"],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["Policy.ReadWrite.B2BManagementPolicy"],
+        licences: &[],
+        schema: SchemaSpec {
+            id: "b2bManagementPolicy",
+            root_type: "b2bManagementPolicy",
+            concrete_types: &[],
+            inline_navigation: &[],
+            // Microsoft Learn, "Create b2bManagementPolicy": definition, description and
+            // displayName are required.
+            required_on_create: &["definition", "description", "displayName"],
+            read_only: &["id", "deletedDateTime"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: NO_NORMALIZATION,
+        lints: &[],
+    },
 ];
 
 /// The rules of a PIM role management policy: matched by rule id, each PATCHed on its own

@@ -638,6 +638,10 @@ const BETA_PROPERTIES: &[(&str, &str, &str, Card, bool)] = &[
     ),
 ];
 
+/// Beta-only types whose base the mappings don't say: `(type, base)` (Microsoft Learn's beta
+/// resource pages: "Inherits from stsPolicy").
+const BETA_BASES: &[(&str, &str)] = &[("b2bManagementPolicy", "stsPolicy")];
+
 /// Beta navigation properties whose target the generator knows: `(type, nav, target, card)`.
 const BETA_NAVIGATION: &[(&str, &str, &str, Card)] = &[
     (
@@ -784,6 +788,8 @@ fn build_beta(
             base.strip_prefix("microsoft.graph.")
                 .filter(|b| known(b))
                 .map(|_| base.to_string())
+        } else if let Some((_, base)) = BETA_BASES.iter().find(|(t, _)| t == name) {
+            Some(q(base))
         } else if is_entity && name != "entity" && known("entity") {
             Some(q("entity"))
         } else {

@@ -365,3 +365,42 @@ fn the_simulator_checks_each_versions_own_conditional_access_schema() {
         "{v1}"
     );
 }
+
+#[test]
+fn guest_invitation_domains_deploy_through_beta_and_then_plan_no_change() {
+    let w = world_of("b2b-invitations", "guests", 1, initial_domain);
+    // The fleet's example parameters are dropped: the fixture's tenants file sets its own.
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        format!("{fleet}\n[tenant.params]\nguest_domains = [\"contoso.com\", \"fabrikam.com\"]\n"),
+    );
+    w.deploy(&[])
+        .success()
+        .stderr_has("1 of 1 tenants converged");
+    w.cmd(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(0)
+        .stdout_has("0 to create, 0 to update, 0 to adopt");
+    let list = w
+        .sim
+        .get("/beta/policies/b2bManagementPolicies")
+        .status(200)
+        .json();
+    let policies = list["value"].as_array().expect("value");
+    assert_eq!(policies.len(), 1, "{list}");
+    let definition: Value = serde_json::from_str(
+        policies[0]["definition"][0]
+            .as_str()
+            .expect("a JSON string"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        definition["B2BManagementPolicy"]["InvitationsAllowedAndBlockedDomainsPolicy"]["AllowedDomains"],
+        json!(["contoso.com", "fabrikam.com"])
+    );
+    // Beta only, as on Graph.
+    w.sim
+        .get("/v1.0/policies/b2bManagementPolicies")
+        .status(400);
+}
