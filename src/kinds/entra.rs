@@ -525,7 +525,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
                 ("unifiedRoleManagementPolicyAssignment", "policy"),
                 ("unifiedRoleManagementPolicy", "rules"),
             ],
-            required_on_create: &["roleDefinitionId", "policy"],
+            required_on_create: &["roleDefinitionId"],
             read_only: &["id", "policyId"],
             odata_type_required: false,
             action_parameter: None,
