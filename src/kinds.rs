@@ -97,6 +97,34 @@ pub enum Shape {
     Child,
     /// An action that replaces a set on a parent object (Intune `/assign`).
     ParentAction,
+    /// An object that always exists and has no path of its own to read: found by the filtered
+    /// query in the kind's `path` (the first item of the answer is the object), and updated item
+    /// by item (each changed item of a keyed array is PATCHed at its own path). Plan compares
+    /// only the items the body declares. PIM role management policy rules.
+    QueriedItems(&'static ItemUpdates),
+}
+
+/// How a [`Shape::QueriedItems`] kind is compared and written: which array of the body holds
+/// the items, what identifies an item, and where each item is PATCHed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemUpdates {
+    /// JSON pointer of the keyed array in the body and in the live object (`/policy/rules`).
+    pub array: &'static str,
+    /// The property that identifies an item (`id`); items match by it, never by position.
+    pub item_key: &'static str,
+    /// The property of the live object that holds the id of the items' owner (`policyId`).
+    pub owner_id: &'static str,
+    /// Where one item is PATCHed: `{owner}` and `{item}` are replaced by the ids.
+    pub item_path: &'static str,
+}
+
+impl ItemUpdates {
+    /// The PATCH path of one item.
+    pub fn path_of(&self, owner: &str, item: &str) -> String {
+        self.item_path
+            .replace("{owner}", owner)
+            .replace("{item}", item)
+    }
 }
 
 /// Where a `{name}` placeholder in a kind's path takes its value from.

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::compile::render::{
     self, Body, ExpandedDocument, REF_OPEN, SharedBody, TemplateOrigin, locate_pointer,
 };
+use crate::compile::request_path;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, Kind, Method, PathParam, Shape};
 use crate::source::model::{self, Cloud};
@@ -419,72 +420,6 @@ fn span_of_text(sources: &SourceMap, op: &Operation, text: &str, pointer: &str) 
     op.declared_at
 }
 
-fn odata_escape(s: &str) -> String {
-    s.replace('\'', "''")
-}
-
-fn compute_path(
-    kind: &'static Kind,
-    body: &Value,
-    parent: Option<(&'static Kind, &str)>,
-) -> Result<String, Box<Diagnostic>> {
-    let mut path = kind.path.to_string();
-    for (name, param) in kind.path_params {
-        let value = match param {
-            PathParam::BodyField(field) => match body.get(*field).and_then(Value::as_str) {
-                Some(v) => v.to_string(),
-                None => {
-                    return Err(Box::new(Diagnostic::error(
-                        Code::UnaddressableResource,
-                        format!(
-                            "{} body needs a string `{field}`: the request path is built from it",
-                            model::article(kind.name)
-                        ),
-                    )
-                    .pointer(format!("/{field}"))));
-                }
-            },
-            PathParam::ODataTypeId(table) => {
-                let odata = body
-                    .get("@odata.type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                match table.iter().find(|(t, _)| *t == odata) {
-                    Some((_, id)) => (*id).to_string(),
-                    None => {
-                        let known: Vec<&str> = table.iter().map(|(t, _)| *t).collect();
-                        return Err(Box::new(Diagnostic::error(
-                            Code::UnaddressableResource,
-                            format!(
-                                "{} body needs an `@odata.type` that names the method; found {}",
-                                model::article(kind.name),
-                                if odata.is_empty() {
-                                    "none".to_string()
-                                } else {
-                                    format!("\"{odata}\"")
-                                }
-                            ),
-                        )
-                        .pointer("/@odata.type")
-                        .expected(format!("one of {}", model::quote_list(&known)))));
-                    }
-                }
-            }
-            PathParam::Parent => match parent {
-                Some((parent_kind, key)) => format!("{REF_OPEN}{}:{key}}}", parent_kind.ref_prefix),
-                None => String::new(),
-            },
-        };
-        path = path.replace(&format!("{{{name}}}"), &value);
-    }
-    if kind.name == "group"
-        && let Some(unique) = body.get("uniqueName").and_then(Value::as_str)
-    {
-        path = format!("{}(uniqueName='{}')", kind.path, odata_escape(unique));
-    }
-    Ok(path)
-}
-
 /// Variables of a resource and where each was written (moved out of the resolved tenant).
 type VarOrigins = (serde_json::Map<String, Value>, BTreeMap<String, Span>);
 
@@ -509,7 +444,10 @@ fn operation_for(
 ) -> Operation {
     let kind = doc.kind;
     let rendered = doc.body.value();
-    let match_values = if matches!(kind.shape, Shape::Collection | Shape::Child) {
+    let match_values = if matches!(
+        kind.shape,
+        Shape::Collection | Shape::Child | Shape::QueriedItems(_)
+    ) {
         kind.match_key
             .iter()
             .filter_map(|k| rendered.get(*k).map(|v| ((*k).to_string(), v.clone())))
@@ -521,7 +459,7 @@ fn operation_for(
         Shape::Collection | Shape::Child | Shape::ParentAction => {
             kind.create_method.unwrap_or(kind.update_method)
         }
-        Shape::Singleton | Shape::FixedMember => kind.update_method,
+        Shape::Singleton | Shape::FixedMember | Shape::QueriedItems(_) => kind.update_method,
     };
     let body = match doc.body {
         Body::Owned(body) => body,
@@ -670,7 +608,7 @@ pub(crate) fn bundle_with(
 
         // The path is computed from the body as rendered (placeholders not yet rewritten).
         let rendered = shared.as_deref().map_or(&op.body, |s| &s.rendered);
-        match compute_path(op.kind, rendered, parent) {
+        match request_path::compute_path(op.kind, rendered, parent) {
             Ok(path) => op.path = path,
             Err(d) => {
                 let at =

@@ -15,6 +15,7 @@
 pub mod bundle;
 pub mod fleet;
 pub mod render;
+mod request_path;
 pub mod tcm;
 pub mod validate;
 

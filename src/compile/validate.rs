@@ -520,6 +520,31 @@ fn flatten(error: jsonschema::ValidationError<'_>) -> Vec<jsonschema::Validation
     }
 }
 
+/// The beta kind that writes the same objects as `op`'s v1.0 kind (same path and shape), when
+/// its schema accepts the property at `pointer` that the v1.0 schema rejected.
+fn beta_twin_accepting(
+    schemas: &Schemas,
+    op: &Operation,
+    body: &Value,
+    pointer: &str,
+) -> Option<&'static kinds::Kind> {
+    if op.kind.api_version != kinds::ApiVersion::V1 {
+        return None;
+    }
+    let twin = kinds::all().iter().find(|k| {
+        k.api_version == kinds::ApiVersion::Beta
+            && k.path == op.kind.path
+            && k.shape == op.kind.shape
+    })?;
+    let validator = schemas.validator(twin.name, variant_of(op))?;
+    let rejected = validator.iter_errors(body).flat_map(flatten).any(|e| {
+        let at = e.instance_path().as_str().to_string();
+        matches!(e.kind(), ValidationErrorKind::AdditionalProperties { unexpected }
+            if unexpected.iter().any(|n| format!("{at}/{}", n.replace('~', "~0").replace('/', "~1")) == pointer))
+    });
+    (!rejected).then_some(twin)
+}
+
 fn schema_diagnostics(
     sources: &SourceMap,
     schemas: &Schemas,
@@ -549,6 +574,21 @@ fn schema_diagnostics(
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 for name in unexpected {
                     let child = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
+                    if let Some(beta) = beta_twin_accepting(schemas, op, body, &child) {
+                        out.push(
+                            Diagnostic::error(
+                                Code::UnknownProperty,
+                                format!(
+                                    "`{name}` exists only in Graph beta; {} is written to v1.0, which has no such property",
+                                    article(op.kind.name)
+                                ),
+                            )
+                            .pointer(child.clone())
+                            .at(span_for(&child))
+                            .help(format!("write this resource as kind = \"{}\" (the same policy, through beta)", beta.name)),
+                        );
+                        continue;
+                    }
                     let mut d = if strict {
                         Diagnostic::error(
                             Code::UnknownProperty,
@@ -566,6 +606,8 @@ fn schema_diagnostics(
                         model::did_you_mean(name, schema.property_names.iter().map(String::as_str))
                     {
                         d = d.help(format!("did you mean `{s}`?"));
+                    } else if op.kind.api_version == kinds::ApiVersion::Beta {
+                        d = d.help("Graph's beta type mappings have no such property here");
                     } else {
                         d = d.help("Graph's v1.0 metadata has no such property here; beta-only properties need a beta kind");
                     }

@@ -176,7 +176,7 @@ pub async fn read_for_export(
                     });
                 }
             }
-            Shape::Child | Shape::ParentAction => {
+            Shape::Child | Shape::ParentAction | Shape::QueriedItems(_) => {
                 *not_exported.entry(op.kind.name).or_default() += 1;
             }
         }

@@ -124,7 +124,9 @@ pub(crate) fn before_images(
             }
             _ => continue,
         };
-        if holds_secrets(op.kind) {
+        // Items written one by one (PIM rules) have no single path to restore them at: rollback
+        // reports them as not undoable rather than PATCH the query that found them.
+        if holds_secrets(op.kind) || matches!(op.kind.shape, Shape::QueriedItems(_)) {
             continue;
         }
         let (object, path) = match (op.kind.shape, &object_id) {

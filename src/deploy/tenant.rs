@@ -415,7 +415,7 @@ pub(crate) async fn deploy_tenant(
                 Action::Update { .. } => report.counts.updated += 1,
                 Action::Adopt { .. } => report.counts.adopted += 1,
                 Action::NoOp { .. } => report.counts.unchanged += 1,
-                Action::Ambiguous { .. } => {
+                Action::Ambiguous { .. } | Action::Missing { .. } => {
                     report.counts.failed += 1;
                 }
             }
@@ -478,9 +478,10 @@ pub(crate) async fn deploy_tenant(
                 _ if missing => Some(r.action),
                 // Not drift: left as it is for now.
                 Action::Update { object_id, .. } => Some(Action::NoOp { object_id }),
-                Action::Adopt { .. } | Action::Create | Action::Ambiguous { .. } => {
-                    Some(Action::NoOp { object_id: None })
-                }
+                Action::Adopt { .. }
+                | Action::Create
+                | Action::Ambiguous { .. }
+                | Action::Missing { .. } => Some(Action::NoOp { object_id: None }),
                 other => Some(other),
             }
         })

@@ -263,6 +263,7 @@ pub fn classify(
                 claimed.insert(object_id.to_ascii_lowercase());
                 (DriftState::NotDeployed, Some(object_id.clone()))
             }
+            Action::Missing { .. } => (DriftState::Missing, None),
             Action::Ambiguous { object_ids } => {
                 claimed.extend(object_ids.iter().map(|id| id.to_ascii_lowercase()));
                 (

@@ -25,6 +25,9 @@ enum Slot {
     Member(&'static Kind),
     /// A singleton, fixed member or child at this path; 404 means absent.
     Path(String),
+    /// A queried object ([`Shape::QueriedItems`]): the first item of the answer to this path,
+    /// stored under the path; an empty answer means absent.
+    First(String),
     /// The assignments of a parent, stored as `{"assignments": [...]}` at the `/assign` path.
     Assignments(String),
 }
@@ -64,6 +67,10 @@ fn first_reads(operations: &[Operation]) -> Vec<(Slot, Request)> {
             }
             Shape::Singleton | Shape::FixedMember | Shape::Child => reads.push((
                 Slot::Path(op.path.clone()),
+                read_request(format!("read:{}", op.key), kind, op.path.clone()),
+            )),
+            Shape::QueriedItems(_) => reads.push((
+                Slot::First(op.path.clone()),
                 read_request(format!("read:{}", op.key), kind, op.path.clone()),
             )),
             Shape::ParentAction => {}
@@ -117,7 +124,7 @@ pub fn known_ids(plan: &plan::TenantPlan, identity: &IdentityMap) -> BTreeMap<St
         let id = match &r.action {
             Action::Update { object_id, .. } | Action::NoOp { object_id } => object_id.clone(),
             Action::Adopt { object_id, .. } => Some(object_id.clone()),
-            Action::Create | Action::Ambiguous { .. } => None,
+            Action::Create | Action::Ambiguous { .. } | Action::Missing { .. } => None,
         };
         if let Some(id) = id {
             ids.insert(r.key.clone(), id);
@@ -183,6 +190,17 @@ async fn run_reads(
             }
             Slot::Path(path) => {
                 live.by_path.insert(path, response.body);
+            }
+            Slot::First(path) => {
+                let first = response
+                    .body
+                    .get("value")
+                    .and_then(Value::as_array)
+                    .and_then(|items| items.first())
+                    .cloned();
+                if let Some(object) = first {
+                    live.by_path.insert(path, object);
+                }
             }
             Slot::Assignments(path) => {
                 live.by_path

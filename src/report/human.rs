@@ -179,7 +179,7 @@ fn sign(action: &Action) -> &'static str {
         Action::Update { .. } => "~",
         Action::Adopt { .. } => "=",
         Action::NoOp { .. } => " ",
-        Action::Ambiguous { .. } => "!",
+        Action::Ambiguous { .. } | Action::Missing { .. } => "!",
     }
 }
 
@@ -279,6 +279,7 @@ pub fn resource_text(
             object_ids.len(),
             object_ids.join(", ")
         )),
+        Action::Missing { reason } => text.push_str(&format!("{indent}    {reason}\n")),
         _ => {}
     }
     Some(text)

@@ -715,7 +715,55 @@ const BETA_PROPERTIES: &[(&str, &str, &str, Card, bool)] = &[
         Card::Many,
         false,
     ),
+    // Conditional Access on beta (kind conditionalAccessPolicyBeta): the objects down to the
+    // conditions' parts, so their property names are checked (values stay untyped).
+    (
+        "conditionalAccessPolicy",
+        "displayName",
+        "Edm.String",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessPolicy",
+        "conditions",
+        "conditionalAccessConditionSet",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessPolicy",
+        "grantControls",
+        "conditionalAccessGrantControls",
+        Card::One,
+        true,
+    ),
+    (
+        "conditionalAccessConditionSet",
+        "users",
+        "conditionalAccessUsers",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessConditionSet",
+        "applications",
+        "conditionalAccessApplications",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessConditionSet",
+        "clientApplications",
+        "conditionalAccessClientApplications",
+        Card::One,
+        true,
+    ),
 ];
+
+/// Beta-only types whose base the mappings don't say: `(type, base)` (Microsoft Learn's beta
+/// resource pages: "Inherits from stsPolicy").
+const BETA_BASES: &[(&str, &str)] = &[("b2bManagementPolicy", "stsPolicy")];
 
 const BOOL_EXTERNAL_LEAVE: (&str, &str, &str, Card, bool) = (
     "externalIdentitiesPolicy",
@@ -878,6 +926,8 @@ fn build_beta(
             base.strip_prefix("microsoft.graph.")
                 .filter(|b| known(b))
                 .map(|_| base.to_string())
+        } else if let Some((_, base)) = BETA_BASES.iter().find(|(t, _)| t == name) {
+            Some(q(base))
         } else if is_entity && name != "entity" && known("entity") {
             Some(q("entity"))
         } else {

@@ -190,6 +190,8 @@ impl RouteTable {
                     add(base, Pattern::Member);
                 }
                 Shape::Child => add(base, Pattern::Child),
+                // Served by `graph/pim.rs`: their path is a query, not a route.
+                Shape::QueriedItems(_) => {}
                 Shape::ParentAction => {
                     let mut listing = base.clone();
                     if let Some(last) = listing.last_mut() {
@@ -226,7 +228,14 @@ impl RouteTable {
             let (matched, captures, literals) = match_route(route, &segments);
             longest_prefix = longest_prefix.max(matched);
             if matched == segments.len() && matched == route.segments.len() {
-                let better = best.as_ref().is_none_or(|(l, _, _)| literals > *l);
+                // Where a v1.0 and a beta kind share a path, each version gets its own kind
+                // (its schema); they share the objects (see `state::storage_kind`).
+                let better = best.as_ref().is_none_or(|(l, r, _)| {
+                    literals > *l
+                        || (literals == *l
+                            && route.kind.api_version == version
+                            && r.kind.api_version != version)
+                });
                 if better {
                     best = Some((literals, route, captures));
                 }

@@ -420,16 +420,18 @@ impl App {
             .is_err()
             .then(|| resolve_directory(request.version, request.path))
             .flatten();
-        let synchronization = (target.is_err() && directory.is_none())
+        let pim = (target.is_err() && directory.is_none())
+            .then(|| crate::sim::graph::pim::resolve(request.version, request.path))
+            .flatten();
+        let synchronization = (target.is_err() && directory.is_none() && pim.is_none())
             .then(|| crate::sim::graph::sync::resolve(request.path))
             .flatten();
         let write = request.method != "GET";
         let class = match (&target, &directory) {
             (Ok(t), _) => Some(t.kind().throttle),
             (Err(_), Some(d)) => Some(d.throttle()),
-            (Err(_), None) => synchronization
-                .as_ref()
-                .map(|_| crate::kinds::ThrottleClass::Identity),
+            (Err(_), None) => (synchronization.is_some() || pim.is_some())
+                .then_some(crate::kinds::ThrottleClass::Identity),
         };
         let path_only = request.path;
         let admission = self.throttle.admit(&ThrottleRequest {
@@ -450,6 +452,12 @@ impl App {
             let allowed = has_role(claims, synchronization.permission());
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.sync(synchronization)
+            });
+        }
+        if let Some(pim) = pim {
+            let allowed = has_role(claims, pim.permission());
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.pim(pim)
             });
         }
         if let Some(directory) = directory {

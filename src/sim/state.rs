@@ -112,7 +112,8 @@ pub(crate) enum KindStore {
 impl KindStore {
     fn birth(kind: &Kind) -> KindStore {
         match kind.shape {
-            Shape::Collection | Shape::Child => KindStore::Objects {
+            // Queried items keep the items a tenant wrote, keyed `owner/item`.
+            Shape::Collection | Shape::Child | Shape::QueriedItems(_) => KindStore::Objects {
                 live: IndexMap::new(),
                 deleted: IndexMap::new(),
             },
@@ -121,6 +122,34 @@ impl KindStore {
             Shape::ParentAction => KindStore::Action,
         }
     }
+}
+
+/// The position in [`TenantState::stores`] of a kind's store ([`storage_kind`]), worked out
+/// once for the registry.
+fn store_index(kind: &Kind) -> usize {
+    static INDEX: std::sync::LazyLock<Vec<usize>> = std::sync::LazyLock::new(|| {
+        kinds::all()
+            .iter()
+            .map(|k| kind_index(storage_kind(k)))
+            .collect()
+    });
+    let own = kind_index(kind);
+    INDEX.get(own).copied().unwrap_or(own)
+}
+
+/// The kind whose store holds a kind's objects: a beta kind that shares its path and shape
+/// with a v1.0 kind (`conditionalAccessPolicyBeta`) holds the same objects as that kind, as
+/// Graph does (one policy, two versions of the API); every other kind its own.
+pub(crate) fn storage_kind(kind: &'static Kind) -> &'static Kind {
+    if kind.api_version != kinds::ApiVersion::Beta {
+        return kind;
+    }
+    kinds::all()
+        .iter()
+        .find(|k| {
+            k.api_version == kinds::ApiVersion::V1 && k.path == kind.path && k.shape == kind.shape
+        })
+        .unwrap_or(kind)
 }
 
 /// The `(@odata.type, id)` table of a fixed-member kind, from its registry path parameter.
@@ -273,14 +302,14 @@ impl TenantState {
         }
     }
 
-    /// The store of a kind.
+    /// The store of a kind (shared with its v1.0 twin: [`storage_kind`]).
     pub(crate) fn store(&self, kind: &Kind) -> &KindStore {
-        &self.stores[kind_index(kind)]
+        &self.stores[store_index(kind)]
     }
 
     /// The store of a kind, for writing.
     pub(crate) fn store_mut(&mut self, kind: &Kind) -> &mut KindStore {
-        &mut self.stores[kind_index(kind)]
+        &mut self.stores[store_index(kind)]
     }
 
     /// Live objects of a collection (or child) kind.
@@ -364,6 +393,10 @@ impl TenantState {
         let mut objects = Map::new();
         let mut deleted_items = Map::new();
         for kind in kinds::all() {
+            // A kind that shares another's store is exported once, under the other's name.
+            if storage_kind(kind).name != kind.name {
+                continue;
+            }
             match self.store(kind) {
                 KindStore::Action => {}
                 KindStore::Objects { live, deleted } => {
@@ -548,6 +581,9 @@ fn object_record(object: &StoredObject) -> Value {
 fn tenant_record(tenant: &Tenant, state: &TenantState) -> Value {
     let mut kinds_out = Map::new();
     for kind in kinds::all() {
+        if storage_kind(kind).name != kind.name {
+            continue;
+        }
         let record = match state.store(kind) {
             KindStore::Action => continue,
             KindStore::Objects { live, deleted } => {

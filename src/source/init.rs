@@ -78,6 +78,7 @@ reason = "Tenant has Entra ID P1 only; risk-based policies need P2 (licence upgr
         params: r#"allowed_countries = ["US"]
 trusted_ip_ranges = ["198.51.100.0/24", "2001:db8:100::/48"]
 compliance_assignment_scope = "allLicensedUsers"
+pim_alert_recipients = ["security-operations@fabrikam.example"]
 "#,
         overrides: "",
     },
@@ -136,6 +137,22 @@ pub struct TenantEndpoints {
     pub client_id: Option<String>,
 }
 
+/// The initial domain of a tenant named `name` (`Contoso 00000` → `contoso00000.onmicrosoft.com`):
+/// what `init` writes as an example tenant's `domain`, and the domain the simulator gives it.
+pub fn initial_domain(name: &str) -> String {
+    let label: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let label = if label.is_empty() {
+        "tenant".to_string()
+    } else {
+        label
+    };
+    format!("{label}.onmicrosoft.com")
+}
+
 fn tenant_entry(
     out: &mut String,
     id: &str,
@@ -158,6 +175,7 @@ fn tenant_entry(
         r#"[[tenant]]
 id = "{id}"
 name = "{name}"
+domain = "{domain}"
 cloud = "global"
 ring = "{ring}"
 tags = {tags}
@@ -167,6 +185,7 @@ baselines = {baselines}
 client_id = "{client_id}"
 client_secret_env = "{env_name}_CLIENT_SECRET"
 "#,
+        domain = initial_domain(name),
         ring = profile.ring,
         tags = profile.tags,
         baselines = profile.baselines,

@@ -12,6 +12,7 @@ mod harness;
 mod import;
 mod injection;
 mod invalid;
+mod kinds_domains_pim;
 mod kinds_entra;
 mod monitors;
 mod pipelines;

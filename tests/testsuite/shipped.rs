@@ -180,7 +180,7 @@ const MS_AAD_IDS: [&str; 34] = [
 /// §2.2 that the baseline's header does not list as "NOT implemented" and whose Graph column is
 /// "Decl" for an object tenantform has a kind for (CA policies, authentication methods,
 /// authorization policy). 2.2, 4.1, 5.3, 5.5–5.7, 6.1, 7.x, 8.3 and 9.1 are absent on purpose.
-const SCUBA_IMPLEMENTED: [&str; 16] = [
+const SCUBA_IMPLEMENTED: [&str; 22] = [
     "MS.AAD.1.1v1",
     "MS.AAD.2.1v1",
     "MS.AAD.2.3v1",
@@ -195,8 +195,14 @@ const SCUBA_IMPLEMENTED: [&str; 16] = [
     "MS.AAD.3.9v1",
     "MS.AAD.5.1v1",
     "MS.AAD.5.2v1",
+    "MS.AAD.6.1v1",
+    "MS.AAD.7.6v1",
+    "MS.AAD.7.7v1",
+    "MS.AAD.7.8v1",
+    "MS.AAD.7.9v1",
     "MS.AAD.8.1v1",
     "MS.AAD.8.2v1",
+    "MS.AAD.9.1v1",
 ];
 
 /// The CA controls ScubaGear applies its common test to (§2.1), which therefore need their
@@ -338,8 +344,10 @@ fn every_shipped_baseline_is_clean_under_strict_in_init_and_alone() {
     for baseline in &shipped {
         // Required parameters (no default) of the baseline and the layers it extends.
         let params = match baseline.as_str() {
-            "entra-foundation" | "cisa-scuba-entra" => {
-                "trusted_ip_ranges = [\"203.0.113.0/24\", \"2001:db8::/32\"]\n"
+            "entra-foundation" => "trusted_ip_ranges = [\"203.0.113.0/24\", \"2001:db8::/32\"]\n",
+            "cisa-scuba-entra" => {
+                "trusted_ip_ranges = [\"203.0.113.0/24\", \"2001:db8::/32\"]\n\
+                 pim_alert_recipients = [\"soc@solo.example\"]\n"
             }
             _ => "",
         };
@@ -349,7 +357,7 @@ fn every_shipped_baseline_is_clean_under_strict_in_init_and_alone() {
             "tenants/solo.toml",
             format!(
                 "[[tenant]]\nid = \"0a0a0a0a-0000-4000-8000-000000000001\"\nname = \"Solo\"\n\
-                 baselines = [\"{baseline}\"]\n\n[tenant.params]\n{params}"
+                 domain = \"solo.onmicrosoft.com\"\nbaselines = [\"{baseline}\"]\n\n[tenant.params]\n{params}"
             ),
         );
         assert_clean(&p, &format!("a tenant with only {baseline}"));
@@ -1226,6 +1234,105 @@ pub(crate) fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), S
             body["allowInvitesFrom"] == "adminsAndGuestInviters",
             "allowInvitesFrom exactly adminsAndGuestInviters",
         ),
+        // ScubaGear (beta CA): includeApplications All, clientAppTypes contains all,
+        // agentIdRiskLevels includes high, includeAgentIdServicePrincipals contains All, block,
+        // enabled, app exclusions declared (this policy has none).
+        "MS.AAD.9.1v1" => {
+            need(
+                o["kind"] == "conditionalAccessPolicyBeta",
+                "a CA policy written through beta",
+            );
+            need(
+                set(&c["applications"]["includeApplications"]).contains("All"),
+                "includeApplications All",
+            );
+            need(
+                set(&c["applications"]["excludeApplications"]).is_empty(),
+                "no excluded applications",
+            );
+            need(
+                set(&c["clientAppTypes"]).contains("all"),
+                "clientAppTypes all",
+            );
+            need(
+                c["agentIdRiskLevels"]
+                    .as_str()
+                    .is_some_and(|l| l.split(',').any(|l| l.trim() == "high")),
+                "agentIdRiskLevels includes high",
+            );
+            need(
+                set(&c["clientApplications"]["includeAgentIdServicePrincipals"]).contains("All"),
+                "includeAgentIdServicePrincipals All",
+            );
+            need(builtin.contains("block"), "block");
+            if check_state {
+                need(body["state"] == "enabled", "state enabled");
+            }
+        }
+        // ScubaGear: a verified managed domain's passwordValidityPeriodInDays is null or
+        // 2147483647 (SG `aad.md` example: PATCH /domains/{id} with 2147483647).
+        "MS.AAD.6.1v1" => {
+            need(o["kind"] == "domain", "a domain");
+            need(
+                body["passwordValidityPeriodInDays"] == 2147483647
+                    || body["passwordValidityPeriodInDays"].is_null(),
+                "passwordValidityPeriodInDays 2147483647",
+            );
+            need(body["id"].is_string(), "the domain named");
+        }
+        // ScubaGear reads each role's policy rules from roleManagementPolicyAssignments.
+        "MS.AAD.7.6v1" => {
+            need(
+                pim_role(o) == Some(SCUBA_8[0]),
+                "Global Administrator's PIM policy",
+            );
+            let approval = pim_rule(o, "Approval_EndUser_Assignment");
+            need(
+                approval["setting"]["isApprovalRequired"] == true,
+                "Approval_EndUser_Assignment isApprovalRequired true",
+            );
+            need(
+                approval["setting"]["approvalStages"][0]["primaryApprovers"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()),
+                "approvers named",
+            );
+        }
+        "MS.AAD.7.7v1" => {
+            need(
+                pim_role(o).is_some_and(|r| SCUBA_8.contains(&r)),
+                "a highly privileged role's PIM policy",
+            );
+            for id in [
+                "Notification_Admin_Admin_Assignment",
+                "Notification_Admin_Admin_Eligibility",
+            ] {
+                need(has_recipients(pim_rule(o, id)), id);
+            }
+        }
+        "MS.AAD.7.8v1" | "MS.AAD.7.9v1" => {
+            let role = pim_role(o);
+            if control == "MS.AAD.7.8v1" {
+                need(
+                    role == Some(SCUBA_8[0]),
+                    "Global Administrator's PIM policy",
+                );
+            } else {
+                need(
+                    role.is_some_and(|r| SCUBA_8[1..].contains(&r)),
+                    "a highly privileged role other than Global Administrator",
+                );
+            }
+            let rule = pim_rule(o, "Notification_Admin_EndUser_Assignment");
+            need(
+                rule["notificationType"] == "Email",
+                "notificationType Email",
+            );
+            need(
+                has_recipients(rule),
+                "Notification_Admin_EndUser_Assignment recipients",
+            );
+        }
         other => need(false, &format!("no check written for {other}")),
     }
     if problems.is_empty() {
@@ -1233,6 +1340,30 @@ pub(crate) fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), S
     } else {
         Err(problems.join(", "))
     }
+}
+
+/// The role template id of a PIM resource (scope `/`, directory roles), if `o` is one.
+fn pim_role(o: &Value) -> Option<&str> {
+    let body = &o["body"];
+    (o["kind"] == "unifiedRoleManagementPolicy"
+        && body["scopeId"] == "/"
+        && body["scopeType"] == "DirectoryRole")
+        .then(|| body["roleDefinitionId"].as_str())
+        .flatten()
+}
+
+/// The rule `id` a PIM resource declares (`null` when it does not).
+fn pim_rule<'a>(o: &'a Value, id: &str) -> &'a Value {
+    o["body"]["policy"]["rules"]
+        .as_array()
+        .and_then(|rules| rules.iter().find(|r| r["id"] == id))
+        .unwrap_or(&Value::Null)
+}
+
+fn has_recipients(rule: &Value) -> bool {
+    rule["notificationRecipients"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|x| x.as_str().is_some_and(|s| !s.is_empty())))
 }
 
 #[test]
@@ -1270,6 +1401,18 @@ fn every_claimed_ms_aad_control_is_met_as_scubagear_checks_it() {
             "#microsoft.graph.voiceAuthenticationMethodConfiguration",
         ])
     );
+    // ScubaGear checks 7.7 for each of the eight roles and 7.9 for the seven besides Global
+    // Administrator: every one needs a policy claiming it.
+    let roles_claiming = |control: &str| -> BTreeSet<String> {
+        ops(b)
+            .iter()
+            .filter(|o| controls(o).contains(control))
+            .filter_map(|o| pim_role(o).map(str::to_string))
+            .collect()
+    };
+    assert_eq!(roles_claiming("MS.AAD.7.7v1"), strs(&SCUBA_8));
+    assert_eq!(roles_claiming("MS.AAD.7.9v1"), strs(&SCUBA_8[1..]));
+    assert_eq!(roles_claiming("MS.AAD.7.8v1"), strs(&SCUBA_8[..1]));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1435,4 +1578,40 @@ fn contoso_skips_the_risk_policies_with_its_reasons() {
     for other in ["Fabrikam", "Northwind Traders"] {
         assert_eq!(bundle(other)["skipped"], serde_json::json!([]), "{other}");
     }
+}
+
+#[test]
+fn a_cisa_tenant_without_its_domain_or_pim_recipients_is_a_clear_error() {
+    let without = |prefix: &str| {
+        let p = Project::init();
+        let kept: String = p
+            .read("tenants/fabrikam.toml")
+            .lines()
+            .filter(|l| !l.starts_with(prefix))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        p.file("tenants/fabrikam.toml", kept);
+        p.cmd(&["validate"]).run().code(1)
+    };
+    // MS.AAD.6.1v1 names the domain to PATCH: the tenant's `domain`.
+    let out = without("domain = ");
+    assert!(
+        out.stderr
+            .contains("a domain body needs a string `id`: the request path is built from it"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("cisa-scuba-entra.toml") && out.stderr.contains("tenant.domain"),
+        "{}",
+        out.stderr
+    );
+    // MS.AAD.7.7v1 to 7.9v1 need someone to tell.
+    let out = without("pim_alert_recipients");
+    assert!(
+        out.stderr
+            .contains("does not set the required parameter `pim_alert_recipients`"),
+        "{}",
+        out.stderr
+    );
 }

@@ -53,6 +53,8 @@ pub(crate) enum DirectoryTarget {
     Users,
     /// `/users/{id | userPrincipalName}`.
     User(String),
+    /// `/domains` (reads and writes of one domain are the `domain` kind's).
+    Domains,
     /// `/beta/deviceManagement/roleScopeTags`.
     RoleScopeTags,
     /// `/beta/deviceManagement/roleScopeTags/{id}`.
@@ -65,6 +67,7 @@ impl DirectoryTarget {
         match self {
             DirectoryTarget::Organizations | DirectoryTarget::Organization(_) => PERMISSIONS[0],
             DirectoryTarget::Users | DirectoryTarget::User(_) => PERMISSIONS[1],
+            DirectoryTarget::Domains => "Domain.ReadWrite.All",
             DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_) => PERMISSIONS[2],
         }
     }
@@ -96,6 +99,9 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget
             Some(DirectoryTarget::Organization(id.clone()))
         }
         [collection] if collection.eq_ignore_ascii_case("users") => Some(DirectoryTarget::Users),
+        [collection] if collection.eq_ignore_ascii_case("domains") => {
+            Some(DirectoryTarget::Domains)
+        }
         [collection, key] if collection.eq_ignore_ascii_case("users") => {
             Some(DirectoryTarget::User(key.clone()))
         }
@@ -114,20 +120,9 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget
     }
 }
 
-/// `Contoso 00000` → `contoso00000.onmicrosoft.com`: the tenant's initial domain.
-pub(crate) fn initial_domain(tenant_name: &str) -> String {
-    let label: String = tenant_name
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let label = if label.is_empty() {
-        "tenant".to_string()
-    } else {
-        label
-    };
-    format!("{label}.onmicrosoft.com")
-}
+/// `Contoso 00000` → `contoso00000.onmicrosoft.com`: the tenant's initial domain (the same
+/// rule writes `domain` in the fleet's tenants file).
+pub(crate) use crate::source::init::initial_domain;
 
 /// The tenant's organization object, as `GET /organization` returns it.
 pub(crate) fn organization(tenant_id: &str, tenant_name: &str) -> Value {
@@ -241,6 +236,13 @@ impl Call<'_> {
                 }
                 let org = organization(tenant_id, tenant_name);
                 self.directory_entity("organization", "organization", None, org)
+            }
+            DirectoryTarget::Domains => {
+                let domains = {
+                    let state = self.tenant.lock();
+                    self.domains(&state)
+                };
+                self.directory_list("domains", "domain", None, domains)
             }
             DirectoryTarget::Users => {
                 let mut users = vec![admin_user(self.app.config.seed, tenant_id, tenant_name)];

@@ -22,6 +22,8 @@ use crate::sim::wire::{Reply, graph_timestamp, json_string};
 use crate::source::model::is_guid;
 
 pub(crate) mod directory;
+mod domains;
+pub(crate) mod pim;
 mod policies;
 mod provisioning;
 pub(crate) mod sync;

@@ -305,7 +305,8 @@ impl Call<'_> {
         let current = state
             .live(kind)
             .and_then(|live| live.get(lookup.as_str()))
-            .cloned();
+            .cloned()
+            .or_else(|| self.born_child(kind, &lookup));
         let placeholder = kind.path_params.first().map_or("", |(name, _)| *name);
         let fragment = kind
             .path
@@ -356,6 +357,19 @@ impl Call<'_> {
                     Err(reply) => reply,
                 }
             }
+            ("PATCH", Some(current)) if kind.update_method == Method::Patch => {
+                if current.value().get("isVerified") == Some(&Value::Bool(false)) {
+                    return Reply::error(
+                        400,
+                        "Request_BadRequest",
+                        "Only verified domains can be updated.",
+                    );
+                }
+                self.write_update(state, kind, &current, false)
+                    .unwrap_or_else(|r| r)
+            }
+            ("PATCH", None) if kind.update_method == Method::Patch => not_found(parent),
+            ("DELETE", Some(_)) if !kind.creates() => not_allowed(),
             ("DELETE", Some(_)) => {
                 if let Some(live) = state.live_mut(kind) {
                     live.shift_remove(lookup.as_str());
