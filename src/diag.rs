@@ -90,6 +90,7 @@ codes! {
     ComplianceBlockAction = "TF502", "compliance-block-action", "A compliance policy without exactly one block action.";
     DuplicateMatchKey = "TF503", "duplicate-match-key", "Two resources in one tenant that would match the same object.";
     InvalidAllow = "TF504", "invalid-allow", "An `allow` entry for an unknown lint or without a reason.";
+    BuiltInScopeTag = "TF505", "built-in-scope-tag", "A scope tag resource that would write Intune's built-in Default tag.";
 }
 
 impl std::fmt::Display for Code {

@@ -102,6 +102,9 @@ pub(crate) enum KindStore {
         live: IndexMap<Box<str>, StoredObject>,
         /// Soft-deleted objects (`deletedItems`).
         deleted: IndexMap<Box<str>, StoredObject>,
+        /// False until the objects a new tenant has of this kind (`defaults::collection_birth`)
+        /// are in `live`; they are put there the first time a request touches the kind.
+        born: bool,
     },
     /// A singleton: `None` while it is the shared birth default.
     Singleton(Option<Box<StoredObject>>),
@@ -115,6 +118,7 @@ impl KindStore {
             Shape::Collection | Shape::Child => KindStore::Objects {
                 live: IndexMap::new(),
                 deleted: IndexMap::new(),
+                born: !defaults::has_collection_birth(kind),
             },
             Shape::Singleton => KindStore::Singleton(None),
             Shape::FixedMember => KindStore::Members(Vec::new()),
@@ -241,6 +245,33 @@ impl TenantState {
         }
     }
 
+    /// Put the objects a new tenant has of a collection kind in place, once (see
+    /// `defaults::collection_birth`); objects the tenant already has under the same key stay.
+    pub(crate) fn materialize_birth_objects(
+        &mut self,
+        kind: &Kind,
+        tenant_id: &str,
+        schemas: &Schemas,
+    ) {
+        let KindStore::Objects { live, born, .. } = self.store_mut(kind) else {
+            return;
+        };
+        if *born {
+            return;
+        }
+        *born = true;
+        for mut value in defaults::collection_birth(kind, tenant_id) {
+            schemas.fill_defaults(kind, &mut value);
+            let Some(key) = value.get("id").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
+            let lookup: Box<str> = key.to_ascii_lowercase().into();
+            if !live.contains_key(&lookup) {
+                live.insert(lookup, store(schemas, kind, &key, &value, 0));
+            }
+        }
+    }
+
     /// The store of a kind.
     pub(crate) fn store(&self, kind: &Kind) -> &KindStore {
         &self.stores[kind_index(kind)]
@@ -334,7 +365,7 @@ impl TenantState {
         for kind in kinds::all() {
             match self.store(kind) {
                 KindStore::Action => {}
-                KindStore::Objects { live, deleted } => {
+                KindStore::Objects { live, deleted, .. } => {
                     objects.insert(
                         kind.name.into(),
                         Value::Array(live.values().map(StoredObject::full_value).collect()),
@@ -518,8 +549,17 @@ fn tenant_record(tenant: &Tenant, state: &TenantState) -> Value {
     for kind in kinds::all() {
         let record = match state.store(kind) {
             KindStore::Action => continue,
-            KindStore::Objects { live, deleted } => {
-                if live.is_empty() && deleted.is_empty() {
+            KindStore::Objects {
+                live,
+                deleted,
+                born,
+            } => {
+                // A kind whose birth objects are in place is saved even when empty (they were
+                // deleted), so that a restart does not bring them back.
+                if live.is_empty()
+                    && deleted.is_empty()
+                    && !(*born && defaults::has_collection_birth(kind))
+                {
                     continue;
                 }
                 json!({
@@ -639,7 +679,12 @@ fn restore_tenant(schemas: &Schemas, record: &Value) -> Result<(String, SavedTen
     for (name, saved) in saved_kinds {
         let kind = kinds::by_name(name).ok_or_else(|| format!("unknown kind {name}"))?;
         match state.store_mut(kind) {
-            KindStore::Objects { live, deleted } => {
+            KindStore::Objects {
+                live,
+                deleted,
+                born,
+            } => {
+                *born = true;
                 for (target, field) in [(live, "live"), (deleted, "deleted")] {
                     for object in saved
                         .get(field)
