@@ -10,6 +10,7 @@ mod export;
 mod harness;
 mod import;
 mod injection;
+mod intune;
 mod invalid;
 mod pipelines;
 mod report;
