@@ -257,7 +257,7 @@ fn a_changed_app_intent_and_a_dropped_protected_app_are_planned_and_put_back() {
             &format!("/beta/deviceAppManagement/mobileApps/{portal}/assign"),
             Some(&json!({ "mobileAppAssignments": assignments })),
         )
-        .status(200);
+        .status(204);
     w.sim
         .send(
             0,

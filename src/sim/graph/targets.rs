@@ -11,6 +11,19 @@ use serde_json::{Map, Value};
 
 use super::*;
 
+/// Parent actions that answer 204 No Content: in the v1.0 CSDL, `assign` bound to
+/// `targetedManagedAppProtection`, `deviceEnrollmentConfiguration` and `mobileApp` has no
+/// `ReturnType` (unlike compliance policies' and device configurations', which return the new
+/// assignments), and Microsoft Learn says the same of the beta feature update profile's
+/// `assign`. Every `targetApps` answers 204 too.
+const ACTIONS_WITHOUT_CONTENT: &[&str] = &[
+    "androidManagedAppProtectionAssignment",
+    "deviceEnrollmentConfigurationAssignment",
+    "iosManagedAppProtectionAssignment",
+    "mobileAppAssignment",
+    "windowsFeatureUpdateProfileAssignment",
+];
+
 impl Call<'_> {
     pub(super) fn collection_target(&self, state: &mut TenantState, kind: &'static Kind) -> Reply {
         match self.request.method {
@@ -430,8 +443,7 @@ impl Call<'_> {
                 object.hidden = Some(Box::from(Value::Object(hidden).to_string().as_str()));
             }
         }
-        if listing != "assignments" {
-            // `targetApps` answers 204 No Content (Microsoft Learn, "targetApps action").
+        if listing != "assignments" || ACTIONS_WITHOUT_CONTENT.contains(&kind.name) {
             return Reply::empty(204);
         }
         Reply::json(
@@ -550,4 +562,38 @@ fn set_member_id(item: &Map<String, Value>) -> Option<String> {
     };
     let id = identifier.get(key).and_then(Value::as_str)?;
     Some(format!("{id}.{suffix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_without_content_are_parent_actions_of_the_registry() {
+        for name in ACTIONS_WITHOUT_CONTENT {
+            let kind = kinds::by_name(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(kind.shape, Shape::ParentAction, "{name}");
+        }
+    }
+
+    #[test]
+    fn set_members_take_graph_ids() {
+        let group = json_map(r#"{"target": {"groupId": "g1"}}"#);
+        assert_eq!(set_member_id(&group).as_deref(), Some("g1"));
+        let ios = json_map(
+            r##"{"mobileAppIdentifier": {"@odata.type": "#microsoft.graph.iosMobileAppIdentifier", "bundleId": "com.microsoft.msedge"}}"##,
+        );
+        assert_eq!(
+            set_member_id(&ios).as_deref(),
+            Some("com.microsoft.msedge.ios")
+        );
+        let all = json_map(
+            r##"{"target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}"##,
+        );
+        assert_eq!(set_member_id(&all), None);
+    }
+
+    fn json_map(text: &str) -> Map<String, Value> {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"))
+    }
 }
