@@ -794,6 +794,67 @@ mod tests {
     }
 
     #[test]
+    fn birth_objects_are_put_in_place_once_and_a_restart_keeps_what_became_of_them() {
+        let schemas = crate::sim::bodies::schemas().unwrap_or_else(|e| panic!("{e}"));
+        let tags = kinds::by_name("roleScopeTag").unwrap_or_else(|| panic!("kind"));
+        let enrollment =
+            kinds::by_name("deviceEnrollmentConfiguration").unwrap_or_else(|| panic!("kind"));
+        let tenant = Tenant::new(0, "t1", "Tenant", Vec::new());
+        {
+            let mut state = tenant.lock();
+            assert_eq!(state.live(tags).map(IndexMap::len), Some(0));
+            state.materialize_birth_objects(tags, "t1", &schemas);
+            state.materialize_birth_objects(tags, "t1", &schemas);
+            assert_eq!(state.live(tags).map(IndexMap::len), Some(1));
+            // The tenant lost its birth object; it must not come back.
+            if let Some(live) = state.live_mut(tags) {
+                live.shift_remove("0");
+            }
+        }
+        let record = tenant_record(&tenant, &tenant.lock());
+        let (_, saved) = restore_tenant(&schemas, &record).unwrap_or_else(|e| panic!("{e}"));
+        let mut state = saved.state;
+        state.materialize_birth_objects(tags, "t1", &schemas);
+        assert_eq!(state.live(tags).map(IndexMap::len), Some(0));
+        // A kind the tenant never touched still gets its birth objects after the restart.
+        state.materialize_birth_objects(enrollment, "t1", &schemas);
+        let ids: Vec<String> = state
+            .live(enrollment)
+            .map(|l| l.values().map(|o| o.key.to_string()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            ids,
+            [
+                "t1_DefaultLimit",
+                "t1_DefaultPlatformRestrictions",
+                "t1_DefaultWindowsHelloForBusiness",
+                "t1_DefaultWindows10EnrollmentCompletionPageConfiguration"
+            ]
+        );
+    }
+
+    #[test]
+    fn birth_objects_pass_their_update_schema() {
+        let schemas = crate::sim::bodies::schemas().unwrap_or_else(|e| panic!("{e}"));
+        for kind in kinds::all()
+            .iter()
+            .filter(|k| defaults::has_collection_birth(k))
+        {
+            let objects = defaults::collection_birth(kind, "t1");
+            assert!(!objects.is_empty(), "{}", kind.name);
+            for mut value in objects {
+                if let Value::Object(map) = &mut value {
+                    for read_only in kind.schema.read_only {
+                        map.remove(*read_only);
+                    }
+                }
+                let result = schemas.check(kind, crate::compile::validate::Variant::Update, &value);
+                assert!(result.is_ok(), "{}: {:?}\n{value}", kind.name, result.err());
+            }
+        }
+    }
+
+    #[test]
     fn defaults_pass_their_update_schema() {
         let schemas = crate::sim::bodies::schemas().unwrap_or_else(|e| panic!("{e}"));
         let defaults = Defaults::build(&schemas);
