@@ -104,6 +104,13 @@ const ENROLLMENT_ASSIGNMENT_REF_SLOTS: &[RefSlot] = &[
     },
 ];
 
+/// The kind `roleScopeTagIds` (and a filter's `roleScopeTags`) point at: a tenant's own tags by
+/// reference (`scope-tag:helpdesk`), the built-in one as `"0"`.
+const SCOPE_TAG_REF_SLOTS: &[RefSlot] = &[RefSlot {
+    pointer: "/roleScopeTagIds/*",
+    kind: "roleScopeTag",
+}];
+
 /// Server-set properties every Intune object has, ignored in comparisons.
 const SERVER_SET: &[&str] = &["id", "createdDateTime", "lastModifiedDateTime", "version"];
 
@@ -429,24 +436,30 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
         },
         lints: &[],
     },
-    intune_collection(
-        "deviceAndAppManagementAssignmentFilter",
-        "assignment-filter",
-        "An Intune assignment filter (beta); matched by displayName + platform",
-        ApiVersion::Beta,
-        "/deviceManagement/assignmentFilters",
-        &["displayName", "platform"],
-        CONFIGURATION,
-        spec(
+    Kind {
+        ref_slots: &[RefSlot {
+            pointer: "/roleScopeTags/*",
+            kind: "roleScopeTag",
+        }],
+        ..intune_collection(
             "deviceAndAppManagementAssignmentFilter",
-            "deviceAndAppManagementAssignmentFilter",
+            "assignment-filter",
+            "An Intune assignment filter (beta); matched by displayName + platform",
+            ApiVersion::Beta,
+            "/deviceManagement/assignmentFilters",
+            &["displayName", "platform"],
+            CONFIGURATION,
+            spec(
+                "deviceAndAppManagementAssignmentFilter",
+                "deviceAndAppManagementAssignmentFilter",
+                &[],
+                &["displayName", "platform", "rule"],
+                &["id", "createdDateTime", "lastModifiedDateTime"],
+            ),
+            &["/roleScopeTags"],
             &[],
-            &["displayName", "platform", "rule"],
-            &["id", "createdDateTime", "lastModifiedDateTime"],
-        ),
-        &["/roleScopeTags"],
-        &[],
-    ),
+        )
+    },
     intune_collection(
         "roleScopeTag",
         "scope-tag",
@@ -567,30 +580,33 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
         &["/apps"],
         &[],
     ),
-    intune_collection(
-        "windowsFeatureUpdateProfile",
-        "feature-update-profile",
-        "A Windows feature update profile (beta); matched by displayName",
-        ApiVersion::Beta,
-        "/deviceManagement/windowsFeatureUpdateProfiles",
-        &["displayName"],
-        CONFIGURATION,
-        spec(
+    Kind {
+        ref_slots: SCOPE_TAG_REF_SLOTS,
+        ..intune_collection(
             "windowsFeatureUpdateProfile",
-            "windowsFeatureUpdateProfile",
+            "feature-update-profile",
+            "A Windows feature update profile (beta); matched by displayName",
+            ApiVersion::Beta,
+            "/deviceManagement/windowsFeatureUpdateProfiles",
+            &["displayName"],
+            CONFIGURATION,
+            spec(
+                "windowsFeatureUpdateProfile",
+                "windowsFeatureUpdateProfile",
+                &[],
+                &["displayName", "featureUpdateVersion"],
+                &[
+                    "id",
+                    "createdDateTime",
+                    "lastModifiedDateTime",
+                    "deployableContentDisplayName",
+                    "endOfSupportDate",
+                ],
+            ),
+            &["/roleScopeTagIds"],
             &[],
-            &["displayName", "featureUpdateVersion"],
-            &[
-                "id",
-                "createdDateTime",
-                "lastModifiedDateTime",
-                "deployableContentDisplayName",
-                "endOfSupportDate",
-            ],
-        ),
-        &["/roleScopeTagIds"],
-        &[],
-    ),
+        )
+    },
     parent_action(
         "windowsFeatureUpdateProfileAssignment",
         "feature-update-assignment",
@@ -635,53 +651,59 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
         &["/enrollmentConfigurationAssignments"],
         ENROLLMENT_ASSIGNMENT_REF_SLOTS,
     ),
-    intune_collection(
-        "windowsAutopilotDeploymentProfile",
-        "autopilot-profile",
-        "A Windows Autopilot deployment profile (beta; Entra joined or hybrid joined); matched by displayName",
-        ApiVersion::Beta,
-        "/deviceManagement/windowsAutopilotDeploymentProfiles",
-        &["displayName"],
-        SERVICE_CONFIGURATION,
-        spec(
+    Kind {
+        ref_slots: SCOPE_TAG_REF_SLOTS,
+        ..intune_collection(
             "windowsAutopilotDeploymentProfile",
-            "windowsAutopilotDeploymentProfile",
-            AUTOPILOT_TYPES,
+            "autopilot-profile",
+            "A Windows Autopilot deployment profile (beta; Entra joined or hybrid joined); matched by displayName",
+            ApiVersion::Beta,
+            "/deviceManagement/windowsAutopilotDeploymentProfiles",
             &["displayName"],
-            &["id", "createdDateTime", "lastModifiedDateTime"],
-        ),
-        &["/roleScopeTagIds"],
-        &[],
-    ),
-    intune_collection(
-        "mobileApp",
-        "app",
-        "A store or link app (beta: winGet Microsoft Store, web link, iOS and Android store); matched by displayName + @odata.type",
-        ApiVersion::Beta,
-        "/deviceAppManagement/mobileApps",
-        &["displayName", "@odata.type"],
-        APPS,
-        spec(
+            SERVICE_CONFIGURATION,
+            spec(
+                "windowsAutopilotDeploymentProfile",
+                "windowsAutopilotDeploymentProfile",
+                AUTOPILOT_TYPES,
+                &["displayName"],
+                &["id", "createdDateTime", "lastModifiedDateTime"],
+            ),
+            &["/roleScopeTagIds"],
+            &[],
+        )
+    },
+    Kind {
+        ref_slots: SCOPE_TAG_REF_SLOTS,
+        ..intune_collection(
             "mobileApp",
-            "mobileApp",
-            STORE_APP_TYPES,
-            &["displayName"],
-            &[
-                "id",
-                "createdDateTime",
-                "lastModifiedDateTime",
-                "dependentAppCount",
-                "isAssigned",
-                "publishingState",
-                "supersededAppCount",
-                "supersedingAppCount",
-                "uploadState",
-                "manifestHash",
-            ],
-        ),
-        &["/roleScopeTagIds"],
-        &[],
-    ),
+            "app",
+            "A store or link app (beta: winGet Microsoft Store, web link, iOS and Android store); matched by displayName + @odata.type",
+            ApiVersion::Beta,
+            "/deviceAppManagement/mobileApps",
+            &["displayName", "@odata.type"],
+            APPS,
+            spec(
+                "mobileApp",
+                "mobileApp",
+                STORE_APP_TYPES,
+                &["displayName"],
+                &[
+                    "id",
+                    "createdDateTime",
+                    "lastModifiedDateTime",
+                    "dependentAppCount",
+                    "isAssigned",
+                    "publishingState",
+                    "supersededAppCount",
+                    "supersedingAppCount",
+                    "uploadState",
+                    "manifestHash",
+                ],
+            ),
+            &["/roleScopeTagIds"],
+            &[],
+        )
+    },
     parent_action(
         "mobileAppAssignment",
         "app-assignment",

@@ -209,10 +209,16 @@ fn intune_kinds_and_the_intune_baseline_deploy_and_then_plan_no_change() {
     );
     assert_eq!(feature["featureUpdateVersion"], "Windows 11, version 24H2");
     assert_eq!(feature["assignments"].as_array().map(Vec::len), Some(1));
-    one(
+    // The Autopilot profile carries the built-in tag and ours, resolved to its id.
+    let autopilot = one(
         &objects,
         "windowsAutopilotDeploymentProfile",
         "Autopilot - user driven, Entra joined",
+    );
+    let helpdesk = one(&objects, "roleScopeTag", "Helpdesk EU");
+    assert_eq!(
+        autopilot["roleScopeTagIds"],
+        json!(["0", helpdesk["id"].clone()])
     );
 }
 
