@@ -90,7 +90,7 @@ codes! {
     ComplianceBlockAction = "TF502", "compliance-block-action", "A compliance policy without exactly one block action.";
     DuplicateMatchKey = "TF503", "duplicate-match-key", "Two resources in one tenant that would match the same object.";
     InvalidAllow = "TF504", "invalid-allow", "An `allow` entry for an unknown lint or without a reason.";
-    BuiltInObject = "TF505", "built-in-object", "A resource that declares an object Microsoft owns (a built-in authentication strength); reference it by its id instead.";
+    BuiltInObject = "TF505", "built-in-object", "A resource that declares an object Microsoft owns (a built-in authentication strength, Intune's Default scope tag); reference it by its id instead.";
 }
 
 impl std::fmt::Display for Code {

@@ -168,6 +168,8 @@ pub enum KindLint {
     /// A custom authentication strength must not be one of Microsoft's built-in strengths
     /// (those exist in every tenant, cannot be changed, and are referenced by their ids).
     NotABuiltInAuthenticationStrength,
+    /// A scope tag must not be the built-in `Default` tag (id `0`), which Intune owns.
+    BuiltInScopeTag,
 }
 
 /// How a kind's JSON Schema is produced from Graph's metadata.
@@ -234,10 +236,27 @@ pub struct Kind {
     pub lints: &'static [KindLint],
 }
 
+/// Actions that replace a set on a parent object, and the parent's navigation property that
+/// lists the set: `/assign` → `/assignments`, `/targetApps` → `/apps` (app protection).
+const ACTION_LISTINGS: &[(&str, &str)] = &[("assign", "assignments"), ("targetApps", "apps")];
+
 impl Kind {
     /// True when deploy may create objects of this kind.
     pub fn creates(&self) -> bool {
         self.create_method.is_some()
+    }
+
+    /// For a parent action (`.../{parent}/assign`): the parent's navigation property that lists
+    /// the set the action replaces (`assignments`, `apps`); `None` for other shapes.
+    pub fn action_listing(&self) -> Option<&'static str> {
+        if self.shape != Shape::ParentAction {
+            return None;
+        }
+        let action = self.path.rsplit('/').next()?;
+        ACTION_LISTINGS
+            .iter()
+            .find(|(a, _)| *a == action)
+            .map(|(_, listing)| *listing)
     }
 }
 
@@ -444,6 +463,28 @@ mod tests {
                     slot.kind
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_parent_action_names_the_set_it_replaces() {
+        for kind in all().iter().filter(|k| k.shape == Shape::ParentAction) {
+            let listing = kind.action_listing();
+            assert!(listing.is_some(), "{}: unknown action", kind.name);
+            assert!(kind.schema.action_parameter.is_some(), "{}", kind.name);
+            assert!(kind.parent_kind.is_some(), "{}", kind.name);
+        }
+        let apps = by_name("iosManagedAppProtectionApps").map(Kind::action_listing);
+        assert_eq!(apps, Some(Some("apps")));
+        let group = by_name("group").map(Kind::action_listing);
+        assert_eq!(group, Some(None));
+    }
+
+    #[test]
+    fn intune_kinds_need_an_intune_plan_and_are_paced_as_intune() {
+        for kind in intune::INTUNE_KINDS {
+            assert_eq!(kind.licences, [INTUNE], "{}", kind.name);
+            assert_eq!(kind.throttle, ThrottleClass::Intune, "{}", kind.name);
         }
     }
 

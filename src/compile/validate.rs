@@ -829,11 +829,27 @@ fn lint_built_in_strength(body: &Value) -> Option<Diagnostic> {
     )
 }
 
+/// Intune's built-in scope tag: every tenant has it (id `0`), and it cannot be created, renamed
+/// or changed (Microsoft Learn, "Use role-based access control and scope tags").
+fn lint_built_in_scope_tag(body: &Value) -> Option<Diagnostic> {
+    let name = body.get("displayName").and_then(Value::as_str)?;
+    name.trim().eq_ignore_ascii_case("Default").then(|| {
+        Diagnostic::error(
+            Code::BuiltInObject,
+            format!("the scope tag `{name}` is Intune's built-in Default tag (id 0), which tenantform never creates or changes"),
+        )
+        .pointer("/displayName")
+        .expected("a displayName other than \"Default\"")
+        .help("to tag objects with the built-in tag, put \"0\" in their roleScopeTagIds; declare only your own tags as roleScopeTag resources")
+    })
+}
+
 fn run_lint(lint: KindLint, body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
     match lint {
         KindLint::ConditionalAccessLockout => lint_lockout(body, accepted),
         KindLint::ComplianceBlockAction => lint_compliance_block(body),
         KindLint::NotABuiltInAuthenticationStrength => lint_built_in_strength(body),
+        KindLint::BuiltInScopeTag => lint_built_in_scope_tag(body),
     }
 }
 

@@ -307,3 +307,110 @@ pub(crate) fn expand_references(entity: &mut Value) {
         *strength = expanded;
     }
 }
+
+/// Kinds whose collections a new tenant already holds objects in.
+const COLLECTION_BIRTH_KINDS: &[&str] = &["deviceEnrollmentConfiguration", "roleScopeTag"];
+
+/// True when a new tenant already has objects of this collection kind.
+pub(crate) fn has_collection_birth(kind: &Kind) -> bool {
+    COLLECTION_BIRTH_KINDS.contains(&kind.name)
+}
+
+/// Description Intune gives each default enrollment restriction: `(type, id suffix, text)`.
+const DEFAULT_ENROLLMENT: &[(&str, &str, &str)] = &[
+    (
+        "deviceEnrollmentLimitConfiguration",
+        "DefaultLimit",
+        "This is the default Device Limit Restriction applied with the lowest priority to all users regardless of group membership.",
+    ),
+    (
+        "deviceEnrollmentPlatformRestrictionsConfiguration",
+        "DefaultPlatformRestrictions",
+        "This is the default Device Type Restriction applied with the lowest priority to all users regardless of group membership.",
+    ),
+    (
+        "deviceEnrollmentWindowsHelloForBusinessConfiguration",
+        "DefaultWindowsHelloForBusiness",
+        "This is the default Windows Hello for Business configuration applied with the lowest priority to all users regardless of group membership.",
+    ),
+    (
+        "windows10EnrollmentCompletionPageConfiguration",
+        "DefaultWindows10EnrollmentCompletionPageConfiguration",
+        "This is the default enrollment status screen configuration applied with the lowest priority to all users and all devices regardless of group membership.",
+    ),
+];
+
+/// The objects a new tenant has of a collection kind (ids derived from the tenant id, as
+/// Intune's are): Intune's built-in `Default` scope tag (id `0`), and the four default
+/// enrollment restrictions and configurations (priority 0, "All users and all devices"), which
+/// can be changed but not created or deleted.
+pub(crate) fn collection_birth(kind: &Kind, tenant_id: &str) -> Vec<Value> {
+    match kind.name {
+        "roleScopeTag" => vec![json!({
+            "@odata.type": "#microsoft.graph.roleScopeTag",
+            "id": "0",
+            "displayName": "Default",
+            "description": "",
+            "isBuiltIn": true
+        })],
+        "deviceEnrollmentConfiguration" => DEFAULT_ENROLLMENT
+            .iter()
+            .map(|(odata_type, suffix, description)| {
+                let mut value = json!({
+                    "@odata.type": format!("#microsoft.graph.{odata_type}"),
+                    "id": format!("{tenant_id}_{suffix}"),
+                    "displayName": "All users and all devices",
+                    "description": description,
+                    "priority": 0,
+                    "createdDateTime": BIRTH,
+                    "lastModifiedDateTime": BIRTH,
+                    "version": 0
+                });
+                let specific = default_enrollment_settings(odata_type);
+                if let (Value::Object(map), Value::Object(more)) = (&mut value, specific) {
+                    map.extend(more);
+                }
+                value
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Intune's out-of-the-box settings of each default enrollment configuration.
+fn default_enrollment_settings(odata_type: &str) -> Value {
+    let open = json!({
+        "platformBlocked": false,
+        "personalDeviceEnrollmentBlocked": false,
+        "osMinimumVersion": null,
+        "osMaximumVersion": null
+    });
+    match odata_type {
+        "deviceEnrollmentLimitConfiguration" => json!({"limit": 5}),
+        "deviceEnrollmentPlatformRestrictionsConfiguration" => json!({
+            "androidRestriction": open,
+            "iosRestriction": open,
+            "macOSRestriction": open,
+            "windowsMobileRestriction": open,
+            "windowsRestriction": open
+        }),
+        "deviceEnrollmentWindowsHelloForBusinessConfiguration" => json!({
+            "pinMinimumLength": 6,
+            "pinMaximumLength": 127,
+            "pinUppercaseCharactersUsage": "disallowed",
+            "pinLowercaseCharactersUsage": "disallowed",
+            "pinSpecialCharactersUsage": "disallowed",
+            "state": "notConfigured",
+            "securityDeviceRequired": false,
+            "unlockWithBiometricsEnabled": true,
+            "remotePassportEnabled": true,
+            "pinPreviousBlockCount": 0,
+            "pinExpirationInDays": 0,
+            "enhancedBiometricsState": "notConfigured"
+        }),
+        "windows10EnrollmentCompletionPageConfiguration" => json!({
+            "allowNonBlockingAppInstallation": false
+        }),
+        _ => json!({}),
+    }
+}

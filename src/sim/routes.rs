@@ -194,8 +194,9 @@ impl RouteTable {
                 Shape::QueriedItems(_) => {}
                 Shape::ParentAction => {
                     let mut listing = base.clone();
-                    if let Some(last) = listing.last_mut() {
-                        *last = Some("assignments".to_string());
+                    if let (Some(last), Some(segment)) = (listing.last_mut(), kind.action_listing())
+                    {
+                        *last = Some(segment.to_ascii_lowercase());
                     }
                     add(base, Pattern::Assign);
                     add(listing, Pattern::Assignments);
@@ -405,6 +406,20 @@ mod tests {
         let t = resolve("/deviceManagement/deviceCompliancePolicies/p/assignments")
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(matches!(t, Target::Assignments(_, ref id) if id == "p"));
+        // App protection replaces its apps with /targetApps and lists them at /apps.
+        let t = resolve("/deviceAppManagement/iosManagedAppProtections/p/targetApps")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(kind_name(&t), "iosManagedAppProtectionApps");
+        let t = resolve("/deviceAppManagement/iosManagedAppProtections/p/apps")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            matches!(t, Target::Assignments(k, ref id) if id == "p" && k.name == "iosManagedAppProtectionApps")
+        );
+        let t = resolve("/deviceAppManagement/iosManagedAppProtections/p/assignments")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            matches!(t, Target::Assignments(k, _) if k.name == "iosManagedAppProtectionAssignment")
+        );
     }
 
     #[test]

@@ -418,7 +418,7 @@ impl App {
         let target = self.routes.resolve(request.version, request.path);
         let directory = target
             .is_err()
-            .then(|| resolve_directory(request.version, request.path))
+            .then(|| resolve_directory(request.path))
             .flatten();
         let pim = (target.is_err() && directory.is_none())
             .then(|| crate::sim::graph::pim::resolve(request.version, request.path))

@@ -102,6 +102,9 @@ pub(crate) enum KindStore {
         live: IndexMap<Box<str>, StoredObject>,
         /// Soft-deleted objects (`deletedItems`).
         deleted: IndexMap<Box<str>, StoredObject>,
+        /// False until the objects a new tenant has of this kind (`defaults::collection_birth`)
+        /// are in `live`; they are put there the first time a request touches the kind.
+        born: bool,
     },
     /// A singleton: `None` while it is the shared birth default.
     Singleton(Option<Box<StoredObject>>),
@@ -116,6 +119,7 @@ impl KindStore {
             Shape::Collection | Shape::Child | Shape::QueriedItems(_) => KindStore::Objects {
                 live: IndexMap::new(),
                 deleted: IndexMap::new(),
+                born: !defaults::has_collection_birth(kind),
             },
             Shape::Singleton => KindStore::Singleton(None),
             Shape::FixedMember => KindStore::Members(Vec::new()),
@@ -302,6 +306,33 @@ impl TenantState {
         }
     }
 
+    /// Put the objects a new tenant has of a collection kind in place, once (see
+    /// `defaults::collection_birth`); objects the tenant already has under the same key stay.
+    pub(crate) fn materialize_birth_objects(
+        &mut self,
+        kind: &Kind,
+        tenant_id: &str,
+        schemas: &Schemas,
+    ) {
+        let KindStore::Objects { live, born, .. } = self.store_mut(kind) else {
+            return;
+        };
+        if *born {
+            return;
+        }
+        *born = true;
+        for mut value in defaults::collection_birth(kind, tenant_id) {
+            schemas.fill_defaults(kind, &mut value);
+            let Some(key) = value.get("id").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
+            let lookup: Box<str> = key.to_ascii_lowercase().into();
+            if !live.contains_key(&lookup) {
+                live.insert(lookup, store(schemas, kind, &key, &value, 0));
+            }
+        }
+    }
+
     /// The store of a kind (shared with its v1.0 twin: [`storage_kind`]).
     pub(crate) fn store(&self, kind: &Kind) -> &KindStore {
         &self.stores[store_index(kind)]
@@ -399,7 +430,7 @@ impl TenantState {
             }
             match self.store(kind) {
                 KindStore::Action => {}
-                KindStore::Objects { live, deleted } => {
+                KindStore::Objects { live, deleted, .. } => {
                     objects.insert(
                         kind.name.into(),
                         Value::Array(live.values().map(StoredObject::full_value).collect()),
@@ -586,8 +617,17 @@ fn tenant_record(tenant: &Tenant, state: &TenantState) -> Value {
         }
         let record = match state.store(kind) {
             KindStore::Action => continue,
-            KindStore::Objects { live, deleted } => {
-                if live.is_empty() && deleted.is_empty() {
+            KindStore::Objects {
+                live,
+                deleted,
+                born,
+            } => {
+                // A kind whose birth objects are in place is saved even when empty (they were
+                // deleted), so that a restart does not bring them back.
+                if live.is_empty()
+                    && deleted.is_empty()
+                    && !(*born && defaults::has_collection_birth(kind))
+                {
                     continue;
                 }
                 json!({
@@ -707,7 +747,12 @@ fn restore_tenant(schemas: &Schemas, record: &Value) -> Result<(String, SavedTen
     for (name, saved) in saved_kinds {
         let kind = kinds::by_name(name).ok_or_else(|| format!("unknown kind {name}"))?;
         match state.store_mut(kind) {
-            KindStore::Objects { live, deleted } => {
+            KindStore::Objects {
+                live,
+                deleted,
+                born,
+            } => {
+                *born = true;
                 for (target, field) in [(live, "live"), (deleted, "deleted")] {
                     for object in saved
                         .get(field)
@@ -814,6 +859,67 @@ mod tests {
             assert_eq!(id, &crate::source::init::fleet_tenant_id("7", i));
         }
         assert_eq!(ids[0].1, "Contoso 00000");
+    }
+
+    #[test]
+    fn birth_objects_are_put_in_place_once_and_a_restart_keeps_what_became_of_them() {
+        let schemas = crate::sim::bodies::schemas().unwrap_or_else(|e| panic!("{e}"));
+        let tags = kinds::by_name("roleScopeTag").unwrap_or_else(|| panic!("kind"));
+        let enrollment =
+            kinds::by_name("deviceEnrollmentConfiguration").unwrap_or_else(|| panic!("kind"));
+        let tenant = Tenant::new(0, "t1", "Tenant", Vec::new());
+        {
+            let mut state = tenant.lock();
+            assert_eq!(state.live(tags).map(IndexMap::len), Some(0));
+            state.materialize_birth_objects(tags, "t1", &schemas);
+            state.materialize_birth_objects(tags, "t1", &schemas);
+            assert_eq!(state.live(tags).map(IndexMap::len), Some(1));
+            // The tenant lost its birth object; it must not come back.
+            if let Some(live) = state.live_mut(tags) {
+                live.shift_remove("0");
+            }
+        }
+        let record = tenant_record(&tenant, &tenant.lock());
+        let (_, saved) = restore_tenant(&schemas, &record).unwrap_or_else(|e| panic!("{e}"));
+        let mut state = saved.state;
+        state.materialize_birth_objects(tags, "t1", &schemas);
+        assert_eq!(state.live(tags).map(IndexMap::len), Some(0));
+        // A kind the tenant never touched still gets its birth objects after the restart.
+        state.materialize_birth_objects(enrollment, "t1", &schemas);
+        let ids: Vec<String> = state
+            .live(enrollment)
+            .map(|l| l.values().map(|o| o.key.to_string()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            ids,
+            [
+                "t1_DefaultLimit",
+                "t1_DefaultPlatformRestrictions",
+                "t1_DefaultWindowsHelloForBusiness",
+                "t1_DefaultWindows10EnrollmentCompletionPageConfiguration"
+            ]
+        );
+    }
+
+    #[test]
+    fn birth_objects_pass_their_update_schema() {
+        let schemas = crate::sim::bodies::schemas().unwrap_or_else(|e| panic!("{e}"));
+        for kind in kinds::all()
+            .iter()
+            .filter(|k| defaults::has_collection_birth(k))
+        {
+            let objects = defaults::collection_birth(kind, "t1");
+            assert!(!objects.is_empty(), "{}", kind.name);
+            for mut value in objects {
+                if let Value::Object(map) = &mut value {
+                    for read_only in kind.schema.read_only {
+                        map.remove(*read_only);
+                    }
+                }
+                let result = schemas.check(kind, crate::compile::validate::Variant::Update, &value);
+                assert!(result.is_ok(), "{}: {:?}\n{value}", kind.name, result.err());
+            }
+        }
     }
 
     #[test]

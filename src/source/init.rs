@@ -34,7 +34,7 @@ name = "example-msp"
 const BASELINES_README: &str = "\
 Your own baselines go here as <name>.toml. A tenant lists baselines by name; a name not found
 here is one of the baselines shipped inside tenantform (entra-foundation, cisa-scuba-entra,
-intune-compliance). A file here with a shipped name replaces the shipped one for this project.
+intune-compliance, intune-baseline). A file here with a shipped name replaces the shipped one for this project.
 A baseline may `extends = [\"entra-foundation\"]` and change it with [defaults] and [patch.<key>].
 Templates (Tera, one JSON object each) go in ../templates/.
 ";

@@ -11,6 +11,7 @@ mod export;
 mod harness;
 mod import;
 mod injection;
+mod intune;
 mod invalid;
 mod kinds_domains_pim;
 mod kinds_entra;

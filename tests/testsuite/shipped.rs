@@ -336,7 +336,12 @@ fn every_shipped_baseline_is_clean_under_strict_in_init_and_alone() {
     // A new shipped baseline must be added here (with its required parameters).
     assert_eq!(
         shipped,
-        vec!["cisa-scuba-entra", "entra-foundation", "intune-compliance"]
+        vec![
+            "cisa-scuba-entra",
+            "entra-foundation",
+            "intune-baseline",
+            "intune-compliance"
+        ]
     );
 
     assert_clean(&Project::init(), "the init project");
@@ -1614,4 +1619,180 @@ fn a_cisa_tenant_without_its_domain_or_pim_recipients_is_a_clear_error() {
         "{}",
         out.stderr
     );
+}
+
+// ------------------------------------------------------------------------------------------------
+// intune-baseline
+// ------------------------------------------------------------------------------------------------
+
+/// Level 2 "enterprise enhanced data protection" as Microsoft publishes it
+/// (microsoft/Intune-Config-Frameworks, AppProtectionPolicies/level-2-...-{iOS,Android}.json),
+/// for the properties Graph v1.0 has; typed here, not copied from the baseline.
+const LEVEL_2_COMMON: [(&str, &str); 18] = [
+    ("periodOfflineBeforeAccessCheck", "\"PT12H\""),
+    ("periodOnlineBeforeAccessCheck", "\"PT30M\""),
+    ("periodOfflineBeforeWipeIsEnforced", "\"P90D\""),
+    ("allowedInboundDataTransferSources", "\"allApps\""),
+    ("allowedOutboundDataTransferDestinations", "\"managedApps\""),
+    (
+        "allowedOutboundClipboardSharingLevel",
+        "\"managedAppsWithPasteIn\"",
+    ),
+    ("dataBackupBlocked", "true"),
+    ("deviceComplianceRequired", "true"),
+    ("managedBrowserToOpenLinksRequired", "true"),
+    ("managedBrowser", "\"microsoftEdge\""),
+    ("saveAsBlocked", "true"),
+    (
+        "allowedDataStorageLocations",
+        "[\"oneDriveForBusiness\",\"sharePoint\"]",
+    ),
+    ("pinRequired", "true"),
+    ("pinCharacterSet", "\"numeric\""),
+    ("minimumPinLength", "4"),
+    ("maximumPinRetries", "5"),
+    ("printBlocked", "false"),
+    ("organizationalCredentialsRequired", "false"),
+];
+
+fn intune_baseline_bundle(params: &str) -> Value {
+    let p = Project::empty();
+    p.file("tenantform.toml", "[project]\nname = \"solo\"\n");
+    p.file(
+        "tenants/solo.toml",
+        format!(
+            "[[tenant]]\nid = \"0a0a0a0a-0000-4000-8000-000000000001\"\nname = \"Solo\"\n\
+             baselines = [\"intune-baseline\"]\n\n[tenant.params]\n{params}"
+        ),
+    );
+    let out = p.path().join("out");
+    p.cmd(&["compile", "--out", out.to_str().expect("utf8")])
+        .run()
+        .success();
+    serde_json::from_str(
+        &std::fs::read_to_string(out.join("0a0a0a0a-0000-4000-8000-000000000001.json"))
+            .expect("bundle"),
+    )
+    .expect("json")
+}
+
+#[test]
+fn intune_baseline_app_protection_is_level_2_and_protects_the_microsoft_apps() {
+    let b = intune_baseline_bundle("");
+    for key in ["ios-app-protection", "android-app-protection"] {
+        let body = &op(&b, key)["body"];
+        for (property, expected) in LEVEL_2_COMMON {
+            let expected: Value = serde_json::from_str(expected).expect("fact");
+            assert_eq!(body[property], expected, "{key}.{property}");
+        }
+    }
+    assert_eq!(
+        op(&b, "ios-app-protection")["body"]["appDataEncryptionType"],
+        "whenDeviceLocked"
+    );
+    let android = &op(&b, "android-app-protection")["body"];
+    assert_eq!(android["screenCaptureBlocked"], true);
+    assert_eq!(android["encryptAppData"], true);
+    let ids = |key: &str, field: &str| -> BTreeSet<String> {
+        op(&b, key)["body"]["apps"]
+            .as_array()
+            .expect("apps")
+            .iter()
+            .filter_map(|a| a["mobileAppIdentifier"][field].as_str())
+            .map(str::to_string)
+            .collect()
+    };
+    let ios = ids("ios-app-protection-apps", "bundleId");
+    for app in [
+        "com.microsoft.office.outlook",
+        "com.microsoft.msedge",
+        "com.microsoft.skype.teams",
+        "com.microsoft.skydrive",
+    ] {
+        assert!(ios.contains(app), "iOS lacks {app}");
+    }
+    let android = ids("android-app-protection-apps", "packageId");
+    for app in [
+        "com.microsoft.office.outlook",
+        "com.microsoft.emmx",
+        "com.microsoft.teams",
+        "com.microsoft.skydrive",
+    ] {
+        assert!(android.contains(app), "Android lacks {app}");
+    }
+}
+
+#[test]
+fn intune_baseline_company_portal_update_ring_and_scopes() {
+    let b = intune_baseline_bundle("");
+    let portal = &op(&b, "company-portal")["body"];
+    assert_eq!(portal["@odata.type"], "#microsoft.graph.winGetApp");
+    assert_eq!(portal["packageIdentifier"], "9WZDNCRFJ3PZ");
+    let assignment = &op(&b, "company-portal-assignment")["body"]["mobileAppAssignments"][0];
+    assert_eq!(assignment["intent"], "required");
+    assert_eq!(
+        assignment["target"]["deviceAndAppManagementAssignmentFilterId"],
+        "${ref:assignment-filter:corporate-windows}"
+    );
+    // Windows Autopatch "Ring 3" (Learn, "Autopatch group policies").
+    let ring = &op(&b, "windows-update-ring")["body"];
+    assert_eq!(ring["qualityUpdatesDeferralPeriodInDays"], 9);
+    assert_eq!(ring["featureUpdatesDeferralPeriodInDays"], 0);
+    assert_eq!(ring["deadlineForQualityUpdatesInDays"], 5);
+    assert_eq!(ring["deadlineForFeatureUpdatesInDays"], 5);
+    assert_eq!(ring["deadlineGracePeriodInDays"], 2);
+    assert_eq!(ring["featureUpdatesRollbackWindowInDays"], 30);
+    // Pilot group by default; everyone on request.
+    for key in [
+        "ios-app-protection-assignment",
+        "windows-update-ring-assignment",
+        "windows-feature-update-assignment",
+    ] {
+        let target = &op(&b, key)["body"]["assignments"][0]["target"];
+        assert_eq!(
+            target["groupId"], "${ref:group:intune-baseline-scope}",
+            "{key}"
+        );
+    }
+    let all = intune_baseline_bundle("intune_baseline_scope = \"all\"\n");
+    let target =
+        |key: &str| op(&all, key)["body"]["assignments"][0]["target"]["@odata.type"].clone();
+    assert_eq!(
+        target("ios-app-protection-assignment"),
+        "#microsoft.graph.allLicensedUsersAssignmentTarget"
+    );
+    assert_eq!(
+        target("windows-update-ring-assignment"),
+        "#microsoft.graph.allDevicesAssignmentTarget"
+    );
+}
+
+#[test]
+fn intune_baseline_deploys_to_the_simulator_for_every_scope_and_then_plans_no_change() {
+    for params in ["", "intune_baseline_scope = \"all\"\n"] {
+        let project = Project::empty();
+        project.file("tenantform.toml", "[project]\nname = \"intune\"\n");
+        let w = crate::intune::world_on(project, &["intune-baseline"], params, 2);
+        w.deploy(&[])
+            .success()
+            .stderr_has("2 of 2 tenants converged");
+        w.cmd(&["plan", "--detailed-exitcode"])
+            .run()
+            .code(0)
+            .stdout_has("0 to create, 0 to update, 0 to adopt");
+        let objects = w.objects(1);
+        for kind in [
+            "iosManagedAppProtection",
+            "androidManagedAppProtection",
+            "windowsFeatureUpdateProfile",
+            "deviceAndAppManagementAssignmentFilter",
+            "mobileApp",
+        ] {
+            assert_eq!(
+                objects[kind].as_array().map(Vec::len),
+                Some(1),
+                "{params}: {kind}"
+            );
+        }
+    }
 }

@@ -1,19 +1,19 @@
 //! Read-only objects beside the registry's kinds, which clients read first although tenantform
 //! manages none of them: `GET /organization` (one object, with its verified domains),
-//! `GET /users` (list, get by id or `userPrincipalName`, `$filter`, `$select`), and, on beta,
-//! `GET /deviceManagement/roleScopeTags` (Intune's built-in `Default` scope tag, id `0`). Each
-//! tenant has its organization (its id is the tenant id, as on Graph) and one administrator,
+//! `GET /users` (list, get by id or `userPrincipalName`, `$filter`, `$select`). (Intune's scope
+//! tags, which clients also read first, are the registry's `roleScopeTag` kind, born with the
+//! built-in `Default` tag: see `defaults::collection_birth`.) Each tenant has its organization (its id is the tenant id, as on Graph) and one administrator,
 //! derived from the seed and the tenant id, so they are the same on every run.
 //!
 //! Input: a path relative to the version root that no registry kind claims, and the [`Call`].
-//! Output: the [`Reply`] Graph would send. Shapes follow Microsoft Learn's `organization`,
-//! `user` and (beta) `roleScopeTag` resources ("List organization", "List users": a list
+//! Output: the [`Reply`] Graph would send. Shapes follow Microsoft Learn's `organization` and
+//! `user` resources ("List organization", "List users": a list
 //! returns a user's default properties unless `$select` names others).
 
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
-use crate::kinds::{ApiVersion, ThrottleClass};
+use crate::kinds::ThrottleClass;
 use crate::sim::defaults::BIRTH;
 use crate::sim::seeded;
 use crate::sim::wire::{Reply, json_string};
@@ -21,11 +21,7 @@ use crate::sim::wire::{Reply, json_string};
 use super::{Call, not_allowed, not_found};
 
 /// The application permissions that read these objects (consented for the simulator's app).
-pub(crate) const PERMISSIONS: &[&str] = &[
-    "Organization.Read.All",
-    "User.Read.All",
-    "DeviceManagementRBAC.Read.All",
-];
+pub(crate) const PERMISSIONS: &[&str] = &["Organization.Read.All", "User.Read.All"];
 
 /// Properties a user has on GET without `$select` (Microsoft Learn, "List users").
 const USER_DEFAULT_PROPERTIES: &[&str] = &[
@@ -55,10 +51,6 @@ pub(crate) enum DirectoryTarget {
     User(String),
     /// `/domains` (reads and writes of one domain are the `domain` kind's).
     Domains,
-    /// `/beta/deviceManagement/roleScopeTags`.
-    RoleScopeTags,
-    /// `/beta/deviceManagement/roleScopeTags/{id}`.
-    RoleScopeTag(String),
 }
 
 impl DirectoryTarget {
@@ -68,23 +60,18 @@ impl DirectoryTarget {
             DirectoryTarget::Organizations | DirectoryTarget::Organization(_) => PERMISSIONS[0],
             DirectoryTarget::Users | DirectoryTarget::User(_) => PERMISSIONS[1],
             DirectoryTarget::Domains => "Domain.ReadWrite.All",
-            DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_) => PERMISSIONS[2],
         }
     }
 
     /// Graph's throttling scope for it.
     pub(crate) fn throttle(&self) -> ThrottleClass {
-        match self {
-            DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_) => {
-                ThrottleClass::Intune
-            }
-            _ => ThrottleClass::Identity,
-        }
+        ThrottleClass::Identity
     }
 }
 
-/// The target of `path` (relative to the version root) on `version`, if it is one of these.
-pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget> {
+/// The target of `path` (relative to the version root, the same on v1.0 and beta), if it is one
+/// of these.
+pub(crate) fn resolve(path: &str) -> Option<DirectoryTarget> {
     let segments: Vec<String> = path
         .trim_matches('/')
         .split('/')
@@ -104,17 +91,6 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget
         }
         [collection, key] if collection.eq_ignore_ascii_case("users") => {
             Some(DirectoryTarget::User(key.clone()))
-        }
-        [root, tags, rest @ ..]
-            if version == ApiVersion::Beta
-                && root.eq_ignore_ascii_case("deviceManagement")
-                && tags.eq_ignore_ascii_case("roleScopeTags") =>
-        {
-            match rest {
-                [] => Some(DirectoryTarget::RoleScopeTags),
-                [id] => Some(DirectoryTarget::RoleScopeTag(id.clone())),
-                _ => None,
-            }
         }
         _ => None,
     }
@@ -198,17 +174,6 @@ pub(crate) fn admin_user(seed: u64, tenant_id: &str, tenant_name: &str) -> Value
     })
 }
 
-/// Intune's built-in scope tag, which every tenant has.
-fn default_scope_tag() -> Value {
-    json!({
-        "@odata.type": "#microsoft.graph.roleScopeTag",
-        "id": "0",
-        "displayName": "Default",
-        "description": "",
-        "isBuiltIn": true
-    })
-}
-
 fn unknown_property(name: &str, type_name: &str) -> Reply {
     Reply::error(
         400,
@@ -264,19 +229,6 @@ impl Call<'_> {
                 };
                 self.directory_entity("users", "user", Some(USER_DEFAULT_PROPERTIES), user)
             }
-            DirectoryTarget::RoleScopeTags => self.directory_list(
-                "deviceManagement/roleScopeTags",
-                "roleScopeTag",
-                None,
-                vec![default_scope_tag()],
-            ),
-            DirectoryTarget::RoleScopeTag(id) if id == "0" => self.directory_entity(
-                "deviceManagement/roleScopeTags",
-                "roleScopeTag",
-                None,
-                default_scope_tag(),
-            ),
-            DirectoryTarget::RoleScopeTag(id) => not_found(&id),
         }
     }
 
@@ -351,13 +303,10 @@ impl Call<'_> {
         }
         let sortable: &[&str] = match type_name {
             "user" => &["displayName", "userPrincipalName"],
-            "roleScopeTag" => &["displayName", "id"],
             _ => &[],
         };
-        // Organization and users are directory objects (advanced-query rules); scope tags are
-        // Intune's, which filter, sort and skip without them.
-        let directory = type_name != "roleScopeTag";
-        let with_count = match self.query.check(directory, self.eventual(), sortable) {
+        // Organization and users are directory objects (advanced-query rules).
+        let with_count = match self.query.check(true, self.eventual(), sortable) {
             Ok(with_count) => with_count,
             Err(reply) => return reply,
         };
@@ -420,7 +369,7 @@ mod tests {
 
     #[test]
     fn directory_paths_resolve_and_others_do_not() {
-        let v1 = |p: &str| resolve(ApiVersion::V1, p);
+        let v1 = resolve;
         assert_eq!(v1("/organization"), Some(DirectoryTarget::Organizations));
         assert_eq!(
             v1("/users/admin%40contoso.onmicrosoft.com"),
@@ -431,10 +380,8 @@ mod tests {
         assert_eq!(v1("/users/x/memberOf"), None);
         assert_eq!(v1("/groups"), None);
         assert_eq!(v1("/deviceManagement/roleScopeTags"), None);
-        assert_eq!(
-            resolve(ApiVersion::Beta, "/deviceManagement/roleScopeTags/0"),
-            Some(DirectoryTarget::RoleScopeTag("0".into()))
-        );
+        // Scope tags are a registry kind now, routed from the kinds.
+        assert_eq!(resolve("/deviceManagement/roleScopeTags/0"), None);
     }
 
     #[test]

@@ -57,7 +57,12 @@ pub(crate) fn group_id(state: &TenantState, name: &str) -> Option<String> {
 pub(crate) use directory::{PERMISSIONS as DIRECTORY_PERMISSIONS, resolve as resolve_directory};
 
 /// Properties Graph keeps but leaves out of GET (returned only with `$expand`).
-const HIDDEN_ON_GET: &[(&str, &str)] = &[("deviceCompliancePolicy", "scheduledActionsForRule")];
+const HIDDEN_ON_GET: &[(&str, &str)] = &[
+    ("deviceCompliancePolicy", "scheduledActionsForRule"),
+    // App protection lists its apps at `/apps` and with `$expand=apps`, written by `/targetApps`.
+    ("androidManagedAppProtection", "apps"),
+    ("iosManagedAppProtection", "apps"),
+];
 
 /// Directory-object relationships a kind can `$expand`; the simulator keeps no members or
 /// owners, so they expand to an empty collection.
@@ -611,6 +616,7 @@ impl Call<'_> {
             return not_allowed();
         }
         let audited = write.then(|| target.clone());
+        self.materialize_birth_objects(state, &target);
         let reply = match target {
             Target::Collection(kind) => self.collection_target(state, kind),
             Target::Item(kind, key) => self.item_target(state, kind, &key),
@@ -633,6 +639,17 @@ impl Call<'_> {
             self.audit(state, &target, before, &reply);
         }
         reply
+    }
+
+    /// Put the objects a new tenant has in a collection (Intune's Default scope tag, the
+    /// default enrollment restrictions) in place the first time a request touches the kind or
+    /// the parent of an action, so untouched tenants stay small.
+    fn materialize_birth_objects(&self, state: &mut TenantState, target: &Target) {
+        let kind = target.kind();
+        let parent = kind.parent_kind.and_then(kinds::by_name);
+        for kind in std::iter::once(kind).chain(parent) {
+            state.materialize_birth_objects(kind, &self.tenant.id, &self.app.schemas);
+        }
     }
 
     /// The object a write addresses as it is now (for the audit logs), with its assignments

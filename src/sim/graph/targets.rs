@@ -11,6 +11,19 @@ use serde_json::{Map, Value};
 
 use super::*;
 
+/// Parent actions that answer 204 No Content: in the v1.0 CSDL, `assign` bound to
+/// `targetedManagedAppProtection`, `deviceEnrollmentConfiguration` and `mobileApp` has no
+/// `ReturnType` (unlike compliance policies' and device configurations', which return the new
+/// assignments), and Microsoft Learn says the same of the beta feature update profile's
+/// `assign`. Every `targetApps` answers 204 too.
+const ACTIONS_WITHOUT_CONTENT: &[&str] = &[
+    "androidManagedAppProtectionAssignment",
+    "deviceEnrollmentConfigurationAssignment",
+    "iosManagedAppProtectionAssignment",
+    "mobileAppAssignment",
+    "windowsFeatureUpdateProfileAssignment",
+];
+
 impl Call<'_> {
     pub(super) fn collection_target(&self, state: &mut TenantState, kind: &'static Kind) -> Reply {
         match self.request.method {
@@ -412,36 +425,61 @@ impl Call<'_> {
             return reply;
         }
         let parameter = kind.schema.action_parameter.unwrap_or("assignments");
-        let mut targets: Vec<Value> = Vec::new();
-        for assignment in body
+        let listing = kind.action_listing().unwrap_or("assignments");
+        // The set replaces the old one whole; an item sent twice is kept once (assignments by
+        // their target, apps by their identifier).
+        let mut items: Vec<Map<String, Value>> = Vec::new();
+        for item in body
             .get(parameter)
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            let target = assignment.get("target").cloned().unwrap_or(Value::Null);
-            if !targets.contains(&target) {
-                targets.push(target);
+            let Value::Object(mut item) = item.clone() else {
+                continue;
+            };
+            item.remove("id");
+            let identity = |i: &Map<String, Value>| {
+                i.get("target")
+                    .or_else(|| i.get("mobileAppIdentifier"))
+                    .cloned()
+            };
+            if !items.iter().any(|i| identity(i) == identity(&item)) {
+                items.push(item);
             }
         }
-        let mut assignments = Vec::with_capacity(targets.len());
-        for target in targets {
-            let suffix = match target.get("groupId").and_then(Value::as_str) {
-                Some(group) => group.to_string(),
+        let mut entities = Vec::with_capacity(items.len());
+        for item in items {
+            let id = match set_member_id(&item) {
+                Some(suffix) if listing == "assignments" => format!("{parent}_{suffix}"),
+                Some(app) => app,
                 None => self.next_id(state),
             };
             let mut entity = Map::new();
-            entity.insert("id".into(), Value::String(format!("{parent}_{suffix}")));
-            entity.insert("target".into(), target);
-            assignments.push(Value::Object(entity));
+            entity.insert("id".into(), Value::String(id));
+            entity.extend(item);
+            entities.push(Value::Object(entity));
         }
-        let value = Value::Array(assignments);
+        let value = Value::Array(entities);
         let text = value.to_string();
         if let Some(object) = state
             .live_mut(parent_kind)
             .and_then(|live| live.get_mut(lookup.as_str()))
         {
-            object.assignments = Some(Box::from(text.as_str()));
+            if listing == "assignments" {
+                object.assignments = Some(Box::from(text.as_str()));
+            } else {
+                let mut hidden = object
+                    .hidden
+                    .as_deref()
+                    .and_then(|h| serde_json::from_str::<Map<String, Value>>(h).ok())
+                    .unwrap_or_default();
+                hidden.insert(listing.to_string(), value);
+                object.hidden = Some(Box::from(Value::Object(hidden).to_string().as_str()));
+            }
+        }
+        if listing != "assignments" || ACTIONS_WITHOUT_CONTENT.contains(&kind.name) {
+            return Reply::empty(204);
         }
         Reply::json(
             200,
@@ -473,9 +511,19 @@ impl Call<'_> {
         else {
             return not_found(parent);
         };
-        let value = object.assignments.as_deref().unwrap_or("[]");
+        let listing = kind.action_listing().unwrap_or("assignments");
+        let stored = if listing == "assignments" {
+            object.assignments.as_deref().map(str::to_string)
+        } else {
+            object
+                .hidden
+                .as_deref()
+                .and_then(|h| serde_json::from_str::<Value>(h).ok())
+                .and_then(|h| h.get(listing).map(Value::to_string))
+        };
+        let value = stored.as_deref().unwrap_or("[]");
         let fragment = format!(
-            "{}('{parent}')/assignments",
+            "{}('{parent}')/{listing}",
             parent_kind.path.trim_start_matches('/')
         );
         Reply::json(
@@ -520,5 +568,67 @@ impl Call<'_> {
             }
             _ => not_allowed(),
         }
+    }
+}
+
+/// The id Graph gives a member of a replaced set: an assignment's group (`{parent}_{group}`),
+/// or a protected app's identifier with its platform (`com.microsoft.msedge.ios`); `None` when
+/// the service makes one up.
+fn set_member_id(item: &Map<String, Value>) -> Option<String> {
+    if let Some(group) = item
+        .get("target")
+        .and_then(|t| t.get("groupId"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    {
+        return Some(group);
+    }
+    let identifier = item.get("mobileAppIdentifier")?;
+    let platform = identifier
+        .get("@odata.type")
+        .and_then(Value::as_str)
+        .map(|t| t.trim_start_matches('#').to_ascii_lowercase())?;
+    let (key, suffix) = if platform.contains("ios") {
+        ("bundleId", "ios")
+    } else if platform.contains("android") {
+        ("packageId", "android")
+    } else {
+        return None;
+    };
+    let id = identifier.get(key).and_then(Value::as_str)?;
+    Some(format!("{id}.{suffix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_without_content_are_parent_actions_of_the_registry() {
+        for name in ACTIONS_WITHOUT_CONTENT {
+            let kind = kinds::by_name(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(kind.shape, Shape::ParentAction, "{name}");
+        }
+    }
+
+    #[test]
+    fn set_members_take_graph_ids() {
+        let group = json_map(r#"{"target": {"groupId": "g1"}}"#);
+        assert_eq!(set_member_id(&group).as_deref(), Some("g1"));
+        let ios = json_map(
+            r##"{"mobileAppIdentifier": {"@odata.type": "#microsoft.graph.iosMobileAppIdentifier", "bundleId": "com.microsoft.msedge"}}"##,
+        );
+        assert_eq!(
+            set_member_id(&ios).as_deref(),
+            Some("com.microsoft.msedge.ios")
+        );
+        let all = json_map(
+            r##"{"target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}"##,
+        );
+        assert_eq!(set_member_id(&all), None);
+    }
+
+    fn json_map(text: &str) -> Map<String, Value> {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"))
     }
 }
