@@ -224,6 +224,7 @@ pub(crate) const NO_NORMALIZATION: Normalization = Normalization {
 mod entra;
 mod intune;
 mod links;
+pub mod needs;
 pub use links::{CROSS_TENANT_SYNC_TEMPLATE, LINK_KINDS, link_kind_by_name};
 
 /// Microsoft Entra ID P1 (`AAD_PREMIUM`): Conditional Access, named locations, cross-tenant sync.

@@ -194,6 +194,7 @@ pub(crate) async fn deploy_tenant(
         counts: Counts::default(),
         reason: None,
         failures: Vec::new(),
+        skipped: Vec::new(),
         plan: None,
         drift: None,
         snapshot_files: None,

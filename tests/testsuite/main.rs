@@ -7,6 +7,7 @@ mod completions;
 mod deploy;
 mod drift;
 mod export;
+mod facts;
 mod harness;
 mod import;
 mod injection;
