@@ -17,7 +17,7 @@ use tenantform::report::DeploySummary;
 
 use super::{ProjectArg, Selector, err, exit, out, output};
 use tenantform::report::Output;
-use tenantform::report::human::{PlanDetail, plan_text, summary_text};
+use tenantform::report::human::{PlanDetail, plan_text, skip_lines, summary_text};
 use tenantform::report::junit::junit;
 use tenantform::report::progress::{self, Style};
 
@@ -437,6 +437,9 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
                         if detail != PlanDetail::Counts || !plan.is_empty() {
                             text.push_str(&plan_text(&t.name, plan, detail));
                         }
+                        if detail != PlanDetail::Counts {
+                            text.push_str(&skip_lines(&t.skipped, "  "));
+                        }
                     }
                     _ => text.push_str(&format!(
                         "{} ({}): NOT PLANNED: {}\n",
@@ -718,7 +721,10 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
                     } else {
                         PlanDetail::Counts
                     };
-                    text.push_str(&plan_text(&t.name, plan, detail))
+                    text.push_str(&plan_text(&t.name, plan, detail));
+                    if detail != PlanDetail::Counts {
+                        text.push_str(&skip_lines(&t.skipped, "  "));
+                    }
                 }
                 _ => text.push_str(&format!(
                     "{} ({}): NOT PLANNED: {}\n",

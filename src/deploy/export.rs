@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::deploy::fleet::Target;
 use crate::deploy::shared::{JournalObserver, Run};
 use crate::deploy::slim::SharedSlims;
-use crate::deploy::tenant::{TenantError, prepare};
+use crate::deploy::tenant::{TenantError, Writes, prepare};
 use crate::graph::client::{Request, RequestError};
 use crate::kinds::{self, Kind, Shape};
 use crate::live;
@@ -113,9 +113,11 @@ pub async fn read_for_export(
     let fleet = run.fleet.clone();
     let prepared = {
         let (fleet, target) = (fleet.clone(), target.clone());
-        tokio::task::spawn_blocking(move || prepare(&fleet, &target, &SharedSlims::default()))
-            .await
-            .map_err(|e| TenantError::CompileTask(e.to_string()))??
+        tokio::task::spawn_blocking(move || {
+            prepare(&fleet, &target, &SharedSlims::default(), Writes::No)
+        })
+        .await
+        .map_err(|e| TenantError::CompileTask(e.to_string()))??
     };
     let identity = crate::deploy::identity::load_identity(&fleet.dir, &target.id)?;
     let wanted = |kind: &Kind| kinds.is_none_or(|k| k.iter().any(|n| n == kind.name));

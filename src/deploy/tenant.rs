@@ -92,9 +92,41 @@ pub enum TenantError {
     /// Reading the tenant failed.
     #[error("cannot read the tenant's configuration: {0}")]
     Read(RequestError),
+    /// The tenant's facts do not grant the app permissions its resources need: found before
+    /// any request, so nothing was written.
+    #[error(
+        "missing permission: the tenant's facts do not grant the app {}; nothing was read or written. Grant the permission to the app (admin consent in the tenant), then refresh [tenant.facts] with `tenantform facts --tenant {tenant} --write`",
+        missing_text(.missing)
+    )]
+    MissingPermissions {
+        /// Tenant id.
+        tenant: String,
+        /// Each missing permission with the resources that need it.
+        missing: Vec<crate::kinds::needs::MissingPermission>,
+    },
     /// The compile task ended abnormally (a defect).
     #[error("internal error while compiling: {0}")]
     CompileTask(String),
+}
+
+/// `Policy.ReadWrite.ConditionalAccess (needed by ca-a, ca-b and 3 more); ...`.
+fn missing_text(missing: &[crate::kinds::needs::MissingPermission]) -> String {
+    const SHOWN: usize = 3;
+    missing
+        .iter()
+        .map(|m| {
+            let mut names: Vec<&str> = m.resources.iter().take(SHOWN).map(String::as_str).collect();
+            let more = m.resources.len().saturating_sub(SHOWN);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            names.dedup();
+            format!("{} (needed by {}{more})", m.permission, names.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A tenant ready to talk to: its bundle and session.
@@ -106,12 +138,25 @@ pub(crate) struct Prepared {
     /// Its operations and bodies, shared with every tenant in flight whose are the same.
     pub(crate) slim: Arc<Slim>,
     pub(crate) session: TenantSession,
+    /// Resources the tenant does not get, with the reasons.
+    pub(crate) skipped: Vec<crate::report::Skip>,
+}
+
+/// Which permissions [`prepare`] checks against the tenant's facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writes {
+    /// Plan and deploy: every permission of every resource's kind (a plan that deploy could
+    /// not apply fails as deploy would).
+    Yes,
+    /// Drift, snapshot, export: they only read; Graph answers a missing read permission.
+    No,
 }
 
 pub(crate) fn prepare(
     fleet: &Fleet,
     target: &Target,
     slims: &SharedSlims,
+    writes: Writes,
 ) -> Result<Prepared, TenantError> {
     let project = &fleet.project;
     let entry = project
@@ -138,6 +183,22 @@ pub(crate) fn prepare(
         tenant: target.id.clone(),
         errors: compiled.diagnostics.error_count(),
     })?;
+    // A permission the tenant's facts do not grant is named before anything is sent.
+    if writes == Writes::Yes
+        && let Some(granted) = tenant.facts.as_ref().and_then(|f| f.granted())
+    {
+        let operations = &bundle.bundle().operations;
+        let missing = crate::kinds::needs::missing_permissions(
+            operations.iter().map(|o| (o.key.as_str(), o.kind)),
+            &granted,
+        );
+        if !missing.is_empty() {
+            return Err(TenantError::MissingPermissions {
+                tenant: target.id.clone(),
+                missing,
+            });
+        }
+    }
     if let Some(expected) = &target.expected
         && expected.bundle_hash != bundle.content_hash()
     {
@@ -169,6 +230,7 @@ pub(crate) fn prepare(
         acceptances,
         slim: slims.share(&bundle.bundle().operations),
         session: TenantSession::new(&target.id, endpoints, credentials),
+        skipped: bundle.bundle().skips(),
     })
 }
 
@@ -226,7 +288,12 @@ pub(crate) async fn deploy_tenant(
         let fleet = run.fleet.clone();
         let target = target.clone();
         let slims = slims.clone();
-        match tokio::task::spawn_blocking(move || prepare(&fleet, &target, &slims)).await {
+        let writes = if run.options.drift || run.options.snapshot.is_some() {
+            Writes::No
+        } else {
+            Writes::Yes
+        };
+        match tokio::task::spawn_blocking(move || prepare(&fleet, &target, &slims, writes)).await {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(error)) => {
                 report.reason = Some(error.to_string());
@@ -238,6 +305,19 @@ pub(crate) async fn deploy_tenant(
             }
         }
     };
+    report.skipped = prepared.skipped.clone();
+    if !run.options.plan_only
+        && let Some(journal) = run.journal.as_deref()
+    {
+        for skip in &prepared.skipped {
+            journal.append(Entry::Skipped {
+                tenant: target.id.clone(),
+                key: skip.key.clone(),
+                kind: skip.kind.clone(),
+                reason: skip.reason.clone(),
+            });
+        }
+    }
     let identity = match load_identity(&fleet.dir, &target.id) {
         Ok(identity) => identity,
         Err(error) => {

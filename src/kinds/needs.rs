@@ -131,6 +131,39 @@ pub fn permission_granted<S: AsRef<str>>(needed: &str, granted: &[S]) -> bool {
     has(needed) || (needed.contains(".Read.") && has(&needed.replacen(".Read.", ".ReadWrite.", 1)))
 }
 
+/// A permission the app lacks, and the resources that need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingPermission {
+    /// The permission (`Policy.ReadWrite.ConditionalAccess`).
+    pub permission: &'static str,
+    /// Keys of the resources whose kind needs it, in the order given.
+    pub resources: Vec<String>,
+}
+
+/// The permissions `resources` (key and kind) need that `granted` does not cover, sorted by
+/// name. Empty: the app may write every one of them.
+pub fn missing_permissions<'a, S: AsRef<str>>(
+    resources: impl IntoIterator<Item = (&'a str, &'a Kind)>,
+    granted: &[S],
+) -> Vec<MissingPermission> {
+    let mut missing: std::collections::BTreeMap<&'static str, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for (key, kind) in resources {
+        for permission in kind.permissions {
+            if !permission_granted(permission, granted) {
+                missing.entry(permission).or_default().push(key.to_string());
+            }
+        }
+    }
+    missing
+        .into_iter()
+        .map(|(permission, resources)| MissingPermission {
+            permission,
+            resources,
+        })
+        .collect()
+}
+
 /// True when a tenant with `plans` has `plan` (directly, or through a plan that includes it).
 pub fn has_plan<S: AsRef<str>>(plan: &str, plans: &[S]) -> bool {
     plans.iter().any(|p| {
@@ -254,6 +287,31 @@ mod tests {
         );
         assert!(has_plan("AAD_PREMIUM", &["aad_premium_p2"]));
         assert!(!has_plan("AAD_PREMIUM_P2", &["AAD_PREMIUM"]));
+    }
+
+    #[test]
+    fn missing_permissions_name_each_permission_once_with_its_resources() {
+        let group = crate::kinds::by_name("group").expect("group");
+        let granted = ["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"];
+        let missing = missing_permissions(
+            [("ca-a", ca()), ("breakglass", group), ("ca-b", ca())],
+            &granted,
+        );
+        assert_eq!(
+            missing,
+            vec![
+                MissingPermission {
+                    permission: "Application.Read.All",
+                    resources: vec!["ca-a".into(), "ca-b".into()],
+                },
+                MissingPermission {
+                    permission: "Group.ReadWrite.All",
+                    resources: vec!["breakglass".into()],
+                },
+            ]
+        );
+        let all: Vec<&str> = known_permissions();
+        assert!(missing_permissions([("ca-a", ca()), ("g", group)], &all).is_empty());
     }
 
     #[test]

@@ -110,10 +110,10 @@ pub fn diagnostic_counts(diagnostics: &Diagnostics) -> String {
 }
 
 /// A line per skipped resource, indented under its tenant: `skipped ca-user-risk: needs …`.
-pub fn skip_lines(skipped: &[crate::report::Skip]) -> String {
+pub fn skip_lines(skipped: &[crate::report::Skip], indent: &str) -> String {
     skipped
         .iter()
-        .map(|s| format!("          skipped {}: {}\n", s.key, s.reason))
+        .map(|s| format!("{indent}skipped {}: {}\n", s.key, s.reason))
         .collect()
 }
 
@@ -160,7 +160,7 @@ impl Reporter for CompileLines {
                     outcome.id,
                     plural(outcome.operations, "operation", "operations")
                 ));
-                self.output.err(&skip_lines(&outcome.skipped));
+                self.output.err(&skip_lines(&outcome.skipped, "          "));
             }
             Event::CompileFinished { assumed, .. } => {
                 if let Some(note) = assumed.note() {

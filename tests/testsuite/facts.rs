@@ -111,3 +111,94 @@ fn an_override_skip_still_refuses_a_reference_to_what_it_skips() {
         .stderr_has("error[TF301]")
         .stderr_has("`block-high-signin-risk` is skipped by an override (Risk handled by the SOC's own tooling)");
 }
+
+mod against_the_simulator {
+    use serde_json::Value;
+
+    use crate::deploy::{World, config};
+
+    /// Every permission tenantform knows, but `without`, as a TOML array.
+    fn granted_without(without: &str) -> String {
+        let names: Vec<String> = tenantform::kinds::needs::known_permissions()
+            .into_iter()
+            .filter(|p| *p != without)
+            .map(|p| format!("\"{p}\""))
+            .collect();
+        format!("[{}]", names.join(", "))
+    }
+
+    #[test]
+    fn a_permission_the_facts_do_not_grant_fails_plan_and_deploy_before_any_request() {
+        let w = World::new(config(3));
+        // Fabrikam 00001 (P2) declares its granted permissions: all but CA writes.
+        let fleet = w.project.read("tenants/fleet.toml").replace(
+            "service_plans = [\"AAD_PREMIUM\", \"AAD_PREMIUM_P2\", \"INTUNE_A\"]\n",
+            &format!(
+                "service_plans = [\"AAD_PREMIUM\", \"AAD_PREMIUM_P2\", \"INTUNE_A\"]\npermissions = {}\n",
+                granted_without("Policy.ReadWrite.ConditionalAccess")
+            ),
+        );
+        w.project.file("tenants/fleet.toml", fleet);
+        let fabrikam = w.tenant(1);
+        let named = "missing permission: the tenant's facts do not grant the app Policy.ReadWrite.ConditionalAccess (needed by ";
+        w.cmd(&["plan"])
+            .run()
+            .code(3)
+            .stdout_has(named)
+            .stdout_has(&format!("tenantform facts --tenant {fabrikam} --write"));
+        w.deploy(&[]).code(3).stderr_has(named);
+        let log = w.sim.handle.request_log(Some(&fabrikam)).expect("log");
+        assert_eq!(log["total"], 0, "Fabrikam was sent requests: {log}");
+        // The other tenants deployed.
+        assert!(w.count_of(0, "conditionalAccessPolicy") > 0);
+    }
+
+    #[test]
+    fn deploy_journals_each_skip_with_its_reason_and_plan_shows_it() {
+        let w = World::new(config(3));
+        let contoso = w.tenant(0);
+        w.cmd(&["plan"])
+            .run()
+            .success()
+            .stdout_has("  skipped ca-user-risk: needs Microsoft Entra ID P2 (AAD_PREMIUM_P2) for its user risk condition");
+        w.deploy(&[]).success();
+        let skipped: Vec<Value> = w
+            .journal()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("record"))
+            .filter(|r| r["event"] == "skipped")
+            .collect();
+        let keys: Vec<(&str, &str)> = skipped
+            .iter()
+            .map(|r| {
+                (
+                    r["tenant"].as_str().expect("tenant"),
+                    r["key"].as_str().expect("key"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                (contoso.as_str(), "ca-signin-risk"),
+                (contoso.as_str(), "ca-user-risk")
+            ]
+        );
+        assert!(
+            skipped[0]["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("needs Microsoft Entra ID P2 (AAD_PREMIUM_P2)")),
+            "{}",
+            skipped[0]
+        );
+        // Nothing of the skipped policies reached the tenant.
+        let names: Vec<String> = w.objects(0)["conditionalAccessPolicy"]
+            .as_array()
+            .expect("policies")
+            .iter()
+            .map(|p| p["displayName"].as_str().unwrap_or_default().to_lowercase())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("risk")), "{names:?}");
+        w.cmd(&["runs", "list"]).run().success();
+    }
+}
