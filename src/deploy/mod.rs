@@ -28,6 +28,7 @@ pub mod admission;
 pub mod apply;
 pub mod approval;
 pub mod export;
+pub mod facts;
 pub mod fleet;
 pub mod identity;
 pub mod rollback;

@@ -202,3 +202,171 @@ mod against_the_simulator {
         w.cmd(&["runs", "list"]).run().success();
     }
 }
+
+mod read_live {
+    use tenantform::sim::SimConfig;
+
+    use crate::deploy::{World, config};
+
+    #[test]
+    fn facts_write_puts_what_graph_says_into_the_tenant_file_and_compile_follows_it() {
+        let w = World::new(SimConfig {
+            withdrawn_plans: vec![(1, "AAD_PREMIUM_P2".into())],
+            ..config(3)
+        });
+        let fabrikam = w.tenant(1);
+        let before = w.project.read("tenants/fleet.toml");
+        let out = w
+            .cmd(&["facts", "--tenant", &fabrikam, "--write"])
+            .run()
+            .success()
+            .stdout_has("  service plans: AAD_PREMIUM, INTUNE_A\n")
+            .stdout_has("Policy.ReadWrite.ConditionalAccess")
+            .stdout_has("  wrote [tenant.facts] in tenants/fleet.toml\n");
+        assert!(!out.stdout.contains("AAD_PREMIUM_P2"), "{}", out.stdout);
+        let after = w.project.read("tenants/fleet.toml");
+        assert!(
+            after.starts_with("# Tenants served by `tenantform sim`"),
+            "{after}"
+        );
+        // Only Fabrikam's entry changed.
+        let fabrikam_at = after
+            .find(&format!("id = \"{fabrikam}\""))
+            .expect("Fabrikam");
+        let next = after[fabrikam_at..]
+            .find("[[tenant]]")
+            .map_or(after.len(), |i| fabrikam_at + i);
+        let entry = &after[fabrikam_at..next];
+        assert!(
+            entry.contains("service_plans = [\"AAD_PREMIUM\", \"INTUNE_A\"]\npermissions = [\n"),
+            "{entry}"
+        );
+        assert_eq!(after[..fabrikam_at], before[..fabrikam_at]);
+        // The facts now decide: Fabrikam's risk policies are skipped, with the reason.
+        w.cmd(&["validate"]).run().success().stderr_has(
+            "skipped ca-scuba-block-high-signin-risk: needs Microsoft Entra ID P2 (AAD_PREMIUM_P2)",
+        );
+        // Read again: the file says the same.
+        w.cmd(&["facts", "--tenant", &fabrikam])
+            .run()
+            .success()
+            .stdout_has("says the same");
+    }
+
+    #[test]
+    fn facts_from_a_tenant_that_does_not_let_the_app_read_them_is_a_clear_error() {
+        let w = World::new(SimConfig {
+            withdrawn: vec![(2, "Application.Read.All".into())],
+            ..config(3)
+        });
+        let before = w.project.read("tenants/fleet.toml");
+        w.cmd(&["facts", "--all", "--write"])
+            .run()
+            .code(3)
+            .stderr_has("facts not read: the app may not read the app's service principal (GET /servicePrincipals?$filter=appId eq '")
+            .stderr_has("grant it Application.Read.All (admin consent in the tenant)");
+        // The two tenants that could be read were written; the third was left as it was.
+        let after = w.project.read("tenants/fleet.toml");
+        let northwind = w.tenant(2);
+        let at = after
+            .find(&format!("id = \"{northwind}\""))
+            .expect("Northwind");
+        assert!(!after[at..].contains("[tenant.facts]"), "{}", &after[at..]);
+        assert_ne!(before, after);
+    }
+}
+
+mod simulator_wire {
+    use serde_json::{Value, json};
+
+    use crate::sim_support::Sim;
+
+    fn plan_status(skus: &Value, plan: &str) -> Vec<String> {
+        skus["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .flat_map(|s| s["servicePlans"].as_array().expect("plans").iter())
+            .filter(|p| p["servicePlanName"] == plan)
+            .map(|p| {
+                p["provisioningStatus"]
+                    .as_str()
+                    .expect("status")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn subscribed_skus_follow_the_control_api_and_app_roles_name_the_granted_permissions() {
+        let sim = Sim::start();
+        let skus = sim.get("/v1.0/subscribedSkus").status(200).json();
+        assert_eq!(plan_status(&skus, "AAD_PREMIUM_P2"), vec!["Success"]);
+        assert_eq!(skus["value"][0]["capabilityStatus"], "Enabled");
+        let tenant = sim.tenant(0);
+        sim.sim(
+            "PUT",
+            &format!("/_sim/tenants/{tenant}/service-plans"),
+            Some(&json!({"withdrawn": ["AAD_PREMIUM_P2"]})),
+        )
+        .status(200);
+        let skus = sim.get("/v1.0/subscribedSkus").status(200).json();
+        assert_eq!(plan_status(&skus, "AAD_PREMIUM_P2"), vec!["Disabled"]);
+        assert_eq!(plan_status(&skus, "AAD_PREMIUM"), vec!["Success"]);
+        sim.sim(
+            "PUT",
+            &format!("/_sim/tenants/{tenant}/service-plans"),
+            Some(&json!({"withdrawn": ["AAD_PREMIUM_P3"]})),
+        )
+        .status(400);
+
+        let app = sim
+            .get("/v1.0/servicePrincipals?$filter=appId%20eq%20'00000000-0000-4000-8000-00000000c11e'")
+            .status(200)
+            .json();
+        let app_id = app["value"][0]["id"].as_str().expect("sp id").to_string();
+        let graph = sim
+            .get("/v1.0/servicePrincipals?$filter=appId%20eq%20'00000003-0000-0000-c000-000000000000'")
+            .status(200)
+            .json();
+        let roles = graph["value"][0]["appRoles"].as_array().expect("appRoles");
+        let assigned = sim
+            .get(&format!(
+                "/v1.0/servicePrincipals/{app_id}/appRoleAssignments"
+            ))
+            .status(200)
+            .json();
+        let names: Vec<&str> = assigned["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .map(|a| {
+                let role = roles
+                    .iter()
+                    .find(|r| r["id"] == a["appRoleId"])
+                    .expect("every assignment names one of Graph's app roles");
+                assert_eq!(a["resourceId"], graph["value"][0]["id"]);
+                role["value"].as_str().expect("value")
+            })
+            .collect();
+        assert!(
+            names.contains(&"Policy.ReadWrite.ConditionalAccess"),
+            "{names:?}"
+        );
+        assert!(names.contains(&"Application.Read.All"), "{names:?}");
+    }
+}
+
+#[test]
+fn sim_refuses_an_unknown_or_out_of_range_withdrawn_plan() {
+    crate::harness::tenantform()
+        .args(&["sim", "--tenants", "2", "--withdraw-plan", "0:AAD_PREMUIM_P2"])
+        .run()
+        .code(64)
+        .stderr_has("--withdraw-plan 0:AAD_PREMUIM_P2: unknown service plan; the tenants have AAD_PREMIUM, AAD_PREMIUM_P2, INTUNE_A");
+    crate::harness::tenantform()
+        .args(&["sim", "--tenants", "2", "--withdraw-plan", "5:INTUNE_A"])
+        .run()
+        .code(64)
+        .stderr_has("tenant index 5 is out of range (0..2)");
+}

@@ -18,7 +18,7 @@ use crate::sim::defaults::BIRTH;
 use crate::sim::seeded;
 use crate::sim::wire::{Reply, json_string};
 
-use super::{Call, not_allowed, not_found};
+use super::{Call, licensing, not_allowed, not_found};
 
 /// The application permissions that read these objects (consented for the simulator's app).
 pub(crate) const PERMISSIONS: &[&str] = &[
@@ -57,6 +57,14 @@ pub(crate) enum DirectoryTarget {
     RoleScopeTags,
     /// `/beta/deviceManagement/roleScopeTags/{id}`.
     RoleScopeTag(String),
+    /// `/subscribedSkus` (licensing.rs).
+    SubscribedSkus,
+    /// `/servicePrincipals`.
+    ServicePrincipals,
+    /// `/servicePrincipals/{id}`.
+    ServicePrincipal(String),
+    /// `/servicePrincipals/{id}/appRoleAssignments`.
+    AppRoleAssignments(String),
 }
 
 impl DirectoryTarget {
@@ -66,6 +74,12 @@ impl DirectoryTarget {
             DirectoryTarget::Organizations | DirectoryTarget::Organization(_) => PERMISSIONS[0],
             DirectoryTarget::Users | DirectoryTarget::User(_) => PERMISSIONS[1],
             DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_) => PERMISSIONS[2],
+            // Microsoft Learn, "List subscribedSkus": Organization.Read.All (among others).
+            DirectoryTarget::SubscribedSkus => PERMISSIONS[0],
+            // "List servicePrincipals", "List appRoleAssignments": Application.Read.All.
+            DirectoryTarget::ServicePrincipals
+            | DirectoryTarget::ServicePrincipal(_)
+            | DirectoryTarget::AppRoleAssignments(_) => "Application.Read.All",
         }
     }
 
@@ -98,6 +112,21 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget
         [collection] if collection.eq_ignore_ascii_case("users") => Some(DirectoryTarget::Users),
         [collection, key] if collection.eq_ignore_ascii_case("users") => {
             Some(DirectoryTarget::User(key.clone()))
+        }
+        [collection] if collection.eq_ignore_ascii_case("subscribedSkus") => {
+            Some(DirectoryTarget::SubscribedSkus)
+        }
+        [collection] if collection.eq_ignore_ascii_case("servicePrincipals") => {
+            Some(DirectoryTarget::ServicePrincipals)
+        }
+        [collection, id] if collection.eq_ignore_ascii_case("servicePrincipals") => {
+            Some(DirectoryTarget::ServicePrincipal(id.clone()))
+        }
+        [collection, id, assignments]
+            if collection.eq_ignore_ascii_case("servicePrincipals")
+                && assignments.eq_ignore_ascii_case("appRoleAssignments") =>
+        {
+            Some(DirectoryTarget::AppRoleAssignments(id.clone()))
         }
         [root, tags, rest @ ..]
             if version == ApiVersion::Beta
@@ -275,7 +304,58 @@ impl Call<'_> {
                 default_scope_tag(),
             ),
             DirectoryTarget::RoleScopeTag(id) => not_found(&id),
+            DirectoryTarget::SubscribedSkus => self.directory_list(
+                "subscribedSkus",
+                "subscribedSku",
+                None,
+                licensing::subscribed_skus(self.tenant),
+            ),
+            DirectoryTarget::ServicePrincipals => self.directory_list(
+                "servicePrincipals",
+                "servicePrincipal",
+                None,
+                self.service_principals(),
+            ),
+            DirectoryTarget::ServicePrincipal(id) => {
+                let Some(sp) = self.service_principals().into_iter().find(|sp| {
+                    sp.get("id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.eq_ignore_ascii_case(&id))
+                }) else {
+                    return not_found(&id);
+                };
+                self.directory_entity("servicePrincipals", "servicePrincipal", None, sp)
+            }
+            DirectoryTarget::AppRoleAssignments(id) => {
+                if !self
+                    .service_principals()
+                    .iter()
+                    .any(|sp| sp.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                {
+                    return not_found(&id);
+                }
+                let assignments = licensing::app_role_assignments(
+                    self.app.config.seed,
+                    self.tenant,
+                    &self.app.config.client_id,
+                    &id,
+                );
+                self.directory_list(
+                    &format!("servicePrincipals('{id}')/appRoleAssignments"),
+                    "appRoleAssignment",
+                    None,
+                    assignments,
+                )
+            }
         }
+    }
+
+    fn service_principals(&self) -> Vec<Value> {
+        licensing::service_principals(
+            self.app.config.seed,
+            self.tenant,
+            &self.app.config.client_id,
+        )
     }
 
     /// The object as the request asks for it: `$select`ed properties, else the type's default

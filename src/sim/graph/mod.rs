@@ -22,6 +22,7 @@ use crate::sim::wire::{Reply, graph_timestamp, json_string};
 use crate::source::model::is_guid;
 
 pub(crate) mod directory;
+pub(crate) mod licensing;
 mod provisioning;
 pub(crate) mod sync;
 mod targets;
