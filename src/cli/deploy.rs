@@ -795,7 +795,26 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         "deploy",
         options,
     );
+    let deployed_fleet = Arc::clone(&run.fleet);
     let summary = rt.block_on(deploy::run(run, targets, Some(run_id.clone())));
+    // ScubaGear's configuration for each converged tenant that gets cisa-scuba-entra.
+    for written in deploy::scubagear::write_after_deploy(&deployed_fleet, &summary) {
+        match written {
+            deploy::scubagear::Written::File { tenant, path } => {
+                if args.format == RunFormat::Human {
+                    err(&format!(
+                        "scubagear: {tenant}: wrote {}\n",
+                        path.strip_prefix(&deployed_fleet.dir)
+                            .unwrap_or(&path)
+                            .display()
+                    ));
+                }
+            }
+            deploy::scubagear::Written::Failed { tenant, reason } => {
+                err(&format!("warning: scubagear: {tenant}: {reason}\n"));
+            }
+        }
+    }
     if let Some(path) = &args.report_json {
         let mut text = serde_json::to_string_pretty(&summary)?;
         text.push('\n');

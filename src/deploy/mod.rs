@@ -33,6 +33,7 @@ pub mod fleet;
 pub mod identity;
 pub mod rollback;
 pub mod scheduler;
+pub mod scubagear;
 pub mod shared;
 pub mod slim;
 pub mod tenant;

@@ -370,3 +370,84 @@ fn sim_refuses_an_unknown_or_out_of_range_withdrawn_plan() {
         .code(64)
         .stderr_has("tenant index 5 is out of range (0..2)");
 }
+
+mod scubagear {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use crate::deploy::{World, config};
+
+    /// The ScubaGear keys (cisagov/ScubaGear docs/configuration/configuration.md) and the CA
+    /// controls of cisa-scuba-entra whose exclusions ScubaGear checks (baseline-facts.md §2.1).
+    const CA_CONTROLS: [&str; 9] = [
+        "MS.AAD.1.1v1",
+        "MS.AAD.2.1v1",
+        "MS.AAD.2.3v1",
+        "MS.AAD.3.1v1",
+        "MS.AAD.3.2v2",
+        "MS.AAD.3.6v1",
+        "MS.AAD.3.7v1",
+        "MS.AAD.3.8v1",
+        "MS.AAD.3.9v1",
+    ];
+
+    #[test]
+    fn deploy_writes_scubagear_config_with_the_simulators_object_ids() {
+        let w = World::new(config(3));
+        let fabrikam = w.tenant(1);
+        w.deploy(&[]).success().stderr_has(&format!(
+            "scubagear: {fabrikam}: wrote .tenantform/scubagear/{fabrikam}.yaml"
+        ));
+        // Only Fabrikam gets cisa-scuba-entra.
+        let dir = w.project.path().join(".tenantform/scubagear");
+        let files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(files, vec![format!("{fabrikam}.yaml")]);
+        let text = w
+            .project
+            .read(&format!(".tenantform/scubagear/{fabrikam}.yaml"));
+        let yaml: Value = serde_norway::from_str(&text).expect("valid YAML");
+        assert_eq!(yaml["ProductNames"], serde_json::json!(["aad"]));
+        assert_eq!(yaml["M365Environment"], "commercial");
+        assert_eq!(yaml["OrgName"], "Fabrikam 00001");
+        // The emergency-access group as the simulator created it.
+        let groups = w.objects(1)["group"].clone();
+        let emergency = groups
+            .as_array()
+            .expect("groups")
+            .iter()
+            .find(|g| g["uniqueName"] == "tenantform-emergency-access")
+            .expect("emergency-access group")["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let aad = yaml["Aad"].as_object().expect("Aad");
+        let keys: BTreeSet<&str> = aad.keys().map(String::as_str).collect();
+        for control in CA_CONTROLS {
+            assert!(keys.contains(control), "{control} missing: {keys:?}");
+            let groups = &aad[control]["CapExclusions"]["Groups"];
+            assert_eq!(groups, &serde_json::json!([emergency]), "{control}");
+        }
+        let guests = aad["MS.AAD.3.1v1"]["CapExclusions"]["GuestUserTypes"]
+            .as_array()
+            .expect("guest types");
+        assert!(
+            guests.iter().any(|g| g == "b2bCollaborationGuest"),
+            "{guests:?}"
+        );
+        assert!(
+            !text.contains("00000000-0000-0000-0000-000000000000"),
+            "{text}"
+        );
+        // Deterministic: a second deploy (no changes) writes the same bytes.
+        w.deploy(&[]).success();
+        assert_eq!(
+            w.project
+                .read(&format!(".tenantform/scubagear/{fabrikam}.yaml")),
+            text
+        );
+    }
+}
