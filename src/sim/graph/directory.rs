@@ -59,10 +59,6 @@ pub(crate) enum DirectoryTarget {
     RoleScopeTag(String),
     /// `/subscribedSkus` (licensing.rs).
     SubscribedSkus,
-    /// `/servicePrincipals`.
-    ServicePrincipals,
-    /// `/servicePrincipals/{id}`.
-    ServicePrincipal(String),
     /// `/servicePrincipals/{id}/appRoleAssignments`.
     AppRoleAssignments(String),
 }
@@ -77,9 +73,7 @@ impl DirectoryTarget {
             // Microsoft Learn, "List subscribedSkus": Organization.Read.All (among others).
             DirectoryTarget::SubscribedSkus => PERMISSIONS[0],
             // "List servicePrincipals", "List appRoleAssignments": Application.Read.All.
-            DirectoryTarget::ServicePrincipals
-            | DirectoryTarget::ServicePrincipal(_)
-            | DirectoryTarget::AppRoleAssignments(_) => "Application.Read.All",
+            DirectoryTarget::AppRoleAssignments(_) => "Application.Read.All",
         }
     }
 
@@ -115,12 +109,6 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget
         }
         [collection] if collection.eq_ignore_ascii_case("subscribedSkus") => {
             Some(DirectoryTarget::SubscribedSkus)
-        }
-        [collection] if collection.eq_ignore_ascii_case("servicePrincipals") => {
-            Some(DirectoryTarget::ServicePrincipals)
-        }
-        [collection, id] if collection.eq_ignore_ascii_case("servicePrincipals") => {
-            Some(DirectoryTarget::ServicePrincipal(id.clone()))
         }
         [collection, id, assignments]
             if collection.eq_ignore_ascii_case("servicePrincipals")
@@ -310,22 +298,6 @@ impl Call<'_> {
                 None,
                 licensing::subscribed_skus(self.tenant),
             ),
-            DirectoryTarget::ServicePrincipals => self.directory_list(
-                "servicePrincipals",
-                "servicePrincipal",
-                None,
-                self.service_principals(),
-            ),
-            DirectoryTarget::ServicePrincipal(id) => {
-                let Some(sp) = self.service_principals().into_iter().find(|sp| {
-                    sp.get("id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|v| v.eq_ignore_ascii_case(&id))
-                }) else {
-                    return not_found(&id);
-                };
-                self.directory_entity("servicePrincipals", "servicePrincipal", None, sp)
-            }
             DirectoryTarget::AppRoleAssignments(id) => {
                 if !self
                     .service_principals()
@@ -350,7 +322,9 @@ impl Call<'_> {
         }
     }
 
-    fn service_principals(&self) -> Vec<Value> {
+    /// The service principals every tenant has (the app's and Microsoft Graph's); the
+    /// synchronization module serves them in `/servicePrincipals` beside the ones it creates.
+    pub(crate) fn service_principals(&self) -> Vec<Value> {
         licensing::service_principals(
             self.app.config.seed,
             self.tenant,
