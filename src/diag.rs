@@ -73,6 +73,8 @@ codes! {
     UnknownLinkEnd = "TF119", "unknown-link-end", "A link whose source or target is not a tenant of the project.";
     InvalidLink = "TF120", "invalid-link", "A link that cannot work: one tenant at both ends, clouds that differ, an empty scope, a threshold that is not positive, a scope reference the source does not have.";
     DuplicateLink = "TF121", "duplicate-link", "Two links with the same source and target.";
+    UnknownServicePlan = "TF122", "unknown-service-plan", "A service plan in `[tenant.facts]` that no kind needs and tenantform does not know (a warning).";
+    UnknownPermission = "TF123", "unknown-permission", "A permission in `[tenant.facts]` that no kind needs and tenantform does not know (a warning).";
     TemplateSyntax = "TF201", "template-syntax", "A Tera template that does not parse.";
     RenderFailed = "TF202", "render-failed", "A template that failed to render (an undefined variable, a bad filter argument).";
     InvalidJson = "TF203", "invalid-json", "A rendered body that is not one JSON object.";

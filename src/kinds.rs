@@ -274,6 +274,7 @@ pub(crate) const NO_NORMALIZATION: Normalization = Normalization {
 mod entra;
 mod intune;
 mod links;
+pub mod needs;
 pub use entra::{
     BUILT_IN_AUTHENTICATION_STRENGTHS, BuiltInStrength, KEYED_ARRAYS, READ_ONLY_ON_V1,
     UPDATE_ACTIONS,

@@ -17,7 +17,7 @@ use tenantform::report::DeploySummary;
 
 use super::{ProjectArg, Selector, err, exit, out, output};
 use tenantform::report::Output;
-use tenantform::report::human::{PlanDetail, plan_text, summary_text};
+use tenantform::report::human::{PlanDetail, plan_text, skip_lines, summary_text};
 use tenantform::report::junit::junit;
 use tenantform::report::progress::{self, Style};
 
@@ -437,6 +437,9 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
                         if detail != PlanDetail::Counts || !plan.is_empty() {
                             text.push_str(&plan_text(&t.name, plan, detail));
                         }
+                        if detail != PlanDetail::Counts {
+                            text.push_str(&skip_lines(&t.skipped, "  "));
+                        }
                     }
                     _ => text.push_str(&format!(
                         "{} ({}): NOT PLANNED: {}\n",
@@ -718,7 +721,10 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
                     } else {
                         PlanDetail::Counts
                     };
-                    text.push_str(&plan_text(&t.name, plan, detail))
+                    text.push_str(&plan_text(&t.name, plan, detail));
+                    if detail != PlanDetail::Counts {
+                        text.push_str(&skip_lines(&t.skipped, "  "));
+                    }
                 }
                 _ => text.push_str(&format!(
                     "{} ({}): NOT PLANNED: {}\n",
@@ -789,7 +795,26 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         "deploy",
         options,
     );
+    let deployed_fleet = Arc::clone(&run.fleet);
     let summary = rt.block_on(deploy::run(run, targets, Some(run_id.clone())));
+    // ScubaGear's configuration for each converged tenant that gets cisa-scuba-entra.
+    for written in deploy::scubagear::write_after_deploy(&deployed_fleet, &summary) {
+        match written {
+            deploy::scubagear::Written::File { tenant, path } => {
+                if args.format == RunFormat::Human {
+                    err(&format!(
+                        "scubagear: {tenant}: wrote {}\n",
+                        path.strip_prefix(&deployed_fleet.dir)
+                            .unwrap_or(&path)
+                            .display()
+                    ));
+                }
+            }
+            deploy::scubagear::Written::Failed { tenant, reason } => {
+                err(&format!("warning: scubagear: {tenant}: {reason}\n"));
+            }
+        }
+    }
     if let Some(path) = &args.report_json {
         let mut text = serde_json::to_string_pretty(&summary)?;
         text.push('\n');

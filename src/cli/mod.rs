@@ -15,6 +15,7 @@ mod deploy;
 mod drift;
 mod evidence;
 mod export;
+mod facts;
 mod import;
 mod init;
 mod kinds;
@@ -107,6 +108,9 @@ enum Command {
     /// its objects through the importer's cleaning and id mapping. Reads Graph, writes nothing
     /// to it.
     Export(export::ExportArgs),
+    /// Read what each tenant has bought (service plans) and what its app was granted
+    /// (permissions) from Graph; with --write, put them into its [tenant.facts] in place.
+    Facts(facts::FactsArgs),
     /// Past deploy runs, read from their journals.
     Runs(runs::Args),
     /// Put every object a deploy run touched back as it was: updates reverted from the run's
@@ -228,6 +232,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Snapshot(args) => snapshot::run_snapshot(args, today),
         Command::Sync(args) => sync::run(args, today),
         Command::Export(args) => export::run_export(args, today),
+        Command::Facts(args) => facts::run(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Rollback(args) => rollback::run(args, today),
         Command::Report(args) => report::run(args, today),

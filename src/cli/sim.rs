@@ -98,6 +98,11 @@ pub(crate) struct Args {
     /// `--withdraw 1:Policy.ReadWrite.ConditionalAccess`; repeatable.
     #[arg(long = "withdraw", value_name = "TENANT_INDEX:PERMISSION", value_parser = parse_withdraw)]
     withdraw: Vec<(usize, String)>,
+    /// Turn a service plan off in one tenant's licences (0-based index), e.g.
+    /// `--withdraw-plan 0:AAD_PREMIUM_P2` for a tenant without Entra ID P2; repeatable. Every
+    /// tenant otherwise has AAD_PREMIUM, AAD_PREMIUM_P2 and INTUNE_A.
+    #[arg(long = "withdraw-plan", value_name = "TENANT_INDEX:PLAN", value_parser = parse_withdraw)]
+    withdraw_plan: Vec<(usize, String)>,
 }
 
 fn parse_withdraw(text: &str) -> Result<(usize, String), String> {
@@ -165,6 +170,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
         state_dir: args.state_dir,
         throttling: !args.no_throttling,
         withdrawn: args.withdraw,
+        withdrawn_plans: args.withdraw_plan,
         tls_cert_out: args.tls.clone(),
         ..SimConfig::default()
     };

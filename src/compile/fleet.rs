@@ -17,7 +17,7 @@ use crate::compile::bundle::{self, Bodies};
 use crate::compile::render::Engine;
 use crate::compile::validate::{self, Schemas, ValidateOptions, ValidatedBundle};
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::report::{Event, Reporter, TenantOutcome};
+use crate::report::{Event, FactsAssumed, Reporter, TenantOutcome};
 use crate::source::Span;
 use crate::source::model::Tenant;
 use crate::source::project::{ProjectSource, TenantEntry};
@@ -79,6 +79,8 @@ pub struct CompileSummary {
     /// Bundles of earlier runs removed because their tenant could not be read (see
     /// [`ProjectSource::tenants_unlisted`]).
     pub removed_unlisted: Vec<PathBuf>,
+    /// What the selected tenants' facts leave to assumption.
+    pub assumed: FactsAssumed,
 }
 
 impl CompileSummary {
@@ -250,6 +252,7 @@ fn is_bundle_file(path: &Path) -> bool {
 
 struct Finished {
     index: usize,
+    assumed: FactsAssumed,
     outcome: TenantOutcome,
     ok: bool,
     diagnostics: Diagnostics,
@@ -414,7 +417,9 @@ pub fn compile_into(
                     };
                     // Bundles that are only written and counted need no copy of the
                     // bodies the run shares.
-                    let compiled = match project.tenant(entry) {
+                    let tenant = project.tenant(entry);
+                    let assumed = facts_assumed(tenant.as_ref());
+                    let compiled = match tenant {
                         Some(tenant) => compile_tenant_with(
                             project,
                             engine,
@@ -437,6 +442,7 @@ pub fn compile_into(
                         content_hash: None,
                         written: None,
                         removed_stale: false,
+                        skipped: Vec::new(),
                     };
                     let mut ok = false;
                     if let Some(bundle) = compiled.bundle {
@@ -444,6 +450,7 @@ pub fn compile_into(
                             sink(&bundle);
                         }
                         outcome.operations = bundle.bundle().operations.len();
+                        outcome.skipped = bundle.bundle().skips();
                         outcome.content_hash = Some(bundle.content_hash().to_string());
                         ok = true;
                         if let Some(out) = &options.out_dir {
@@ -477,6 +484,7 @@ pub fn compile_into(
                     if tx
                         .send(Finished {
                             index,
+                            assumed,
                             outcome,
                             ok,
                             diagnostics,
@@ -496,6 +504,8 @@ pub fn compile_into(
             pending.insert(finished.index, finished);
             while let Some(f) = pending.remove(&expected) {
                 expected += 1;
+                summary.assumed.plans += f.assumed.plans;
+                summary.assumed.permissions += f.assumed.permissions;
                 if f.ok {
                     reporter.event(Event::TenantCompiled {
                         outcome: &f.outcome,
@@ -529,8 +539,21 @@ pub fn compile_into(
         compiled: summary.compiled,
         failed: summary.failed.len(),
         operations: summary.operations,
+        assumed: summary.assumed,
     });
     summary
+}
+
+/// What a tenant's facts leave to assumption (a tenant that does not load counts for nothing).
+fn facts_assumed(tenant: Option<&Tenant>) -> FactsAssumed {
+    let Some(tenant) = tenant else {
+        return FactsAssumed::default();
+    };
+    let facts = tenant.facts.as_ref();
+    FactsAssumed {
+        plans: usize::from(facts.is_none_or(|f| f.service_plans.is_none())),
+        permissions: usize::from(facts.is_none_or(|f| f.permissions.is_none())),
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@
 
 pub mod bundle;
 pub mod fleet;
+mod needs;
+mod order;
 pub mod render;
 mod request_path;
 pub mod tcm;

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::deploy::fleet::Target;
 use crate::deploy::shared::{JournalObserver, Run};
 use crate::deploy::slim::SharedSlims;
-use crate::deploy::tenant::{TenantError, prepare};
+use crate::deploy::tenant::{TenantError, Writes, prepare};
 use crate::graph::client::{Request, RequestError};
 use crate::kinds::{self, Kind, Shape};
 use crate::live;
@@ -114,7 +114,7 @@ pub async fn read_for_export(
     let prepared = {
         let (fleet, target) = (fleet.clone(), target.clone());
         tokio::task::spawn_blocking(move || {
-            prepare(&fleet, &target, &SharedSlims::default(), false)
+            prepare(&fleet, &target, &SharedSlims::default(), false, Writes::No)
         })
         .await
         .map_err(|e| TenantError::CompileTask(e.to_string()))??

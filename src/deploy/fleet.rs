@@ -66,11 +66,22 @@ struct KeptBundles {
     kept: Mutex<KeptByTenant>,
 }
 
-/// Tenant id → (bundle hash, operations); the distinct sets kept (by address: each stays
-/// alive in `by_tenant`) and their bytes.
+/// What validation kept of one tenant's bundle.
+#[derive(Debug, Clone)]
+pub(crate) struct Kept {
+    /// The bundle's content hash.
+    pub(crate) bundle_hash: String,
+    /// Its operations, shared by content.
+    pub(crate) slim: Arc<Slim>,
+    /// The resources it skips, with the reasons.
+    pub(crate) skipped: Vec<crate::report::Skip>,
+}
+
+/// Tenant id → what was kept; the distinct sets kept (by address: each stays alive in
+/// `by_tenant`) and their bytes.
 #[derive(Debug, Default)]
 struct KeptByTenant {
-    by_tenant: HashMap<String, (String, Arc<Slim>)>,
+    by_tenant: HashMap<String, Kept>,
     distinct: std::collections::HashSet<usize>,
     bytes: usize,
 }
@@ -91,7 +102,11 @@ impl KeptBundles {
         }
         kept.by_tenant.insert(
             bundle.bundle().tenant.id.clone(),
-            (bundle.content_hash().to_string(), slim),
+            Kept {
+                bundle_hash: bundle.content_hash().to_string(),
+                slim,
+                skipped: bundle.bundle().skips(),
+            },
         );
     }
 }
@@ -176,7 +191,7 @@ impl Fleet {
     }
 
     /// The bundle hash and slim operations [`Fleet::validate`] kept of a tenant, if it did.
-    pub(crate) fn kept(&self, tenant: &str) -> Option<(String, Arc<Slim>)> {
+    pub(crate) fn kept(&self, tenant: &str) -> Option<Kept> {
         let kept = self.kept.kept.lock().unwrap_or_else(|p| p.into_inner());
         kept.by_tenant.get(tenant).cloned()
     }
@@ -301,7 +316,11 @@ mod tests {
         let summary = fleet.validate(&crate::compile::Selection::default(), loaded);
         assert!(summary.failed.is_empty() && summary.compiled == 3);
         for entry in &fleet.project.tenants {
-            let (hash, kept) = fleet
+            let Kept {
+                bundle_hash: hash,
+                slim: kept,
+                skipped,
+            } = fleet
                 .kept(&entry.id)
                 .unwrap_or_else(|| panic!("{} was not kept", entry.id));
             let tenant = fleet
@@ -319,6 +338,10 @@ mod tests {
             .bundle
             .unwrap_or_else(|| panic!("{} compiles", entry.id));
             assert_eq!(hash, again.content_hash());
+            assert_eq!(
+                format!("{skipped:?}"),
+                format!("{:?}", again.bundle().skips())
+            );
             let again = SharedSlims::default().share(&again.bundle().operations);
             assert_eq!(kept.bodies, again.bodies, "{}", entry.id);
             assert_eq!(

@@ -627,6 +627,7 @@ pub async fn apply_tenant(
         counts: Counts::default(),
         reason: None,
         failures: Vec::new(),
+        skipped: Vec::new(),
         plan: None,
         drift: None,
         snapshot_files: None,

@@ -116,6 +116,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                         "internal error: a tenant task ended abnormally: {e}"
                     )),
                     failures: Vec::new(),
+                    skipped: Vec::new(),
                     plan: None,
                     drift: None,
                     snapshot_files: None,

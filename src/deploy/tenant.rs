@@ -92,9 +92,41 @@ pub enum TenantError {
     /// Reading the tenant failed.
     #[error("cannot read the tenant's configuration: {0}")]
     Read(RequestError),
+    /// The tenant's facts do not grant the app permissions its resources need: found before
+    /// any request, so nothing was written.
+    #[error(
+        "missing permission: the tenant's facts do not grant the app {}; nothing was read or written. Grant the permission to the app (admin consent in the tenant), then refresh [tenant.facts] with `tenantform facts --tenant {tenant} --write`",
+        missing_text(.missing)
+    )]
+    MissingPermissions {
+        /// Tenant id.
+        tenant: String,
+        /// Each missing permission with the resources that need it.
+        missing: Vec<crate::kinds::needs::MissingPermission>,
+    },
     /// The compile task ended abnormally (a defect).
     #[error("internal error while compiling: {0}")]
     CompileTask(String),
+}
+
+/// `Policy.ReadWrite.ConditionalAccess (needed by ca-a, ca-b and 3 more); ...`.
+fn missing_text(missing: &[crate::kinds::needs::MissingPermission]) -> String {
+    const SHOWN: usize = 3;
+    missing
+        .iter()
+        .map(|m| {
+            let mut names: Vec<&str> = m.resources.iter().take(SHOWN).map(String::as_str).collect();
+            let more = m.resources.len().saturating_sub(SHOWN);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            names.dedup();
+            format!("{} (needed by {}{more})", m.permission, names.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A tenant ready to talk to: its bundle and session.
@@ -109,6 +141,8 @@ pub(crate) struct Prepared {
     /// What `evidence` needs beyond the slim operations: the bundle's operations (with their
     /// claimed controls) and skipped resources. `None` unless the run judges controls.
     pub(crate) claims: Option<Claims>,
+    /// Resources the tenant does not get, with the reasons.
+    pub(crate) skipped: Vec<crate::report::Skip>,
 }
 
 /// A tenant's claimed controls, for `evidence`.
@@ -119,11 +153,22 @@ pub(crate) struct Claims {
     pub(crate) layers: Vec<String>,
 }
 
+/// Which permissions [`prepare`] checks against the tenant's facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writes {
+    /// Plan and deploy: every permission of every resource's kind (a plan that deploy could
+    /// not apply fails as deploy would).
+    Yes,
+    /// Drift, snapshot, export: they only read; Graph answers a missing read permission.
+    No,
+}
+
 pub(crate) fn prepare(
     fleet: &Fleet,
     target: &Target,
     slims: &SharedSlims,
     with_claims: bool,
+    writes: Writes,
 ) -> Result<Prepared, TenantError> {
     let project = &fleet.project;
     let entry = project
@@ -145,8 +190,8 @@ pub(crate) fn prepare(
     } else {
         fleet.kept(&entry.id)
     };
-    let (bundle_hash, slim, claims) = match kept {
-        Some((hash, slim)) => (hash, slim, None),
+    let (bundle_hash, slim, claims, skipped) = match kept {
+        Some(kept) => (kept.bundle_hash, kept.slim, None, kept.skipped),
         None => {
             let compiled = crate::compile::compile_tenant(
                 project,
@@ -165,9 +210,25 @@ pub(crate) fn prepare(
                 bundle.content_hash().to_string(),
                 slims.share(&bundle.bundle().operations),
                 claims,
+                bundle.bundle().skips(),
             )
         }
     };
+    // A permission the tenant's facts do not grant is named before anything is sent.
+    if writes == Writes::Yes
+        && let Some(granted) = tenant.facts.as_ref().and_then(|f| f.granted())
+    {
+        let missing = crate::kinds::needs::missing_permissions(
+            slim.operations.iter().map(|o| (o.key.as_str(), o.kind)),
+            &granted,
+        );
+        if !missing.is_empty() {
+            return Err(TenantError::MissingPermissions {
+                tenant: target.id.clone(),
+                missing,
+            });
+        }
+    }
     if let Some(expected) = &target.expected
         && expected.bundle_hash != bundle_hash
     {
@@ -200,6 +261,7 @@ pub(crate) fn prepare(
         slim,
         session: TenantSession::new(&target.id, endpoints, credentials),
         claims,
+        skipped,
     })
 }
 
@@ -244,6 +306,7 @@ pub(crate) async fn deploy_tenant(
         counts: Counts::default(),
         reason: None,
         failures: Vec::new(),
+        skipped: Vec::new(),
         plan: None,
         drift: None,
         snapshot_files: None,
@@ -277,8 +340,15 @@ pub(crate) async fn deploy_tenant(
         let target = target.clone();
         let slims = slims.clone();
         let with_claims = run.options.evidence;
-        match tokio::task::spawn_blocking(move || prepare(&fleet, &target, &slims, with_claims))
-            .await
+        let writes = if run.options.drift || run.options.snapshot.is_some() {
+            Writes::No
+        } else {
+            Writes::Yes
+        };
+        match tokio::task::spawn_blocking(move || {
+            prepare(&fleet, &target, &slims, with_claims, writes)
+        })
+        .await
         {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(error)) => {
@@ -291,6 +361,19 @@ pub(crate) async fn deploy_tenant(
             }
         }
     };
+    report.skipped = prepared.skipped.clone();
+    if !run.options.plan_only
+        && let Some(journal) = run.journal.as_deref()
+    {
+        for skip in &prepared.skipped {
+            journal.append(Entry::Skipped {
+                tenant: target.id.clone(),
+                key: skip.key.clone(),
+                kind: skip.kind.clone(),
+                reason: skip.reason.clone(),
+            });
+        }
+    }
     let identity = match load_identity(&fleet.dir, &target.id) {
         Ok(identity) => identity,
         Err(error) => {

@@ -579,6 +579,7 @@ mod tests {
             counts: Counts::default(),
             reason: None,
             failures: Vec::new(),
+            skipped: Vec::new(),
             plan: Some(TenantPlan {
                 tenant: format!("00000000-0000-4000-8000-{i:012}"),
                 bundle_hash: String::new(),

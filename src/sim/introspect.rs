@@ -13,6 +13,8 @@
 //!   "groups":[id or uniqueName]}`: seed a user (and its group memberships); 201 with the user
 //! - `DELETE /_sim/tenants/{id}/groups/{group}/members/{user}`: take a user out of a group
 //! - `POST /_sim/tenants/{id}/sync/run`: run a provisioning cycle of every started job now
+//! - `PUT /_sim/tenants/{id}/service-plans` `{"withdrawn":["AAD_PREMIUM_P2"]}`: turn service
+//!   plans off in the tenant's licences (`GET /subscribedSkus` shows them `Disabled`)
 //! - `GET /_sim/config`: base URL, client id, tenant count, options
 //! - `POST /_sim/tenants/{id}/portal` `{"method":"PATCH","path":"/v1.0/...","body":{...},
 //!   "user":"admin@contoso.example"}`: make a change as an administrator in the portal would
@@ -32,6 +34,40 @@ use crate::sim::seeded;
 use crate::sim::service::App;
 use crate::sim::state::Tenant;
 use crate::sim::wire::{FinishedReply, Reply, RequestIds};
+
+/// `PUT /_sim/tenants/{id}/service-plans` `{"withdrawn":["AAD_PREMIUM_P2"]}`: these plans are
+/// off in the tenant's SKUs from now on, every other one on.
+fn set_service_plans(tenant: &Tenant, body: &[u8]) -> Reply {
+    let known = crate::sim::graph::licensing::plan_names();
+    let usage = || {
+        Reply::error(
+            400,
+            "BadRequest",
+            format!(
+                "Expected {{\"withdrawn\": [service plan names]}} with plans among {}.",
+                known.join(", ")
+            ),
+        )
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return usage();
+    };
+    let Some(items) = value.get("withdrawn").and_then(Value::as_array) else {
+        return usage();
+    };
+    let mut plans = Vec::with_capacity(items.len());
+    for item in items {
+        match item.as_str() {
+            Some(p) if known.iter().any(|k| k.eq_ignore_ascii_case(p)) => plans.push(p.to_string()),
+            _ => return usage(),
+        }
+    }
+    tenant.set_withdrawn_plans(plans);
+    Reply::json(
+        200,
+        json!({ "withdrawn": tenant.withdrawn_plans() }).to_string(),
+    )
+}
 
 fn parse_fault(name: &str) -> Option<Fault> {
     Some(match name {
@@ -158,6 +194,7 @@ pub(crate) fn handle(
                         "id": &*t.id,
                         "name": &*t.name,
                         "withdrawnPermissions": t.withdrawn,
+                        "withdrawnServicePlans": t.withdrawn_plans(),
                     })
                 })
                 .collect();
@@ -213,6 +250,10 @@ pub(crate) fn handle(
                 ),
             }
         }
+        ("PUT", ["_sim", "tenants", id, "service-plans"]) => match app.tenant(id) {
+            Some(tenant) => set_service_plans(tenant, body),
+            None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
+        },
         ("POST", ["_sim", "tenants", id, "portal"]) => match app.tenant(id) {
             Some(tenant) => portal_change(app, tenant, body),
             None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
@@ -263,7 +304,7 @@ pub(crate) fn handle(
         (_, ["_sim", ..]) => Reply::error(
             404,
             "NotFound",
-            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}.",
+            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, PUT /_sim/tenants/{id}/service-plans, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}.",
         ),
         _ => Reply::error(404, "NotFound", "Not found."),
     };

@@ -120,6 +120,9 @@ pub struct SimConfig {
     pub throttling: bool,
     /// Permissions withdrawn from tenants, as (tenant index, permission) (default none).
     pub withdrawn: Vec<(usize, String)>,
+    /// Service plans turned off in tenants' SKUs, as (tenant index, plan) (default none: every
+    /// tenant has Entra ID P1 and P2 and Intune Plan 1).
+    pub withdrawn_plans: Vec<(usize, String)>,
     /// Page size of lists without `$top` (default 100).
     pub page_size: usize,
     /// Requests kept in the request log across all tenants (default 10,000; counts are kept
@@ -152,6 +155,7 @@ impl Default for SimConfig {
             state_dir: None,
             throttling: true,
             withdrawn: Vec::new(),
+            withdrawn_plans: Vec::new(),
             page_size: 100,
             request_log_capacity: 10_000,
             clock: Arc::new(SystemClock::new()),
@@ -251,6 +255,21 @@ fn validate_config(config: &SimConfig) -> Result<(), SimError> {
             ));
         }
     }
+    let plans = graph::licensing::plan_names();
+    for (index, plan) in &config.withdrawn_plans {
+        if *index >= config.tenants {
+            return bad(format!(
+                "--withdraw-plan {index}:{plan}: tenant index {index} is out of range (0..{})",
+                config.tenants
+            ));
+        }
+        if !plans.iter().any(|p| p.eq_ignore_ascii_case(plan)) {
+            return bad(format!(
+                "--withdraw-plan {index}:{plan}: unknown service plan; the tenants have {}",
+                plans.join(", ")
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -284,6 +303,14 @@ impl Simulator {
                 }
             }
             let tenant = state::Tenant::new(index, id, name, permissions);
+            tenant.set_withdrawn_plans(
+                config
+                    .withdrawn_plans
+                    .iter()
+                    .filter(|(i, _)| *i == index)
+                    .map(|(_, plan)| plan.clone())
+                    .collect(),
+            );
             if let Some(restored) = restored {
                 *tenant.lock() = restored.state;
             }

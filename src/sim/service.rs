@@ -449,7 +449,7 @@ impl App {
             } => return Outcome::throttled(retry_after, headers),
         };
         if let Some(synchronization) = synchronization {
-            let allowed = has_role(claims, synchronization.permission());
+            let allowed = has_role(claims, synchronization.permission(write));
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.sync(synchronization)
             });

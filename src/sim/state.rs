@@ -473,6 +473,9 @@ pub(crate) struct Tenant {
     pub(crate) roles: Vec<&'static str>,
     /// Withdrawn permissions.
     pub(crate) withdrawn: Vec<String>,
+    /// Service plans turned off in the tenant's SKUs (`--withdraw-plan`, or
+    /// `PUT /_sim/tenants/{id}/service-plans`); kept across `reset`, not saved with the state.
+    withdrawn_plans: Mutex<Vec<String>>,
     state: Mutex<TenantState>,
 }
 
@@ -489,8 +492,25 @@ impl Tenant {
             name: name.into(),
             roles,
             withdrawn,
+            withdrawn_plans: Mutex::new(Vec::new()),
             state: Mutex::new(TenantState::birth()),
         }
+    }
+
+    /// Service plans turned off in the tenant's SKUs.
+    pub(crate) fn withdrawn_plans(&self) -> Vec<String> {
+        self.withdrawn_plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Turn these service plans off (and every other one on).
+    pub(crate) fn set_withdrawn_plans(&self, plans: Vec<String>) {
+        *self
+            .withdrawn_plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = plans;
     }
 
     /// Lock the tenant's objects (a poisoned lock is taken over: state stays consistent per write).
@@ -518,6 +538,7 @@ pub(crate) fn consented_permissions() -> Vec<&'static str> {
                 .copied(),
         )
         .chain(crate::sim::graph::DIRECTORY_PERMISSIONS.iter().copied())
+        .chain(crate::kinds::needs::FACTS_READ_PERMISSIONS.iter().copied())
         .chain(
             kinds::LINK_KINDS
                 .iter()

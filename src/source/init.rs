@@ -47,6 +47,8 @@ struct Profile {
     baselines: &'static str,
     params: &'static str,
     overrides: &'static str,
+    /// `[tenant.facts]`, if the profile declares them.
+    facts: &'static str,
 }
 
 const PROFILES: [Profile; 3] = [
@@ -58,16 +60,12 @@ const PROFILES: [Profile; 3] = [
         params: r#"allowed_countries = ["US", "CA"]
 trusted_ip_ranges = ["203.0.113.0/24"]
 "#,
-        overrides: r#"
-[[tenant.overrides]]
-resource = "ca-signin-risk"
-skip = true
-reason = "Tenant has Entra ID P1 only; risk-based policies need P2 (licence upgrade quoted, ticket 1042)"
-
-[[tenant.overrides]]
-resource = "ca-user-risk"
-skip = true
-reason = "Tenant has Entra ID P1 only; risk-based policies need P2 (licence upgrade quoted, ticket 1042)"
+        overrides: "",
+        // Entra ID P1 only: the risk-based policies of entra-foundation are skipped, each with
+        // the reason, because the facts say so (no override needed).
+        facts: r#"
+[tenant.facts]
+service_plans = ["AAD_PREMIUM", "INTUNE_A"]
 "#,
     },
     Profile {
@@ -81,6 +79,10 @@ compliance_assignment_scope = "allLicensedUsers"
 pim_alert_recipients = ["security-operations@fabrikam.example"]
 "#,
         overrides: "",
+        facts: r#"
+[tenant.facts]
+service_plans = ["AAD_PREMIUM", "AAD_PREMIUM_P2", "INTUNE_A"]
+"#,
     },
     Profile {
         name: "Northwind Traders",
@@ -98,6 +100,7 @@ vars = { os_minimum_version = "10.0.19044" }
 reason = "Point-of-sale terminals run Windows 10 21H2 LTSC until the hardware refresh"
 expires = "2099-06-30"
 "#,
+        facts: "",
     },
 ];
 
@@ -205,8 +208,8 @@ client_secret_env = "{env_name}_CLIENT_SECRET"
     }
     let _ = write!(
         out,
-        "\n[tenant.params]\n{}{}\n",
-        profile.params, profile.overrides
+        "\n[tenant.params]\n{}{}{}\n",
+        profile.params, profile.overrides, profile.facts
     );
 }
 

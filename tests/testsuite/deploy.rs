@@ -130,6 +130,16 @@ impl World {
             .collect()
     }
 
+    /// Objects of `kind` in tenant `index`.
+    pub(crate) fn count_of(&self, index: usize, kind: &str) -> usize {
+        self.count(index, kind)
+    }
+
+    /// Every run's journal, one record a line.
+    pub(crate) fn journal(&self) -> String {
+        self.journal_text()
+    }
+
     fn count(&self, index: usize, kind: &str) -> usize {
         self.objects(index)
             .get(kind)

@@ -8,6 +8,7 @@ mod deploy;
 mod drift;
 mod evidence;
 mod export;
+mod facts;
 mod harness;
 mod import;
 mod injection;

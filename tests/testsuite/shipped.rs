@@ -1559,13 +1559,21 @@ fn compliance_parameters_and_overrides_reach_each_tenant() {
 
 #[test]
 fn contoso_skips_the_risk_policies_with_its_reasons() {
-    let reason = "Tenant has Entra ID P1 only; risk-based policies need P2 (licence upgrade quoted, ticket 1042)";
+    // Contoso's facts list Entra ID P1 and Intune, not P2: its risk-based policies are skipped
+    // by the facts (kinds::needs), each naming the plan and the condition that needs it.
+    let reason = |what: &str, pointer: &str| {
+        format!(
+            "needs Microsoft Entra ID P2 (AAD_PREMIUM_P2) for its {what} ({pointer}); the tenant has AAD_PREMIUM, INTUNE_A"
+        )
+    };
     let contoso = bundle("Contoso");
     assert_eq!(
         contoso["skipped"],
         serde_json::json!([
-            {"key": "ca-signin-risk", "kind": "conditionalAccessPolicy", "reason": reason},
-            {"key": "ca-user-risk", "kind": "conditionalAccessPolicy", "reason": reason},
+            {"key": "ca-signin-risk", "kind": "conditionalAccessPolicy",
+             "reason": reason("sign-in risk condition", "/conditions/signInRiskLevels")},
+            {"key": "ca-user-risk", "kind": "conditionalAccessPolicy",
+             "reason": reason("user risk condition", "/conditions/userRiskLevels")},
         ])
     );
     for k in ["ca-signin-risk", "ca-user-risk"] {

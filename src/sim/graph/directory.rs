@@ -18,7 +18,7 @@ use crate::sim::defaults::BIRTH;
 use crate::sim::seeded;
 use crate::sim::wire::{Reply, json_string};
 
-use super::{Call, not_allowed, not_found};
+use super::{Call, licensing, not_allowed, not_found};
 
 /// The application permissions that read these objects (consented for the simulator's app).
 pub(crate) const PERMISSIONS: &[&str] = &["Organization.Read.All", "User.Read.All"];
@@ -51,6 +51,10 @@ pub(crate) enum DirectoryTarget {
     User(String),
     /// `/domains` (reads and writes of one domain are the `domain` kind's).
     Domains,
+    /// `/subscribedSkus` (licensing.rs).
+    SubscribedSkus,
+    /// `/servicePrincipals/{id}/appRoleAssignments`.
+    AppRoleAssignments(String),
 }
 
 impl DirectoryTarget {
@@ -60,6 +64,10 @@ impl DirectoryTarget {
             DirectoryTarget::Organizations | DirectoryTarget::Organization(_) => PERMISSIONS[0],
             DirectoryTarget::Users | DirectoryTarget::User(_) => PERMISSIONS[1],
             DirectoryTarget::Domains => "Domain.ReadWrite.All",
+            // Microsoft Learn, "List subscribedSkus": Organization.Read.All (among others).
+            DirectoryTarget::SubscribedSkus => PERMISSIONS[0],
+            // "List servicePrincipals", "List appRoleAssignments": Application.Read.All.
+            DirectoryTarget::AppRoleAssignments(_) => "Application.Read.All",
         }
     }
 
@@ -91,6 +99,15 @@ pub(crate) fn resolve(path: &str) -> Option<DirectoryTarget> {
         }
         [collection, key] if collection.eq_ignore_ascii_case("users") => {
             Some(DirectoryTarget::User(key.clone()))
+        }
+        [collection] if collection.eq_ignore_ascii_case("subscribedSkus") => {
+            Some(DirectoryTarget::SubscribedSkus)
+        }
+        [collection, id, assignments]
+            if collection.eq_ignore_ascii_case("servicePrincipals")
+                && assignments.eq_ignore_ascii_case("appRoleAssignments") =>
+        {
+            Some(DirectoryTarget::AppRoleAssignments(id.clone()))
         }
         _ => None,
     }
@@ -229,7 +246,44 @@ impl Call<'_> {
                 };
                 self.directory_entity("users", "user", Some(USER_DEFAULT_PROPERTIES), user)
             }
+            DirectoryTarget::SubscribedSkus => self.directory_list(
+                "subscribedSkus",
+                "subscribedSku",
+                None,
+                licensing::subscribed_skus(self.tenant),
+            ),
+            DirectoryTarget::AppRoleAssignments(id) => {
+                if !self
+                    .service_principals()
+                    .iter()
+                    .any(|sp| sp.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                {
+                    return not_found(&id);
+                }
+                let assignments = licensing::app_role_assignments(
+                    self.app.config.seed,
+                    self.tenant,
+                    &self.app.config.client_id,
+                    &id,
+                );
+                self.directory_list(
+                    &format!("servicePrincipals('{id}')/appRoleAssignments"),
+                    "appRoleAssignment",
+                    None,
+                    assignments,
+                )
+            }
         }
+    }
+
+    /// The service principals every tenant has (the app's and Microsoft Graph's); the
+    /// synchronization module serves them in `/servicePrincipals` beside the ones it creates.
+    pub(crate) fn service_principals(&self) -> Vec<Value> {
+        licensing::service_principals(
+            self.app.config.seed,
+            self.tenant,
+            &self.app.config.client_id,
+        )
     }
 
     /// The object as the request asks for it: `$select`ed properties, else the type's default

@@ -23,6 +23,7 @@ use crate::source::model::is_guid;
 
 pub(crate) mod directory;
 mod domains;
+pub(crate) mod licensing;
 pub(crate) mod pim;
 mod policies;
 mod provisioning;

@@ -97,7 +97,7 @@ pub(crate) enum SyncTarget {
 
 impl SyncTarget {
     /// The permission the call needs.
-    pub(crate) fn permission(&self) -> &'static str {
+    pub(crate) fn permission(&self, write: bool) -> &'static str {
         let kind = match self {
             SyncTarget::Instantiate(_)
             | SyncTarget::ServicePrincipals
@@ -106,10 +106,16 @@ impl SyncTarget {
             _ => "synchronizationJob",
         };
         let permissions = kinds::link_kind_by_name(kind).map_or(&[][..], |k| k.permissions);
-        permissions
-            .first()
-            .copied()
-            .unwrap_or("Directory.ReadWrite.All")
+        match (write, self) {
+            // Microsoft Learn, "List servicePrincipals": Application.Read.All reads them.
+            (false, SyncTarget::ServicePrincipals | SyncTarget::ServicePrincipal(_)) => {
+                "Application.Read.All"
+            }
+            _ => permissions
+                .first()
+                .copied()
+                .unwrap_or("Directory.ReadWrite.All"),
+        }
     }
 }
 
@@ -231,6 +237,18 @@ fn new_job(id: &str, template: &str) -> Value {
 }
 
 impl Call<'_> {
+    /// `sp` with only the `$select`ed properties (all without `$select`).
+    fn selected(&self, sp: Value) -> Value {
+        match (&self.query.select, sp) {
+            (Some(select), Value::Object(all)) => Value::Object(
+                all.into_iter()
+                    .filter(|(k, _)| select.iter().any(|s| s.eq_ignore_ascii_case(k)))
+                    .collect(),
+            ),
+            (_, sp) => sp,
+        }
+    }
+
     fn fresh_id(&self, state: &mut TenantState) -> String {
         state.next_object += 1;
         seeded::guid(
@@ -329,12 +347,16 @@ impl Call<'_> {
                 Ok(Reply::json(201, body.to_string()))
             }
             (SyncTarget::ServicePrincipals, "GET") => {
+                // Those the links created, then the app's own and Microsoft Graph's
+                // (licensing.rs), which every tenant has.
                 let items: Vec<Value> = state
                     .sync
                     .service_principals
                     .iter()
-                    .filter(|sp| self.filter_matches(sp))
                     .cloned()
+                    .chain(self.service_principals())
+                    .filter(|sp| self.filter_matches(sp))
+                    .map(|sp| self.selected(sp))
                     .collect();
                 Ok(self.collection("servicePrincipals", items))
             }
@@ -342,6 +364,8 @@ impl Call<'_> {
                 .sync
                 .service_principals
                 .iter()
+                .cloned()
+                .chain(self.service_principals())
                 .find(|s| s["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
                 .map(|sp| {
                     Reply::json(

@@ -491,6 +491,7 @@ fn decode_tenant(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<Ten
             "endpoints",
             "params",
             "overrides",
+            "facts",
         ],
         what,
     );
@@ -574,6 +575,9 @@ fn decode_tenant(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<Ten
             ),
         }
     }
+    let facts = r
+        .sub_table(t, "facts", what)
+        .map(|(f, _)| super::facts::decode_facts(r, f));
     Some(Tenant {
         id: id?,
         name: name?.value,
@@ -586,6 +590,7 @@ fn decode_tenant(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<Ten
         endpoints,
         params,
         overrides,
+        facts,
         span: r.span(value.span()),
         has_errors: false,
     })

@@ -331,6 +331,33 @@ pub struct Override {
     pub span: Span,
 }
 
+/// `[tenant.facts]`: what the tenant has, as declared (or written by `tenantform facts
+/// --write`). A list that is absent means "not known": tenantform assumes everything, as it does
+/// for a tenant without facts.
+#[derive(Debug, Clone, Default)]
+pub struct TenantFacts {
+    /// Service plans the tenant has (`subscribedSkus` service plan names, e.g. `AAD_PREMIUM`).
+    pub service_plans: Option<Vec<Sp<String>>>,
+    /// Application permissions granted to the deploying app (`Policy.ReadWrite.ConditionalAccess`).
+    pub permissions: Option<Vec<Sp<String>>>,
+}
+
+impl TenantFacts {
+    /// The declared service plans, if the tenant lists them.
+    pub fn plans(&self) -> Option<Vec<&str>> {
+        self.service_plans
+            .as_ref()
+            .map(|p| p.iter().map(|s| s.value.as_str()).collect())
+    }
+
+    /// The declared permissions, if the tenant lists them.
+    pub fn granted(&self) -> Option<Vec<&str>> {
+        self.permissions
+            .as_ref()
+            .map(|p| p.iter().map(|s| s.value.as_str()).collect())
+    }
+}
+
 /// A tenant.
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -356,6 +383,8 @@ pub struct Tenant {
     pub params: SpTable,
     /// Overrides.
     pub overrides: Vec<Override>,
+    /// `[tenant.facts]` (`None`: not declared; every licence and permission is assumed).
+    pub facts: Option<TenantFacts>,
     /// The `[[tenant]]` entry.
     pub span: Span,
     /// The entry had errors (its own diagnostics say which); it is not compiled.
@@ -419,6 +448,7 @@ fn is_param_name(s: &str) -> bool {
 
 pub mod controls;
 mod decode;
+mod facts;
 pub mod link;
 mod reader;
 
