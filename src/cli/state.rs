@@ -179,11 +179,19 @@ enum StateCommand {
         #[command(flatten)]
         project: ProjectArg,
     },
-    /// Bring a run (journal and before-images) from the store into .tenantform/, to read it
-    /// with `runs show` or `report`.
+    /// Bring runs (journal and before-images) from the store into .tenantform/ (or DIR), to
+    /// read them with `runs show` or `report` (`report --journals DIR`): the journals of the
+    /// shards of a fleet deployed from many runners or pods.
     Pull {
-        /// The run id.
-        run_id: String,
+        /// The run ids (none with --all).
+        #[arg(required_unless_present = "all")]
+        run_ids: Vec<String>,
+        /// Every run in the store.
+        #[arg(long, conflicts_with = "run_ids")]
+        all: bool,
+        /// Write them under DIR/runs/<run-id>/ instead of the project's .tenantform/runs/.
+        #[arg(long, value_name = "DIR")]
+        to: Option<std::path::PathBuf>,
         #[command(flatten)]
         project: ProjectArg,
     },
@@ -283,7 +291,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                 }
             }
         }
-        StateCommand::Pull { run_id, project } => {
+        StateCommand::Pull {
+            run_ids,
+            all,
+            to,
+            project,
+        } => {
             let store = match project_store(&project) {
                 Ok(s) => s,
                 Err(code) => return Ok(code),
@@ -292,25 +305,49 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                 out("state is local (.tenantform/): nothing to pull\n");
                 return Ok(exit::OK);
             }
-            match rt.block_on(state::run::fetch_run(&store, &project.project, &run_id)) {
-                Ok(Some(f)) => {
-                    out(&format!(
+            let work = match &to {
+                Some(dir) => state::LocalStore::at(dir),
+                None => state::LocalStore::new(&project.project),
+            };
+            let run_ids = if all {
+                match rt.block_on(state::run::list_runs(&store)) {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        err(&format!("error: {e}\n"));
+                        return Ok(exit::DEPLOY_FAILED);
+                    }
+                }
+            } else {
+                run_ids
+            };
+            let mut missing = Vec::new();
+            for run_id in &run_ids {
+                match rt.block_on(state::run::fetch_run_into(&store, &work, run_id)) {
+                    Ok(Some(f)) => out(&format!(
                         "run {run_id}: {} bytes of journal, {} before-images into {}\n",
                         f.journal_bytes,
                         f.before_images,
-                        state::run::local_journal(&project.project, &run_id).display()
-                    ));
-                    Ok(exit::OK)
-                }
-                Ok(None) => {
-                    err(&format!("error: no run {run_id} in {}\n", store.location()));
-                    Ok(exit::INVALID_INPUT)
-                }
-                Err(e) => {
-                    err(&format!("error: {e}\n"));
-                    Ok(exit::DEPLOY_FAILED)
+                        work.root().join("runs").join(run_id).display()
+                    )),
+                    Ok(None) => missing.push(run_id.clone()),
+                    Err(e) => {
+                        err(&format!("error: {e}\n"));
+                        return Ok(exit::DEPLOY_FAILED);
+                    }
                 }
             }
+            if run_ids.is_empty() {
+                out(&format!("no run in {}\n", store.location()));
+            }
+            if !missing.is_empty() {
+                err(&format!(
+                    "error: no run {} in {}\n",
+                    missing.join(", "),
+                    store.location()
+                ));
+                return Ok(exit::INVALID_INPUT);
+            }
+            Ok(exit::OK)
         }
     }
 }

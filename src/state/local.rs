@@ -39,6 +39,13 @@ impl LocalStore {
         }
     }
 
+    /// A store whose keys sit directly under `root` (`state pull --to DIR`).
+    pub fn at(root: &Path) -> LocalStore {
+        LocalStore {
+            root: root.to_path_buf(),
+        }
+    }
+
     /// `DIR/.tenantform`.
     pub fn root(&self) -> &Path {
         &self.root

@@ -375,10 +375,18 @@ pub async fn fetch_run(
     project_dir: &Path,
     run_id: &str,
 ) -> Result<Option<FetchedRun>, StateError> {
+    fetch_run_into(store, &LocalStore::new(project_dir), run_id).await
+}
+
+/// [`fetch_run`] into any folder laid out like `.tenantform/` (`runs/<run-id>/...` under it).
+pub async fn fetch_run_into(
+    store: &StateStore,
+    work: &LocalStore,
+    run_id: &str,
+) -> Result<Option<FetchedRun>, StateError> {
     if store.is_local() {
         return Ok(None);
     }
-    let work = LocalStore::new(project_dir);
     let Some(journal) = read_published_journal(store, run_id).await? else {
         return Ok(None);
     };

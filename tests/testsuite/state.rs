@@ -577,3 +577,104 @@ fn state_settings_errors_point_at_the_key() {
         .stderr_has("no credential for the Azure Blob state backend")
         .stderr_has("AZURE_STORAGE_SAS_TOKEN");
 }
+
+#[test]
+fn shards_on_separate_runners_publish_their_journals_and_report_merges_them() {
+    let Some(az) = Azurite::start() else { return };
+    let scale = 20.0;
+    let prefix = "shards";
+    let w = world(6, scale, Some((&az, prefix, 60)));
+    let store = az.store(prefix);
+    let mut owner: std::collections::BTreeMap<String, String> = Default::default();
+    for k in 1..=3 {
+        // Each shard on a fresh runner: the project's files, no .tenantform.
+        let runner = Project::empty();
+        for rel in ["tenantform.toml", "tenants/fleet.toml"] {
+            runner.file(rel, w.project.read(rel));
+        }
+        let before: BTreeSet<String> = block_on(tenantform::state::run::list_runs(&store))
+            .expect("runs")
+            .into_iter()
+            .collect();
+        let mut deploy = runner.cmd(&[
+            "deploy",
+            "--yes",
+            "--time-scale",
+            &scale.to_string(),
+            "--shard",
+            &format!("{k}/3"),
+        ]);
+        deploy
+            .env(FLEET_SECRET_ENV, &w.secret)
+            .env("AZURE_STORAGE_ACCOUNT_KEY", azurite::KEY);
+        let out = deploy.run();
+        assert!(out.code == 0, "shard {k}: {}", out.stderr);
+        if out.stderr.contains("no tenant selected") {
+            continue;
+        }
+        let after = block_on(tenantform::state::run::list_runs(&store)).expect("runs");
+        let new: Vec<&String> = after.iter().filter(|r| !before.contains(*r)).collect();
+        assert_eq!(new.len(), 1, "shard {k} published one run: {new:?}");
+        let journal = block_on(tenantform::state::run::read_published_journal(
+            &store, new[0],
+        ))
+        .expect("read")
+        .expect("published");
+        let first: Value = serde_json::from_str(
+            String::from_utf8_lossy(&journal)
+                .lines()
+                .next()
+                .expect("a record"),
+        )
+        .expect("json");
+        for t in first["tenants"].as_array().expect("run_started tenants") {
+            let previous = owner.insert(t.as_str().expect("id").to_string(), new[0].clone());
+            assert!(previous.is_none(), "tenant {t} in two shards");
+        }
+    }
+    assert_eq!(owner.len(), 6, "every tenant in some shard: {owner:?}");
+    // The reporting job: every shard's journal from the store, one dashboard.
+    let reporter = Project::empty();
+    reporter.file("tenantform.toml", w.project.read("tenantform.toml"));
+    reporter.file("tenants/fleet.toml", w.project.read("tenants/fleet.toml"));
+    let journals = reporter.path().join("journals");
+    let mut pull = reporter.cmd(&[
+        "state",
+        "pull",
+        "--all",
+        "--to",
+        journals.to_str().expect("utf-8"),
+    ]);
+    pull.env("AZURE_STORAGE_ACCOUNT_KEY", azurite::KEY);
+    let pulled = pull.run().success();
+    for run in owner.values() {
+        assert!(
+            pulled.stdout.contains(&format!("run {run}: ")),
+            "{}",
+            pulled.stdout
+        );
+    }
+    let site = reporter.path().join("site");
+    let mut report = reporter.cmd(&[
+        "report",
+        "--out",
+        site.to_str().expect("utf-8"),
+        "--journals",
+        journals.to_str().expect("utf-8"),
+    ]);
+    report.env("AZURE_STORAGE_ACCOUNT_KEY", azurite::KEY);
+    report.run().success();
+    for (tenant, run) in &owner {
+        let page = std::fs::read_to_string(site.join(format!("tenants/{tenant}.html")))
+            .expect("tenant page");
+        assert!(page.contains("in sync"), "{tenant}: {page}");
+        assert!(
+            page.contains(run.as_str()),
+            "{tenant} names its shard's run {run}"
+        );
+    }
+    // A run the store does not have is named.
+    let mut missing = reporter.cmd(&["state", "pull", "no-such-run"]);
+    missing.env("AZURE_STORAGE_ACCOUNT_KEY", azurite::KEY);
+    missing.run().code(1).stderr_has("no run no-such-run in");
+}
