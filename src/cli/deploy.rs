@@ -701,6 +701,10 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
     };
 
     if !args.yes {
+        // The plan shown is against the identity maps in the state store.
+        if let Err(code) = super::state::pull_identities(&fleet, &targets) {
+            return Ok(code);
+        }
         // Terraform's habit: show the plan, then ask.
         let run = make_run(
             fleet.clone(),

@@ -130,7 +130,7 @@ impl Holder {
 pub enum LockError {
     /// Another run holds it, and waiting (`--lock-timeout`) did not see it released.
     #[error(
-        "tenant {tenant} is locked by {}{}; it was not deployed. Wait for that run to finish, pass --lock-timeout to wait longer, or, if that run is dead, `tenantform state unlock {tenant} --force`",
+        "tenant {tenant} is locked by {}{}; this run did not write to it. Wait for that run to finish, pass --lock-timeout to wait longer, or, if that run is dead, `tenantform state unlock {tenant} --force`",
         holder.describe(),
         if waited.is_zero() { String::new() } else { format!(" (waited {}s)", waited.as_secs()) }
     )]
