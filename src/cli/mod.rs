@@ -27,6 +27,7 @@ mod runs;
 mod schema;
 mod sim;
 mod snapshot;
+mod state;
 mod sync;
 mod validate;
 
@@ -113,6 +114,9 @@ enum Command {
     Facts(facts::FactsArgs),
     /// Past deploy runs, read from their journals.
     Runs(runs::Args),
+    /// The project's run state ([state] in tenantform.toml): tenant locks (`state locks`,
+    /// `state unlock TENANT --force`) and runs kept in a remote store (`state pull RUN_ID`).
+    State(state::Args),
     /// Put every object a deploy run touched back as it was: updates reverted from the run's
     /// before-images, creates deleted (or kept), deletes re-created. Planned and confirmed
     /// like a deploy, journaled as its own run.
@@ -235,6 +239,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Facts(args) => facts::run(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Rollback(args) => rollback::run(args, today),
+        Command::State(args) => state::run(args),
         Command::Report(args) => report::run(args, today),
         Command::Evidence(args) => evidence::run(args, today),
         Command::Demo(args) => demo::run(args, today),

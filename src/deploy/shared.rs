@@ -57,6 +57,9 @@ pub struct DeployOptions {
     /// it is about to change or delete, written before the request is sent, for `rollback`.
     /// `None`: none are recorded (plans, drift, snapshots).
     pub before: Option<PathBuf>,
+    /// The run's state (`deploy`, `rollback`): each tenant's lock is taken before its first
+    /// write and released after its records are published. `None`: no locks (plans, drift).
+    pub state: Option<Arc<crate::state::RunState>>,
 }
 
 impl Default for DeployOptions {
@@ -73,6 +76,7 @@ impl Default for DeployOptions {
             evidence: false,
             only_drifted: false,
             before: None,
+            state: None,
         }
     }
 }

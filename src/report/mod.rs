@@ -133,6 +133,13 @@ pub enum Event<'a> {
         /// Name.
         name: &'a str,
     },
+    /// Another run holds a tenant's lock: this run waits for it (up to `--lock-timeout`).
+    LockWaiting {
+        /// Tenant id.
+        tenant: &'a str,
+        /// Who holds it and since when (`deploy run R on HOST (pid P) since T, ...`).
+        holder: &'a str,
+    },
     /// A resource now matches the bundle.
     ResourceApplied {
         /// Tenant id.

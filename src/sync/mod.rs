@@ -139,7 +139,43 @@ pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkRepor
             reports.push(not_run(name, format!("not run: tenant {id}: {e}")));
             continue;
         }
-        reports.push(apply::apply_link(&run.client, &by_id, name, steps, &observer).await);
+        // Both ends' locks for the length of the link's steps (in sorted order, so two runs
+        // never wait on each other), released after the steps' records are published.
+        let mut locked: Vec<&String> = Vec::new();
+        let mut lock_error = None;
+        if let Some(state) = &run.options.state {
+            let mut sorted: Vec<&String> = ends.iter().collect();
+            sorted.sort();
+            sorted.dedup();
+            for id in sorted {
+                let taken = state
+                    .begin_tenant(id, |holder| {
+                        run.emit(crate::report::Event::LockWaiting {
+                            tenant: id,
+                            holder: &holder.describe(),
+                        });
+                    })
+                    .await;
+                match taken {
+                    Ok(()) => locked.push(id),
+                    Err(e) => {
+                        lock_error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        match lock_error {
+            Some(e) => reports.push(not_run(name, format!("not run: {e}"))),
+            None => {
+                reports.push(apply::apply_link(&run.client, &by_id, name, steps, &observer).await)
+            }
+        }
+        if let Some(state) = &run.options.state {
+            for id in locked {
+                let _ = state.end_tenant(id).await;
+            }
+        }
     }
     reports.sort_by(|a, b| a.link.cmp(&b.link));
     reports

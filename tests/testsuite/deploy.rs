@@ -85,7 +85,7 @@ impl World {
     }
 
     /// Every collection object of every tenant is unique by its kind's match key.
-    fn assert_no_duplicates(&self) {
+    pub(crate) fn assert_no_duplicates(&self) {
         for (i, _) in self.sim.handle.tenants().iter().enumerate() {
             let objects = self.objects(i);
             for kind in tenantform::kinds::all() {
@@ -112,6 +112,14 @@ impl World {
                 );
             }
         }
+    }
+
+    /// `plan` (given as a command) finds nothing to do and no object exists twice.
+    pub(crate) fn converged_with(&self, plan: &mut Cmd) {
+        plan.run()
+            .code(0)
+            .stdout_has("0 to create, 0 to update, 0 to adopt");
+        self.assert_no_duplicates();
     }
 
     fn runs(&self) -> Vec<PathBuf> {
@@ -736,14 +744,7 @@ fn unusable_credentials_identity_maps_and_arguments_are_clear_errors() {
     w.deploy(&["--max-failure-rate", "2"])
         .code(64)
         .stderr_has("between 0 and 1");
-    // Another deploy holds the project's lock.
-    let lock =
-        std::fs::File::create(w.project.path().join(".tenantform/deploy.lock")).expect("lock file");
-    lock.lock().expect("locked");
-    w.deploy(&[])
-        .code(1)
-        .stderr_has("another tenantform deploy is running on this project");
-    drop(lock);
+    // (Another run holding a tenant's lock: tests/testsuite/state.rs.)
 }
 
 #[test]

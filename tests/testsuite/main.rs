@@ -1,6 +1,7 @@
 //! The one integration-test binary (one binary links once: much faster on two cores than a
 //! binary per file). Modules per feature; `harness` is the fluent runner they share.
 
+mod azurite;
 mod cli;
 mod compile;
 mod completions;
@@ -29,5 +30,6 @@ mod sim_clients;
 mod sim_graph;
 mod sim_state;
 mod sim_support;
+mod state;
 mod sync;
 mod valid;

@@ -95,6 +95,11 @@ pub struct ProjectConfig {
     /// `[deploy] require_approved_plan`: deploy applies only a plan file whose hash is approved
     /// (`--approved-hash`, or listed in `.tenantform/approved-plans`).
     pub require_approved_plan: bool,
+    /// `[state]`: where run state lives and how long a lock's lease is.
+    pub state: StateSettings,
+    /// Values that must never be quoted back (a credential written in the file): masked in
+    /// the source map before any diagnostic is shown.
+    pub masked: Vec<Span>,
 }
 
 /// The scalar types a parameter (or a list's items) can have.
@@ -451,8 +456,10 @@ mod decode;
 mod facts;
 pub mod link;
 mod reader;
+pub mod state;
 
 pub use decode::{
     TenantLocation, decode_baseline, decode_project, decode_tenant_at, decode_tenants,
     decode_tenants_each,
 };
+pub use state::{AzureBlobSettings, StateBackend, StateSettings};
