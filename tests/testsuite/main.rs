@@ -25,5 +25,6 @@ mod sim_clients;
 mod sim_graph;
 mod sim_state;
 mod sim_support;
+mod sim_tcm;
 mod sync;
 mod valid;

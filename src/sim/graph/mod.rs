@@ -25,6 +25,7 @@ pub(crate) mod directory;
 mod provisioning;
 pub(crate) mod sync;
 mod targets;
+pub(crate) mod tcm;
 mod write;
 
 /// A group of the tenant by id (lower case), as stored.
