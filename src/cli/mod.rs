@@ -18,6 +18,7 @@ mod export;
 mod import;
 mod init;
 mod kinds;
+mod monitors;
 mod output;
 mod render;
 mod report;
@@ -103,6 +104,9 @@ enum Command {
     /// Cross-tenant synchronization links: `sync status` reads each link's job in its source
     /// tenant (state, last cycle, users synchronized, quarantine).
     Sync(sync::Args),
+    /// Microsoft's Tenant Configuration Management monitors from the same baselines:
+    /// `monitors plan` compares, `monitors deploy` creates or updates them (by displayName).
+    Monitors(monitors::Args),
     /// Write a baseline that reproduces a live tenant (a golden tenant → the fleet's baseline):
     /// its objects through the importer's cleaning and id mapping. Reads Graph, writes nothing
     /// to it.
@@ -227,6 +231,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Drift(args) => drift::run_drift(args, today),
         Command::Snapshot(args) => snapshot::run_snapshot(args, today),
         Command::Sync(args) => sync::run(args, today),
+        Command::Monitors(args) => monitors::run(args, today),
         Command::Export(args) => export::run_export(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Rollback(args) => rollback::run(args, today),

@@ -30,6 +30,7 @@ pub mod approval;
 pub mod export;
 pub mod fleet;
 pub mod identity;
+pub mod monitors;
 pub mod rollback;
 pub mod scheduler;
 pub mod shared;
