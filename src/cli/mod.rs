@@ -19,6 +19,7 @@ mod facts;
 mod import;
 mod init;
 mod kinds;
+mod monitors;
 mod output;
 mod render;
 mod report;
@@ -105,6 +106,9 @@ enum Command {
     /// Cross-tenant synchronization links: `sync status` reads each link's job in its source
     /// tenant (state, last cycle, users synchronized, quarantine).
     Sync(sync::Args),
+    /// Microsoft's Tenant Configuration Management monitors from the same baselines:
+    /// `monitors plan` compares, `monitors deploy` creates or updates them (by displayName).
+    Monitors(monitors::Args),
     /// Write a baseline that reproduces a live tenant (a golden tenant → the fleet's baseline):
     /// its objects through the importer's cleaning and id mapping. Reads Graph, writes nothing
     /// to it.
@@ -235,6 +239,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Drift(args) => drift::run_drift(args, today),
         Command::Snapshot(args) => snapshot::run_snapshot(args, today),
         Command::Sync(args) => sync::run(args, today),
+        Command::Monitors(args) => monitors::run(args, today),
         Command::Export(args) => export::run_export(args, today),
         Command::Facts(args) => facts::run(args, today),
         Command::Runs(args) => runs::run(args),

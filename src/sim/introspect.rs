@@ -15,6 +15,7 @@
 //! - `POST /_sim/tenants/{id}/sync/run`: run a provisioning cycle of every started job now
 //! - `PUT /_sim/tenants/{id}/service-plans` `{"withdrawn":["AAD_PREMIUM_P2"]}`: turn service
 //!   plans off in the tenant's licences (`GET /subscribedSkus` shows them `Disabled`)
+//! - `POST /_sim/tenants/{id}/monitors/run`: run every TCM configuration monitor of the tenant now
 //! - `GET /_sim/config`: base URL, client id, tenant count, options
 //! - `POST /_sim/tenants/{id}/portal` `{"method":"PATCH","path":"/v1.0/...","body":{...},
 //!   "user":"admin@contoso.example"}`: make a change as an administrator in the portal would
@@ -284,6 +285,13 @@ pub(crate) fn handle(
             }
             None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
         },
+        ("POST", ["_sim", "tenants", id, "monitors", "run"]) => match app.tenant(id) {
+            Some(tenant) => {
+                let monitors = crate::sim::graph::tcm::run_all(app, tenant);
+                Reply::json(200, json!({ "monitorsRun": monitors }).to_string())
+            }
+            None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
+        },
         ("GET", ["_sim", "config"]) => Reply::json(
             200,
             json!({
@@ -304,7 +312,7 @@ pub(crate) fn handle(
         (_, ["_sim", ..]) => Reply::error(
             404,
             "NotFound",
-            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, PUT /_sim/tenants/{id}/service-plans, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}.",
+            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, PUT /_sim/tenants/{id}/service-plans, /_sim/tenants/{id}/monitors/run, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}.",
         ),
         _ => Reply::error(404, "NotFound", "Not found."),
     };

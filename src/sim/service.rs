@@ -426,11 +426,15 @@ impl App {
         let synchronization = (target.is_err() && directory.is_none() && pim.is_none())
             .then(|| crate::sim::graph::sync::resolve(request.path))
             .flatten();
+        let tcm =
+            (target.is_err() && directory.is_none() && pim.is_none() && synchronization.is_none())
+                .then(|| crate::sim::graph::tcm::resolve(request.version, request.path))
+                .flatten();
         let write = request.method != "GET";
         let class = match (&target, &directory) {
             (Ok(t), _) => Some(t.kind().throttle),
             (Err(_), Some(d)) => Some(d.throttle()),
-            (Err(_), None) => (synchronization.is_some() || pim.is_some())
+            (Err(_), None) => (synchronization.is_some() || pim.is_some() || tcm.is_some())
                 .then_some(crate::kinds::ThrottleClass::Identity),
         };
         let path_only = request.path;
@@ -458,6 +462,12 @@ impl App {
             let allowed = has_role(claims, pim.permission());
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.pim(pim)
+            });
+        }
+        if let Some(tcm) = tcm {
+            let allowed = tcm.permitted(write, &claims.roles);
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.tcm(tcm)
             });
         }
         if let Some(directory) = directory {

@@ -293,6 +293,8 @@ pub(crate) struct TenantState {
     pub(crate) audit: Vec<crate::sim::audit::Entry>,
     /// Users, memberships and cross-tenant synchronization (see `graph/sync.rs`).
     pub(crate) sync: crate::sim::graph::sync::SyncState,
+    /// Tenant Configuration Management monitors, results and drifts (see `graph/tcm.rs`).
+    pub(crate) tcm: crate::sim::graph::tcm::TcmState,
 }
 
 impl TenantState {
@@ -303,6 +305,7 @@ impl TenantState {
             next_object: 0,
             audit: Vec::new(),
             sync: Default::default(),
+            tcm: Default::default(),
         }
     }
 
@@ -539,6 +542,7 @@ pub(crate) fn consented_permissions() -> Vec<&'static str> {
         )
         .chain(crate::sim::graph::DIRECTORY_PERMISSIONS.iter().copied())
         .chain(crate::kinds::needs::FACTS_READ_PERMISSIONS.iter().copied())
+        .chain(crate::sim::graph::tcm::PERMISSIONS.iter().copied())
         .chain(
             kinds::LINK_KINDS
                 .iter()

@@ -30,6 +30,7 @@ mod sim_clients;
 mod sim_graph;
 mod sim_state;
 mod sim_support;
+mod sim_tcm;
 mod state;
 mod sync;
 mod valid;

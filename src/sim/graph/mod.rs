@@ -29,6 +29,7 @@ mod policies;
 mod provisioning;
 pub(crate) mod sync;
 mod targets;
+pub(crate) mod tcm;
 mod write;
 
 /// A group of the tenant by id (lower case), as stored.
