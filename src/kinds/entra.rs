@@ -119,6 +119,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "authenticationMethodsPolicy",
@@ -151,6 +152,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         }],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "authorizationPolicy",
@@ -183,6 +185,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "conditionalAccessPolicy",
@@ -251,6 +254,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[KindLint::ConditionalAccessLockout],
+        read_expand: None,
     },
     Kind {
         name: "crossTenantAccessPolicyDefault",
@@ -280,6 +284,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "crossTenantAccessPolicyPartner",
@@ -309,6 +314,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "crossTenantIdentitySyncPolicyPartner",
@@ -338,6 +344,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "group",
@@ -391,6 +398,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "identitySecurityDefaultsEnforcementPolicy",
@@ -420,6 +428,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "namedLocation",
@@ -457,5 +466,6 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
 ];

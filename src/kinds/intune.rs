@@ -87,6 +87,7 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "configurationPolicyAssignment",
@@ -119,6 +120,7 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "deviceCompliancePolicy",
@@ -164,6 +166,9 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             null_equals_empty: true,
         },
         lints: &[KindLint::ComplianceBlockAction],
+        // Graph leaves the scheduled actions (and, nested, their configurations) out of a GET
+        // unless both levels are expanded (the Intune docs' "Get deviceCompliancePolicy").
+        read_expand: Some("scheduledActionsForRule($expand=scheduledActionConfigurations)"),
     },
     Kind {
         name: "deviceCompliancePolicyAssignment",
@@ -196,6 +201,7 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "deviceConfiguration",
@@ -225,6 +231,7 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "deviceConfigurationAssignment",
@@ -257,5 +264,6 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
 ];

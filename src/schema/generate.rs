@@ -1733,6 +1733,7 @@ mod tests {
                 null_equals_empty: true,
             },
             lints: &[],
+            read_expand: None,
         }
     }
 
