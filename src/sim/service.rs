@@ -59,6 +59,10 @@ pub(crate) struct App {
     pub(crate) faults: Faults,
     /// Faults queued by `POST /_sim/faults` (used before drawing).
     pub(crate) forced_faults: Mutex<VecDeque<Fault>>,
+    /// Milliseconds every Graph HTTP request waits before it is answered, on top of the
+    /// configured latency (`POST /_sim/stall`; 0: none): a slow service, so a test can land a
+    /// kill in the middle of a run.
+    pub(crate) stall_ms: std::sync::atomic::AtomicU64,
     /// The app registration and token signer.
     pub(crate) issuer: Issuer,
     /// The request log.
@@ -264,6 +268,7 @@ impl App {
             throttle: parts.throttle,
             faults: parts.faults,
             forced_faults: Mutex::new(VecDeque::new()),
+            stall_ms: std::sync::atomic::AtomicU64::new(0),
             issuer: parts.issuer,
             log,
             wall_start_ms,
@@ -308,6 +313,7 @@ impl App {
         if let Ok(mut forced) = self.forced_faults.lock() {
             forced.clear();
         }
+        self.stall_ms.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The next fault: one queued by `/_sim/faults`, else a seeded draw.
@@ -615,7 +621,8 @@ impl App {
                 return self.finish_and_log(&ids, method, &full_path, None, outcome);
             }
         };
-        let latency = self.faults.latency();
+        let stall = self.stall_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let latency = self.faults.latency() + std::time::Duration::from_millis(stall);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
