@@ -272,6 +272,8 @@ pub(crate) fn handle(
                 "latencyMs": app.config.latency_ms,
                 "faultRate": app.config.fault_rate,
                 "replicationDelayMs": app.config.replication_delay_ms,
+                "auditDelayS": app.config.audit_delay.as_secs_f64(),
+                "auditRetentionDays": app.config.audit_retention.as_secs_f64() / crate::sim::DAY_S as f64,
                 "tokenLifetimeS": app.config.token_lifetime_s,
                 "throttling": app.config.throttling,
                 "pageSize": app.config.page_size,

@@ -112,6 +112,17 @@ pub struct SimConfig {
     pub replication_delay_ms: u64,
     /// Lifetime of issued tokens in seconds (`expires_in`, default 3599).
     pub token_lifetime_s: u64,
+    /// How long an audit entry takes to appear in the audit logs after its change, in Graph
+    /// time (divided by `time_scale`, like the throttling windows; Graph: minutes, up to an
+    /// hour; default 0 here, `tenantform sim --audit-delay` defaults to 10 s).
+    pub audit_delay: Duration,
+    /// How long the directory audit log keeps an entry, in Graph time (divided by
+    /// `time_scale`): Entra keeps 7 days on Free, 30 on P1/P2 (default 30 days). Intune's
+    /// audit events are kept a year.
+    pub audit_retention: Duration,
+    /// Per-tenant directory audit retention, as (tenant index, retention), over
+    /// `audit_retention` (a Free tenant among P1 ones: 7 days).
+    pub audit_retention_by_tenant: Vec<(usize, Duration)>,
     /// Seed of tenant ids, object ids, fault draws and batch orders (default 0).
     pub seed: u64,
     /// Load state from here on start and save it here on shutdown (default none).
@@ -135,6 +146,12 @@ pub struct SimConfig {
     pub fault_mix: faults::FaultMix,
 }
 
+/// Seconds in a day (audit retention).
+pub const DAY_S: u64 = 24 * 60 * 60;
+
+/// How long Intune keeps its audit events (drift-facts.md section 2: a year).
+pub const INTUNE_AUDIT_RETENTION: Duration = Duration::from_secs(365 * DAY_S);
+
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
@@ -148,6 +165,9 @@ impl Default for SimConfig {
             fault_rate: 0.0,
             replication_delay_ms: 0,
             token_lifetime_s: 3599,
+            audit_delay: Duration::ZERO,
+            audit_retention: Duration::from_secs(30 * DAY_S),
+            audit_retention_by_tenant: Vec::new(),
             seed: 0,
             state_dir: None,
             throttling: true,

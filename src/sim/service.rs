@@ -575,6 +575,28 @@ impl App {
                 "Insufficient privileges to complete the operation.",
             ));
         }
+        // Graph time → the simulator's clock: divided by the time scale, like throttling.
+        let scaled = |d: std::time::Duration| {
+            (d.as_secs_f64() * 1000.0 / self.config.time_scale.max(1e-9)).min(i64::MAX as f64 / 4.0)
+                as i64
+        };
+        let retention = if intune {
+            crate::sim::INTUNE_AUDIT_RETENTION
+        } else {
+            self.config
+                .audit_retention_by_tenant
+                .iter()
+                .rev()
+                .find(|(index, _)| *index == tenant.index)
+                .map_or(self.config.audit_retention, |(_, r)| *r)
+        };
+        let window = audit::Window {
+            now_ms: self.now_ms(),
+            delay_ms: scaled(self.config.audit_delay),
+            retention_ms: scaled(retention),
+        };
+        // Entries past the retention are filtered out, not dropped: entry ids count the
+        // tenant's entries, so the log keeps them (reads never see them again).
         let state = tenant.lock();
         let reply = match log {
             AuditLog::DirectoryAudits(None) | AuditLog::IntuneEvents(None) => {
@@ -584,10 +606,10 @@ impl App {
                     request.version.segment(),
                     request.path
                 );
-                audit::list(&state.audit, intune, request.query, &base)
+                audit::list(&state.audit, intune, request.query, &base, &window)
             }
             AuditLog::DirectoryAudits(Some(id)) | AuditLog::IntuneEvents(Some(id)) => {
-                audit::get(&state.audit, intune, id)
+                audit::get(&state.audit, intune, id, &window)
             }
         };
         plain(reply)
