@@ -7,6 +7,7 @@ mod completions;
 mod deploy;
 mod drift;
 mod export;
+mod fuzz_corpus;
 mod harness;
 mod import;
 mod injection;
