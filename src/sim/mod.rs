@@ -256,6 +256,15 @@ fn validate_config(config: &SimConfig) -> Result<(), SimError> {
     if config.token_lifetime_s == 0 {
         return bad("--token-lifetime-s must be at least 1".into());
     }
+    for (index, retention) in &config.audit_retention_by_tenant {
+        if *index >= config.tenants {
+            return bad(format!(
+                "--audit-retention {index}:{}: tenant index {index} is out of range (0..{})",
+                retention.as_secs() / DAY_S,
+                config.tenants
+            ));
+        }
+    }
     let known = state::consented_permissions();
     for (index, permission) in &config.withdrawn {
         if *index >= config.tenants {
