@@ -314,6 +314,18 @@ mod tests {
     }
 
     #[test]
+    fn compliance_policies_are_read_with_their_scheduled_actions_expanded() {
+        let compliance = crate::kinds::by_name("deviceCompliancePolicy").expect("kind");
+        assert_eq!(
+            collection_path(compliance),
+            "/deviceManagement/deviceCompliancePolicies?$expand=scheduledActionsForRule%28%24expand%3DscheduledActionConfigurations%29"
+        );
+        assert!(with_read_expand(compliance, "/x?$top=5").starts_with("/x?$top=5&$expand="));
+        let ca = crate::kinds::by_name("conditionalAccessPolicy").expect("kind");
+        assert_eq!(collection_path(ca), ca.path);
+    }
+
+    #[test]
     fn a_path_resolves_only_when_every_id_is_known() {
         let bundle = crate::live::plan::tests::minimal_bundle();
         let mut op = bundle.bundle().operations[0].clone();
