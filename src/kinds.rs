@@ -234,6 +234,12 @@ pub struct Kind {
     pub normalization: Normalization,
     /// Semantic lints beyond the schema.
     pub lints: &'static [KindLint],
+    /// The `$expand` option a read of this kind's objects must send to get the whole object:
+    /// navigation properties Graph keeps but leaves out of a plain GET (a compliance policy's
+    /// `scheduledActionsForRule` and, nested, their `scheduledActionConfigurations`). Plan,
+    /// drift, snapshot and export read with it; the simulator hides the same properties
+    /// without it.
+    pub read_expand: Option<&'static str>,
 }
 
 /// Actions that replace a set on a parent object, and the parent's navigation property that

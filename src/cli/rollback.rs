@@ -318,6 +318,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             &run,
             t,
             done.get(&t.tenant).unwrap_or(&empty),
+            args.resume.is_some(),
         ));
         journal.append(Entry::TenantFinished {
             tenant: t.tenant.clone(),

@@ -605,10 +605,16 @@ async fn find_existing(
 /// Apply a tenant's rollback steps, except those in `done` (finished by an earlier attempt of
 /// the same rollback). Each step goes to the journal as `applied` (reverted, recreated,
 /// removed); the identity map learns re-created ids and forgets deleted objects.
+///
+/// `resumed`: an earlier attempt was interrupted (killed), so a step it sent may have landed
+/// after its last journal entry. Before a revert or a delete the object is read: one already
+/// as it was before the run is not written again, one already gone is not deleted again (a
+/// re-create finds an object the attempt made by its match key, as always).
 pub async fn apply_tenant(
     run: &Run,
     rollback: &TenantRollback,
     done: &BTreeSet<String>,
+    resumed: bool,
 ) -> TenantReport {
     let fleet = &*run.fleet;
     let tenant = &rollback.tenant;
@@ -767,6 +773,14 @@ pub async fn apply_tenant(
                         }
                         body
                     };
+                    if resumed {
+                        let get = request(key, kind, "GET", image.path.clone(), None);
+                        let live = run.client.send(&session, &get, &observer).await?;
+                        if crate::live::normalize::diff(kind, &body, &live.body).is_empty() {
+                            // Reverted by the interrupted attempt, after its last journal entry.
+                            return Ok(Some(("reverted", image.object_id.clone(), kind.name)));
+                        }
+                    }
                     let mut put = request(key, kind, method, image.path.clone(), Some(&body));
                     put.references_new_object = new_ids
                         .values()
@@ -778,17 +792,29 @@ pub async fn apply_tenant(
                     kind, object_id, ..
                 } => {
                     let kind = kind_of(kind)?;
-                    let delete = request(
-                        key,
-                        kind,
-                        "DELETE",
-                        format!("{}/{object_id}", kind.path),
-                        None,
-                    );
-                    match run.client.send(&session, &delete, &observer).await {
-                        Ok(_) => {}
-                        Err(e) if e.status() == Some(404) => {}
-                        Err(e) => return Err(e.into()),
+                    let path = format!("{}/{object_id}", kind.path);
+                    // Deleted by the interrupted attempt, after its last journal entry: gone.
+                    let gone = resumed
+                        && match run
+                            .client
+                            .send(
+                                &session,
+                                &request(key, kind, "GET", path.clone(), None),
+                                &observer,
+                            )
+                            .await
+                        {
+                            Ok(_) => false,
+                            Err(e) if e.status() == Some(404) => true,
+                            Err(e) => return Err(e.into()),
+                        };
+                    if !gone {
+                        let delete = request(key, kind, "DELETE", path, None);
+                        match run.client.send(&session, &delete, &observer).await {
+                            Ok(_) => {}
+                            Err(e) if e.status() == Some(404) => {}
+                            Err(e) => return Err(e.into()),
+                        }
                     }
                     store.forget(key)?;
                     Ok(Some(("removed", Some(object_id.clone()), kind.name)))

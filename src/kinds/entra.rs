@@ -146,6 +146,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["Policy.ReadWrite.ConditionalAccess"],
         licences: &[ENTRA_ID_P1],
+        read_expand: None,
         schema: SchemaSpec {
             id: "authenticationStrengthPolicy",
             root_type: "authenticationStrengthPolicy",
@@ -189,6 +190,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["Policy.ReadWrite.ConsentRequest"],
         licences: &[],
+        read_expand: None,
         schema: SchemaSpec {
             id: "adminConsentRequestPolicy",
             root_type: "adminConsentRequestPolicy",
@@ -232,6 +234,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["GroupSettings.ReadWrite.All"],
         licences: &[],
+        read_expand: None,
         schema: SchemaSpec {
             id: "directorySetting",
             root_type: "groupSetting",
@@ -264,6 +267,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["Policy.ReadWrite.ApplicationConfiguration"],
         licences: &[],
+        read_expand: None,
         schema: SchemaSpec {
             id: "tenantAppManagementPolicy",
             root_type: "tenantAppManagementPolicy",
@@ -304,6 +308,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["Policy.ReadWrite.ApplicationConfiguration"],
         licences: &[],
+        read_expand: None,
         schema: SchemaSpec {
             id: "appManagementPolicy",
             root_type: "appManagementPolicy",
@@ -341,6 +346,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["Policy.ReadWrite.AuthenticationFlows"],
         licences: &[],
+        read_expand: None,
         schema: SchemaSpec {
             id: "authenticationFlowsPolicy",
             root_type: "authenticationFlowsPolicy",
@@ -374,6 +380,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["Policy.ReadWrite.DeviceConfiguration"],
         licences: &[],
+        read_expand: None,
         schema: SchemaSpec {
             id: "deviceRegistrationPolicy",
             root_type: "deviceRegistrationPolicy",
@@ -430,6 +437,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["Policy.ReadWrite.ExternalIdentities"],
         licences: &[],
+        read_expand: None,
         schema: SchemaSpec {
             id: "externalIdentitiesPolicy",
             root_type: "externalIdentitiesPolicy",
@@ -520,6 +528,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "authenticationMethodsPolicy",
@@ -552,6 +561,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         }],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "authorizationPolicy",
@@ -584,6 +594,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "conditionalAccessPolicy",
@@ -652,6 +663,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[KindLint::ConditionalAccessLockout],
+        read_expand: None,
     },
     Kind {
         name: "crossTenantAccessPolicyDefault",
@@ -681,6 +693,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "crossTenantAccessPolicyPartner",
@@ -710,6 +723,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "crossTenantIdentitySyncPolicyPartner",
@@ -739,6 +753,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "group",
@@ -792,6 +807,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "identitySecurityDefaultsEnforcementPolicy",
@@ -821,6 +837,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "namedLocation",
@@ -858,6 +875,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     // --- Domains and PIM role settings (issue 13, part B) ---
     Kind {
@@ -875,6 +893,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["Domain.ReadWrite.All"],
         licences: &[],
+        read_expand: None,
         schema: SchemaSpec {
             id: "domain",
             root_type: "domain",
@@ -918,6 +937,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["RoleManagementPolicy.ReadWrite.Directory"],
         licences: &[ENTRA_ID_P2],
+        read_expand: None,
         schema: SchemaSpec {
             id: "unifiedRoleManagementPolicy",
             root_type: "unifiedRoleManagementPolicyAssignment",
@@ -971,6 +991,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             "Application.Read.All",
         ],
         licences: &[ENTRA_ID_P1],
+        read_expand: None,
         // The beta type mappings carry names only: the policy's own properties are checked,
         // the values inside `conditions`, `grantControls` and `sessionControls` are not.
         schema: SchemaSpec {
@@ -1038,6 +1059,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         throttle: ThrottleClass::Identity,
         permissions: &["Policy.ReadWrite.B2BManagementPolicy"],
         licences: &[],
+        read_expand: None,
         schema: SchemaSpec {
             id: "b2bManagementPolicy",
             root_type: "b2bManagementPolicy",

@@ -144,6 +144,7 @@ const fn intune_collection(
         throttle: ThrottleClass::Intune,
         permissions,
         licences: &[INTUNE],
+        read_expand: None,
         schema,
         ref_slots: &[],
         normalization: Normalization {
@@ -186,6 +187,7 @@ const fn parent_action(
         throttle: ThrottleClass::Intune,
         permissions,
         licences: &[INTUNE],
+        read_expand: None,
         schema: SchemaSpec {
             id: name,
             root_type,
@@ -265,6 +267,7 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "configurationPolicyAssignment",
@@ -297,6 +300,7 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "deviceCompliancePolicy",
@@ -342,6 +346,9 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             null_equals_empty: true,
         },
         lints: &[KindLint::ComplianceBlockAction],
+        // Graph leaves the scheduled actions (and, nested, their configurations) out of a GET
+        // unless both levels are expanded (the Intune docs' "Get deviceCompliancePolicy").
+        read_expand: Some("scheduledActionsForRule($expand=scheduledActionConfigurations)"),
     },
     Kind {
         name: "deviceCompliancePolicyAssignment",
@@ -374,6 +381,7 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "deviceConfiguration",
@@ -403,6 +411,7 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "deviceConfigurationAssignment",
@@ -435,6 +444,7 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         ref_slots: &[RefSlot {

@@ -133,6 +133,7 @@ const fn link_kind(
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     }
 }
 

@@ -37,9 +37,22 @@ fn read_request(label: String, kind: &'static Kind, path: String) -> Request {
     Request::get(label, kind.api_version, path, kind.throttle)
 }
 
-/// The collection path of a kind (its registry path; collection kinds have no parameters).
-fn collection_path(kind: &Kind) -> &str {
-    kind.path
+/// The collection path of a kind (its registry path; collection kinds have no parameters),
+/// with the kind's `$expand` when Graph leaves part of its objects out of a plain GET.
+pub fn collection_path(kind: &Kind) -> String {
+    with_read_expand(kind, kind.path)
+}
+
+/// `path` with `kind`'s read `$expand` (percent-encoded) appended, if it has one.
+pub fn with_read_expand(kind: &Kind, path: &str) -> String {
+    match kind.read_expand {
+        Some(expand) => {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let encoded: String = form_urlencoded::byte_serialize(expand.as_bytes()).collect();
+            format!("{path}{separator}$expand={encoded}")
+        }
+        None => path.to_string(),
+    }
 }
 
 /// Reads for the objects that exist before anything is created.
@@ -58,17 +71,17 @@ fn first_reads(operations: &[Operation]) -> Vec<(Slot, Request)> {
                     listed.push(kind.name);
                     reads.push((
                         Slot::Collection(kind),
-                        read_request(
-                            format!("read:{}", kind.name),
-                            kind,
-                            collection_path(kind).to_string(),
-                        ),
+                        read_request(format!("read:{}", kind.name), kind, collection_path(kind)),
                     ));
                 }
             }
             Shape::Singleton | Shape::FixedMember | Shape::Child => reads.push((
                 Slot::Path(op.path.clone()),
-                read_request(format!("read:{}", op.key), kind, op.path.clone()),
+                read_request(
+                    format!("read:{}", op.key),
+                    kind,
+                    with_read_expand(kind, &op.path),
+                ),
             )),
             Shape::QueriedItems(_) => reads.push((
                 Slot::First(op.path.clone()),
@@ -293,7 +306,7 @@ pub async fn find_by_match_key(
             read_request(
                 format!("reconcile:{}", op.key),
                 op.kind,
-                collection_path(op.kind).to_string(),
+                collection_path(op.kind),
             ),
         )]
     };
@@ -372,6 +385,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn compliance_policies_are_read_with_their_scheduled_actions_expanded() {
+        let compliance = crate::kinds::by_name("deviceCompliancePolicy").expect("kind");
+        assert_eq!(
+            collection_path(compliance),
+            "/deviceManagement/deviceCompliancePolicies?$expand=scheduledActionsForRule%28%24expand%3DscheduledActionConfigurations%29"
+        );
+        assert!(with_read_expand(compliance, "/x?$top=5").starts_with("/x?$top=5&$expand="));
+        let ca = crate::kinds::by_name("conditionalAccessPolicy").expect("kind");
+        assert_eq!(collection_path(ca), ca.path);
     }
 
     #[test]

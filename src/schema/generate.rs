@@ -2002,6 +2002,7 @@ mod tests {
                 null_equals_empty: true,
             },
             lints: &[],
+            read_expand: None,
         }
     }
 

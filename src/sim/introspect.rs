@@ -9,6 +9,8 @@
 //! - `POST /_sim/reset`: every tenant back to its birth state; log and buckets cleared
 //! - `POST /_sim/faults` `{"next":["500","503","503-retry-after","504","dropped-connection","lost-response"]}`:
 //!   answer the next Graph requests with these faults, in order
+//! - `POST /_sim/stall` `{"ms": N}`: every Graph request waits N ms (wall time, not scaled)
+//!   before it is answered, until set to 0 or reset: a slow service, to kill a client mid-run
 //! - `POST /_sim/tenants/{id}/users` `{"userPrincipalName","displayName","department",
 //!   "groups":[id or uniqueName]}`: seed a user (and its group memberships); 201 with the user
 //! - `DELETE /_sim/tenants/{id}/groups/{group}/members/{user}`: take a user out of a group
@@ -225,6 +227,22 @@ pub(crate) fn handle(
                 None => Reply::json(200, app.log.to_json(None, &ids_of).to_string()),
             }
         }
+        ("POST", ["_sim", "stall"]) => {
+            match serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("ms").and_then(Value::as_u64))
+            {
+                Some(ms) if ms <= 600_000 => {
+                    app.stall_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+                    Reply::empty(204)
+                }
+                _ => Reply::error(
+                    400,
+                    "BadRequest",
+                    "Expected {\"ms\": N} with N from 0 to 600000.".to_string(),
+                ),
+            }
+        }
         ("POST", ["_sim", "reset"]) => {
             app.reset();
             Reply::empty(204)
@@ -303,6 +321,8 @@ pub(crate) fn handle(
                 "latencyMs": app.config.latency_ms,
                 "faultRate": app.config.fault_rate,
                 "replicationDelayMs": app.config.replication_delay_ms,
+                "auditDelayS": app.config.audit_delay.as_secs_f64(),
+                "auditRetentionDays": app.config.audit_retention.as_secs_f64() / crate::sim::DAY_S as f64,
                 "tokenLifetimeS": app.config.token_lifetime_s,
                 "throttling": app.config.throttling,
                 "pageSize": app.config.page_size,

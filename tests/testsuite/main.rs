@@ -10,6 +10,7 @@ mod drift;
 mod evidence;
 mod export;
 mod facts;
+mod fuzz_corpus;
 mod harness;
 mod import;
 mod injection;

@@ -66,6 +66,31 @@ const HIDDEN_ON_GET: &[(&str, &str)] = &[
     ("iosManagedAppProtection", "apps"),
 ];
 
+/// Navigation properties inside a hidden property's items that Graph returns only when the
+/// hidden property's own `$expand` names them: `$expand=scheduledActionsForRule` gives the
+/// rules without their `scheduledActionConfigurations`;
+/// `scheduledActionsForRule($expand=scheduledActionConfigurations)` gives both.
+const NESTED_HIDDEN: &[(&str, &str)] =
+    &[("scheduledActionsForRule", "scheduledActionConfigurations")];
+
+/// `items` (a hidden property's value) without the nested navigation properties `expanded`
+/// does not name.
+fn without_unexpanded(property: &str, expanded: &[String], mut items: Value) -> Value {
+    for (_, nested) in NESTED_HIDDEN.iter().filter(|(p, _)| *p == property) {
+        if expanded.iter().any(|e| e.eq_ignore_ascii_case(nested)) {
+            continue;
+        }
+        if let Value::Array(items) = &mut items {
+            for item in items {
+                if let Value::Object(map) = item {
+                    map.remove(*nested);
+                }
+            }
+        }
+    }
+    items
+}
+
 /// Directory-object relationships a kind can `$expand`; the simulator keeps no members or
 /// owners, so they expand to an empty collection.
 const EXPANDABLE_RELATIONSHIPS: &[(&str, &str)] = &[("group", "members"), ("group", "owners")];
@@ -330,7 +355,7 @@ impl Call<'_> {
         let Value::Object(mut map) = value else {
             return Ok(object.text());
         };
-        for name in &self.query.expand {
+        for (i, name) in self.query.expand.iter().enumerate() {
             let hidden = hidden_properties(kind).find(|p| p.eq_ignore_ascii_case(name));
             if let Some(property) = hidden {
                 let stored: Option<Value> = object
@@ -338,9 +363,18 @@ impl Call<'_> {
                     .as_deref()
                     .and_then(|h| serde_json::from_str::<Value>(h).ok())
                     .and_then(|h| h.get(property).cloned());
+                let nested = self
+                    .query
+                    .expand_nested
+                    .get(i)
+                    .map_or(&[][..], Vec::as_slice);
                 map.insert(
                     property.to_string(),
-                    stored.unwrap_or(Value::Array(Vec::new())),
+                    without_unexpanded(
+                        property,
+                        nested,
+                        stored.unwrap_or(Value::Array(Vec::new())),
+                    ),
                 );
             } else if let Some((_, relationship)) = EXPANDABLE_RELATIONSHIPS
                 .iter()
