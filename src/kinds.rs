@@ -278,6 +278,7 @@ pub(crate) const NO_NORMALIZATION: Normalization = Normalization {
 };
 
 mod entra;
+mod entra_tenant;
 mod intune;
 mod links;
 pub mod needs;
@@ -302,6 +303,7 @@ pub fn all() -> &'static [Kind] {
     static ALL: std::sync::LazyLock<Vec<Kind>> = std::sync::LazyLock::new(|| {
         let mut kinds: Vec<Kind> = entra::ENTRA_KINDS
             .iter()
+            .chain(entra_tenant::ENTRA_TENANT_KINDS)
             .chain(intune::INTUNE_KINDS)
             .copied()
             .collect();
@@ -378,7 +380,9 @@ mod tests {
         let names: Vec<_> = names().collect();
         assert_eq!(
             names.len(),
-            entra::ENTRA_KINDS.len() + intune::INTUNE_KINDS.len()
+            entra::ENTRA_KINDS.len()
+                + entra_tenant::ENTRA_TENANT_KINDS.len()
+                + intune::INTUNE_KINDS.len()
         );
         let mut sorted = names.clone();
         sorted.sort();
