@@ -75,7 +75,8 @@ fn assert_agrees_with_scubagear(w: &World, index: usize, tenant: &Value) -> usiz
     let mut disagreements = Vec::new();
     for c in tenant["controls"].as_array().expect("controls") {
         let id = c["control"].as_str().expect("id");
-        if !id.starts_with("MS.AAD.") || c["verdict"] == "skipped" {
+        // Skipped and unassessed (no definition) are not verdicts to compare.
+        if !id.starts_with("MS.AAD.") || c["verdict"] == "skipped" || c["verdict"] == "unassessed" {
             continue;
         }
         let results: Vec<Result<(), String>> = c["resources"]
@@ -144,14 +145,30 @@ fn evidence_after_a_cisa_deploy_is_met_for_every_claimed_id_and_agrees_with_scub
             )
         })
         .collect();
+    // Ids the baseline implements but whose `[controls]` definition is not written yet (the
+    // domain, PIM and beta Conditional Access kinds arrived after the definitions): reported
+    // as unassessed, never as met.
+    const NOT_DEFINED_YET: [&str; 6] = [
+        "MS.AAD.6.1v1",
+        "MS.AAD.7.6v1",
+        "MS.AAD.7.7v1",
+        "MS.AAD.7.8v1",
+        "MS.AAD.7.9v1",
+        "MS.AAD.9.1v1",
+    ];
     for (id, verdict) in &verdicts {
         if id == "MS.AAD.2.3v1" {
             continue;
         }
-        assert_eq!(verdict, "met", "{id}: {:#}", control(&fabrikam, id));
+        let expected = if NOT_DEFINED_YET.contains(&id.as_str()) {
+            "unassessed"
+        } else {
+            "met"
+        };
+        assert_eq!(verdict, expected, "{id}: {:#}", control(&fabrikam, id));
     }
     // Every id cisa-scuba-entra implements is there (shipped.rs SCUBA_IMPLEMENTED), judged.
-    assert_eq!(verdicts.len(), 16, "{verdicts:?}");
+    assert_eq!(verdicts.len(), 16 + NOT_DEFINED_YET.len(), "{verdicts:?}");
     // The skipped control: its verdict and the override's reason.
     let skipped = control(&fabrikam, "MS.AAD.2.3v1");
     assert_eq!(skipped["verdict"], "skipped", "{skipped:#}");
