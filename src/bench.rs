@@ -16,9 +16,11 @@ use crate::report::Silent;
 use crate::source::init::{self, TenantEndpoints};
 use crate::source::project;
 
+pub mod azurite;
 pub mod deploy;
 mod http;
 pub mod sim;
+pub mod state;
 
 /// Figures from one compile benchmark.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -73,7 +73,9 @@ codes! {
     UnknownLinkEnd = "TF119", "unknown-link-end", "A link whose source or target is not a tenant of the project.";
     InvalidLink = "TF120", "invalid-link", "A link that cannot work: one tenant at both ends, clouds that differ, an empty scope, a threshold that is not positive, a scope reference the source does not have.";
     DuplicateLink = "TF121", "duplicate-link", "Two links with the same source and target.";
-    InvalidLinkStep = "TF122", "invalid-link-step", "A link step whose body Graph's schema for its kind rejects (checked like every request body).";
+    UnknownServicePlan = "TF122", "unknown-service-plan", "A service plan in `[tenant.facts]` that no kind needs and tenantform does not know (a warning).";
+    UnknownPermission = "TF123", "unknown-permission", "A permission in `[tenant.facts]` that no kind needs and tenantform does not know (a warning).";
+    InvalidLinkStep = "TF124", "invalid-link-step", "A link step whose body Graph's schema for its kind rejects (checked like every request body).";
     TemplateSyntax = "TF201", "template-syntax", "A Tera template that does not parse.";
     RenderFailed = "TF202", "render-failed", "A template that failed to render (an undefined variable, a bad filter argument).";
     InvalidJson = "TF203", "invalid-json", "A rendered body that is not one JSON object.";
@@ -91,6 +93,7 @@ codes! {
     ComplianceBlockAction = "TF502", "compliance-block-action", "A compliance policy without exactly one block action.";
     DuplicateMatchKey = "TF503", "duplicate-match-key", "Two resources in one tenant that would match the same object.";
     InvalidAllow = "TF504", "invalid-allow", "An `allow` entry for an unknown lint or without a reason.";
+    BuiltInObject = "TF505", "built-in-object", "A resource that declares an object Microsoft owns (a built-in authentication strength, Intune's Default scope tag); reference it by its id instead.";
 }
 
 impl std::fmt::Display for Code {

@@ -92,6 +92,19 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kind: Option<String>,
     },
+    /// A resource the tenant does not get, and why (an override's reason, what the tenant's
+    /// facts lack, or the skipped resource it depends on): recorded before the tenant's first
+    /// write, so the journal says why it was never sent.
+    Skipped {
+        /// Tenant id.
+        tenant: String,
+        /// Resource key.
+        key: String,
+        /// Kind name.
+        kind: String,
+        /// Why.
+        reason: String,
+    },
     /// This run rolls back another run (`tenantform rollback`).
     RollbackOf {
         /// The run rolled back.

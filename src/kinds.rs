@@ -97,6 +97,34 @@ pub enum Shape {
     Child,
     /// An action that replaces a set on a parent object (Intune `/assign`).
     ParentAction,
+    /// An object that always exists and has no path of its own to read: found by the filtered
+    /// query in the kind's `path` (the first item of the answer is the object), and updated item
+    /// by item (each changed item of a keyed array is PATCHed at its own path). Plan compares
+    /// only the items the body declares. PIM role management policy rules.
+    QueriedItems(&'static ItemUpdates),
+}
+
+/// How a [`Shape::QueriedItems`] kind is compared and written: which array of the body holds
+/// the items, what identifies an item, and where each item is PATCHed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemUpdates {
+    /// JSON pointer of the keyed array in the body and in the live object (`/policy/rules`).
+    pub array: &'static str,
+    /// The property that identifies an item (`id`); items match by it, never by position.
+    pub item_key: &'static str,
+    /// The property of the live object that holds the id of the items' owner (`policyId`).
+    pub owner_id: &'static str,
+    /// Where one item is PATCHed: `{owner}` and `{item}` are replaced by the ids.
+    pub item_path: &'static str,
+}
+
+impl ItemUpdates {
+    /// The PATCH path of one item.
+    pub fn path_of(&self, owner: &str, item: &str) -> String {
+        self.item_path
+            .replace("{owner}", owner)
+            .replace("{item}", item)
+    }
 }
 
 /// Where a `{name}` placeholder in a kind's path takes its value from.
@@ -137,6 +165,11 @@ pub enum KindLint {
     ConditionalAccessLockout,
     /// A compliance policy needs exactly one `block` scheduled action.
     ComplianceBlockAction,
+    /// A custom authentication strength must not be one of Microsoft's built-in strengths
+    /// (those exist in every tenant, cannot be changed, and are referenced by their ids).
+    NotABuiltInAuthenticationStrength,
+    /// A scope tag must not be the built-in `Default` tag (id `0`), which Intune owns.
+    BuiltInScopeTag,
 }
 
 /// How a kind's JSON Schema is produced from Graph's metadata.
@@ -201,12 +234,35 @@ pub struct Kind {
     pub normalization: Normalization,
     /// Semantic lints beyond the schema.
     pub lints: &'static [KindLint],
+    /// The `$expand` option a read of this kind's objects must send to get the whole object:
+    /// navigation properties Graph keeps but leaves out of a plain GET (a compliance policy's
+    /// `scheduledActionsForRule` and, nested, their `scheduledActionConfigurations`). Plan,
+    /// drift, snapshot and export read with it; the simulator hides the same properties
+    /// without it.
+    pub read_expand: Option<&'static str>,
 }
+
+/// Actions that replace a set on a parent object, and the parent's navigation property that
+/// lists the set: `/assign` → `/assignments`, `/targetApps` → `/apps` (app protection).
+const ACTION_LISTINGS: &[(&str, &str)] = &[("assign", "assignments"), ("targetApps", "apps")];
 
 impl Kind {
     /// True when deploy may create objects of this kind.
     pub fn creates(&self) -> bool {
         self.create_method.is_some()
+    }
+
+    /// For a parent action (`.../{parent}/assign`): the parent's navigation property that lists
+    /// the set the action replaces (`assignments`, `apps`); `None` for other shapes.
+    pub fn action_listing(&self) -> Option<&'static str> {
+        if self.shape != Shape::ParentAction {
+            return None;
+        }
+        let action = self.path.rsplit('/').next()?;
+        ACTION_LISTINGS
+            .iter()
+            .find(|(a, _)| *a == action)
+            .map(|(_, listing)| *listing)
     }
 }
 
@@ -222,9 +278,17 @@ pub(crate) const NO_NORMALIZATION: Normalization = Normalization {
 };
 
 mod entra;
+mod entra_tenant;
 mod intune;
 mod links;
-pub use links::{CROSS_TENANT_SYNC_TEMPLATE, LINK_KINDS, link_kind_by_name};
+pub mod needs;
+pub use entra::{
+    BUILT_IN_AUTHENTICATION_STRENGTHS, BuiltInStrength, KEYED_ARRAYS, READ_ONLY_ON_V1,
+    UPDATE_ACTIONS,
+};
+pub use links::{
+    CROSS_TENANT_SYNC_TEMPLATE, LINK_KINDS, LINK_STEP_REGISTRY_KINDS, link_kind_by_name,
+};
 
 /// Microsoft Entra ID P1 (`AAD_PREMIUM`): Conditional Access, named locations, cross-tenant sync.
 pub const ENTRA_ID_P1: &str = "AAD_PREMIUM";
@@ -239,6 +303,7 @@ pub fn all() -> &'static [Kind] {
     static ALL: std::sync::LazyLock<Vec<Kind>> = std::sync::LazyLock::new(|| {
         let mut kinds: Vec<Kind> = entra::ENTRA_KINDS
             .iter()
+            .chain(entra_tenant::ENTRA_TENANT_KINDS)
             .chain(intune::INTUNE_KINDS)
             .copied()
             .collect();
@@ -261,6 +326,46 @@ pub fn by_ref_prefix(prefix: &str) -> Option<&'static Kind> {
         .or_else(|| by_name(prefix))
 }
 
+/// The action that changes `property` of objects of `kind` (see [`UPDATE_ACTIONS`]).
+pub fn update_action(kind: &str, property: &str) -> Option<&'static str> {
+    UPDATE_ACTIONS
+        .iter()
+        .find(|(k, p, _)| *k == kind && *p == property)
+        .map(|(_, _, action)| *action)
+}
+
+/// The arrays of `kind` compared as maps, with their key property (see [`KEYED_ARRAYS`]).
+pub fn keyed_arrays(kind: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    KEYED_ARRAYS
+        .iter()
+        .filter(move |(k, ..)| *k == kind)
+        .map(|(_, pointer, key)| (*pointer, *key))
+}
+
+/// The built-in authentication strength with this id or display name (case-insensitive).
+pub fn built_in_authentication_strength(id_or_name: &str) -> Option<&'static BuiltInStrength> {
+    BUILT_IN_AUTHENTICATION_STRENGTHS
+        .iter()
+        .find(|(id, name, ..)| {
+            id.eq_ignore_ascii_case(id_or_name) || name.eq_ignore_ascii_case(id_or_name.trim())
+        })
+}
+
+/// True for an object Microsoft owns in every tenant (a built-in authentication strength, by
+/// its id or `policyType: builtIn`): read and referenced, never declared, exported or written.
+pub fn is_built_in(kind: &str, object: &serde_json::Value) -> bool {
+    kind == "authenticationStrengthPolicy"
+        && (object.get("policyType").and_then(serde_json::Value::as_str) == Some("builtIn")
+            || object
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|id| {
+                    BUILT_IN_AUTHENTICATION_STRENGTHS
+                        .iter()
+                        .any(|(known, ..)| known.eq_ignore_ascii_case(id))
+                }))
+}
+
 /// Names of all kinds, for "did you mean" suggestions and help text.
 pub fn names() -> impl Iterator<Item = &'static str> {
     all().iter().map(|k| k.name)
@@ -275,7 +380,9 @@ mod tests {
         let names: Vec<_> = names().collect();
         assert_eq!(
             names.len(),
-            entra::ENTRA_KINDS.len() + intune::INTUNE_KINDS.len()
+            entra::ENTRA_KINDS.len()
+                + entra_tenant::ENTRA_TENANT_KINDS.len()
+                + intune::INTUNE_KINDS.len()
         );
         let mut sorted = names.clone();
         sorted.sort();
@@ -294,6 +401,54 @@ mod tests {
             assert!(by_name(k.name).is_none(), "{} is in both tables", k.name);
             assert!(!k.permissions.is_empty(), "{}", k.name);
         }
+        // The registry kinds a link also writes are baseline kinds, one entry for both.
+        for name in LINK_STEP_REGISTRY_KINDS {
+            let kind = by_name(name).unwrap_or_else(|| panic!("{name} is not in the registry"));
+            assert!(
+                link_kind_by_name(name).is_none(),
+                "{name} is in both tables"
+            );
+            assert!(!kind.permissions.is_empty(), "{name}");
+        }
+        assert!(LINK_STEP_REGISTRY_KINDS.contains(&"externalIdentitiesPolicy"));
+    }
+
+    #[test]
+    fn update_actions_name_registry_kinds_and_their_properties() {
+        for (kind, property, action) in UPDATE_ACTIONS {
+            let k = by_name(kind).unwrap_or_else(|| panic!("{kind}"));
+            assert!(
+                k.creates(),
+                "{kind}: an update action needs objects with ids"
+            );
+            assert_eq!(update_action(kind, property), Some(*action));
+        }
+        assert_eq!(update_action("group", "displayName"), None);
+    }
+
+    #[test]
+    fn built_in_objects_are_known_by_id_or_policy_type() {
+        let kind = "authenticationStrengthPolicy";
+        let id = serde_json::json!({"id": "00000000-0000-0000-0000-000000000003"});
+        assert!(is_built_in(kind, &id));
+        assert!(is_built_in(
+            kind,
+            &serde_json::json!({"policyType": "builtIn"})
+        ));
+        let custom = serde_json::json!({"id": "5b1f…", "policyType": "custom"});
+        assert!(!is_built_in(kind, &custom));
+        assert!(!is_built_in("conditionalAccessPolicy", &id));
+    }
+
+    #[test]
+    fn built_in_strengths_are_found_by_id_or_name() {
+        let phishing = built_in_authentication_strength("00000000-0000-0000-0000-000000000004");
+        assert_eq!(phishing.map(|s| s.1), Some("Phishing-resistant MFA"));
+        assert_eq!(
+            built_in_authentication_strength("multifactor AUTHENTICATION").map(|s| s.0),
+            Some("00000000-0000-0000-0000-000000000002")
+        );
+        assert!(built_in_authentication_strength("Contoso strong").is_none());
     }
 
     #[test]
@@ -319,6 +474,28 @@ mod tests {
                     slot.kind
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_parent_action_names_the_set_it_replaces() {
+        for kind in all().iter().filter(|k| k.shape == Shape::ParentAction) {
+            let listing = kind.action_listing();
+            assert!(listing.is_some(), "{}: unknown action", kind.name);
+            assert!(kind.schema.action_parameter.is_some(), "{}", kind.name);
+            assert!(kind.parent_kind.is_some(), "{}", kind.name);
+        }
+        let apps = by_name("iosManagedAppProtectionApps").map(Kind::action_listing);
+        assert_eq!(apps, Some(Some("apps")));
+        let group = by_name("group").map(Kind::action_listing);
+        assert_eq!(group, Some(None));
+    }
+
+    #[test]
+    fn intune_kinds_need_an_intune_plan_and_are_paced_as_intune() {
+        for kind in intune::INTUNE_KINDS {
+            assert_eq!(kind.licences, [INTUNE], "{}", kind.name);
+            assert_eq!(kind.throttle, ThrottleClass::Intune, "{}", kind.name);
         }
     }
 

@@ -28,6 +28,9 @@
 //! - [`deploy`] runs a fleet: its scheduler, one tenant's apply, the identity map store.
 //! - [`import`] turns other tools' backups (IntuneCD, IntuneManagement, Graph JSON) into
 //!   baselines: decode, layout, clean by the generated schemas, map ids, emit.
+//! - [`state`] keeps what runs keep (identity maps, journals, before-images) in a backend
+//!   (local files or Azure Blob Storage) and holds the per-tenant locks deploy, rollback and
+//!   sync take before they write.
 //! - [`report`] owns the [`report::Event`]s, the [`report::Reporter`] trait and every output
 //!   format; [`journal`] is the run's audit trail.
 //! - [`status`] builds the fleet's state (project, saved plans, run journals) that the
@@ -61,6 +64,7 @@ pub mod report;
 pub mod schema;
 pub mod sim;
 pub mod source;
+pub mod state;
 pub mod status;
 pub mod sync;
 pub mod text;

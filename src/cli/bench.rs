@@ -84,6 +84,34 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What tenant locks and remote state cost: the same deploy of every tenant of a fresh
+    /// simulator, with local state and with state in Azure Blob Storage (Azurite, started on
+    /// loopback as a child process), in this process on this machine; prints both wall times
+    /// and their ratio (target 1.10). Rounds alternate which goes first. Build with --release;
+    /// needs Azurite (npm install azurite).
+    State {
+        /// Simulated tenants.
+        #[arg(long, default_value_t = 1000)]
+        tenants: usize,
+        /// Tenants at once (default: deploy's own default).
+        #[arg(long, value_name = "N")]
+        concurrency: Option<usize>,
+        /// Make every throttling window F times shorter (simulator and client alike).
+        #[arg(long, value_name = "F", default_value_t = 1.0)]
+        time_scale: f64,
+        /// Mean latency the simulator adds to each Graph request, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 20)]
+        latency_ms: u64,
+        /// Pairs of deploys (local, Azure Blob), alternating which goes first.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
+        /// Azurite's azurite-blob (default: on PATH, or in a node_modules/.bin here or above).
+        #[arg(long, value_name = "PATH")]
+        azurite: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn mib(value: Option<f64>) -> String {
@@ -148,6 +176,51 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 today,
             };
             return run_deploy(&options, temporary, json);
+        }
+        BenchCommand::State {
+            tenants,
+            concurrency,
+            time_scale,
+            latency_ms,
+            rounds,
+            azurite,
+            json,
+        } => {
+            if tenants == 0 || tenants > 100_000 || rounds == 0 || rounds > 20 {
+                super::err(
+                    "error: --tenants must be between 1 and 100000, --rounds between 1 and 20\n",
+                );
+                return Ok(exit::USAGE);
+            }
+            if !(1.0..=1000.0).contains(&time_scale) {
+                super::err("error: --time-scale must be between 1 and 1000\n");
+                return Ok(exit::USAGE);
+            }
+            let options = bench::state::StateBenchOptions {
+                tenants,
+                concurrency,
+                time_scale,
+                latency_ms,
+                rounds,
+                simulator: std::env::current_exe()?,
+                azurite,
+                work_dir: std::env::temp_dir()
+                    .join(format!("tenantform-bench-state-{}", std::process::id())),
+                today,
+            };
+            let result = bench::state::run(&options, &|line| super::err(&format!("{line}\n")));
+            let _ = std::fs::remove_dir_all(&options.work_dir);
+            let figures = result?;
+            if json {
+                out(&format!("{}\n", serde_json::to_string(&figures)?));
+            } else {
+                out(&bench::state::text(&figures));
+            }
+            return Ok(if figures.all_ok {
+                exit::OK
+            } else {
+                exit::DEPLOY_FAILED
+            });
         }
     };
     let jobs_given = jobs;

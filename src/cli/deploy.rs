@@ -17,7 +17,7 @@ use tenantform::report::DeploySummary;
 
 use super::{ProjectArg, Selector, err, exit, out, output};
 use tenantform::report::Output;
-use tenantform::report::human::{PlanDetail, plan_text, summary_text};
+use tenantform::report::human::{PlanDetail, plan_text, skip_lines, summary_text};
 use tenantform::report::junit::junit;
 use tenantform::report::progress::{self, Style};
 
@@ -124,6 +124,11 @@ a create is never sent twice. Every attempt goes to .tenantform/runs/<run-id>/jo
 
 Killed at any point, `deploy --resume RUN_ID` (or deploying again) finishes without duplicates.
 
+Each tenant is locked while it is deployed (`[state]` in tenantform.toml says where: local lock
+files, or Azure Blob Storage shared by every runner): a second run waits --lock-timeout for it,
+then fails that tenant naming the holder (host, pid, run id, since when). `tenantform state
+unlock TENANT --force` removes the lock of a run that died before its lease ran out.
+
 Approved plans only: with `[deploy] require_approved_plan = true` in tenantform.toml, deploy
 applies only `--plan FILE` whose sha256 is approved, by `--approved-hash sha256:...` (what a
 pipeline passes after its approval) or a line in .tenantform/approved-plans; the hash goes to
@@ -182,6 +187,8 @@ pub(crate) struct DeployArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     format: RunFormat,
+    #[command(flatten)]
+    lock: super::state::LockArgs,
     #[command(flatten)]
     connection: Connection,
 }
@@ -321,6 +328,7 @@ pub(super) fn read_targets(
         today,
     )?);
     let targets = fleet.targets(&selection);
+    super::state::pull_identities(&fleet, &targets)?;
     Ok((fleet, targets))
 }
 
@@ -394,6 +402,9 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
         Err(code) => return Ok(code),
     };
     let targets = fleet.targets(&selection);
+    if let Err(code) = super::state::pull_identities(&fleet, &targets) {
+        return Ok(code);
+    }
     let client = client(&args.connection)?;
     let style = match args.format {
         PlanFormat::Json | PlanFormat::Markdown => Style::Quiet,
@@ -444,6 +455,9 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
                         totals = (totals.0 + c, totals.1 + u, totals.2 + a, totals.3 + n);
                         if detail != PlanDetail::Counts || !plan.is_empty() {
                             text.push_str(&plan_text(&t.name, plan, detail));
+                        }
+                        if detail != PlanDetail::Counts {
+                            text.push_str(&skip_lines(&t.skipped, "  "));
                         }
                     }
                     _ => text.push_str(&format!(
@@ -671,6 +685,17 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
             });
         }
     };
+    let store = match super::state::open_store(&fleet.dir, &super::state::settings(&fleet)) {
+        Ok(store) => store,
+        Err(code) => return Ok(code),
+    };
+    let rt = runtime()?;
+    // A run resumed on another machine is read from the state store first.
+    if let Some(run_id) = &args.resume
+        && let Err(code) = super::state::fetch_run(&rt, &store, &fleet.dir, run_id)
+    {
+        return Ok(code);
+    }
     let targets = if let Some(run_id) = &args.resume {
         resume_targets(&fleet, run_id)
     } else if let Some(plan) = &args.plan {
@@ -696,24 +721,7 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         });
         return Ok(exit::OK);
     }
-    // One deploy per project at a time: two would race on the identity maps. The lock is the
-    // operating system's, so a killed run leaves none behind.
-    let lock_path = deploy::state_root(&fleet.dir).join("deploy.lock");
-    std::fs::create_dir_all(deploy::state_root(&fleet.dir))?;
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)?;
-    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
-        err(&format!(
-            "error: another tenantform deploy is running on this project (it holds {}); wait for it to finish\n",
-            lock_path.display()
-        ));
-        return Ok(exit::INVALID_INPUT);
-    }
     let client = client(&args.connection)?;
-    let rt = runtime()?;
     let options = DeployOptions {
         rings: args.rings.clone(),
         max_failure_rate: args.max_failure_rate,
@@ -724,6 +732,10 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
     };
 
     if !args.yes {
+        // The plan shown is against the identity maps in the state store.
+        if let Err(code) = super::state::pull_identities(&fleet, &targets) {
+            return Ok(code);
+        }
         // Terraform's habit: show the plan, then ask.
         let run = make_run(
             fleet.clone(),
@@ -746,7 +758,10 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
                     } else {
                         PlanDetail::Counts
                     };
-                    text.push_str(&plan_text(&t.name, plan, detail))
+                    text.push_str(&plan_text(&t.name, plan, detail));
+                    if detail != PlanDetail::Counts {
+                        text.push_str(&skip_lines(&t.skipped, "  "));
+                    }
                 }
                 _ => text.push_str(&format!(
                     "{} ({}): NOT PLANNED: {}\n",
@@ -780,6 +795,24 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         before: Some(deploy::rollback::before_dir(&fleet.dir, &run_id)),
         ..options
     };
+    // Tenants are locked one by one as they start (a second run waits or fails them, naming
+    // this one); with a remote store, each tenant's records are published before its lock is
+    // released.
+    let run_state = match super::state::open_run_state(
+        &rt,
+        store.clone(),
+        &fleet,
+        "deploy",
+        &run_id,
+        &args.lock,
+    ) {
+        Ok(state) => state,
+        Err(code) => return Ok(code),
+    };
+    let options = DeployOptions {
+        state: Some(run_state),
+        ..options
+    };
     let journal = Arc::new(RunJournal::open(&journal_path)?);
     let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
     let version = env!("CARGO_PKG_VERSION").to_string();
@@ -806,10 +839,15 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
     };
     if args.format == RunFormat::Human {
         err(&format!(
-            "deploy: run {run_id}, {}, {} at once; journal {}\n",
+            "deploy: run {run_id}, {}, {} at once; journal {}{}\n",
             tenants(targets.len()),
             starting_together(&targets, options.memory_budget, options.concurrency),
-            journal_path.display()
+            journal_path.display(),
+            if store.is_local() {
+                String::new()
+            } else {
+                format!(", published to {}", store.location())
+            }
         ));
     }
     let run = make_run(
@@ -820,7 +858,26 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
         "deploy",
         options,
     );
+    let deployed_fleet = Arc::clone(&run.fleet);
     let summary = rt.block_on(deploy::run(run, targets, Some(run_id.clone())));
+    // ScubaGear's configuration for each converged tenant that gets cisa-scuba-entra.
+    for written in deploy::scubagear::write_after_deploy(&deployed_fleet, &summary) {
+        match written {
+            deploy::scubagear::Written::File { tenant, path } => {
+                if args.format == RunFormat::Human {
+                    err(&format!(
+                        "scubagear: {tenant}: wrote {}\n",
+                        path.strip_prefix(&deployed_fleet.dir)
+                            .unwrap_or(&path)
+                            .display()
+                    ));
+                }
+            }
+            deploy::scubagear::Written::Failed { tenant, reason } => {
+                err(&format!("warning: scubagear: {tenant}: {reason}\n"));
+            }
+        }
+    }
     if let Some(path) = &args.report_json {
         let mut text = serde_json::to_string_pretty(&summary)?;
         text.push('\n');

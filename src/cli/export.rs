@@ -25,7 +25,9 @@ that reproduces it. Every object of the kinds the tenant's baselines manage is e
 only those the project declares), the groups its baselines declare and every group the exported
 objects reference; server fields and read-only properties go; ids of exported groups and named
 locations become references, other ids parameters (listed in the baseline's header); the
-tenant's id becomes {{ tenant.id }} and its domain {{ tenant.domain }}. Assignments are not
+tenant's id becomes {{ tenant.id }} and its domain {{ tenant.domain }}. Each Intune policy's
+assignments become its assignment-set resource (<key>-assignments, parent = the policy), their
+groups references to exported groups, assignment filters parameters. Child objects are not
 exported (a warning says how many).
 
 Examples:
@@ -117,7 +119,7 @@ pub(crate) fn run_export(args: ExportArgs, today: jiff::civil::Date) -> anyhow::
         backup.findings.push(Finding::warning(
             *kind,
             format!(
-                "not exported: the tenant's baselines declare {n} resource(s) of this kind (assignments and child objects are not exported yet); add them to the baseline"
+                "not exported: the tenant's baselines declare {n} resource(s) of this kind (child objects are not exported yet); add them to the baseline"
             ),
         ));
     }

@@ -19,6 +19,7 @@ fn shape(s: Shape) -> &'static str {
         Shape::FixedMember => "fixed member",
         Shape::Child => "child",
         Shape::ParentAction => "parent action",
+        Shape::QueriedItems(_) => "queried items",
     }
 }
 

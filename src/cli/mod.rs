@@ -15,9 +15,11 @@ mod deploy;
 mod drift;
 mod evidence;
 mod export;
+mod facts;
 mod import;
 mod init;
 mod kinds;
+mod monitors;
 mod output;
 mod render;
 mod report;
@@ -26,6 +28,7 @@ mod runs;
 mod schema;
 mod sim;
 mod snapshot;
+mod state;
 mod sync;
 mod validate;
 
@@ -103,12 +106,21 @@ enum Command {
     /// Cross-tenant synchronization links: `sync status` reads each link's job in its source
     /// tenant (state, last cycle, users synchronized, quarantine).
     Sync(sync::Args),
+    /// Microsoft's Tenant Configuration Management monitors from the same baselines:
+    /// `monitors plan` compares, `monitors deploy` creates or updates them (by displayName).
+    Monitors(monitors::Args),
     /// Write a baseline that reproduces a live tenant (a golden tenant → the fleet's baseline):
     /// its objects through the importer's cleaning and id mapping. Reads Graph, writes nothing
     /// to it.
     Export(export::ExportArgs),
+    /// Read what each tenant has bought (service plans) and what its app was granted
+    /// (permissions) from Graph; with --write, put them into its [tenant.facts] in place.
+    Facts(facts::FactsArgs),
     /// Past deploy runs, read from their journals.
     Runs(runs::Args),
+    /// The project's run state ([state] in tenantform.toml): tenant locks (`state locks`,
+    /// `state unlock TENANT --force`) and runs kept in a remote store (`state pull RUN_ID`).
+    State(state::Args),
     /// Put every object a deploy run touched back as it was: updates reverted from the run's
     /// before-images, creates deleted (or kept), deletes re-created. Planned and confirmed
     /// like a deploy, journaled as its own run.
@@ -116,8 +128,9 @@ enum Command {
     /// Write the fleet dashboard: a static HTML site of every tenant's state, controls,
     /// overrides and runs (from saved plans and the run journals, or a fresh plan).
     Report(report::Args),
-    /// Per tenant and control id (SCuBA, CIS), its state and the evidence of what was deployed
-    /// (resource, object id, last run, journal record hash), as JSON or CSV.
+    /// Per tenant and control id (SCuBA, CIS), a verdict read live from the tenant (met,
+    /// report-only, not met, skipped, not applicable) with the values it rests on and the
+    /// journal evidence of the last deploy, as JSON, CSV or Markdown.
     Evidence(evidence::Args),
     /// Deploy the shipped baselines to N simulated tenants in-process, then re-plan to show
     /// zero changes.
@@ -226,9 +239,12 @@ pub(crate) fn main() -> ExitCode {
         Command::Drift(args) => drift::run_drift(args, today),
         Command::Snapshot(args) => snapshot::run_snapshot(args, today),
         Command::Sync(args) => sync::run(args, today),
+        Command::Monitors(args) => monitors::run(args, today),
         Command::Export(args) => export::run_export(args, today),
+        Command::Facts(args) => facts::run(args, today),
         Command::Runs(args) => runs::run(args),
         Command::Rollback(args) => rollback::run(args, today),
+        Command::State(args) => state::run(args),
         Command::Report(args) => report::run(args, today),
         Command::Evidence(args) => evidence::run(args, today),
         Command::Demo(args) => demo::run(args, today),

@@ -73,7 +73,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         .find(|s| s.key == args.resource)
     {
         err(&format!(
-            "error: tenant {} skips resource \"{}\" by an override (reason: {})\n",
+            "error: tenant {} skips resource \"{}\" (reason: {})\n",
             tenant.name, args.resource, skipped.reason
         ));
         return Ok(exit::INVALID_INPUT);

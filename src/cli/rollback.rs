@@ -51,6 +51,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ROLLBACK_RUN_ID")]
     resume: Option<String>,
     #[command(flatten)]
+    lock: super::state::LockArgs,
+    #[command(flatten)]
     connection: Connection,
 }
 
@@ -170,6 +172,17 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             return Ok(exit::INVALID_INPUT);
         }
     };
+    let store = match super::state::open_store(&fleet.dir, &super::state::settings(&fleet)) {
+        Ok(store) => store,
+        Err(code) => return Ok(code),
+    };
+    let rt = runtime()?;
+    // The run (and an interrupted rollback of it) may have been made on another machine.
+    for run in std::iter::once(&args.run_id).chain(args.resume.as_ref()) {
+        if let Err(code) = super::state::fetch_run(&rt, &store, &fleet.dir, run) {
+            return Ok(code);
+        }
+    }
     let mut plan = match rollback::plan_rollback(&fleet.dir, &args.run_id, args.keep_created) {
         Ok(plan) => plan,
         Err(e) => {
@@ -231,20 +244,12 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         err("rollback cancelled; nothing was changed\n");
         return Ok(exit::OK);
     }
-    let lock_path = deploy::state_root(&fleet.dir).join("deploy.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)?;
-    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
-        err(&format!(
-            "error: a tenantform deploy is running on this project (it holds {}); wait for it to finish\n",
-            lock_path.display()
-        ));
-        return Ok(exit::INVALID_INPUT);
-    }
     let run_id = args.resume.clone().unwrap_or_else(deploy::new_run_id);
+    let run_state =
+        match super::state::open_run_state(&rt, store, &fleet, "rollback", &run_id, &args.lock) {
+            Ok(state) => state,
+            Err(code) => return Ok(code),
+        };
     let journal_path = deploy::run_dir(&fleet.dir, &run_id).join("journal.jsonl");
     let journal = Arc::new(RunJournal::open(&journal_path)?);
     let ids: Vec<String> = plan.tenants.iter().map(|t| t.tenant.clone()).collect();
@@ -269,7 +274,6 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         journal_path.display()
     ));
     let client = client(&args.connection)?;
-    let rt = runtime()?;
     let run = make_run(
         fleet,
         client,
@@ -285,16 +289,43 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let mut text = String::new();
     let (mut succeeded, mut failed) = (0, 0);
     for t in &plan.tenants {
+        if let Some(e) = run_state.error() {
+            text.push_str(&format!(
+                "{}: NOT STARTED: the state store failed ({e})\n",
+                t.tenant
+            ));
+            failed += 1;
+            continue;
+        }
+        // The tenant's lock, before its first write.
+        if let Err(e) = rt.block_on(run_state.begin_tenant(&t.tenant, |holder| {
+            err(&format!(
+                "tenant {}: waiting for its lock, held by {}\n",
+                t.tenant,
+                holder.describe()
+            ));
+        })) {
+            journal.append(Entry::TenantFinished {
+                tenant: t.tenant.clone(),
+                ok: false,
+                reason: Some(e.to_string()),
+            });
+            text.push_str(&format!("{}: FAILED: {e}\n", t.tenant));
+            failed += 1;
+            continue;
+        }
         let report = rt.block_on(rollback::apply_tenant(
             &run,
             t,
             done.get(&t.tenant).unwrap_or(&empty),
+            args.resume.is_some(),
         ));
         journal.append(Entry::TenantFinished {
             tenant: t.tenant.clone(),
             ok: report.ok,
             reason: report.reason.clone(),
         });
+        let _ = rt.block_on(run_state.end_tenant(&t.tenant));
         let c = &report.counts;
         if report.ok {
             succeeded += 1;
@@ -318,6 +349,14 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     journal.append(Entry::RunFinished { succeeded, failed });
     if let Some(e) = journal.error() {
         err(&format!("error: the journal could not be written: {e}\n"));
+    }
+    let _ = rt.block_on(run_state.finish());
+    if let Some(e) = run_state.error() {
+        err(&format!(
+            "error: the state store failed ({e}); this run's records are in {} and listed in .tenantform/unpublished for the next run from this directory to publish\n",
+            journal_path.display()
+        ));
+        failed = failed.max(1);
     }
     text.push_str(&format!(
         "rollback {run_id}: {succeeded} of {} tenants rolled back{}\n",

@@ -59,6 +59,8 @@ struct TenantLine {
     applied: BTreeMap<String, usize>,
     requests: usize,
     retries: usize,
+    /// Resources the tenant did not get (each with its reason in the journal).
+    skipped: usize,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -143,6 +145,9 @@ fn summarize(run_id: &str, read: &ReadJournal, names: &BTreeMap<String, String>)
                 line.reason = reason.clone();
             }
             Entry::RunFinished { .. } => s.finished = true,
+            Entry::Skipped { tenant, .. } => {
+                s.per_tenant.entry(tenant.clone()).or_default().skipped += 1;
+            }
             Entry::Outcome { .. } | Entry::PlanApplied { .. } | Entry::RollbackOf { .. } => {}
         }
     }
@@ -298,10 +303,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
                 };
                 text.push_str(&format!(
                     "  {status} {who}: {}; {} requests, {} retries\n",
-                    if applied.is_empty() {
-                        "nothing applied".to_string()
-                    } else {
-                        applied.join(", ")
+                    match (applied.is_empty(), line.skipped) {
+                        (true, 0) => "nothing applied".to_string(),
+                        (true, n) => format!("nothing applied, {n} skipped"),
+                        (false, 0) => applied.join(", "),
+                        (false, n) => format!("{}, {n} skipped", applied.join(", ")),
                     },
                     line.requests,
                     line.retries

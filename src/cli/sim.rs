@@ -78,6 +78,18 @@ pub(crate) struct Args {
     /// eventual consistency does.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     replication_delay_ms: u64,
+    /// Seconds (Graph time, divided by --time-scale) before a change's audit entry appears in
+    /// the audit logs; Graph takes minutes, up to an hour.
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    audit_delay: u64,
+    /// Days (Graph time, divided by --time-scale) the directory audit log keeps an entry:
+    /// 30 on Entra ID P1/P2, 7 on Free. Intune's audit events are kept a year.
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    audit_retention_days: u64,
+    /// One tenant's directory audit retention (0-based index), e.g. `--audit-retention 1:7`
+    /// for a Free tenant; repeatable.
+    #[arg(long = "audit-retention", value_name = "TENANT_INDEX:DAYS", value_parser = parse_retention)]
+    audit_retention: Vec<(usize, u64)>,
     /// Lifetime of issued tokens in seconds.
     #[arg(long, value_name = "S", default_value_t = 3599)]
     token_lifetime_s: u64,
@@ -98,6 +110,11 @@ pub(crate) struct Args {
     /// `--withdraw 1:Policy.ReadWrite.ConditionalAccess`; repeatable.
     #[arg(long = "withdraw", value_name = "TENANT_INDEX:PERMISSION", value_parser = parse_withdraw)]
     withdraw: Vec<(usize, String)>,
+    /// Turn a service plan off in one tenant's licences (0-based index), e.g.
+    /// `--withdraw-plan 0:AAD_PREMIUM_P2` for a tenant without Entra ID P2; repeatable. Every
+    /// tenant otherwise has AAD_PREMIUM, AAD_PREMIUM_P2 and INTUNE_A.
+    #[arg(long = "withdraw-plan", value_name = "TENANT_INDEX:PLAN", value_parser = parse_withdraw)]
+    withdraw_plan: Vec<(usize, String)>,
 }
 
 fn parse_withdraw(text: &str) -> Result<(usize, String), String> {
@@ -112,6 +129,26 @@ fn parse_withdraw(text: &str) -> Result<(usize, String), String> {
         return Err("the permission is empty".into());
     }
     Ok((index, permission.trim().to_string()))
+}
+
+fn parse_retention(text: &str) -> Result<(usize, u64), String> {
+    let (index, days) = text
+        .split_once(':')
+        .ok_or_else(|| format!("expected TENANT_INDEX:DAYS, got `{text}`"))?;
+    let index = index
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{index}` is not a tenant index (0, 1, ...)"))?;
+    let days: u64 = days
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{days}` is not a number of days"))?;
+    if !(1..=3650).contains(&days) {
+        return Err(format!(
+            "{days} days: expected 1 to 3650 (Entra keeps 7 or 30)"
+        ));
+    }
+    Ok((index, days))
 }
 
 async fn wait_for_signal() {
@@ -161,10 +198,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
         fault_rate: args.fault_rate,
         replication_delay_ms: args.replication_delay_ms,
         token_lifetime_s: args.token_lifetime_s,
+        audit_delay: std::time::Duration::from_secs(args.audit_delay),
+        audit_retention: std::time::Duration::from_secs(
+            args.audit_retention_days * tenantform::sim::DAY_S,
+        ),
+        audit_retention_by_tenant: args
+            .audit_retention
+            .iter()
+            .map(|(i, d)| {
+                (
+                    *i,
+                    std::time::Duration::from_secs(d * tenantform::sim::DAY_S),
+                )
+            })
+            .collect(),
         seed: args.seed,
         state_dir: args.state_dir,
         throttling: !args.no_throttling,
         withdrawn: args.withdraw,
+        withdrawn_plans: args.withdraw_plan,
         tls_cert_out: args.tls.clone(),
         ..SimConfig::default()
     };
@@ -230,4 +282,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
         }
         Ok(exit::OK)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_retention_is_an_index_and_days_from_1_to_3650() {
+        assert_eq!(parse_retention("1:7"), Ok((1, 7)));
+        assert_eq!(parse_retention(" 0 : 30 "), Ok((0, 30)));
+        for (bad, says) in [
+            ("7", "expected TENANT_INDEX:DAYS"),
+            ("x:7", "is not a tenant index"),
+            ("1:week", "is not a number of days"),
+            ("1:0", "expected 1 to 3650"),
+            ("1:4000", "expected 1 to 3650"),
+        ] {
+            let e = parse_retention(bad).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use super::{Format, ProjectArg, Selector, err, exit};
 #[command(
     after_help = "Exit code 1 when any error is found (warnings too with --strict), a project with no\n\
 tenants included (TF118; a warning with --allow-empty); 0 otherwise.\n\
-Every diagnostic has a stable code (TF101...TF504), the file:line:col that caused it and, for\n\
+Every diagnostic has a stable code (TF101...TF505), the file:line:col that caused it and, for\n\
 schema problems, the JSON pointer in the rendered body. SARIF output feeds GitHub code scanning."
 )]
 pub(crate) struct Args {

@@ -6,18 +6,20 @@
 //! Input: a [`ResolvedTenant`] and its [`ExpandedDocument`]s. Output: a [`Bundle`], or
 //! [`Diagnostics`] at the line that wrote each bad reference.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::compile::needs;
 use crate::compile::render::{
     self, Body, ExpandedDocument, REF_OPEN, SharedBody, TemplateOrigin, locate_pointer,
 };
+use crate::compile::request_path;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, Kind, Method, PathParam, Shape};
 use crate::source::model::{self, Cloud};
-use crate::source::resolve::{AcceptedLint, ResolvedResource, ResolvedTenant};
+use crate::source::resolve::{AcceptedLint, ResolvedResource, ResolvedTenant, SkipCause};
 use crate::source::{SourceMap, Span};
 
 /// Bundle format identifier written into every bundle.
@@ -182,6 +184,18 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// The resources the tenant does not get, with the reasons, as reports show them.
+    pub fn skips(&self) -> Vec<crate::report::Skip> {
+        self.skipped
+            .iter()
+            .map(|s| crate::report::Skip {
+                key: s.key.clone(),
+                kind: s.kind.to_string(),
+                reason: s.reason.clone(),
+            })
+            .collect()
+    }
+
     /// The body of operation `i`: its own, or, in a bundle made with [`Bodies::Shared`], the
     /// shared body it was made from.
     pub(crate) fn body(&self, i: usize) -> &Value {
@@ -419,72 +433,6 @@ fn span_of_text(sources: &SourceMap, op: &Operation, text: &str, pointer: &str) 
     op.declared_at
 }
 
-fn odata_escape(s: &str) -> String {
-    s.replace('\'', "''")
-}
-
-fn compute_path(
-    kind: &'static Kind,
-    body: &Value,
-    parent: Option<(&'static Kind, &str)>,
-) -> Result<String, Box<Diagnostic>> {
-    let mut path = kind.path.to_string();
-    for (name, param) in kind.path_params {
-        let value = match param {
-            PathParam::BodyField(field) => match body.get(*field).and_then(Value::as_str) {
-                Some(v) => v.to_string(),
-                None => {
-                    return Err(Box::new(Diagnostic::error(
-                        Code::UnaddressableResource,
-                        format!(
-                            "{} body needs a string `{field}`: the request path is built from it",
-                            model::article(kind.name)
-                        ),
-                    )
-                    .pointer(format!("/{field}"))));
-                }
-            },
-            PathParam::ODataTypeId(table) => {
-                let odata = body
-                    .get("@odata.type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                match table.iter().find(|(t, _)| *t == odata) {
-                    Some((_, id)) => (*id).to_string(),
-                    None => {
-                        let known: Vec<&str> = table.iter().map(|(t, _)| *t).collect();
-                        return Err(Box::new(Diagnostic::error(
-                            Code::UnaddressableResource,
-                            format!(
-                                "{} body needs an `@odata.type` that names the method; found {}",
-                                model::article(kind.name),
-                                if odata.is_empty() {
-                                    "none".to_string()
-                                } else {
-                                    format!("\"{odata}\"")
-                                }
-                            ),
-                        )
-                        .pointer("/@odata.type")
-                        .expected(format!("one of {}", model::quote_list(&known)))));
-                    }
-                }
-            }
-            PathParam::Parent => match parent {
-                Some((parent_kind, key)) => format!("{REF_OPEN}{}:{key}}}", parent_kind.ref_prefix),
-                None => String::new(),
-            },
-        };
-        path = path.replace(&format!("{{{name}}}"), &value);
-    }
-    if kind.name == "group"
-        && let Some(unique) = body.get("uniqueName").and_then(Value::as_str)
-    {
-        path = format!("{}(uniqueName='{}')", kind.path, odata_escape(unique));
-    }
-    Ok(path)
-}
-
 /// Variables of a resource and where each was written (moved out of the resolved tenant).
 type VarOrigins = (serde_json::Map<String, Value>, BTreeMap<String, Span>);
 
@@ -509,7 +457,10 @@ fn operation_for(
 ) -> Operation {
     let kind = doc.kind;
     let rendered = doc.body.value();
-    let match_values = if matches!(kind.shape, Shape::Collection | Shape::Child) {
+    let match_values = if matches!(
+        kind.shape,
+        Shape::Collection | Shape::Child | Shape::QueriedItems(_)
+    ) {
         kind.match_key
             .iter()
             .filter_map(|k| rendered.get(*k).map(|v| ((*k).to_string(), v.clone())))
@@ -521,7 +472,7 @@ fn operation_for(
         Shape::Collection | Shape::Child | Shape::ParentAction => {
             kind.create_method.unwrap_or(kind.update_method)
         }
-        Shape::Singleton | Shape::FixedMember => kind.update_method,
+        Shape::Singleton | Shape::FixedMember | Shape::QueriedItems(_) => kind.update_method,
     };
     let body = match doc.body {
         Body::Owned(body) => body,
@@ -577,6 +528,7 @@ pub(crate) fn bundle_with(
 ) -> (Option<Bundle>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let tenant_id = tenant.tenant.id.value.clone();
+    needs::skip_what_plans_cannot_take(tenant, &docs);
     let mut origins: BTreeMap<String, VarOrigins> = tenant
         .resources
         .iter_mut()
@@ -598,6 +550,8 @@ pub(crate) fn bundle_with(
         .collect();
     let skipped: BTreeMap<&str, _> = tenant.skipped.iter().map(|s| (s.key.as_str(), s)).collect();
 
+    // Operations that reference a resource the tenant's facts skipped: they go with it.
+    let mut blocked: BTreeMap<String, String> = BTreeMap::new();
     let mut ops: Vec<Operation> = Vec::with_capacity(docs.len());
     let mut shared_bodies: Vec<Option<Arc<SharedBody>>> = Vec::with_capacity(docs.len());
     for doc in docs {
@@ -647,20 +601,26 @@ pub(crate) fn bundle_with(
                     .at(p.span)
                     .note("declared here", target.key.span),
                 ),
-                None => {
-                    let mut d = Diagnostic::error(
-                        Code::InvalidParent,
-                        format!(
-                            "`parent` names `{}`, which this tenant does not get",
-                            p.value
-                        ),
-                    )
-                    .at(p.span);
-                    if let Some(s) = skipped.get(p.value.as_str()) {
-                        d = d.note(format!("skipped by an override ({})", s.reason), s.span);
+                None => match skipped.get(p.value.as_str()) {
+                    Some(s) if s.cause == SkipCause::Facts => {
+                        let reason = needs::dependent_reason(&p.value, &s.reason);
+                        blocked.entry(op.key.clone()).or_insert(reason);
                     }
-                    op_diags.push(d);
-                }
+                    _ => {
+                        let mut d = Diagnostic::error(
+                            Code::InvalidParent,
+                            format!(
+                                "`parent` names `{}`, which this tenant does not get",
+                                p.value
+                            ),
+                        )
+                        .at(p.span);
+                        if let Some(s) = skipped.get(p.value.as_str()) {
+                            d = d.note(format!("skipped by an override ({})", s.reason), s.span);
+                        }
+                        op_diags.push(d);
+                    }
+                },
             },
             (None, None) => {}
         }
@@ -670,7 +630,7 @@ pub(crate) fn bundle_with(
 
         // The path is computed from the body as rendered (placeholders not yet rewritten).
         let rendered = shared.as_deref().map_or(&op.body, |s| &s.rendered);
-        match compute_path(op.kind, rendered, parent) {
+        match request_path::compute_path(op.kind, rendered, parent) {
             Ok(path) => op.path = path,
             Err(d) => {
                 let at =
@@ -728,6 +688,11 @@ pub(crate) fn bundle_with(
                     }
                 };
                 let Some(target) = by_key.get(key) else {
+                    if let Some(s) = skipped.get(key).filter(|s| s.cause == SkipCause::Facts) {
+                        let reason = needs::dependent_reason(key, &s.reason);
+                        blocked.entry(op.key.clone()).or_insert(reason);
+                        continue;
+                    }
                     let mut d = Diagnostic::error(
                         Code::DanglingReference,
                         format!("reference \"{text}\" points at no resource of this tenant"),
@@ -819,6 +784,8 @@ pub(crate) fn bundle_with(
         shared_bodies.push(shared);
     }
 
+    let cascaded = needs::skip_dependents(&mut ops, &mut shared_bodies, blocked);
+
     // Implicit order: an object addressed under another object's key (partner identity
     // synchronization under its partner) waits for the operation that creates that object.
     let creators: Vec<(String, &'static str, MatchValues)> = ops
@@ -847,7 +814,7 @@ pub(crate) fn bundle_with(
         op.depends_on.dedup();
     }
 
-    let ordered = match order(&ops) {
+    let ordered = match crate::compile::order::order(&ops) {
         Ok(sequence) => sequence,
         Err((cycle, span)) => {
             diags.push(
@@ -892,6 +859,7 @@ pub(crate) fn bundle_with(
                     reason: s.reason.clone(),
                     controls: s.controls.clone(),
                 })
+                .chain(cascaded)
                 .collect(),
             links: Vec::new(),
             has_errors,
@@ -899,65 +867,6 @@ pub(crate) fn bundle_with(
         }),
         diags,
     )
-}
-
-/// Topological order (indices into `ops`), ties kept in declaration order; a cycle returns its
-/// path.
-fn order(ops: &[Operation]) -> Result<Vec<usize>, (Vec<String>, Span)> {
-    let index: BTreeMap<String, usize> = ops
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (o.key.clone(), i))
-        .collect();
-    let deps: Vec<Vec<usize>> = ops
-        .iter()
-        .map(|o| {
-            o.depends_on
-                .iter()
-                .filter_map(|d| index.get(d).copied())
-                .collect()
-        })
-        .collect();
-    let mut placed = vec![false; ops.len()];
-    let mut sequence = Vec::with_capacity(ops.len());
-    loop {
-        let mut progressed = false;
-        for i in 0..ops.len() {
-            if !placed[i] && deps[i].iter().all(|d| placed[*d]) {
-                placed[i] = true;
-                sequence.push(i);
-                progressed = true;
-                break;
-            }
-        }
-        if !progressed {
-            break;
-        }
-    }
-    if sequence.len() < ops.len() {
-        // Follow unplaced dependencies until one repeats: that is a cycle.
-        let start = placed
-            .iter()
-            .position(|p| !p)
-            .expect("invariant: some operation is unplaced");
-        let mut path = vec![start];
-        let mut seen = BTreeSet::from([start]);
-        let mut current = start;
-        while let Some(next) = deps[current].iter().copied().find(|d| !placed[*d]) {
-            if !seen.insert(next) {
-                let from = path.iter().position(|p| *p == next).unwrap_or(0);
-                let mut cycle: Vec<String> =
-                    path[from..].iter().map(|i| ops[*i].key.clone()).collect();
-                cycle.push(ops[next].key.clone());
-                return Err((cycle, ops[next].declared_at));
-            }
-            path.push(next);
-            current = next;
-        }
-        let cycle = path.iter().map(|i| ops[*i].key.clone()).collect();
-        return Err((cycle, ops[start].declared_at));
-    }
-    Ok(sequence)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::compile::bundle::{self, Bodies};
 use crate::compile::render::Engine;
 use crate::compile::validate::{self, Schemas, ValidateOptions, ValidatedBundle};
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::report::{Event, Reporter, TenantOutcome};
+use crate::report::{Event, FactsAssumed, Reporter, TenantOutcome};
 use crate::source::Span;
 use crate::source::model::Tenant;
 use crate::source::project::{ProjectSource, TenantEntry};
@@ -79,6 +79,8 @@ pub struct CompileSummary {
     /// Bundles of earlier runs removed because their tenant could not be read (see
     /// [`ProjectSource::tenants_unlisted`]).
     pub removed_unlisted: Vec<PathBuf>,
+    /// What the selected tenants' facts leave to assumption.
+    pub assumed: FactsAssumed,
 }
 
 impl CompileSummary {
@@ -258,6 +260,7 @@ fn is_bundle_file(path: &Path) -> bool {
 
 struct Finished {
     index: usize,
+    assumed: FactsAssumed,
     outcome: TenantOutcome,
     ok: bool,
     diagnostics: Diagnostics,
@@ -359,6 +362,24 @@ pub fn compile(
     options: &CompileOptions,
     reporter: &mut dyn Reporter,
 ) -> CompileSummary {
+    compile_into(project, engine, schemas, options, reporter, None)
+}
+
+/// Where [`compile_into`] hands each bundle that compiled, on the worker that compiled it (in
+/// no particular order). Its bodies may be shared with the run: read them with
+/// [`ValidatedBundle::body`], not `operations[i].body`.
+pub type BundleSink<'a> = &'a (dyn Fn(&ValidatedBundle) + Sync);
+
+/// [`compile`], also handing every compiled bundle to `sink` (plan and deploy keep what they
+/// need of the bundles validation made, instead of compiling each tenant again).
+pub fn compile_into(
+    project: &ProjectSource,
+    engine: &Engine,
+    schemas: &Schemas,
+    options: &CompileOptions,
+    reporter: &mut dyn Reporter,
+    sink: Option<BundleSink<'_>>,
+) -> CompileSummary {
     let tenants: Vec<&TenantEntry> = project
         .tenants
         .iter()
@@ -404,7 +425,9 @@ pub fn compile(
                     };
                     // Bundles that are only written and counted need no copy of the
                     // bodies the run shares.
-                    let compiled = match project.tenant(entry) {
+                    let tenant = project.tenant(entry);
+                    let assumed = facts_assumed(tenant.as_ref());
+                    let compiled = match tenant {
                         Some(tenant) => compile_tenant_with(
                             project,
                             engine,
@@ -427,10 +450,15 @@ pub fn compile(
                         content_hash: None,
                         written: None,
                         removed_stale: false,
+                        skipped: Vec::new(),
                     };
                     let mut ok = false;
                     if let Some(bundle) = compiled.bundle {
+                        if let Some(sink) = sink {
+                            sink(&bundle);
+                        }
                         outcome.operations = bundle.bundle().operations.len();
+                        outcome.skipped = bundle.bundle().skips();
                         outcome.content_hash = Some(bundle.content_hash().to_string());
                         ok = true;
                         if let Some(out) = &options.out_dir {
@@ -464,6 +492,7 @@ pub fn compile(
                     if tx
                         .send(Finished {
                             index,
+                            assumed,
                             outcome,
                             ok,
                             diagnostics,
@@ -483,6 +512,8 @@ pub fn compile(
             pending.insert(finished.index, finished);
             while let Some(f) = pending.remove(&expected) {
                 expected += 1;
+                summary.assumed.plans += f.assumed.plans;
+                summary.assumed.permissions += f.assumed.permissions;
                 if f.ok {
                     reporter.event(Event::TenantCompiled {
                         outcome: &f.outcome,
@@ -516,8 +547,21 @@ pub fn compile(
         compiled: summary.compiled,
         failed: summary.failed.len(),
         operations: summary.operations,
+        assumed: summary.assumed,
     });
     summary
+}
+
+/// What a tenant's facts leave to assumption (a tenant that does not load counts for nothing).
+fn facts_assumed(tenant: Option<&Tenant>) -> FactsAssumed {
+    let Some(tenant) = tenant else {
+        return FactsAssumed::default();
+    };
+    let facts = tenant.facts.as_ref();
+    FactsAssumed {
+        plans: usize::from(facts.is_none_or(|f| f.service_plans.is_none())),
+        permissions: usize::from(facts.is_none_or(|f| f.permissions.is_none())),
+    }
 }
 
 #[cfg(test)]

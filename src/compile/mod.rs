@@ -16,10 +16,14 @@
 pub mod bundle;
 pub mod fleet;
 pub mod links;
+mod needs;
+mod order;
 pub mod render;
+mod request_path;
+pub mod tcm;
 pub mod validate;
 
 pub use fleet::{
-    CompileOptions, CompileSummary, Selection, TenantCompilation, compile, compile_tenant,
-    unknown_rings, unmatched_selection, write_bundle,
+    BundleSink, CompileOptions, CompileSummary, Selection, TenantCompilation, compile,
+    compile_into, compile_tenant, unknown_rings, unmatched_selection, write_bundle,
 };

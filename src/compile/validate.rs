@@ -15,11 +15,16 @@ use crate::canonical::{self, Node};
 use crate::compile::bundle::{BUNDLE_FORMAT, Bundle, Operation};
 use crate::compile::render::{SharedBody, canonical_json, locate_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::kinds::{self, Kind, KindLint, Shape};
+use crate::kinds::{self, Kind, Shape};
 use crate::source::model::{self, article};
-use crate::source::resolve::AcceptedLint;
 use crate::source::shipped;
 use crate::source::{SourceMap, Span};
+
+mod lints;
+#[cfg(test)]
+use lints::lint_built_in_strength;
+pub use lints::locks_everyone_out;
+use lints::run_lint;
 
 /// Which schema variant a request is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -303,6 +308,13 @@ impl ValidatedBundle {
         &self.content_hash
     }
 
+    /// The body of operation `i`: its own, or, when the bundle was compiled with the run's
+    /// shared bodies, the shared body it was made from.
+    pub(crate) fn body(&self, i: usize) -> &Value {
+        let op = &self.bundle.operations[i];
+        self.sources.get(i).map_or(&op.body, |s| s.body(op))
+    }
+
     /// `sha256:<hex>` of each operation's canonical body, in operation order.
     pub fn body_hashes(&self) -> impl Iterator<Item = &str> {
         self.sources.iter().map(|s| s.body_hash.as_str())
@@ -513,6 +525,31 @@ fn flatten(error: jsonschema::ValidationError<'_>) -> Vec<jsonschema::Validation
     }
 }
 
+/// The beta kind that writes the same objects as `op`'s v1.0 kind (same path and shape), when
+/// its schema accepts the property at `pointer` that the v1.0 schema rejected.
+fn beta_twin_accepting(
+    schemas: &Schemas,
+    op: &Operation,
+    body: &Value,
+    pointer: &str,
+) -> Option<&'static kinds::Kind> {
+    if op.kind.api_version != kinds::ApiVersion::V1 {
+        return None;
+    }
+    let twin = kinds::all().iter().find(|k| {
+        k.api_version == kinds::ApiVersion::Beta
+            && k.path == op.kind.path
+            && k.shape == op.kind.shape
+    })?;
+    let validator = schemas.validator(twin.name, variant_of(op))?;
+    let rejected = validator.iter_errors(body).flat_map(flatten).any(|e| {
+        let at = e.instance_path().as_str().to_string();
+        matches!(e.kind(), ValidationErrorKind::AdditionalProperties { unexpected }
+            if unexpected.iter().any(|n| format!("{at}/{}", n.replace('~', "~0").replace('/', "~1")) == pointer))
+    });
+    (!rejected).then_some(twin)
+}
+
 fn schema_diagnostics(
     sources: &SourceMap,
     schemas: &Schemas,
@@ -542,6 +579,21 @@ fn schema_diagnostics(
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 for name in unexpected {
                     let child = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
+                    if let Some(beta) = beta_twin_accepting(schemas, op, body, &child) {
+                        out.push(
+                            Diagnostic::error(
+                                Code::UnknownProperty,
+                                format!(
+                                    "`{name}` exists only in Graph beta; {} is written to v1.0, which has no such property",
+                                    article(op.kind.name)
+                                ),
+                            )
+                            .pointer(child.clone())
+                            .at(span_for(&child))
+                            .help(format!("write this resource as kind = \"{}\" (the same policy, through beta)", beta.name)),
+                        );
+                        continue;
+                    }
                     let mut d = if strict {
                         Diagnostic::error(
                             Code::UnknownProperty,
@@ -559,6 +611,8 @@ fn schema_diagnostics(
                         model::did_you_mean(name, schema.property_names.iter().map(String::as_str))
                     {
                         d = d.help(format!("did you mean `{s}`?"));
+                    } else if op.kind.api_version == kinds::ApiVersion::Beta {
+                        d = d.help("Graph's beta type mappings have no such property here");
                     } else {
                         d = d.help("Graph's v1.0 metadata has no such property here; beta-only properties need a beta kind");
                     }
@@ -686,89 +740,6 @@ fn schema_diagnostics(
     out
 }
 
-/// True when a Conditional Access policy body can lock every account out: enabled, applies to
-/// All users, blocks or requires a control, and excludes no user or group (not even emergency
-/// access). The `lockout` lint (TF501) refuses such a body unless accepted; `plan` warns about
-/// an accepted one it would write (see [`crate::live::risk`]).
-pub fn locks_everyone_out(body: &Value) -> bool {
-    if body.get("state").and_then(Value::as_str) != Some("enabled") {
-        return false;
-    }
-    let Some(users) = body.pointer("/conditions/users") else {
-        return false;
-    };
-    let includes_all = users
-        .get("includeUsers")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("All")));
-    if !includes_all {
-        return false;
-    }
-    let grants = body
-        .pointer("/grantControls/builtInControls")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
-        || body
-            .pointer("/grantControls/authenticationStrength")
-            .is_some_and(|v| !v.is_null());
-    if !grants {
-        return false;
-    }
-    let excluded = ["excludeUsers", "excludeGroups"].iter().any(|k| {
-        users
-            .get(*k)
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty())
-    });
-    !excluded
-}
-
-fn lint_lockout(body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
-    if !locks_everyone_out(body) || accepted.iter().any(|a| a.lint == "lockout") {
-        return None;
-    }
-    Some(
-        Diagnostic::error(
-            Code::LockoutRisk,
-            "this enabled policy applies a grant or block to All users and excludes no one: it can lock every account out, including emergency access",
-        )
-        .pointer("/conditions/users")
-        .help("exclude the emergency-access group (`excludeGroups`), or accept it with `allow = { lockout = \"<reason>\" }`"),
-    )
-}
-
-fn lint_compliance_block(body: &Value) -> Option<Diagnostic> {
-    let rules = body
-        .get("scheduledActionsForRule")
-        .and_then(Value::as_array);
-    let blocks = rules
-        .into_iter()
-        .flatten()
-        .filter_map(|r| {
-            r.get("scheduledActionConfigurations")
-                .and_then(Value::as_array)
-        })
-        .flatten()
-        .filter(|a| a.get("actionType").and_then(Value::as_str) == Some("block"))
-        .count();
-    (blocks != 1).then(|| {
-        Diagnostic::error(
-            Code::ComplianceBlockAction,
-            format!("a compliance policy needs exactly one `block` scheduled action, this one has {blocks}"),
-        )
-        .pointer("/scheduledActionsForRule")
-        .expected("scheduledActionsForRule with one scheduledActionConfigurations entry whose actionType is \"block\"")
-        .help("the service answers 400 \"Compliance policy must have one and only one block scheduled action\"")
-    })
-}
-
-fn run_lint(lint: KindLint, body: &Value, accepted: &[AcceptedLint]) -> Option<Diagnostic> {
-    match lint {
-        KindLint::ConditionalAccessLockout => lint_lockout(body, accepted),
-        KindLint::ComplianceBlockAction => lint_compliance_block(body),
-    }
-}
-
 /// What identifies the object an operation writes, for the duplicate check (compared with
 /// other identities only: the kind, then the match key's values or the path).
 fn identity(op: &Operation) -> String {
@@ -792,7 +763,8 @@ fn identity(op: &Operation) -> String {
 }
 
 fn variant_of(op: &Operation) -> Variant {
-    if op.kind.creates() {
+    // A PUT replaces the whole object: its body is checked like a create's.
+    if op.kind.creates() || op.kind.update_method == crate::kinds::Method::Put {
         Variant::Create
     } else {
         Variant::Update
@@ -929,4 +901,26 @@ pub fn validate(
         }),
         diags,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_built_in_strength_is_found_by_name_or_id_and_a_custom_one_passes() {
+        let by_name = lint_built_in_strength(&json!({"displayName": "passwordless mfa"}));
+        let d = by_name.unwrap_or_else(|| panic!("a built-in name is flagged"));
+        assert_eq!(d.pointer.as_deref(), Some("/displayName"));
+        let by_id = lint_built_in_strength(
+            &json!({"displayName": "Mine", "id": "00000000-0000-0000-0000-000000000002"}),
+        );
+        assert_eq!(
+            by_id.and_then(|d| d.pointer),
+            Some("/id".to_string()),
+            "a custom name with a built-in id is flagged at the id"
+        );
+        assert!(lint_built_in_strength(&json!({"displayName": "Keys and Hello"})).is_none());
+    }
 }

@@ -64,6 +64,38 @@ pub enum ApplyError {
         /// The identity map file where the right id can be recorded.
         identity_map: PathBuf,
     },
+    /// The object must already exist in the tenant and does not (the plan said why).
+    #[error("{reason}")]
+    Missing {
+        /// Resource key.
+        key: String,
+        /// What is missing, naming it.
+        reason: String,
+    },
+    /// A change the kind cannot write: only the items of its keyed array are PATCHed.
+    #[error(
+        "{key}: {pointer} differs in the tenant, but a {kind} is written item by item ({array}/<{item_key}>); only those items can change: remove {pointer} from the resource or set it to what the tenant has"
+    )]
+    NotWritable {
+        /// Resource key.
+        key: String,
+        /// The kind's name.
+        kind: &'static str,
+        /// The property that cannot be written.
+        pointer: String,
+        /// The keyed array.
+        array: &'static str,
+        /// What identifies an item.
+        item_key: &'static str,
+    },
+    /// A queried object has no owner id to write its items under.
+    #[error("{key}: the tenant's object has no {owner_id}, so its items cannot be written")]
+    NoOwnerId {
+        /// Resource key.
+        key: String,
+        /// The property that should have held it.
+        owner_id: &'static str,
+    },
     /// A create succeeded without an object id, and the object could not be found.
     #[error("{path} answered {status} without an object id")]
     NoObjectId {
@@ -193,6 +225,57 @@ fn patch_body(desired: &Value, changes: &[crate::live::normalize::Change]) -> Va
     )
 }
 
+/// The items of a [`Shape::QueriedItems`] object that `changes` touch, as `(item id, PATCH
+/// path, declared item)` in the body's order; a change outside the items cannot be written.
+fn item_patches(
+    op: &Operation,
+    items: &crate::kinds::ItemUpdates,
+    owner: Option<&str>,
+    body: &Value,
+    changes: &[crate::live::normalize::Change],
+) -> Result<Vec<(String, String, Value)>, ApplyError> {
+    let owner = owner.ok_or_else(|| ApplyError::NoOwnerId {
+        key: op.key.clone(),
+        owner_id: items.owner_id,
+    })?;
+    let prefix = format!("{}/", items.array);
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    for change in changes {
+        let item = change
+            .pointer
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split('/').next())
+            .filter(|item| !item.is_empty());
+        match item {
+            Some(item) => {
+                changed.insert(item.replace("~1", "/").replace("~0", "~"));
+            }
+            None => {
+                return Err(ApplyError::NotWritable {
+                    key: op.key.clone(),
+                    kind: op.kind.name,
+                    pointer: change.pointer.clone(),
+                    array: items.array,
+                    item_key: items.item_key,
+                });
+            }
+        }
+    }
+    let declared = body
+        .pointer(items.array)
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    Ok(declared
+        .iter()
+        .filter_map(|item| {
+            let id = item.get(items.item_key).and_then(Value::as_str)?;
+            changed
+                .contains(id)
+                .then(|| (id.to_string(), items.path_of(owner, id), item.clone()))
+        })
+        .collect())
+}
+
 /// The HTTP method string.
 fn method_str(method: Method) -> &'static str {
     method.as_str()
@@ -217,6 +300,9 @@ pub(crate) enum Step {
     Done(Applied),
     /// This request, then read its answer so.
     Send(Request, Then),
+    /// These requests one after another (the items of a [`Shape::QueriedItems`] object); the
+    /// first that fails fails the resource, else this is the result.
+    Sequence(Vec<Request>, Applied),
 }
 
 /// How to read the answer to a resource's request.
@@ -225,6 +311,20 @@ pub(crate) enum Then {
     Created,
     /// An update (or the update of an adopted object): this is the result.
     Finished(Applied),
+    /// An update in two requests (a property only an action changes, beside a PATCH): once
+    /// this one succeeded, send the second; then this is the result.
+    FollowedBy(Box<Request>, Applied),
+}
+
+/// A step that sends `requests` in order (one or two: see [`TenantRun::update_requests`]) and
+/// then is `done`.
+fn send_all(mut requests: Vec<Request>, done: Applied) -> Step {
+    let second = (requests.len() > 1).then(|| requests.remove(1));
+    let first = requests.remove(0);
+    match second {
+        Some(second) => Step::Send(first, Then::FollowedBy(Box::new(second), done)),
+        None => Step::Send(first, Then::Finished(done)),
+    }
 }
 
 /// One tenant's deploy in progress.
@@ -365,15 +465,33 @@ impl TenantRun<'_> {
         let body = resolve_value(&body, ids)?;
         let path = resolve_text(&op.path, ids)?;
         let update_method = method_str(op.kind.update_method);
+        // Only collection objects go in the identity map: it is what `--prune` deletes.
+        let remembered = op.kind.shape == Shape::Collection;
         match action {
             Action::NoOp { object_id } => {
-                if let Some(id) = object_id {
+                if let Some(id) = object_id.as_ref().filter(|_| remembered) {
                     self.identity.remember(op, id)?;
                 }
                 Ok(Step::Done(Applied::Done {
                     action: "unchanged",
                     id: object_id.clone(),
                 }))
+            }
+            Action::Missing { reason } => Err(ApplyError::Missing {
+                key: op.key.clone(),
+                reason: reason.clone(),
+            }),
+            Action::Update { object_id, changes }
+                if matches!(op.kind.shape, Shape::QueriedItems(_)) =>
+            {
+                let requests = self.item_requests(op, object_id.as_deref(), &body, changes)?;
+                Ok(Step::Sequence(
+                    requests,
+                    Applied::Done {
+                        action: "updated",
+                        id: None,
+                    },
+                ))
             }
             Action::Ambiguous { object_ids } => Err(ApplyError::Ambiguous {
                 key: op.key.clone(),
@@ -397,15 +515,15 @@ impl TenantRun<'_> {
                 if changes.is_empty() {
                     return Ok(Step::Done(done));
                 }
-                let request =
-                    self.update_request(op, Some(object_id), &path, body, changes, update_method);
-                Ok(Step::Send(request, Then::Finished(done)))
+                let requests =
+                    self.update_requests(op, Some(object_id), &path, body, changes, update_method);
+                Ok(send_all(requests, done))
             }
             Action::Update { object_id, changes } => {
-                if let Some(id) = object_id {
+                if let Some(id) = object_id.as_ref().filter(|_| remembered) {
                     self.identity.remember(op, id)?;
                 }
-                let request = self.update_request(
+                let requests = self.update_requests(
                     op,
                     object_id.as_deref(),
                     &path,
@@ -413,15 +531,39 @@ impl TenantRun<'_> {
                     changes,
                     update_method,
                 );
-                Ok(Step::Send(
-                    request,
-                    Then::Finished(Applied::Done {
+                Ok(send_all(
+                    requests,
+                    Applied::Done {
                         action: "updated",
                         id: object_id.clone(),
-                    }),
+                    },
                 ))
             }
         }
+    }
+
+    /// One PATCH per changed item of a [`Shape::QueriedItems`] object, in the body's order,
+    /// each carrying the item as the resource declares it.
+    fn item_requests(
+        &self,
+        op: &Operation,
+        owner: Option<&str>,
+        body: &Value,
+        changes: &[crate::live::normalize::Change],
+    ) -> Result<Vec<Request>, ApplyError> {
+        let Shape::QueriedItems(items) = op.kind.shape else {
+            return Ok(Vec::new());
+        };
+        Ok(item_patches(op, items, owner, body, changes)?
+            .into_iter()
+            .map(|(id, path, item)| {
+                let mut request = self.request(op, "PATCH", path, item);
+                request.label = format!("{}/{id}", op.key);
+                request.prefer = None;
+                request.idempotent = true;
+                request
+            })
+            .collect())
     }
 
     /// Read the answer to a prepared request (`result`, when it was sent in a `$batch`; else it
@@ -440,6 +582,17 @@ impl TenantRun<'_> {
                     None => self.send(request).await,
                 };
                 result.map(|_| done).map_err(ApplyError::request(op.kind))
+            }
+            Then::FollowedBy(next, done) => {
+                let result = match result {
+                    Some(result) => result,
+                    None => self.send(request).await,
+                };
+                result.map_err(ApplyError::request(op.kind))?;
+                self.send(&next)
+                    .await
+                    .map(|_| done)
+                    .map_err(ApplyError::request(op.kind))
             }
             Then::Created if op.kind.shape != Shape::Collection => {
                 let result = match result {
@@ -500,6 +653,14 @@ impl TenantRun<'_> {
                 Ok(done) => done,
                 Err(reason) => Applied::Failed(reason),
             },
+            Step::Sequence(requests, done) => {
+                for request in &requests {
+                    if let Err(e) = self.send(request).await {
+                        return Applied::Failed(ApplyError::request(op.kind)(e));
+                    }
+                }
+                done
+            }
         }
     }
 
@@ -524,6 +685,49 @@ impl TenantRun<'_> {
             out.push((i, applied));
         }
         out
+    }
+
+    /// The requests that update an object: one PATCH or PUT, and for a changed property only
+    /// an action changes (the registry's `UPDATE_ACTIONS`), `POST {object}/{action}` with it,
+    /// first; the PATCH then carries the other changes, when there are any.
+    fn update_requests(
+        &self,
+        op: &Operation,
+        object_id: Option<&str>,
+        path: &str,
+        body: Value,
+        changes: &[crate::live::normalize::Change],
+        method: &'static str,
+    ) -> Vec<Request> {
+        let top = |c: &crate::live::normalize::Change| -> String {
+            c.pointer.split('/').nth(1).unwrap_or_default().to_string()
+        };
+        let mut requests = Vec::new();
+        let mut rest: Vec<crate::live::normalize::Change> = Vec::new();
+        for change in changes {
+            let property = top(change);
+            match (
+                crate::kinds::update_action(op.kind.name, &property),
+                op.kind.shape,
+                object_id,
+            ) {
+                (Some(action), Shape::Collection, Some(id)) => {
+                    let value = body.get(&property).cloned().unwrap_or(Value::Null);
+                    let target = format!("{}/{id}/{action}", op.kind.path);
+                    let mut request =
+                        self.request(op, "POST", target, serde_json::json!({ property: value }));
+                    // Setting a property to a value is safe to repeat.
+                    request.prefer = None;
+                    request.idempotent = true;
+                    requests.push(request);
+                }
+                _ => rest.push(change.clone()),
+            }
+        }
+        if requests.is_empty() || !rest.is_empty() {
+            requests.push(self.update_request(op, object_id, path, body, &rest, method));
+        }
+        requests
     }
 
     fn update_request(
@@ -590,6 +794,81 @@ mod tests {
     use super::*;
     use crate::live::normalize::Change;
     use serde_json::json;
+
+    fn pim_op(body: Value) -> Operation {
+        let mut op = crate::live::plan::tests::minimal_bundle()
+            .bundle()
+            .operations[0]
+            .clone();
+        op.kind = crate::kinds::by_name("unifiedRoleManagementPolicy").expect("kind");
+        op.key = "pim-ga".into();
+        op.body = body;
+        op
+    }
+
+    fn change(pointer: &str) -> Change {
+        Change {
+            pointer: pointer.into(),
+            desired: Some(json!(1)),
+            live: Some(json!(2)),
+        }
+    }
+
+    #[test]
+    fn queried_items_are_patched_one_by_one_and_only_those_that_changed() {
+        let body = json!({"roleDefinitionId": "r", "policy": {"rules": [
+            {"id": "Expiration_EndUser_Assignment", "maximumDuration": "PT4H"},
+            {"id": "Approval_EndUser_Assignment", "setting": {"isApprovalRequired": true}},
+            {"id": "Enablement_EndUser_Assignment", "enabledRules": []}
+        ]}});
+        let op = pim_op(body.clone());
+        let crate::kinds::Shape::QueriedItems(items) = op.kind.shape else {
+            panic!("shape");
+        };
+        let patches = item_patches(
+            &op,
+            items,
+            Some("pol-1"),
+            &body,
+            &[
+                change("/policy/rules/Approval_EndUser_Assignment/setting/isApprovalRequired"),
+                change("/policy/rules/Expiration_EndUser_Assignment/maximumDuration"),
+            ],
+        )
+        .expect("patches");
+        let paths: Vec<&str> = patches.iter().map(|(_, p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/policies/roleManagementPolicies/pol-1/rules/Expiration_EndUser_Assignment",
+                "/policies/roleManagementPolicies/pol-1/rules/Approval_EndUser_Assignment"
+            ]
+        );
+        assert_eq!(patches[0].2, body["policy"]["rules"][0]);
+    }
+
+    #[test]
+    fn a_change_outside_the_items_or_without_an_owner_is_a_clear_error() {
+        let body = json!({"roleDefinitionId": "r", "policy": {"displayName": "x", "rules": []}});
+        let op = pim_op(body.clone());
+        let crate::kinds::Shape::QueriedItems(items) = op.kind.shape else {
+            panic!("shape");
+        };
+        let e = item_patches(
+            &op,
+            items,
+            Some("p"),
+            &body,
+            &[change("/policy/displayName")],
+        )
+        .expect_err("not writable");
+        assert!(
+            matches!(&e, ApplyError::NotWritable { pointer, .. } if pointer == "/policy/displayName")
+        );
+        assert!(e.to_string().contains("only those items can change"), "{e}");
+        let e = item_patches(&op, items, None, &body, &[]).expect_err("no owner");
+        assert!(e.to_string().contains("has no policyId"), "{e}");
+    }
 
     #[test]
     fn a_patch_sends_only_the_changed_top_level_properties() {

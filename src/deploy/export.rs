@@ -5,10 +5,12 @@
 //! written): every object of each collection kind (all conditional access policies, named
 //! locations, compliance policies, ..., not only those the project declares: the tenant is the
 //! golden one), the groups its baselines declare (read by `uniqueName`), and each singleton and
-//! fixed member at its path. Groups are not listed whole (a tenant has thousands); the groups
-//! the exported objects reference in their reference slots are read by id, so a reference to
-//! one becomes a reference to an exported group, and one that is gone stays an id (the emitter
-//! makes it a parameter). Assignment sets are not exported (counted, for the caller to say so).
+//! fixed member at its path; each Intune policy's assignments (`GET …/{id}/assignments`),
+//! carried in its body for the emitter to make its assignment set. Groups are not listed whole
+//! (a tenant has thousands); the groups the exported objects (and their assignments) reference
+//! are read by id, so a reference to one becomes a reference to an exported group, and one
+//! that is gone stays an id (the emitter makes it a parameter). Child objects are not exported
+//! (counted, for the caller to say so).
 //!
 //! Input: a [`Run`] (plan-only), a [`Target`] and optional kind names. Output: an
 //! [`ExportedTenant`], or the [`TenantError`] that stopped the read.
@@ -20,8 +22,9 @@ use serde_json::Value;
 use crate::deploy::fleet::Target;
 use crate::deploy::shared::{JournalObserver, Run};
 use crate::deploy::slim::SharedSlims;
-use crate::deploy::tenant::{TenantError, prepare};
+use crate::deploy::tenant::{TenantError, Writes, prepare};
 use crate::graph::client::{Request, RequestError};
+use crate::import::assignments::assignment_kind;
 use crate::kinds::{self, Kind, Shape};
 use crate::live;
 use crate::live::plan::PlanInput;
@@ -81,11 +84,19 @@ fn strings_at<'a>(value: &'a Value, segments: &[&str], out: &mut Vec<&'a str>) {
     }
 }
 
-/// Group ids the objects reference in their kinds' reference slots, lower case.
+/// Group ids the objects reference in their kinds' reference slots (and, for a policy that
+/// carries its `assignments`, its assignment kind's slots), lower case.
 pub fn referenced_group_ids(objects: &[LiveObject]) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     for object in objects {
-        for slot in object.kind.ref_slots.iter().filter(|s| s.kind == "group") {
+        let assignment_slots = assignment_kind(object.kind).map_or(&[][..], |k| k.ref_slots);
+        for slot in object
+            .kind
+            .ref_slots
+            .iter()
+            .chain(assignment_slots)
+            .filter(|s| s.kind == "group")
+        {
             let segments: Vec<&str> = slot.pointer.trim_start_matches('/').split('/').collect();
             let mut found = Vec::new();
             strings_at(&object.body, &segments, &mut found);
@@ -113,9 +124,11 @@ pub async fn read_for_export(
     let fleet = run.fleet.clone();
     let prepared = {
         let (fleet, target) = (fleet.clone(), target.clone());
-        tokio::task::spawn_blocking(move || prepare(&fleet, &target, &SharedSlims::default()))
-            .await
-            .map_err(|e| TenantError::CompileTask(e.to_string()))??
+        tokio::task::spawn_blocking(move || {
+            prepare(&fleet, &target, &SharedSlims::default(), false, Writes::No)
+        })
+        .await
+        .map_err(|e| TenantError::CompileTask(e.to_string()))??
     };
     let identity = crate::deploy::identity::load_identity(&fleet.dir, &target.id)?;
     let wanted = |kind: &Kind| kinds.is_none_or(|k| k.iter().any(|n| n == kind.name));
@@ -147,7 +160,8 @@ pub async fn read_for_export(
         let Some(kind) = kinds::by_name(kind_name) else {
             continue;
         };
-        for body in items {
+        // Microsoft's own objects (built-in strengths) are referenced by id, never declared.
+        for body in items.iter().filter(|b| !kinds::is_built_in(kind.name, b)) {
             let id = id_of(body).unwrap_or_default();
             objects.push(LiveObject {
                 kind,
@@ -173,9 +187,46 @@ pub async fn read_for_export(
                     });
                 }
             }
-            Shape::Child | Shape::ParentAction => {
+            Shape::Child | Shape::QueriedItems(_) => {
                 *not_exported.entry(op.kind.name).or_default() += 1;
             }
+            // Read below, from each exported policy.
+            Shape::ParentAction => {}
+        }
+    }
+
+    // Each policy's assignments (`GET …/{id}/assignments`), carried in its body as Graph's
+    // `$expand=assignments` would; the emitter makes them the policy's assignment set.
+    let assigned: Vec<(usize, Request)> = objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| assignment_kind(o.kind).is_some_and(&wanted))
+        .filter_map(|(i, o)| {
+            let id = id_of(&o.body)?;
+            Some((
+                i,
+                Request::get(
+                    format!("export:assignments:{}", o.source),
+                    o.kind.api_version,
+                    format!("{}/{id}/assignments", o.kind.path),
+                    o.kind.throttle,
+                ),
+            ))
+        })
+        .collect();
+    let requests: Vec<Request> = assigned.iter().map(|(_, r)| r.clone()).collect();
+    let results = run
+        .client
+        .batch(&prepared.session, &requests, &observer)
+        .await;
+    for ((i, _), result) in assigned.iter().zip(results) {
+        let body = result.map_err(read_error)?.body;
+        let entries = body
+            .get("value")
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
+        if let Value::Object(map) = &mut objects[*i].body {
+            map.insert("assignments".into(), entries);
         }
     }
 

@@ -7,12 +7,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use crate::compile::render::Engine;
-use crate::compile::validate::{SchemaError, Schemas};
+use crate::compile::validate::{SchemaError, Schemas, ValidatedBundle};
+use crate::deploy::slim::{SharedSlims, Slim};
 use crate::report::{Event, Reporter};
 use crate::source::project::{LoadError, ProjectSource, TenantEntry};
 
@@ -45,6 +46,69 @@ pub struct Fleet {
     pub env: EnvLookup,
     /// Operations per tenant, recorded by [`Fleet::validate`] (to start the largest first).
     sizes: Mutex<HashMap<String, usize>>,
+    /// What [`Fleet::validate`] compiled, kept for the run (see [`KeptBundles`]).
+    kept: KeptBundles,
+}
+
+/// How much distinct operation text [`KeptBundles`] keeps at most. Tenants on the same
+/// baselines and parameters share one set (a thousand tenants of the shipped baselines keep a
+/// few hundred KB); a fleet whose every tenant differs keeps the first ones up to this, and the
+/// others are compiled again when their turn comes.
+const KEPT_BUNDLES_BUDGET: usize = 16 << 20;
+
+/// The slim operations and bundle hash of each tenant [`Fleet::validate`] compiled, so that
+/// plan and deploy do not compile a tenant a second time in the same run (it was a fifth of a
+/// re-plan's CPU). Sets are shared by content ([`SharedSlims`]) and bounded by
+/// [`KEPT_BUNDLES_BUDGET`].
+#[derive(Debug, Default)]
+struct KeptBundles {
+    slims: SharedSlims,
+    kept: Mutex<KeptByTenant>,
+}
+
+/// What validation kept of one tenant's bundle.
+#[derive(Debug, Clone)]
+pub(crate) struct Kept {
+    /// The bundle's content hash.
+    pub(crate) bundle_hash: String,
+    /// Its operations, shared by content.
+    pub(crate) slim: Arc<Slim>,
+    /// The resources it skips, with the reasons.
+    pub(crate) skipped: Vec<crate::report::Skip>,
+}
+
+/// Tenant id → what was kept; the distinct sets kept (by address: each stays alive in
+/// `by_tenant`) and their bytes.
+#[derive(Debug, Default)]
+struct KeptByTenant {
+    by_tenant: HashMap<String, Kept>,
+    distinct: std::collections::HashSet<usize>,
+    bytes: usize,
+}
+
+impl KeptBundles {
+    fn keep(&self, bundle: &ValidatedBundle) {
+        let slim = self.slims.share_bundle(bundle);
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        // A set no other tenant kept yet costs its size; one already kept costs nothing more.
+        let address = Arc::as_ptr(&slim) as usize;
+        if !kept.distinct.contains(&address) {
+            let size = slim.approximate_bytes();
+            if kept.bytes + size > KEPT_BUNDLES_BUDGET {
+                return;
+            }
+            kept.bytes += size;
+            kept.distinct.insert(address);
+        }
+        kept.by_tenant.insert(
+            bundle.bundle().tenant.id.clone(),
+            Kept {
+                bundle_hash: bundle.content_hash().to_string(),
+                slim,
+                skipped: bundle.bundle().skips(),
+            },
+        );
+    }
 }
 
 /// Records each compiled tenant's operation count.
@@ -87,6 +151,7 @@ impl Fleet {
                 today,
                 env,
                 sizes: Mutex::new(HashMap::new()),
+                kept: KeptBundles::default(),
             },
             diagnostics,
         ))
@@ -108,12 +173,14 @@ impl Fleet {
             allow_empty: false,
         };
         let mut sizes = HashMap::new();
-        let mut summary = crate::compile::compile(
+        let keep = |bundle: &ValidatedBundle| self.kept.keep(bundle);
+        let mut summary = crate::compile::compile_into(
             &self.project,
             &self.engine,
             self.schemas,
             &options,
             &mut SizeRecorder(&mut sizes),
+            Some(&keep),
         );
         *self.sizes.lock().unwrap_or_else(|p| p.into_inner()) = sizes;
         let mut diagnostics = load_diagnostics;
@@ -121,6 +188,12 @@ impl Fleet {
         diagnostics.coalesce();
         summary.diagnostics = diagnostics;
         summary
+    }
+
+    /// The bundle hash and slim operations [`Fleet::validate`] kept of a tenant, if it did.
+    pub(crate) fn kept(&self, tenant: &str) -> Option<Kept> {
+        let kept = self.kept.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.by_tenant.get(tenant).cloned()
     }
 
     /// The targets a selection picks (in file order), weighed by their operation counts when
@@ -232,6 +305,52 @@ fn ring_waves(targets: Vec<Target>, rings: Option<&[String]>) -> Vec<(String, Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validation_keeps_each_tenant_as_compiling_it_again_would() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        crate::source::init::init(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let today = jiff::civil::date(2026, 12, 6);
+        let (fleet, loaded) =
+            Fleet::load(dir.path(), today, process_env()).unwrap_or_else(|e| panic!("{e}"));
+        let summary = fleet.validate(&crate::compile::Selection::default(), loaded);
+        assert!(summary.failed.is_empty() && summary.compiled == 3);
+        for entry in &fleet.project.tenants {
+            let Kept {
+                bundle_hash: hash,
+                slim: kept,
+                skipped,
+            } = fleet
+                .kept(&entry.id)
+                .unwrap_or_else(|| panic!("{} was not kept", entry.id));
+            let tenant = fleet
+                .project
+                .tenant(entry)
+                .unwrap_or_else(|| panic!("tenant"));
+            let again = crate::compile::compile_tenant(
+                &fleet.project,
+                &fleet.engine,
+                fleet.schemas,
+                &tenant,
+                false,
+                today,
+            )
+            .bundle
+            .unwrap_or_else(|| panic!("{} compiles", entry.id));
+            assert_eq!(hash, again.content_hash());
+            assert_eq!(
+                format!("{skipped:?}"),
+                format!("{:?}", again.bundle().skips())
+            );
+            let again = SharedSlims::default().share(&again.bundle().operations);
+            assert_eq!(kept.bodies, again.bodies, "{}", entry.id);
+            assert_eq!(
+                format!("{:?}", kept.operations),
+                format!("{:?}", again.operations)
+            );
+        }
+        assert!(fleet.kept("not-a-tenant").is_none());
+    }
 
     #[test]
     fn shards_split_the_fleet_stably_and_completely() {

@@ -26,9 +26,7 @@ pub fn state_root(project_dir: &Path) -> PathBuf {
 
 /// The identity map file of a tenant.
 pub fn identity_path(project_dir: &Path, tenant: &str) -> PathBuf {
-    state_root(project_dir)
-        .join("state")
-        .join(format!("{}.json", tenant.to_ascii_lowercase()))
+    state_root(project_dir).join(crate::state::layout::identity(tenant))
 }
 
 /// The append-only change log of a tenant's identity map, written during a deploy (one line

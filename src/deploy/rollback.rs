@@ -124,7 +124,9 @@ pub(crate) fn before_images(
             }
             _ => continue,
         };
-        if holds_secrets(op.kind) {
+        // Items written one by one (PIM rules) have no single path to restore them at: rollback
+        // reports them as not undoable rather than PATCH the query that found them.
+        if holds_secrets(op.kind) || matches!(op.kind.shape, Shape::QueriedItems(_)) {
             continue;
         }
         let (object, path) = match (op.kind.shape, &object_id) {
@@ -603,10 +605,16 @@ async fn find_existing(
 /// Apply a tenant's rollback steps, except those in `done` (finished by an earlier attempt of
 /// the same rollback). Each step goes to the journal as `applied` (reverted, recreated,
 /// removed); the identity map learns re-created ids and forgets deleted objects.
+///
+/// `resumed`: an earlier attempt was interrupted (killed), so a step it sent may have landed
+/// after its last journal entry. Before a revert or a delete the object is read: one already
+/// as it was before the run is not written again, one already gone is not deleted again (a
+/// re-create finds an object the attempt made by its match key, as always).
 pub async fn apply_tenant(
     run: &Run,
     rollback: &TenantRollback,
     done: &BTreeSet<String>,
+    resumed: bool,
 ) -> TenantReport {
     let fleet = &*run.fleet;
     let tenant = &rollback.tenant;
@@ -625,9 +633,11 @@ pub async fn apply_tenant(
         counts: Counts::default(),
         reason: None,
         failures: Vec::new(),
+        skipped: Vec::new(),
         plan: None,
         drift: None,
         snapshot_files: None,
+        evidence: None,
         seconds: 0.0,
     };
     let started = run.client.timing().now();
@@ -719,12 +729,40 @@ pub async fn apply_tenant(
                     let kind = kind_of(&image.kind)?;
                     let method = kind.update_method.as_str();
                     let before = with_new_ids(&image.body, &new_ids);
+                    // Properties only an action changes (`kinds::UPDATE_ACTIONS`) go back through
+                    // it; the PATCH carries the rest, if there is any.
+                    let mut patched = image.properties.len();
+                    if method == "PATCH" {
+                        for p in &image.properties {
+                            let Some(action) = crate::kinds::update_action(kind.name, p) else {
+                                continue;
+                            };
+                            patched -= 1;
+                            let value = before.get(p).cloned().unwrap_or(Value::Null);
+                            let mut post = request(
+                                key,
+                                kind,
+                                "POST",
+                                format!("{}/{action}", image.path),
+                                Some(&serde_json::json!({ p.as_str(): value })),
+                            );
+                            // Setting a property to a value is safe to repeat.
+                            post.idempotent = true;
+                            run.client.send(&session, &post, &observer).await?;
+                        }
+                        if patched == 0 {
+                            return Ok(Some(("reverted", image.object_id.clone(), kind.name)));
+                        }
+                    }
                     let body = if method == "PATCH" {
                         let mut map = Map::new();
                         if let Some(t) = before.get("@odata.type") {
                             map.insert("@odata.type".into(), t.clone());
                         }
                         for p in &image.properties {
+                            if crate::kinds::update_action(kind.name, p).is_some() {
+                                continue;
+                            }
                             map.insert(p.clone(), before.get(p).cloned().unwrap_or(Value::Null));
                         }
                         Value::Object(map)
@@ -735,6 +773,14 @@ pub async fn apply_tenant(
                         }
                         body
                     };
+                    if resumed {
+                        let get = request(key, kind, "GET", image.path.clone(), None);
+                        let live = run.client.send(&session, &get, &observer).await?;
+                        if crate::live::normalize::diff(kind, &body, &live.body).is_empty() {
+                            // Reverted by the interrupted attempt, after its last journal entry.
+                            return Ok(Some(("reverted", image.object_id.clone(), kind.name)));
+                        }
+                    }
                     let mut put = request(key, kind, method, image.path.clone(), Some(&body));
                     put.references_new_object = new_ids
                         .values()
@@ -746,17 +792,29 @@ pub async fn apply_tenant(
                     kind, object_id, ..
                 } => {
                     let kind = kind_of(kind)?;
-                    let delete = request(
-                        key,
-                        kind,
-                        "DELETE",
-                        format!("{}/{object_id}", kind.path),
-                        None,
-                    );
-                    match run.client.send(&session, &delete, &observer).await {
-                        Ok(_) => {}
-                        Err(e) if e.status() == Some(404) => {}
-                        Err(e) => return Err(e.into()),
+                    let path = format!("{}/{object_id}", kind.path);
+                    // Deleted by the interrupted attempt, after its last journal entry: gone.
+                    let gone = resumed
+                        && match run
+                            .client
+                            .send(
+                                &session,
+                                &request(key, kind, "GET", path.clone(), None),
+                                &observer,
+                            )
+                            .await
+                        {
+                            Ok(_) => false,
+                            Err(e) if e.status() == Some(404) => true,
+                            Err(e) => return Err(e.into()),
+                        };
+                    if !gone {
+                        let delete = request(key, kind, "DELETE", path, None);
+                        match run.client.send(&session, &delete, &observer).await {
+                            Ok(_) => {}
+                            Err(e) if e.status() == Some(404) => {}
+                            Err(e) => return Err(e.into()),
+                        }
                     }
                     store.forget(key)?;
                     Ok(Some(("removed", Some(object_id.clone()), kind.name)))

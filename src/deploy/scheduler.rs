@@ -1,6 +1,8 @@
 //! The fleet scheduler: runs the tenants of each wave side by side, heaviest first, as many
 //! as the [`admission`](crate::deploy::admission) lets in (rings one after the other), stops later rings when a ring's failure rate passes the limit or the journal cannot
-//! be written, and sums the run up.
+//! be written, and sums the run up. With a run state, each tenant's lock is taken before it
+//! starts and released after its records are published; a state store that fails stops the
+//! run like a journal that cannot be written.
 //!
 //! Input: the [`Run`] and its [`Target`]s. Output: a [`DeploySummary`], events to the
 //! reporter, and the run's start and end in the journal.
@@ -75,20 +77,62 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                 };
                 if stop_ring.load(std::sync::atomic::Ordering::SeqCst)
                     || run.journal.as_ref().is_some_and(|j| j.error().is_some())
+                    || run
+                        .options
+                        .state
+                        .as_ref()
+                        .is_some_and(|s| s.error().is_some())
                 {
                     return Err(target.id);
+                }
+                // The tenant's lock is taken before its first write (and its state fetched).
+                if let Some(state) = &run.options.state
+                    && let Err(e) = state
+                        .begin_tenant(&target.id, |holder| {
+                            run.emit(Event::LockWaiting {
+                                tenant: &target.id,
+                                holder: &holder.describe(),
+                            });
+                        })
+                        .await
+                {
+                    if matches!(e, crate::state::LockError::Storage(_)) {
+                        return Err(target.id);
+                    }
+                    let report = not_locked(&target, e.to_string());
+                    if let Some(journal) = &run.journal {
+                        journal.append(Entry::TenantFinished {
+                            tenant: target.id.clone(),
+                            ok: false,
+                            reason: report.reason.clone(),
+                        });
+                    }
+                    failed_in_ring.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    run.emit(Event::TenantFinished { report: &report });
+                    return Ok(report);
                 }
                 run.emit(Event::TenantStarted {
                     id: &target.id,
                     name: &target.name,
                 });
-                let report = deploy_tenant(&run, &target, &compile_slots, &slims).await;
+                let mut report = deploy_tenant(&run, &target, &compile_slots, &slims).await;
+                if let Some(why) = run.options.state.as_ref().and_then(|s| s.lost(&target.id)) {
+                    report.ok = false;
+                    report.reason.get_or_insert_with(|| {
+                        format!("this run lost the tenant's lock while deploying it: {why}")
+                    });
+                }
                 if let Some(journal) = &run.journal {
                     journal.append(Entry::TenantFinished {
                         tenant: target.id.clone(),
                         ok: report.ok,
                         reason: report.reason.clone(),
                     });
+                }
+                // Published before the lock is released: the next holder reads all of it. A
+                // failure stops the run (no tenant starts after it) and says so below.
+                if let Some(state) = &run.options.state {
+                    let _ = state.end_tenant(&target.id).await;
                 }
                 if !report.ok {
                     let failed =
@@ -117,9 +161,11 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                         "internal error: a tenant task ended abnormally: {e}"
                     )),
                     failures: Vec::new(),
+                    skipped: Vec::new(),
                     plan: None,
                     drift: None,
                     snapshot_files: None,
+                    evidence: None,
                     seconds: 0.0,
                 }),
             }
@@ -136,6 +182,9 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
             summary.stopped = Some(format!(
                 "the journal could not be written ({error}); stopped"
             ));
+        }
+        if let Some(error) = run.options.state.as_ref().and_then(|s| s.error()) {
+            summary.stopped = Some(state_stopped(&error));
         }
     }
     // Links after the waves: their steps need both ends' baselines (the source's scope groups)
@@ -164,6 +213,38 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
             failed: summary.tenants.iter().filter(|t| !t.ok).count(),
         });
     }
+    if let Some(state) = &run.options.state {
+        let _ = state.finish().await;
+        if let Some(error) = state.error() {
+            summary.stopped = Some(state_stopped(&error));
+        }
+    }
     run.emit(Event::DeployFinished { summary: &summary });
     summary
+}
+
+/// Why a run stopped when its state store failed, and where its records are meanwhile.
+fn state_stopped(error: &str) -> String {
+    format!(
+        "the state store failed ({error}); stopped: no tenant started after it. Every request this run sent is recorded in its journal in .tenantform/runs/ on this machine, and what the store is missing is listed in .tenantform/unpublished: the next deploy from this directory publishes it before it starts"
+    )
+}
+
+/// The report of a tenant whose lock another run holds: not deployed.
+fn not_locked(target: &Target, reason: String) -> TenantReport {
+    TenantReport {
+        id: target.id.clone(),
+        name: target.name.clone(),
+        ring: target.ring.clone(),
+        ok: false,
+        counts: Counts::default(),
+        reason: Some(reason),
+        failures: Vec::new(),
+        plan: None,
+        drift: None,
+        snapshot_files: None,
+        seconds: 0.0,
+        skipped: Vec::new(),
+        evidence: None,
+    }
 }

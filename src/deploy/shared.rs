@@ -46,6 +46,9 @@ pub struct DeployOptions {
     /// With `plan_only`: write each tenant's live objects under this directory
     /// (`tenantform snapshot`), one canonical file per object in `<dir>/<tenant-id>/`.
     pub snapshot: Option<PathBuf>,
+    /// With `plan_only`: judge each tenant's controls against the live read (`tenantform
+    /// evidence`), from the `[controls]` definitions of its baselines.
+    pub evidence: bool,
     /// Apply only what drifted (`deploy --only-drifted`): updates of resources changed outside
     /// tenantform since the last deploy, and managed objects deleted in the tenant. Every other
     /// change is left for a later deploy, and orphans are not pruned.
@@ -54,6 +57,9 @@ pub struct DeployOptions {
     /// it is about to change or delete, written before the request is sent, for `rollback`.
     /// `None`: none are recorded (plans, drift, snapshots).
     pub before: Option<PathBuf>,
+    /// The run's state (`deploy`, `rollback`): each tenant's lock is taken before its first
+    /// write and released after its records are published. `None`: no locks (plans, drift).
+    pub state: Option<Arc<crate::state::RunState>>,
 }
 
 impl Default for DeployOptions {
@@ -67,8 +73,10 @@ impl Default for DeployOptions {
             plan_only: false,
             drift: false,
             snapshot: None,
+            evidence: false,
             only_drifted: false,
             before: None,
+            state: None,
         }
     }
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, Weak};
 use serde_json::Value;
 
 use crate::compile::bundle::Operation;
+use crate::compile::validate::ValidatedBundle;
 
 /// What reading, planning and applying need of a bundle's operations, and each operation's
 /// body as compact JSON text.
@@ -23,6 +24,14 @@ pub struct Slim {
     pub operations: Vec<Operation>,
     /// Each operation's body as compact JSON text.
     pub bodies: Vec<Box<str>>,
+}
+
+impl Slim {
+    /// Roughly what the set holds in memory: the bodies' text and a few hundred bytes per
+    /// operation.
+    pub fn approximate_bytes(&self) -> usize {
+        self.bodies.iter().map(|b| b.len()).sum::<usize>() + self.operations.len() * 256
+    }
 }
 
 /// The [`Slim`] operations of the tenants in flight, shared by content.
@@ -37,8 +46,24 @@ type KnownSlims = (HashMap<[u8; 32], Weak<Slim>>, usize);
 impl SharedSlims {
     /// The shared [`Slim`] of `operations` (made, or one already in use).
     pub fn share(&self, operations: &[Operation]) -> Arc<Slim> {
-        let (operations, bodies): (Vec<Operation>, Vec<Box<str>>) =
-            operations.iter().map(slim).unzip();
+        self.share_slim(operations.iter().map(slim).unzip())
+    }
+
+    /// [`share`](Self::share) the operations of a bundle whose bodies may be shared with the
+    /// run that compiled it (read through [`ValidatedBundle::body`]).
+    pub fn share_bundle(&self, bundle: &ValidatedBundle) -> Arc<Slim> {
+        self.share_slim(
+            bundle
+                .bundle()
+                .operations
+                .iter()
+                .enumerate()
+                .map(|(i, op)| slim_with_body(op, bundle.body(i)))
+                .unzip(),
+        )
+    }
+
+    fn share_slim(&self, (operations, bodies): (Vec<Operation>, Vec<Box<str>>)) -> Arc<Slim> {
         let key = slim_fingerprint(&operations, &bodies);
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         let (map, prune_at) = &mut *known;
@@ -89,7 +114,12 @@ fn slim_fingerprint(operations: &[Operation], bodies: &[Box<str>]) -> [u8; 32] {
 
 /// What applying an operation needs, and its body as compact JSON text.
 pub fn slim(op: &Operation) -> (Operation, Box<str>) {
-    let body = serde_json::to_string(&op.body)
+    slim_with_body(op, &op.body)
+}
+
+/// [`slim`] with the operation's body given apart.
+fn slim_with_body(op: &Operation, body: &Value) -> (Operation, Box<str>) {
+    let body = serde_json::to_string(body)
         .unwrap_or_default()
         .into_boxed_str();
     let slim = Operation {

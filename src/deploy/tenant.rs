@@ -92,9 +92,41 @@ pub enum TenantError {
     /// Reading the tenant failed.
     #[error("cannot read the tenant's configuration: {0}")]
     Read(RequestError),
+    /// The tenant's facts do not grant the app permissions its resources need: found before
+    /// any request, so nothing was written.
+    #[error(
+        "missing permission: the tenant's facts do not grant the app {}; nothing was read or written. Grant the permission to the app (admin consent in the tenant), then refresh [tenant.facts] with `tenantform facts --tenant {tenant} --write`",
+        missing_text(.missing)
+    )]
+    MissingPermissions {
+        /// Tenant id.
+        tenant: String,
+        /// Each missing permission with the resources that need it.
+        missing: Vec<crate::kinds::needs::MissingPermission>,
+    },
     /// The compile task ended abnormally (a defect).
     #[error("internal error while compiling: {0}")]
     CompileTask(String),
+}
+
+/// `Policy.ReadWrite.ConditionalAccess (needed by ca-a, ca-b and 3 more); ...`.
+fn missing_text(missing: &[crate::kinds::needs::MissingPermission]) -> String {
+    const SHOWN: usize = 3;
+    missing
+        .iter()
+        .map(|m| {
+            let mut names: Vec<&str> = m.resources.iter().take(SHOWN).map(String::as_str).collect();
+            let more = m.resources.len().saturating_sub(SHOWN);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            names.dedup();
+            format!("{} (needed by {}{more})", m.permission, names.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A tenant ready to talk to: its bundle and session.
@@ -106,12 +138,37 @@ pub(crate) struct Prepared {
     /// Its operations and bodies, shared with every tenant in flight whose are the same.
     pub(crate) slim: Arc<Slim>,
     pub(crate) session: TenantSession,
+    /// What `evidence` needs beyond the slim operations: the bundle's operations (with their
+    /// claimed controls) and skipped resources. `None` unless the run judges controls.
+    pub(crate) claims: Option<Claims>,
+    /// Resources the tenant does not get, with the reasons.
+    pub(crate) skipped: Vec<crate::report::Skip>,
+}
+
+/// A tenant's claimed controls, for `evidence`.
+pub(crate) struct Claims {
+    pub(crate) operations: Vec<crate::compile::bundle::Operation>,
+    pub(crate) skipped: Vec<crate::live::verdict::SkippedClaim>,
+    /// Its layers by name (extended layers first), whose `[controls]` define what "met" means.
+    pub(crate) layers: Vec<String>,
+}
+
+/// Which permissions [`prepare`] checks against the tenant's facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writes {
+    /// Plan and deploy: every permission of every resource's kind (a plan that deploy could
+    /// not apply fails as deploy would).
+    Yes,
+    /// Drift, snapshot, export: they only read; Graph answers a missing read permission.
+    No,
 }
 
 pub(crate) fn prepare(
     fleet: &Fleet,
     target: &Target,
     slims: &SharedSlims,
+    with_claims: bool,
+    writes: Writes,
 ) -> Result<Prepared, TenantError> {
     let project = &fleet.project;
     let entry = project
@@ -126,24 +183,58 @@ pub(crate) fn prepare(
         .ok_or_else(|| TenantError::Unreadable {
             tenant: target.id.clone(),
         })?;
-    let compiled = crate::compile::compile_tenant(
-        project,
-        &fleet.engine,
-        fleet.schemas,
-        &tenant,
-        false,
-        fleet.today,
-    );
-    let bundle = compiled.bundle.ok_or_else(|| TenantError::DoesNotCompile {
-        tenant: target.id.clone(),
-        errors: compiled.diagnostics.error_count(),
-    })?;
+    // Validation compiled the tenant already in this run (the common case); else compile it.
+    // Evidence needs the whole bundle (controls, skipped resources, layers): it compiles.
+    let kept = if with_claims {
+        None
+    } else {
+        fleet.kept(&entry.id)
+    };
+    let (bundle_hash, slim, claims, skipped) = match kept {
+        Some(kept) => (kept.bundle_hash, kept.slim, None, kept.skipped),
+        None => {
+            let compiled = crate::compile::compile_tenant(
+                project,
+                &fleet.engine,
+                fleet.schemas,
+                &tenant,
+                false,
+                fleet.today,
+            );
+            let bundle = compiled.bundle.ok_or_else(|| TenantError::DoesNotCompile {
+                tenant: target.id.clone(),
+                errors: compiled.diagnostics.error_count(),
+            })?;
+            let claims = with_claims.then(|| claims_of(bundle.bundle()));
+            (
+                bundle.content_hash().to_string(),
+                slims.share(&bundle.bundle().operations),
+                claims,
+                bundle.bundle().skips(),
+            )
+        }
+    };
+    // A permission the tenant's facts do not grant is named before anything is sent.
+    if writes == Writes::Yes
+        && let Some(granted) = tenant.facts.as_ref().and_then(|f| f.granted())
+    {
+        let missing = crate::kinds::needs::missing_permissions(
+            slim.operations.iter().map(|o| (o.key.as_str(), o.kind)),
+            &granted,
+        );
+        if !missing.is_empty() {
+            return Err(TenantError::MissingPermissions {
+                tenant: target.id.clone(),
+                missing,
+            });
+        }
+    }
     if let Some(expected) = &target.expected
-        && expected.bundle_hash != bundle.content_hash()
+        && expected.bundle_hash != bundle_hash
     {
         return Err(TenantError::BundleChanged {
             planned: expected.bundle_hash.clone(),
-            now: bundle.content_hash().to_string(),
+            now: bundle_hash,
         });
     }
     let endpoints = cloud::resolve(tenant.cloud, &tenant.endpoints)?;
@@ -165,11 +256,32 @@ pub(crate) fn prepare(
         })
         .collect();
     Ok(Prepared {
-        bundle_hash: bundle.content_hash().to_string(),
+        bundle_hash,
         acceptances,
-        slim: slims.share(&bundle.bundle().operations),
+        slim,
         session: TenantSession::new(&target.id, endpoints, credentials),
+        claims,
+        skipped,
     })
+}
+
+/// What evidence judges of a tenant's bundle: the operations with their controls, the
+/// resources skipped with their reasons, and the layers.
+fn claims_of(b: &crate::compile::bundle::Bundle) -> Claims {
+    Claims {
+        operations: b.operations.clone(),
+        skipped: b
+            .skipped
+            .iter()
+            .map(|s| crate::live::verdict::SkippedClaim {
+                key: s.key.clone(),
+                kind: s.kind.to_string(),
+                reason: s.reason.clone(),
+                controls: s.controls.clone(),
+            })
+            .collect(),
+        layers: b.baselines.clone(),
+    }
 }
 
 /// Conditional Access operations of a tenant in flight at once (the rest wait their turn): one,
@@ -194,9 +306,11 @@ pub(crate) async fn deploy_tenant(
         counts: Counts::default(),
         reason: None,
         failures: Vec::new(),
+        skipped: Vec::new(),
         plan: None,
         drift: None,
         snapshot_files: None,
+        evidence: None,
         seconds: 0.0,
     };
     let finish = |mut report: TenantReport, run: &Run| {
@@ -225,7 +339,17 @@ pub(crate) async fn deploy_tenant(
         let fleet = run.fleet.clone();
         let target = target.clone();
         let slims = slims.clone();
-        match tokio::task::spawn_blocking(move || prepare(&fleet, &target, &slims)).await {
+        let with_claims = run.options.evidence;
+        let writes = if run.options.drift || run.options.snapshot.is_some() {
+            Writes::No
+        } else {
+            Writes::Yes
+        };
+        match tokio::task::spawn_blocking(move || {
+            prepare(&fleet, &target, &slims, with_claims, writes)
+        })
+        .await
+        {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(error)) => {
                 report.reason = Some(error.to_string());
@@ -237,6 +361,19 @@ pub(crate) async fn deploy_tenant(
             }
         }
     };
+    report.skipped = prepared.skipped.clone();
+    if !run.options.plan_only
+        && let Some(journal) = run.journal.as_deref()
+    {
+        for skip in &prepared.skipped {
+            journal.append(Entry::Skipped {
+                tenant: target.id.clone(),
+                key: skip.key.clone(),
+                kind: skip.kind.clone(),
+                reason: skip.reason.clone(),
+            });
+        }
+    }
     let identity = match load_identity(&fleet.dir, &target.id) {
         Ok(identity) => identity,
         Err(error) => {
@@ -291,6 +428,29 @@ pub(crate) async fn deploy_tenant(
         report.plan = Some(tenant_plan);
         return finish(report, run);
     }
+    if let Some(claims) = &prepared.claims {
+        let read_at = jiff::Timestamp::try_from(run.client.timing().wall())
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let layers: Vec<&[crate::source::model::ControlDef]> = claims
+            .layers
+            .iter()
+            .filter_map(|name| fleet.project.baselines.get(name))
+            .map(|b| b.controls.as_slice())
+            .collect();
+        let defs = crate::live::verdict::definitions(layers);
+        let controls = crate::live::verdict::judge(
+            &defs,
+            &claims.operations,
+            &claims.skipped,
+            &tenant_plan,
+            &live,
+            &identity,
+        );
+        report.evidence = Some(crate::live::verdict::TenantEvidence { read_at, controls });
+        report.plan = Some(tenant_plan);
+        return finish(report, run);
+    }
     if run.options.drift {
         let mut drift = crate::live::drift::classify(
             &prepared.slim.operations,
@@ -338,7 +498,7 @@ pub(crate) async fn deploy_tenant(
                 Action::Update { .. } => report.counts.updated += 1,
                 Action::Adopt { .. } => report.counts.adopted += 1,
                 Action::NoOp { .. } => report.counts.unchanged += 1,
-                Action::Ambiguous { .. } => {
+                Action::Ambiguous { .. } | Action::Missing { .. } => {
                     report.counts.failed += 1;
                 }
             }
@@ -401,9 +561,10 @@ pub(crate) async fn deploy_tenant(
                 _ if missing => Some(r.action),
                 // Not drift: left as it is for now.
                 Action::Update { object_id, .. } => Some(Action::NoOp { object_id }),
-                Action::Adopt { .. } | Action::Create | Action::Ambiguous { .. } => {
-                    Some(Action::NoOp { object_id: None })
-                }
+                Action::Adopt { .. }
+                | Action::Create
+                | Action::Ambiguous { .. }
+                | Action::Missing { .. } => Some(Action::NoOp { object_id: None }),
                 other => Some(other),
             }
         })

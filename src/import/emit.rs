@@ -19,10 +19,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::assignments;
 use super::clean::{self, Unsupported};
 use super::layout::{Backup, ForeignObject};
+#[cfg(test)]
+use super::map::tenant_text;
+use super::map::{Mapper, SLOT, Templated, tera_like};
 use super::{Finding, ImportFormat};
 use crate::kinds::{self, Kind};
 use crate::source::model::is_guid;
@@ -95,42 +99,17 @@ const GROUP_PROPERTIES: &[&str] = &[
     "visibility",
 ];
 
-/// Microsoft's built-in authentication strengths: the same id in every tenant.
-const BUILT_IN_STRENGTHS: &[&str] = &[
-    "00000000-0000-0000-0000-000000000002",
-    "00000000-0000-0000-0000-000000000003",
-    "00000000-0000-0000-0000-000000000004",
-];
-
-/// Marks a place in a body where template syntax goes; no imported string may contain it.
-const SLOT: &str = "@@tenantform-import-slot-";
-
 /// A resource on its way to the baseline.
 #[derive(Debug)]
 struct Resource {
     kind: &'static Kind,
     file: String,
     key: String,
+    /// The key of the resource this one hangs off (an assignment set's policy).
+    parent: Option<String>,
     body: Value,
     /// Properties not imported, shown in the template's header comment.
     left_out: Vec<String>,
-}
-
-/// A parameter standing for an id outside the export.
-#[derive(Debug)]
-struct Param {
-    what: String,
-    used_by: BTreeSet<String>,
-}
-
-struct Mapper {
-    groups: BTreeMap<String, String>,
-    locations: BTreeMap<String, String>,
-    user_names: BTreeMap<String, String>,
-    group_names: BTreeMap<String, String>,
-    params: BTreeMap<String, Param>,
-    param_by_id: BTreeMap<(String, String), String>,
-    tenant_values: Vec<(String, String)>,
 }
 
 fn slug(text: &str, prefix: &str) -> String {
@@ -193,211 +172,6 @@ fn strings(value: &Value, out: &mut Vec<String>, keys: &mut Vec<String>) {
     }
 }
 
-fn tera_like(text: &str) -> bool {
-    ["{{", "{%", "{#"].iter().any(|t| text.contains(t))
-}
-
-impl Mapper {
-    fn param(&mut self, prefix: &str, what: String, id: &str, used_by: &str) -> String {
-        let id = id.to_ascii_lowercase();
-        if let Some(name) = self.param_by_id.get(&(prefix.to_string(), id.clone())) {
-            if let Some(p) = self.params.get_mut(name) {
-                p.used_by.insert(used_by.to_string());
-            }
-            return name.clone();
-        }
-        let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
-        let name = [8, 12, 32]
-            .iter()
-            .map(|n| format!("{prefix}_{}", &hex[..(*n).min(hex.len())]))
-            .find(|n| !self.params.contains_key(n))
-            .unwrap_or_else(|| format!("{prefix}_{hex}_{}", self.params.len()));
-        self.params.insert(
-            name.clone(),
-            Param {
-                what,
-                used_by: BTreeSet::from([used_by.to_string()]),
-            },
-        );
-        self.param_by_id
-            .insert((prefix.to_string(), id), name.clone());
-        name
-    }
-
-    /// The template expression for a string at `pointer` of a `kind` body, or `None` to keep it.
-    fn slot(&mut self, kind: &Kind, pointer: &[String], text: &str, key: &str) -> Option<String> {
-        let matches = |pattern: &str| {
-            let segments: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
-            segments.len() == pointer.len()
-                && segments
-                    .iter()
-                    .zip(pointer)
-                    .all(|(s, p)| *s == "*" || s == p)
-        };
-        if !is_guid(text) || text.chars().all(|c| c == '0' || c == '-') {
-            return None;
-        }
-        let id = text.to_ascii_lowercase();
-        for slot in kind.ref_slots {
-            if !matches(slot.pointer) {
-                continue;
-            }
-            let (table, prefix, what) = match slot.kind {
-                "group" => (&self.groups, "group", "group"),
-                "namedLocation" => (&self.locations, "location", "named location"),
-                _ => return None,
-            };
-            if let Some(target) = table.get(&id) {
-                let target_kind = kinds::by_name(slot.kind)?;
-                return Some(format!(
-                    "{{{{ ref(to=\"{}:{target}\") }}}}",
-                    target_kind.ref_prefix
-                ));
-            }
-            let named = if slot.kind == "group" {
-                self.group_names
-                    .get(&id)
-                    .map(|n| format!(" ({n:?} in the source tenant)"))
-            } else {
-                None
-            };
-            let name = self.param(
-                prefix,
-                format!("{what} {id}{}", named.unwrap_or_default()),
-                &id,
-                key,
-            );
-            return Some(format!("{{{{ params.{name} }}}}"));
-        }
-        if kind.name != "conditionalAccessPolicy" {
-            return None;
-        }
-        let (prefix, what) = if matches("/conditions/users/includeUsers/*")
-            || matches("/conditions/users/excludeUsers/*")
-        {
-            let named = self
-                .user_names
-                .get(&id)
-                .map(|n| format!(" ({n:?} in the source tenant)"))
-                .unwrap_or_default();
-            ("user", format!("user {id}{named}"))
-        } else if matches("/grantControls/termsOfUse/*") {
-            ("terms_of_use", format!("terms of use {id}"))
-        } else if matches("/grantControls/authenticationStrength/id")
-            && !BUILT_IN_STRENGTHS.contains(&id.as_str())
-        {
-            (
-                "authentication_strength",
-                format!("authentication strength {id}"),
-            )
-        } else {
-            return None;
-        };
-        let name = self.param(prefix, what, &id, key);
-        Some(format!("{{{{ params.{name} }}}}"))
-    }
-}
-
-/// A body turned into template text: JSON with slots, and the vars the slots read.
-struct Templated {
-    slots: Vec<String>,
-    vars: BTreeMap<String, String>,
-}
-
-impl Templated {
-    fn mark(&mut self, expression: String) -> Value {
-        self.slots.push(expression);
-        Value::String(format!("{SLOT}{}@@", self.slots.len() - 1))
-    }
-
-    fn walk(
-        &mut self,
-        mapper: &mut Mapper,
-        kind: &Kind,
-        key: &str,
-        pointer: &mut Vec<String>,
-        value: Value,
-    ) -> Value {
-        match value {
-            Value::String(s) => {
-                if let Some(expression) = mapper.slot(kind, pointer, &s, key) {
-                    return self.mark(expression);
-                }
-                if tera_like(&s) {
-                    let name = format!("text_{}", self.vars.len() + 1);
-                    self.vars.insert(name.clone(), s);
-                    return self.mark(format!("{{{{ vars.{name} }}}}"));
-                }
-                if let Some(text) = tenant_text(&s, &mapper.tenant_values) {
-                    return self.mark(text);
-                }
-                Value::String(s)
-            }
-            Value::Array(items) => Value::Array(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        pointer.push(i.to_string());
-                        let out = self.walk(mapper, kind, key, pointer, v);
-                        pointer.pop();
-                        out
-                    })
-                    .collect(),
-            ),
-            Value::Object(object) => Value::Object(
-                object
-                    .into_iter()
-                    .map(|(k, v)| {
-                        pointer.push(k.clone());
-                        let out = self.walk(mapper, kind, key, pointer, v);
-                        pointer.pop();
-                        (k, out)
-                    })
-                    .collect::<Map<_, _>>(),
-            ),
-            other => other,
-        }
-    }
-}
-
-/// `text` with every tenant value in it replaced by its expression, as the inside of a JSON
-/// string, or `None` when it holds none.
-fn tenant_text(text: &str, values: &[(String, String)]) -> Option<String> {
-    let escaped = |part: &str| {
-        let quoted = serde_json::to_string(part).unwrap_or_default();
-        quoted
-            .get(1..quoted.len().saturating_sub(1))
-            .unwrap_or("")
-            .to_string()
-    };
-    let mut out = String::new();
-    let mut rest = text;
-    let mut found = false;
-    loop {
-        let next = values
-            .iter()
-            .filter(|(needle, _)| !needle.is_empty())
-            .filter_map(|(needle, expression)| {
-                rest.find(needle.as_str())
-                    .map(|at| (at, needle, expression))
-            })
-            .min_by_key(|(at, _, _)| *at);
-        let Some((at, needle, expression)) = next else {
-            break;
-        };
-        found = true;
-        out.push_str(&escaped(&rest[..at]));
-        let _ = write!(out, "{{{{ {expression} }}}}");
-        rest = &rest[at + needle.len()..];
-    }
-    if !found {
-        return None;
-    }
-    out.push_str(&escaped(rest));
-    Some(out)
-}
-
 fn comment_text(text: &str) -> String {
     text.replace("#}", "# }").replace('\n', " ")
 }
@@ -428,16 +202,105 @@ fn template_text(resource: &Resource, body: &Value, slots: &[String], origin: &O
     text
 }
 
+/// One cleaned object: the object, its source id, its body, what was left out of it, and its
+/// assignment set (kind, body, left out) when it had one.
+type Cleaned = (
+    ForeignObject,
+    Option<String>,
+    Value,
+    Vec<String>,
+    Option<(&'static Kind, Value, Vec<String>)>,
+);
+
+/// Why `value` cannot be imported as data (a key or text that reads as template syntax or a
+/// tenantform placeholder), if it cannot.
+fn not_data(value: &Value) -> Option<String> {
+    let (mut all, mut keys) = (Vec::new(), Vec::new());
+    strings(value, &mut all, &mut keys);
+    if let Some(bad) = keys.iter().find(|k| tera_like(k) || k.contains(SLOT)) {
+        return Some(format!(
+            "the property name {bad:?} is not a Graph property (it reads as template syntax); fix or remove the file"
+        ));
+    }
+    all.extend(keys);
+    all.iter()
+        .find(|s| s.contains("${ref:") || s.contains(SLOT))
+        .map(|bad| format!("the text {bad:?} looks like a tenantform reference placeholder; it cannot be imported as data"))
+}
+
+/// Report the properties of a `kind` body (from `file`) that its API version lacks; returns
+/// the lines for the template's header comment.
+fn unsupported(
+    kind: &Kind,
+    file: &str,
+    unsupported: &[Unsupported],
+    findings: &mut Vec<Finding>,
+) -> Vec<String> {
+    let mut left_out = Vec::new();
+    for Unsupported { pointer, value } in unsupported {
+        let shown = serde_json::to_string(value).unwrap_or_default();
+        findings.push(Finding::warning(
+            file,
+            format!(
+                "`{pointer}` = {shown} is not in Graph {}'s {} (a beta-only feature?); tenantform deploys this kind to {}, so it is left out of the body (see the template's header comment)",
+                kind.api_version.segment(),
+                kind.schema.root_type,
+                kind.api_version.segment(),
+            ),
+        ));
+        left_out.push(format!(
+            "not deployed, not in Graph {}: {pointer} = {shown}",
+            kind.api_version.segment()
+        ));
+    }
+    left_out
+}
+
+/// Inline entities whose `id` the service makes (a compliance policy's scheduled actions and
+/// their configurations): the source's are dropped, as IntuneCD does; Graph gives new ones on
+/// create. Other inline ids are data (an authentication method's `includeTargets[].id` is a
+/// group id or `all_users`) and stay.
+const SERVER_ID_ENTITIES: &[&str] = &["scheduledActionsForRule", "scheduledActionConfigurations"];
+
+/// Drop the [`SERVER_ID_ENTITIES`] ids from a body.
+fn strip_inline_ids(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if SERVER_ID_ENTITIES.contains(&key.as_str())
+                    && let Value::Array(items) = child
+                {
+                    for item in items.iter_mut() {
+                        if let Value::Object(entity) = item {
+                            entity.remove("id");
+                        }
+                    }
+                }
+                strip_inline_ids(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_inline_ids),
+        _ => {}
+    }
+}
+
 /// Turn a read backup into the files of baseline `name`.
 pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
     let mut out = Generated {
         findings: backup.findings,
         ..Generated::default()
     };
+    // Assignments inside policies become their own resources (assignments.rs).
+    let mut objects = backup.objects;
+    let extracted = assignments::split(&mut objects, &mut out.findings);
+    let sets = extracted
+        .sets
+        .into_iter()
+        .chain(std::iter::repeat_n(None, extracted.groups.len()));
     // Clean every object by its kind's schema.
     let mut schemas: BTreeMap<&str, Option<Value>> = BTreeMap::new();
-    let mut cleaned: Vec<(ForeignObject, Option<String>, Value, Vec<String>)> = Vec::new();
-    for object in backup.objects {
+    let mut cleaned: Vec<Cleaned> = Vec::new();
+    for (object, set) in objects.into_iter().chain(extracted.groups).zip(sets) {
         let schema = schemas
             .entry(object.kind.name)
             .or_insert_with(|| clean::schema_for(object.kind));
@@ -448,24 +311,9 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
             ));
             continue;
         };
-        let (mut all, mut keys) = (Vec::new(), Vec::new());
-        strings(&object.body, &mut all, &mut keys);
-        if let Some(bad) = keys.iter().find(|k| tera_like(k) || k.contains(SLOT)) {
-            out.findings.push(Finding::error(
-                &object.file,
-                format!("the property name {bad:?} is not a Graph property (it reads as template syntax); fix or remove the file"),
-            ));
-            continue;
-        }
-        all.extend(keys);
-        if let Some(bad) = all
-            .iter()
-            .find(|s| s.contains("${ref:") || s.contains(SLOT))
-        {
-            out.findings.push(Finding::error(
-                &object.file,
-                format!("the text {bad:?} looks like a tenantform reference placeholder; it cannot be imported as data"),
-            ));
+        let set_body = set.as_ref().map_or(Value::Null, |s| s.body.clone());
+        if let Some(problem) = [&object.body, &set_body].into_iter().find_map(not_data) {
+            out.findings.push(Finding::error(&object.file, problem));
             continue;
         }
         let source_id = object
@@ -475,31 +323,12 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
             .map(str::to_ascii_lowercase);
         let result = clean::clean(schema, object.body.clone());
         let mut left_out = Vec::new();
-        for Unsupported { pointer, value } in &result.unsupported {
-            if pointer == "/assignments" {
-                let n = value.as_array().map_or(1, Vec::len);
-                out.findings.push(Finding::warning(
-                    &object.file,
-                    format!("{n} assignment(s) not imported: tenantform declares assignments as their own resources (kind `{}Assignment`); add them to the baseline", object.kind.name),
-                ));
-                left_out.push(format!("not imported: {n} assignment(s)"));
-                continue;
-            }
-            let shown = serde_json::to_string(value).unwrap_or_default();
-            out.findings.push(Finding::warning(
-                &object.file,
-                format!(
-                    "`{pointer}` = {shown} is not in Graph {}'s {} (a beta-only feature?); tenantform deploys this kind to {}, so it is left out of the body (see the template's header comment)",
-                    object.kind.api_version.segment(),
-                    object.kind.schema.root_type,
-                    object.kind.api_version.segment(),
-                ),
-            ));
-            left_out.push(format!(
-                "not deployed, not in Graph {}: {pointer} = {shown}",
-                object.kind.api_version.segment()
-            ));
-        }
+        left_out.extend(unsupported(
+            object.kind,
+            &object.file,
+            &result.unsupported,
+            &mut out.findings,
+        ));
         for pointer in &result.custom_refs {
             out.findings.push(Finding::warning(
                 &object.file,
@@ -507,6 +336,7 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
             ));
         }
         let mut body = result.body;
+        strip_inline_ids(&mut body);
         if object.kind.name == "group"
             && let Value::Object(map) = &mut body
         {
@@ -531,7 +361,21 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
                 *strength = json!({ "id": id });
             }
         }
-        cleaned.push((object, source_id, body, left_out));
+        let assignment = set.and_then(|set| {
+            let schema = schemas
+                .entry(set.kind.name)
+                .or_insert_with(|| clean::schema_for(set.kind))
+                .as_ref()?;
+            let result = clean::clean(schema, set.body);
+            let left_out = unsupported(
+                set.kind,
+                &object.file,
+                &result.unsupported,
+                &mut out.findings,
+            );
+            Some((set.kind, result.body, left_out))
+        });
+        cleaned.push((object, source_id, body, left_out, assignment));
     }
 
     // Groups: one resource per source id, the name MigrationTable.json gives winning.
@@ -539,7 +383,7 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
     let mut group_ids: Vec<(String, usize)> = Vec::new();
     let mut location_ids: Vec<(String, usize)> = Vec::new();
     let mut by_group_id: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, (object, id, _, _)) in cleaned.iter().enumerate() {
+    for (i, (object, id, ..)) in cleaned.iter().enumerate() {
         if let (Some(id), "group") = (id, object.kind.name) {
             by_group_id.entry(id.clone()).or_default().push(i);
         }
@@ -569,7 +413,7 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
     }
     // Duplicates by match key (IntuneCD `__<id>` copies, one object exported twice).
     let mut seen: BTreeMap<(&str, String), usize> = BTreeMap::new();
-    for (i, (object, _, body, _)) in cleaned.iter().enumerate() {
+    for (i, (object, _, body, ..)) in cleaned.iter().enumerate() {
         if skip.contains(&i) || object.kind.name == "group" {
             continue; // groups are keyed by uniqueName, which import derives below
         }
@@ -615,7 +459,7 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
     // Keys, unique over the baseline, assigned in a sorted order.
     let mut order: Vec<usize> = (0..cleaned.len()).filter(|i| !skip.contains(i)).collect();
     order.sort_by_key(|i| {
-        let (object, _, body, _) = &cleaned[*i];
+        let (object, _, body, ..) = &cleaned[*i];
         (
             object.kind.name,
             display_name(body)
@@ -637,7 +481,7 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
         key
     };
     for i in order {
-        let (object, id, body, left_out) = &cleaned[i];
+        let (object, id, body, left_out, assignment) = &cleaned[i];
         let key = unique(slug(
             display_name(body)
                 .or(object.key_hint.as_deref())
@@ -652,10 +496,21 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
         resources.push(Resource {
             kind: object.kind,
             file: object.file.clone(),
-            key,
+            key: key.clone(),
+            parent: None,
             body: body.clone(),
             left_out: left_out.clone(),
         });
+        if let Some((kind, body, left_out)) = assignment {
+            resources.push(Resource {
+                kind,
+                file: object.file.clone(),
+                key: unique(format!("{key}-assignments")),
+                parent: Some(key),
+                body: body.clone(),
+                left_out: left_out.clone(),
+            });
+        }
     }
     // Groups only named in the migration table: created as plain security groups.
     let known: BTreeSet<String> = group_ids.iter().map(|(id, _)| id.clone()).collect();
@@ -670,6 +525,7 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
             kind: group_kind,
             file: "MigrationTable.json".to_string(),
             key,
+            parent: None,
             body: json!({"displayName": group_name, "mailEnabled": false, "securityEnabled": true}),
             left_out: vec![format!(
                 "group {id} is named in MigrationTable.json without a Groups/ file: created as a plain security group"
@@ -703,6 +559,7 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
             .collect(),
         user_names: backup.user_names,
         group_names: backup.group_names,
+        filter_names: extracted.filter_names,
         params: BTreeMap::new(),
         param_by_id: BTreeMap::new(),
         tenant_values: origin.tenant_values.clone(),
@@ -733,9 +590,14 @@ pub fn generate(backup: Backup, origin: &Origin, name: &str) -> Generated {
         *out.resources.entry(resource.kind.name).or_default() += 1;
         let _ = write!(
             toml_resources,
-            "\n[resources.{}]\nkind = {}\ntemplate = {}\ndescription = {}\n",
+            "\n[resources.{}]\nkind = {}\n{}template = {}\ndescription = {}\n",
             resource.key,
             toml_string(resource.kind.name),
+            resource
+                .parent
+                .as_ref()
+                .map(|p| format!("parent = {}\n", toml_string(p)))
+                .unwrap_or_default(),
             toml_string(&format!(
                 "{name}/{}/{}.json.tera",
                 resource.kind.ref_prefix, resource.key
@@ -842,6 +704,50 @@ mod tests {
         }
         let long = slug(&"a".repeat(200), "x");
         assert!(long.len() <= 60);
+    }
+
+    #[test]
+    fn a_beta_assignment_filter_named_by_intunecd_becomes_a_parameter() {
+        let kind = kinds::by_name("configurationPolicy").expect("kind");
+        let backup = Backup {
+            objects: vec![ForeignObject {
+                file: "Settings Catalog/Edge_mdm.json".into(),
+                kind,
+                body: json!({"name": "Edge", "platforms": "windows10", "technologies": "mdm", "settings": [],
+                    "assignments": [{"target": {
+                        "@odata.type": "#microsoft.graph.allDevicesAssignmentTarget",
+                        "deviceAndAppManagementAssignmentFilterType": "include",
+                        "deviceAndAppManagementAssignmentFilterId": "Corporate devices"}}]}),
+                key_hint: None,
+            }],
+            ..Backup::default()
+        };
+        let generated = generate(
+            backup,
+            &Origin::backup(ImportFormat::IntuneCd, Path::new("b")),
+            "imported",
+        );
+        let file = |suffix: &str| {
+            generated
+                .files
+                .iter()
+                .find(|(p, _)| p.ends_with(suffix))
+                .map(|(_, t)| t.clone())
+                .unwrap_or_else(|| panic!("{suffix}: {:?}", generated.files))
+        };
+        let baseline = file("imported.toml");
+        assert!(
+            baseline.contains("assignment filter named \"Corporate devices\" in the source (used by edge-assignments)"),
+            "{baseline}"
+        );
+        assert!(baseline.contains("parent = \"edge\""), "{baseline}");
+        let template = file("edge-assignments.json.tera");
+        assert!(
+            template.contains(
+                "\"deviceAndAppManagementAssignmentFilterId\": \"{{ params.assignment_filter_"
+            ),
+            "{template}"
+        );
     }
 
     #[test]

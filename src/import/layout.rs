@@ -92,16 +92,28 @@ fn relative(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Every file under `root`, sorted, as (relative path, absolute path); unreadable entries
-/// become findings.
-fn files(root: &Path, findings: &mut Vec<Finding>) -> Vec<(String, std::path::PathBuf)> {
+/// Where a backup file's bytes are: on disk (read when its turn comes, so a large backup is
+/// never all in memory) or already in memory (tests, fuzzing).
+#[derive(Debug, Clone)]
+pub enum FileSource {
+    /// A file to read.
+    Disk(std::path::PathBuf),
+    /// The file's bytes.
+    Memory(Vec<u8>),
+}
+
+/// Every file under `root`, sorted, as (relative path, source); unreadable entries become
+/// findings.
+fn files(root: &Path, findings: &mut Vec<Finding>) -> Vec<(String, FileSource)> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(root)
         .sort_by_file_name()
         .follow_links(false)
     {
         match entry {
-            Ok(e) if e.file_type().is_file() => out.push((relative(root, e.path()), e.into_path())),
+            Ok(e) if e.file_type().is_file() => {
+                out.push((relative(root, e.path()), FileSource::Disk(e.into_path())))
+            }
             Ok(_) => {}
             Err(e) => {
                 let file = e
@@ -121,15 +133,22 @@ fn extension(rel: &str) -> Option<String> {
 }
 
 /// Read and decode one file; a problem becomes an error finding naming it.
-fn read(rel: &str, path: &Path, yaml: bool, findings: &mut Vec<Finding>) -> Option<Value> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            findings.push(Finding::error(rel, format!("cannot read: {e}")));
-            return None;
-        }
+fn read(rel: &str, source: &FileSource, yaml: bool, findings: &mut Vec<Finding>) -> Option<Value> {
+    let read;
+    let bytes: &[u8] = match source {
+        FileSource::Memory(bytes) => bytes,
+        FileSource::Disk(path) => match std::fs::read(path) {
+            Ok(b) => {
+                read = b;
+                &read
+            }
+            Err(e) => {
+                findings.push(Finding::error(rel, format!("cannot read: {e}")));
+                return None;
+            }
+        },
     };
-    match decode::document(&bytes, yaml) {
+    match decode::document(bytes, yaml) {
         Ok((value, _)) => Some(value),
         Err(e) => {
             findings.push(Finding::error(rel, e.to_string()));
@@ -154,15 +173,25 @@ fn object_or_error(rel: &str, value: Value, findings: &mut Vec<Finding>) -> Opti
 pub fn read_backup(root: &Path, format: ImportFormat) -> Backup {
     let mut backup = Backup::default();
     let files = files(root, &mut backup.findings);
+    read_files(&files, format, backup)
+}
+
+/// Read a backup given as its files (relative `/`-separated path, source), sorted by path, in
+/// `format`'s layout: what [`read_backup`] does after walking the folder.
+pub fn read_backup_files(files: &[(String, FileSource)], format: ImportFormat) -> Backup {
+    read_files(files, format, Backup::default())
+}
+
+fn read_files(files: &[(String, FileSource)], format: ImportFormat, mut backup: Backup) -> Backup {
     match format {
-        ImportFormat::IntuneCd => intunecd(&files, &mut backup),
-        ImportFormat::IntuneManagement => intunemanagement(&files, &mut backup),
-        ImportFormat::GraphJson => graph_json(&files, &mut backup),
+        ImportFormat::IntuneCd => intunecd(files, &mut backup),
+        ImportFormat::IntuneManagement => intunemanagement(files, &mut backup),
+        ImportFormat::GraphJson => graph_json(files, &mut backup),
     }
     backup
 }
 
-fn intunecd(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
+fn intunecd(files: &[(String, FileSource)], backup: &mut Backup) {
     for (rel, path) in files {
         let ext = extension(rel);
         let yaml = matches!(ext.as_deref(), Some("yaml" | "yml"));
@@ -209,7 +238,7 @@ fn intunecd(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
     }
 }
 
-fn intunemanagement(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
+fn intunemanagement(files: &[(String, FileSource)], backup: &mut Backup) {
     for (rel, path) in files {
         let name = rel.rsplit('/').next().unwrap_or(rel);
         if name.eq_ignore_ascii_case("MigrationTable.json") {
@@ -334,7 +363,7 @@ fn graph_kind(object: &Value) -> Option<&'static Kind> {
     None
 }
 
-fn graph_json(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
+fn graph_json(files: &[(String, FileSource)], backup: &mut Backup) {
     for (rel, path) in files {
         if extension(rel).as_deref() != Some("json") {
             continue;
@@ -370,6 +399,12 @@ fn graph_json(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
                 continue;
             };
             match graph_kind(&body) {
+                Some(kind) if kinds::is_built_in(kind.name, &body) => {
+                    backup.findings.push(Finding::warning(
+                        &file,
+                        "not imported: a built-in authentication strength (Microsoft's, the same in every tenant); a Conditional Access policy references it by its id",
+                    ))
+                }
                 Some(kind) => backup.objects.push(ForeignObject {
                     file,
                     kind,
@@ -389,6 +424,35 @@ fn graph_json(files: &[(String, std::path::PathBuf)], backup: &mut Backup) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn built_in_strengths_in_a_graph_json_backup_are_left_out_with_a_finding() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let page = json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#policies/authenticationStrengthPolicies",
+            "value": [
+                {"id": "00000000-0000-0000-0000-000000000004", "displayName": "Phishing-resistant MFA", "policyType": "builtIn", "allowedCombinations": ["fido2"]},
+                {"id": "5b1f0c4e-0000-4000-8000-000000000001", "displayName": "Keys", "policyType": "custom", "allowedCombinations": ["fido2"]}
+            ]
+        });
+        std::fs::write(dir.path().join("strengths.json"), page.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let backup = read_backup(dir.path(), ImportFormat::GraphJson);
+        let names: Vec<&str> = backup
+            .objects
+            .iter()
+            .filter_map(|o| o.body.get("displayName").and_then(Value::as_str))
+            .collect();
+        assert_eq!(names, vec!["Keys"]);
+        assert!(
+            backup
+                .findings
+                .iter()
+                .any(|f| f.message.contains("built-in authentication strength")),
+            "{:?}",
+            backup.findings
+        );
+    }
 
     #[test]
     fn graph_objects_are_recognised_by_context_type_or_shape() {

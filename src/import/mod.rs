@@ -14,7 +14,9 @@
 //! - [`clean`]: the kind's generated schema decides what a create body may carry: annotations,
 //!   bound actions and read-only fields go; `@odata.type` stays where Graph needs it;
 //!   properties the deployed API version lacks are reported, never dropped silently.
-//! - [`emit`]: group and named-location ids → `ref(to="group:…")` references; ids that point
+//! - [`assignments`]: the assignments kept inside each Intune policy → the policy's
+//!   assignment-set resource; IntuneCD's group names → groups the baseline declares.
+//! - [`emit`] (with `map.rs`): group and named-location ids → `ref(to="group:…")` references; ids that point
 //!   outside the export → parameters, listed in a comment; `%OrganizationId%` → `tenant.id`;
 //!   canonical JSON templates and a sorted baseline, so the same backup gives the same bytes.
 //!
@@ -22,10 +24,12 @@
 //! warning (imported without something, said what) or an error (nothing is written). Only the
 //! environment (an unreadable source, a non-empty output) is an [`ImportError`].
 
+pub mod assignments;
 pub mod clean;
 pub mod decode;
 pub mod emit;
 pub mod layout;
+mod map;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

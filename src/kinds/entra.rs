@@ -42,8 +42,417 @@ const AUTH_METHOD_IDS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A built-in authentication strength: Microsoft's, the same fixed id in every tenant, never
+/// created or changed (Conditional Access policies reference it by id).
+pub type BuiltInStrength = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+/// Microsoft's built-in authentication strengths by their fixed ids (Microsoft Learn,
+/// "Built-in authentication strengths"; the combinations as Graph lists them, e.g. in
+/// ScubaGear's checks): `(id, displayName, description, allowedCombinations)`.
+pub const BUILT_IN_AUTHENTICATION_STRENGTHS: &[BuiltInStrength] = &[
+    (
+        "00000000-0000-0000-0000-000000000002",
+        "Multifactor authentication",
+        "Combinations of methods that satisfy strong authentication, such as a password + SMS",
+        &[
+            "windowsHelloForBusiness",
+            "fido2",
+            "x509CertificateMultiFactor",
+            "deviceBasedPush",
+            "temporaryAccessPassOneTime",
+            "temporaryAccessPassMultiUse",
+            "password,microsoftAuthenticatorPush",
+            "password,softwareOath",
+            "password,hardwareOath",
+            "password,sms",
+            "password,voice",
+            "federatedMultiFactor",
+            "microsoftAuthenticatorPush,federatedSingleFactor",
+            "softwareOath,federatedSingleFactor",
+            "hardwareOath,federatedSingleFactor",
+            "sms,federatedSingleFactor",
+            "voice,federatedSingleFactor",
+        ],
+    ),
+    (
+        "00000000-0000-0000-0000-000000000003",
+        "Passwordless MFA",
+        "Passwordless methods that satisfy strong authentication, such as Passwordless sign-in with the Microsoft Authenticator",
+        &[
+            "windowsHelloForBusiness",
+            "fido2",
+            "x509CertificateMultiFactor",
+            "deviceBasedPush",
+        ],
+    ),
+    (
+        "00000000-0000-0000-0000-000000000004",
+        "Phishing-resistant MFA",
+        "Phishing-resistant, Passwordless methods for the strongest authentication, such as a FIDO2 security key",
+        &[
+            "windowsHelloForBusiness",
+            "fido2",
+            "x509CertificateMultiFactor",
+        ],
+    ),
+];
+
+/// Properties Graph does not change through a kind's update method but only through an action
+/// on the object: `(kind, property, action)`; deploy sends `POST {path}/{id}/{action}` with
+/// `{property: value}` for them, the simulator refuses them in a PATCH.
+pub const UPDATE_ACTIONS: &[(&str, &str, &str)] = &[(
+    "authenticationStrengthPolicy",
+    "allowedCombinations",
+    "updateAllowedCombinations",
+)];
+
+/// Beta kinds whose objects Graph's v1.0 also serves, read-only (v1.0 documents GET only): the
+/// simulator answers GET on both versions and refuses writes on v1.0.
+pub const READ_ONLY_ON_V1: &[&str] = &["deviceRegistrationPolicy"];
+
+/// Arrays of objects compared as maps keyed by one of their properties, for plan and drift:
+/// `(kind, pointer pattern, key property)`. Order is ignored and the comparison is
+/// desired-driven (an entry only the live object has is the service's), as for object
+/// properties. Kept beside the table rather than in [`Normalization`] so entries stay short.
+pub const KEYED_ARRAYS: &[(&str, &str, &str)] = &[("directorySetting", "/values", "name")];
+
 /// The Entra ID kinds, in any order ([`super::all`] sorts the registry).
 pub(super) const ENTRA_KINDS: &[Kind] = &[
+    // --- Consent, app credential, authentication flow and device registration policies
+    // (issue 13, part A). Facts: Microsoft Learn's API pages named beside each entry.
+    //
+    // Learn, "Create authenticationStrengthPolicy" / "Update" / "updateAllowedCombinations":
+    // POST and PATCH on v1.0, least-privileged application permission
+    // Policy.ReadWrite.ConditionalAccess; PATCH cannot change `allowedCombinations` (the
+    // action does, see [`UPDATE_ACTIONS`]). Strengths are a Conditional Access grant control,
+    // hence Entra ID P1.
+    Kind {
+        name: "authenticationStrengthPolicy",
+        ref_prefix: "auth-strength",
+        summary: "A custom authentication strength (allowed method combinations); matched by displayName; the built-in strengths are referenced by their fixed ids, never declared",
+        api_version: ApiVersion::V1,
+        shape: Shape::Collection,
+        path: "/policies/authenticationStrengthPolicies",
+        path_params: &[],
+        create_method: Some(Method::Post),
+        update_method: Method::Patch,
+        match_key: &["displayName"],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["Policy.ReadWrite.ConditionalAccess"],
+        licences: &[ENTRA_ID_P1],
+        read_expand: None,
+        schema: SchemaSpec {
+            id: "authenticationStrengthPolicy",
+            root_type: "authenticationStrengthPolicy",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &["displayName", "allowedCombinations"],
+            read_only: &[
+                "id",
+                "createdDateTime",
+                "modifiedDateTime",
+                "policyType",
+                "requirementsSatisfied",
+            ],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: Normalization {
+            set_arrays: &["/allowedCombinations"],
+            ..NO_NORMALIZATION
+        },
+        lints: &[KindLint::NotABuiltInAuthenticationStrength],
+    },
+    // Learn, "Update adminConsentRequestPolicy": PUT /policies/adminConsentRequestPolicy on
+    // v1.0 (a full replacement: isEnabled, notifyReviewers, remindersEnabled,
+    // requestDurationInDays and reviewers are required), Policy.ReadWrite.ConsentRequest. No
+    // licence is named. Reviewers are accessReviewReviewerScope queries such as
+    // `/groups/{id}/transitiveMembers/microsoft.graph.user` or `/users/{id}`.
+    Kind {
+        name: "adminConsentRequestPolicy",
+        ref_prefix: "admin-consent-policy",
+        summary: "The admin consent request workflow (reviewers, notifications, request expiry); singleton, replaced with PUT",
+        api_version: ApiVersion::V1,
+        shape: Shape::Singleton,
+        path: "/policies/adminConsentRequestPolicy",
+        path_params: &[],
+        create_method: None,
+        update_method: Method::Put,
+        match_key: &[],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["Policy.ReadWrite.ConsentRequest"],
+        licences: &[],
+        read_expand: None,
+        schema: SchemaSpec {
+            id: "adminConsentRequestPolicy",
+            root_type: "adminConsentRequestPolicy",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &[
+                "isEnabled",
+                "notifyReviewers",
+                "remindersEnabled",
+                "requestDurationInDays",
+                "reviewers",
+            ],
+            read_only: &["id", "version"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: Normalization {
+            set_arrays: &["/reviewers"],
+            ..NO_NORMALIZATION
+        },
+        lints: &[],
+    },
+    // Learn, "Create settings" / "Update groupSetting" (v1.0: the resource is `groupSetting`
+    // at `/groupSettings`; beta calls it `directorySetting` at `/settings`): POST from a
+    // template, PATCH by id, GroupSettings.ReadWrite.All (also for the "Consent Policy
+    // Settings" object). One setting per template: matched by templateId. Values are compared
+    // by name, desired-driven (the service fills the template's other values in).
+    Kind {
+        name: "directorySetting",
+        ref_prefix: "directory-setting",
+        summary: "Tenant-wide directory settings created from a template (e.g. Consent Policy Settings); matched by templateId, values compared by name",
+        api_version: ApiVersion::V1,
+        shape: Shape::Collection,
+        path: "/groupSettings",
+        path_params: &[],
+        create_method: Some(Method::Post),
+        update_method: Method::Patch,
+        match_key: &["templateId"],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["GroupSettings.ReadWrite.All"],
+        licences: &[],
+        read_expand: None,
+        schema: SchemaSpec {
+            id: "directorySetting",
+            root_type: "groupSetting",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &["templateId", "values"],
+            read_only: &["id"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: NO_NORMALIZATION,
+        lints: &[],
+    },
+    // Learn, "Update tenantAppManagementPolicy": PATCH /policies/defaultAppManagementPolicy on
+    // v1.0, Policy.ReadWrite.ApplicationConfiguration. The API pages name no licence (Entra's
+    // docs have tied some restriction types to Workload ID Premium; unverified, so none here).
+    Kind {
+        name: "tenantAppManagementPolicy",
+        ref_prefix: "default-app-management",
+        summary: "Tenant-wide app credential restrictions (password addition, lifetimes) for applications and service principals; singleton",
+        api_version: ApiVersion::V1,
+        shape: Shape::Singleton,
+        path: "/policies/defaultAppManagementPolicy",
+        path_params: &[],
+        create_method: None,
+        update_method: Method::Patch,
+        match_key: &[],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["Policy.ReadWrite.ApplicationConfiguration"],
+        licences: &[],
+        read_expand: None,
+        schema: SchemaSpec {
+            id: "tenantAppManagementPolicy",
+            root_type: "tenantAppManagementPolicy",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &[],
+            read_only: &["id", "deletedDateTime"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: Normalization {
+            set_arrays: &[
+                "/applicationRestrictions/passwordCredentials",
+                "/applicationRestrictions/keyCredentials",
+                "/servicePrincipalRestrictions/passwordCredentials",
+                "/servicePrincipalRestrictions/keyCredentials",
+            ],
+            ..NO_NORMALIZATION
+        },
+        lints: &[],
+    },
+    // Learn, "Create appManagementPolicy" / "Update": POST and PATCH under
+    // /policies/appManagementPolicies on v1.0, Policy.ReadWrite.ApplicationConfiguration.
+    // Which apps a policy applies to (`appliesTo`) is set per app, not here.
+    Kind {
+        name: "appManagementPolicy",
+        ref_prefix: "app-management",
+        summary: "A custom app credential restriction policy (applied per app); matched by displayName",
+        api_version: ApiVersion::V1,
+        shape: Shape::Collection,
+        path: "/policies/appManagementPolicies",
+        path_params: &[],
+        create_method: Some(Method::Post),
+        update_method: Method::Patch,
+        match_key: &["displayName"],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["Policy.ReadWrite.ApplicationConfiguration"],
+        licences: &[],
+        read_expand: None,
+        schema: SchemaSpec {
+            id: "appManagementPolicy",
+            root_type: "appManagementPolicy",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &["displayName", "description", "restrictions"],
+            read_only: &["id", "deletedDateTime"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: Normalization {
+            set_arrays: &[
+                "/restrictions/passwordCredentials",
+                "/restrictions/keyCredentials",
+            ],
+            ..NO_NORMALIZATION
+        },
+        lints: &[],
+    },
+    // Learn, "Update authenticationFlowsPolicy": PATCH /policies/authenticationFlowsPolicy on
+    // v1.0 (only selfServiceSignUp), Policy.ReadWrite.AuthenticationFlows. No licence.
+    Kind {
+        name: "authenticationFlowsPolicy",
+        ref_prefix: "authentication-flows",
+        summary: "Whether external users may sign up for apps by self-service (selfServiceSignUp); singleton",
+        api_version: ApiVersion::V1,
+        shape: Shape::Singleton,
+        path: "/policies/authenticationFlowsPolicy",
+        path_params: &[],
+        create_method: None,
+        update_method: Method::Patch,
+        match_key: &[],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["Policy.ReadWrite.AuthenticationFlows"],
+        licences: &[],
+        read_expand: None,
+        schema: SchemaSpec {
+            id: "authenticationFlowsPolicy",
+            root_type: "authenticationFlowsPolicy",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &[],
+            read_only: &["id", "displayName", "description"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: NO_NORMALIZATION,
+        lints: &[],
+    },
+    // Learn, "Update deviceRegistrationPolicy": PUT /policies/deviceRegistrationPolicy,
+    // Policy.ReadWrite.DeviceConfiguration. The v1.0 CSDL marks the policy
+    // `UpdateRestrictions/Updatable = false` (v1.0 is read-only), so the kind writes on beta,
+    // where the schema has the beta names and the hand rules in `schema/generate.rs`.
+    Kind {
+        name: "deviceRegistrationPolicy",
+        ref_prefix: "device-registration",
+        summary: "Who may join and register devices, the device quota, MFA to join, local admins and LAPS (beta); singleton, replaced with PUT",
+        api_version: ApiVersion::Beta,
+        shape: Shape::Singleton,
+        path: "/policies/deviceRegistrationPolicy",
+        path_params: &[],
+        create_method: None,
+        update_method: Method::Put,
+        match_key: &[],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["Policy.ReadWrite.DeviceConfiguration"],
+        licences: &[],
+        read_expand: None,
+        schema: SchemaSpec {
+            id: "deviceRegistrationPolicy",
+            root_type: "deviceRegistrationPolicy",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &[
+                "userDeviceQuota",
+                "multiFactorAuthConfiguration",
+                "azureADRegistration",
+                "azureADJoin",
+            ],
+            read_only: &["id"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[
+            RefSlot {
+                pointer: "/azureADJoin/allowedToJoin/groups/*",
+                kind: "group",
+            },
+            RefSlot {
+                pointer: "/azureADRegistration/allowedToRegister/groups/*",
+                kind: "group",
+            },
+            RefSlot {
+                pointer: "/azureADJoin/localAdmins/registeringUsers/groups/*",
+                kind: "group",
+            },
+        ],
+        normalization: Normalization {
+            set_arrays: &[
+                "/azureADJoin/allowedToJoin/*",
+                "/azureADRegistration/allowedToRegister/*",
+                "/azureADJoin/localAdmins/registeringUsers/*",
+            ],
+            ..NO_NORMALIZATION
+        },
+        lints: &[],
+    },
+    // Beta only ("Update externalIdentitiesPolicy": PATCH, Policy.ReadWrite.ExternalIdentities).
+    // Also the entry cross-tenant synchronization links write with (`kinds/links.rs`).
+    Kind {
+        name: "externalIdentitiesPolicy",
+        ref_prefix: "external-identities-policy",
+        summary: "Whether external users may leave the organization by themselves (beta); singleton",
+        api_version: ApiVersion::Beta,
+        shape: Shape::Singleton,
+        path: "/policies/externalIdentitiesPolicy",
+        path_params: &[],
+        create_method: None,
+        update_method: Method::Patch,
+        match_key: &[],
+        parent_kind: None,
+        throttle: ThrottleClass::Identity,
+        permissions: &["Policy.ReadWrite.ExternalIdentities"],
+        licences: &[],
+        read_expand: None,
+        schema: SchemaSpec {
+            id: "externalIdentitiesPolicy",
+            root_type: "externalIdentitiesPolicy",
+            concrete_types: &[],
+            inline_navigation: &[],
+            required_on_create: &[],
+            read_only: &["id"],
+            odata_type_required: false,
+            action_parameter: None,
+        },
+        ref_slots: &[],
+        normalization: NO_NORMALIZATION,
+        lints: &[],
+    },
+    // --- end of issue 13 part A
     Kind {
         name: "authenticationMethodConfiguration",
         ref_prefix: "auth-method",
@@ -119,6 +528,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "authenticationMethodsPolicy",
@@ -151,6 +561,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         }],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "authorizationPolicy",
@@ -183,6 +594,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "conditionalAccessPolicy",
@@ -251,6 +663,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[KindLint::ConditionalAccessLockout],
+        read_expand: None,
     },
     Kind {
         name: "crossTenantAccessPolicyDefault",
@@ -280,6 +693,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "crossTenantAccessPolicyPartner",
@@ -309,6 +723,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "crossTenantIdentitySyncPolicyPartner",
@@ -338,6 +753,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "group",
@@ -391,6 +807,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "identitySecurityDefaultsEnforcementPolicy",
@@ -420,6 +837,7 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     },
     Kind {
         name: "namedLocation",
@@ -457,5 +875,6 @@ pub(super) const ENTRA_KINDS: &[Kind] = &[
             ..NO_NORMALIZATION
         },
         lints: &[],
+        read_expand: None,
     },
 ];

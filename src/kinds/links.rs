@@ -53,21 +53,6 @@ pub const LINK_KINDS: &[Kind] = &[
         &[],
         None,
     )),
-    Kind {
-        api_version: ApiVersion::Beta,
-        shape: Shape::Singleton,
-        ..link_kind(
-            "externalIdentitiesPolicy",
-            "external-identities-policy",
-            "The target's external identities policy: whether synchronized users may leave (beta); singleton",
-            "/policies/externalIdentitiesPolicy",
-            None,
-            Method::Patch,
-            &[],
-            &["Policy.ReadWrite.ExternalIdentities"],
-            "externalIdentitiesPolicy",
-        )
-    },
     link_kind(
         "synchronizationJob",
         "sync-job",
@@ -162,6 +147,13 @@ const fn link_schema(
         action_parameter,
     }
 }
+/// Registry kinds (in [`all`](super::all)) that links also write: one entry serves a
+/// baseline resource and a link step alike (path, method, permissions, schema).
+pub const LINK_STEP_REGISTRY_KINDS: &[&str] = &[
+    "crossTenantAccessPolicyPartner",
+    "crossTenantIdentitySyncPolicyPartner",
+    "externalIdentitiesPolicy",
+];
 
 #[allow(clippy::too_many_arguments)]
 const fn link_kind(
@@ -203,6 +195,7 @@ const fn link_kind(
         ref_slots: &[],
         normalization: NO_NORMALIZATION,
         lints: &[],
+        read_expand: None,
     }
 }
 

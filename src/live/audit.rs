@@ -100,7 +100,41 @@ fn unreadable(error: &RequestError, intune: bool) -> String {
     }
 }
 
-const NO_ENTRY: &str = "no entry in the audit log (Entra keeps 7 days on Free and 30 on P1/P2; a change can take minutes to appear)";
+/// How long Graph may take to show a change in the audit logs (drift-facts.md 1.4: up to an
+/// hour).
+const INGESTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+/// The shortest retention of the directory audit log (Entra ID Free: 7 days).
+const SHORTEST_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
+
+/// What to say when the audit log has no entry for an object, from when the object says it
+/// last changed (`modified`, a Graph timestamp) and the time now: the log does not say *yet*
+/// (a change within the last hour, not ingested), does not say *any more* (a change older than
+/// the log keeps), or, not knowing when, either. Never a guess at who it was.
+fn no_entry(modified: Option<&str>, now: jiff::Timestamp, intune: bool) -> String {
+    let at = modified.and_then(|m| m.parse::<jiff::Timestamp>().ok());
+    if intune {
+        // Intune keeps its audit events a year: no entry is "not yet", or unknown.
+        return match at {
+            Some(at) if now.duration_since(at) < INGESTION => format!(
+                "Intune's audit events do not say yet: the object changed at {at}, and events take minutes to appear; run drift again later"
+            ),
+            Some(at) => format!("Intune's audit events have no entry for the change at {at}"),
+            None => "Intune's audit events have no entry for the object".to_string(),
+        };
+    }
+    match at {
+        Some(at) if now.duration_since(at) < INGESTION => format!(
+            "the audit log does not say yet: the object changed at {at}, and entries take minutes, up to an hour, to appear; run drift again later"
+        ),
+        Some(at) if now.duration_since(at) >= SHORTEST_RETENTION => format!(
+            "the audit log may not say any more: the object last changed at {at}, longer ago than Entra keeps entries on Free (7 days; 30 on P1/P2)"
+        ),
+        Some(at) => format!(
+            "the audit log has no entry for the change at {at} (it keeps 7 days on Free, 30 on P1/P2)"
+        ),
+        None => "the audit log does not say (yet, or any more): no entry for the object; entries take up to an hour to appear, and Entra keeps them 7 days on Free, 30 on P1/P2".to_string(),
+    }
+}
 
 async fn get(
     client: &GraphClient,
@@ -168,7 +202,13 @@ pub async fn attribute(
                         .iter()
                         .filter(|e| targets(e, "/targetResources", "id", &id))
                         .find_map(|e| from_directory_audit(e, &self_app));
-                    set(&mut items[i], found.ok_or_else(|| NO_ENTRY.to_string()));
+                    let modified = items[i].live_modified.clone();
+                    set(
+                        &mut items[i],
+                        found.ok_or_else(|| {
+                            no_entry(modified.as_deref(), jiff::Timestamp::now(), false)
+                        }),
+                    );
                 }
             }
             Err(e) => {
@@ -243,7 +283,13 @@ async fn newest_change(
             Log::Directory => from_directory_audit(e, self_app),
             Log::Intune => from_intune_event(e, self_app),
         })
-        .ok_or_else(|| NO_ENTRY.to_string())
+        .ok_or_else(|| {
+            no_entry(
+                item.live_modified.as_deref(),
+                jiff::Timestamp::now(),
+                matches!(log, Log::Intune),
+            )
+        })
 }
 
 /// True when an entry's target list (at `pointer`) names `id` under `property`.
@@ -292,6 +338,33 @@ mod tests {
         assert_eq!(found.actor, "tenantform (app ME)");
         let failed = json!({"result": "failure", "activityDateTime": "x"});
         assert_eq!(from_directory_audit(&failed, "me"), None);
+    }
+
+    #[test]
+    fn no_entry_says_not_yet_not_any_more_or_either_and_never_guesses() {
+        let now: jiff::Timestamp = "2026-12-06T12:00:00Z".parse().expect("time");
+        let yet = no_entry(Some("2026-12-06T11:30:00Z"), now, false);
+        assert!(yet.starts_with("the audit log does not say yet"), "{yet}");
+        let gone = no_entry(Some("2026-11-20T12:00:00.123Z"), now, false);
+        assert!(
+            gone.starts_with("the audit log may not say any more"),
+            "{gone}"
+        );
+        let between = no_entry(Some("2026-12-04T12:00:00Z"), now, false);
+        assert!(
+            between.starts_with("the audit log has no entry"),
+            "{between}"
+        );
+        let unknown = no_entry(None, now, false);
+        assert!(unknown.contains("yet, or any more"), "{unknown}");
+        assert_eq!(no_entry(Some("not a time"), now, false), unknown);
+        // Intune keeps a year: an old change is no "any more".
+        let intune = no_entry(Some("2026-11-20T12:00:00Z"), now, true);
+        assert!(
+            intune.starts_with("Intune's audit events have no entry"),
+            "{intune}"
+        );
+        assert!(no_entry(Some("2026-12-06T11:59:00Z"), now, true).contains("do not say yet"));
     }
 
     #[test]

@@ -151,6 +151,11 @@ pub struct DriftItem {
     /// Why the last change could not be named, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_by_unknown: Option<String>,
+    /// When the live object says it was last changed (`lastModifiedDateTime` or
+    /// `modifiedDateTime`), for saying why the audit log has no entry: not yet, or not any
+    /// more. Not part of the output.
+    #[serde(skip)]
+    pub live_modified: Option<String>,
 }
 
 /// Drift of one tenant.
@@ -184,6 +189,29 @@ fn split_accepted(
         Some(a) => changes.into_iter().partition(|c| a.covers(&c.pointer)),
         None => (Vec::new(), changes),
     }
+}
+
+/// The live object with `id` that `op` addresses (a collection member, or the object at its
+/// path).
+fn live_object<'a>(live: &'a LiveState, op: &Operation, id: &str) -> Option<&'a Value> {
+    live.collections
+        .get(op.kind.name)
+        .and_then(|items| {
+            items.iter().find(|o| {
+                o.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|i| i.eq_ignore_ascii_case(id))
+            })
+        })
+        .or_else(|| live.by_path.get(&op.path))
+}
+
+/// When an object says it last changed.
+fn modified_at(object: &Value) -> Option<String> {
+    ["lastModifiedDateTime", "modifiedDateTime"]
+        .iter()
+        .find_map(|k| object.get(*k).and_then(Value::as_str))
+        .map(str::to_string)
 }
 
 /// Classify a tenant's plan into drift.
@@ -241,6 +269,7 @@ pub fn classify(
                         },
                         changed_by: None,
                         changed_by_unknown: None,
+                        live_modified: None,
                     });
                 }
                 if rest.is_empty() {
@@ -263,6 +292,7 @@ pub fn classify(
                 claimed.insert(object_id.to_ascii_lowercase());
                 (DriftState::NotDeployed, Some(object_id.clone()))
             }
+            Action::Missing { .. } => (DriftState::Missing, None),
             Action::Ambiguous { object_ids } => {
                 claimed.extend(object_ids.iter().map(|id| id.to_ascii_lowercase()));
                 (
@@ -273,6 +303,10 @@ pub fn classify(
                 )
             }
         };
+        let live_modified = object_id
+            .as_deref()
+            .and_then(|id| live_object(live, op, id))
+            .and_then(modified_at);
         items.push(DriftItem {
             key: resource.key.clone(),
             kind: resource.kind.to_string(),
@@ -280,6 +314,7 @@ pub fn classify(
             state,
             changed_by: None,
             changed_by_unknown: None,
+            live_modified,
         });
     }
     for orphan in &plan.orphans {
@@ -290,6 +325,7 @@ pub fn classify(
             state: DriftState::Orphaned,
             changed_by: None,
             changed_by_unknown: None,
+            live_modified: None,
         });
     }
     // Unmanaged: objects of the collections read whole (groups are read one by one, by their
@@ -317,6 +353,7 @@ pub fn classify(
                 },
                 changed_by: None,
                 changed_by_unknown: None,
+                live_modified: None,
             });
         }
     }

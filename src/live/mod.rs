@@ -29,5 +29,6 @@ pub mod reader;
 pub mod risk;
 pub mod snapshot;
 pub mod stale;
+pub mod verdict;
 
 pub use reader::{find_by_match_key, known_ids, read, read_classes, resolved_path};

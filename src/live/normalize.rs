@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::canonical;
 use crate::compile::bundle::pointer_matches;
-use crate::kinds::Kind;
+use crate::kinds::{Kind, Shape};
 
 /// One property whose live value differs from the desired one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -110,6 +110,9 @@ fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) 
                     n
                 })
                 .collect();
+            if let Some(keyed) = keyed_by_property(kind, pointer, &out) {
+                return keyed;
+            }
             if kind
                 .normalization
                 .set_arrays
@@ -125,6 +128,20 @@ fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) 
     }
 }
 
+/// The normal form of an array the kind compares as a map ([`KEYED_ARRAYS`](crate::kinds::KEYED_ARRAYS)): its items by the
+/// value of the key property. `None` when the array is not keyed here, or an item has no string
+/// key (then it stays an array and compares whole).
+fn keyed_by_property(kind: &Kind, pointer: &str, items: &[Value]) -> Option<Value> {
+    let (_, key) =
+        crate::kinds::keyed_arrays(kind.name).find(|(p, _)| pointer_matches(p, pointer))?;
+    let mut out = Map::new();
+    for item in items {
+        let name = item.get(key)?.as_str()?;
+        out.insert(name.to_string(), item.clone());
+    }
+    Some(Value::Object(out))
+}
+
 /// A body in the kind's normal form.
 pub fn normalize(kind: &Kind, value: &Value) -> Value {
     let n = normalize_at(kind, value, &mut String::new(), 0);
@@ -134,19 +151,20 @@ pub fn normalize(kind: &Kind, value: &Value) -> Value {
     n
 }
 
-fn present(v: Option<&Value>) -> Option<Value> {
-    v.filter(|v| !is_empty_value(v)).cloned()
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !is_empty_value(v))
 }
 
 /// One compared value: a change when the two differ (absent, null and empty are the same).
+/// Values are copied only into a change (most leaves are equal).
 fn compare_leaf(desired: &Value, live: Option<&Value>, pointer: &str, out: &mut Vec<Change>) {
     let live = present(live);
     let desired = present(Some(desired));
     if desired != live {
         out.push(Change {
             pointer: pointer.to_string(),
-            desired,
-            live,
+            desired: desired.cloned(),
+            live: live.cloned(),
         });
     }
 }
@@ -223,10 +241,90 @@ fn diff_lazy(
         (Value::Object(d), Some(Value::Object(l))) => {
             diff_entries(kind, d, l, pointer, depth, out);
         }
+        // Above a keyed array the tenant has nothing: compare down to the items, so each
+        // change names its item (deploy writes items, never their container).
+        (Value::Object(d), _) if contains_keyed_items(kind, pointer) => {
+            diff_entries(kind, d, &Map::new(), pointer, depth, out);
+        }
+        (Value::Array(d), l) if keyed_items(kind, pointer).is_some() => {
+            let item_key = keyed_items(kind, pointer).unwrap_or_default();
+            diff_keyed(kind, d, l, item_key, pointer, depth, out);
+        }
+        // A keyed array (normalized to a map on the desired side): compared entry by entry.
+        (Value::Object(d), Some(l @ Value::Array(_))) => {
+            match normalize_entry(kind, key, l, pointer, depth) {
+                Value::Object(l) => diff_entries(kind, d, &l, pointer, depth, out),
+                l => compare_leaf(desired, Some(&l), pointer, out),
+            }
+        }
+        // A live scalar is its own normal form (but for `@odata.type`'s leading `#`): compared
+        // as it is, without a copy.
+        (d, Some(l)) if !l.is_array() && !l.is_object() && key != Some("@odata.type") => {
+            compare_leaf(d, Some(l), pointer, out);
+        }
         (d, l) => {
             let l = l.map(|l| normalize_entry(kind, key, l, pointer, depth));
             compare_leaf(d, l.as_ref(), pointer, out);
         }
+    }
+}
+
+/// True when the kind's keyed array lies below `pointer`.
+fn contains_keyed_items(kind: &Kind, pointer: &str) -> bool {
+    match kind.shape {
+        Shape::QueriedItems(items) => items
+            .array
+            .strip_prefix(pointer)
+            .is_some_and(|rest| rest.starts_with('/')),
+        _ => false,
+    }
+}
+
+/// The item key of the keyed array at `pointer`, when the kind has one there
+/// ([`Shape::QueriedItems`]).
+fn keyed_items(kind: &Kind, pointer: &str) -> Option<&'static str> {
+    match kind.shape {
+        Shape::QueriedItems(items) if items.array == pointer => Some(items.item_key),
+        _ => None,
+    }
+}
+
+/// A keyed array: each desired item against the live item with the same key (its pointer
+/// names the key, not a position); live items the bundle does not declare are not compared.
+fn diff_keyed(
+    kind: &Kind,
+    desired: &[Value],
+    live: Option<&Value>,
+    item_key: &str,
+    pointer: &mut String,
+    depth: usize,
+    out: &mut Vec<Change>,
+) {
+    let live_items = live
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for (i, item) in desired.iter().enumerate() {
+        let id = item.get(item_key).and_then(Value::as_str);
+        let len = pointer.len();
+        match id {
+            Some(id) => push_key(pointer, id),
+            None => {
+                use std::fmt::Write as _;
+                let _ = write!(pointer, "/{i}");
+            }
+        }
+        let found = id.and_then(|id| {
+            live_items
+                .iter()
+                .find(|l| l.get(item_key).and_then(Value::as_str) == Some(id))
+        });
+        match (item, found) {
+            (Value::Object(d), Some(Value::Object(l))) => {
+                diff_entries(kind, d, l, pointer, depth + 1, out);
+            }
+            (d, l) => compare_leaf(d, l, pointer, out),
+        }
+        pointer.truncate(len);
     }
 }
 
@@ -253,6 +351,35 @@ mod tests {
 
     fn ca() -> &'static Kind {
         by_name("conditionalAccessPolicy").expect("kind")
+    }
+
+    #[test]
+    fn keyed_items_compare_by_key_and_only_those_declared() {
+        let pim = by_name("unifiedRoleManagementPolicy").expect("kind");
+        let live = json!({"policyId": "p", "policy": {"rules": [
+            {"id": "A", "maximumDuration": "PT8H", "target": {"caller": "EndUser"}},
+            {"id": "B", "notificationRecipients": ["x@example.com", "y@example.com"]},
+            {"id": "C", "enabledRules": ["Justification"]}
+        ]}});
+        // Declared in another order, with a set-like array in another order: no change.
+        let desired = json!({"policy": {"rules": [
+            {"id": "B", "notificationRecipients": ["y@example.com", "x@example.com"]},
+            {"id": "A", "maximumDuration": "PT8H"}
+        ]}});
+        assert_eq!(diff(pim, &desired, &live), vec![]);
+        // A changed item is named by its key; a declared item the tenant lacks is a change.
+        let desired = json!({"policy": {"rules": [
+            {"id": "A", "maximumDuration": "PT4H"},
+            {"id": "Z", "isEnabled": true}
+        ]}});
+        let pointers: Vec<String> = diff(pim, &desired, &live)
+            .into_iter()
+            .map(|c| c.pointer)
+            .collect();
+        assert_eq!(
+            pointers,
+            ["/policy/rules/A/maximumDuration", "/policy/rules/Z"]
+        );
     }
 
     #[test]
@@ -302,6 +429,31 @@ mod tests {
             changes[0].live,
             Some(json!("enabledForReportingButNotEnforced"))
         );
+    }
+
+    #[test]
+    fn keyed_arrays_compare_by_name_and_only_what_the_bundle_sets() {
+        let kind = by_name("directorySetting").expect("kind");
+        let desired = json!({"templateId": "t", "values": [
+            {"name": "EnableAdminConsentRequests", "value": "true"},
+            {"name": "BlockUserConsentForRiskyApps", "value": "true"}
+        ]});
+        let live = json!({"id": "s1", "templateId": "t", "values": [
+            {"name": "EnableGroupSpecificConsent", "value": "false"},
+            {"name": "BlockUserConsentForRiskyApps", "value": "true"},
+            {"name": "EnableAdminConsentRequests", "value": "true"}
+        ]});
+        assert_eq!(diff(kind, &desired, &live), vec![]);
+        let live = json!({"templateId": "t", "values": [
+            {"name": "EnableAdminConsentRequests", "value": "false"},
+            {"name": "BlockUserConsentForRiskyApps", "value": "true"}
+        ]});
+        let changes = diff(kind, &desired, &live);
+        let pointers: Vec<&str> = changes.iter().map(|c| c.pointer.as_str()).collect();
+        assert_eq!(pointers, vec!["/values/EnableAdminConsentRequests/value"]);
+        // A value the tenant lacks altogether is a change too.
+        let live = json!({"templateId": "t", "values": [{"name": "BlockUserConsentForRiskyApps", "value": "true"}]});
+        assert_eq!(diff(kind, &desired, &live).len(), 1);
     }
 
     #[test]

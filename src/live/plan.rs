@@ -78,6 +78,12 @@ pub enum Action {
         /// Ids of the matching objects.
         object_ids: Vec<String>,
     },
+    /// The object must already exist (the kind never creates: a domain, a role's PIM policy)
+    /// and the tenant has none: an error of this resource, which deploy does not apply.
+    Missing {
+        /// What is missing, naming it.
+        reason: String,
+    },
 }
 
 /// One resource's line in the plan.
@@ -148,7 +154,7 @@ impl TenantPlan {
                 Action::Update { .. } => c.1 += 1,
                 Action::Adopt { .. } => c.2 += 1,
                 Action::NoOp { .. } => c.3 += 1,
-                Action::Ambiguous { .. } => c.4 += 1,
+                Action::Ambiguous { .. } | Action::Missing { .. } => c.4 += 1,
             }
         }
         c
@@ -171,6 +177,24 @@ fn resolve_refs(value: &Value, ids: &BTreeMap<String, String>) -> Value {
     };
     crate::compile::bundle::resolve_refs_in_value(value, &mut id_of)
         .unwrap_or_else(|_| value.clone())
+}
+
+/// Why a resource whose object must exist has none, in words that name it.
+fn missing_reason(op: &Operation) -> String {
+    let named = op
+        .match_values
+        .iter()
+        .map(|(_, v)| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let how = match op.kind.shape {
+        Shape::QueriedItems(_) => "the query for it answered no item",
+        _ => "reading it answered 404",
+    };
+    format!(
+        "no {kind} {named} in the tenant ({how}); tenantform never creates a {kind}: create it in the tenant first, or remove this resource",
+        kind = op.kind.name
+    )
 }
 
 fn object_id(value: &Value) -> Option<String> {
@@ -340,24 +364,45 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                     }
                 }
             }
-            Shape::Singleton | Shape::FixedMember | Shape::Child | Shape::ParentAction => {
+            Shape::Singleton
+            | Shape::FixedMember
+            | Shape::Child
+            | Shape::ParentAction
+            | Shape::QueriedItems(_) => {
                 let path = resolve_refs(&Value::String(op.path.clone()), &ids);
                 let path = path.as_str().unwrap_or_default();
+                // A queried object's items are written under its owner's id.
+                let owner = |obj: &Value| match op.kind.shape {
+                    Shape::QueriedItems(items) => obj
+                        .get(items.owner_id)
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    _ => None,
+                };
                 match live.by_path.get(path) {
                     Some(obj) if !path.contains(KNOWN_AFTER_APPLY) => {
                         seen_live.push(obj);
                         let desired = resolve_refs(&body, &ids);
                         let changes = normalize::diff(op.kind, &desired, obj);
                         if changes.is_empty() {
-                            Action::NoOp { object_id: None }
+                            Action::NoOp {
+                                object_id: owner(obj),
+                            }
                         } else {
                             Action::Update {
-                                object_id: None,
+                                object_id: owner(obj),
                                 changes,
                             }
                         }
                     }
                     _ if op.kind.creates() => Action::Create,
+                    // A child or queried object that must exist and does not: deploy cannot
+                    // make it, so the plan says so for this resource.
+                    _ if matches!(op.kind.shape, Shape::Child | Shape::QueriedItems(_)) => {
+                        Action::Missing {
+                            reason: missing_reason(op),
+                        }
+                    }
                     // A singleton that could not be read is still updated (it always exists).
                     _ => Action::Update {
                         object_id: None,
@@ -415,10 +460,20 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
         })
         .map(|(_, r)| r.key.clone())
         .collect();
+    // The fingerprint is made of the objects' own hashes (one line each, in plan order): the
+    // same objects count, and none is written out and hashed a second time.
+    let live_fingerprint = canonical::hash_bytes(
+        resources
+            .iter()
+            .filter_map(|r| r.live_hash.as_deref())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .as_bytes(),
+    );
     TenantPlan {
         tenant: input.tenant.to_string(),
         bundle_hash: input.bundle_hash.to_string(),
-        live_fingerprint: canonical::hash_array(&seen_live),
+        live_fingerprint,
         resources,
         orphans,
         names,
@@ -462,6 +517,79 @@ pub(crate) mod tests {
             live.collections.entry(op.kind.name).or_default().push(body);
         }
         (live, identity)
+    }
+
+    /// The tenant of `fixtures/valid/domain-and-pim`, compiled.
+    fn domain_and_pim_bundle() -> ValidatedBundle {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid/domain-and-pim");
+        let (project, diags) = crate::source::project::load(&dir).expect("project");
+        assert!(!diags.has_errors());
+        let (engine, _) = crate::compile::render::Engine::new(&project);
+        let schemas = crate::compile::validate::Schemas::shared().expect("schemas");
+        let tenant = project.tenant(&project.tenants[0]).expect("tenant");
+        let today = jiff::civil::date(2026, 11, 26);
+        crate::compile::compile_tenant(&project, &engine, schemas, &tenant, false, today)
+            .bundle
+            .expect("compiles")
+    }
+
+    #[test]
+    fn objects_that_must_exist_and_do_not_are_missing_never_created() {
+        let bundle = domain_and_pim_bundle();
+        let p = plan(
+            &PlanInput::from(&bundle),
+            &LiveState::default(),
+            &IdentityMap::default(),
+        );
+        let reasons: Vec<&str> = p
+            .resources
+            .iter()
+            .map(|r| match &r.action {
+                Action::Missing { reason } => reason.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(
+            reasons[0].starts_with("no domain alpha.onmicrosoft.com in the tenant"),
+            "{}",
+            reasons[0]
+        );
+        assert!(
+            reasons[1].contains("unifiedRoleManagementPolicy 62e90394-69f5-4237-9190-012177145e10"),
+            "{}",
+            reasons[1]
+        );
+        assert!(!p.is_empty());
+        assert_eq!(p.counts(), (0, 0, 0, 0, 2));
+    }
+
+    #[test]
+    fn a_queried_object_found_is_updated_under_its_owner_id() {
+        let bundle = domain_and_pim_bundle();
+        let ops = &bundle.bundle().operations;
+        let mut live = LiveState::default();
+        live.by_path.insert(
+            ops[0].path.clone(),
+            json!({"id": "alpha.onmicrosoft.com", "passwordValidityPeriodInDays": 90, "passwordNotificationWindowInDays": 14, "isDefault": true}),
+        );
+        live.by_path.insert(
+            ops[1].path.clone(),
+            json!({"id": "a", "policyId": "pol-1", "scopeId": "/", "scopeType": "DirectoryRole", "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "policy": {"rules": []}}),
+        );
+        let p = plan(&PlanInput::from(&bundle), &live, &IdentityMap::default());
+        assert_eq!(p.resources[0].action, Action::NoOp { object_id: None });
+        match &p.resources[1].action {
+            Action::Update { object_id, changes } => {
+                assert_eq!(object_id.as_deref(), Some("pol-1"));
+                assert!(
+                    changes
+                        .iter()
+                        .all(|c| c.pointer.starts_with("/policy/rules/"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

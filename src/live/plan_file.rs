@@ -110,6 +110,12 @@ pub enum SavedAction {
         #[serde(default)]
         object_ids: Vec<String>,
     },
+    /// The object must exist and does not.
+    Missing {
+        /// What is missing.
+        #[serde(default)]
+        reason: String,
+    },
 }
 
 impl SavedAction {
@@ -120,7 +126,9 @@ impl SavedAction {
                 object_id.as_deref()
             }
             SavedAction::Adopt { object_id, .. } => Some(object_id),
-            SavedAction::Create | SavedAction::Ambiguous { .. } => None,
+            SavedAction::Create | SavedAction::Ambiguous { .. } | SavedAction::Missing { .. } => {
+                None
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Reading a tenant's live objects for the kinds of its bundle, the input of `plan`: every
 //! collection the bundle writes to (all pages), each group by its `uniqueName`, each singleton,
-//! fixed member and child by its path, and the assignment set of every policy the bundle
-//! assigns whose id is known. Reads go out through `$batch` (20 per call).
+//! fixed member and child by its path, and the set every parent action replaces (a policy's
+//! assignments, an app protection policy's apps) whose parent id is known. Reads go out through `$batch` (20 per call).
 //!
 //! Input: a [`ValidatedBundle`](crate::compile::validate::ValidatedBundle), the tenant's [`IdentityMap`], a [`GraphClient`] session.
 //! Output: a [`LiveState`], or the [`RequestError`] of the read that failed.
@@ -25,17 +25,34 @@ enum Slot {
     Member(&'static Kind),
     /// A singleton, fixed member or child at this path; 404 means absent.
     Path(String),
-    /// The assignments of a parent, stored as `{"assignments": [...]}` at the `/assign` path.
-    Assignments(String),
+    /// A queried object ([`Shape::QueriedItems`]): the first item of the answer to this path,
+    /// stored under the path; an empty answer means absent.
+    First(String),
+    /// The set a parent action replaces (assignments, apps), stored as the action's body
+    /// (`{"assignments": [...]}`) at the action's path.
+    Assignments(String, &'static Kind),
 }
 
 fn read_request(label: String, kind: &'static Kind, path: String) -> Request {
     Request::get(label, kind.api_version, path, kind.throttle)
 }
 
-/// The collection path of a kind (its registry path; collection kinds have no parameters).
-fn collection_path(kind: &Kind) -> &str {
-    kind.path
+/// The collection path of a kind (its registry path; collection kinds have no parameters),
+/// with the kind's `$expand` when Graph leaves part of its objects out of a plain GET.
+pub fn collection_path(kind: &Kind) -> String {
+    with_read_expand(kind, kind.path)
+}
+
+/// `path` with `kind`'s read `$expand` (percent-encoded) appended, if it has one.
+pub fn with_read_expand(kind: &Kind, path: &str) -> String {
+    match kind.read_expand {
+        Some(expand) => {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let encoded: String = form_urlencoded::byte_serialize(expand.as_bytes()).collect();
+            format!("{path}{separator}$expand={encoded}")
+        }
+        None => path.to_string(),
+    }
 }
 
 /// Reads for the objects that exist before anything is created.
@@ -54,16 +71,20 @@ fn first_reads(operations: &[Operation]) -> Vec<(Slot, Request)> {
                     listed.push(kind.name);
                     reads.push((
                         Slot::Collection(kind),
-                        read_request(
-                            format!("read:{}", kind.name),
-                            kind,
-                            collection_path(kind).to_string(),
-                        ),
+                        read_request(format!("read:{}", kind.name), kind, collection_path(kind)),
                     ));
                 }
             }
             Shape::Singleton | Shape::FixedMember | Shape::Child => reads.push((
                 Slot::Path(op.path.clone()),
+                read_request(
+                    format!("read:{}", op.key),
+                    kind,
+                    with_read_expand(kind, &op.path),
+                ),
+            )),
+            Shape::QueriedItems(_) => reads.push((
+                Slot::First(op.path.clone()),
                 read_request(format!("read:{}", op.key), kind, op.path.clone()),
             )),
             Shape::ParentAction => {}
@@ -92,15 +113,15 @@ pub fn read_classes(operations: &[Operation], assignments_known: bool) -> Vec<Th
     classes
 }
 
-/// The `/assignments` path of an `/assign` operation whose parent id is known.
+/// The listing path (`/assignments`, `/apps`) of a parent action whose parent id is known.
 fn assignment_read(op: &Operation, ids: &BTreeMap<String, String>) -> Option<(Slot, Request)> {
     let parent = op.parent.as_ref()?;
     let id = ids.get(parent)?;
     let parent_kind = crate::kinds::by_name(op.kind.parent_kind?)?;
     let assign_path = resolved_path(op, ids)?;
-    let path = format!("{}/{id}/assignments", parent_kind.path);
+    let path = format!("{}/{id}/{}", parent_kind.path, op.kind.action_listing()?);
     Some((
-        Slot::Assignments(assign_path),
+        Slot::Assignments(assign_path, op.kind),
         read_request(format!("read:{}", op.key), op.kind, path),
     ))
 }
@@ -117,7 +138,7 @@ pub fn known_ids(plan: &plan::TenantPlan, identity: &IdentityMap) -> BTreeMap<St
         let id = match &r.action {
             Action::Update { object_id, .. } | Action::NoOp { object_id } => object_id.clone(),
             Action::Adopt { object_id, .. } => Some(object_id.clone()),
-            Action::Create | Action::Ambiguous { .. } => None,
+            Action::Create | Action::Ambiguous { .. } | Action::Missing { .. } => None,
         };
         if let Some(id) = id {
             ids.insert(r.key.clone(), id);
@@ -126,20 +147,50 @@ pub fn known_ids(plan: &plan::TenantPlan, identity: &IdentityMap) -> BTreeMap<St
     ids
 }
 
-/// Keep what `/assign` takes from each live assignment (its target); ids and sources are the
-/// service's.
-fn assignment_targets(body: &Value) -> Value {
+/// Properties of a listed set member that the service sets (ids, where an assignment came
+/// from, an app's version, the member's own type); the action never takes them.
+const SERVICE_SET_MEMBER_PROPERTIES: &[&str] =
+    &["id", "source", "sourceId", "version", "@odata.type"];
+
+/// Keep what the action takes from each live member of the set (an assignment's target and
+/// intent, an app's identifier), wrapped as the action's body (`{"assignments": [...]}`). A
+/// target's filter type `none` without a filter is what Graph answers for "no filter", and is
+/// left out like the absent filter it stands for.
+fn assignment_targets(body: &Value, kind: &Kind) -> Value {
+    let parameter = kind.schema.action_parameter.unwrap_or("assignments");
     let items = body
         .get("value")
         .and_then(Value::as_array)
         .map(|items| {
             items
                 .iter()
-                .map(|a| serde_json::json!({ "target": a.get("target").cloned().unwrap_or(Value::Null) }))
+                .map(|a| {
+                    let mut item = a.clone();
+                    if let Value::Object(map) = &mut item {
+                        for property in SERVICE_SET_MEMBER_PROPERTIES {
+                            map.remove(*property);
+                        }
+                        if let Some(Value::Object(target)) = map.get_mut("target") {
+                            let unfiltered = target
+                                .get("deviceAndAppManagementAssignmentFilterId")
+                                .is_none_or(Value::is_null);
+                            let none = target
+                                .get("deviceAndAppManagementAssignmentFilterType")
+                                .and_then(Value::as_str)
+                                == Some("none");
+                            if unfiltered && none {
+                                target.remove("deviceAndAppManagementAssignmentFilterType");
+                            }
+                        }
+                    }
+                    item
+                })
                 .collect()
         })
         .unwrap_or_default();
-    serde_json::json!({ "assignments": Value::Array(items) })
+    let mut out = serde_json::Map::new();
+    out.insert(parameter.to_string(), Value::Array(items));
+    Value::Object(out)
 }
 
 async fn run_reads(
@@ -184,9 +235,20 @@ async fn run_reads(
             Slot::Path(path) => {
                 live.by_path.insert(path, response.body);
             }
-            Slot::Assignments(path) => {
+            Slot::First(path) => {
+                let first = response
+                    .body
+                    .get("value")
+                    .and_then(Value::as_array)
+                    .and_then(|items| items.first())
+                    .cloned();
+                if let Some(object) = first {
+                    live.by_path.insert(path, object);
+                }
+            }
+            Slot::Assignments(path, kind) => {
                 live.by_path
-                    .insert(path, assignment_targets(&response.body));
+                    .insert(path, assignment_targets(&response.body, kind));
             }
         }
     }
@@ -244,7 +306,7 @@ pub async fn find_by_match_key(
             read_request(
                 format!("reconcile:{}", op.key),
                 op.kind,
-                collection_path(op.kind).to_string(),
+                collection_path(op.kind),
             ),
         )]
     };
@@ -268,16 +330,41 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn kind(name: &str) -> &'static Kind {
+        crate::kinds::by_name(name).unwrap_or_else(|| panic!("{name}"))
+    }
+
     #[test]
     fn assignments_keep_only_what_assign_takes() {
+        let compliance = kind("deviceCompliancePolicyAssignment");
         let body = json!({"value": [
-            {"id": "a1", "source": "direct", "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g"}}
+            {"id": "a1", "source": "direct", "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g", "deviceAndAppManagementAssignmentFilterId": null, "deviceAndAppManagementAssignmentFilterType": "none"}}
         ]});
         assert_eq!(
-            assignment_targets(&body),
-            json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g"}}]})
+            assignment_targets(&body, compliance),
+            json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g", "deviceAndAppManagementAssignmentFilterId": null}}]})
         );
-        assert_eq!(assignment_targets(&json!({})), json!({"assignments": []}));
+        assert_eq!(
+            assignment_targets(&json!({}), compliance),
+            json!({"assignments": []})
+        );
+    }
+
+    #[test]
+    fn app_assignments_keep_their_intent_and_protected_apps_their_identifier() {
+        let body = json!({"value": [{
+            "@odata.type": "#microsoft.graph.mobileAppAssignment", "id": "x", "intent": "required",
+            "target": {"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget", "deviceAndAppManagementAssignmentFilterId": "f", "deviceAndAppManagementAssignmentFilterType": "include"}
+        }]});
+        assert_eq!(
+            assignment_targets(&body, kind("mobileAppAssignment")),
+            json!({"mobileAppAssignments": [{"intent": "required", "target": {"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget", "deviceAndAppManagementAssignmentFilterId": "f", "deviceAndAppManagementAssignmentFilterType": "include"}}]})
+        );
+        let apps = json!({"value": [{"id": "com.microsoft.msedge.ios", "version": "-1", "mobileAppIdentifier": {"@odata.type": "#microsoft.graph.iosMobileAppIdentifier", "bundleId": "com.microsoft.msedge"}}]});
+        assert_eq!(
+            assignment_targets(&apps, kind("iosManagedAppProtectionApps")),
+            json!({"apps": [{"mobileAppIdentifier": {"@odata.type": "#microsoft.graph.iosMobileAppIdentifier", "bundleId": "com.microsoft.msedge"}}]})
+        );
     }
 
     #[test]
@@ -298,6 +385,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn compliance_policies_are_read_with_their_scheduled_actions_expanded() {
+        let compliance = crate::kinds::by_name("deviceCompliancePolicy").expect("kind");
+        assert_eq!(
+            collection_path(compliance),
+            "/deviceManagement/deviceCompliancePolicies?$expand=scheduledActionsForRule%28%24expand%3DscheduledActionConfigurations%29"
+        );
+        assert!(with_read_expand(compliance, "/x?$top=5").starts_with("/x?$top=5&$expand="));
+        let ca = crate::kinds::by_name("conditionalAccessPolicy").expect("kind");
+        assert_eq!(collection_path(ca), ca.path);
     }
 
     #[test]

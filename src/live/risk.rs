@@ -25,6 +25,8 @@ use crate::live::plan::Action;
 
 /// The Conditional Access policy kind.
 const CONDITIONAL_ACCESS: &str = "conditionalAccessPolicy";
+/// The same policies written through beta.
+const CONDITIONAL_ACCESS_BETA: &str = "conditionalAccessPolicyBeta";
 /// The kinds that decide how users authenticate.
 const AUTHENTICATION_METHODS: &[&str] = &[
     "authenticationMethodsPolicy",
@@ -108,7 +110,9 @@ impl Risk {
 
 /// True when resources of this kind can carry a risk (others need not be assessed).
 pub fn concerns(kind: &str) -> bool {
-    kind == CONDITIONAL_ACCESS || AUTHENTICATION_METHODS.contains(&kind)
+    kind == CONDITIONAL_ACCESS
+        || kind == CONDITIONAL_ACCESS_BETA
+        || AUTHENTICATION_METHODS.contains(&kind)
 }
 
 /// The risks of writing `desired` as `action` says, for a resource of kind `kind`. A resource
@@ -117,7 +121,9 @@ pub fn assess(key: &str, kind: &'static str, desired: &Value, action: &Action) -
     let changes = match action {
         Action::Create => None,
         Action::Update { changes, .. } | Action::Adopt { changes, .. } => Some(changes),
-        Action::NoOp { .. } | Action::Ambiguous { .. } => return Vec::new(),
+        Action::NoOp { .. } | Action::Ambiguous { .. } | Action::Missing { .. } => {
+            return Vec::new();
+        }
     };
     let risk = |risk| Risk {
         key: key.to_string(),
@@ -129,7 +135,7 @@ pub fn assess(key: &str, kind: &'static str, desired: &Value, action: &Action) -
         // An update with no property changes is a singleton that could not be read: still written.
         risks.push(risk(RiskKind::AuthenticationMethods));
     }
-    if kind == CONDITIONAL_ACCESS {
+    if kind == CONDITIONAL_ACCESS || kind == CONDITIONAL_ACCESS_BETA {
         if crate::compile::validate::locks_everyone_out(desired) {
             risks.push(risk(RiskKind::Lockout));
         }

@@ -73,7 +73,7 @@ fn object_id(action: &Action) -> Option<String> {
     match action {
         Action::Update { object_id, .. } | Action::NoOp { object_id } => object_id.clone(),
         Action::Adopt { object_id, .. } => Some(object_id.clone()),
-        Action::Create | Action::Ambiguous { .. } => None,
+        Action::Create | Action::Ambiguous { .. } | Action::Missing { .. } => None,
     }
 }
 

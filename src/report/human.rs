@@ -109,6 +109,14 @@ pub fn diagnostic_counts(diagnostics: &Diagnostics) -> String {
     )
 }
 
+/// A line per skipped resource, indented under its tenant: `skipped ca-user-risk: needs …`.
+pub fn skip_lines(skipped: &[crate::report::Skip], indent: &str) -> String {
+    skipped
+        .iter()
+        .map(|s| format!("{indent}skipped {}: {}\n", s.key, s.reason))
+        .collect()
+}
+
 /// `1 error`, `2 errors`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -142,12 +150,22 @@ impl Reporter for CompileLines {
                     .as_ref()
                     .map(|p| format!(" -> {}", p.display()))
                     .unwrap_or_default();
+                let skipped = match outcome.skipped.len() {
+                    0 => String::new(),
+                    n => format!(", {n} skipped"),
+                };
                 self.output.err(&format!(
-                    "  ok      {} ({}): {}{target}\n",
+                    "  ok      {} ({}): {}{skipped}{target}\n",
                     outcome.name,
                     outcome.id,
                     plural(outcome.operations, "operation", "operations")
                 ));
+                self.output.err(&skip_lines(&outcome.skipped, "          "));
+            }
+            Event::CompileFinished { assumed, .. } => {
+                if let Some(note) = assumed.note() {
+                    self.output.err(&note);
+                }
             }
             Event::UnlistedBundleRemoved { path } => self.output.err(&format!(
                 "  removed {}: an earlier bundle of a tenant this run cannot read (a tenants file has errors)\n",
@@ -179,7 +197,7 @@ fn sign(action: &Action) -> &'static str {
         Action::Update { .. } => "~",
         Action::Adopt { .. } => "=",
         Action::NoOp { .. } => " ",
-        Action::Ambiguous { .. } => "!",
+        Action::Ambiguous { .. } | Action::Missing { .. } => "!",
     }
 }
 
@@ -279,6 +297,7 @@ pub fn resource_text(
             object_ids.len(),
             object_ids.join(", ")
         )),
+        Action::Missing { reason } => text.push_str(&format!("{indent}    {reason}\n")),
         _ => {}
     }
     Some(text)
@@ -439,9 +458,11 @@ mod tests {
             counts,
             reason: (!ok).then(|| "sign-in failed".into()),
             failures: Vec::new(),
+            skipped: Vec::new(),
             plan: None,
             drift: None,
             snapshot_files: None,
+            evidence: None,
             seconds: 1.0,
         }
     }

@@ -58,6 +58,9 @@ impl Reporter for JsonLines {
             } => {
                 serde_json::json!({"event": "retry", "tenant": tenant, "key": key, "status": status, "reason": reason, "after_ms": after.as_millis() as u64})
             }
+            Event::LockWaiting { tenant, holder } => {
+                serde_json::json!({"event": "lock_waiting", "tenant": tenant, "holder": holder})
+            }
             Event::TenantFinished { report } => {
                 serde_json::json!({"event": "tenant_finished", "tenant": report.id, "name": report.name, "ok": report.ok, "counts": report.counts, "reason": report.reason, "seconds": report.seconds})
             }

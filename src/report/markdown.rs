@@ -593,6 +593,7 @@ mod tests {
             counts: Counts::default(),
             reason: None,
             failures: Vec::new(),
+            skipped: Vec::new(),
             plan: Some(TenantPlan {
                 tenant: format!("00000000-0000-4000-8000-{i:012}"),
                 bundle_hash: String::new(),
@@ -605,6 +606,7 @@ mod tests {
             }),
             drift: None,
             snapshot_files: None,
+            evidence: None,
             seconds: 0.0,
         }
     }

@@ -28,10 +28,11 @@ pub mod markdown;
 pub mod outcome;
 pub mod progress;
 pub mod sarif;
+pub mod verdicts;
 
 pub use outcome::{
     Counts, DeploySummary, LinkPlan, LinkReport, LinkStepAction, LinkStepPlan, ResourceFailure,
-    TenantOutcome, TenantReport,
+    Skip, TenantOutcome, TenantReport,
 };
 
 use std::io::Write;
@@ -110,6 +111,8 @@ pub enum Event<'a> {
         failed: usize,
         /// Operations compiled.
         operations: usize,
+        /// What the selected tenants' facts leave to assumption.
+        assumed: FactsAssumed,
     },
     /// A plan or deploy run begins.
     DeployStarted {
@@ -131,6 +134,13 @@ pub enum Event<'a> {
         id: &'a str,
         /// Name.
         name: &'a str,
+    },
+    /// Another run holds a tenant's lock: this run waits for it (up to `--lock-timeout`).
+    LockWaiting {
+        /// Tenant id.
+        tenant: &'a str,
+        /// Who holds it and since when (`deploy run R on HOST (pid P) since T, ...`).
+        holder: &'a str,
     },
     /// A resource now matches the bundle.
     ResourceApplied {
@@ -175,6 +185,42 @@ pub enum Event<'a> {
     },
 }
 
+/// How many tenants of a run have no facts (or only some): tenantform assumes what they do
+/// not declare, as it did before facts existed, and says so once per run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FactsAssumed {
+    /// Tenants whose `[tenant.facts]` list no `service_plans`.
+    pub plans: usize,
+    /// Tenants whose `[tenant.facts]` list no `permissions`.
+    pub permissions: usize,
+}
+
+impl FactsAssumed {
+    /// The one line a run prints about it ("note: ..."), or nothing when every tenant declares
+    /// both lists.
+    pub fn note(&self) -> Option<String> {
+        if self.plans == 0 && self.permissions == 0 {
+            return None;
+        }
+        let count = |n: usize, what: &str| match n {
+            0 => None,
+            1 => Some(format!("1 tenant lists no {what}")),
+            n => Some(format!("{n} tenants list no {what}")),
+        };
+        let parts: Vec<String> = [
+            count(self.plans, "service plans"),
+            count(self.permissions, "permissions"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Some(format!(
+            "note: facts: {}; tenantform assumes those tenants have them all ([tenant.facts], or `tenantform facts --write` reads them from Graph)\n",
+            parts.join(" and ")
+        ))
+    }
+}
+
 /// Receives events.
 pub trait Reporter {
     /// Handle one event.
@@ -208,6 +254,7 @@ impl Reporter for Recording {
                 compiled,
                 failed,
                 operations,
+                ..
             } => {
                 format!("finished {compiled} {failed} {operations}")
             }

@@ -10,6 +10,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::live::plan::TenantPlan;
 
+/// A resource a tenant does not get, and why: an override's reason, what the tenant's facts
+/// lack ("needs Microsoft Entra ID P2 (AAD_PREMIUM_P2) …"), or the skipped resource it depends
+/// on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skip {
+    /// Resource key.
+    pub key: String,
+    /// Kind name.
+    pub kind: String,
+    /// Why.
+    pub reason: String,
+}
+
 /// What happened to one tenant.
 #[derive(Debug, Clone)]
 pub struct TenantOutcome {
@@ -25,6 +38,8 @@ pub struct TenantOutcome {
     pub written: Option<PathBuf>,
     /// The tenant failed and its bundle from an earlier run was removed.
     pub removed_stale: bool,
+    /// Resources it does not get, with the reasons (when compiled).
+    pub skipped: Vec<Skip>,
 }
 
 /// What happened to a tenant's resources.
@@ -70,12 +85,19 @@ pub struct TenantReport {
     pub reason: Option<String>,
     /// Every resource that failed.
     pub failures: Vec<ResourceFailure>,
+    /// Resources the tenant does not get, with the reasons (an override, or what its facts
+    /// lack).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skip>,
     /// The plan (plan-only runs; a deploy does not keep it).
     #[serde(skip)]
     pub plan: Option<TenantPlan>,
     /// Drift (`tenantform drift` runs).
     #[serde(skip)]
     pub drift: Option<crate::live::drift::TenantDrift>,
+    /// Control verdicts from the live read (`tenantform evidence` runs).
+    #[serde(skip)]
+    pub evidence: Option<crate::live::verdict::TenantEvidence>,
     /// Files written (`tenantform snapshot` runs).
     #[serde(skip)]
     pub snapshot_files: Option<usize>,

@@ -213,6 +213,13 @@ impl Reporter for Progress {
                     ));
                 }
             }
+            Event::LockWaiting { tenant, holder } => {
+                let line = format!("tenant {tenant}: waiting for its lock, held by {holder}\n");
+                match &self.overall {
+                    Some(bar) => bar.println(line.trim_end()),
+                    None => self.output.err(&line),
+                }
+            }
             Event::TenantFinished { report } => {
                 if !report.ok {
                     self.failed_tenants += 1;

@@ -636,7 +636,189 @@ const BETA_PROPERTIES: &[(&str, &str, &str, Card, bool)] = &[
         Card::One,
         false,
     ),
+    // Beta device registration and external identities policies (issue 13, part A): the
+    // types Microsoft Learn's beta resource pages give.
+    BOOL_EXTERNAL_LEAVE,
+    BOOL_EXTERNAL_REMOVAL,
+    (
+        "deviceRegistrationPolicy",
+        "displayName",
+        "Edm.String",
+        Card::One,
+        true,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "description",
+        "Edm.String",
+        Card::One,
+        true,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "userDeviceQuota",
+        "Edm.Int32",
+        Card::One,
+        false,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "multiFactorAuthConfiguration",
+        "multiFactorAuthConfiguration",
+        Card::One,
+        false,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "azureADJoin",
+        "azureADJoinPolicy",
+        Card::One,
+        true,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "azureADRegistration",
+        "azureADRegistrationPolicy",
+        Card::One,
+        true,
+    ),
+    (
+        "deviceRegistrationPolicy",
+        "localAdminPassword",
+        "localAdminPasswordSettings",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADJoinPolicy",
+        "allowedToJoin",
+        "deviceRegistrationMembership",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADJoinPolicy",
+        "isAdminConfigurable",
+        "Edm.Boolean",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADJoinPolicy",
+        "localAdmins",
+        "localAdminSettings",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADRegistrationPolicy",
+        "allowedToRegister",
+        "deviceRegistrationMembership",
+        Card::One,
+        true,
+    ),
+    (
+        "azureADRegistrationPolicy",
+        "isAdminConfigurable",
+        "Edm.Boolean",
+        Card::One,
+        true,
+    ),
+    (
+        "localAdminPasswordSettings",
+        "isEnabled",
+        "Edm.Boolean",
+        Card::One,
+        true,
+    ),
+    (
+        "localAdminSettings",
+        "enableGlobalAdmins",
+        "Edm.Boolean",
+        Card::One,
+        true,
+    ),
+    (
+        "localAdminSettings",
+        "registeringUsers",
+        "deviceRegistrationMembership",
+        Card::One,
+        true,
+    ),
+    (
+        "enumeratedDeviceRegistrationMembership",
+        "groups",
+        "Edm.String",
+        Card::Many,
+        false,
+    ),
+    (
+        "enumeratedDeviceRegistrationMembership",
+        "users",
+        "Edm.String",
+        Card::Many,
+        false,
+    ),
+    // Conditional Access on beta (kind conditionalAccessPolicyBeta): the objects down to the
+    // conditions' parts, so their property names are checked (values stay untyped).
+    (
+        "conditionalAccessPolicy",
+        "displayName",
+        "Edm.String",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessPolicy",
+        "conditions",
+        "conditionalAccessConditionSet",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessPolicy",
+        "grantControls",
+        "conditionalAccessGrantControls",
+        Card::One,
+        true,
+    ),
+    (
+        "conditionalAccessConditionSet",
+        "users",
+        "conditionalAccessUsers",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessConditionSet",
+        "applications",
+        "conditionalAccessApplications",
+        Card::One,
+        false,
+    ),
+    (
+        "conditionalAccessConditionSet",
+        "clientApplications",
+        "conditionalAccessClientApplications",
+        Card::One,
+        true,
+    ),
 ];
+
+const BOOL_EXTERNAL_LEAVE: (&str, &str, &str, Card, bool) = (
+    "externalIdentitiesPolicy",
+    "allowExternalIdentitiesToLeave",
+    "Edm.Boolean",
+    Card::One,
+    false,
+);
+const BOOL_EXTERNAL_REMOVAL: (&str, &str, &str, Card, bool) = (
+    "externalIdentitiesPolicy",
+    "allowDeletedIdentitiesDataRemoval",
+    "Edm.Boolean",
+    Card::One,
+    false,
+);
 
 /// Beta navigation properties whose target the generator knows: `(type, nav, target, card)`.
 const BETA_NAVIGATION: &[(&str, &str, &str, Card)] = &[
@@ -680,6 +862,89 @@ const BETA_ABSTRACT: &[&str] = &["deviceManagementConfigurationSettingInstance"]
 
 /// Base of every Settings Catalog setting instance type.
 const BETA_SETTING_INSTANCE: &str = "deviceManagementConfigurationSettingInstance";
+
+// Intune beta kinds (assignment filters, scope tags, feature update profiles, Autopilot
+// profiles, store apps): the properties a baseline sets are typed; the rest accept any value.
+
+/// Bases of beta-only subtypes whose base the v1.0 CSDL cannot give: `(type, base)`.
+const BETA_BASES: &[(&str, &str)] = &[
+    ("b2bManagementPolicy", "stsPolicy"),
+    ("winGetApp", "mobileApp"),
+    (
+        "azureADWindowsAutopilotDeploymentProfile",
+        "windowsAutopilotDeploymentProfile",
+    ),
+    (
+        "activeDirectoryWindowsAutopilotDeploymentProfile",
+        "windowsAutopilotDeploymentProfile",
+    ),
+];
+
+/// Typed properties of the Intune beta kinds, as in [`BETA_PROPERTIES`].
+#[rustfmt::skip]
+const BETA_INTUNE_PROPERTIES: &[(&str, &str, &str, Card, bool)] = &[
+    ("deviceAndAppManagementAssignmentFilter", "displayName", "Edm.String", Card::One, false),
+    ("deviceAndAppManagementAssignmentFilter", "description", "Edm.String", Card::One, true),
+    ("deviceAndAppManagementAssignmentFilter", "platform", "devicePlatformType", Card::One, false),
+    ("deviceAndAppManagementAssignmentFilter", "rule", "Edm.String", Card::One, false),
+    ("deviceAndAppManagementAssignmentFilter", "assignmentFilterManagementType", "assignmentFilterManagementType", Card::One, false),
+    ("deviceAndAppManagementAssignmentFilter", "roleScopeTags", "Edm.String", Card::Many, false),
+    ("roleScopeTag", "displayName", "Edm.String", Card::One, false),
+    ("roleScopeTag", "description", "Edm.String", Card::One, true),
+    ("roleScopeTag", "isBuiltIn", "Edm.Boolean", Card::One, false),
+    ("windowsFeatureUpdateProfile", "displayName", "Edm.String", Card::One, false),
+    ("windowsFeatureUpdateProfile", "description", "Edm.String", Card::One, true),
+    ("windowsFeatureUpdateProfile", "featureUpdateVersion", "Edm.String", Card::One, false),
+    ("windowsFeatureUpdateProfile", "installFeatureUpdatesOptional", "Edm.Boolean", Card::One, false),
+    ("windowsFeatureUpdateProfile", "installLatestWindows10OnWindows11IneligibleDevice", "Edm.Boolean", Card::One, false),
+    ("windowsFeatureUpdateProfile", "roleScopeTagIds", "Edm.String", Card::Many, false),
+    ("windowsFeatureUpdateProfile", "rolloutSettings", "windowsUpdateRolloutSettings", Card::One, true),
+    ("windowsUpdateRolloutSettings", "offerStartDateTimeInUTC", "Edm.DateTimeOffset", Card::One, true),
+    ("windowsUpdateRolloutSettings", "offerEndDateTimeInUTC", "Edm.DateTimeOffset", Card::One, true),
+    ("windowsUpdateRolloutSettings", "offerIntervalInDays", "Edm.Int32", Card::One, true),
+    ("windowsFeatureUpdateProfileAssignment", "target", "deviceAndAppManagementAssignmentTarget", Card::One, false),
+    ("windowsAutopilotDeploymentProfile", "displayName", "Edm.String", Card::One, false),
+    ("windowsAutopilotDeploymentProfile", "description", "Edm.String", Card::One, true),
+    ("windowsAutopilotDeploymentProfile", "deviceNameTemplate", "Edm.String", Card::One, true),
+    ("windowsAutopilotDeploymentProfile", "locale", "Edm.String", Card::One, true),
+    ("windowsAutopilotDeploymentProfile", "preprovisioningAllowed", "Edm.Boolean", Card::One, false),
+    ("windowsAutopilotDeploymentProfile", "hardwareHashExtractionEnabled", "Edm.Boolean", Card::One, false),
+    ("windowsAutopilotDeploymentProfile", "roleScopeTagIds", "Edm.String", Card::Many, false),
+    ("windowsAutopilotDeploymentProfile", "outOfBoxExperienceSetting", "outOfBoxExperienceSetting", Card::One, true),
+    ("outOfBoxExperienceSetting", "privacySettingsHidden", "Edm.Boolean", Card::One, false),
+    ("outOfBoxExperienceSetting", "eulaHidden", "Edm.Boolean", Card::One, false),
+    ("outOfBoxExperienceSetting", "userType", "windowsUserType", Card::One, false),
+    ("outOfBoxExperienceSetting", "deviceUsageType", "windowsDeviceUsageType", Card::One, false),
+    ("outOfBoxExperienceSetting", "keyboardSelectionPageSkipped", "Edm.Boolean", Card::One, false),
+    ("outOfBoxExperienceSetting", "escapeLinkHidden", "Edm.Boolean", Card::One, false),
+    ("mobileApp", "displayName", "Edm.String", Card::One, false),
+    ("mobileApp", "description", "Edm.String", Card::One, true),
+    ("mobileApp", "publisher", "Edm.String", Card::One, true),
+    ("mobileApp", "isFeatured", "Edm.Boolean", Card::One, false),
+    ("mobileApp", "informationUrl", "Edm.String", Card::One, true),
+    ("mobileApp", "privacyInformationUrl", "Edm.String", Card::One, true),
+    ("mobileApp", "roleScopeTagIds", "Edm.String", Card::Many, false),
+    ("winGetApp", "packageIdentifier", "Edm.String", Card::One, false),
+    ("winGetApp", "installExperience", "winGetAppInstallExperience", Card::One, true),
+    ("winGetAppInstallExperience", "runAsAccount", "runAsAccountType", Card::One, false),
+    ("webApp", "appUrl", "Edm.String", Card::One, false),
+    ("webApp", "useManagedBrowser", "Edm.Boolean", Card::One, false),
+    ("iosStoreApp", "appStoreUrl", "Edm.String", Card::One, false),
+    ("iosStoreApp", "bundleId", "Edm.String", Card::One, false),
+    ("androidStoreApp", "appStoreUrl", "Edm.String", Card::One, false),
+    ("androidStoreApp", "packageId", "Edm.String", Card::One, false),
+    ("mobileAppAssignment", "intent", "installIntent", Card::One, false),
+    ("mobileAppAssignment", "target", "deviceAndAppManagementAssignmentTarget", Card::One, false),
+];
+
+/// Properties of the Intune beta kinds always required, as in [`BETA_REQUIRED`].
+const BETA_INTUNE_REQUIRED: &[(&str, &str)] = &[
+    ("winGetApp", "packageIdentifier"),
+    ("webApp", "appUrl"),
+    ("mobileAppAssignment", "intent"),
+    ("mobileAppAssignment", "target"),
+    ("windowsFeatureUpdateProfileAssignment", "target"),
+];
 
 type NameLists = BTreeMap<String, (Vec<String>, Vec<String>)>;
 
@@ -780,6 +1045,8 @@ fn build_beta(
             && known(BETA_SETTING_INSTANCE)
         {
             Some(q(BETA_SETTING_INSTANCE))
+        } else if let Some((_, base)) = BETA_BASES.iter().find(|(t, _)| t == name) {
+            Some(q(base))
         } else if let Some(base) = v1_type.and_then(|t| t.base.as_deref()) {
             base.strip_prefix("microsoft.graph.")
                 .filter(|b| known(b))
@@ -794,6 +1061,7 @@ fn build_beta(
             .map(|p| {
                 let rule = BETA_PROPERTIES
                     .iter()
+                    .chain(BETA_INTUNE_PROPERTIES)
                     .find(|(t, n, ..)| t == name && n == p);
                 let (ty, card, nullable) = match rule {
                     Some((_, _, ty, card, nullable)) => {
@@ -842,6 +1110,7 @@ fn build_beta(
             .collect();
         let required = BETA_REQUIRED
             .iter()
+            .chain(BETA_INTUNE_REQUIRED)
             .filter(|(t, p)| t == name && props.iter().any(|x| x == p))
             .map(|(_, p)| (*p).to_string())
             .collect();
@@ -1800,6 +2069,7 @@ mod tests {
                 null_equals_empty: true,
             },
             lints: &[],
+            read_expand: None,
         }
     }
 

@@ -605,8 +605,51 @@ fn parse_query(query: &str) -> Result<ListQuery, Reply> {
     Ok(out)
 }
 
-/// Answer a list of one of the tenant's audit logs (`intune` picks Intune's).
-pub(crate) fn list(entries: &[Entry], intune: bool, query: &str, next_base: &str) -> Reply {
+/// Which entries a read sees (drift-facts.md section 6.2): an entry appears `delay_ms` after
+/// its change (ingestion) and is gone `retention_ms` after it (the licence's retention).
+/// Milliseconds of the simulator's wall clock, already divided by its time scale.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    /// Now.
+    pub(crate) now_ms: i64,
+    /// Ingestion delay.
+    pub(crate) delay_ms: i64,
+    /// Retention.
+    pub(crate) retention_ms: i64,
+}
+
+impl Window {
+    /// Every entry, at once and forever (unit tests).
+    #[cfg(test)]
+    pub(crate) const ALL: Window = Window {
+        now_ms: i64::MAX / 4,
+        delay_ms: 0,
+        retention_ms: i64::MAX / 2,
+    };
+
+    /// Logged, but not readable yet.
+    fn pending(&self, entry: &Entry) -> bool {
+        self.now_ms < entry.at_ms.saturating_add(self.delay_ms)
+    }
+
+    /// Past the retention: gone for good.
+    pub(crate) fn expired(&self, entry: &Entry) -> bool {
+        self.now_ms >= entry.at_ms.saturating_add(self.retention_ms)
+    }
+
+    fn visible(&self, entry: &Entry) -> bool {
+        !self.pending(entry) && !self.expired(entry)
+    }
+}
+
+/// Answer a list of one of the tenant's audit logs (`intune` picks Intune's), as of `window`.
+pub(crate) fn list(
+    entries: &[Entry],
+    intune: bool,
+    query: &str,
+    next_base: &str,
+    window: &Window,
+) -> Reply {
     let options = match parse_query(query) {
         Ok(options) => options,
         Err(reply) => return reply,
@@ -626,7 +669,7 @@ pub(crate) fn list(entries: &[Entry], intune: bool, query: &str, next_base: &str
     };
     let mut found: Vec<&Entry> = entries
         .iter()
-        .filter(|e| e.intune == intune && matches(e, &conditions))
+        .filter(|e| e.intune == intune && window.visible(e) && matches(e, &conditions))
         .collect();
     // Graph's default order is undocumented; newest first is what collectors see.
     found.sort_by_key(|e| e.at_ms);
@@ -665,11 +708,11 @@ pub(crate) fn list(entries: &[Entry], intune: bool, query: &str, next_base: &str
     Reply::json(200, Value::Object(body).to_string())
 }
 
-/// One entry by id.
-pub(crate) fn get(entries: &[Entry], intune: bool, id: &str) -> Reply {
+/// One entry by id, as of `window`.
+pub(crate) fn get(entries: &[Entry], intune: bool, id: &str, window: &Window) -> Reply {
     match entries
         .iter()
-        .filter(|e| e.intune == intune)
+        .filter(|e| e.intune == intune && window.visible(e))
         .map(Entry::value)
         .find(|v| v.get("id").and_then(Value::as_str) == Some(id))
     {
@@ -795,6 +838,7 @@ mod tests {
             false,
             "$filter=targetResources/any(t:t/id eq 'a')&$orderby=activityDateTime desc&$top=1",
             "http://x/v1.0/auditLogs/directoryAudits",
+            &Window::ALL,
         );
         let crate::sim::wire::ReplyBody::Json(text) = &reply.body else {
             panic!("json");
@@ -808,8 +852,34 @@ mod tests {
                 .is_some_and(|l| l.contains("%24skiptoken=1")),
             "{body}"
         );
-        let bad = list(&entries, false, "$filter=foo gt 3", "http://x");
+        let bad = list(
+            &entries,
+            false,
+            "$filter=foo gt 3",
+            "http://x",
+            &Window::ALL,
+        );
         assert_eq!(bad.status, 400);
+        // Entries logged at 1, 2 and 3 s, read with a 1 s ingestion delay and a 5 s retention.
+        let count = |now_ms: i64| {
+            let window = Window {
+                now_ms,
+                delay_ms: 1_000,
+                retention_ms: 5_000,
+            };
+            let reply = list(&entries, false, "", "http://x", &window);
+            let crate::sim::wire::ReplyBody::Json(text) = &reply.body else {
+                panic!("json");
+            };
+            serde_json::from_str::<Value>(text).expect("json")["value"]
+                .as_array()
+                .map_or(0, Vec::len)
+        };
+        assert_eq!(count(1_999), 0, "neither is ingested yet");
+        assert_eq!(count(2_000), 1, "the first appears after the delay");
+        assert_eq!(count(4_000), 3);
+        assert_eq!(count(6_000), 2, "the first is past its retention");
+        assert_eq!(count(8_000), 0);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -119,7 +120,15 @@ pub(crate) struct Issuer {
     certificate: Option<RegisteredCertificate>,
     signing: SigningKey,
     lifetime_s: i64,
+    /// Tokens whose signature was checked, with their claims: a client sends the same token
+    /// with every request until it expires, and checking an RS256 signature costs more than
+    /// answering most reads. Bounded by [`VERIFIED_TOKENS_KEPT`].
+    verified: Mutex<HashMap<Box<str>, AccessClaims>>,
 }
+
+/// How many checked tokens [`Issuer::verify`] remembers; past it the expired ones go, and if
+/// that is not enough, all of them (they are checked again on their next use).
+const VERIFIED_TOKENS_KEPT: usize = 20_000;
 
 impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -176,6 +185,7 @@ impl Issuer {
             certificate,
             signing,
             lifetime_s: i64::try_from(lifetime_s).unwrap_or(i64::MAX / 2),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -406,15 +416,14 @@ impl Issuer {
             ver: "1.0".into(),
             uti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        let token =
-            jsonwebtoken::encode(&self.header(), &claims, &self.signing.encoding).map_err(|e| {
-                aad(
-                    500,
-                    "server_error",
-                    90000,
-                    format!("token signing failed: {e}"),
-                )
-            })?;
+        let token = self.signing.sign(&self.header(), &claims).map_err(|e| {
+            aad(
+                500,
+                "server_error",
+                90000,
+                format!("token signing failed: {e}"),
+            )
+        })?;
         Ok(json!({
             "token_type": "Bearer",
             "expires_in": self.lifetime_s,
@@ -565,6 +574,21 @@ impl Issuer {
                 "IDX14100: JWT is not well formed, there are no dots (.). The token needs to be in JWS or JWE Compact Serialization Format.",
             ));
         }
+        let expired = || unauthorized("Lifetime validation failed, the token is expired.");
+        let now_s = now_ms.div_euclid(1000);
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        if let Some(claims) = known {
+            return if claims.exp <= now_s {
+                Err(expired())
+            } else {
+                Ok(claims)
+            };
+        }
         let invalid_signature =
             || unauthorized("Access token validation failure. Invalid signature.");
         let header = jsonwebtoken::decode_header(token)
@@ -584,11 +608,17 @@ impl Issuer {
                     _ => unauthorized("Access token validation failure."),
                 })?
                 .claims;
-        if claims.exp <= now_ms.div_euclid(1000) {
-            return Err(unauthorized(
-                "Lifetime validation failed, the token is expired.",
-            ));
+        if claims.exp <= now_s {
+            return Err(expired());
         }
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= VERIFIED_TOKENS_KEPT {
+            verified.retain(|_, c| c.exp > now_s);
+            if verified.len() >= VERIFIED_TOKENS_KEPT {
+                verified.clear();
+            }
+        }
+        verified.insert(token.into(), claims.clone());
         Ok(claims)
     }
 }
@@ -622,10 +652,19 @@ mod tests {
             ver: "1.0".into(),
             uti: String::new(),
         };
-        let token =
-            jsonwebtoken::encode(&i.header(), &claims, &i.signing.encoding).unwrap_or_default();
+        let token = i.signing.sign(&i.header(), &claims).unwrap_or_default();
         let header = format!("Bearer {token}");
         assert!(i.verify(Some(&header), 99_000).is_ok());
+        // Checked once and remembered: the same token again is still good, a token with the
+        // same claims but another signature is not, and the remembered one expires.
+        assert!(i.verify(Some(&header), 99_500).is_ok());
+        let cut = token.rfind('.').unwrap_or(0);
+        let forged = format!(
+            "Bearer {}.{}",
+            &token[..cut],
+            "A".repeat(token.len() - cut - 1)
+        );
+        assert!(i.verify(Some(&forged), 99_500).is_err());
         assert!(i.verify(Some(&header), 100_000).is_err());
         assert!(
             issuer().verify(Some(&header), 0).is_err(),

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::kinds::Kind;
+use crate::kinds::{BUILT_IN_AUTHENTICATION_STRENGTHS, Kind};
 
 /// The moment every simulated tenant was "created" (fixed, so state is deterministic).
 pub(crate) const BIRTH: &str = "2024-01-01T00:00:00Z";
@@ -108,6 +108,57 @@ pub(crate) fn singleton(kind: &Kind) -> Option<Value> {
                 }
             })
         }
+        // Microsoft Learn's GET examples (adminConsentRequestPolicy, tenantAppManagementPolicy,
+        // authenticationFlowsPolicy, deviceRegistrationPolicy, beta externalIdentitiesPolicy),
+        // with the out-of-the-box values a new tenant has: the workflow off, no credential
+        // restrictions, self-service sign-up on, every user may join and register devices.
+        "adminConsentRequestPolicy" => json!({
+            "id": "adminConsentRequestPolicy",
+            "isEnabled": false,
+            "notifyReviewers": false,
+            "remindersEnabled": false,
+            "requestDurationInDays": 30,
+            "version": 0,
+            "reviewers": []
+        }),
+        "tenantAppManagementPolicy" => json!({
+            "id": "00000000-0000-0000-0000-000000000000",
+            "displayName": "Default app management tenant policy",
+            "description": "Default tenant policy that enforces app management restrictions on applications and service principals. To apply policy to targeted resources, create a new policy under appManagementPolicies collection.",
+            "isEnabled": false,
+            "deletedDateTime": null,
+            "applicationRestrictions": {"passwordCredentials": [], "keyCredentials": []},
+            "servicePrincipalRestrictions": {"passwordCredentials": [], "keyCredentials": []}
+        }),
+        "authenticationFlowsPolicy" => json!({
+            "id": "authenticationFlowsPolicy",
+            "displayName": "Authentication flows policy",
+            "description": "Authentication flows policy allows modification of settings related to authentication flows in Microsoft Entra ID.",
+            "selfServiceSignUp": {"isEnabled": true}
+        }),
+        "deviceRegistrationPolicy" => {
+            let everyone =
+                || json!({"@odata.type": "#microsoft.graph.allDeviceRegistrationMembership"});
+            json!({
+                "id": "deviceRegistrationPolicy",
+                "displayName": "Device Registration Policy",
+                "description": "Tenant-wide policy that manages initial provisioning controls using quota restrictions, additional authentication and authorization checks",
+                "userDeviceQuota": 50,
+                "multiFactorAuthConfiguration": "notRequired",
+                "azureADRegistration": {"isAdminConfigurable": false, "allowedToRegister": everyone()},
+                "azureADJoin": {
+                    "isAdminConfigurable": true,
+                    "allowedToJoin": everyone(),
+                    "localAdmins": {"enableGlobalAdmins": true, "registeringUsers": everyone()}
+                },
+                "localAdminPassword": {"isEnabled": false}
+            })
+        }
+        "externalIdentitiesPolicy" => json!({
+            "id": "externalIdentitiesPolicy",
+            "allowExternalIdentitiesToLeave": true,
+            "allowDeletedIdentitiesDataRemoval": false
+        }),
         _ => return None,
     })
 }
@@ -211,61 +262,10 @@ pub(crate) fn member(id: &str, odata_type: &str) -> Value {
     Value::Object(out)
 }
 
-/// Microsoft's built-in authentication strengths by their fixed ids (Microsoft Learn,
-/// "Built-in authentication strengths"; the combinations as Graph lists them, e.g. in
-/// ScubaGear's checks): `(id, displayName, description, allowedCombinations)`.
-const BUILT_IN_STRENGTHS: &[(&str, &str, &str, &[&str])] = &[
-    (
-        "00000000-0000-0000-0000-000000000002",
-        "Multifactor authentication",
-        "Combinations of methods that satisfy strong authentication, such as a password + SMS",
-        &[
-            "windowsHelloForBusiness",
-            "fido2",
-            "x509CertificateMultiFactor",
-            "deviceBasedPush",
-            "temporaryAccessPassOneTime",
-            "temporaryAccessPassMultiUse",
-            "password,microsoftAuthenticatorPush",
-            "password,softwareOath",
-            "password,hardwareOath",
-            "password,sms",
-            "password,voice",
-            "federatedMultiFactor",
-            "microsoftAuthenticatorPush,federatedSingleFactor",
-            "softwareOath,federatedSingleFactor",
-            "hardwareOath,federatedSingleFactor",
-            "sms,federatedSingleFactor",
-            "voice,federatedSingleFactor",
-        ],
-    ),
-    (
-        "00000000-0000-0000-0000-000000000003",
-        "Passwordless MFA",
-        "Passwordless methods that satisfy strong authentication, such as Passwordless sign-in with the Microsoft Authenticator",
-        &[
-            "windowsHelloForBusiness",
-            "fido2",
-            "x509CertificateMultiFactor",
-            "deviceBasedPush",
-        ],
-    ),
-    (
-        "00000000-0000-0000-0000-000000000004",
-        "Phishing-resistant MFA",
-        "Phishing-resistant, Passwordless methods for the strongest authentication, such as a FIDO2 security key",
-        &[
-            "windowsHelloForBusiness",
-            "fido2",
-            "x509CertificateMultiFactor",
-        ],
-    ),
-];
-
 /// The built-in authentication strength policy with this id, as Graph expands it inside a
 /// Conditional Access policy's `grantControls.authenticationStrength`.
 pub(crate) fn built_in_authentication_strength(id: &str) -> Option<Value> {
-    let (id, name, description, combinations) = BUILT_IN_STRENGTHS
+    let (id, name, description, combinations) = BUILT_IN_AUTHENTICATION_STRENGTHS
         .iter()
         .find(|(known, ..)| known.eq_ignore_ascii_case(id))?;
     Some(json!({
@@ -281,6 +281,18 @@ pub(crate) fn built_in_authentication_strength(id: &str) -> Option<Value> {
     }))
 }
 
+/// Objects every tenant's collection of `kind` holds from birth and no one may change: the
+/// built-in authentication strengths.
+pub(crate) fn built_in_members(kind: &Kind) -> Vec<Value> {
+    match kind.name {
+        "authenticationStrengthPolicy" => BUILT_IN_AUTHENTICATION_STRENGTHS
+            .iter()
+            .filter_map(|(id, ..)| built_in_authentication_strength(id))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Expand references Graph returns expanded: a built-in authentication strength named by id
 /// in `grantControls.authenticationStrength` becomes the whole policy.
 pub(crate) fn expand_references(entity: &mut Value) {
@@ -293,5 +305,112 @@ pub(crate) fn expand_references(entity: &mut Value) {
         .and_then(built_in_authentication_strength);
     if let Some(expanded) = expanded {
         *strength = expanded;
+    }
+}
+
+/// Kinds whose collections a new tenant already holds objects in.
+const COLLECTION_BIRTH_KINDS: &[&str] = &["deviceEnrollmentConfiguration", "roleScopeTag"];
+
+/// True when a new tenant already has objects of this collection kind.
+pub(crate) fn has_collection_birth(kind: &Kind) -> bool {
+    COLLECTION_BIRTH_KINDS.contains(&kind.name)
+}
+
+/// Description Intune gives each default enrollment restriction: `(type, id suffix, text)`.
+const DEFAULT_ENROLLMENT: &[(&str, &str, &str)] = &[
+    (
+        "deviceEnrollmentLimitConfiguration",
+        "DefaultLimit",
+        "This is the default Device Limit Restriction applied with the lowest priority to all users regardless of group membership.",
+    ),
+    (
+        "deviceEnrollmentPlatformRestrictionsConfiguration",
+        "DefaultPlatformRestrictions",
+        "This is the default Device Type Restriction applied with the lowest priority to all users regardless of group membership.",
+    ),
+    (
+        "deviceEnrollmentWindowsHelloForBusinessConfiguration",
+        "DefaultWindowsHelloForBusiness",
+        "This is the default Windows Hello for Business configuration applied with the lowest priority to all users regardless of group membership.",
+    ),
+    (
+        "windows10EnrollmentCompletionPageConfiguration",
+        "DefaultWindows10EnrollmentCompletionPageConfiguration",
+        "This is the default enrollment status screen configuration applied with the lowest priority to all users and all devices regardless of group membership.",
+    ),
+];
+
+/// The objects a new tenant has of a collection kind (ids derived from the tenant id, as
+/// Intune's are): Intune's built-in `Default` scope tag (id `0`), and the four default
+/// enrollment restrictions and configurations (priority 0, "All users and all devices"), which
+/// can be changed but not created or deleted.
+pub(crate) fn collection_birth(kind: &Kind, tenant_id: &str) -> Vec<Value> {
+    match kind.name {
+        "roleScopeTag" => vec![json!({
+            "@odata.type": "#microsoft.graph.roleScopeTag",
+            "id": "0",
+            "displayName": "Default",
+            "description": "",
+            "isBuiltIn": true
+        })],
+        "deviceEnrollmentConfiguration" => DEFAULT_ENROLLMENT
+            .iter()
+            .map(|(odata_type, suffix, description)| {
+                let mut value = json!({
+                    "@odata.type": format!("#microsoft.graph.{odata_type}"),
+                    "id": format!("{tenant_id}_{suffix}"),
+                    "displayName": "All users and all devices",
+                    "description": description,
+                    "priority": 0,
+                    "createdDateTime": BIRTH,
+                    "lastModifiedDateTime": BIRTH,
+                    "version": 0
+                });
+                let specific = default_enrollment_settings(odata_type);
+                if let (Value::Object(map), Value::Object(more)) = (&mut value, specific) {
+                    map.extend(more);
+                }
+                value
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Intune's out-of-the-box settings of each default enrollment configuration.
+fn default_enrollment_settings(odata_type: &str) -> Value {
+    let open = json!({
+        "platformBlocked": false,
+        "personalDeviceEnrollmentBlocked": false,
+        "osMinimumVersion": null,
+        "osMaximumVersion": null
+    });
+    match odata_type {
+        "deviceEnrollmentLimitConfiguration" => json!({"limit": 5}),
+        "deviceEnrollmentPlatformRestrictionsConfiguration" => json!({
+            "androidRestriction": open,
+            "iosRestriction": open,
+            "macOSRestriction": open,
+            "windowsMobileRestriction": open,
+            "windowsRestriction": open
+        }),
+        "deviceEnrollmentWindowsHelloForBusinessConfiguration" => json!({
+            "pinMinimumLength": 6,
+            "pinMaximumLength": 127,
+            "pinUppercaseCharactersUsage": "disallowed",
+            "pinLowercaseCharactersUsage": "disallowed",
+            "pinSpecialCharactersUsage": "disallowed",
+            "state": "notConfigured",
+            "securityDeviceRequired": false,
+            "unlockWithBiometricsEnabled": true,
+            "remotePassportEnabled": true,
+            "pinPreviousBlockCount": 0,
+            "pinExpirationInDays": 0,
+            "enhancedBiometricsState": "notConfigured"
+        }),
+        "windows10EnrollmentCompletionPageConfiguration" => json!({
+            "allowNonBlockingAppInstallation": false
+        }),
+        _ => json!({}),
     }
 }

@@ -9,10 +9,15 @@
 //! - `POST /_sim/reset`: every tenant back to its birth state; log and buckets cleared
 //! - `POST /_sim/faults` `{"next":["500","503","503-retry-after","504","dropped-connection","lost-response"]}`:
 //!   answer the next Graph requests with these faults, in order
+//! - `POST /_sim/stall` `{"ms": N}`: every Graph request waits N ms (wall time, not scaled)
+//!   before it is answered, until set to 0 or reset: a slow service, to kill a client mid-run
 //! - `POST /_sim/tenants/{id}/users` `{"userPrincipalName","displayName","department",
 //!   "groups":[id or uniqueName]}`: seed a user (and its group memberships); 201 with the user
 //! - `DELETE /_sim/tenants/{id}/groups/{group}/members/{user}`: take a user out of a group
 //! - `POST /_sim/tenants/{id}/sync/run`: run a provisioning cycle of every started job now
+//! - `PUT /_sim/tenants/{id}/service-plans` `{"withdrawn":["AAD_PREMIUM_P2"]}`: turn service
+//!   plans off in the tenant's licences (`GET /subscribedSkus` shows them `Disabled`)
+//! - `POST /_sim/tenants/{id}/monitors/run`: run every TCM configuration monitor of the tenant now
 //! - `POST /_sim/stall` `{"method","path","tenant"?,"applied"?}`: hold the next matching Graph
 //!   request's answer (after applying it, unless `"applied": false`) until `DELETE /_sim/stall`;
 //!   `GET /_sim/stall` says whether it was hit (tests kill a client mid-step with it)
@@ -35,6 +40,40 @@ use crate::sim::seeded;
 use crate::sim::service::App;
 use crate::sim::state::Tenant;
 use crate::sim::wire::{FinishedReply, Reply, RequestIds};
+
+/// `PUT /_sim/tenants/{id}/service-plans` `{"withdrawn":["AAD_PREMIUM_P2"]}`: these plans are
+/// off in the tenant's SKUs from now on, every other one on.
+fn set_service_plans(tenant: &Tenant, body: &[u8]) -> Reply {
+    let known = crate::sim::graph::licensing::plan_names();
+    let usage = || {
+        Reply::error(
+            400,
+            "BadRequest",
+            format!(
+                "Expected {{\"withdrawn\": [service plan names]}} with plans among {}.",
+                known.join(", ")
+            ),
+        )
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return usage();
+    };
+    let Some(items) = value.get("withdrawn").and_then(Value::as_array) else {
+        return usage();
+    };
+    let mut plans = Vec::with_capacity(items.len());
+    for item in items {
+        match item.as_str() {
+            Some(p) if known.iter().any(|k| k.eq_ignore_ascii_case(p)) => plans.push(p.to_string()),
+            _ => return usage(),
+        }
+    }
+    tenant.set_withdrawn_plans(plans);
+    Reply::json(
+        200,
+        json!({ "withdrawn": tenant.withdrawn_plans() }).to_string(),
+    )
+}
 
 fn parse_fault(name: &str) -> Option<Fault> {
     Some(match name {
@@ -161,6 +200,7 @@ pub(crate) fn handle(
                         "id": &*t.id,
                         "name": &*t.name,
                         "withdrawnPermissions": t.withdrawn,
+                        "withdrawnServicePlans": t.withdrawn_plans(),
                     })
                 })
                 .collect();
@@ -190,6 +230,26 @@ pub(crate) fn handle(
                 None => Reply::json(200, app.log.to_json(None, &ids_of).to_string()),
             }
         }
+        // `{"method","path",...}` holds one matching request; `{"ms": N}` slows every request.
+        ("POST", ["_sim", "stall"]) => match serde_json::from_slice::<Value>(body) {
+            Ok(v) if v.get("method").is_some() || v.get("path").is_some() => {
+                match app.stalls.arm(&v) {
+                    Ok(()) => Reply::empty(204),
+                    Err(e) => Reply::error(400, "BadRequest", e),
+                }
+            }
+            parsed => match parsed.ok().and_then(|v| v.get("ms").and_then(Value::as_u64)) {
+                Some(ms) if ms <= 600_000 => {
+                    app.stall_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+                    Reply::empty(204)
+                }
+                _ => Reply::error(
+                    400,
+                    "BadRequest",
+                    "Expected {\"ms\": N} with N from 0 to 600000, or {\"method\": \"POST\", \"path\": \"/instantiate\"}.".to_string(),
+                ),
+            },
+        },
         ("POST", ["_sim", "reset"]) => {
             app.reset();
             Reply::empty(204)
@@ -216,6 +276,10 @@ pub(crate) fn handle(
                 ),
             }
         }
+        ("PUT", ["_sim", "tenants", id, "service-plans"]) => match app.tenant(id) {
+            Some(tenant) => set_service_plans(tenant, body),
+            None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
+        },
         ("POST", ["_sim", "tenants", id, "portal"]) => match app.tenant(id) {
             Some(tenant) => portal_change(app, tenant, body),
             None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
@@ -246,18 +310,18 @@ pub(crate) fn handle(
             }
             None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
         },
-        ("POST", ["_sim", "stall"]) => match serde_json::from_slice::<Value>(body)
-            .map_err(|e| format!("Invalid JSON: {e}"))
-            .and_then(|v| app.stalls.arm(&v))
-        {
-            Ok(()) => Reply::empty(204),
-            Err(e) => Reply::error(400, "BadRequest", e),
-        },
         ("GET", ["_sim", "stall"]) => Reply::json(200, app.stalls.describe().to_string()),
         ("DELETE", ["_sim", "stall"]) => {
             app.stalls.release();
             Reply::empty(204)
         }
+        ("POST", ["_sim", "tenants", id, "monitors", "run"]) => match app.tenant(id) {
+            Some(tenant) => {
+                let monitors = crate::sim::graph::tcm::run_all(app, tenant);
+                Reply::json(200, json!({ "monitorsRun": monitors }).to_string())
+            }
+            None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
+        },
         ("GET", ["_sim", "config"]) => Reply::json(
             200,
             json!({
@@ -269,6 +333,8 @@ pub(crate) fn handle(
                 "latencyMs": app.config.latency_ms,
                 "faultRate": app.config.fault_rate,
                 "replicationDelayMs": app.config.replication_delay_ms,
+                "auditDelayS": app.config.audit_delay.as_secs_f64(),
+                "auditRetentionDays": app.config.audit_retention.as_secs_f64() / crate::sim::DAY_S as f64,
                 "tokenLifetimeS": app.config.token_lifetime_s,
                 "throttling": app.config.throttling,
                 "pageSize": app.config.page_size,
@@ -278,7 +344,7 @@ pub(crate) fn handle(
         (_, ["_sim", ..]) => Reply::error(
             404,
             "NotFound",
-            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, /_sim/stall, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}, /_sim/stall.",
+            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, PUT /_sim/tenants/{id}/service-plans, /_sim/tenants/{id}/monitors/run, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}, /_sim/stall.",
         ),
         _ => Reply::error(404, "NotFound", "Not found."),
     };

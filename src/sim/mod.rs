@@ -113,6 +113,17 @@ pub struct SimConfig {
     pub replication_delay_ms: u64,
     /// Lifetime of issued tokens in seconds (`expires_in`, default 3599).
     pub token_lifetime_s: u64,
+    /// How long an audit entry takes to appear in the audit logs after its change, in Graph
+    /// time (divided by `time_scale`, like the throttling windows; Graph: minutes, up to an
+    /// hour; default 0 here, `tenantform sim --audit-delay` defaults to 10 s).
+    pub audit_delay: Duration,
+    /// How long the directory audit log keeps an entry, in Graph time (divided by
+    /// `time_scale`): Entra keeps 7 days on Free, 30 on P1/P2 (default 30 days). Intune's
+    /// audit events are kept a year.
+    pub audit_retention: Duration,
+    /// Per-tenant directory audit retention, as (tenant index, retention), over
+    /// `audit_retention` (a Free tenant among P1 ones: 7 days).
+    pub audit_retention_by_tenant: Vec<(usize, Duration)>,
     /// Seed of tenant ids, object ids, fault draws and batch orders (default 0).
     pub seed: u64,
     /// Load state from here on start and save it here on shutdown (default none).
@@ -121,6 +132,9 @@ pub struct SimConfig {
     pub throttling: bool,
     /// Permissions withdrawn from tenants, as (tenant index, permission) (default none).
     pub withdrawn: Vec<(usize, String)>,
+    /// Service plans turned off in tenants' SKUs, as (tenant index, plan) (default none: every
+    /// tenant has Entra ID P1 and P2 and Intune Plan 1).
+    pub withdrawn_plans: Vec<(usize, String)>,
     /// Page size of lists without `$top` (default 100).
     pub page_size: usize,
     /// Requests kept in the request log across all tenants (default 10,000; counts are kept
@@ -136,6 +150,12 @@ pub struct SimConfig {
     pub fault_mix: faults::FaultMix,
 }
 
+/// Seconds in a day (audit retention).
+pub const DAY_S: u64 = 24 * 60 * 60;
+
+/// How long Intune keeps its audit events (drift-facts.md section 2: a year).
+pub const INTUNE_AUDIT_RETENTION: Duration = Duration::from_secs(365 * DAY_S);
+
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
@@ -149,10 +169,14 @@ impl Default for SimConfig {
             fault_rate: 0.0,
             replication_delay_ms: 0,
             token_lifetime_s: 3599,
+            audit_delay: Duration::ZERO,
+            audit_retention: Duration::from_secs(30 * DAY_S),
+            audit_retention_by_tenant: Vec::new(),
             seed: 0,
             state_dir: None,
             throttling: true,
             withdrawn: Vec::new(),
+            withdrawn_plans: Vec::new(),
             page_size: 100,
             request_log_capacity: 10_000,
             clock: Arc::new(SystemClock::new()),
@@ -237,6 +261,15 @@ fn validate_config(config: &SimConfig) -> Result<(), SimError> {
     if config.token_lifetime_s == 0 {
         return bad("--token-lifetime-s must be at least 1".into());
     }
+    for (index, retention) in &config.audit_retention_by_tenant {
+        if *index >= config.tenants {
+            return bad(format!(
+                "--audit-retention {index}:{}: tenant index {index} is out of range (0..{})",
+                retention.as_secs() / DAY_S,
+                config.tenants
+            ));
+        }
+    }
     let known = state::consented_permissions();
     for (index, permission) in &config.withdrawn {
         if *index >= config.tenants {
@@ -249,6 +282,21 @@ fn validate_config(config: &SimConfig) -> Result<(), SimError> {
             return bad(format!(
                 "--withdraw {index}:{permission}: unknown permission; the app is consented {}",
                 known.join(", ")
+            ));
+        }
+    }
+    let plans = graph::licensing::plan_names();
+    for (index, plan) in &config.withdrawn_plans {
+        if *index >= config.tenants {
+            return bad(format!(
+                "--withdraw-plan {index}:{plan}: tenant index {index} is out of range (0..{})",
+                config.tenants
+            ));
+        }
+        if !plans.iter().any(|p| p.eq_ignore_ascii_case(plan)) {
+            return bad(format!(
+                "--withdraw-plan {index}:{plan}: unknown service plan; the tenants have {}",
+                plans.join(", ")
             ));
         }
     }
@@ -285,6 +333,14 @@ impl Simulator {
                 }
             }
             let tenant = state::Tenant::new(index, id, name, permissions);
+            tenant.set_withdrawn_plans(
+                config
+                    .withdrawn_plans
+                    .iter()
+                    .filter(|(i, _)| *i == index)
+                    .map(|(_, plan)| plan.clone())
+                    .collect(),
+            );
             if let Some(restored) = restored {
                 *tenant.lock() = restored.state;
             }

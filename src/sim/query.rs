@@ -46,8 +46,12 @@ pub(crate) struct Query {
     pub(crate) orderby: Option<(String, bool)>,
     /// `$search="property:term"`: the property and the term.
     pub(crate) search: Option<(String, String)>,
-    /// `$expand` navigation properties (top level; nested options are accepted and ignored).
+    /// `$expand` navigation properties (top level).
     pub(crate) expand: Vec<String>,
+    /// For each of [`Query::expand`], the navigation properties its nested `$expand=` names
+    /// (`scheduledActionsForRule($expand=scheduledActionConfigurations)`); other nested
+    /// options are accepted and ignored.
+    pub(crate) expand_nested: Vec<Vec<String>>,
     /// The query without `$skiptoken`, as sent (for the next link).
     pub(crate) without_skiptoken: String,
 }
@@ -95,6 +99,45 @@ fn split_top_level(text: &str) -> Vec<String> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// The navigation properties named by the `$expand=` inside `item`'s parentheses
+/// (`a($select=x;$expand=b,c)` → `[b, c]`).
+fn nested_expand(item: &str) -> Vec<String> {
+    let Some((_, inner)) = item.split_once('(') else {
+        return Vec::new();
+    };
+    let inner = inner.strip_suffix(')').unwrap_or(inner);
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    // Options inside the parentheses are separated by `;` at depth 0.
+    let mut options = Vec::new();
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ';' if depth == 0 => {
+                options.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    options.push(&inner[start..]);
+    for option in options {
+        let Some((key, value)) = option.split_once('=') else {
+            continue;
+        };
+        if option_name(key.trim()) == "expand" {
+            out.extend(
+                split_top_level(value)
+                    .iter()
+                    .map(|e| e.split('(').next().unwrap_or_default().trim().to_string()),
+            );
+        }
+    }
+    out
 }
 
 impl Query {
@@ -161,10 +204,12 @@ impl Query {
                     query.top = Some(top);
                 }
                 "expand" => {
-                    query.expand = split_top_level(&value)
-                        .into_iter()
+                    let items = split_top_level(&value);
+                    query.expand = items
+                        .iter()
                         .map(|e| e.split('(').next().unwrap_or_default().trim().to_string())
                         .collect();
+                    query.expand_nested = items.iter().map(|e| nested_expand(e)).collect();
                 }
                 // Options Graph supports on some collections but the simulator does not
                 // implement: refuse them rather than answer as if they were applied.
@@ -502,5 +547,14 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(q.expand, vec!["scheduledActionsForRule", "assignments"]);
+        assert_eq!(
+            q.expand_nested,
+            vec![vec!["scheduledActionConfigurations".to_string()], vec![]]
+        );
+        assert_eq!(
+            nested_expand("a($select=x;$expand=b,c($top=1))"),
+            vec!["b".to_string(), "c".to_string()]
+        );
+        assert!(nested_expand("a($select=x)").is_empty());
     }
 }

@@ -26,6 +26,9 @@ pub(crate) enum Target {
     Collection(&'static Kind),
     /// One object of a collection, by its key (`id`, or `tenantId` for partners).
     Item(&'static Kind, String),
+    /// An action that changes one property of a collection object (the registry's
+    /// `UPDATE_ACTIONS`: `authenticationStrengthPolicies/{id}/updateAllowedCombinations`).
+    ItemAction(&'static Kind, String),
     /// One object of a collection by alternate key: `groups(uniqueName='x')`.
     AlternateKey(&'static Kind, String),
     /// A singleton.
@@ -56,6 +59,7 @@ impl Target {
         match self {
             Target::Collection(k)
             | Target::Item(k, _)
+            | Target::ItemAction(k, _)
             | Target::AlternateKey(k, _)
             | Target::Singleton(k)
             | Target::SingletonCollection(k)
@@ -75,6 +79,7 @@ impl Target {
 enum Pattern {
     Collection,
     Item,
+    ItemAction,
     Singleton,
     Members,
     Member,
@@ -159,6 +164,14 @@ impl RouteTable {
                     add(base.clone(), Pattern::Collection);
                     let mut item = base.clone();
                     item.push(None);
+                    for (_, _, action) in kinds::UPDATE_ACTIONS
+                        .iter()
+                        .filter(|(name, ..)| *name == kind.name)
+                    {
+                        let mut action_path = item.clone();
+                        action_path.push(Some(action.to_ascii_lowercase()));
+                        add(action_path, Pattern::ItemAction);
+                    }
                     add(item, Pattern::Item);
                     if soft_deletes(kind) {
                         let rest = kind.path.trim_start_matches(SOFT_DELETE_ROOT);
@@ -177,10 +190,13 @@ impl RouteTable {
                     add(base, Pattern::Member);
                 }
                 Shape::Child => add(base, Pattern::Child),
+                // Served by `graph/pim.rs`: their path is a query, not a route.
+                Shape::QueriedItems(_) => {}
                 Shape::ParentAction => {
                     let mut listing = base.clone();
-                    if let Some(last) = listing.last_mut() {
-                        *last = Some("assignments".to_string());
+                    if let (Some(last), Some(segment)) = (listing.last_mut(), kind.action_listing())
+                    {
+                        *last = Some(segment.to_ascii_lowercase());
                     }
                     add(base, Pattern::Assign);
                     add(listing, Pattern::Assignments);
@@ -204,13 +220,23 @@ impl RouteTable {
         let mut best: Option<(usize, &Route, Vec<String>)> = None;
         let mut longest_prefix = 0;
         for route in &self.routes {
-            if route.kind.api_version == ApiVersion::Beta && version != ApiVersion::Beta {
+            if route.kind.api_version == ApiVersion::Beta
+                && version != ApiVersion::Beta
+                && !kinds::READ_ONLY_ON_V1.contains(&route.kind.name)
+            {
                 continue;
             }
             let (matched, captures, literals) = match_route(route, &segments);
             longest_prefix = longest_prefix.max(matched);
             if matched == segments.len() && matched == route.segments.len() {
-                let better = best.as_ref().is_none_or(|(l, _, _)| literals > *l);
+                // Where a v1.0 and a beta kind share a path, each version gets its own kind
+                // (its schema); they share the objects (see `state::storage_kind`).
+                let better = best.as_ref().is_none_or(|(l, r, _)| {
+                    literals > *l
+                        || (literals == *l
+                            && route.kind.api_version == version
+                            && r.kind.api_version != version)
+                });
                 if better {
                     best = Some((literals, route, captures));
                 }
@@ -238,6 +264,7 @@ impl RouteTable {
         Ok(match route.pattern {
             Pattern::Collection => Target::Collection(kind),
             Pattern::Item => Target::Item(kind, key),
+            Pattern::ItemAction => Target::ItemAction(kind, key),
             Pattern::Singleton => Target::Singleton(kind),
             Pattern::Members => Target::Members(kind),
             Pattern::Member => Target::Member(kind, key),
@@ -379,6 +406,39 @@ mod tests {
         let t = resolve("/deviceManagement/deviceCompliancePolicies/p/assignments")
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(matches!(t, Target::Assignments(_, ref id) if id == "p"));
+        // App protection replaces its apps with /targetApps and lists them at /apps.
+        let t = resolve("/deviceAppManagement/iosManagedAppProtections/p/targetApps")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(kind_name(&t), "iosManagedAppProtectionApps");
+        let t = resolve("/deviceAppManagement/iosManagedAppProtections/p/apps")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            matches!(t, Target::Assignments(k, ref id) if id == "p" && k.name == "iosManagedAppProtectionApps")
+        );
+        let t = resolve("/deviceAppManagement/iosManagedAppProtections/p/assignments")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            matches!(t, Target::Assignments(k, _) if k.name == "iosManagedAppProtectionAssignment")
+        );
+    }
+
+    #[test]
+    fn beta_kinds_v1_serves_read_only_are_routed_on_both_versions() {
+        assert!(matches!(
+            resolve("/policies/deviceRegistrationPolicy"),
+            Ok(Target::Singleton(k)) if k.name == "deviceRegistrationPolicy"
+        ));
+        assert!(resolve("/policies/externalIdentitiesPolicy").is_err());
+    }
+
+    #[test]
+    fn update_actions_are_routed_on_their_items() {
+        let t = resolve("/policies/authenticationStrengthPolicies/s1/updateAllowedCombinations")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            matches!(t, Target::ItemAction(k, ref id) if k.name == "authenticationStrengthPolicy" && id == "s1")
+        );
+        assert!(resolve("/policies/authenticationStrengthPolicies/s1/bogus").is_err());
     }
 
     #[test]

@@ -59,6 +59,10 @@ pub(crate) struct App {
     pub(crate) faults: Faults,
     /// Faults queued by `POST /_sim/faults` (used before drawing).
     pub(crate) forced_faults: Mutex<VecDeque<Fault>>,
+    /// Milliseconds every Graph HTTP request waits before it is answered, on top of the
+    /// configured latency (`POST /_sim/stall`; 0: none): a slow service, so a test can land a
+    /// kill in the middle of a run.
+    pub(crate) stall_ms: std::sync::atomic::AtomicU64,
     /// The app registration and token signer.
     pub(crate) issuer: Issuer,
     /// The request log.
@@ -266,6 +270,7 @@ impl App {
             throttle: parts.throttle,
             faults: parts.faults,
             forced_faults: Mutex::new(VecDeque::new()),
+            stall_ms: std::sync::atomic::AtomicU64::new(0),
             issuer: parts.issuer,
             log,
             wall_start_ms,
@@ -311,6 +316,7 @@ impl App {
         if let Ok(mut forced) = self.forced_faults.lock() {
             forced.clear();
         }
+        self.stall_ms.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The next fault: one queued by `/_sim/faults`, else a seeded draw.
@@ -421,18 +427,24 @@ impl App {
         let target = self.routes.resolve(request.version, request.path);
         let directory = target
             .is_err()
-            .then(|| resolve_directory(request.version, request.path))
+            .then(|| resolve_directory(request.path))
             .flatten();
-        let synchronization = (target.is_err() && directory.is_none())
-            .then(|| crate::sim::graph::sync::resolve(request.version, request.path))
+        let pim = (target.is_err() && directory.is_none())
+            .then(|| crate::sim::graph::pim::resolve(request.version, request.path))
             .flatten();
+        let synchronization = (target.is_err() && directory.is_none() && pim.is_none())
+            .then(|| crate::sim::graph::sync::resolve(request.path))
+            .flatten();
+        let tcm =
+            (target.is_err() && directory.is_none() && pim.is_none() && synchronization.is_none())
+                .then(|| crate::sim::graph::tcm::resolve(request.version, request.path))
+                .flatten();
         let write = request.method != "GET";
         let class = match (&target, &directory) {
             (Ok(t), _) => Some(t.kind().throttle),
             (Err(_), Some(d)) => Some(d.throttle()),
-            (Err(_), None) => synchronization
-                .as_ref()
-                .map(|_| crate::kinds::ThrottleClass::Identity),
+            (Err(_), None) => (synchronization.is_some() || pim.is_some() || tcm.is_some())
+                .then_some(crate::kinds::ThrottleClass::Identity),
         };
         let path_only = request.path;
         let admission = self.throttle.admit(&ThrottleRequest {
@@ -453,6 +465,18 @@ impl App {
             let allowed = has_role(claims, synchronization.permission(write));
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.sync(synchronization)
+            });
+        }
+        if let Some(pim) = pim {
+            let allowed = has_role(claims, pim.permission());
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.pim(pim)
+            });
+        }
+        if let Some(tcm) = tcm {
+            let allowed = tcm.permitted(write, &claims.roles);
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.tcm(tcm)
             });
         }
         if let Some(directory) = directory {
@@ -575,6 +599,28 @@ impl App {
                 "Insufficient privileges to complete the operation.",
             ));
         }
+        // Graph time → the simulator's clock: divided by the time scale, like throttling.
+        let scaled = |d: std::time::Duration| {
+            (d.as_secs_f64() * 1000.0 / self.config.time_scale.max(1e-9)).min(i64::MAX as f64 / 4.0)
+                as i64
+        };
+        let retention = if intune {
+            crate::sim::INTUNE_AUDIT_RETENTION
+        } else {
+            self.config
+                .audit_retention_by_tenant
+                .iter()
+                .rev()
+                .find(|(index, _)| *index == tenant.index)
+                .map_or(self.config.audit_retention, |(_, r)| *r)
+        };
+        let window = audit::Window {
+            now_ms: self.now_ms(),
+            delay_ms: scaled(self.config.audit_delay),
+            retention_ms: scaled(retention),
+        };
+        // Entries past the retention are filtered out, not dropped: entry ids count the
+        // tenant's entries, so the log keeps them (reads never see them again).
         let state = tenant.lock();
         let reply = match log {
             AuditLog::DirectoryAudits(None) | AuditLog::IntuneEvents(None) => {
@@ -584,10 +630,10 @@ impl App {
                     request.version.segment(),
                     request.path
                 );
-                audit::list(&state.audit, intune, request.query, &base)
+                audit::list(&state.audit, intune, request.query, &base, &window)
             }
             AuditLog::DirectoryAudits(Some(id)) | AuditLog::IntuneEvents(Some(id)) => {
-                audit::get(&state.audit, intune, id)
+                audit::get(&state.audit, intune, id, &window)
             }
         };
         plain(reply)
@@ -621,7 +667,8 @@ impl App {
                 return self.finish_and_log(&ids, method, &full_path, None, outcome);
             }
         };
-        let latency = self.faults.latency();
+        let stall = self.stall_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let latency = self.faults.latency() + std::time::Duration::from_millis(stall);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }

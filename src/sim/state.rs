@@ -102,6 +102,9 @@ pub(crate) enum KindStore {
         live: IndexMap<Box<str>, StoredObject>,
         /// Soft-deleted objects (`deletedItems`).
         deleted: IndexMap<Box<str>, StoredObject>,
+        /// False until the objects a new tenant has of this kind (`defaults::collection_birth`)
+        /// are in `live`; they are put there the first time a request touches the kind.
+        born: bool,
     },
     /// A singleton: `None` while it is the shared birth default.
     Singleton(Option<Box<StoredObject>>),
@@ -112,15 +115,45 @@ pub(crate) enum KindStore {
 impl KindStore {
     fn birth(kind: &Kind) -> KindStore {
         match kind.shape {
-            Shape::Collection | Shape::Child => KindStore::Objects {
+            // Queried items keep the items a tenant wrote, keyed `owner/item`.
+            Shape::Collection | Shape::Child | Shape::QueriedItems(_) => KindStore::Objects {
                 live: IndexMap::new(),
                 deleted: IndexMap::new(),
+                born: !defaults::has_collection_birth(kind),
             },
             Shape::Singleton => KindStore::Singleton(None),
             Shape::FixedMember => KindStore::Members(Vec::new()),
             Shape::ParentAction => KindStore::Action,
         }
     }
+}
+
+/// The position in [`TenantState::stores`] of a kind's store ([`storage_kind`]), worked out
+/// once for the registry.
+fn store_index(kind: &Kind) -> usize {
+    static INDEX: std::sync::LazyLock<Vec<usize>> = std::sync::LazyLock::new(|| {
+        kinds::all()
+            .iter()
+            .map(|k| kind_index(storage_kind(k)))
+            .collect()
+    });
+    let own = kind_index(kind);
+    INDEX.get(own).copied().unwrap_or(own)
+}
+
+/// The kind whose store holds a kind's objects: a beta kind that shares its path and shape
+/// with a v1.0 kind (`conditionalAccessPolicyBeta`) holds the same objects as that kind, as
+/// Graph does (one policy, two versions of the API); every other kind its own.
+pub(crate) fn storage_kind(kind: &'static Kind) -> &'static Kind {
+    if kind.api_version != kinds::ApiVersion::Beta {
+        return kind;
+    }
+    kinds::all()
+        .iter()
+        .find(|k| {
+            k.api_version == kinds::ApiVersion::V1 && k.path == kind.path && k.shape == kind.shape
+        })
+        .unwrap_or(kind)
 }
 
 /// The `(@odata.type, id)` table of a fixed-member kind, from its registry path parameter.
@@ -139,6 +172,8 @@ pub(crate) fn member_table(kind: &Kind) -> &'static [(&'static str, &'static str
 pub(crate) struct Defaults {
     singletons: Vec<Option<StoredObject>>,
     members: Vec<Vec<StoredObject>>,
+    /// Built-in objects of collection kinds (listed and read, never written), by kind index.
+    built_ins: Vec<Vec<StoredObject>>,
 }
 
 /// Store an entity (already complete) as a [`StoredObject`].
@@ -173,7 +208,22 @@ impl Defaults {
     pub(crate) fn build(schemas: &Schemas) -> Defaults {
         let mut singletons = Vec::new();
         let mut members = Vec::new();
+        let mut built_ins = Vec::new();
         for kind in kinds::all() {
+            built_ins.push(
+                defaults::built_in_members(kind)
+                    .into_iter()
+                    .map(|mut value| {
+                        schemas.fill_defaults(kind, &mut value);
+                        let key = value
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string();
+                        store(schemas, kind, &key, &value, 0)
+                    })
+                    .collect(),
+            );
             let singleton = defaults::singleton(kind).map(|mut value| {
                 schemas.fill_defaults(kind, &mut value);
                 let key = value
@@ -199,7 +249,22 @@ impl Defaults {
         Defaults {
             singletons,
             members,
+            built_ins,
         }
+    }
+
+    /// The built-in objects of a collection kind (the built-in authentication strengths).
+    pub(crate) fn built_ins(&self, kind: &Kind) -> &[StoredObject] {
+        self.built_ins
+            .get(kind_index(kind))
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// The built-in object of a collection kind with this id (case-insensitive).
+    pub(crate) fn built_in(&self, kind: &Kind, id: &str) -> Option<&StoredObject> {
+        self.built_ins(kind)
+            .iter()
+            .find(|o| o.key.eq_ignore_ascii_case(id))
     }
 
     /// The birth state of a singleton kind.
@@ -228,6 +293,8 @@ pub(crate) struct TenantState {
     pub(crate) audit: Vec<crate::sim::audit::Entry>,
     /// Users, memberships and cross-tenant synchronization (see `graph/sync.rs`).
     pub(crate) sync: crate::sim::graph::sync::SyncState,
+    /// Tenant Configuration Management monitors, results and drifts (see `graph/tcm.rs`).
+    pub(crate) tcm: crate::sim::graph::tcm::TcmState,
 }
 
 impl TenantState {
@@ -238,17 +305,45 @@ impl TenantState {
             next_object: 0,
             audit: Vec::new(),
             sync: Default::default(),
+            tcm: Default::default(),
         }
     }
 
-    /// The store of a kind.
+    /// Put the objects a new tenant has of a collection kind in place, once (see
+    /// `defaults::collection_birth`); objects the tenant already has under the same key stay.
+    pub(crate) fn materialize_birth_objects(
+        &mut self,
+        kind: &Kind,
+        tenant_id: &str,
+        schemas: &Schemas,
+    ) {
+        let KindStore::Objects { live, born, .. } = self.store_mut(kind) else {
+            return;
+        };
+        if *born {
+            return;
+        }
+        *born = true;
+        for mut value in defaults::collection_birth(kind, tenant_id) {
+            schemas.fill_defaults(kind, &mut value);
+            let Some(key) = value.get("id").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
+            let lookup: Box<str> = key.to_ascii_lowercase().into();
+            if !live.contains_key(&lookup) {
+                live.insert(lookup, store(schemas, kind, &key, &value, 0));
+            }
+        }
+    }
+
+    /// The store of a kind (shared with its v1.0 twin: [`storage_kind`]).
     pub(crate) fn store(&self, kind: &Kind) -> &KindStore {
-        &self.stores[kind_index(kind)]
+        &self.stores[store_index(kind)]
     }
 
     /// The store of a kind, for writing.
     pub(crate) fn store_mut(&mut self, kind: &Kind) -> &mut KindStore {
-        &mut self.stores[kind_index(kind)]
+        &mut self.stores[store_index(kind)]
     }
 
     /// Live objects of a collection (or child) kind.
@@ -332,9 +427,13 @@ impl TenantState {
         let mut objects = Map::new();
         let mut deleted_items = Map::new();
         for kind in kinds::all() {
+            // A kind that shares another's store is exported once, under the other's name.
+            if storage_kind(kind).name != kind.name {
+                continue;
+            }
             match self.store(kind) {
                 KindStore::Action => {}
-                KindStore::Objects { live, deleted } => {
+                KindStore::Objects { live, deleted, .. } => {
                     objects.insert(
                         kind.name.into(),
                         Value::Array(live.values().map(StoredObject::full_value).collect()),
@@ -377,6 +476,9 @@ pub(crate) struct Tenant {
     pub(crate) roles: Vec<&'static str>,
     /// Withdrawn permissions.
     pub(crate) withdrawn: Vec<String>,
+    /// Service plans turned off in the tenant's SKUs (`--withdraw-plan`, or
+    /// `PUT /_sim/tenants/{id}/service-plans`); kept across `reset`, not saved with the state.
+    withdrawn_plans: Mutex<Vec<String>>,
     state: Mutex<TenantState>,
 }
 
@@ -393,8 +495,25 @@ impl Tenant {
             name: name.into(),
             roles,
             withdrawn,
+            withdrawn_plans: Mutex::new(Vec::new()),
             state: Mutex::new(TenantState::birth()),
         }
+    }
+
+    /// Service plans turned off in the tenant's SKUs.
+    pub(crate) fn withdrawn_plans(&self) -> Vec<String> {
+        self.withdrawn_plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Turn these service plans off (and every other one on).
+    pub(crate) fn set_withdrawn_plans(&self, plans: Vec<String>) {
+        *self
+            .withdrawn_plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = plans;
     }
 
     /// Lock the tenant's objects (a poisoned lock is taken over: state stays consistent per write).
@@ -433,6 +552,8 @@ pub(crate) fn consented_permissions() -> Vec<&'static str> {
                 .copied(),
         )
         .chain(crate::sim::graph::DIRECTORY_PERMISSIONS.iter().copied())
+        .chain(crate::kinds::needs::FACTS_READ_PERMISSIONS.iter().copied())
+        .chain(crate::sim::graph::tcm::PERMISSIONS.iter().copied())
         .chain(
             kinds::LINK_KINDS
                 .iter()
@@ -528,10 +649,22 @@ fn object_record(object: &StoredObject) -> Value {
 fn tenant_record(tenant: &Tenant, state: &TenantState) -> Value {
     let mut kinds_out = Map::new();
     for kind in kinds::all() {
+        if storage_kind(kind).name != kind.name {
+            continue;
+        }
         let record = match state.store(kind) {
             KindStore::Action => continue,
-            KindStore::Objects { live, deleted } => {
-                if live.is_empty() && deleted.is_empty() {
+            KindStore::Objects {
+                live,
+                deleted,
+                born,
+            } => {
+                // A kind whose birth objects are in place is saved even when empty (they were
+                // deleted), so that a restart does not bring them back.
+                if live.is_empty()
+                    && deleted.is_empty()
+                    && !(*born && defaults::has_collection_birth(kind))
+                {
                     continue;
                 }
                 json!({
@@ -651,7 +784,12 @@ fn restore_tenant(schemas: &Schemas, record: &Value) -> Result<(String, SavedTen
     for (name, saved) in saved_kinds {
         let kind = kinds::by_name(name).ok_or_else(|| format!("unknown kind {name}"))?;
         match state.store_mut(kind) {
-            KindStore::Objects { live, deleted } => {
+            KindStore::Objects {
+                live,
+                deleted,
+                born,
+            } => {
+                *born = true;
                 for (target, field) in [(live, "live"), (deleted, "deleted")] {
                     for object in saved
                         .get(field)
@@ -758,6 +896,67 @@ mod tests {
             assert_eq!(id, &crate::source::init::fleet_tenant_id("7", i));
         }
         assert_eq!(ids[0].1, "Contoso 00000");
+    }
+
+    #[test]
+    fn birth_objects_are_put_in_place_once_and_a_restart_keeps_what_became_of_them() {
+        let schemas = crate::sim::bodies::schemas().unwrap_or_else(|e| panic!("{e}"));
+        let tags = kinds::by_name("roleScopeTag").unwrap_or_else(|| panic!("kind"));
+        let enrollment =
+            kinds::by_name("deviceEnrollmentConfiguration").unwrap_or_else(|| panic!("kind"));
+        let tenant = Tenant::new(0, "t1", "Tenant", Vec::new());
+        {
+            let mut state = tenant.lock();
+            assert_eq!(state.live(tags).map(IndexMap::len), Some(0));
+            state.materialize_birth_objects(tags, "t1", &schemas);
+            state.materialize_birth_objects(tags, "t1", &schemas);
+            assert_eq!(state.live(tags).map(IndexMap::len), Some(1));
+            // The tenant lost its birth object; it must not come back.
+            if let Some(live) = state.live_mut(tags) {
+                live.shift_remove("0");
+            }
+        }
+        let record = tenant_record(&tenant, &tenant.lock());
+        let (_, saved) = restore_tenant(&schemas, &record).unwrap_or_else(|e| panic!("{e}"));
+        let mut state = saved.state;
+        state.materialize_birth_objects(tags, "t1", &schemas);
+        assert_eq!(state.live(tags).map(IndexMap::len), Some(0));
+        // A kind the tenant never touched still gets its birth objects after the restart.
+        state.materialize_birth_objects(enrollment, "t1", &schemas);
+        let ids: Vec<String> = state
+            .live(enrollment)
+            .map(|l| l.values().map(|o| o.key.to_string()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            ids,
+            [
+                "t1_DefaultLimit",
+                "t1_DefaultPlatformRestrictions",
+                "t1_DefaultWindowsHelloForBusiness",
+                "t1_DefaultWindows10EnrollmentCompletionPageConfiguration"
+            ]
+        );
+    }
+
+    #[test]
+    fn birth_objects_pass_their_update_schema() {
+        let schemas = crate::sim::bodies::schemas().unwrap_or_else(|e| panic!("{e}"));
+        for kind in kinds::all()
+            .iter()
+            .filter(|k| defaults::has_collection_birth(k))
+        {
+            let objects = defaults::collection_birth(kind, "t1");
+            assert!(!objects.is_empty(), "{}", kind.name);
+            for mut value in objects {
+                if let Value::Object(map) = &mut value {
+                    for read_only in kind.schema.read_only {
+                        map.remove(*read_only);
+                    }
+                }
+                let result = schemas.check(kind, crate::compile::validate::Variant::Update, &value);
+                assert!(result.is_ok(), "{}: {:?}\n{value}", kind.name, result.err());
+            }
+        }
     }
 
     #[test]

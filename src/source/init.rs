@@ -34,7 +34,7 @@ name = "example-msp"
 const BASELINES_README: &str = "\
 Your own baselines go here as <name>.toml. A tenant lists baselines by name; a name not found
 here is one of the baselines shipped inside tenantform (entra-foundation, cisa-scuba-entra,
-intune-compliance). A file here with a shipped name replaces the shipped one for this project.
+intune-compliance, intune-baseline). A file here with a shipped name replaces the shipped one for this project.
 A baseline may `extends = [\"entra-foundation\"]` and change it with [defaults] and [patch.<key>].
 Templates (Tera, one JSON object each) go in ../templates/.
 ";
@@ -47,6 +47,8 @@ struct Profile {
     baselines: &'static str,
     params: &'static str,
     overrides: &'static str,
+    /// `[tenant.facts]`, if the profile declares them.
+    facts: &'static str,
 }
 
 const PROFILES: [Profile; 3] = [
@@ -58,16 +60,12 @@ const PROFILES: [Profile; 3] = [
         params: r#"allowed_countries = ["US", "CA"]
 trusted_ip_ranges = ["203.0.113.0/24"]
 "#,
-        overrides: r#"
-[[tenant.overrides]]
-resource = "ca-signin-risk"
-skip = true
-reason = "Tenant has Entra ID P1 only; risk-based policies need P2 (licence upgrade quoted, ticket 1042)"
-
-[[tenant.overrides]]
-resource = "ca-user-risk"
-skip = true
-reason = "Tenant has Entra ID P1 only; risk-based policies need P2 (licence upgrade quoted, ticket 1042)"
+        overrides: "",
+        // Entra ID P1 only: the risk-based policies of entra-foundation are skipped, each with
+        // the reason, because the facts say so (no override needed).
+        facts: r#"
+[tenant.facts]
+service_plans = ["AAD_PREMIUM", "INTUNE_A"]
 "#,
     },
     Profile {
@@ -78,8 +76,13 @@ reason = "Tenant has Entra ID P1 only; risk-based policies need P2 (licence upgr
         params: r#"allowed_countries = ["US"]
 trusted_ip_ranges = ["198.51.100.0/24", "2001:db8:100::/48"]
 compliance_assignment_scope = "allLicensedUsers"
+pim_alert_recipients = ["security-operations@fabrikam.example"]
 "#,
         overrides: "",
+        facts: r#"
+[tenant.facts]
+service_plans = ["AAD_PREMIUM", "AAD_PREMIUM_P2", "INTUNE_A"]
+"#,
     },
     Profile {
         name: "Northwind Traders",
@@ -97,6 +100,7 @@ vars = { os_minimum_version = "10.0.19044" }
 reason = "Point-of-sale terminals run Windows 10 21H2 LTSC until the hardware refresh"
 expires = "2099-06-30"
 "#,
+        facts: "",
     },
 ];
 
@@ -136,6 +140,22 @@ pub struct TenantEndpoints {
     pub client_id: Option<String>,
 }
 
+/// The initial domain of a tenant named `name` (`Contoso 00000` → `contoso00000.onmicrosoft.com`):
+/// what `init` writes as an example tenant's `domain`, and the domain the simulator gives it.
+pub fn initial_domain(name: &str) -> String {
+    let label: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let label = if label.is_empty() {
+        "tenant".to_string()
+    } else {
+        label
+    };
+    format!("{label}.onmicrosoft.com")
+}
+
 fn tenant_entry(
     out: &mut String,
     id: &str,
@@ -158,6 +178,7 @@ fn tenant_entry(
         r#"[[tenant]]
 id = "{id}"
 name = "{name}"
+domain = "{domain}"
 cloud = "global"
 ring = "{ring}"
 tags = {tags}
@@ -167,6 +188,7 @@ baselines = {baselines}
 client_id = "{client_id}"
 client_secret_env = "{env_name}_CLIENT_SECRET"
 "#,
+        domain = initial_domain(name),
         ring = profile.ring,
         tags = profile.tags,
         baselines = profile.baselines,
@@ -186,8 +208,8 @@ client_secret_env = "{env_name}_CLIENT_SECRET"
     }
     let _ = write!(
         out,
-        "\n[tenant.params]\n{}{}\n",
-        profile.params, profile.overrides
+        "\n[tenant.params]\n{}{}{}\n",
+        profile.params, profile.overrides, profile.facts
     );
 }
 

@@ -15,6 +15,7 @@
 //! - [`init`]: the inverse of loading: writes a new project (`tenantform init`).
 //! - [`pipelines`]: CI pipelines for a project (`tenantform init --ci`).
 
+pub mod facts_file;
 pub mod init;
 pub mod links;
 pub mod model;

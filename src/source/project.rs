@@ -216,7 +216,12 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
         ReadOutcome::Text(text) => {
             let file = sources.add(PROJECT_FILE, text.clone());
             project_file_id = Some(file);
-            model::decode_project(&text, file, &mut diags)
+            let config = model::decode_project(&text, file, &mut diags);
+            // A credential written in the file is reported, never quoted.
+            for span in config.iter().flat_map(|c| c.masked.iter()) {
+                sources.mask(*span);
+            }
+            config
         }
         ReadOutcome::Failed => None,
     };

@@ -64,18 +64,31 @@ pub struct ResolvedResource {
     pub accepted: Vec<AcceptedLint>,
 }
 
-/// A resource an override skips.
+/// Why a resource is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipCause {
+    /// An override (`skip = true`): the tenant chose it, so a reference to the resource from
+    /// another resource is an error (the tenant should skip that one too, or keep this).
+    Override,
+    /// The tenant's facts: it lacks a service plan the resource needs. Resources that
+    /// reference it are skipped with it (compile/needs.rs).
+    Facts,
+}
+
+/// A resource an override (or the tenant's facts) skips.
 #[derive(Debug, Clone)]
 pub struct SkippedResource {
     /// Key.
     pub key: String,
     /// Kind.
     pub kind: &'static Kind,
-    /// The override's reason.
+    /// The override's reason, or what the tenant lacks.
     pub reason: String,
     /// The controls the resource would implement (the fleet report shows them as skipped).
     pub controls: Vec<String>,
-    /// The override.
+    /// Override or facts.
+    pub cause: SkipCause,
+    /// The override, or the resource's declaration.
     pub span: Span,
 }
 
@@ -512,6 +525,7 @@ pub fn resolve(
                 kind: r.kind,
                 reason: o.reason.value.clone(),
                 controls: r.controls,
+                cause: SkipCause::Override,
                 span: o.span,
             });
             continue;

@@ -136,6 +136,26 @@ impl SourceMap {
         }
     }
 
+    /// Replace the text a span covers with `*` (line breaks kept), so that no diagnostic
+    /// quotes it: a credential written where it must not be.
+    pub fn mask(&mut self, span: Span) {
+        let Some(file) = self.files.get_mut(span.file.0 as usize) else {
+            return;
+        };
+        let text: String = file
+            .text
+            .char_indices()
+            .map(|(i, c)| {
+                if (span.start..span.end).contains(&i) && c != '\n' {
+                    "*".repeat(c.len_utf8())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        *file = Arc::new(SourceFile::new(file.name.clone(), text));
+    }
+
     /// The source text a span covers.
     pub fn slice(&self, span: Span) -> &str {
         let text = &self.file(span.file).text;

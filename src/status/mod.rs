@@ -146,6 +146,7 @@ fn planned_change(action: &SavedAction) -> Option<PlannedChange> {
         SavedAction::Update { changes, .. } => ("~", "update", changes.clone(), Vec::new()),
         SavedAction::Adopt { changes, .. } => ("=", "adopt", changes.clone(), Vec::new()),
         SavedAction::Ambiguous { object_ids } => ("!", "ambiguous", Vec::new(), object_ids.clone()),
+        SavedAction::Missing { .. } => ("!", "missing", Vec::new(), Vec::new()),
     };
     Some(PlannedChange {
         sign,

@@ -208,6 +208,8 @@ fn fold(id: &str, read: &journal::ReadJournal, runs: &mut Runs) {
             Entry::RunFinished { .. } => finished = true,
             // Which plan file the run applied, and what approved it: not state.
             Entry::PlanApplied { .. } | Entry::RollbackOf { .. } => {}
+            // The dashboard reads skips (and their reasons) from the compiled bundles.
+            Entry::Skipped { .. } => {}
         }
     }
     let mut succeeded = 0;

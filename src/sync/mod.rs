@@ -165,14 +165,55 @@ pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkRepor
         journal: run.journal.as_deref(),
         run,
     };
-    let applied: Vec<LinkReport> =
-        futures_util::stream::iter(prepared.runnable.iter().map(|(name, steps, _)| {
-            apply::apply_link(&run.client, &by_id, name, steps, &observer)
-        }))
-        .buffer_unordered(LINKS_AT_ONCE)
-        .collect()
-        .await;
+    // Every end's lock for the length of the links' steps, taken once per tenant in sorted
+    // order (so two runs never wait on each other in a circle; links that share a hub would
+    // otherwise wait on this run's own lock), released after the steps' records are published.
+    let mut locked: Vec<&String> = Vec::new();
+    let mut lock_errors: BTreeMap<&String, String> = BTreeMap::new();
+    if let Some(state) = &run.options.state {
+        let ends: std::collections::BTreeSet<&String> = prepared
+            .runnable
+            .iter()
+            .flat_map(|(_, _, ends)| ends.iter())
+            .collect();
+        for id in ends {
+            let taken = state
+                .begin_tenant(id, |holder| {
+                    run.emit(crate::report::Event::LockWaiting {
+                        tenant: id,
+                        holder: &holder.describe(),
+                    });
+                })
+                .await;
+            match taken {
+                Ok(()) => locked.push(id),
+                Err(e) => {
+                    lock_errors.insert(id, e.to_string());
+                }
+            }
+        }
+    }
+    let mut runnable = Vec::new();
+    for (name, steps, ends) in &prepared.runnable {
+        match ends.iter().find_map(|id| lock_errors.get(id)) {
+            Some(e) => reports.push(not_run(name, format!("not run: {e}"))),
+            None => runnable.push((name, steps)),
+        }
+    }
+    let applied: Vec<LinkReport> = futures_util::stream::iter(
+        runnable
+            .iter()
+            .map(|(name, steps)| apply::apply_link(&run.client, &by_id, name, steps, &observer)),
+    )
+    .buffer_unordered(LINKS_AT_ONCE)
+    .collect()
+    .await;
     reports.extend(applied);
+    if let Some(state) = &run.options.state {
+        for id in locked {
+            let _ = state.end_tenant(id).await;
+        }
+    }
     reports.sort_by(|a, b| a.link.cmp(&b.link));
     reports
 }

@@ -179,12 +179,21 @@ fn user_mistakes_exit_1_not_70() {
 }
 
 #[test]
-fn render_says_when_an_override_skips_the_resource() {
+fn render_says_when_the_tenant_skips_the_resource() {
+    // Contoso's facts lack Entra ID P2.
     let p = Project::init();
     p.cmd(&["render", "--tenant", "Contoso", "--resource", "ca-signin-risk"])
         .run()
         .code(1)
-        .stderr_has("tenant Contoso skips resource \"ca-signin-risk\" by an override (reason: Tenant has Entra ID P1 only");
+        .stderr_has("tenant Contoso skips resource \"ca-signin-risk\" (reason: needs Microsoft Entra ID P2 (AAD_PREMIUM_P2)");
+    // Northwind (no facts) skips the same resource by an override.
+    let tenants = p.read("tenants/northwind.toml")
+        + "\n[[tenant.overrides]]\nresource = \"ca-signin-risk\"\nskip = true\nreason = \"Risk handled by the SOC\"\n";
+    p.file("tenants/northwind.toml", tenants);
+    p.cmd(&["render", "--tenant", "Northwind Traders", "--resource", "ca-signin-risk"])
+        .run()
+        .code(1)
+        .stderr_has("tenant Northwind Traders skips resource \"ca-signin-risk\" (reason: Risk handled by the SOC)");
 }
 
 #[test]

@@ -58,7 +58,7 @@ impl World {
         let mut c = self.project.cmd(args);
         if matches!(
             args.first(),
-            Some(&"plan" | &"deploy" | &"drift" | &"snapshot" | &"export")
+            Some(&"plan" | &"deploy" | &"drift" | &"snapshot" | &"export" | &"evidence")
         ) {
             c.args(&["--time-scale", SCALE]);
         }
@@ -85,7 +85,7 @@ impl World {
     }
 
     /// Every collection object of every tenant is unique by its kind's match key.
-    fn assert_no_duplicates(&self) {
+    pub(crate) fn assert_no_duplicates(&self) {
         for (i, _) in self.sim.handle.tenants().iter().enumerate() {
             let objects = self.objects(i);
             for kind in tenantform::kinds::all() {
@@ -114,6 +114,14 @@ impl World {
         }
     }
 
+    /// `plan` (given as a command) finds nothing to do and no object exists twice.
+    pub(crate) fn converged_with(&self, plan: &mut Cmd) {
+        plan.run()
+            .code(0)
+            .stdout_has("0 to create, 0 to update, 0 to adopt");
+        self.assert_no_duplicates();
+    }
+
     fn runs(&self) -> Vec<PathBuf> {
         let dir = self.project.path().join(".tenantform/runs");
         let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -128,6 +136,16 @@ impl World {
             .iter()
             .map(|r| std::fs::read_to_string(r.join("journal.jsonl")).unwrap_or_default())
             .collect()
+    }
+
+    /// Objects of `kind` in tenant `index`.
+    pub(crate) fn count_of(&self, index: usize, kind: &str) -> usize {
+        self.count(index, kind)
+    }
+
+    /// Every run's journal, one record a line.
+    pub(crate) fn journal(&self) -> String {
+        self.journal_text()
     }
 
     fn count(&self, index: usize, kind: &str) -> usize {
@@ -726,14 +744,7 @@ fn unusable_credentials_identity_maps_and_arguments_are_clear_errors() {
     w.deploy(&["--max-failure-rate", "2"])
         .code(64)
         .stderr_has("between 0 and 1");
-    // Another deploy holds the project's lock.
-    let lock =
-        std::fs::File::create(w.project.path().join(".tenantform/deploy.lock")).expect("lock file");
-    lock.lock().expect("locked");
-    w.deploy(&[])
-        .code(1)
-        .stderr_has("another tenantform deploy is running on this project");
-    drop(lock);
+    // (Another run holding a tenant's lock: tests/testsuite/state.rs.)
 }
 
 #[test]

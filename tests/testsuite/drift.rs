@@ -619,3 +619,22 @@ fn report_merges_three_shards_journals_and_covers_every_tenant_exactly_once() {
         .code(1);
     assert!(out.stderr.contains("--journals nowhere"), "{}", out.stderr);
 }
+
+#[test]
+fn a_change_the_audit_log_has_not_ingested_yet_is_said_so_not_guessed() {
+    // An hour of ingestion delay (3 minutes at --time-scale 20): the portal change is drift,
+    // and its entry is not in the log yet.
+    let w = World::new(tenantform::sim::SimConfig {
+        audit_delay: std::time::Duration::from_secs(3600),
+        ..config(1)
+    });
+    w.deploy(&[]).success();
+    set_policy_state_in_portal(&w, "ca-block-legacy-auth", "disabled", None);
+    let out = w.cmd(&["drift"]).run().code(2);
+    assert!(
+        out.stdout.contains("the audit log does not say yet"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("admin@"), "{}", out.stdout);
+}

@@ -12,11 +12,6 @@ use tenantform::sim::FLEET_SECRET_ENV;
 use crate::deploy::{SCALE, World, config};
 use crate::harness::{Cmd, Project};
 
-/// The kinds the round trip exports: every kind of the shipped baselines but Intune compliance,
-/// whose `scheduledActionsForRule` the live reader does not read (a navigation Graph returns
-/// only with `$expand`), so an exported compliance policy does not validate yet.
-const ENTRA: &str = "conditionalAccessPolicy,group,namedLocation,authenticationMethodConfiguration,authenticationMethodsPolicy,authorizationPolicy,identitySecurityDefaultsEnforcementPolicy";
-
 /// Every file under `dir`, as (relative path, text), sorted.
 fn tree(dir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -77,12 +72,18 @@ fn a_golden_tenant_exports_to_a_baseline_that_plans_to_no_change_and_deploys_wit
     let out = tempfile::tempdir().expect("tempdir");
     let dir = out.path().join("golden");
     let dir_text = dir.to_string_lossy().into_owned();
+    // Every kind of the shipped baselines, Intune compliance and its assignments included.
     let exported = w
         .cmd(&[
-            "export", "--tenant", &a, "--out", &dir_text, "--name", "golden", "--kinds", ENTRA,
+            "export", "--tenant", &a, "--out", &dir_text, "--name", "golden",
         ])
         .run()
         .code(0);
+    assert!(
+        !exported.stderr.contains("not exported"),
+        "{}",
+        exported.stderr
+    );
     assert!(exported.stderr.contains("export: "), "{}", exported.stderr);
     let files = tree(&dir);
     let baseline = &files
@@ -106,6 +107,35 @@ fn a_golden_tenant_exports_to_a_baseline_that_plans_to_no_change_and_deploys_wit
         !templates.contains(&a),
         "the tenant id is left in a template"
     );
+    // Compliance policies come with their scheduled actions (read with the registry's
+    // `$expand`), and each policy's assignments as its assignment set, to an exported group.
+    let compliance: Vec<&(String, String)> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("templates/golden/compliance-policy/"))
+        .collect();
+    assert!(!compliance.is_empty(), "no compliance policy exported");
+    for (path, text) in &compliance {
+        assert!(
+            text.contains("\"scheduledActionsForRule\"")
+                && text.contains("\"actionType\": \"block\""),
+            "{path}: {text}"
+        );
+    }
+    let assignments: Vec<&(String, String)> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("templates/golden/compliance-assignment/"))
+        .collect();
+    assert_eq!(assignments.len(), compliance.len(), "{files:#?}");
+    for (path, text) in &assignments {
+        assert!(
+            text.contains("\"groupId\": \"{{ ref(to=\"group:"),
+            "{path}: {text}"
+        );
+    }
+    assert!(
+        baseline.contains("kind = \"deviceCompliancePolicyAssignment\"\nparent = \""),
+        "{baseline}"
+    );
 
     // The same tenant gives the same bytes.
     let again = out.path().join("again");
@@ -117,8 +147,6 @@ fn a_golden_tenant_exports_to_a_baseline_that_plans_to_no_change_and_deploys_wit
         &again.to_string_lossy(),
         "--name",
         "golden",
-        "--kinds",
-        ENTRA,
     ])
     .run()
     .code(0);

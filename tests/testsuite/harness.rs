@@ -122,6 +122,12 @@ impl Cmd {
         self
     }
 
+    /// Unset an environment variable.
+    pub(crate) fn env_remove(&mut self, name: &str) -> &mut Cmd {
+        self.inner.env_remove(name);
+        self
+    }
+
     /// Start it in the background (stdin closed, output discarded).
     pub(crate) fn spawn(&mut self) -> std::process::Child {
         self.inner

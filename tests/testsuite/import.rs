@@ -129,6 +129,44 @@ fn intunecd_json_and_yaml_import_to_the_expected_baseline() {
 }
 
 #[test]
+fn intunemanagement_assignments_become_assignment_sets_on_mapped_groups() {
+    imports_exactly("intunemanagement", "assignments");
+    let baseline = std::fs::read_to_string(fixture(
+        "import/intunemanagement/assignments/expected/baselines/imported.toml",
+    ))
+    .expect("baseline");
+    // The set hangs off its policy; a group outside the export and the filter are parameters.
+    assert!(
+        baseline.contains(
+            "kind = \"deviceCompliancePolicyAssignment\"\nparent = \"windows-10-compliance\""
+        ),
+        "{baseline}"
+    );
+    assert!(
+        baseline.contains("#   group_8e9f0a1b: group 8e9f0a1b-2c3d-4e4f-9a5b-6c7d8e9f0a1b"),
+        "{baseline}"
+    );
+    let stderr = std::fs::read_to_string(fixture(
+        "import/intunemanagement/assignments/expected.stderr",
+    ))
+    .expect("stderr");
+    assert!(
+        stderr.contains("assignment 2 comes from policySets 5e6f7a8b-0000-4000-8000-000000000009"),
+        "{stderr}"
+    );
+    // Graph v1.0's assignment targets have no filters: the one filter is reported, not lost.
+    assert!(
+        stderr.contains("`/assignments/0/target/deviceAndAppManagementAssignmentFilterId` = \"0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e\" is not in Graph v1.0's deviceCompliancePolicyAssignment"),
+        "{stderr}"
+    );
+    validates(
+        "intunemanagement",
+        "assignments",
+        "group_8e9f0a1b = \"aaaaaaaa-0000-4000-8000-000000000006\"\n",
+    );
+}
+
+#[test]
 fn graph_json_objects_and_pages_import_to_the_expected_baseline() {
     imports_exactly("graph-json", "mixed");
 }

@@ -19,11 +19,17 @@ fn check(case: &str) {
         .arg(&dir)
         .run()
         .code(1);
-    // Only the diagnostics: the per-tenant progress lines are tested elsewhere.
+    // Only the diagnostics: the per-tenant progress lines and the facts note are tested
+    // elsewhere (tests/testsuite/facts.rs).
     let diagnostics: String = out
         .stderr
         .split_inclusive('\n')
-        .filter(|l| !l.starts_with("  ok ") && !l.starts_with("  FAILED "))
+        .filter(|l| {
+            !l.starts_with("  ok ")
+                && !l.starts_with("  FAILED ")
+                && !l.starts_with("          skipped ")
+                && !l.starts_with("note: facts: ")
+        })
         .collect();
     assert!(!diagnostics.contains("panicked"), "{case}: {diagnostics}");
     assert_matches_file(&diagnostics, &dir.join("expected.txt"));

@@ -1,16 +1,24 @@
 //! The one integration-test binary (one binary links once: much faster on two cores than a
 //! binary per file). Modules per feature; `harness` is the fluent runner they share.
 
+mod azurite;
 mod cli;
 mod compile;
 mod completions;
 mod deploy;
 mod drift;
+mod evidence;
 mod export;
+mod facts;
+mod fuzz_corpus;
 mod harness;
 mod import;
 mod injection;
+mod intune;
 mod invalid;
+mod kinds_domains_pim;
+mod kinds_entra;
+mod monitors;
 mod pipelines;
 mod report;
 mod robustness;
@@ -23,6 +31,8 @@ mod sim_clients;
 mod sim_graph;
 mod sim_state;
 mod sim_support;
+mod sim_tcm;
+mod state;
 mod sync;
 mod sync_plan;
 mod sync_replay;

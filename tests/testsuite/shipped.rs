@@ -180,7 +180,7 @@ const MS_AAD_IDS: [&str; 34] = [
 /// §2.2 that the baseline's header does not list as "NOT implemented" and whose Graph column is
 /// "Decl" for an object tenantform has a kind for (CA policies, authentication methods,
 /// authorization policy). 2.2, 4.1, 5.3, 5.5–5.7, 6.1, 7.x, 8.3 and 9.1 are absent on purpose.
-const SCUBA_IMPLEMENTED: [&str; 16] = [
+const SCUBA_IMPLEMENTED: [&str; 22] = [
     "MS.AAD.1.1v1",
     "MS.AAD.2.1v1",
     "MS.AAD.2.3v1",
@@ -195,8 +195,14 @@ const SCUBA_IMPLEMENTED: [&str; 16] = [
     "MS.AAD.3.9v1",
     "MS.AAD.5.1v1",
     "MS.AAD.5.2v1",
+    "MS.AAD.6.1v1",
+    "MS.AAD.7.6v1",
+    "MS.AAD.7.7v1",
+    "MS.AAD.7.8v1",
+    "MS.AAD.7.9v1",
     "MS.AAD.8.1v1",
     "MS.AAD.8.2v1",
+    "MS.AAD.9.1v1",
 ];
 
 /// The CA controls ScubaGear applies its common test to (§2.1), which therefore need their
@@ -330,7 +336,12 @@ fn every_shipped_baseline_is_clean_under_strict_in_init_and_alone() {
     // A new shipped baseline must be added here (with its required parameters).
     assert_eq!(
         shipped,
-        vec!["cisa-scuba-entra", "entra-foundation", "intune-compliance"]
+        vec![
+            "cisa-scuba-entra",
+            "entra-foundation",
+            "intune-baseline",
+            "intune-compliance"
+        ]
     );
 
     assert_clean(&Project::init(), "the init project");
@@ -338,8 +349,10 @@ fn every_shipped_baseline_is_clean_under_strict_in_init_and_alone() {
     for baseline in &shipped {
         // Required parameters (no default) of the baseline and the layers it extends.
         let params = match baseline.as_str() {
-            "entra-foundation" | "cisa-scuba-entra" => {
-                "trusted_ip_ranges = [\"203.0.113.0/24\", \"2001:db8::/32\"]\n"
+            "entra-foundation" => "trusted_ip_ranges = [\"203.0.113.0/24\", \"2001:db8::/32\"]\n",
+            "cisa-scuba-entra" => {
+                "trusted_ip_ranges = [\"203.0.113.0/24\", \"2001:db8::/32\"]\n\
+                 pim_alert_recipients = [\"soc@solo.example\"]\n"
             }
             _ => "",
         };
@@ -349,7 +362,7 @@ fn every_shipped_baseline_is_clean_under_strict_in_init_and_alone() {
             "tenants/solo.toml",
             format!(
                 "[[tenant]]\nid = \"0a0a0a0a-0000-4000-8000-000000000001\"\nname = \"Solo\"\n\
-                 baselines = [\"{baseline}\"]\n\n[tenant.params]\n{params}"
+                 domain = \"solo.onmicrosoft.com\"\nbaselines = [\"{baseline}\"]\n\n[tenant.params]\n{params}"
             ),
         );
         assert_clean(&p, &format!("a tenant with only {baseline}"));
@@ -1070,7 +1083,7 @@ fn cisa_control_ids_are_exactly_the_implemented_ms_aad_ids() {
 /// ScubaGear's check (§2.1 common CA test + the §2.2 row) for one claimed control; `Err` says
 /// what fails. `check_state` is false for entra-foundation, whose header promises the control
 /// "apart from the policy state".
-fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), String> {
+pub(crate) fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), String> {
     let body = &o["body"];
     let c = &body["conditions"];
     let users = &c["users"];
@@ -1226,6 +1239,105 @@ fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), String> {
             body["allowInvitesFrom"] == "adminsAndGuestInviters",
             "allowInvitesFrom exactly adminsAndGuestInviters",
         ),
+        // ScubaGear (beta CA): includeApplications All, clientAppTypes contains all,
+        // agentIdRiskLevels includes high, includeAgentIdServicePrincipals contains All, block,
+        // enabled, app exclusions declared (this policy has none).
+        "MS.AAD.9.1v1" => {
+            need(
+                o["kind"] == "conditionalAccessPolicyBeta",
+                "a CA policy written through beta",
+            );
+            need(
+                set(&c["applications"]["includeApplications"]).contains("All"),
+                "includeApplications All",
+            );
+            need(
+                set(&c["applications"]["excludeApplications"]).is_empty(),
+                "no excluded applications",
+            );
+            need(
+                set(&c["clientAppTypes"]).contains("all"),
+                "clientAppTypes all",
+            );
+            need(
+                c["agentIdRiskLevels"]
+                    .as_str()
+                    .is_some_and(|l| l.split(',').any(|l| l.trim() == "high")),
+                "agentIdRiskLevels includes high",
+            );
+            need(
+                set(&c["clientApplications"]["includeAgentIdServicePrincipals"]).contains("All"),
+                "includeAgentIdServicePrincipals All",
+            );
+            need(builtin.contains("block"), "block");
+            if check_state {
+                need(body["state"] == "enabled", "state enabled");
+            }
+        }
+        // ScubaGear: a verified managed domain's passwordValidityPeriodInDays is null or
+        // 2147483647 (SG `aad.md` example: PATCH /domains/{id} with 2147483647).
+        "MS.AAD.6.1v1" => {
+            need(o["kind"] == "domain", "a domain");
+            need(
+                body["passwordValidityPeriodInDays"] == 2147483647
+                    || body["passwordValidityPeriodInDays"].is_null(),
+                "passwordValidityPeriodInDays 2147483647",
+            );
+            need(body["id"].is_string(), "the domain named");
+        }
+        // ScubaGear reads each role's policy rules from roleManagementPolicyAssignments.
+        "MS.AAD.7.6v1" => {
+            need(
+                pim_role(o) == Some(SCUBA_8[0]),
+                "Global Administrator's PIM policy",
+            );
+            let approval = pim_rule(o, "Approval_EndUser_Assignment");
+            need(
+                approval["setting"]["isApprovalRequired"] == true,
+                "Approval_EndUser_Assignment isApprovalRequired true",
+            );
+            need(
+                approval["setting"]["approvalStages"][0]["primaryApprovers"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()),
+                "approvers named",
+            );
+        }
+        "MS.AAD.7.7v1" => {
+            need(
+                pim_role(o).is_some_and(|r| SCUBA_8.contains(&r)),
+                "a highly privileged role's PIM policy",
+            );
+            for id in [
+                "Notification_Admin_Admin_Assignment",
+                "Notification_Admin_Admin_Eligibility",
+            ] {
+                need(has_recipients(pim_rule(o, id)), id);
+            }
+        }
+        "MS.AAD.7.8v1" | "MS.AAD.7.9v1" => {
+            let role = pim_role(o);
+            if control == "MS.AAD.7.8v1" {
+                need(
+                    role == Some(SCUBA_8[0]),
+                    "Global Administrator's PIM policy",
+                );
+            } else {
+                need(
+                    role.is_some_and(|r| SCUBA_8[1..].contains(&r)),
+                    "a highly privileged role other than Global Administrator",
+                );
+            }
+            let rule = pim_rule(o, "Notification_Admin_EndUser_Assignment");
+            need(
+                rule["notificationType"] == "Email",
+                "notificationType Email",
+            );
+            need(
+                has_recipients(rule),
+                "Notification_Admin_EndUser_Assignment recipients",
+            );
+        }
         other => need(false, &format!("no check written for {other}")),
     }
     if problems.is_empty() {
@@ -1233,6 +1345,30 @@ fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), String> {
     } else {
         Err(problems.join(", "))
     }
+}
+
+/// The role template id of a PIM resource (scope `/`, directory roles), if `o` is one.
+fn pim_role(o: &Value) -> Option<&str> {
+    let body = &o["body"];
+    (o["kind"] == "unifiedRoleManagementPolicy"
+        && body["scopeId"] == "/"
+        && body["scopeType"] == "DirectoryRole")
+        .then(|| body["roleDefinitionId"].as_str())
+        .flatten()
+}
+
+/// The rule `id` a PIM resource declares (`null` when it does not).
+fn pim_rule<'a>(o: &'a Value, id: &str) -> &'a Value {
+    o["body"]["policy"]["rules"]
+        .as_array()
+        .and_then(|rules| rules.iter().find(|r| r["id"] == id))
+        .unwrap_or(&Value::Null)
+}
+
+fn has_recipients(rule: &Value) -> bool {
+    rule["notificationRecipients"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|x| x.as_str().is_some_and(|s| !s.is_empty())))
 }
 
 #[test]
@@ -1270,6 +1406,18 @@ fn every_claimed_ms_aad_control_is_met_as_scubagear_checks_it() {
             "#microsoft.graph.voiceAuthenticationMethodConfiguration",
         ])
     );
+    // ScubaGear checks 7.7 for each of the eight roles and 7.9 for the seven besides Global
+    // Administrator: every one needs a policy claiming it.
+    let roles_claiming = |control: &str| -> BTreeSet<String> {
+        ops(b)
+            .iter()
+            .filter(|o| controls(o).contains(control))
+            .filter_map(|o| pim_role(o).map(str::to_string))
+            .collect()
+    };
+    assert_eq!(roles_claiming("MS.AAD.7.7v1"), strs(&SCUBA_8));
+    assert_eq!(roles_claiming("MS.AAD.7.9v1"), strs(&SCUBA_8[1..]));
+    assert_eq!(roles_claiming("MS.AAD.7.8v1"), strs(&SCUBA_8[..1]));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1411,13 +1559,21 @@ fn compliance_parameters_and_overrides_reach_each_tenant() {
 
 #[test]
 fn contoso_skips_the_risk_policies_with_its_reasons() {
-    let reason = "Tenant has Entra ID P1 only; risk-based policies need P2 (licence upgrade quoted, ticket 1042)";
+    // Contoso's facts list Entra ID P1 and Intune, not P2: its risk-based policies are skipped
+    // by the facts (kinds::needs), each naming the plan and the condition that needs it.
+    let reason = |what: &str, pointer: &str| {
+        format!(
+            "needs Microsoft Entra ID P2 (AAD_PREMIUM_P2) for its {what} ({pointer}); the tenant has AAD_PREMIUM, INTUNE_A"
+        )
+    };
     let contoso = bundle("Contoso");
     assert_eq!(
         contoso["skipped"],
         serde_json::json!([
-            {"key": "ca-signin-risk", "kind": "conditionalAccessPolicy", "reason": reason},
-            {"key": "ca-user-risk", "kind": "conditionalAccessPolicy", "reason": reason},
+            {"key": "ca-signin-risk", "kind": "conditionalAccessPolicy",
+             "reason": reason("sign-in risk condition", "/conditions/signInRiskLevels")},
+            {"key": "ca-user-risk", "kind": "conditionalAccessPolicy",
+             "reason": reason("user risk condition", "/conditions/userRiskLevels")},
         ])
     );
     for k in ["ca-signin-risk", "ca-user-risk"] {
@@ -1434,5 +1590,217 @@ fn contoso_skips_the_risk_policies_with_its_reasons() {
     }
     for other in ["Fabrikam", "Northwind Traders"] {
         assert_eq!(bundle(other)["skipped"], serde_json::json!([]), "{other}");
+    }
+}
+
+#[test]
+fn a_cisa_tenant_without_its_domain_or_pim_recipients_is_a_clear_error() {
+    let without = |prefix: &str| {
+        let p = Project::init();
+        let kept: String = p
+            .read("tenants/fabrikam.toml")
+            .lines()
+            .filter(|l| !l.starts_with(prefix))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        p.file("tenants/fabrikam.toml", kept);
+        p.cmd(&["validate"]).run().code(1)
+    };
+    // MS.AAD.6.1v1 names the domain to PATCH: the tenant's `domain`.
+    let out = without("domain = ");
+    assert!(
+        out.stderr
+            .contains("a domain body needs a string `id`: the request path is built from it"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("cisa-scuba-entra.toml") && out.stderr.contains("tenant.domain"),
+        "{}",
+        out.stderr
+    );
+    // MS.AAD.7.7v1 to 7.9v1 need someone to tell.
+    let out = without("pim_alert_recipients");
+    assert!(
+        out.stderr
+            .contains("does not set the required parameter `pim_alert_recipients`"),
+        "{}",
+        out.stderr
+    );
+}
+
+// ------------------------------------------------------------------------------------------------
+// intune-baseline
+// ------------------------------------------------------------------------------------------------
+
+/// Level 2 "enterprise enhanced data protection" as Microsoft publishes it
+/// (microsoft/Intune-Config-Frameworks, AppProtectionPolicies/level-2-...-{iOS,Android}.json),
+/// for the properties Graph v1.0 has; typed here, not copied from the baseline.
+const LEVEL_2_COMMON: [(&str, &str); 18] = [
+    ("periodOfflineBeforeAccessCheck", "\"PT12H\""),
+    ("periodOnlineBeforeAccessCheck", "\"PT30M\""),
+    ("periodOfflineBeforeWipeIsEnforced", "\"P90D\""),
+    ("allowedInboundDataTransferSources", "\"allApps\""),
+    ("allowedOutboundDataTransferDestinations", "\"managedApps\""),
+    (
+        "allowedOutboundClipboardSharingLevel",
+        "\"managedAppsWithPasteIn\"",
+    ),
+    ("dataBackupBlocked", "true"),
+    ("deviceComplianceRequired", "true"),
+    ("managedBrowserToOpenLinksRequired", "true"),
+    ("managedBrowser", "\"microsoftEdge\""),
+    ("saveAsBlocked", "true"),
+    (
+        "allowedDataStorageLocations",
+        "[\"oneDriveForBusiness\",\"sharePoint\"]",
+    ),
+    ("pinRequired", "true"),
+    ("pinCharacterSet", "\"numeric\""),
+    ("minimumPinLength", "4"),
+    ("maximumPinRetries", "5"),
+    ("printBlocked", "false"),
+    ("organizationalCredentialsRequired", "false"),
+];
+
+fn intune_baseline_bundle(params: &str) -> Value {
+    let p = Project::empty();
+    p.file("tenantform.toml", "[project]\nname = \"solo\"\n");
+    p.file(
+        "tenants/solo.toml",
+        format!(
+            "[[tenant]]\nid = \"0a0a0a0a-0000-4000-8000-000000000001\"\nname = \"Solo\"\n\
+             baselines = [\"intune-baseline\"]\n\n[tenant.params]\n{params}"
+        ),
+    );
+    let out = p.path().join("out");
+    p.cmd(&["compile", "--out", out.to_str().expect("utf8")])
+        .run()
+        .success();
+    serde_json::from_str(
+        &std::fs::read_to_string(out.join("0a0a0a0a-0000-4000-8000-000000000001.json"))
+            .expect("bundle"),
+    )
+    .expect("json")
+}
+
+#[test]
+fn intune_baseline_app_protection_is_level_2_and_protects_the_microsoft_apps() {
+    let b = intune_baseline_bundle("");
+    for key in ["ios-app-protection", "android-app-protection"] {
+        let body = &op(&b, key)["body"];
+        for (property, expected) in LEVEL_2_COMMON {
+            let expected: Value = serde_json::from_str(expected).expect("fact");
+            assert_eq!(body[property], expected, "{key}.{property}");
+        }
+    }
+    assert_eq!(
+        op(&b, "ios-app-protection")["body"]["appDataEncryptionType"],
+        "whenDeviceLocked"
+    );
+    let android = &op(&b, "android-app-protection")["body"];
+    assert_eq!(android["screenCaptureBlocked"], true);
+    assert_eq!(android["encryptAppData"], true);
+    let ids = |key: &str, field: &str| -> BTreeSet<String> {
+        op(&b, key)["body"]["apps"]
+            .as_array()
+            .expect("apps")
+            .iter()
+            .filter_map(|a| a["mobileAppIdentifier"][field].as_str())
+            .map(str::to_string)
+            .collect()
+    };
+    let ios = ids("ios-app-protection-apps", "bundleId");
+    for app in [
+        "com.microsoft.office.outlook",
+        "com.microsoft.msedge",
+        "com.microsoft.skype.teams",
+        "com.microsoft.skydrive",
+    ] {
+        assert!(ios.contains(app), "iOS lacks {app}");
+    }
+    let android = ids("android-app-protection-apps", "packageId");
+    for app in [
+        "com.microsoft.office.outlook",
+        "com.microsoft.emmx",
+        "com.microsoft.teams",
+        "com.microsoft.skydrive",
+    ] {
+        assert!(android.contains(app), "Android lacks {app}");
+    }
+}
+
+#[test]
+fn intune_baseline_company_portal_update_ring_and_scopes() {
+    let b = intune_baseline_bundle("");
+    let portal = &op(&b, "company-portal")["body"];
+    assert_eq!(portal["@odata.type"], "#microsoft.graph.winGetApp");
+    assert_eq!(portal["packageIdentifier"], "9WZDNCRFJ3PZ");
+    let assignment = &op(&b, "company-portal-assignment")["body"]["mobileAppAssignments"][0];
+    assert_eq!(assignment["intent"], "required");
+    assert_eq!(
+        assignment["target"]["deviceAndAppManagementAssignmentFilterId"],
+        "${ref:assignment-filter:corporate-windows}"
+    );
+    // Windows Autopatch "Ring 3" (Learn, "Autopatch group policies").
+    let ring = &op(&b, "windows-update-ring")["body"];
+    assert_eq!(ring["qualityUpdatesDeferralPeriodInDays"], 9);
+    assert_eq!(ring["featureUpdatesDeferralPeriodInDays"], 0);
+    assert_eq!(ring["deadlineForQualityUpdatesInDays"], 5);
+    assert_eq!(ring["deadlineForFeatureUpdatesInDays"], 5);
+    assert_eq!(ring["deadlineGracePeriodInDays"], 2);
+    assert_eq!(ring["featureUpdatesRollbackWindowInDays"], 30);
+    // Pilot group by default; everyone on request.
+    for key in [
+        "ios-app-protection-assignment",
+        "windows-update-ring-assignment",
+        "windows-feature-update-assignment",
+    ] {
+        let target = &op(&b, key)["body"]["assignments"][0]["target"];
+        assert_eq!(
+            target["groupId"], "${ref:group:intune-baseline-scope}",
+            "{key}"
+        );
+    }
+    let all = intune_baseline_bundle("intune_baseline_scope = \"all\"\n");
+    let target =
+        |key: &str| op(&all, key)["body"]["assignments"][0]["target"]["@odata.type"].clone();
+    assert_eq!(
+        target("ios-app-protection-assignment"),
+        "#microsoft.graph.allLicensedUsersAssignmentTarget"
+    );
+    assert_eq!(
+        target("windows-update-ring-assignment"),
+        "#microsoft.graph.allDevicesAssignmentTarget"
+    );
+}
+
+#[test]
+fn intune_baseline_deploys_to_the_simulator_for_every_scope_and_then_plans_no_change() {
+    for params in ["", "intune_baseline_scope = \"all\"\n"] {
+        let project = Project::empty();
+        project.file("tenantform.toml", "[project]\nname = \"intune\"\n");
+        let w = crate::intune::world_on(project, &["intune-baseline"], params, 2);
+        w.deploy(&[])
+            .success()
+            .stderr_has("2 of 2 tenants converged");
+        w.cmd(&["plan", "--detailed-exitcode"])
+            .run()
+            .code(0)
+            .stdout_has("0 to create, 0 to update, 0 to adopt");
+        let objects = w.objects(1);
+        for kind in [
+            "iosManagedAppProtection",
+            "androidManagedAppProtection",
+            "windowsFeatureUpdateProfile",
+            "deviceAndAppManagementAssignmentFilter",
+            "mobileApp",
+        ] {
+            assert_eq!(
+                objects[kind].as_array().map(Vec::len),
+                Some(1),
+                "{params}: {kind}"
+            );
+        }
     }
 }

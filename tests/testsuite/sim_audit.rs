@@ -130,3 +130,85 @@ fn audit_reads_are_throttled_at_five_per_ten_seconds() {
     let refused = sim.get(AUDITS).status(429);
     assert!(refused.header("retry-after").is_some());
 }
+
+#[test]
+fn audit_entries_appear_after_the_ingestion_delay_and_vanish_after_the_retention() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tenantform::sim::clock::ManualClock;
+    let clock = Arc::new(ManualClock::new());
+    let day = Duration::from_secs(tenantform::sim::DAY_S);
+    // Tenant 0 on P1 (30 days), tenant 1 on Free (7 days); Graph time is 10x faster.
+    let sim = Sim::with(tenantform::sim::SimConfig {
+        clock: clock.clone(),
+        time_scale: 10.0,
+        audit_delay: Duration::from_secs(600),
+        audit_retention: 30 * day,
+        audit_retention_by_tenant: vec![(1, 7 * day)],
+        token_lifetime_s: 400 * 24 * 3600,
+        ..test_config()
+    });
+    let create = |index: usize| {
+        sim.send(
+            index,
+            "POST",
+            POLICIES,
+            Some(&ca_policy("Block legacy", &[])),
+        )
+        .status(201)
+        .json()["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    };
+    let (p1, free) = (create(0), create(1));
+    let count = |index: usize, id: &str| {
+        let filter: String = form_urlencoded::byte_serialize(
+            format!("targetResources/any(t:t/id eq '{id}')").as_bytes(),
+        )
+        .collect();
+        sim.send(index, "GET", &format!("{AUDITS}?$filter={filter}"), None)
+            .status(200)
+            .json()["value"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    // Ingestion: 600 s of Graph time is 60 s of the simulator's clock at --time-scale 10.
+    assert_eq!(count(0, &p1), 0, "logged, not ingested yet");
+    clock.advance(Duration::from_secs(59));
+    assert_eq!(count(0, &p1), 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(count(0, &p1), 1, "ingested after the delay");
+    assert_eq!(count(1, &free), 1);
+    // A by-id read follows the same window.
+    let all = sim.get(AUDITS).status(200).json();
+    let entry_id = all["value"][0]["id"]
+        .as_str()
+        .expect("entry id")
+        .to_string();
+    sim.get(&format!("{AUDITS}/{entry_id}")).status(200);
+    // Retention: 7 days of Graph time is 16.8 h of the clock; the Free tenant's entry is gone,
+    // the P1 tenant's is kept until 30 days (72 h).
+    clock.advance(day * 7 / 10);
+    assert_eq!(count(1, &free), 0, "past a Free tenant's 7 days");
+    assert_eq!(count(0, &p1), 1, "a P1 tenant keeps 30 days");
+    clock.advance(day * 23 / 10);
+    assert_eq!(count(0, &p1), 0, "past 30 days");
+    sim.get(&format!("{AUDITS}/{entry_id}")).status(404);
+    // Intune's audit events are kept a year.
+    let compliance = sim
+        .send(0, "POST", COMPLIANCE, Some(&compliance_policy("Windows")))
+        .status(201)
+        .json();
+    clock.advance(Duration::from_secs(60));
+    let events = |sim: &Sim| {
+        sim.get("/v1.0/deviceManagement/auditEvents")
+            .status(200)
+            .json()["value"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(events(&sim), 1, "{compliance}");
+    clock.advance(day * 30 / 10);
+    assert_eq!(events(&sim), 1, "Intune keeps its events past 30 days");
+}

@@ -509,6 +509,37 @@ fn compliance_policies_need_one_block_action_and_hide_it_from_get() {
         expanded["scheduledActionsForRule"][0]["scheduledActionConfigurations"][0]["actionType"],
         "block"
     );
+    // One level of $expand gives the rules without their configurations, as Graph does.
+    let shallow = sim
+        .get(&format!("{item}?$expand=scheduledActionsForRule"))
+        .status(200)
+        .json();
+    assert_eq!(
+        shallow["scheduledActionsForRule"][0]["ruleName"],
+        expanded["scheduledActionsForRule"][0]["ruleName"]
+    );
+    assert!(
+        shallow["scheduledActionsForRule"][0]
+            .get("scheduledActionConfigurations")
+            .is_none(),
+        "{shallow}"
+    );
+    // The collection honours the same $expand.
+    let listed = sim
+        .get(&format!(
+            "{COMPLIANCE}?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)"
+        ))
+        .status(200)
+        .json();
+    assert_eq!(
+        listed["value"][0]["scheduledActionsForRule"][0]["scheduledActionConfigurations"][0]["actionType"],
+        "block"
+    );
+    assert!(
+        sim.get(COMPLIANCE).json()["value"][0]
+            .get("scheduledActionsForRule")
+            .is_none()
+    );
 }
 
 #[test]

@@ -360,6 +360,28 @@ fn sim_help_teaches_defaults_the_well_known_secret_and_an_example() {
         .run()
         .code(64)
         .stderr_has("out of range");
+    // The audit log's ingestion delay and retention, and their bad values.
+    for text in [
+        "--audit-delay",
+        "--audit-retention-days",
+        "--audit-retention",
+    ] {
+        assert!(out.stdout.contains(text), "help lacks {text}");
+    }
+    crate::harness::tenantform()
+        .args(&["sim", "--tenants", "1", "--audit-retention", "3:7"])
+        .run()
+        .code(64)
+        .stderr_has("--audit-retention 3:7: tenant index 3 is out of range");
+    crate::harness::tenantform()
+        .args(&["sim", "--audit-retention", "1:0"])
+        .run()
+        .code(64)
+        .stderr_has("expected 1 to 3650");
+    crate::harness::tenantform()
+        .args(&["sim", "--audit-retention-days", "0"])
+        .run()
+        .code(64);
 }
 
 #[test]

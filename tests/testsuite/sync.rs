@@ -149,8 +149,17 @@ impl Linked {
             .unwrap_or_default()
     }
 
+    /// The source's service principals made from an application template (the links'
+    /// configuration apps), without the ones every tenant has (the app's own, Microsoft Graph).
+    pub(crate) fn config_apps(&self) -> Vec<Value> {
+        self.source_list("/v1.0/servicePrincipals")
+            .into_iter()
+            .filter(|sp| sp["applicationTemplateId"].is_string())
+            .collect()
+    }
+
     pub(crate) fn job(&self) -> Value {
-        let sps = self.source_list("/v1.0/servicePrincipals");
+        let sps = self.config_apps();
         let sp = sps[0]["id"].as_str().expect("sp id");
         self.source_list(&format!(
             "/v1.0/servicePrincipals/{sp}/synchronization/jobs"
@@ -251,7 +260,15 @@ fn a_link_deploys_target_first_users_flow_and_a_second_deploy_changes_nothing() 
     w.deploy()
         .success()
         .stderr_has("link hub-to-spoke: ok, 0 step(s) changed, 10 unchanged");
-    let sps = w.source_list("/v1.0/servicePrincipals");
+    // Every tenant also has Microsoft Graph's service principal and the deploying app's.
+    let sps: Vec<Value> = w
+        .source_list("/v1.0/servicePrincipals")
+        .into_iter()
+        .filter(|sp| {
+            sp["appId"] != "00000003-0000-0000-c000-000000000000"
+                && sp["appId"] != tenantform::sim::DEFAULT_CLIENT_ID
+        })
+        .collect();
     assert_eq!(sps.len(), 1);
     let sp = sps[0]["id"].as_str().expect("sp id");
     assert_eq!(

@@ -4,20 +4,20 @@
 use super::*;
 
 /// Parse the base URL out of the simulator's first stdout line (`listening on http://ADDR`).
-pub(super) fn listening_url(line: &str) -> Option<&str> {
+pub(crate) fn listening_url(line: &str) -> Option<&str> {
     line.strip_prefix("listening on ").map(str::trim)
 }
 
 /// The simulator child process; killed (and reaped) when dropped, whatever happened.
 #[derive(Debug)]
-pub(super) struct SimChild {
-    pub(super) child: Child,
-    pub(super) base_url: String,
-    pub(super) log: PathBuf,
+pub(crate) struct SimChild {
+    pub(crate) child: Child,
+    pub(crate) base_url: String,
+    pub(crate) log: PathBuf,
 }
 
 impl SimChild {
-    pub(super) fn start(
+    pub(crate) fn start(
         options: &DeployBenchOptions,
         fleet_out: &Path,
         log: &Path,
@@ -91,7 +91,7 @@ impl SimChild {
         Ok(sim)
     }
 
-    pub(super) fn failed(&self, what: &str) -> BenchError {
+    pub(crate) fn failed(&self, what: &str) -> BenchError {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let tail: String = log
             .chars()
@@ -104,7 +104,7 @@ impl SimChild {
         BenchError::Deploy(format!("the simulator child {what}; its stderr: {tail}"))
     }
 
-    pub(super) fn peak_rss_mib(&self) -> Option<f64> {
+    pub(crate) fn peak_rss_mib(&self) -> Option<f64> {
         crate::bench::status_mib(&self.child.id().to_string(), "VmHWM:")
     }
 }

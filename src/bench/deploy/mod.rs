@@ -45,7 +45,7 @@ use crate::kinds::ThrottleClass;
 use crate::report::Silent;
 use crate::sim::{DEFAULT_CLIENT_SECRET, FLEET_SECRET_ENV};
 
-mod child;
+pub(crate) mod child;
 mod minimum;
 
 use child::SimChild;

@@ -200,7 +200,7 @@ impl GraphClient {
                 Box::pin(self.send_once(&token, "POST", &url, None, Some(&envelope), &paced)).await;
             let duration = self.timing.now().saturating_sub(sent_at);
             let unreachable = matches!(sent, Sent::Unreachable(_));
-            let (status, body) = match sent {
+            let (status, mut body) = match sent {
                 Sent::Answer { status, body, .. } => (Some(status), body),
                 Sent::NoAnswer(_) | Sent::Unreachable(_) => (None, Value::Null),
             };
@@ -209,10 +209,15 @@ impl GraphClient {
                 self.token(session, true, observer).await?;
                 continue;
             }
-            let Some(responses) = (status == Some(200))
-                .then(|| body.get("responses").and_then(Value::as_array))
-                .flatten()
-            else {
+            // Each item's body is taken out of the answer, not copied (reads answer with whole
+            // objects, and a fleet's re-plan parses some hundred megabytes of them).
+            let answered =
+                status == Some(200) && body.get("responses").is_some_and(Value::is_array);
+            let mut responses = match body.get_mut("responses").and_then(Value::as_array_mut) {
+                Some(items) if answered => std::mem::take(items),
+                _ => Vec::new(),
+            };
+            if !answered {
                 // The envelope failed: each item is decided as if it had failed alone (a create
                 // in it may have been applied, so it is reconciled, never resent blindly).
                 let mut out = Vec::with_capacity(chunk.len());
@@ -251,7 +256,15 @@ impl GraphClient {
                     });
                     out.push((
                         *i,
-                        self.item_result(session, request, decision, status, None, &body, &reason),
+                        self.item_result(
+                            session,
+                            request,
+                            decision,
+                            status,
+                            None,
+                            body.clone(),
+                            &reason,
+                        ),
                     ));
                 }
                 return Ok(out);
@@ -260,13 +273,15 @@ impl GraphClient {
             for i in chunk {
                 let id = i.to_string();
                 let item = responses
-                    .iter()
+                    .iter_mut()
                     .find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str()));
                 let request = &requests[*i];
                 let Some(item) = item else {
                     out.push((*i, ItemResult::Again(Duration::ZERO)));
                     continue;
                 };
+                let item_body = item.get_mut("body").map_or(Value::Null, Value::take);
+                let item = &*item;
                 let item_status = item
                     .get("status")
                     .and_then(Value::as_u64)
@@ -281,7 +296,6 @@ impl GraphClient {
                                 .and_then(|(_, v)| v.as_str())
                         })
                 };
-                let item_body = item.get("body").cloned().unwrap_or(Value::Null);
                 let decision = self.decide(retry::Attempt {
                     number: attempts[*i],
                     elapsed: self.timing.now().saturating_sub(started),
@@ -317,7 +331,7 @@ impl GraphClient {
                     decision,
                     Some(item_status),
                     request_id,
-                    &item_body,
+                    item_body,
                     &reason,
                 );
                 out.push((*i, result));
@@ -335,13 +349,13 @@ impl GraphClient {
         decision: Decision,
         status: Option<u16>,
         request_id: Option<String>,
-        body: &Value,
+        body: Value,
         reason: &str,
     ) -> ItemResult {
         match decision {
             Decision::Done => ItemResult::Final(Ok(Response {
                 status: status.unwrap_or(200),
-                body: body.clone(),
+                body,
                 request_id,
             })),
             Decision::Retry {
@@ -359,7 +373,7 @@ impl GraphClient {
                 ItemResult::Again(after)
             }
             Decision::GiveUp { exhausted } => ItemResult::Final(Err(match status {
-                Some(status) => status_error(request, status, request_id, body, exhausted),
+                Some(status) => status_error(request, status, request_id, &body, exhausted),
                 None => RequestError::Connection {
                     method: request.method,
                     path: request.path.clone(),

@@ -1,32 +1,28 @@
 //! Read-only objects beside the registry's kinds (writes to users and group members are
 //! `people.rs`'s), which clients read first although tenantform
 //! manages none of them: `GET /organization` (one object, with its verified domains),
-//! `GET /users` (list, get by id or `userPrincipalName`, `$filter`, `$select`), and, on beta,
-//! `GET /deviceManagement/roleScopeTags` (Intune's built-in `Default` scope tag, id `0`). Each
-//! tenant has its organization (its id is the tenant id, as on Graph) and one administrator,
+//! `GET /users` (list, get by id or `userPrincipalName`, `$filter`, `$select`). (Intune's scope
+//! tags, which clients also read first, are the registry's `roleScopeTag` kind, born with the
+//! built-in `Default` tag: see `defaults::collection_birth`.) Each tenant has its organization (its id is the tenant id, as on Graph) and one administrator,
 //! derived from the seed and the tenant id, so they are the same on every run.
 //!
 //! Input: a path relative to the version root that no registry kind claims, and the [`Call`].
-//! Output: the [`Reply`] Graph would send. Shapes follow Microsoft Learn's `organization`,
-//! `user` and (beta) `roleScopeTag` resources ("List organization", "List users": a list
+//! Output: the [`Reply`] Graph would send. Shapes follow Microsoft Learn's `organization` and
+//! `user` resources ("List organization", "List users": a list
 //! returns a user's default properties unless `$select` names others).
 
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
-use crate::kinds::{ApiVersion, ThrottleClass};
+use crate::kinds::ThrottleClass;
 use crate::sim::defaults::BIRTH;
 use crate::sim::seeded;
 use crate::sim::wire::{Reply, json_string};
 
-use super::{Call, not_allowed, not_found};
+use super::{Call, licensing, not_allowed, not_found};
 
 /// The application permissions that read these objects (consented for the simulator's app).
-pub(crate) const PERMISSIONS: &[&str] = &[
-    "Organization.Read.All",
-    "User.Read.All",
-    "DeviceManagementRBAC.Read.All",
-];
+pub(crate) const PERMISSIONS: &[&str] = &["Organization.Read.All", "User.Read.All"];
 
 /// Properties a user has on GET without `$select` (Microsoft Learn, "List users").
 const USER_DEFAULT_PROPERTIES: &[&str] = &[
@@ -58,10 +54,12 @@ pub(crate) enum DirectoryTarget {
     GroupMembers(String),
     /// `/groups/{id}/members/$ref` (add) or `/groups/{id}/members/{member}/$ref` (remove).
     GroupMemberRef(String, Option<String>),
-    /// `/beta/deviceManagement/roleScopeTags`.
-    RoleScopeTags,
-    /// `/beta/deviceManagement/roleScopeTags/{id}`.
-    RoleScopeTag(String),
+    /// `/domains` (reads and writes of one domain are the `domain` kind's).
+    Domains,
+    /// `/subscribedSkus` (licensing.rs).
+    SubscribedSkus,
+    /// `/servicePrincipals/{id}/appRoleAssignments`.
+    AppRoleAssignments(String),
 }
 
 impl DirectoryTarget {
@@ -92,25 +90,23 @@ impl DirectoryTarget {
                 "Group.ReadWrite.All",
                 "Directory.ReadWrite.All",
             ],
-            (DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_), _) => {
-                &PERMISSIONS[2..3]
-            }
+            (DirectoryTarget::Domains, _) => &["Domain.ReadWrite.All"],
+            // Microsoft Learn, "List subscribedSkus": Organization.Read.All (among others).
+            (DirectoryTarget::SubscribedSkus, _) => &PERMISSIONS[0..1],
+            // "List servicePrincipals", "List appRoleAssignments": Application.Read.All.
+            (DirectoryTarget::AppRoleAssignments(_), _) => &["Application.Read.All"],
         }
     }
 
     /// Graph's throttling scope for it.
     pub(crate) fn throttle(&self) -> ThrottleClass {
-        match self {
-            DirectoryTarget::RoleScopeTags | DirectoryTarget::RoleScopeTag(_) => {
-                ThrottleClass::Intune
-            }
-            _ => ThrottleClass::Identity,
-        }
+        ThrottleClass::Identity
     }
 }
 
-/// The target of `path` (relative to the version root) on `version`, if it is one of these.
-pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget> {
+/// The target of `path` (relative to the version root, the same on v1.0 and beta), if it is one
+/// of these.
+pub(crate) fn resolve(path: &str) -> Option<DirectoryTarget> {
     let segments: Vec<String> = path
         .trim_matches('/')
         .split('/')
@@ -125,6 +121,9 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget
             Some(DirectoryTarget::Organization(id.clone()))
         }
         [collection] if collection.eq_ignore_ascii_case("users") => Some(DirectoryTarget::Users),
+        [collection] if collection.eq_ignore_ascii_case("domains") => {
+            Some(DirectoryTarget::Domains)
+        }
         [collection, key] if collection.eq_ignore_ascii_case("users") => {
             Some(DirectoryTarget::User(key.clone()))
         }
@@ -150,35 +149,22 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<DirectoryTarget
                 Some(member.clone()),
             ))
         }
-        [root, tags, rest @ ..]
-            if version == ApiVersion::Beta
-                && root.eq_ignore_ascii_case("deviceManagement")
-                && tags.eq_ignore_ascii_case("roleScopeTags") =>
+        [collection] if collection.eq_ignore_ascii_case("subscribedSkus") => {
+            Some(DirectoryTarget::SubscribedSkus)
+        }
+        [collection, id, assignments]
+            if collection.eq_ignore_ascii_case("servicePrincipals")
+                && assignments.eq_ignore_ascii_case("appRoleAssignments") =>
         {
-            match rest {
-                [] => Some(DirectoryTarget::RoleScopeTags),
-                [id] => Some(DirectoryTarget::RoleScopeTag(id.clone())),
-                _ => None,
-            }
+            Some(DirectoryTarget::AppRoleAssignments(id.clone()))
         }
         _ => None,
     }
 }
 
-/// `Contoso 00000` → `contoso00000.onmicrosoft.com`: the tenant's initial domain.
-pub(crate) fn initial_domain(tenant_name: &str) -> String {
-    let label: String = tenant_name
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let label = if label.is_empty() {
-        "tenant".to_string()
-    } else {
-        label
-    };
-    format!("{label}.onmicrosoft.com")
-}
+/// `Contoso 00000` → `contoso00000.onmicrosoft.com`: the tenant's initial domain (the same
+/// rule writes `domain` in the fleet's tenants file).
+pub(crate) use crate::source::init::initial_domain;
 
 /// The tenant's organization object, as `GET /organization` returns it.
 pub(crate) fn organization(tenant_id: &str, tenant_name: &str) -> Value {
@@ -254,17 +240,6 @@ pub(crate) fn admin_user(seed: u64, tenant_id: &str, tenant_name: &str) -> Value
     })
 }
 
-/// Intune's built-in scope tag, which every tenant has.
-fn default_scope_tag() -> Value {
-    json!({
-        "@odata.type": "#microsoft.graph.roleScopeTag",
-        "id": "0",
-        "displayName": "Default",
-        "description": "",
-        "isBuiltIn": true
-    })
-}
-
 fn unknown_property(name: &str, type_name: &str) -> Reply {
     Reply::error(
         400,
@@ -298,6 +273,13 @@ impl Call<'_> {
                 let org = organization(tenant_id, tenant_name);
                 self.directory_entity("organization", "organization", None, org)
             }
+            DirectoryTarget::Domains => {
+                let domains = {
+                    let state = self.tenant.lock();
+                    self.domains(&state)
+                };
+                self.directory_list("domains", "domain", None, domains)
+            }
             DirectoryTarget::Users => {
                 let mut users = vec![admin_user(self.app.config.seed, tenant_id, tenant_name)];
                 users.extend(self.tenant.lock().sync.users.values().cloned());
@@ -318,21 +300,45 @@ impl Call<'_> {
                 };
                 self.directory_entity("users", "user", Some(USER_DEFAULT_PROPERTIES), user)
             }
-            DirectoryTarget::RoleScopeTags => self.directory_list(
-                "deviceManagement/roleScopeTags",
-                "roleScopeTag",
+            DirectoryTarget::SubscribedSkus => self.directory_list(
+                "subscribedSkus",
+                "subscribedSku",
                 None,
-                vec![default_scope_tag()],
+                licensing::subscribed_skus(self.tenant),
             ),
-            DirectoryTarget::RoleScopeTag(id) if id == "0" => self.directory_entity(
-                "deviceManagement/roleScopeTags",
-                "roleScopeTag",
-                None,
-                default_scope_tag(),
-            ),
-            DirectoryTarget::RoleScopeTag(id) => not_found(&id),
             DirectoryTarget::GroupMembers(_) | DirectoryTarget::GroupMemberRef(..) => not_allowed(),
+            DirectoryTarget::AppRoleAssignments(id) => {
+                if !self
+                    .service_principals()
+                    .iter()
+                    .any(|sp| sp.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                {
+                    return not_found(&id);
+                }
+                let assignments = licensing::app_role_assignments(
+                    self.app.config.seed,
+                    self.tenant,
+                    &self.app.config.client_id,
+                    &id,
+                );
+                self.directory_list(
+                    &format!("servicePrincipals('{id}')/appRoleAssignments"),
+                    "appRoleAssignment",
+                    None,
+                    assignments,
+                )
+            }
         }
+    }
+
+    /// The service principals every tenant has (the app's and Microsoft Graph's); the
+    /// synchronization module serves them in `/servicePrincipals` beside the ones it creates.
+    pub(crate) fn service_principals(&self) -> Vec<Value> {
+        licensing::service_principals(
+            self.app.config.seed,
+            self.tenant,
+            &self.app.config.client_id,
+        )
     }
 
     /// The object as the request asks for it: `$select`ed properties, else the type's default
@@ -406,13 +412,10 @@ impl Call<'_> {
         }
         let sortable: &[&str] = match type_name {
             "user" => &["displayName", "userPrincipalName"],
-            "roleScopeTag" => &["displayName", "id"],
             _ => &[],
         };
-        // Organization and users are directory objects (advanced-query rules); scope tags are
-        // Intune's, which filter, sort and skip without them.
-        let directory = type_name != "roleScopeTag";
-        let with_count = match self.query.check(directory, self.eventual(), sortable) {
+        // Organization and users are directory objects (advanced-query rules).
+        let with_count = match self.query.check(true, self.eventual(), sortable) {
             Ok(with_count) => with_count,
             Err(reply) => return reply,
         };
@@ -475,7 +478,7 @@ mod tests {
 
     #[test]
     fn directory_paths_resolve_and_others_do_not() {
-        let v1 = |p: &str| resolve(ApiVersion::V1, p);
+        let v1 = resolve;
         assert_eq!(v1("/organization"), Some(DirectoryTarget::Organizations));
         assert_eq!(
             v1("/users/admin%40contoso.onmicrosoft.com"),
@@ -486,10 +489,8 @@ mod tests {
         assert_eq!(v1("/users/x/memberOf"), None);
         assert_eq!(v1("/groups"), None);
         assert_eq!(v1("/deviceManagement/roleScopeTags"), None);
-        assert_eq!(
-            resolve(ApiVersion::Beta, "/deviceManagement/roleScopeTags/0"),
-            Some(DirectoryTarget::RoleScopeTag("0".into()))
-        );
+        // Scope tags are a registry kind now, routed from the kinds.
+        assert_eq!(resolve("/deviceManagement/roleScopeTags/0"), None);
     }
 
     #[test]

@@ -22,10 +22,15 @@ use crate::sim::wire::{Reply, graph_timestamp, json_string};
 use crate::source::model::is_guid;
 
 pub(crate) mod directory;
+mod domains;
+pub(crate) mod licensing;
 mod people;
+pub(crate) mod pim;
+mod policies;
 mod provisioning;
 pub(crate) mod sync;
 mod targets;
+pub(crate) mod tcm;
 mod write;
 
 /// A group of the tenant by id (lower case), as stored.
@@ -55,7 +60,37 @@ pub(crate) fn group_id(state: &TenantState, name: &str) -> Option<String> {
 pub(crate) use directory::{PERMISSIONS as DIRECTORY_PERMISSIONS, resolve as resolve_directory};
 
 /// Properties Graph keeps but leaves out of GET (returned only with `$expand`).
-const HIDDEN_ON_GET: &[(&str, &str)] = &[("deviceCompliancePolicy", "scheduledActionsForRule")];
+const HIDDEN_ON_GET: &[(&str, &str)] = &[
+    ("deviceCompliancePolicy", "scheduledActionsForRule"),
+    // App protection lists its apps at `/apps` and with `$expand=apps`, written by `/targetApps`.
+    ("androidManagedAppProtection", "apps"),
+    ("iosManagedAppProtection", "apps"),
+];
+
+/// Navigation properties inside a hidden property's items that Graph returns only when the
+/// hidden property's own `$expand` names them: `$expand=scheduledActionsForRule` gives the
+/// rules without their `scheduledActionConfigurations`;
+/// `scheduledActionsForRule($expand=scheduledActionConfigurations)` gives both.
+const NESTED_HIDDEN: &[(&str, &str)] =
+    &[("scheduledActionsForRule", "scheduledActionConfigurations")];
+
+/// `items` (a hidden property's value) without the nested navigation properties `expanded`
+/// does not name.
+fn without_unexpanded(property: &str, expanded: &[String], mut items: Value) -> Value {
+    for (_, nested) in NESTED_HIDDEN.iter().filter(|(p, _)| *p == property) {
+        if expanded.iter().any(|e| e.eq_ignore_ascii_case(nested)) {
+            continue;
+        }
+        if let Value::Array(items) = &mut items {
+            for item in items {
+                if let Value::Object(map) = item {
+                    map.remove(*nested);
+                }
+            }
+        }
+    }
+    items
+}
 
 /// Directory-object relationships a kind can `$expand`; the simulator keeps no members or
 /// owners, so they expand to an empty collection.
@@ -321,7 +356,7 @@ impl Call<'_> {
         let Value::Object(mut map) = value else {
             return Ok(object.text());
         };
-        for name in &self.query.expand {
+        for (i, name) in self.query.expand.iter().enumerate() {
             let hidden = hidden_properties(kind).find(|p| p.eq_ignore_ascii_case(name));
             if let Some(property) = hidden {
                 let stored: Option<Value> = object
@@ -329,9 +364,18 @@ impl Call<'_> {
                     .as_deref()
                     .and_then(|h| serde_json::from_str::<Value>(h).ok())
                     .and_then(|h| h.get(property).cloned());
+                let nested = self
+                    .query
+                    .expand_nested
+                    .get(i)
+                    .map_or(&[][..], Vec::as_slice);
                 map.insert(
                     property.to_string(),
-                    stored.unwrap_or(Value::Array(Vec::new())),
+                    without_unexpanded(
+                        property,
+                        nested,
+                        stored.unwrap_or(Value::Array(Vec::new())),
+                    ),
                 );
             } else if let Some((_, relationship)) = EXPANDABLE_RELATIONSHIPS
                 .iter()
@@ -601,10 +645,19 @@ impl Call<'_> {
         } else {
             None
         };
+        // A beta kind that v1.0 serves read-only (`kinds::READ_ONLY_ON_V1`).
+        if write
+            && target.kind().api_version == ApiVersion::Beta
+            && self.request.version == ApiVersion::V1
+        {
+            return not_allowed();
+        }
         let audited = write.then(|| target.clone());
+        self.materialize_birth_objects(state, &target);
         let reply = match target {
             Target::Collection(kind) => self.collection_target(state, kind),
             Target::Item(kind, key) => self.item_target(state, kind, &key),
+            Target::ItemAction(kind, key) => self.item_action_target(state, kind, &key),
             Target::AlternateKey(kind, value) => self.alternate_key_target(state, kind, &value),
             Target::Singleton(kind) => self.singleton_target(state, kind),
             Target::SingletonCollection(kind) => self.singleton_collection_target(state, kind),
@@ -625,15 +678,28 @@ impl Call<'_> {
         reply
     }
 
+    /// Put the objects a new tenant has in a collection (Intune's Default scope tag, the
+    /// default enrollment restrictions) in place the first time a request touches the kind or
+    /// the parent of an action, so untouched tenants stay small.
+    fn materialize_birth_objects(&self, state: &mut TenantState, target: &Target) {
+        let kind = target.kind();
+        let parent = kind.parent_kind.and_then(kinds::by_name);
+        for kind in std::iter::once(kind).chain(parent) {
+            state.materialize_birth_objects(kind, &self.tenant.id, &self.app.schemas);
+        }
+    }
+
     /// The object a write addresses as it is now (for the audit logs), with its assignments
     /// for `/assign`.
     fn observe(&self, state: &TenantState, target: &Target) -> Option<Value> {
         let defaults = &self.app.defaults;
         match target {
-            Target::Item(kind, key) | Target::Child(kind, key) => state
-                .live(kind)?
-                .get(key.to_ascii_lowercase().as_str())
-                .map(StoredObject::value),
+            Target::Item(kind, key) | Target::ItemAction(kind, key) | Target::Child(kind, key) => {
+                state
+                    .live(kind)?
+                    .get(key.to_ascii_lowercase().as_str())
+                    .map(StoredObject::value)
+            }
             Target::AlternateKey(kind, value) => state
                 .live(kind)?
                 .values()

@@ -2,7 +2,8 @@
 //! application templates (`instantiate`), service principals with their app roles,
 //! `appRoleAssignedTo`, synchronization jobs (create, list, get, `validateCredentials`,
 //! `start`, `pause`, `provisionOnDemand`), the job's schema (get, put), secrets (put; read back through
-//! `GET /servicePrincipals/{id}/synchronization`), and beta's external identities policy. Each
+//! `GET /servicePrincipals/{id}/synchronization`). (Beta's external identities policy, which a
+//! link also writes, is a registry kind served generically.) Each
 //! tenant also keeps users and group memberships (seeded with `POST /_sim/tenants/{id}/users`),
 //! which `GET /users` lists with the administrator.
 //!
@@ -25,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
-use crate::kinds::{self, ApiVersion, CROSS_TENANT_SYNC_TEMPLATE};
+use crate::kinds::{self, CROSS_TENANT_SYNC_TEMPLATE};
 use crate::sim::seeded;
 use crate::sim::state::TenantState;
 use crate::sim::wire::{Reply, graph_timestamp};
@@ -59,8 +60,6 @@ pub(crate) struct SyncState {
     pub(super) jobs: BTreeMap<String, Vec<Job>>,
     /// Secrets by service principal id.
     pub(super) secrets: BTreeMap<String, Value>,
-    /// Beta's external identities policy, once written.
-    pub(super) external_identities: Option<Value>,
     /// Users provisioned into this tenant: target user id → (source tenant, source user id).
     pub(super) synced_from: BTreeMap<String, (String, String)>,
     /// New service principals: id (lower case) → clock milliseconds from which calls that
@@ -102,8 +101,6 @@ pub(crate) enum SyncTarget {
     ValidateCredentials(String),
     /// `/servicePrincipals/{id}/synchronization/jobs/{job}[/{action}]`.
     Job(String, String, Option<String>),
-    /// beta `/policies/externalIdentitiesPolicy`.
-    ExternalIdentities,
 }
 
 impl SyncTarget {
@@ -114,12 +111,14 @@ impl SyncTarget {
             | SyncTarget::ServicePrincipals
             | SyncTarget::ServicePrincipal(_) => "applicationTemplateInstance",
             SyncTarget::AssignedTo(_) => "appRoleAssignment",
-            SyncTarget::ExternalIdentities => "externalIdentitiesPolicy",
             _ => "synchronizationJob",
         };
         let permissions = kinds::link_kind_by_name(kind).map_or(&[][..], |k| k.permissions);
         match (write, self) {
-            (false, SyncTarget::ExternalIdentities) => "Policy.Read.All",
+            // Microsoft Learn, "List servicePrincipals": Application.Read.All reads them.
+            (false, SyncTarget::ServicePrincipals | SyncTarget::ServicePrincipal(_)) => {
+                "Application.Read.All"
+            }
             _ => permissions
                 .first()
                 .copied()
@@ -128,8 +127,8 @@ impl SyncTarget {
     }
 }
 
-/// The target of `path` on `version`, if it is a synchronization path.
-pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<SyncTarget> {
+/// The target of `path` (on either version), if it is a synchronization path.
+pub(crate) fn resolve(path: &str) -> Option<SyncTarget> {
     let segments: Vec<String> = path
         .trim_matches('/')
         .split('/')
@@ -141,13 +140,6 @@ pub(crate) fn resolve(version: ApiVersion, path: &str) -> Option<SyncTarget> {
     match s.as_slice() {
         [t, id, i] if eq(t, "applicationTemplates") && eq(i, "instantiate") => {
             Some(SyncTarget::Instantiate(id.to_string()))
-        }
-        [p, e]
-            if version == ApiVersion::Beta
-                && eq(p, "policies")
-                && eq(e, "externalIdentitiesPolicy") =>
-        {
-            Some(SyncTarget::ExternalIdentities)
         }
         [sp] if eq(sp, "servicePrincipals") => Some(SyncTarget::ServicePrincipals),
         [sp, id] if eq(sp, "servicePrincipals") => {
@@ -253,6 +245,18 @@ fn new_job(id: &str, template: &str) -> Value {
 }
 
 impl Call<'_> {
+    /// `sp` with only the `$select`ed properties (all without `$select`).
+    fn selected(&self, sp: Value) -> Value {
+        match (&self.query.select, sp) {
+            (Some(select), Value::Object(all)) => Value::Object(
+                all.into_iter()
+                    .filter(|(k, _)| select.iter().any(|s| s.eq_ignore_ascii_case(k)))
+                    .collect(),
+            ),
+            (_, sp) => sp,
+        }
+    }
+
     fn fresh_id(&self, state: &mut TenantState) -> String {
         state.next_object += 1;
         seeded::guid(
@@ -401,12 +405,16 @@ impl Call<'_> {
                 Ok(Reply::json(201, body.to_string()))
             }
             (SyncTarget::ServicePrincipals, "GET") => {
+                // Those the links created, then the app's own and Microsoft Graph's
+                // (licensing.rs), which every tenant has.
                 let items: Vec<Value> = state
                     .sync
                     .service_principals
                     .iter()
-                    .filter(|sp| self.filter_matches(sp))
                     .cloned()
+                    .chain(self.service_principals())
+                    .filter(|sp| self.filter_matches(sp))
+                    .map(|sp| self.selected(sp))
                     .collect();
                 Ok(self.collection("servicePrincipals", items))
             }
@@ -415,6 +423,8 @@ impl Call<'_> {
                 .service_principals
                 .iter()
                 .filter(|_| replicated(state, id))
+                .cloned()
+                .chain(self.service_principals())
                 .find(|s| s["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
                 .map(|sp| {
                     Reply::json(
@@ -515,25 +525,6 @@ impl Call<'_> {
                     )
                     .to_string(),
                 ))
-            }
-            (SyncTarget::ExternalIdentities, "GET") => {
-                let policy = state.sync.external_identities.clone().unwrap_or_else(|| {
-                    json!({"id": "externalIdentitiesPolicy", "displayName": "External Identities Policy", "allowExternalIdentitiesToLeave": true, "allowDeletedIdentitiesDataRemoval": false})
-                });
-                Ok(Reply::json(
-                    200,
-                    self.with_context("policies/externalIdentitiesPolicy/$entity", policy)
-                        .to_string(),
-                ))
-            }
-            (SyncTarget::ExternalIdentities, "PATCH") => {
-                let body = self.body()?;
-                let mut policy = state.sync.external_identities.clone().unwrap_or_else(|| {
-                    json!({"id": "externalIdentitiesPolicy", "displayName": "External Identities Policy", "allowExternalIdentitiesToLeave": true, "allowDeletedIdentitiesDataRemoval": false})
-                });
-                super::merge(&mut policy, body);
-                state.sync.external_identities = Some(policy);
-                Ok(Reply::empty(204))
             }
             (
                 SyncTarget::Synchronization(sp)
@@ -698,17 +689,15 @@ mod tests {
     fn synchronization_paths_resolve() {
         let sp = "11111111-1111-4111-8111-111111111111";
         assert_eq!(
-            resolve(
-                ApiVersion::V1,
-                &format!("/applicationTemplates/{CROSS_TENANT_SYNC_TEMPLATE}/instantiate")
-            ),
+            resolve(&format!(
+                "/applicationTemplates/{CROSS_TENANT_SYNC_TEMPLATE}/instantiate"
+            )),
             Some(SyncTarget::Instantiate(CROSS_TENANT_SYNC_TEMPLATE.into()))
         );
         assert_eq!(
-            resolve(
-                ApiVersion::V1,
-                &format!("/servicePrincipals/{sp}/synchronization/jobs/j1/start")
-            ),
+            resolve(&format!(
+                "/servicePrincipals/{sp}/synchronization/jobs/j1/start"
+            )),
             Some(SyncTarget::Job(
                 sp.into(),
                 "j1".into(),
@@ -716,17 +705,13 @@ mod tests {
             ))
         );
         assert_eq!(
-            resolve(
-                ApiVersion::V1,
-                &format!("/servicePrincipals/{sp}/synchronization/jobs/validateCredentials")
-            ),
+            resolve(&format!(
+                "/servicePrincipals/{sp}/synchronization/jobs/validateCredentials"
+            )),
             Some(SyncTarget::ValidateCredentials(sp.into()))
         );
-        assert_eq!(
-            resolve(ApiVersion::V1, "/policies/externalIdentitiesPolicy"),
-            None
-        );
-        assert_eq!(resolve(ApiVersion::V1, "/groups"), None);
+        assert_eq!(resolve("/policies/externalIdentitiesPolicy"), None);
+        assert_eq!(resolve("/groups"), None);
     }
 
     #[test]

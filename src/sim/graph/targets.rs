@@ -11,11 +11,28 @@ use serde_json::{Map, Value};
 
 use super::*;
 
+/// Parent actions that answer 204 No Content: in the v1.0 CSDL, `assign` bound to
+/// `targetedManagedAppProtection`, `deviceEnrollmentConfiguration` and `mobileApp` has no
+/// `ReturnType` (unlike compliance policies' and device configurations', which return the new
+/// assignments), and Microsoft Learn says the same of the beta feature update profile's
+/// `assign`. Every `targetApps` answers 204 too.
+const ACTIONS_WITHOUT_CONTENT: &[&str] = &[
+    "androidManagedAppProtectionAssignment",
+    "deviceEnrollmentConfigurationAssignment",
+    "iosManagedAppProtectionAssignment",
+    "mobileAppAssignment",
+    "windowsFeatureUpdateProfileAssignment",
+];
+
 impl Call<'_> {
     pub(super) fn collection_target(&self, state: &mut TenantState, kind: &'static Kind) -> Reply {
         match self.request.method {
             "GET" => match state.live(kind) {
-                Some(live) => self.list(kind, live.values(), kind.path.trim_start_matches('/')),
+                Some(live) => self.list(
+                    kind,
+                    policies::with_built_ins(self.app.defaults.built_ins(kind), live.values()),
+                    kind.path.trim_start_matches('/'),
+                ),
                 None => not_allowed(),
             },
             "POST" if kind.creates() => self.create_and_reply(state, kind, None),
@@ -29,6 +46,9 @@ impl Call<'_> {
         kind: &'static Kind,
         key: &str,
     ) -> Reply {
+        if let Some(reply) = self.built_in_target(kind, key) {
+            return reply;
+        }
         let lookup = key.to_ascii_lowercase();
         let Some(current) = state
             .live(kind)
@@ -76,6 +96,7 @@ impl Call<'_> {
             Variant::Update
         };
         self.app.schemas.check(kind, variant, &body)?;
+        self.check_no_action_property(kind, &body)?;
         self.check_references(state, kind, &body)?;
         let object = self.updated(state, kind, current, body, replace)?;
         if let Some(live) = state.live_mut(kind) {
@@ -165,8 +186,14 @@ impl Call<'_> {
         let fragment = kind.path.trim_start_matches('/');
         match self.request.method {
             "GET" => self.entity_reply(200, kind, &current, fragment),
-            "PATCH" => {
-                let result = self.checked_update(state, kind, &current);
+            // PATCH merges; PUT (the singletons Graph replaces whole, such as the admin consent
+            // request policy) replaces, checked like a create.
+            method @ ("PATCH" | "PUT") => {
+                let replace = method == "PUT";
+                if replace != (kind.update_method == Method::Put) {
+                    return not_allowed();
+                }
+                let result = self.checked_update(state, kind, &current, replace);
                 match result {
                     Ok(object) => {
                         *state.store_mut(kind) =
@@ -209,17 +236,24 @@ impl Call<'_> {
         self.singleton_target(state, kind)
     }
 
-    /// Check a PATCH body (schema, references) and apply it to `current`.
+    /// Check a PATCH body (or, with `replace`, a PUT body, checked like a create: schema,
+    /// references) and apply it to `current`.
     pub(super) fn checked_update(
         &self,
         state: &mut TenantState,
         kind: &'static Kind,
         current: &StoredObject,
+        replace: bool,
     ) -> Result<StoredObject, Reply> {
         let body = self.body()?;
-        self.app.schemas.check(kind, Variant::Update, &body)?;
+        let variant = if replace {
+            Variant::Create
+        } else {
+            Variant::Update
+        };
+        self.app.schemas.check(kind, variant, &body)?;
         self.check_references(state, kind, &body)?;
-        self.updated(state, kind, current, body, false)
+        self.updated(state, kind, current, body, replace)
     }
 
     pub(super) fn members_target(&self, state: &TenantState, kind: &'static Kind) -> Reply {
@@ -252,7 +286,7 @@ impl Call<'_> {
         match self.request.method {
             "GET" => self.entity_reply(200, kind, &current, fragment),
             "PATCH" => {
-                let result = self.checked_update(state, kind, &current);
+                let result = self.checked_update(state, kind, &current, false);
                 match result {
                     Ok(object) => {
                         state.set_member(kind, position, object);
@@ -284,7 +318,8 @@ impl Call<'_> {
         let current = state
             .live(kind)
             .and_then(|live| live.get(lookup.as_str()))
-            .cloned();
+            .cloned()
+            .or_else(|| self.born_child(kind, &lookup));
         let placeholder = kind.path_params.first().map_or("", |(name, _)| *name);
         let fragment = kind
             .path
@@ -335,6 +370,19 @@ impl Call<'_> {
                     Err(reply) => reply,
                 }
             }
+            ("PATCH", Some(current)) if kind.update_method == Method::Patch => {
+                if current.value().get("isVerified") == Some(&Value::Bool(false)) {
+                    return Reply::error(
+                        400,
+                        "Request_BadRequest",
+                        "Only verified domains can be updated.",
+                    );
+                }
+                self.write_update(state, kind, &current, false)
+                    .unwrap_or_else(|r| r)
+            }
+            ("PATCH", None) if kind.update_method == Method::Patch => not_found(parent),
+            ("DELETE", Some(_)) if !kind.creates() => not_allowed(),
             ("DELETE", Some(_)) => {
                 if let Some(live) = state.live_mut(kind) {
                     live.shift_remove(lookup.as_str());
@@ -377,36 +425,61 @@ impl Call<'_> {
             return reply;
         }
         let parameter = kind.schema.action_parameter.unwrap_or("assignments");
-        let mut targets: Vec<Value> = Vec::new();
-        for assignment in body
+        let listing = kind.action_listing().unwrap_or("assignments");
+        // The set replaces the old one whole; an item sent twice is kept once (assignments by
+        // their target, apps by their identifier).
+        let mut items: Vec<Map<String, Value>> = Vec::new();
+        for item in body
             .get(parameter)
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            let target = assignment.get("target").cloned().unwrap_or(Value::Null);
-            if !targets.contains(&target) {
-                targets.push(target);
+            let Value::Object(mut item) = item.clone() else {
+                continue;
+            };
+            item.remove("id");
+            let identity = |i: &Map<String, Value>| {
+                i.get("target")
+                    .or_else(|| i.get("mobileAppIdentifier"))
+                    .cloned()
+            };
+            if !items.iter().any(|i| identity(i) == identity(&item)) {
+                items.push(item);
             }
         }
-        let mut assignments = Vec::with_capacity(targets.len());
-        for target in targets {
-            let suffix = match target.get("groupId").and_then(Value::as_str) {
-                Some(group) => group.to_string(),
+        let mut entities = Vec::with_capacity(items.len());
+        for item in items {
+            let id = match set_member_id(&item) {
+                Some(suffix) if listing == "assignments" => format!("{parent}_{suffix}"),
+                Some(app) => app,
                 None => self.next_id(state),
             };
             let mut entity = Map::new();
-            entity.insert("id".into(), Value::String(format!("{parent}_{suffix}")));
-            entity.insert("target".into(), target);
-            assignments.push(Value::Object(entity));
+            entity.insert("id".into(), Value::String(id));
+            entity.extend(item);
+            entities.push(Value::Object(entity));
         }
-        let value = Value::Array(assignments);
+        let value = Value::Array(entities);
         let text = value.to_string();
         if let Some(object) = state
             .live_mut(parent_kind)
             .and_then(|live| live.get_mut(lookup.as_str()))
         {
-            object.assignments = Some(Box::from(text.as_str()));
+            if listing == "assignments" {
+                object.assignments = Some(Box::from(text.as_str()));
+            } else {
+                let mut hidden = object
+                    .hidden
+                    .as_deref()
+                    .and_then(|h| serde_json::from_str::<Map<String, Value>>(h).ok())
+                    .unwrap_or_default();
+                hidden.insert(listing.to_string(), value);
+                object.hidden = Some(Box::from(Value::Object(hidden).to_string().as_str()));
+            }
+        }
+        if listing != "assignments" || ACTIONS_WITHOUT_CONTENT.contains(&kind.name) {
+            return Reply::empty(204);
         }
         Reply::json(
             200,
@@ -438,9 +511,19 @@ impl Call<'_> {
         else {
             return not_found(parent);
         };
-        let value = object.assignments.as_deref().unwrap_or("[]");
+        let listing = kind.action_listing().unwrap_or("assignments");
+        let stored = if listing == "assignments" {
+            object.assignments.as_deref().map(str::to_string)
+        } else {
+            object
+                .hidden
+                .as_deref()
+                .and_then(|h| serde_json::from_str::<Value>(h).ok())
+                .and_then(|h| h.get(listing).map(Value::to_string))
+        };
+        let value = stored.as_deref().unwrap_or("[]");
         let fragment = format!(
-            "{}('{parent}')/assignments",
+            "{}('{parent}')/{listing}",
             parent_kind.path.trim_start_matches('/')
         );
         Reply::json(
@@ -485,5 +568,67 @@ impl Call<'_> {
             }
             _ => not_allowed(),
         }
+    }
+}
+
+/// The id Graph gives a member of a replaced set: an assignment's group (`{parent}_{group}`),
+/// or a protected app's identifier with its platform (`com.microsoft.msedge.ios`); `None` when
+/// the service makes one up.
+fn set_member_id(item: &Map<String, Value>) -> Option<String> {
+    if let Some(group) = item
+        .get("target")
+        .and_then(|t| t.get("groupId"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    {
+        return Some(group);
+    }
+    let identifier = item.get("mobileAppIdentifier")?;
+    let platform = identifier
+        .get("@odata.type")
+        .and_then(Value::as_str)
+        .map(|t| t.trim_start_matches('#').to_ascii_lowercase())?;
+    let (key, suffix) = if platform.contains("ios") {
+        ("bundleId", "ios")
+    } else if platform.contains("android") {
+        ("packageId", "android")
+    } else {
+        return None;
+    };
+    let id = identifier.get(key).and_then(Value::as_str)?;
+    Some(format!("{id}.{suffix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_without_content_are_parent_actions_of_the_registry() {
+        for name in ACTIONS_WITHOUT_CONTENT {
+            let kind = kinds::by_name(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(kind.shape, Shape::ParentAction, "{name}");
+        }
+    }
+
+    #[test]
+    fn set_members_take_graph_ids() {
+        let group = json_map(r#"{"target": {"groupId": "g1"}}"#);
+        assert_eq!(set_member_id(&group).as_deref(), Some("g1"));
+        let ios = json_map(
+            r##"{"mobileAppIdentifier": {"@odata.type": "#microsoft.graph.iosMobileAppIdentifier", "bundleId": "com.microsoft.msedge"}}"##,
+        );
+        assert_eq!(
+            set_member_id(&ios).as_deref(),
+            Some("com.microsoft.msedge.ios")
+        );
+        let all = json_map(
+            r##"{"target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}"##,
+        );
+        assert_eq!(set_member_id(&all), None);
+    }
+
+    fn json_map(text: &str) -> Map<String, Value> {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"))
     }
 }

@@ -64,6 +64,9 @@ impl Call<'_> {
         }
         self.app.schemas.check(kind, Variant::Create, &body)?;
         self.check_references(state, kind, &body)?;
+        if kind.name == "directorySetting" {
+            self.setting_from_template(state, kind, &mut body)?;
+        }
         let key_name = key_property(kind);
         if key_name != "id" {
             let key = body
@@ -115,6 +118,7 @@ impl Call<'_> {
         }
         entity.extend(fields);
         self.server_fields(kind, &mut entity, id.as_deref());
+        super::policies::server_set(kind, &mut entity);
         let mut entity = Value::Object(entity);
         self.app.schemas.fill_defaults(kind, &mut entity);
         crate::sim::defaults::expand_references(&mut entity);
@@ -173,10 +177,13 @@ impl Call<'_> {
             hidden = self.split_hidden(state, kind, map);
         }
         let mut entity = current.value();
+        // A replacement keeps what the service owns: the id, the key, and the kind's read-only
+        // properties (a PUT cannot carry them).
         if replace && let Value::Object(map) = &mut entity {
             map.retain(|k, _| {
                 matches!(k.as_str(), "@odata.type" | "id" | "createdDateTime")
                     || k == key_property(kind)
+                    || kind.schema.read_only.contains(&k.as_str())
             });
         }
         // A navigation set by reference replaces the expanded entity; it is not merged into it.

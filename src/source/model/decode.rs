@@ -17,7 +17,7 @@ pub fn decode_project(text: &str, file: FileId, diags: &mut Diagnostics) -> Opti
     let doc = parse_document(text, file, 0, diags)?;
     let mut r = Reader::new(file, diags, 0);
     let root = doc.get_ref();
-    r.check_keys(root, &["project", "deploy"], "tenantform.toml");
+    r.check_keys(root, &["project", "deploy", "state"], "tenantform.toml");
     let mut require_approved_plan = false;
     if let Some((deploy, _)) = r.sub_table(root, "deploy", "tenantform.toml") {
         r.check_keys(deploy, &["require_approved_plan"], "[deploy]");
@@ -25,6 +25,11 @@ pub fn decode_project(text: &str, file: FileId, diags: &mut Diagnostics) -> Opti
             .bool(deploy, "require_approved_plan", "[deploy]")
             .unwrap_or(false);
     }
+    let mut masked = Vec::new();
+    let state = match r.sub_table(root, "state", "tenantform.toml") {
+        Some((table, range)) => super::state::decode_state(&mut r, table, range, &mut masked),
+        None => super::StateSettings::default(),
+    };
     let Some((project, range)) = r.sub_table(root, "project", "tenantform.toml") else {
         r.missing("project", "tenantform.toml", 0..0);
         return None;
@@ -34,6 +39,8 @@ pub fn decode_project(text: &str, file: FileId, diags: &mut Diagnostics) -> Opti
     Some(ProjectConfig {
         name,
         require_approved_plan,
+        state,
+        masked,
     })
 }
 
@@ -255,7 +262,14 @@ pub fn decode_baseline(
     let root = doc.get_ref();
     r.check_keys(
         root,
-        &["baseline", "params", "defaults", "resources", "patch"],
+        &[
+            "baseline",
+            "params",
+            "defaults",
+            "resources",
+            "patch",
+            "controls",
+        ],
         "a baseline",
     );
     let Some((head, head_range)) = r.sub_table(root, "baseline", "a baseline") else {
@@ -297,6 +311,7 @@ pub fn decode_baseline(
             }
         }
     }
+    let controls = super::controls::decode_controls(&mut r, root);
     Some(Baseline {
         name: name.to_string(),
         file,
@@ -307,6 +322,7 @@ pub fn decode_baseline(
         defaults,
         resources,
         patches,
+        controls,
     })
 }
 
@@ -482,6 +498,7 @@ fn decode_tenant(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<Ten
             "endpoints",
             "params",
             "overrides",
+            "facts",
         ],
         what,
     );
@@ -565,6 +582,9 @@ fn decode_tenant(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<Ten
             ),
         }
     }
+    let facts = r
+        .sub_table(t, "facts", what)
+        .map(|(f, _)| super::facts::decode_facts(r, f));
     Some(Tenant {
         id: id?,
         name: name?.value,
@@ -577,6 +597,7 @@ fn decode_tenant(r: &mut Reader<'_>, value: &Spanned<DeValue<'_>>) -> Option<Ten
         endpoints,
         params,
         overrides,
+        facts,
         span: r.span(value.span()),
         has_errors: false,
     })

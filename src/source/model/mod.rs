@@ -9,6 +9,7 @@
 
 use crate::kinds::{self, Kind};
 use crate::source::{FileId, Span};
+pub use controls::{ControlDef, Quantifier, Requirement, Test};
 
 /// A value with the span it was written at.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +95,11 @@ pub struct ProjectConfig {
     /// `[deploy] require_approved_plan`: deploy applies only a plan file whose hash is approved
     /// (`--approved-hash`, or listed in `.tenantform/approved-plans`).
     pub require_approved_plan: bool,
+    /// `[state]`: where run state lives and how long a lock's lease is.
+    pub state: StateSettings,
+    /// Values that must never be quoted back (a credential written in the file): masked in
+    /// the source map before any diagnostic is shown.
+    pub masked: Vec<Span>,
 }
 
 /// The scalar types a parameter (or a list's items) can have.
@@ -239,6 +245,8 @@ pub struct Baseline {
     pub resources: Vec<ResourceDecl>,
     /// Patches to resources of extended layers.
     pub patches: Vec<Patch>,
+    /// What "met" means for the control ids its resources claim (`[controls]`).
+    pub controls: Vec<ControlDef>,
 }
 
 /// A national cloud.
@@ -328,6 +336,33 @@ pub struct Override {
     pub span: Span,
 }
 
+/// `[tenant.facts]`: what the tenant has, as declared (or written by `tenantform facts
+/// --write`). A list that is absent means "not known": tenantform assumes everything, as it does
+/// for a tenant without facts.
+#[derive(Debug, Clone, Default)]
+pub struct TenantFacts {
+    /// Service plans the tenant has (`subscribedSkus` service plan names, e.g. `AAD_PREMIUM`).
+    pub service_plans: Option<Vec<Sp<String>>>,
+    /// Application permissions granted to the deploying app (`Policy.ReadWrite.ConditionalAccess`).
+    pub permissions: Option<Vec<Sp<String>>>,
+}
+
+impl TenantFacts {
+    /// The declared service plans, if the tenant lists them.
+    pub fn plans(&self) -> Option<Vec<&str>> {
+        self.service_plans
+            .as_ref()
+            .map(|p| p.iter().map(|s| s.value.as_str()).collect())
+    }
+
+    /// The declared permissions, if the tenant lists them.
+    pub fn granted(&self) -> Option<Vec<&str>> {
+        self.permissions
+            .as_ref()
+            .map(|p| p.iter().map(|s| s.value.as_str()).collect())
+    }
+}
+
 /// A tenant.
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -353,6 +388,8 @@ pub struct Tenant {
     pub params: SpTable,
     /// Overrides.
     pub overrides: Vec<Override>,
+    /// `[tenant.facts]` (`None`: not declared; every licence and permission is assumed).
+    pub facts: Option<TenantFacts>,
     /// The `[[tenant]]` entry.
     pub span: Span,
     /// The entry had errors (its own diagnostics say which); it is not compiled.
@@ -414,11 +451,15 @@ fn is_param_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+pub mod controls;
 mod decode;
+mod facts;
 pub mod link;
 mod reader;
+pub mod state;
 
 pub use decode::{
     TenantLocation, decode_baseline, decode_project, decode_tenant_at, decode_tenants,
     decode_tenants_each,
 };
+pub use state::{AzureBlobSettings, StateBackend, StateSettings};

@@ -1,0 +1,9 @@
+//! Fuzz target: any text as a project's baseline TOML file, through its spanned decoder.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tenantform_fuzz::TomlFile;
+
+fuzz_target!(|data: &[u8]| {
+    tenantform_fuzz::toml(TomlFile::Baseline, data);
+});

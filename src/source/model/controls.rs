@@ -1,0 +1,441 @@
+//! A baseline's `[controls]` table: what "met" means for each control id (a SCuBA `MS.AAD`
+//! id, a CIS id), as data next to the resources that claim it. Each definition lists
+//! requirements, each a JSON pointer into a claiming resource's live object and one test (a
+//! small declarative language: `equals`, `one_of`, `contains`, `contains_any`, `includes_all`,
+//! `exactly`, `excludes`, `none_match`, `empty`, `not_empty`), whether any one claiming resource or all of
+//! them must meet it, and where the resource's enforcement state is (`enabled` is in force,
+//! `enabledForReportingButNotEnforced` is report-only).
+//!
+//! Input: the `[controls]` table of one baseline file. Output: [`ControlDef`]s and
+//! diagnostics at `file:line:col`; [`Test::check`] judges one live value.
+
+use serde_json::Value;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::Sp;
+use super::reader::Reader;
+use crate::diag::Code;
+
+/// One control's definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlDef {
+    /// The control id (`MS.AAD.3.2v2`).
+    pub id: Sp<String>,
+    /// What it requires, in words (shown in evidence).
+    pub title: String,
+    /// Whether one claiming resource that meets it is enough, or every one must.
+    pub quantifier: Quantifier,
+    /// The pointer to a claiming resource's enforcement state (`/state`), if it has one.
+    pub state: Option<String>,
+    /// Every requirement a claiming resource's live object must meet.
+    pub require: Vec<Requirement>,
+}
+
+/// `match = "any" | "all"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantifier {
+    /// One claiming resource that meets it is enough (ScubaGear: "any one qualifying policy").
+    Any,
+    /// Every claiming resource must meet it (SMS, voice and email all off).
+    All,
+}
+
+/// One requirement: the value at `at` passes `test`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    /// A JSON pointer into the live object (`/conditions/users/includeUsers`).
+    pub at: String,
+    /// The test.
+    pub test: Test,
+}
+
+/// The tests of the condition language. Arrays are compared as sets of strings where a test
+/// names values; an absent value, `null` and `[]` are all empty.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Test {
+    /// The value equals this JSON value (strings compare exactly).
+    Equals(Value),
+    /// The value equals one of these.
+    OneOf(Vec<Value>),
+    /// The value is an array containing this value.
+    Contains(Value),
+    /// The value is an array containing at least one of these.
+    ContainsAny(Vec<Value>),
+    /// The value is an array containing every one of these.
+    IncludesAll(Vec<Value>),
+    /// The value is an array holding exactly these values, each once, in any order.
+    Exactly(Vec<Value>),
+    /// The value does not contain this value (absent passes).
+    Excludes(Value),
+    /// No string in the array matches this pattern (`*` matches any run of characters).
+    NoneMatch(String),
+    /// The value is absent, `null`, `""` or `[]`.
+    Empty,
+    /// The value is present and not `null`, `""` or `[]`.
+    NotEmpty,
+}
+
+const TESTS: [&str; 10] = [
+    "equals",
+    "one_of",
+    "contains",
+    "contains_any",
+    "includes_all",
+    "exactly",
+    "excludes",
+    "none_match",
+    "empty",
+    "not_empty",
+];
+
+fn items(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+fn is_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || !text.ends_with(last) || text.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn shown(v: Option<&Value>) -> String {
+    match v {
+        None => "absent".to_string(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn list(values: &[Value]) -> String {
+    values
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Test {
+    /// `Ok` when `value` (absent: `None`) passes; otherwise what was found, in words.
+    pub fn check(&self, value: Option<&Value>) -> Result<(), String> {
+        let found = || format!("found {}", shown(value));
+        let pass = match self {
+            Test::Equals(want) => value == Some(want),
+            Test::OneOf(want) => value.is_some_and(|v| want.contains(v)),
+            Test::Contains(want) => items(value).contains(want),
+            Test::ContainsAny(want) => want.iter().any(|w| items(value).contains(w)),
+            Test::IncludesAll(want) => want.iter().all(|w| items(value).contains(w)),
+            Test::Exactly(want) => {
+                let have = items(value);
+                have.len() == want.len() && want.iter().all(|w| have.contains(w))
+            }
+            Test::Excludes(unwanted) => match value {
+                Some(Value::Array(a)) => !a.contains(unwanted),
+                Some(v) => v != unwanted,
+                None => true,
+            },
+            Test::NoneMatch(pattern) => !items(value)
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|s| glob(pattern, s)),
+            Test::Empty => is_empty(value),
+            Test::NotEmpty => !is_empty(value),
+        };
+        if pass { Ok(()) } else { Err(found()) }
+    }
+
+    /// What the test wants, in words (`contains "All"`).
+    pub fn describe(&self) -> String {
+        match self {
+            Test::Equals(v) => format!("equals {v}"),
+            Test::OneOf(v) => format!("is one of {}", list(v)),
+            Test::Contains(v) => format!("contains {v}"),
+            Test::ContainsAny(v) => format!("contains one of {}", list(v)),
+            Test::IncludesAll(v) => format!("includes all of {}", list(v)),
+            Test::Exactly(v) => format!("is exactly {}", list(v)),
+            Test::Excludes(v) => format!("does not contain {v}"),
+            Test::NoneMatch(p) => format!("has no entry matching \"{p}\""),
+            Test::Empty => "is empty".to_string(),
+            Test::NotEmpty => "is not empty".to_string(),
+        }
+    }
+}
+
+impl Requirement {
+    /// `Ok` when `object` meets it; otherwise `"<pointer> <wants>, found <what>"`.
+    pub fn check(&self, object: &Value) -> Result<(), String> {
+        self.test
+            .check(object.pointer(&self.at))
+            .map_err(|found| format!("{} {}, {found}", self.at, self.test.describe()))
+    }
+}
+
+fn json_of(r: &Reader<'_>, value: &Spanned<DeValue<'_>>) -> Value {
+    r.value(value).value.to_json()
+}
+
+fn pointer(r: &mut Reader<'_>, t: &DeTable<'_>, key: &str, what: &str) -> Option<String> {
+    let p = r.string(t, key, what)?;
+    if p.value.starts_with('/') {
+        Some(p.value)
+    } else {
+        r.error_at(
+            Code::InvalidValue,
+            format!(
+                "`{key}` in {what} must be a JSON pointer starting with `/`, found \"{}\"",
+                p.value
+            ),
+            p.span,
+        );
+        None
+    }
+}
+
+fn decode_requirement(
+    r: &mut Reader<'_>,
+    item: &Spanned<DeValue<'_>>,
+    what: &str,
+) -> Option<Requirement> {
+    let DeValue::Table(t) = item.get_ref() else {
+        r.wrong_type("require", what, "an array of tables", item);
+        return None;
+    };
+    let mut allowed = vec!["at"];
+    allowed.extend(TESTS);
+    r.check_keys(t, &allowed, &format!("a requirement of {what}"));
+    let Some(at) = pointer(r, t, "at", what) else {
+        if r.get(t, "at").is_none() {
+            r.missing("at", &format!("a requirement of {what}"), item.span());
+        }
+        return None;
+    };
+    let tests: Vec<_> = t
+        .iter()
+        .filter(|(k, _)| TESTS.contains(&k.get_ref().as_ref()))
+        .collect();
+    let [(name, value)] = tests.as_slice() else {
+        r.error(
+            Code::InvalidValue,
+            format!(
+                "a requirement of {what} needs exactly one test, found {}",
+                tests.len()
+            ),
+            item.span(),
+        );
+        return None;
+    };
+    let name = name.get_ref().as_ref();
+    let array = |r: &mut Reader<'_>| match value.get_ref() {
+        DeValue::Array(a) => Some(a.iter().map(|v| json_of(r, v)).collect::<Vec<_>>()),
+        _ => {
+            r.wrong_type(name, what, "an array", value);
+            None
+        }
+    };
+    let flag = |r: &mut Reader<'_>| match value.get_ref() {
+        DeValue::Boolean(true) => true,
+        DeValue::Boolean(false) => {
+            r.error(
+                Code::InvalidValue,
+                format!("`{name} = false` in {what} tests nothing: write `{name} = true`, or use the opposite test"),
+                value.span(),
+            );
+            false
+        }
+        _ => {
+            r.wrong_type(name, what, "`true`", value);
+            false
+        }
+    };
+    let test = match name {
+        "equals" => Test::Equals(json_of(r, value)),
+        "contains" => Test::Contains(json_of(r, value)),
+        "excludes" => Test::Excludes(json_of(r, value)),
+        "one_of" => Test::OneOf(array(r)?),
+        "contains_any" => Test::ContainsAny(array(r)?),
+        "includes_all" => Test::IncludesAll(array(r)?),
+        "exactly" => Test::Exactly(array(r)?),
+        "none_match" => match value.get_ref() {
+            DeValue::String(s) => Test::NoneMatch(s.to_string()),
+            _ => {
+                r.wrong_type(name, what, "a string", value);
+                return None;
+            }
+        },
+        "empty" => flag(r).then_some(Test::Empty)?,
+        _ => flag(r).then_some(Test::NotEmpty)?,
+    };
+    Some(Requirement { at, test })
+}
+
+fn decode_control(
+    r: &mut Reader<'_>,
+    id: Sp<String>,
+    value: &Spanned<DeValue<'_>>,
+) -> Option<ControlDef> {
+    let what = format!("[controls.\"{}\"]", id.value);
+    let DeValue::Table(t) = value.get_ref() else {
+        r.wrong_type(&id.value, "[controls]", "a table", value);
+        return None;
+    };
+    r.check_keys(t, &["title", "match", "state", "require"], &what);
+    let title = r
+        .required_string(t, "title", &what, value.span())
+        .map(|s| s.value)
+        .unwrap_or_default();
+    let quantifier = match r.string(t, "match", &what) {
+        None => Quantifier::Any,
+        Some(m) if m.value == "any" => Quantifier::Any,
+        Some(m) if m.value == "all" => Quantifier::All,
+        Some(m) => {
+            r.error_at(
+                Code::InvalidValue,
+                format!(
+                    "`match` in {what} must be \"any\" or \"all\", found \"{}\"",
+                    m.value
+                ),
+                m.span,
+            );
+            Quantifier::Any
+        }
+    };
+    let state = pointer(r, t, "state", &what);
+    let mut require = Vec::new();
+    match r.get(t, "require") {
+        None => r.missing("require", &what, value.span()),
+        Some((_, list)) => match list.get_ref() {
+            DeValue::Array(entries) if !entries.is_empty() => {
+                for entry in entries.iter() {
+                    if let Some(req) = decode_requirement(r, entry, &what) {
+                        require.push(req);
+                    }
+                }
+            }
+            DeValue::Array(_) => r.error(
+                Code::InvalidValue,
+                format!("`require` in {what} is empty: a control needs at least one requirement"),
+                list.span(),
+            ),
+            _ => r.wrong_type("require", &what, "an array of tables", list),
+        },
+    }
+    Some(ControlDef {
+        id,
+        title,
+        quantifier,
+        state,
+        require,
+    })
+}
+
+/// The `[controls]` table of a baseline, if it has one.
+pub(super) fn decode_controls(r: &mut Reader<'_>, root: &DeTable<'_>) -> Vec<ControlDef> {
+    let Some((t, _)) = r.sub_table(root, "controls", "a baseline") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in t.iter() {
+        let id = Sp::new(k.get_ref().to_string(), r.span(k.span()));
+        if let Some(def) = decode_control(r, id, v) {
+            out.push(def);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tests_judge_arrays_as_sets_and_treat_absent_null_and_empty_alike() {
+        let v = json!(["exchangeActiveSync", "other"]);
+        assert!(Test::Contains(json!("other")).check(Some(&v)).is_ok());
+        assert!(
+            Test::IncludesAll(vec![json!("other"), json!("exchangeActiveSync")])
+                .check(Some(&v))
+                .is_ok()
+        );
+        assert!(Test::Exactly(vec![json!("other")]).check(Some(&v)).is_err());
+        assert!(
+            Test::Exactly(vec![json!("other"), json!("exchangeActiveSync")])
+                .check(Some(&v))
+                .is_ok()
+        );
+        for empty in [None, Some(&Value::Null), Some(&json!([]))] {
+            assert!(Test::Empty.check(empty).is_ok());
+            assert!(Test::NotEmpty.check(empty).is_err());
+            assert!(Test::Excludes(json!("x")).check(empty).is_ok());
+        }
+        assert_eq!(
+            Test::Equals(json!("enabled")).check(Some(&json!("disabled"))),
+            Err("found \"disabled\"".to_string())
+        );
+        assert!(
+            Test::OneOf(vec![json!(1), json!(2)])
+                .check(Some(&json!(2)))
+                .is_ok()
+        );
+        assert!(
+            Test::ContainsAny(vec![json!("x"), json!("other")])
+                .check(Some(&v))
+                .is_ok()
+        );
+        assert!(Test::ContainsAny(vec![json!("x")]).check(Some(&v)).is_err());
+    }
+
+    #[test]
+    fn none_match_globs_with_stars() {
+        let grants = json!(["ManagePermissionGrantsForSelf.microsoft-user-default-low"]);
+        assert!(
+            Test::NoneMatch("ManagePermissionGrantsForSelf.*".into())
+                .check(Some(&grants))
+                .is_err()
+        );
+        assert!(
+            Test::NoneMatch("*-legacy".into())
+                .check(Some(&grants))
+                .is_ok()
+        );
+        assert!(glob("a*c*e", "abcde"));
+        assert!(!glob("a*c*e", "abde"));
+        assert!(glob("exact", "exact"));
+    }
+
+    #[test]
+    fn a_failed_requirement_names_its_pointer_what_it_wants_and_what_it_found() {
+        let r = Requirement {
+            at: "/grantControls/builtInControls".into(),
+            test: Test::Contains(json!("block")),
+        };
+        assert_eq!(
+            r.check(&json!({"grantControls": {"builtInControls": ["mfa"]}})),
+            Err("/grantControls/builtInControls contains \"block\", found [\"mfa\"]".into())
+        );
+    }
+}

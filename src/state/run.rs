@@ -1,0 +1,517 @@
+//! One run's state: the tenant locks it holds (renewed in the background while it lives), and,
+//! with a remote store, the copying between the store and the working copy
+//! (`DIR/.tenantform/`) at each tenant's start and end.
+//!
+//! A tenant's turn: [`RunState::begin_tenant`] takes its lock (before the first write) and
+//! fetches its identity map; the deploy works on the working copy as it always does (every
+//! journal record flushed to the local file before the next request is sent); then
+//! [`RunState::end_tenant`] publishes the journal so far (one new segment: the bytes after the
+//! last published one), the tenant's identity map and before-images, and only then releases
+//! the lock, so the next holder reads everything this one did. A publish that fails is listed
+//! in `.tenantform/unpublished` and the run stops taking tenants; the next run from the same
+//! directory publishes the list before it starts.
+//!
+//! Input: a [`StateStore`] and the run's holder. Output: locks, published state, and
+//! [`StateError`]s that stop the run.
+
+use std::io::{Read as _, Seek as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::state::{
+    Holder, LocalStore, LockError, LockRecord, Locks, StateError, StateStore, layout,
+};
+
+/// The state of one run that writes to tenants (deploy, rollback).
+#[derive(Debug)]
+pub struct RunState {
+    store: Arc<StateStore>,
+    work: LocalStore,
+    run_id: String,
+    locks: Arc<Locks>,
+    /// Bytes of the local journal published so far.
+    published: tokio::sync::Mutex<u64>,
+    error: Arc<Mutex<Option<String>>>,
+    renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for RunState {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .renewer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// What [`fetch_run`] brought into the working copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchedRun {
+    /// Bytes of journal the store holds.
+    pub journal_bytes: u64,
+    /// Before-images copied (those already in the working copy are kept).
+    pub before_images: usize,
+}
+
+fn set_error(slot: &Mutex<Option<String>>, message: String) {
+    slot.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert(message);
+}
+
+impl RunState {
+    /// Start a run's state: publish what an earlier run from this directory could not, learn
+    /// how much of this run's journal the store has (a resumed run continues it), and start
+    /// renewing locks. Must be called inside the tokio runtime.
+    pub async fn open(
+        store: Arc<StateStore>,
+        project_dir: &Path,
+        holder: Holder,
+        lease: Duration,
+        lock_timeout: Duration,
+    ) -> Result<Arc<RunState>, StateError> {
+        let work = LocalStore::new(project_dir);
+        let run_id = holder.run_id.clone();
+        let mut published = 0;
+        if !store.is_local() {
+            publish_unpublished(&store, &work).await?;
+            published = published_journal_len(&store, &run_id).await?;
+            let local_len = std::fs::metadata(work.root().join(layout::journal(&run_id)))
+                .map_or(0, |m| m.len());
+            published = published.min(local_len);
+        }
+        let locks = Arc::new(Locks::new(store.clone(), holder, lease, lock_timeout));
+        let error = Arc::new(Mutex::new(None));
+        let renewer = {
+            let locks = locks.clone();
+            let error = error.clone();
+            let every = (lease / 3).max(Duration::from_secs(1));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    for (tenant, e) in locks.renew().await {
+                        set_error(
+                            &error,
+                            format!("the lock of tenant {tenant} could not be renewed: {e}"),
+                        );
+                    }
+                }
+            })
+        };
+        Ok(Arc::new(RunState {
+            store,
+            work,
+            run_id,
+            locks,
+            published: tokio::sync::Mutex::new(published),
+            error,
+            renewer: Mutex::new(Some(renewer)),
+        }))
+    }
+
+    /// Where the state lives, for messages.
+    pub fn location(&self) -> String {
+        self.store.location()
+    }
+
+    /// The first storage error of the run: once set, no further tenant starts.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Why this run lost the lock of `tenant` while deploying it, if it did.
+    pub fn lost(&self, tenant: &str) -> Option<String> {
+        self.locks.lost(tenant)
+    }
+
+    /// Take `tenant`'s lock (waiting as the lock timeout allows; `waiting` hears of the holder
+    /// once) and bring its identity map into the working copy.
+    pub async fn begin_tenant(
+        &self,
+        tenant: &str,
+        waiting: impl FnMut(&LockRecord),
+    ) -> Result<(), LockError> {
+        let taken = self.locks.acquire(tenant, waiting).await;
+        if let Err(LockError::Storage(e)) = &taken {
+            set_error(&self.error, e.to_string());
+        }
+        taken?;
+        if self.store.is_local() {
+            return Ok(());
+        }
+        let key = layout::identity(tenant);
+        let fetched = match self.store.read(&key).await {
+            Ok(Some(map)) => self.work.write(&key, &map.bytes),
+            // No map in the store: a first deploy, or one made with local state before the
+            // switch; a map in the working copy is kept and published at the end.
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = fetched {
+            set_error(&self.error, e.to_string());
+            let _ = self.locks.release(tenant).await;
+            return Err(LockError::Storage(e));
+        }
+        Ok(())
+    }
+
+    /// Publish what the tenant's turn wrote (journal so far, identity map, before-images),
+    /// then release its lock. A publish that fails is listed for the next run and stops this
+    /// one; the lock is released all the same where the store still answers (otherwise its
+    /// lease runs out).
+    pub async fn end_tenant(&self, tenant: &str) -> Result<(), StateError> {
+        let published = if self.store.is_local() {
+            Ok(())
+        } else {
+            self.publish_tenant(tenant).await
+        };
+        if let Err(e) = &published {
+            set_error(&self.error, e.to_string());
+            remember_unpublished(
+                &self.work,
+                &[
+                    format!("run {}", self.run_id),
+                    format!("tenant {tenant} {}", self.run_id),
+                ],
+            );
+        }
+        let released = self.locks.release(tenant).await;
+        published?;
+        released
+    }
+
+    async fn publish_tenant(&self, tenant: &str) -> Result<(), StateError> {
+        self.publish_journal().await?;
+        publish_tenant_files(&self.store, &self.work, tenant, &self.run_id).await
+    }
+
+    /// Publish the journal's complete records not published yet, as one new segment.
+    pub async fn publish_journal(&self) -> Result<(), StateError> {
+        if self.store.is_local() {
+            return Ok(());
+        }
+        let mut published = self.published.lock().await;
+        let path = self.work.root().join(layout::journal(&self.run_id));
+        let new = read_complete_lines_from(&path, *published)?;
+        if new.is_empty() {
+            return Ok(());
+        }
+        let len = new.len() as u64;
+        self.store
+            .write(&layout::journal_segment(&self.run_id, *published), new)
+            .await?;
+        *published += len;
+        Ok(())
+    }
+
+    /// The run's end: publish the rest of the journal, release every lock still held, stop
+    /// renewing.
+    pub async fn finish(&self) -> Result<(), StateError> {
+        let published = self.publish_journal().await;
+        if let Err(e) = &published {
+            set_error(&self.error, e.to_string());
+            remember_unpublished(&self.work, &[format!("run {}", self.run_id)]);
+        }
+        for tenant in self.locks.held() {
+            let _ = self.locks.release(&tenant).await;
+        }
+        if let Some(task) = self
+            .renewer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+        published
+    }
+}
+
+/// The bytes of `path` from `offset` up to and including its last line ending (a record being
+/// written is left for the next time).
+fn read_complete_lines_from(path: &Path, offset: u64) -> Result<Vec<u8>, StateError> {
+    let io = |action: &'static str| {
+        move |source| StateError::Local {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("read")(e)),
+    };
+    file.seek(std::io::SeekFrom::Start(offset))
+        .map_err(io("read"))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io("read"))?;
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    bytes.truncate(keep);
+    Ok(bytes)
+}
+
+/// Publish a tenant's identity map and a run's before-images of it from the working copy.
+async fn publish_tenant_files(
+    store: &StateStore,
+    work: &LocalStore,
+    tenant: &str,
+    run_id: &str,
+) -> Result<(), StateError> {
+    let key = layout::identity(tenant);
+    if let Some(map) = work.read(&key)? {
+        store.write(&key, map.bytes).await?;
+    }
+    for image in work.list(&layout::before(run_id, tenant))? {
+        if image.key.ends_with(".partial") {
+            continue;
+        }
+        if let Some(v) = work.read(&image.key)? {
+            store.write(&image.key, v.bytes).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Add lines to the working copy's list of what was not published (best effort: the run
+/// already stops and says why).
+fn remember_unpublished(work: &LocalStore, lines: &[String]) {
+    let path = work.root().join(layout::UNPUBLISHED);
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    for line in lines {
+        if !text.lines().any(|l| l == line) {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let _ = work.write(layout::UNPUBLISHED, text.as_bytes());
+}
+
+/// Publish what an earlier run from this working copy could not (`.tenantform/unpublished`),
+/// then remove the list.
+pub async fn publish_unpublished(store: &StateStore, work: &LocalStore) -> Result<(), StateError> {
+    let Some(list) = work.read(layout::UNPUBLISHED)? else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&list.bytes).into_owned();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["run", run] => {
+                let from = published_journal_len(store, run).await?;
+                let path = work.root().join(layout::journal(run));
+                let rest = read_complete_lines_from(&path, from)?;
+                if !rest.is_empty() {
+                    store
+                        .write(&layout::journal_segment(run, from), rest)
+                        .await?;
+                }
+            }
+            ["tenant", tenant, run] => publish_tenant_files(store, work, tenant, run).await?,
+            _ => {}
+        }
+    }
+    work.delete(layout::UNPUBLISHED)
+}
+
+/// How many bytes of a run's journal the store holds (the end of its last segment).
+pub async fn published_journal_len(store: &StateStore, run_id: &str) -> Result<u64, StateError> {
+    Ok(store
+        .list(&layout::journal_segments(run_id))
+        .await?
+        .iter()
+        .filter_map(|l| layout::segment_offset(&l.key).map(|o| o + l.size))
+        .max()
+        .unwrap_or(0))
+}
+
+/// Read a run's journal from the store whole: its segments joined in order (overlaps, from a
+/// segment published again after a crash, are read once).
+pub async fn read_published_journal(
+    store: &StateStore,
+    run_id: &str,
+) -> Result<Option<Vec<u8>>, StateError> {
+    let segments = store.list(&layout::journal_segments(run_id)).await?;
+    if segments.is_empty() {
+        return Ok(None);
+    }
+    let mut journal: Vec<u8> = Vec::new();
+    for segment in segments {
+        let Some(offset) = layout::segment_offset(&segment.key) else {
+            continue;
+        };
+        let have = journal.len() as u64;
+        if offset > have {
+            return Err(StateError::JournalGap {
+                run: run_id.to_string(),
+                location: store.location(),
+                key: segment.key,
+                from: have,
+                to: offset,
+            });
+        }
+        if offset + segment.size <= have {
+            continue;
+        }
+        let Some(v) = store.read(&segment.key).await? else {
+            continue;
+        };
+        let skip = usize::try_from(have - offset).unwrap_or(usize::MAX);
+        journal.extend_from_slice(v.bytes.get(skip..).unwrap_or_default());
+    }
+    Ok(Some(journal))
+}
+
+/// Bring a run from the store into the working copy (resume or roll back from another
+/// machine): its journal (unless the working copy holds as much or more of it already) and
+/// its before-images. `Ok(None)`: the store has no such run.
+pub async fn fetch_run(
+    store: &StateStore,
+    project_dir: &Path,
+    run_id: &str,
+) -> Result<Option<FetchedRun>, StateError> {
+    fetch_run_into(store, &LocalStore::new(project_dir), run_id).await
+}
+
+/// [`fetch_run`] into any folder laid out like `.tenantform/` (`runs/<run-id>/...` under it).
+pub async fn fetch_run_into(
+    store: &StateStore,
+    work: &LocalStore,
+    run_id: &str,
+) -> Result<Option<FetchedRun>, StateError> {
+    if store.is_local() {
+        return Ok(None);
+    }
+    let Some(journal) = read_published_journal(store, run_id).await? else {
+        return Ok(None);
+    };
+    let key = layout::journal(run_id);
+    let local_len = work.read(&key)?.map_or(0, |v| v.bytes.len());
+    if journal.len() > local_len {
+        work.write(&key, &journal)?;
+    }
+    let mut before_images = 0;
+    for image in store.list(&layout::befores(run_id)).await? {
+        if work.read(&image.key)?.is_some() {
+            continue;
+        }
+        if let Some(v) = store.read(&image.key).await? {
+            work.write(&image.key, &v.bytes)?;
+            before_images += 1;
+        }
+    }
+    Ok(Some(FetchedRun {
+        journal_bytes: journal.len() as u64,
+        before_images,
+    }))
+}
+
+/// Bring the identity maps of `tenants` from the store into the working copy (32 reads at a
+/// time); returns how many the store had. Nothing to do with local state.
+pub async fn fetch_identities(
+    store: &StateStore,
+    project_dir: &Path,
+    tenants: &[String],
+) -> Result<usize, StateError> {
+    use futures_util::StreamExt as _;
+    if store.is_local() {
+        return Ok(0);
+    }
+    let work = LocalStore::new(project_dir);
+    let reads: Vec<_> = futures_util::stream::iter(tenants.iter().map(|tenant| async move {
+        let key = layout::identity(tenant);
+        store.read(&key).await.map(|v| (key, v))
+    }))
+    .buffer_unordered(32)
+    .collect()
+    .await;
+    let mut fetched = 0;
+    for read in reads {
+        if let (key, Some(map)) = read? {
+            work.write(&key, &map.bytes)?;
+            fetched += 1;
+        }
+    }
+    Ok(fetched)
+}
+
+/// The run ids the store has journals of, sorted.
+pub async fn list_runs(store: &StateStore) -> Result<Vec<String>, StateError> {
+    let mut runs: Vec<String> = store
+        .list(layout::RUNS)
+        .await?
+        .iter()
+        .filter(|l| l.key.contains("/journal/"))
+        .filter_map(|l| l.key.split('/').nth(1).map(str::to_string))
+        .collect();
+    runs.dedup();
+    Ok(runs)
+}
+
+/// The working copy's path of a run's journal.
+pub fn local_journal(project_dir: &Path, run_id: &str) -> PathBuf {
+    LocalStore::new(project_dir)
+        .root()
+        .join(layout::journal(run_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_complete_lines_are_read_from_an_offset() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, "one\ntwo\nthr").expect("write");
+        assert_eq!(
+            read_complete_lines_from(&path, 0).expect("read"),
+            b"one\ntwo\n"
+        );
+        assert_eq!(read_complete_lines_from(&path, 4).expect("read"), b"two\n");
+        assert!(read_complete_lines_from(&path, 8).expect("read").is_empty());
+        assert!(
+            read_complete_lines_from(&dir.path().join("none"), 0)
+                .expect("absent")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn segments_join_whole_overlaps_are_read_once_and_a_hole_is_an_error() {
+        // The local store stands in for a remote one: the segment logic is the same.
+        let dir = tempfile::tempdir().expect("dir");
+        let store = StateStore::Local(LocalStore::new(dir.path()));
+        store
+            .write(&layout::journal_segment("r", 0), b"a\nb\n".to_vec())
+            .await
+            .expect("write");
+        // Published again from 2 after a crash, with more.
+        store
+            .write(&layout::journal_segment("r", 2), b"b\nc\n".to_vec())
+            .await
+            .expect("write");
+        store
+            .write(&layout::journal_segment("r", 6), b"d\n".to_vec())
+            .await
+            .expect("write");
+        let journal = read_published_journal(&store, "r").await.expect("read");
+        assert_eq!(journal.as_deref(), Some(&b"a\nb\nc\nd\n"[..]));
+        assert_eq!(published_journal_len(&store, "r").await.expect("len"), 8);
+        assert_eq!(
+            list_runs(&store).await.expect("runs"),
+            vec!["r".to_string()]
+        );
+        store
+            .write(&layout::journal_segment("r", 20), b"z\n".to_vec())
+            .await
+            .expect("write");
+        let e = read_published_journal(&store, "r").await.expect_err("hole");
+        assert!(e.to_string().contains("missing bytes 8..20"), "{e}");
+    }
+}
