@@ -17,7 +17,7 @@ use crate::compile::bundle::Operation;
 use crate::kinds::Shape;
 use crate::live::plan::{IdentityMap, LiveState, TenantPlan};
 use crate::live::reader::{known_ids, resolved_path};
-use crate::source::model::{ControlDef, Quantifier};
+use crate::source::model::{ControlDef, Quantifier, resolve};
 
 /// A control's verdict in one tenant, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -170,13 +170,13 @@ fn judge_resource(def: &ControlDef, op: &Operation, object: Option<&Value>) -> R
     for req in &def.require {
         finding.observed.insert(
             req.at.clone(),
-            object.pointer(&req.at).cloned().unwrap_or(Value::Null),
+            resolve(object, &req.at).cloned().unwrap_or(Value::Null),
         );
         if let Err(e) = req.check(object) {
             finding.failures.push(e);
         }
     }
-    let state = def.state.as_ref().map(|p| object.pointer(p).cloned());
+    let state = def.state.as_ref().map(|p| resolve(object, p).cloned());
     finding.state = state.clone().flatten();
     if !finding.failures.is_empty() {
         return finding;

@@ -6,6 +6,11 @@
 //! them must meet it, and where the resource's enforcement state is (`enabled` is in force,
 //! `enabledForReportingButNotEnforced` is report-only).
 //!
+//! Pointers are JSON pointers with one addition: a segment `[field=value]` selects the item of
+//! an array whose `field` is the string `value` (`/policy/rules/[id=Approval_EndUser_Assignment]`
+//! is the PIM rule with that id, wherever it sits in the array); no such item is an absent
+//! value. [`resolve`] follows such a pointer.
+//!
 //! Input: the `[controls]` table of one baseline file. Output: [`ControlDef`]s and
 //! diagnostics at `file:line:col`; [`Test::check`] judges one live value.
 
@@ -45,7 +50,8 @@ pub enum Quantifier {
 /// One requirement: the value at `at` passes `test`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Requirement {
-    /// A JSON pointer into the live object (`/conditions/users/includeUsers`).
+    /// A JSON pointer into the live object (`/conditions/users/includeUsers`), possibly with
+    /// `[field=value]` item selectors (see [`resolve`]).
     pub at: String,
     /// The test.
     pub test: Test,
@@ -185,11 +191,64 @@ impl Test {
     }
 }
 
+/// One segment of a control pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    /// An object member or array index, as in a JSON pointer (`~0`, `~1` unescaped).
+    Token(String),
+    /// `[field=value]`: the first item of an array whose `field` is the string `value`.
+    Select { field: String, value: String },
+}
+
+/// The segments of a control pointer, or what is wrong with it (in words, for the diagnostic).
+fn segments(pointer: &str) -> Result<Vec<Segment>, String> {
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return Err("must be a JSON pointer starting with `/`".to_string());
+    };
+    rest.split('/')
+        .map(|token| {
+            let Some(inner) = token.strip_prefix('[') else {
+                return Ok(Segment::Token(token.replace("~1", "/").replace("~0", "~")));
+            };
+            let selector = inner.strip_suffix(']').and_then(|inner| {
+                let (field, value) = inner.split_once('=')?;
+                (!field.is_empty() && !value.is_empty()).then(|| Segment::Select {
+                    field: field.to_string(),
+                    value: value.to_string(),
+                })
+            });
+            selector.ok_or_else(|| {
+                format!(
+                    "has the segment `{token}`: an item selector is `[field=value]` (e.g. `[id=Approval_EndUser_Assignment]`), both non-empty"
+                )
+            })
+        })
+        .collect()
+}
+
+/// The value at a control pointer in `object` (`None` when absent, or when a `[field=value]`
+/// selector finds no item). A pointer that does not parse finds nothing; definitions are
+/// checked when the baseline is read, so that only happens to hand-built ones.
+pub fn resolve<'a>(object: &'a Value, pointer: &str) -> Option<&'a Value> {
+    let mut here = object;
+    for segment in segments(pointer).ok()? {
+        here = match (segment, here) {
+            (Segment::Token(t), Value::Object(o)) => o.get(&t)?,
+            (Segment::Token(t), Value::Array(a)) => a.get(t.parse::<usize>().ok()?)?,
+            (Segment::Select { field, value }, Value::Array(a)) => a
+                .iter()
+                .find(|item| item.get(&field).and_then(Value::as_str) == Some(value.as_str()))?,
+            _ => return None,
+        };
+    }
+    Some(here)
+}
+
 impl Requirement {
     /// `Ok` when `object` meets it; otherwise `"<pointer> <wants>, found <what>"`.
     pub fn check(&self, object: &Value) -> Result<(), String> {
         self.test
-            .check(object.pointer(&self.at))
+            .check(resolve(object, &self.at))
             .map_err(|found| format!("{} {}, {found}", self.at, self.test.describe()))
     }
 }
@@ -200,18 +259,16 @@ fn json_of(r: &Reader<'_>, value: &Spanned<DeValue<'_>>) -> Value {
 
 fn pointer(r: &mut Reader<'_>, t: &DeTable<'_>, key: &str, what: &str) -> Option<String> {
     let p = r.string(t, key, what)?;
-    if p.value.starts_with('/') {
-        Some(p.value)
-    } else {
-        r.error_at(
-            Code::InvalidValue,
-            format!(
-                "`{key}` in {what} must be a JSON pointer starting with `/`, found \"{}\"",
-                p.value
-            ),
-            p.span,
-        );
-        None
+    match segments(&p.value) {
+        Ok(_) => Some(p.value),
+        Err(wrong) => {
+            r.error_at(
+                Code::InvalidValue,
+                format!("`{key}` in {what} {wrong}, found \"{}\"", p.value),
+                p.span,
+            );
+            None
+        }
     }
 }
 
@@ -425,6 +482,69 @@ mod tests {
         assert!(glob("a*c*e", "abcde"));
         assert!(!glob("a*c*e", "abde"));
         assert!(glob("exact", "exact"));
+    }
+
+    #[test]
+    fn a_selector_segment_finds_the_array_item_with_that_field_wherever_it_is() {
+        let policy = json!({"policy": {"rules": [
+            {"id": "Notification_Admin_Admin_Assignment", "notificationRecipients": ["soc@x"]},
+            {"id": "Approval_EndUser_Assignment", "setting": {"isApprovalRequired": true}},
+        ]}});
+        assert_eq!(
+            resolve(
+                &policy,
+                "/policy/rules/[id=Approval_EndUser_Assignment]/setting/isApprovalRequired"
+            ),
+            Some(&json!(true))
+        );
+        assert_eq!(
+            resolve(&policy, "/policy/rules/1/setting/isApprovalRequired"),
+            Some(&json!(true))
+        );
+        // No such item, a selector on an object, a bad index: absent.
+        assert_eq!(
+            resolve(&policy, "/policy/rules/[id=Expiration_Admin_Assignment]"),
+            None
+        );
+        assert_eq!(resolve(&policy, "/policy/[id=x]"), None);
+        assert_eq!(resolve(&policy, "/policy/rules/7"), None);
+        // Escapes as in RFC 6901.
+        assert_eq!(
+            resolve(&json!({"a/b": {"~": 1}}), "/a~1b/~0"),
+            Some(&json!(1))
+        );
+        // An absent rule fails a not_empty test and passes an excludes test.
+        let recipients = Requirement {
+            at: "/policy/rules/[id=Notification_Admin_EndUser_Assignment]/notificationRecipients"
+                .into(),
+            test: Test::NotEmpty,
+        };
+        assert!(recipients.check(&policy).is_err());
+        let approval = Requirement {
+            at: "/policy/rules/[id=Approval_EndUser_Assignment]/setting/isApprovalRequired".into(),
+            test: Test::Excludes(json!(false)),
+        };
+        assert!(approval.check(&policy).is_ok());
+    }
+
+    #[test]
+    fn a_malformed_selector_is_named_with_the_shape_it_should_have() {
+        for bad in ["/rules/[id]", "/rules/[=x]", "/rules/[id=]", "/rules/[id=x"] {
+            let err = segments(bad).expect_err(bad);
+            assert!(err.contains("`[field=value]`"), "{bad}: {err}");
+        }
+        assert!(segments("rules").is_err());
+        assert_eq!(
+            segments("/a/[id=x]/b"),
+            Ok(vec![
+                Segment::Token("a".into()),
+                Segment::Select {
+                    field: "id".into(),
+                    value: "x".into()
+                },
+                Segment::Token("b".into()),
+            ])
+        );
     }
 
     #[test]
