@@ -381,6 +381,7 @@ mod tests {
         Requirement {
             at: "/grantControls/builtInControls".into(),
             test: Test::Contains(json!("block")),
+            or_absent: false,
         }
     }
 

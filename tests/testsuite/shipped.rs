@@ -180,7 +180,7 @@ const MS_AAD_IDS: [&str; 34] = [
 /// §2.2 that the baseline's header does not list as "NOT implemented" and whose Graph column is
 /// "Decl" for an object tenantform has a kind for (CA policies, authentication methods,
 /// authorization policy). 2.2, 4.1, 5.3, 5.5–5.7, 6.1, 7.x, 8.3 and 9.1 are absent on purpose.
-const SCUBA_IMPLEMENTED: [&str; 22] = [
+pub(crate) const SCUBA_IMPLEMENTED: [&str; 22] = [
     "MS.AAD.1.1v1",
     "MS.AAD.2.1v1",
     "MS.AAD.2.3v1",

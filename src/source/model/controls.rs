@@ -55,6 +55,9 @@ pub struct Requirement {
     pub at: String,
     /// The test.
     pub test: Test,
+    /// `or_absent = true`: an absent or `null` value passes too (Graph leaves a default as
+    /// `null`: a domain's `passwordValidityPeriodInDays` that was never set never expires).
+    pub or_absent: bool,
 }
 
 /// The tests of the condition language. Arrays are compared as sets of strings where a test
@@ -247,9 +250,14 @@ pub fn resolve<'a>(object: &'a Value, pointer: &str) -> Option<&'a Value> {
 impl Requirement {
     /// `Ok` when `object` meets it; otherwise `"<pointer> <wants>, found <what>"`.
     pub fn check(&self, object: &Value) -> Result<(), String> {
-        self.test
-            .check(resolve(object, &self.at))
-            .map_err(|found| format!("{} {}, {found}", self.at, self.test.describe()))
+        let value = resolve(object, &self.at);
+        if self.or_absent && matches!(value, None | Some(Value::Null)) {
+            return Ok(());
+        }
+        self.test.check(value).map_err(|found| {
+            let or_absent = if self.or_absent { " or is absent" } else { "" };
+            format!("{} {}{or_absent}, {found}", self.at, self.test.describe())
+        })
     }
 }
 
@@ -281,7 +289,7 @@ fn decode_requirement(
         r.wrong_type("require", what, "an array of tables", item);
         return None;
     };
-    let mut allowed = vec!["at"];
+    let mut allowed = vec!["at", "or_absent"];
     allowed.extend(TESTS);
     r.check_keys(t, &allowed, &format!("a requirement of {what}"));
     let Some(at) = pointer(r, t, "at", what) else {
@@ -346,7 +354,29 @@ fn decode_requirement(
         "empty" => flag(r).then_some(Test::Empty)?,
         _ => flag(r).then_some(Test::NotEmpty)?,
     };
-    Some(Requirement { at, test })
+    let or_absent = match r.get(t, "or_absent") {
+        None => false,
+        Some((_, v)) => match v.get_ref() {
+            DeValue::Boolean(true) => true,
+            DeValue::Boolean(false) => {
+                r.error(
+                    Code::InvalidValue,
+                    format!("`or_absent = false` in {what} is the default: leave it out"),
+                    v.span(),
+                );
+                return None;
+            }
+            _ => {
+                r.wrong_type("or_absent", what, "`true`", v);
+                return None;
+            }
+        },
+    };
+    Some(Requirement {
+        at,
+        test,
+        or_absent,
+    })
 }
 
 fn decode_control(
@@ -518,13 +548,39 @@ mod tests {
             at: "/policy/rules/[id=Notification_Admin_EndUser_Assignment]/notificationRecipients"
                 .into(),
             test: Test::NotEmpty,
+            or_absent: false,
         };
         assert!(recipients.check(&policy).is_err());
         let approval = Requirement {
             at: "/policy/rules/[id=Approval_EndUser_Assignment]/setting/isApprovalRequired".into(),
             test: Test::Excludes(json!(false)),
+            or_absent: false,
         };
         assert!(approval.check(&policy).is_ok());
+    }
+
+    #[test]
+    fn or_absent_lets_null_and_absent_pass_and_says_so_when_it_fails() {
+        let never_expires = Requirement {
+            at: "/passwordValidityPeriodInDays".into(),
+            test: Test::OneOf(vec![json!(2147483647)]),
+            or_absent: true,
+        };
+        assert!(never_expires.check(&json!({})).is_ok());
+        assert!(
+            never_expires
+                .check(&json!({"passwordValidityPeriodInDays": null}))
+                .is_ok()
+        );
+        assert!(
+            never_expires
+                .check(&json!({"passwordValidityPeriodInDays": 2147483647}))
+                .is_ok()
+        );
+        assert_eq!(
+            never_expires.check(&json!({"passwordValidityPeriodInDays": 90})),
+            Err("/passwordValidityPeriodInDays is one of 2147483647 or is absent, found 90".into())
+        );
     }
 
     #[test]
@@ -552,6 +608,7 @@ mod tests {
         let r = Requirement {
             at: "/grantControls/builtInControls".into(),
             test: Test::Contains(json!("block")),
+            or_absent: false,
         };
         assert_eq!(
             r.check(&json!({"grantControls": {"builtInControls": ["mfa"]}})),
