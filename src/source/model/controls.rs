@@ -2,7 +2,7 @@
 //! id, a CIS id), as data next to the resources that claim it. Each definition lists
 //! requirements, each a JSON pointer into a claiming resource's live object and one test (a
 //! small declarative language: `equals`, `one_of`, `contains`, `contains_any`, `includes_all`,
-//! `exactly`, `excludes`, `none_match`, `empty`, `not_empty`), whether any one claiming resource or all of
+//! `exactly`, `excludes`, `none_match`, `empty`, `not_empty`, `max_duration`), whether any one claiming resource or all of
 //! them must meet it, and where the resource's enforcement state is (`enabled` is in force,
 //! `enabledForReportingButNotEnforced` is report-only).
 //!
@@ -84,9 +84,54 @@ pub enum Test {
     Empty,
     /// The value is present and not `null`, `""` or `[]`.
     NotEmpty,
+    /// The value is an ISO 8601 duration (`P180D`) no longer than this one (an app credential's
+    /// `maxLifetime`); the text as written and its length in seconds.
+    MaxDuration(String, u64),
 }
 
-const TESTS: [&str; 10] = [
+/// The length of an ISO 8601 duration in weeks, days, hours, minutes and seconds (`P181D`,
+/// `P1W`, `PT12H30M`, `P1DT2S`); `None` for anything else, years and months included (they have
+/// no fixed length).
+pub fn duration_seconds(text: &str) -> Option<u64> {
+    let rest = text.strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((date, time)) if !time.is_empty() => (date, Some(time)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    if date.is_empty() && time.is_none() {
+        return None;
+    }
+    fn sum(part: &str, units: &[(char, u64)]) -> Option<u64> {
+        let mut total = 0u64;
+        let mut number = String::new();
+        let mut last_unit = None;
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let position = units.iter().position(|(u, _)| *u == c)?;
+            // Each unit once, largest first, each with a number.
+            if number.is_empty() || last_unit.is_some_and(|l| position <= l) {
+                return None;
+            }
+            last_unit = Some(position);
+            total =
+                total.checked_add(number.parse::<u64>().ok()?.checked_mul(units[position].1)?)?;
+            number.clear();
+        }
+        number.is_empty().then_some(total)
+    }
+    let days = sum(date, &[('W', 7 * 86_400), ('D', 86_400)])?;
+    let time = match time {
+        Some(t) => sum(t, &[('H', 3_600), ('M', 60), ('S', 1)])?,
+        None => 0,
+    };
+    days.checked_add(time)
+}
+
+const TESTS: [&str; 11] = [
     "equals",
     "one_of",
     "contains",
@@ -97,6 +142,7 @@ const TESTS: [&str; 10] = [
     "none_match",
     "empty",
     "not_empty",
+    "max_duration",
 ];
 
 fn items(v: Option<&Value>) -> &[Value] {
@@ -173,6 +219,10 @@ impl Test {
                 .any(|s| glob(pattern, s)),
             Test::Empty => is_empty(value),
             Test::NotEmpty => !is_empty(value),
+            Test::MaxDuration(_, most) => value
+                .and_then(Value::as_str)
+                .and_then(duration_seconds)
+                .is_some_and(|seconds| seconds <= *most),
         };
         if pass { Ok(()) } else { Err(found()) }
     }
@@ -190,6 +240,7 @@ impl Test {
             Test::NoneMatch(p) => format!("has no entry matching \"{p}\""),
             Test::Empty => "is empty".to_string(),
             Test::NotEmpty => "is not empty".to_string(),
+            Test::MaxDuration(text, _) => format!("is a duration of at most {text}"),
         }
     }
 }
@@ -352,6 +403,24 @@ fn decode_requirement(
             }
         },
         "empty" => flag(r).then_some(Test::Empty)?,
+        "max_duration" => {
+            let text = match value.get_ref() {
+                DeValue::String(s) => s.to_string(),
+                _ => {
+                    r.wrong_type(name, what, "a string", value);
+                    return None;
+                }
+            };
+            let Some(seconds) = duration_seconds(&text) else {
+                r.error(
+                    Code::InvalidValue,
+                    format!("`max_duration` in {what} must be an ISO 8601 duration in weeks, days, hours, minutes or seconds (`P181D`, `PT12H`), found \"{text}\""),
+                    value.span(),
+                );
+                return None;
+            };
+            Test::MaxDuration(text, seconds)
+        }
         _ => flag(r).then_some(Test::NotEmpty)?,
     };
     let or_absent = match r.get(t, "or_absent") {
@@ -557,6 +626,35 @@ mod tests {
             or_absent: false,
         };
         assert!(approval.check(&policy).is_ok());
+    }
+
+    #[test]
+    fn durations_are_weeks_days_and_time_and_nothing_of_no_fixed_length() {
+        assert_eq!(duration_seconds("P181D"), Some(181 * 86_400));
+        assert_eq!(duration_seconds("P1W"), Some(7 * 86_400));
+        assert_eq!(
+            duration_seconds("PT12H30M5S"),
+            Some(12 * 3_600 + 30 * 60 + 5)
+        );
+        assert_eq!(duration_seconds("P4DT12H30M5S"), Some(4 * 86_400 + 45_005));
+        assert_eq!(duration_seconds("PT0S"), Some(0));
+        for bad in [
+            "", "P", "PT", "P1Y", "P2M", "181D", "P1DT", "PD", "P1H", "PT1D", "P1D2W", "P1D1D",
+            "P-1D",
+        ] {
+            assert_eq!(duration_seconds(bad), None, "{bad}");
+        }
+        let most = Test::MaxDuration("P181D".into(), 181 * 86_400);
+        assert!(most.check(Some(&json!("P180D"))).is_ok());
+        assert!(most.check(Some(&json!("P181D"))).is_ok());
+        assert_eq!(
+            most.check(Some(&json!("P182D"))),
+            Err("found \"P182D\"".into())
+        );
+        // Not a duration it can compare, or absent: not met.
+        assert!(most.check(Some(&json!("P1Y"))).is_err());
+        assert!(most.check(None).is_err());
+        assert_eq!(most.describe(), "is a duration of at most P181D");
     }
 
     #[test]
