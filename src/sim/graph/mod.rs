@@ -24,6 +24,7 @@ use crate::source::model::is_guid;
 pub(crate) mod directory;
 mod domains;
 pub(crate) mod licensing;
+mod member_sets;
 pub(crate) mod pim;
 mod policies;
 mod provisioning;
@@ -665,7 +666,13 @@ impl Call<'_> {
             Target::Member(kind, id) => self.member_target(state, kind, &id),
             Target::Child(kind, parent) => self.child_target(state, kind, &parent),
             Target::Assign(kind, parent) => self.assign_target(state, kind, &parent),
+            Target::Assignments(kind, parent) if kind.writes_members() => {
+                self.member_set_target(state, kind, &parent, None)
+            }
             Target::Assignments(kind, parent) => self.assignments_target(state, kind, &parent),
+            Target::AssignmentMember(kind, parent, member) => {
+                self.member_set_target(state, kind, &parent, Some(&member))
+            }
             Target::DeletedCollection(kind) => self.deleted_target(state, kind, None),
             Target::DeletedItem(kind, id) => self.deleted_target(state, kind, Some(&id)),
         };
