@@ -353,6 +353,67 @@ fn a_portal_change_makes_its_control_not_met_and_report_only_is_report_only() {
     );
 }
 
+/// A default app management policy's restrictions for both scopes: password addition in the
+/// state given, certificates at most a year, and no password lifetime restriction.
+fn app_restrictions(password_addition: &str) -> Value {
+    let zero = "0001-01-01T00:00:00Z";
+    let scope = json!({
+        "passwordCredentials": [
+            {"restrictionType": "passwordAddition", "state": password_addition, "maxLifetime": null, "restrictForAppsCreatedAfterDateTime": zero},
+        ],
+        "keyCredentials": [
+            {"restrictionType": "asymmetricKeyLifetime", "state": "enabled", "maxLifetime": "P365D", "restrictForAppsCreatedAfterDateTime": zero},
+        ],
+    });
+    json!({"applicationRestrictions": scope.clone(), "servicePrincipalRestrictions": scope})
+}
+
+#[test]
+fn password_lifetime_is_met_while_passwords_are_blocked_outright_as_scubagear_says() {
+    let w = deployed();
+    let patch = |body: Value| {
+        portal(
+            &w,
+            1,
+            json!({"method": "PATCH", "path": "/v1.0/policies/defaultAppManagementPolicy", "body": body}),
+        )
+    };
+    // An admin drops the password lifetime restrictions but keeps passwords blocked: ScubaGear
+    // calls 5.6 not applicable and passes it (the definition's or_require).
+    patch(app_restrictions("enabled"));
+    let blocked = evidence(&w, 1, 0);
+    for id in ["MS.AAD.5.5v1", "MS.AAD.5.6v1", "MS.AAD.5.7v1"] {
+        assert_eq!(
+            control(&blocked, id)["verdict"],
+            "met",
+            "{:#}",
+            control(&blocked, id)
+        );
+    }
+    assert_agrees_with_scubagear(&w, 1, &blocked);
+    // Then lets applications add passwords again: 5.5 fails, and 5.6 with it (no lifetime).
+    patch(app_restrictions("disabled"));
+    let open = evidence(&w, 1, 2);
+    let addition = control(&open, "MS.AAD.5.5v1");
+    assert_eq!(addition["verdict"], "not-met", "{addition:#}");
+    let lifetime = control(&open, "MS.AAD.5.6v1");
+    assert_eq!(lifetime["verdict"], "not-met", "{lifetime:#}");
+    let failures: Vec<&str> = lifetime["resources"][0]["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let failures = failures.join("\n");
+    assert!(
+        failures.contains("[restrictionType=passwordLifetime]/state equals \"enabled\", found absent")
+            && failures.contains("nor, instead, /applicationRestrictions/passwordCredentials/[restrictionType=passwordAddition]/state equals \"enabled\", found \"disabled\""),
+        "{failures}"
+    );
+    assert_eq!(control(&open, "MS.AAD.5.7v1")["verdict"], "met");
+    assert_agrees_with_scubagear(&w, 1, &open);
+}
+
 #[test]
 fn a_tenant_that_cannot_be_read_exits_3_and_says_why() {
     // The app may not read Conditional Access policies.

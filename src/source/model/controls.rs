@@ -2,7 +2,8 @@
 //! id, a CIS id), as data next to the resources that claim it. Each definition lists
 //! requirements, each a JSON pointer into a claiming resource's live object and one test (a
 //! small declarative language: `equals`, `one_of`, `contains`, `contains_any`, `includes_all`,
-//! `exactly`, `excludes`, `none_match`, `empty`, `not_empty`, `max_duration`), whether any one claiming resource or all of
+//! `exactly`, `excludes`, `none_match`, `empty`, `not_empty`, `max_duration`), an optional
+//! alternative set (`or_require`: met too when all of it holds), whether any one claiming resource or all of
 //! them must meet it, and where the resource's enforcement state is (`enabled` is in force,
 //! `enabledForReportingButNotEnforced` is report-only).
 //!
@@ -35,6 +36,10 @@ pub struct ControlDef {
     pub state: Option<String>,
     /// Every requirement a claiming resource's live object must meet.
     pub require: Vec<Requirement>,
+    /// `or_require`: requirements that, all met, meet the control as well (empty: none). For a
+    /// check that does not apply in some configuration and then passes: ScubaGear's MS.AAD.5.6
+    /// (password lifetime) is met when adding passwords is blocked outright.
+    pub or_require: Vec<Requirement>,
 }
 
 /// `match = "any" | "all"`.
@@ -458,7 +463,11 @@ fn decode_control(
         r.wrong_type(&id.value, "[controls]", "a table", value);
         return None;
     };
-    r.check_keys(t, &["title", "match", "state", "require"], &what);
+    r.check_keys(
+        t,
+        &["title", "match", "state", "require", "or_require"],
+        &what,
+    );
     let title = r
         .required_string(t, "title", &what, value.span())
         .map(|s| s.value)
@@ -480,32 +489,58 @@ fn decode_control(
         }
     };
     let state = pointer(r, t, "state", &what);
-    let mut require = Vec::new();
-    match r.get(t, "require") {
-        None => r.missing("require", &what, value.span()),
-        Some((_, list)) => match list.get_ref() {
-            DeValue::Array(entries) if !entries.is_empty() => {
-                for entry in entries.iter() {
-                    if let Some(req) = decode_requirement(r, entry, &what) {
-                        require.push(req);
-                    }
-                }
-            }
-            DeValue::Array(_) => r.error(
-                Code::InvalidValue,
-                format!("`require` in {what} is empty: a control needs at least one requirement"),
-                list.span(),
-            ),
-            _ => r.wrong_type("require", &what, "an array of tables", list),
-        },
-    }
+    let require = match r.get(t, "require") {
+        None => {
+            r.missing("require", &what, value.span());
+            Vec::new()
+        }
+        Some((_, list)) => decode_requirements(r, "require", list, &what),
+    };
+    let or_require = match r.get(t, "or_require") {
+        None => Vec::new(),
+        Some((_, list)) => decode_requirements(r, "or_require", list, &what),
+    };
     Some(ControlDef {
         id,
         title,
         quantifier,
         state,
         require,
+        or_require,
     })
+}
+
+/// A non-empty array of requirements (`require`, `or_require`).
+fn decode_requirements(
+    r: &mut Reader<'_>,
+    key: &str,
+    list: &Spanned<DeValue<'_>>,
+    what: &str,
+) -> Vec<Requirement> {
+    let mut out = Vec::new();
+    match list.get_ref() {
+        DeValue::Array(entries) if !entries.is_empty() => {
+            for entry in entries.iter() {
+                if let Some(req) = decode_requirement(r, entry, what) {
+                    out.push(req);
+                }
+            }
+        }
+        DeValue::Array(_) => r.error(
+            Code::InvalidValue,
+            format!(
+                "`{key}` in {what} is empty: {} needs at least one requirement",
+                if key == "require" {
+                    "a control"
+                } else {
+                    "an alternative"
+                }
+            ),
+            list.span(),
+        ),
+        _ => r.wrong_type(key, what, "an array of tables", list),
+    }
+    out
 }
 
 /// The `[controls]` table of a baseline, if it has one.
