@@ -374,7 +374,10 @@ fn autopilot_assignments_are_added_and_removed_one_by_one_and_then_plan_no_chang
         );
         assert!((200..300).contains(&reply.status), "{}", reply.text);
     };
-    portal(json!({"method": "DELETE", "path": format!("{listing}/{profile}_{kiosk}")}));
+    let admin = "intune.admin@contoso.example";
+    portal(
+        json!({"method": "DELETE", "path": format!("{listing}/{profile}_{kiosk}"), "user": admin}),
+    );
     let stranger = w
         .sim
         .send(0, "POST", "/v1.0/groups", Some(&json!({"displayName": "Lab devices", "mailNickname": "lab", "mailEnabled": false, "securityEnabled": true})))
@@ -384,7 +387,7 @@ fn autopilot_assignments_are_added_and_removed_one_by_one_and_then_plan_no_chang
         .expect("id")
         .to_string();
     portal(
-        json!({"method": "POST", "path": listing, "body": {"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": stranger}}}),
+        json!({"method": "POST", "path": listing, "body": {"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": stranger}}, "user": admin}),
     );
     let mut drifted = vec![autopilot.clone(), stranger];
     drifted.sort();
@@ -393,6 +396,22 @@ fn autopilot_assignments_are_added_and_removed_one_by_one_and_then_plan_no_chang
         .run()
         .code(2)
         .stdout_has("autopilot-user-driven-assignment");
+    // Intune's audit events log each member's change on the profile, by the admin.
+    let events = w
+        .sim
+        .send(0, "GET", "/v1.0/deviceManagement/auditEvents", None)
+        .status(200)
+        .json();
+    let by_admin_on_profile = events["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .filter(|e| {
+            e["actor"]["userPrincipalName"] == admin
+                && e["resources"][0]["resourceId"] == profile.as_str()
+        })
+        .count();
+    assert_eq!(by_admin_on_profile, 2, "{events:#}");
     // Deploy deletes the stranger's assignment and adds the kiosk one back; the one both
     // agree on is left alone.
     w.deploy(&[]).success();

@@ -696,7 +696,7 @@ impl Call<'_> {
     }
 
     /// The object a write addresses as it is now (for the audit logs), with its assignments
-    /// for `/assign`.
+    /// for `/assign` and for a member written to a parent's set.
     fn observe(&self, state: &TenantState, target: &Target) -> Option<Value> {
         let defaults = &self.app.defaults;
         match target {
@@ -724,7 +724,9 @@ impl Call<'_> {
                     .member(kind, position, defaults)
                     .map(StoredObject::value)
             }
-            Target::Assign(kind, parent) => {
+            Target::Assign(kind, parent)
+            | Target::Assignments(kind, parent)
+            | Target::AssignmentMember(kind, parent, _) => {
                 let parent_kind = kinds::by_name(kind.parent_kind?)?;
                 let object = state
                     .live(parent_kind)?
@@ -765,10 +767,15 @@ impl Call<'_> {
             None => self.observe(state, target),
         };
         let (kind, operation) = match target {
-            Target::Assign(kind, _) => match kind.parent_kind.and_then(kinds::by_name) {
-                Some(parent) => (parent, Operation::Assign),
-                None => return,
-            },
+            // An assignment set changed, whole or one member: Intune logs it on the parent.
+            Target::Assign(kind, _)
+            | Target::Assignments(kind, _)
+            | Target::AssignmentMember(kind, _, _) => {
+                match kind.parent_kind.and_then(kinds::by_name) {
+                    Some(parent) => (parent, Operation::Assign),
+                    None => return,
+                }
+            }
             _ if self.request.method == "DELETE" => (target.kind(), Operation::Delete),
             _ if before.is_none() => (target.kind(), Operation::Add),
             _ => (target.kind(), Operation::Update),
