@@ -1,6 +1,9 @@
 //! `tenantform demo`: the whole job on a laptop. Starts the Graph simulator in-process, writes a
-//! project on the shipped baselines with N simulated tenants, deploys it with progress bars,
-//! prints the summary, then plans again to show that nothing is left to change.
+//! project on the shipped baselines with N simulated tenants (with 3 or more, the first is a
+//! hub synchronizing a group of users into the next two), deploys it with progress bars,
+//! prints the summary, then plans again to show that nothing is left to change; then users
+//! flow from the hub into the spokes on a cycle, and an administrator's change is found by
+//! drift and put back.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -91,7 +94,15 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         std::fs::write(target, text)?;
     }
     std::fs::create_dir_all(dir.join("tenants"))?;
-    std::fs::write(dir.join("tenants/fleet.toml"), sim.fleet_tenants_toml())?;
+    let hub = write_sync_links(&dir, &sim)?;
+    let fleet_toml = sim.fleet_tenants_toml();
+    // The hub (the first tenant) also gets the group whose members the links synchronize.
+    let fleet_toml = if hub.is_some() {
+        fleet_toml.replacen("baselines = [", "baselines = [\"demo-hub\", ", 1)
+    } else {
+        fleet_toml
+    };
+    std::fs::write(dir.join("tenants/fleet.toml"), fleet_toml)?;
     err(&format!(
         "demo: project with the shipped baselines in {}\n",
         dir.display()
@@ -139,6 +150,17 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
     });
     let deployed = rt.block_on(deploy::run(run, targets.clone(), Some(run_id.clone())));
     err(&summary_text(&deployed));
+    for link in &deployed.links {
+        err(&match &link.error {
+            None => format!(
+                "link {}: ok, {} step(s) changed, {} unchanged (target first, then source)\n",
+                link.link,
+                link.changed.len(),
+                link.unchanged.len()
+            ),
+            Some(e) => format!("link {}: FAILED: {e}\n", link.link),
+        });
+    }
 
     // Plan again: a converged fleet has nothing left to do.
     let replan = Arc::new(Run {
@@ -173,6 +195,22 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             .unwrap_or_default()
     );
     out(&text);
+    let links_ok =
+        deployed.failed_links().count() == 0 && planned.link_plans.iter().all(|l| l.is_empty());
+    if !planned.link_plans.is_empty() {
+        out(&format!(
+            "re-plan: {} of {} cross-tenant links have no change left\n",
+            planned.link_plans.iter().filter(|l| l.is_empty()).count(),
+            planned.link_plans.len()
+        ));
+    }
+    let sync_ok = match &hub {
+        Some(hub) => rt.block_on(sync_act(&sim, &fleet, &client, hub)),
+        None => {
+            err("demo: the cross-tenant synchronization act needs 3 tenants or more; skipped\n");
+            true
+        }
+    };
     let drift_ok = drift_act(&sim, &rt, &fleet, &client, &targets);
     let mut text = String::new();
     if args.keep.is_some() {
@@ -191,7 +229,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(
-        if deployed.failed().count() == 0 && with_changes == 0 && drift_ok {
+        if deployed.failed().count() == 0 && with_changes == 0 && drift_ok && links_ok && sync_ok {
             exit::OK
         } else {
             exit::DEPLOY_FAILED
@@ -287,4 +325,132 @@ fn drift_act(
         if clean { "in sync" } else { "STILL DRIFTED" }
     ));
     drifted && clean && restored.failed().count() == 0
+}
+
+/// The demo hub's group, and the spokes it synchronizes into.
+struct Hub {
+    id: String,
+    name: String,
+    spokes: Vec<(String, String)>,
+}
+
+/// With 3 tenants or more: a `demo-hub` baseline (the group of users to synchronize) and two
+/// links from the first tenant to the next two. Returns the hub, or `None` with fewer tenants.
+fn write_sync_links(
+    dir: &std::path::Path,
+    sim: &tenantform::sim::SimHandle,
+) -> anyhow::Result<Option<Hub>> {
+    let tenants = sim.tenants();
+    let [hub, spokes @ ..] = tenants.as_slice() else {
+        return Ok(None);
+    };
+    if spokes.len() < 2 {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(dir.join("links"))?;
+    std::fs::write(
+        dir.join("baselines/demo-hub.toml"),
+        "[baseline]\ndescription = \"The demo's hub: the group whose members are synchronized into the spokes\"\n\n\
+         [resources.sync-staff]\nkind = \"group\"\ntemplate = \"groups/security-group.json.tera\"\n\
+         vars = { name = \"Synchronized staff\", unique_name = \"tenantform-sync-staff\", mail_nickname = \"sync-staff\", description = \"Members are provisioned into the spokes by cross-tenant synchronization.\" }\n",
+    )?;
+    let mut out = Vec::new();
+    for (i, spoke) in spokes.iter().take(2).enumerate() {
+        std::fs::write(
+            dir.join(format!("links/hub-to-spoke-{}.toml", i + 1)),
+            format!(
+                "source = \"{}\"\ntarget = \"{}\"\nscope = [\"group:sync-staff\"]\nuser_type = \"Member\"\n\n[deletion_prevention]\nthreshold = 10\n\n[[mappings]]\ntarget = \"companyName\"\nconstant = \"{}\"\n",
+                hub.id, spoke.id, hub.name
+            ),
+        )?;
+        out.push((spoke.id.clone(), spoke.name.clone()));
+    }
+    Ok(Some(Hub {
+        id: hub.id.clone(),
+        name: hub.name.clone(),
+        spokes: out,
+    }))
+}
+
+/// The synchronization act: three people join the hub's group, the provisioning service runs a
+/// cycle, and each spoke lists them (read through Graph) as B2B members. True when they are
+/// in both spokes.
+async fn sync_act(
+    sim: &tenantform::sim::SimHandle,
+    fleet: &Arc<Fleet>,
+    client: &Arc<GraphClient>,
+    hub: &Hub,
+) -> bool {
+    let people = [
+        ("ada.lovelace", "Ada Lovelace"),
+        ("alan.turing", "Alan Turing"),
+        ("grace.hopper", "Grace Hopper"),
+    ];
+    let domain: String = hub
+        .name
+        .to_ascii_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    for (person, display) in people {
+        let upn = format!("{person}@{domain}.example");
+        let user = serde_json::json!({"userPrincipalName": upn, "displayName": display,
+            "groups": ["tenantform-sync-staff"]});
+        if !matches!(sim.seed_user(&hub.id, &user), Some(Ok(_))) {
+            err(&format!(
+                "demo: could not add {upn} to the hub; this is a bug\n"
+            ));
+            return false;
+        }
+    }
+    let jobs = sim.run_sync_cycle(&hub.id).unwrap_or(0);
+    out(&format!(
+        "sync: {} joined the hub's group \"Synchronized staff\" in {}; a provisioning cycle ran ({jobs} jobs)\n",
+        people.len(),
+        hub.name
+    ));
+    let mut ok = true;
+    for (id, name) in &hub.spokes {
+        let session = match tenantform::sync::session_for(fleet, id) {
+            Ok(session) => session,
+            Err(e) => {
+                err(&format!("demo: no session for {name}: {e}\n"));
+                return false;
+            }
+        };
+        let request = tenantform::graph::client::Request::get(
+            "demo-users",
+            tenantform::kinds::ApiVersion::V1,
+            "/users?$select=displayName,userPrincipalName,userType,creationType",
+            tenantform::kinds::ThrottleClass::Identity,
+        );
+        let users = match client
+            .send(&session, &request, &tenantform::graph::client::NoObserver)
+            .await
+        {
+            Ok(answer) => answer.body["value"].as_array().cloned().unwrap_or_default(),
+            Err(e) => {
+                err(&format!("demo: reading {name}'s users failed: {e}\n"));
+                return false;
+            }
+        };
+        let synced: Vec<String> = users
+            .iter()
+            .filter(|u| u["creationType"] == "Invitation")
+            .map(|u| {
+                format!(
+                    "{} ({})",
+                    u["displayName"].as_str().unwrap_or("?"),
+                    u["userType"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        out(&format!(
+            "sync: {name} now has {} synchronized users: {}\n",
+            synced.len(),
+            synced.join(", ")
+        ));
+        ok &= synced.len() == people.len();
+    }
+    ok
 }

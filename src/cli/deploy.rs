@@ -350,7 +350,9 @@ pub(super) fn make_run(
 }
 
 fn plan_file(summary: &DeploySummary) -> PlanFile {
-    PlanFile::from_reports(&summary.tenants, jiff::Timestamp::now().to_string())
+    let mut file = PlanFile::from_reports(&summary.tenants, jiff::Timestamp::now().to_string());
+    file.links = summary.link_plans.clone();
+    file
 }
 
 /// Plan every tenant of the project now, quietly (`report --from-live`): `Err(code)` when the
@@ -384,6 +386,7 @@ fn has_changes(summary: &DeploySummary) -> bool {
         .tenants
         .iter()
         .any(|t| t.plan.as_ref().is_some_and(|p| !p.is_empty()))
+        || summary.link_plans.iter().any(|l| l.changes() > 0)
 }
 
 pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
@@ -423,7 +426,12 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
         write_atomic(path, &text)
             .map_err(|e| anyhow::anyhow!("cannot write the plan to {}: {e}", path.display()))?;
     }
-    let failed = summary.failed().count();
+    let failed = summary.failed().count()
+        + summary
+            .link_plans
+            .iter()
+            .filter(|l| l.error.is_some())
+            .count();
     match args.format {
         PlanFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&file)?)),
         PlanFormat::Markdown => out(&tenantform::report::markdown::plan_markdown(
@@ -460,6 +468,9 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
                     )),
                 }
             }
+            text.push_str(&tenantform::report::links::link_plans_text(
+                &summary.link_plans,
+            ));
             text.push_str(&format!(
                 "plan: {} {}; {} to create, {} to update, {} to adopt, {} unchanged{}{}\n",
                 summary.tenants.len(),
@@ -524,6 +535,23 @@ fn resume_targets(fleet: &Fleet, run_id: &str) -> Result<Vec<Target>, String> {
                 finished.insert(tenant.clone());
             }
             _ => {}
+        }
+    }
+    // Links run after the tenants: a run killed in its link phase had every tenant finished,
+    // so the ends of its links go again (their tenants re-plan to no change) and the links'
+    // idempotent steps finish what the killed run started.
+    let run_finished = journal
+        .records
+        .iter()
+        .any(|r| matches!(r.entry, Entry::RunFinished { .. }));
+    if !run_finished {
+        for link in &fleet.project.links {
+            if let Some((source, target)) = tenantform::source::links::ends(&fleet.project, link) {
+                let ends = [source.id.value, target.id.value];
+                if ends.iter().all(|e| tenants.contains(e)) {
+                    finished.retain(|t| !ends.contains(t));
+                }
+            }
         }
     }
     let mut targets = Vec::new();
@@ -743,6 +771,9 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
                 )),
             }
         }
+        text.push_str(&tenantform::report::links::link_plans_text(
+            &preview.link_plans,
+        ));
         err(&text);
         if !confirm(&format!(
             "\nDeploy to {}{}? Only 'yes' will be accepted: ",

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use tenantform::kinds;
 use tenantform::schema::generate;
 
 use super::{err, exit};
@@ -47,7 +46,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(exit::INVALID_INPUT);
         }
     };
-    let files = generate::generate(&meta, kinds::all())?;
+    let files = generate::generate_registry(&meta)?;
     if check {
         let stale = generate::check(&out, &files)?;
         if stale.is_empty() {

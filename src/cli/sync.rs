@@ -1,9 +1,11 @@
-//! `tenantform sync status`: where each cross-tenant synchronization link stands.
+//! `tenantform sync status`: where each cross-tenant synchronization link stands; `tenantform
+//! sync test`: provision one user of a link on demand, step by step.
 
 use std::sync::Arc;
 
 use tenantform::compile::Selection;
 use tenantform::graph::client::NoObserver;
+use tenantform::sync::on_demand::{OnDemandError, provision_on_demand, report_text};
 use tenantform::sync::status::{LinkStatus, status, status_text};
 
 use super::deploy::Connection;
@@ -30,6 +32,42 @@ Exit codes: 0 every link is set up and not in quarantine; 2 a link needs attenti
 in quarantine, or its last cycle failed); 3 a link's source could not be read; 1 invalid project;
 64 usage (also a --link the project does not have).")]
     Status(StatusArgs),
+    /// Provision one user of a link's source now (provisionOnDemand) and print what the
+    /// service did, step by step.
+    #[command(after_help = "\
+Finds the link's configuration app and job in the source tenant, the user by UPN, and the user
+rule's id in the job's schema, then asks the provisioning service to provision that one user
+now, as the next cycle would: same scope (assigned directly or through a group, and the scoping
+filter), same mappings, same policy checks. Prints each step the service reports (import,
+scoping, export), the attributes it wrote, and the result. The user is written into the target
+tenant if it is in scope.
+
+Example:
+  tenantform sync test hub-to-spoke --user ann@hub.example
+
+Exit codes: 0 the user is in the target as the link wants it (created, updated or already
+matching); 2 the service skipped or failed the user (not in scope, a policy missing: the
+result says which); 3 the link is not set up, or its source could not be read; 1 the user is
+not in the source tenant, or an invalid project; 64 usage (also a link the project does not
+have).")]
+    Test(TestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TestArgs {
+    #[command(flatten)]
+    project: ProjectArg,
+    /// The link (its file name without .toml).
+    #[arg(value_name = "LINK")]
+    link: String,
+    /// The user to provision, by userPrincipalName in the source tenant.
+    #[arg(long, value_name = "UPN")]
+    user: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    connection: Connection,
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,7 +85,56 @@ struct StatusArgs {
 }
 
 pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
-    let SyncCommand::Status(args) = args.command;
+    match args.command {
+        SyncCommand::Status(args) => run_status(args, today),
+        SyncCommand::Test(args) => run_test(args, today),
+    }
+}
+
+fn run_test(args: TestArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
+    let fleet = match super::deploy::load_valid(
+        &args.project.project,
+        &Selection::All,
+        None,
+        "read",
+        today,
+    ) {
+        Ok(fleet) => Arc::new(fleet),
+        Err(code) => return Ok(code),
+    };
+    let client = super::deploy::client(&args.connection)?;
+    let result = super::deploy::runtime()?.block_on(provision_on_demand(
+        &client,
+        &fleet,
+        &args.link,
+        &args.user,
+        &NoObserver,
+    ));
+    match result {
+        Ok(report) => {
+            if args.json {
+                out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+            } else {
+                out(&report_text(&report));
+            }
+            Ok(if report.provisioned() {
+                exit::OK
+            } else {
+                exit::CHANGES
+            })
+        }
+        Err(e) => {
+            super::err(&format!("error: sync test: {e}\n"));
+            Ok(match e {
+                OnDemandError::UnknownLink(..) => exit::USAGE,
+                OnDemandError::UserNotFound { .. } => exit::INVALID_INPUT,
+                _ => exit::DEPLOY_FAILED,
+            })
+        }
+    }
+}
+
+fn run_status(args: StatusArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let fleet = match super::deploy::load_valid(
         &args.project.project,
         &Selection::All,

@@ -169,6 +169,14 @@ fn compile_tenant_with(
     };
 
     bundle.links = crate::sync::steps::for_tenant(project, &bundle.tenant.id, &bundle.operations);
+    let link_diagnostics = super::links::check_link_steps(schemas, project, &bundle.links);
+    if link_diagnostics.has_errors() {
+        diagnostics.extend(link_diagnostics);
+        return TenantCompilation {
+            bundle: None,
+            diagnostics,
+        };
+    }
     let (validated, d) = validate::validate(
         schemas,
         &project.sources,

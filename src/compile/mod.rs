@@ -9,11 +9,13 @@
 //! - [`bundle`]: references between resources, dependency order, paths and match keys.
 //! - [`validate`]: bodies against the JSON Schemas generated from Graph's metadata, and the
 //!   semantic lints (lockout risks and the like).
+//! - [`links`]: the steps of cross-tenant synchronization links against their kinds' schemas.
 //! - [`fleet`]: drives the stages for every selected tenant on a pool of threads and writes
 //!   `OUT/<tenant-id>.json`.
 
 pub mod bundle;
 pub mod fleet;
+pub mod links;
 mod needs;
 mod order;
 pub mod render;

@@ -148,11 +148,11 @@ fn collect_property_names(value: &Value, out: &mut BTreeSet<String>) {
 }
 
 impl Schemas {
-    /// Compile the embedded schemas of every kind.
+    /// Compile the embedded schemas of every kind (the link kinds too).
     pub fn load() -> Result<Schemas, SchemaError> {
         let mut compiled = BTreeMap::new();
         let mut flags_by_pattern = BTreeMap::new();
-        for kind in kinds::all() {
+        for kind in kinds::all().iter().chain(kinds::LINK_KINDS) {
             for variant in [Variant::Create, Variant::Update] {
                 let file = format!("{}.{}.schema.json", kind.schema.id, variant.file_suffix());
                 let text =

@@ -39,6 +39,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
         retries: 0,
         throttled: 0,
         links: Vec::new(),
+        link_plans: Vec::new(),
     };
     let admission = Arc::new(Admission::new(
         run.options.memory_budget,
@@ -190,6 +191,9 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
     // and run target first (see `sync::deploy_links`). A rollout that stopped runs none.
     if !run.options.plan_only && summary.stopped.is_none() {
         summary.links = crate::sync::deploy_links(&run, &summary.tenants).await;
+    } else if run.options.plan_only && !run.options.drift && run.options.snapshot.is_none() {
+        // A plan shows each link as one unit: both tenants' steps in deploy's order.
+        summary.link_plans = crate::sync::plan_links(&run, &summary.tenants).await;
     }
     summary.seconds = run
         .client

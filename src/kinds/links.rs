@@ -27,7 +27,14 @@ pub const LINK_KINDS: &[Kind] = &[
             "AppRoleAssignment.ReadWrite.All",
         ],
         "appRoleAssignment",
-    ),
+    )
+    .with_schema(link_schema(
+        "appRoleAssignment",
+        "appRoleAssignment",
+        &["principalId", "resourceId", "appRoleId"],
+        &["id"],
+        None,
+    )),
     link_kind(
         "applicationTemplateInstance",
         "configuration-app",
@@ -38,7 +45,14 @@ pub const LINK_KINDS: &[Kind] = &[
         &["displayName"],
         &["Application.ReadWrite.All"],
         "applicationServicePrincipal",
-    ),
+    )
+    .with_schema(link_schema(
+        "applicationTemplateInstance",
+        "applicationTemplate.instantiate",
+        &["displayName"],
+        &[],
+        None,
+    )),
     link_kind(
         "synchronizationJob",
         "sync-job",
@@ -49,7 +63,14 @@ pub const LINK_KINDS: &[Kind] = &[
         &["templateId"],
         &["Synchronization.ReadWrite.All"],
         "synchronizationJob",
-    ),
+    )
+    .with_schema(link_schema(
+        "synchronizationJob",
+        "synchronizationJob",
+        &["templateId"],
+        &["id"],
+        None,
+    )),
     link_kind(
         "synchronizationJobStart",
         "sync-job-start",
@@ -60,7 +81,14 @@ pub const LINK_KINDS: &[Kind] = &[
         &[],
         &["Synchronization.ReadWrite.All"],
         "synchronizationJobStart",
-    ),
+    )
+    .with_schema(link_schema(
+        "synchronizationJobStart",
+        "synchronizationJob.start",
+        &[],
+        &[],
+        None,
+    )),
     link_kind(
         "synchronizationSchema",
         "sync-schema",
@@ -71,7 +99,14 @@ pub const LINK_KINDS: &[Kind] = &[
         &[],
         &["Synchronization.ReadWrite.All"],
         "synchronizationSchema",
-    ),
+    )
+    .with_schema(link_schema(
+        "synchronizationSchema",
+        "synchronizationSchema",
+        &[],
+        &["id"],
+        None,
+    )),
     link_kind(
         "synchronizationSecrets",
         "sync-secrets",
@@ -82,9 +117,36 @@ pub const LINK_KINDS: &[Kind] = &[
         &[],
         &["Synchronization.ReadWrite.All"],
         "synchronizationSecretKeyStringValuePair",
-    ),
+    )
+    .with_schema(link_schema(
+        "synchronizationSecrets",
+        "synchronizationSecretKeyStringValuePair",
+        &["value"],
+        &[],
+        Some("value"),
+    )),
 ];
 
+/// The schema of a link kind: its root type (a CSDL type, or `<binding type>.<action>` for a
+/// bound action's parameters), what a create must carry and what the service sets.
+const fn link_schema(
+    id: &'static str,
+    root_type: &'static str,
+    required_on_create: &'static [&'static str],
+    read_only: &'static [&'static str],
+    action_parameter: Option<&'static str>,
+) -> SchemaSpec {
+    SchemaSpec {
+        id,
+        root_type,
+        concrete_types: &[],
+        inline_navigation: &[],
+        required_on_create,
+        read_only,
+        odata_type_required: false,
+        action_parameter,
+    }
+}
 /// Registry kinds (in [`all`](super::all)) that links also write: one entry serves a
 /// baseline resource and a link step alike (path, method, permissions, schema).
 pub const LINK_STEP_REGISTRY_KINDS: &[&str] = &[
@@ -140,4 +202,11 @@ const fn link_kind(
 /// Look a link kind up by name.
 pub fn link_kind_by_name(name: &str) -> Option<&'static Kind> {
     LINK_KINDS.iter().find(|k| k.name == name)
+}
+
+impl Kind {
+    /// The same kind with another schema specification.
+    const fn with_schema(self, schema: SchemaSpec) -> Kind {
+        Kind { schema, ..self }
+    }
 }

@@ -24,6 +24,10 @@ pub struct PlanFile {
     pub created: String,
     /// Per tenant, by tenant id.
     pub tenants: Vec<PlanFileTenant>,
+    /// Cross-tenant synchronization links, each as one unit: both tenants' steps in deploy's
+    /// order with what each would do (absent when the project has no links).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::report::LinkPlan>,
 }
 
 /// One tenant of a saved plan.
@@ -184,6 +188,7 @@ impl PlanFile {
             format: PLAN_FORMAT.into(),
             created,
             tenants,
+            links: Vec::new(),
         }
     }
 }

@@ -480,6 +480,7 @@ mod tests {
             retries: 0,
             throttled: 0,
             links: Vec::new(),
+            link_plans: Vec::new(),
         }
     }
 

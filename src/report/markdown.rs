@@ -491,6 +491,20 @@ pub fn plan_markdown(summary: &DeploySummary, limit: usize) -> String {
             plural(cut, "warning line", "warning lines")
         ));
     }
+    // Links, each as one unit (few per project; cut by lines like the warnings).
+    let link_lines: Vec<String> = super::links::link_plans_markdown(&summary.link_plans)
+        .split_inclusive('\n')
+        .map(str::to_string)
+        .collect();
+    let (shown, cut) = fit_lines(&link_lines, left / 2);
+    left -= chars(&shown);
+    text.push_str(&shown);
+    if cut > 0 {
+        notes.push(format!(
+            "{} not shown",
+            plural(cut, "link plan line", "link plan lines")
+        ));
+    }
     text.push_str("### Tenants\n\n");
     let head_row = table_head(&headers, &[2, 3, 4, 5, 6]);
     text.push_str(&head_row);
@@ -610,6 +624,7 @@ mod tests {
             retries: 0,
             throttled: 0,
             links: Vec::new(),
+            link_plans: Vec::new(),
         }
     }
 

@@ -23,6 +23,7 @@ pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod links;
 pub mod markdown;
 pub mod outcome;
 pub mod progress;
@@ -30,7 +31,8 @@ pub mod sarif;
 pub mod verdicts;
 
 pub use outcome::{
-    Counts, DeploySummary, LinkReport, ResourceFailure, Skip, TenantOutcome, TenantReport,
+    Counts, DeploySummary, LinkPlan, LinkReport, LinkStepAction, LinkStepPlan, ResourceFailure,
+    Skip, TenantOutcome, TenantReport,
 };
 
 use std::io::Write;

@@ -131,6 +131,9 @@ pub struct DeploySummary {
     /// Cross-tenant synchronization links applied after the tenants (absent when none).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub links: Vec<LinkReport>,
+    /// Cross-tenant synchronization links as `plan` found them (plan-only runs).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub link_plans: Vec<LinkPlan>,
 }
 
 impl DeploySummary {
@@ -158,4 +161,86 @@ pub struct LinkReport {
     pub unchanged: Vec<String>,
     /// Why the link stopped (the step, its tenant, Graph's answer), or why it did not run.
     pub error: Option<String>,
+}
+
+/// What a link step would do (plan) or did (deploy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkStepAction {
+    /// Absent: it will be created.
+    Create,
+    /// Present, but differs: it will be changed.
+    Update,
+    /// Present as wanted.
+    Unchanged,
+    /// The job will be started.
+    Start,
+}
+
+impl LinkStepAction {
+    /// The sign plans show before it (`+`, `~`, `=`, `>`).
+    pub fn sign(self) -> char {
+        match self {
+            LinkStepAction::Create => '+',
+            LinkStepAction::Update => '~',
+            LinkStepAction::Unchanged => '=',
+            LinkStepAction::Start => '>',
+        }
+    }
+
+    /// True when applying it writes.
+    pub fn writes(self) -> bool {
+        self != LinkStepAction::Unchanged
+    }
+}
+
+/// One step of a link as `plan` found it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkStepPlan {
+    /// `<link>/<side>/<step>`.
+    pub step: String,
+    /// `target` or `source`.
+    pub side: String,
+    /// The tenant it runs in (id).
+    pub tenant: String,
+    /// Its kind (registry name).
+    pub kind: String,
+    /// What deploy would do.
+    pub action: LinkStepAction,
+    /// What differs, or why the step cannot be read yet (never a secret's value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A cross-tenant synchronization link as one unit of a plan: what exists in each tenant and
+/// what deploy would create or change, in the order deploy runs it (target first).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkPlan {
+    /// The link's name.
+    pub link: String,
+    /// Source tenant id.
+    pub source: String,
+    /// Source tenant name.
+    pub source_name: String,
+    /// Target tenant id.
+    pub target: String,
+    /// Target tenant name.
+    pub target_name: String,
+    /// Every step, in order.
+    pub steps: Vec<LinkStepPlan>,
+    /// Why the link could not be planned (then `steps` holds what was read before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl LinkPlan {
+    /// Steps that would write (create, update, start).
+    pub fn changes(&self) -> usize {
+        self.steps.iter().filter(|s| s.action.writes()).count()
+    }
+
+    /// True when deploy would write nothing and the link could be read whole.
+    pub fn is_empty(&self) -> bool {
+        self.error.is_none() && self.changes() == 0
+    }
 }

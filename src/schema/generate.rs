@@ -492,6 +492,50 @@ fn parse_csdl(xml: &str) -> Result<Model, GenerateError> {
                         },
                     );
                 }
+                // A bound action's parameters (besides the binding parameter) as a complex
+                // type named `<binding type>.<action>`: the body of `POST …/<action>`.
+                "Action" if node.attribute("IsBound") == Some("true") => {
+                    let mut params = node.children().filter(|p| is_edm(p, "Parameter"));
+                    let Some(binding) = params.next().and_then(|p| p.attribute("Type")) else {
+                        continue;
+                    };
+                    let binding = q.type_ref(binding);
+                    if binding.card == Card::Many {
+                        continue;
+                    }
+                    let qname = format!("{}.{name}", binding.qname);
+                    if model.structs.contains_key(&qname) {
+                        continue; // an overload: the first declaration wins
+                    }
+                    let mut properties = Vec::new();
+                    for p in params {
+                        let (Some(pname), Some(ty)) = (p.attribute("Name"), p.attribute("Type"))
+                        else {
+                            return Err(GenerateError::Csdl(format!(
+                                "a parameter of action `{qname}` lacks Name or Type"
+                            )));
+                        };
+                        properties.push(Prop {
+                            name: pname.to_string(),
+                            ty: q.type_ref(ty),
+                            nullable: p.attribute("Nullable") != Some("false"),
+                            computed: false,
+                            description: None,
+                        });
+                    }
+                    model.structs.insert(
+                        qname.clone(),
+                        StructType {
+                            qname,
+                            is_abstract: false,
+                            base: None,
+                            properties,
+                            navigation: Vec::new(),
+                            required: Vec::new(),
+                            description: None,
+                        },
+                    );
+                }
                 _ => {}
             }
         }
@@ -1141,6 +1185,20 @@ pub fn generate(
             text.push('\n');
             files.insert(name, text);
         }
+    }
+    Ok(files)
+}
+
+/// Generate the schema files of every kind of the registry: [`crate::kinds::all`] and the link
+/// kinds ([`crate::kinds::LINK_KINDS`]), one id space.
+pub fn generate_registry(meta: &Metadata) -> Result<BTreeMap<String, String>, GenerateError> {
+    let mut files = generate(meta, crate::kinds::all())?;
+    for (name, text) in generate(meta, crate::kinds::LINK_KINDS)? {
+        if files.contains_key(&name) {
+            let id = name.split('.').next().unwrap_or(&name).to_string();
+            return Err(GenerateError::DuplicateId(id));
+        }
+        files.insert(name, text);
     }
     Ok(files)
 }
@@ -1933,6 +1991,15 @@ mod tests {
       <Annotations Target="microsoft.graph.gadget/note">
         <Annotation Term="Org.OData.Core.V1.Description" String="A free-text note." />
       </Annotations>
+      <Action Name="doIt" IsBound="true">
+        <Parameter Name="bindingParameter" Type="graph.part" />
+        <Parameter Name="label" Type="Edm.String" Nullable="false" />
+        <Parameter Name="colors" Type="Collection(graph.color)" />
+      </Action>
+      <Action Name="doIt" IsBound="true">
+        <Parameter Name="bindingParameter" Type="Collection(graph.part)" />
+        <Parameter Name="ignored" Type="Edm.String" />
+      </Action>
     </Schema>
   </edmx:DataServices>
 </edmx:Edmx>"#;
@@ -2428,6 +2495,29 @@ mod tests {
     }
 
     #[test]
+    fn bound_action_parameters_are_a_type_named_after_the_binding() {
+        let mut s = spec("part.doIt");
+        s.required_on_create = &["label"];
+        let d = doc(&kind(s), Variant::Create);
+        assert_valid(&d, &json!({"label": "x", "colors": ["red"]}));
+        assert_error(&d, &json!({}), "", "required");
+        assert_error(&d, &json!({"label": null}), "/label", "type");
+        assert_error(
+            &d,
+            &json!({"label": "x", "colors": ["pink"]}),
+            "/colors/0",
+            "enum",
+        );
+        // The collection-bound overload is not the entity-bound one.
+        assert_error(
+            &d,
+            &json!({"label": "x", "ignored": "y"}),
+            "",
+            "additionalProperties",
+        );
+    }
+
+    #[test]
     fn registry_errors_are_reported() {
         let m = meta();
         let cases: [(SchemaSpec, &str); 6] = [
@@ -2672,7 +2762,7 @@ mod tests {
         let Some(meta) = real_metadata() else {
             return;
         };
-        let files = generate(&meta, crate::kinds::all()).unwrap_or_else(|e| panic!("{e}"));
+        let files = generate_registry(&meta).unwrap_or_else(|e| panic!("{e}"));
         let differ = check(&generated_dir(), &files).expect("check");
         assert!(
             differ.is_empty(),

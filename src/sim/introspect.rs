@@ -18,6 +18,9 @@
 //! - `PUT /_sim/tenants/{id}/service-plans` `{"withdrawn":["AAD_PREMIUM_P2"]}`: turn service
 //!   plans off in the tenant's licences (`GET /subscribedSkus` shows them `Disabled`)
 //! - `POST /_sim/tenants/{id}/monitors/run`: run every TCM configuration monitor of the tenant now
+//! - `POST /_sim/stall` `{"method","path","tenant"?,"applied"?}`: hold the next matching Graph
+//!   request's answer (after applying it, unless `"applied": false`) until `DELETE /_sim/stall`;
+//!   `GET /_sim/stall` says whether it was hit (tests kill a client mid-step with it)
 //! - `GET /_sim/config`: base URL, client id, tenant count, options
 //! - `POST /_sim/tenants/{id}/portal` `{"method":"PATCH","path":"/v1.0/...","body":{...},
 //!   "user":"admin@contoso.example"}`: make a change as an administrator in the portal would
@@ -235,11 +238,15 @@ pub(crate) fn handle(
                 None => Reply::json(200, app.log.to_json(None, &ids_of).to_string()),
             }
         }
-        ("POST", ["_sim", "stall"]) => {
-            match serde_json::from_slice::<Value>(body)
-                .ok()
-                .and_then(|v| v.get("ms").and_then(Value::as_u64))
-            {
+        // `{"method","path",...}` holds one matching request; `{"ms": N}` slows every request.
+        ("POST", ["_sim", "stall"]) => match serde_json::from_slice::<Value>(body) {
+            Ok(v) if v.get("method").is_some() || v.get("path").is_some() => {
+                match app.stalls.arm(&v) {
+                    Ok(()) => Reply::empty(204),
+                    Err(e) => Reply::error(400, "BadRequest", e),
+                }
+            }
+            parsed => match parsed.ok().and_then(|v| v.get("ms").and_then(Value::as_u64)) {
                 Some(ms) if ms <= 600_000 => {
                     app.stall_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
                     Reply::empty(204)
@@ -247,10 +254,10 @@ pub(crate) fn handle(
                 _ => Reply::error(
                     400,
                     "BadRequest",
-                    "Expected {\"ms\": N} with N from 0 to 600000.".to_string(),
+                    "Expected {\"ms\": N} with N from 0 to 600000, or {\"method\": \"POST\", \"path\": \"/instantiate\"}.".to_string(),
                 ),
-            }
-        }
+            },
+        },
         ("POST", ["_sim", "reset"]) => {
             app.reset();
             Reply::empty(204)
@@ -311,6 +318,11 @@ pub(crate) fn handle(
             }
             None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
         },
+        ("GET", ["_sim", "stall"]) => Reply::json(200, app.stalls.describe().to_string()),
+        ("DELETE", ["_sim", "stall"]) => {
+            app.stalls.release();
+            Reply::empty(204)
+        }
         ("POST", ["_sim", "tenants", id, "monitors", "run"]) => match app.tenant(id) {
             Some(tenant) => {
                 let monitors = crate::sim::graph::tcm::run_all(app, tenant);
@@ -340,7 +352,7 @@ pub(crate) fn handle(
         (_, ["_sim", ..]) => Reply::error(
             404,
             "NotFound",
-            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, PUT /_sim/tenants/{id}/service-plans, /_sim/tenants/{id}/monitors/run, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}.",
+            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, PUT /_sim/tenants/{id}/service-plans, /_sim/tenants/{id}/monitors/run, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}, /_sim/stall.",
         ),
         _ => Reply::error(404, "NotFound", "Not found."),
     };

@@ -65,6 +65,7 @@ mod seeded;
 mod server;
 mod service;
 mod signing;
+mod stall;
 mod state;
 mod wire;
 
@@ -510,6 +511,26 @@ impl SimHandle {
             }
             None => Some(self.app.log.to_json(None, &ids_of)),
         }
+    }
+
+    /// Seed a user in a tenant (what `POST /_sim/tenants/{id}/users` does): `user` is
+    /// `{"userPrincipalName", "displayName"?, "department"?, "groups"?: [id or uniqueName]}`.
+    /// Returns the user, or why not (`None` for an unknown tenant).
+    pub fn seed_user(&self, tenant_id: &str, user: &Value) -> Option<Result<Value, String>> {
+        let tenant = self.app.tenant(tenant_id)?;
+        Some(
+            graph::sync::seed_user(&self.app, tenant, user).map_err(|reply| match &reply.body {
+                wire::ReplyBody::Json(text) => text.clone(),
+                _ => format!("status {}", reply.status),
+            }),
+        )
+    }
+
+    /// Run a provisioning cycle of every started job of a tenant now (what
+    /// `POST /_sim/tenants/{id}/sync/run` does); how many jobs ran (`None`: unknown tenant).
+    pub fn run_sync_cycle(&self, tenant_id: &str) -> Option<usize> {
+        let tenant = self.app.tenant(tenant_id)?;
+        Some(graph::sync::run_all(&self.app, tenant, self.app.now_ms()))
     }
 
     /// Every tenant back to its birth state (`POST /_sim/reset`).

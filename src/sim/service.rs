@@ -71,6 +71,8 @@ pub(crate) struct App {
     pub(crate) clock: Arc<dyn Clock>,
     /// Wall-clock milliseconds when the clock read zero.
     wall_start_ms: i64,
+    /// The request a test holds in flight (`/_sim/stall`).
+    pub(crate) stalls: crate::sim::stall::Stalls,
 }
 
 impl std::fmt::Debug for App {
@@ -272,6 +274,7 @@ impl App {
             issuer: parts.issuer,
             log,
             wall_start_ms,
+            stalls: crate::sim::stall::Stalls::default(),
         }
     }
 
@@ -477,7 +480,10 @@ impl App {
             });
         }
         if let Some(directory) = directory {
-            let allowed = has_role(claims, directory.permission());
+            let allowed = directory
+                .permissions(write)
+                .iter()
+                .any(|p| has_role(claims, p));
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.directory(directory)
             });
@@ -694,7 +700,18 @@ impl App {
             origin: &headers.origin,
             consistency_level: headers.consistency_level.as_deref(),
         };
+        let stall = self.stalls.check(method, &full_path, &tenant.id);
+        if let Some((crate::sim::stall::Hold::Before, generation)) = stall {
+            // Held before it was applied: released, it is dropped unapplied (its client was
+            // killed while it waited).
+            self.stalls.wait(generation).await;
+            let outcome = Outcome::plain(Reply::dropped());
+            return self.finish_and_log(&ids, method, &full_path, Some(tenant.index), outcome);
+        }
         let outcome = self.call(&claims, tenant, &request, false);
+        if let Some((crate::sim::stall::Hold::After, generation)) = stall {
+            self.stalls.wait(generation).await;
+        }
         self.finish_and_log(&ids, method, &full_path, Some(tenant.index), outcome)
     }
 

@@ -524,6 +524,17 @@ impl Tenant {
     }
 }
 
+/// The permissions "Configure cross-tenant synchronization using PowerShell or Microsoft Graph"
+/// lists for the app of each tenant (target and source together), so a client following that
+/// page works against the simulator as it is.
+const CROSS_TENANT_SYNC_PAGE_PERMISSIONS: &[&str] = &[
+    "Policy.Read.All",
+    "Policy.ReadWrite.CrossTenantAccess",
+    "Application.ReadWrite.All",
+    "Directory.ReadWrite.All",
+    "AuditLog.Read.All",
+];
+
 /// Every application permission some kind needs, plus those that read the directory objects
 /// the simulator serves beside the kinds (organization, users), sorted and unique.
 pub(crate) fn consented_permissions() -> Vec<&'static str> {
@@ -548,6 +559,7 @@ pub(crate) fn consented_permissions() -> Vec<&'static str> {
                 .iter()
                 .flat_map(|k| k.permissions.iter().copied()),
         )
+        .chain(CROSS_TENANT_SYNC_PAGE_PERMISSIONS.iter().copied())
         .collect();
     all.sort_unstable();
     all.dedup();

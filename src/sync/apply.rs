@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use crate::graph::client::{Body, GraphClient, Observer, Request, RequestError, TenantSession};
 use crate::kinds::{ApiVersion, CROSS_TENANT_SYNC_TEMPLATE, ThrottleClass};
 pub use crate::report::LinkReport;
-use crate::sync::steps::{JOB_TEMPLATE, LinkStep, Principal, USER_RULE};
+use crate::report::{LinkStepAction, LinkStepPlan};
+use crate::sync::steps::{JOB_TEMPLATE, LinkStep, Principal, Side, USER_RULE};
 
 /// Why a step failed.
 #[derive(Debug, thiserror::Error)]
@@ -91,11 +92,72 @@ fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// The JSON pointers where `have` lacks what `want` holds (objects recursively; `null` and
+/// absent are the same), for a plan's "what differs".
+pub fn differences(have: &Value, want: &Value) -> Vec<String> {
+    fn walk(have: &Value, want: &Value, at: &str, out: &mut Vec<String>) {
+        match (have, want) {
+            (Value::Object(h), Value::Object(w)) => {
+                for (k, v) in w {
+                    walk(
+                        h.get(k).unwrap_or(&Value::Null),
+                        v,
+                        &format!("{at}/{k}"),
+                        out,
+                    );
+                }
+            }
+            (h, w) if h != w => out.push(if at.is_empty() { "/".into() } else { at.into() }),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(have, want, "", &mut out);
+    out
+}
+
+/// What a step found or did, and what differed.
+#[derive(Debug)]
+struct Outcome {
+    action: LinkStepAction,
+    detail: Option<String>,
+}
+
+impl Outcome {
+    fn of(action: LinkStepAction) -> Outcome {
+        Outcome {
+            action,
+            detail: None,
+        }
+    }
+
+    fn with(action: LinkStepAction, detail: impl Into<String>) -> Outcome {
+        Outcome {
+            action,
+            detail: Some(detail.into()),
+        }
+    }
+
+    fn differs(have: &Value, want: &Value) -> Outcome {
+        Outcome::with(
+            LinkStepAction::Update,
+            format!("differs at {}", differences(have, want).join(", ")),
+        )
+    }
+}
+
+/// The message of a step that cannot be read before an earlier step of the same run created
+/// what it hangs off.
+const AFTER_NEW_APP: &str = "after the configuration app is created";
+const AFTER_NEW_JOB: &str = "after the job is created";
+
 struct Applier<'a> {
     client: &'a GraphClient,
     sessions: &'a BTreeMap<String, &'a TenantSession>,
     observer: &'a dyn Observer,
     found: Found,
+    /// Plan: read, decide, write nothing.
+    dry_run: bool,
 }
 
 impl Applier<'_> {
@@ -114,6 +176,9 @@ impl Applier<'_> {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Option<Value>, StepError> {
+        if self.dry_run && method != "GET" {
+            return Ok(None);
+        }
         let session = self.session(&step.tenant)?;
         let request = Request {
             label: step.id.clone(),
@@ -142,9 +207,35 @@ impl Applier<'_> {
         self.send(step, "GET", version, path, None).await
     }
 
-    /// Apply one step; `Ok(true)` when it wrote.
-    async fn apply(&mut self, step: &LinkStep) -> Result<bool, StepError> {
+    /// Apply one step (or, dry, decide what applying it would do).
+    async fn apply(&mut self, step: &LinkStep) -> Result<Outcome, StepError> {
+        use LinkStepAction::{Create, Start, Unchanged, Update};
         let v1 = ApiVersion::V1;
+        let needs_app = step.path.contains("{servicePrincipal}");
+        let unresolved = (needs_app && self.found.service_principal.is_none())
+            || (step.path.contains("{job}") && self.found.job.is_none());
+        if unresolved && !self.dry_run {
+            return Err(StepError::Unexpected(
+                "an earlier step did not find the configuration app or its job".into(),
+            ));
+        }
+        if needs_app && self.found.service_principal.is_none() {
+            // Plan only: the app is created by this deploy, so nothing hangs off it yet.
+            let action = match step.kind {
+                "synchronizationSchema" => Update,
+                "synchronizationJobStart" => Start,
+                _ => Create,
+            };
+            return Ok(Outcome::with(action, AFTER_NEW_APP));
+        }
+        if step.path.contains("{job}") && self.found.job.is_none() {
+            let action = if step.kind == "synchronizationJobStart" {
+                Start
+            } else {
+                Update
+            };
+            return Ok(Outcome::with(action, AFTER_NEW_JOB));
+        }
         match step.kind {
             "crossTenantAccessPolicyPartner" => {
                 let partner = step.body["tenantId"].as_str().unwrap_or_default();
@@ -164,12 +255,12 @@ impl Applier<'_> {
                         )
                         .await?;
                         self.send(step, "PATCH", v1, &path, Some(&rest)).await?;
-                        Ok(true)
+                        Ok(Outcome::of(Create))
                     }
-                    Some(live) if contains(&live, &rest) => Ok(false),
-                    Some(_) => {
+                    Some(live) if contains(&live, &rest) => Ok(Outcome::of(Unchanged)),
+                    Some(live) => {
                         self.send(step, "PATCH", v1, &path, Some(&rest)).await?;
-                        Ok(true)
+                        Ok(Outcome::differs(&live, &rest))
                     }
                 }
             }
@@ -179,16 +270,19 @@ impl Applier<'_> {
                     map.remove("tenantId");
                 }
                 match self.get(step, &step.path).await? {
-                    Some(live) if contains(&live, &body) => Ok(false),
-                    _ => {
+                    Some(live) if contains(&live, &body) => Ok(Outcome::of(Unchanged)),
+                    live => {
                         self.send(step, "PUT", v1, &step.path, Some(&body)).await?;
-                        Ok(true)
+                        Ok(match live {
+                            Some(live) => Outcome::differs(&live, &body),
+                            None => Outcome::of(Create),
+                        })
                     }
                 }
             }
             "externalIdentitiesPolicy" => match self.get(step, &step.path).await? {
-                Some(live) if contains(&live, &step.body) => Ok(false),
-                _ => {
+                Some(live) if contains(&live, &step.body) => Ok(Outcome::of(Unchanged)),
+                live => {
                     self.send(
                         step,
                         "PATCH",
@@ -197,7 +291,10 @@ impl Applier<'_> {
                         Some(&step.body),
                     )
                     .await?;
-                    Ok(true)
+                    Ok(Outcome::differs(
+                        live.as_ref().unwrap_or(&Value::Null),
+                        &step.body,
+                    ))
                 }
             },
             "applicationTemplateInstance" => {
@@ -217,14 +314,15 @@ impl Applier<'_> {
                         })
                     })
                     .cloned();
-                let (sp, wrote) = match existing {
-                    Some(sp) => (sp, false),
+                let (sp, action) = match existing {
+                    Some(sp) => (sp, Unchanged),
+                    None if self.dry_run => return Ok(Outcome::of(Create)),
                     None => {
                         let answer = self
                             .send(step, "POST", v1, &step.path, Some(&step.body))
                             .await?
                             .unwrap_or(Value::Null);
-                        (answer["servicePrincipal"].clone(), true)
+                        (answer["servicePrincipal"].clone(), Create)
                     }
                 };
                 let id = sp["id"].as_str().ok_or_else(|| {
@@ -247,7 +345,7 @@ impl Applier<'_> {
                     })?;
                 self.found.service_principal = Some(id.to_string());
                 self.found.app_role = Some(role.to_string());
-                Ok(wrote)
+                Ok(Outcome::of(action))
             }
             "synchronizationJob" => {
                 let path = fill_text(&step.path, &self.found, None);
@@ -257,8 +355,9 @@ impl Applier<'_> {
                     .and_then(|j| j.iter().find(|j| j["templateId"] == JOB_TEMPLATE))
                     .and_then(|j| j["id"].as_str())
                     .map(str::to_string);
-                let (id, wrote) = match existing {
-                    Some(id) => (id, false),
+                let id = match existing {
+                    Some(id) => id,
+                    None if self.dry_run => return Ok(Outcome::of(Create)),
                     None => {
                         let answer = self
                             .send(step, "POST", v1, &path, Some(&step.body))
@@ -268,11 +367,12 @@ impl Applier<'_> {
                             .as_str()
                             .map(str::to_string)
                             .ok_or_else(|| StepError::Unexpected("the new job has no id".into()))?;
-                        (id, true)
+                        self.found.job = Some(id);
+                        return Ok(Outcome::of(Create));
                     }
                 };
                 self.found.job = Some(id);
-                Ok(wrote)
+                Ok(Outcome::of(Unchanged))
             }
             "synchronizationSecrets" => {
                 let path = fill_text(&step.path, &self.found, None);
@@ -286,13 +386,39 @@ impl Applier<'_> {
                             .any(|h| h["key"] == w["key"] && h["value"] == w["value"])
                     });
                 if same {
-                    return Ok(false);
+                    return Ok(Outcome::of(Unchanged));
                 }
                 self.send(step, "PUT", v1, &path, Some(&step.body)).await?;
-                Ok(true)
+                if have.is_empty() {
+                    return Ok(Outcome::of(Create));
+                }
+                // Name the keys that differ, never their values.
+                let keys: Vec<String> = want
+                    .iter()
+                    .filter(|w| {
+                        !have
+                            .iter()
+                            .any(|h| h["key"] == w["key"] && h["value"] == w["value"])
+                    })
+                    .filter_map(|w| w["key"].as_str().map(str::to_string))
+                    .collect();
+                Ok(Outcome::with(
+                    Update,
+                    format!("keys that differ: {}", keys.join(", ")),
+                ))
             }
             "appRoleAssignment" => {
-                let principal = self.principal(step).await?;
+                let principal = match self.principal(step).await {
+                    Ok(principal) => principal,
+                    // A scope group the same deploy creates in the source is not there yet.
+                    Err(StepError::PrincipalNotFound(label)) if self.dry_run => {
+                        return Ok(Outcome::with(
+                            Create,
+                            format!("{label} is not in the source yet"),
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                };
                 let path = fill_text(&step.path, &self.found, None);
                 let live = self.get(step, &path).await?.unwrap_or(Value::Null);
                 let assigned = live["value"].as_array().is_some_and(|items| {
@@ -303,11 +429,11 @@ impl Applier<'_> {
                     })
                 });
                 if assigned {
-                    return Ok(false);
+                    return Ok(Outcome::of(Unchanged));
                 }
                 let body = fill(&step.body, &self.found, Some(&principal));
                 self.send(step, "POST", v1, &path, Some(&body)).await?;
-                Ok(true)
+                Ok(Outcome::of(Create))
             }
             "synchronizationSchema" => {
                 let path = fill_text(&step.path, &self.found, None);
@@ -315,23 +441,26 @@ impl Applier<'_> {
                     return Err(StepError::Unexpected("the job has no schema".into()));
                 };
                 if !apply_overrides(&mut schema, &step.body) {
-                    return Ok(false);
+                    return Ok(Outcome::of(Unchanged));
                 }
                 if let Value::Object(map) = &mut schema {
                     map.remove("@odata.context");
                 }
                 self.send(step, "PUT", v1, &path, Some(&schema)).await?;
-                Ok(true)
+                Ok(Outcome::with(
+                    Update,
+                    "the user rule's mappings or scoping filter",
+                ))
             }
             "synchronizationJobStart" => {
                 let path = fill_text(&step.path, &self.found, None);
                 let job_path = path.trim_end_matches("/start").to_string();
                 let job = self.get(step, &job_path).await?.unwrap_or(Value::Null);
                 if job["schedule"]["state"] == "Active" {
-                    return Ok(false);
+                    return Ok(Outcome::of(Unchanged));
                 }
                 self.send(step, "POST", v1, &path, Some(&json!({}))).await?;
-                Ok(true)
+                Ok(Outcome::of(Start))
             }
             other => Err(StepError::Unexpected(format!(
                 "unknown link step kind {other}"
@@ -371,9 +500,12 @@ impl Applier<'_> {
     }
 }
 
-/// Apply the link's overrides (`userType`, mappings, scope) to the user rule of `schema`;
+/// Apply the link's overrides (a `synchronizationSchema` fragment: the user rule's User→User
+/// object mapping with `userType`, mappings and scope; see
+/// [`schema_overrides`](crate::sync::steps::schema_overrides)) to the user rule of `schema`;
 /// true when something changed.
-pub fn apply_overrides(schema: &mut Value, overrides: &Value) -> bool {
+pub fn apply_overrides(schema: &mut Value, fragment: &Value) -> bool {
+    let overrides = &fragment["synchronizationRules"][0]["objectMappings"][0];
     let Some(mapping) = schema["synchronizationRules"]
         .as_array_mut()
         .and_then(|rules| rules.iter_mut().find(|r| r["id"] == USER_RULE))
@@ -412,6 +544,23 @@ pub fn apply_overrides(schema: &mut Value, overrides: &Value) -> bool {
     changed
 }
 
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Target => "target",
+        Side::Source => "source",
+    }
+}
+
+fn step_error(step: &LinkStep, e: &StepError) -> String {
+    format!(
+        "step {} ({}, in the {} tenant {}): {e}",
+        step.id,
+        step.kind,
+        side_name(step.side),
+        step.tenant
+    )
+}
+
 /// Apply a link's steps in order (target steps are first in the list), stopping at the first
 /// failure. `sessions` holds a session per tenant id.
 pub async fn apply_link(
@@ -426,6 +575,7 @@ pub async fn apply_link(
         sessions,
         observer,
         found: Found::default(),
+        dry_run: false,
     };
     let mut report = LinkReport {
         link: link.to_string(),
@@ -436,20 +586,11 @@ pub async fn apply_link(
     };
     for step in steps {
         match applier.apply(step).await {
-            Ok(true) => report.changed.push(step.id.clone()),
-            Ok(false) => report.unchanged.push(step.id.clone()),
+            Ok(outcome) if outcome.action.writes() => report.changed.push(step.id.clone()),
+            Ok(_) => report.unchanged.push(step.id.clone()),
             Err(e) => {
                 report.ok = false;
-                report.error = Some(format!(
-                    "step {} ({}, in the {} tenant {}): {e}",
-                    step.id,
-                    step.kind,
-                    match step.side {
-                        crate::sync::steps::Side::Target => "target",
-                        crate::sync::steps::Side::Source => "source",
-                    },
-                    step.tenant
-                ));
+                report.error = Some(step_error(step, &e));
                 break;
             }
         }
@@ -457,9 +598,51 @@ pub async fn apply_link(
     report
 }
 
+/// Plan a link: read each step's object in its tenant and say what deploy would do, writing
+/// nothing. Steps that hang off an object the deploy would create are planned without reads.
+pub async fn plan_link(
+    client: &GraphClient,
+    sessions: &BTreeMap<String, &TenantSession>,
+    steps: &[LinkStep],
+    observer: &dyn Observer,
+) -> (Vec<LinkStepPlan>, Option<String>) {
+    let mut applier = Applier {
+        client,
+        sessions,
+        observer,
+        found: Found::default(),
+        dry_run: true,
+    };
+    let mut planned = Vec::new();
+    for step in steps {
+        match applier.apply(step).await {
+            Ok(outcome) => planned.push(LinkStepPlan {
+                step: step.id.clone(),
+                side: side_name(step.side).to_string(),
+                tenant: step.tenant.clone(),
+                kind: step.kind.to_string(),
+                action: outcome.action,
+                detail: outcome.detail,
+            }),
+            Err(e) => return (planned, Some(step_error(step, &e))),
+        }
+    }
+    (planned, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn differences_name_the_pointers_that_differ() {
+        let have = json!({"a": {"b": true, "c": 1}});
+        assert_eq!(
+            differences(&have, &json!({"a": {"b": false, "c": 1}, "d": 2})),
+            vec!["/a/b".to_string(), "/d".to_string()]
+        );
+        assert!(differences(&have, &json!({"a": {"c": 1}})).is_empty());
+    }
 
     #[test]
     fn contains_treats_absent_as_null_and_recurses() {
@@ -474,10 +657,10 @@ mod tests {
         let mut schema = json!({"synchronizationRules": [{"id": USER_RULE, "objectMappings": [{"targetObjectName": "User", "scope": null, "attributeMappings": [
             {"targetAttributeName": "userType", "source": {"type": "Constant", "name": "Member"}}
         ]}]}]});
-        let overrides = json!({"attributeMappings": [
+        let overrides = json!({"synchronizationRules": [{"id": USER_RULE, "objectMappings": [{"attributeMappings": [
             {"targetAttributeName": "userType", "source": {"type": "Constant", "name": "Guest"}},
             {"targetAttributeName": "companyName", "source": {"type": "Constant", "name": "Hub"}}
-        ], "scope": null});
+        ], "scope": null}]}]});
         assert!(apply_overrides(&mut schema, &overrides));
         assert!(!apply_overrides(&mut schema, &overrides));
         let mappings = &schema["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"];

@@ -5,6 +5,7 @@
 //!   into both tenants' bundles, with the cross-tenant dependencies).
 //! - [`apply`]: one link's steps applied, each idempotent.
 //! - [`deploy_links`]: the deploy scheduler's link phase, after the tenant waves.
+//! - [`plan_links`]: the same phase for `plan`: each link as one unit, read, not written.
 //!
 //! Input: the project's links and a deploy [`Run`]. Output: steps for the bundles,
 //! [`LinkReport`]s for the deploy summary.
@@ -13,24 +14,27 @@
 //! exist to be assigned), and its target steps must precede its source steps. The least
 //! intrusive way to get both from the scheduler (waves of tenants by ring, tenants side by side
 //! within a wave) is a phase after the last wave: tenants deploy as before, then every link
-//! whose two ends deployed in this run applies its steps, target first, one link after the
-//! other (a link is a dozen requests; the fleet's pacing still applies to each).
+//! whose two ends deployed in this run applies its steps, target first; up to
+//! [`LINKS_AT_ONCE`] links side by side (the fleet's pacing still applies to each request).
 //! A link whose end failed or was not selected is reported as not run.
 
 use std::collections::BTreeMap;
 
+use futures_util::StreamExt;
+
 use crate::deploy::Run;
 use crate::deploy::shared::JournalObserver;
-use crate::graph::client::TenantSession;
+use crate::graph::client::{NoObserver, TenantSession};
 use crate::graph::{auth, cloud};
-use crate::report::{LinkReport, TenantReport};
+use crate::report::{LinkPlan, LinkReport, TenantReport};
 
 pub mod apply;
+pub mod on_demand;
 pub mod status;
 pub mod steps;
 
 /// A Graph session for a tenant of the fleet (its cloud, endpoints and credentials), or why not.
-pub(crate) fn session_for(fleet: &crate::deploy::Fleet, id: &str) -> Result<TenantSession, String> {
+pub fn session_for(fleet: &crate::deploy::Fleet, id: &str) -> Result<TenantSession, String> {
     let project = &fleet.project;
     let tenant = project
         .tenants
@@ -54,14 +58,18 @@ fn not_run(link: &str, why: String) -> LinkReport {
     }
 }
 
-/// Apply every link of the project whose two ends are among `finished` (the run's tenant
-/// reports): target steps first, one link after the other.
-pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkReport> {
+/// The links of the project whose two ends are among `finished` (with both ends' sessions),
+/// and a "not run" report for each of the others.
+struct Prepared {
+    runnable: Vec<(String, Vec<steps::LinkStep>, [String; 2])>,
+    /// Links not run: name, steps, why, and whether an end was not in the run at all.
+    not_run: Vec<(String, Vec<steps::LinkStep>, String, bool)>,
+    sessions: BTreeMap<String, TenantSession>,
+}
+
+fn prepare(run: &Run, finished: &[TenantReport], verb: &str) -> Prepared {
     let fleet = &run.fleet;
     let project = &fleet.project;
-    if project.links.is_empty() {
-        return Vec::new();
-    }
     let deployed = |id: &str| finished.iter().find(|t| t.id == id);
     let source_ops = |tenant: &str| -> Vec<crate::compile::bundle::Operation> {
         project
@@ -83,8 +91,12 @@ pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkRepor
             .map(|b| b.bundle().operations.clone())
             .unwrap_or_default()
     };
-    let mut reports = Vec::new();
-    let mut runnable = Vec::new();
+    let mut prepared = Prepared {
+        runnable: Vec::new(),
+        not_run: Vec::new(),
+        sessions: BTreeMap::new(),
+    };
+    let mut session_errors: BTreeMap<String, String> = BTreeMap::new();
     for (name, steps) in steps::all(project, &source_ops) {
         let Some(first) = steps.first() else {
             continue;
@@ -95,88 +107,182 @@ pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkRepor
             .filter(|id| !deployed(id).is_some_and(|t| t.ok))
             .cloned()
             .collect();
-        if missing.is_empty() {
-            runnable.push((name, steps, ends));
-        } else {
-            reports.push(not_run(
-                &name,
-                format!(
-                    "not run: tenant {} was not deployed successfully in this run",
-                    missing.join(", ")
-                ),
-            ));
+        if !missing.is_empty() {
+            let why = format!(
+                "not run: tenant {} was not {verb} successfully in this run",
+                missing.join(", ")
+            );
+            let absent = ends.iter().any(|id| deployed(id).is_none());
+            prepared.not_run.push((name, steps, why, absent));
+            continue;
         }
-    }
-    let mut sessions: BTreeMap<String, TenantSession> = BTreeMap::new();
-    let mut session_errors: BTreeMap<String, String> = BTreeMap::new();
-    for (_, _, ends) in &runnable {
-        for id in ends {
-            if sessions.contains_key(id) || session_errors.contains_key(id) {
+        let mut failed = None;
+        for id in &ends {
+            if let Some(e) = session_errors.get(id) {
+                failed = Some(format!("not run: tenant {id}: {e}"));
+                break;
+            }
+            if prepared.sessions.contains_key(id) {
                 continue;
             }
-            let made = session_for(fleet, id);
-            match made {
+            match session_for(fleet, id) {
                 Ok(s) => {
-                    sessions.insert(id.clone(), s);
+                    prepared.sessions.insert(id.clone(), s);
                 }
                 Err(e) => {
+                    failed = Some(format!("not run: tenant {id}: {e}"));
                     session_errors.insert(id.clone(), e);
+                    break;
                 }
             }
         }
+        match failed {
+            Some(why) => prepared.not_run.push((name, steps, why, false)),
+            None => prepared.runnable.push((name, steps, ends)),
+        }
     }
-    let by_id: BTreeMap<String, &TenantSession> =
-        sessions.iter().map(|(k, v)| (k.clone(), v)).collect();
+    prepared
+}
+
+/// Apply every link of the project whose two ends are among `finished` (the run's tenant
+/// reports): each link's steps in order, target first; up to [`LINKS_AT_ONCE`] links at once.
+pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkReport> {
+    if run.fleet.project.links.is_empty() {
+        return Vec::new();
+    }
+    let prepared = prepare(run, finished, "deployed");
+    let mut reports: Vec<LinkReport> = prepared
+        .not_run
+        .iter()
+        .map(|(name, _, why, _)| not_run(name, why.clone()))
+        .collect();
+    let by_id: BTreeMap<String, &TenantSession> = prepared
+        .sessions
+        .iter()
+        .map(|(k, v)| (k.clone(), v))
+        .collect();
     let observer = JournalObserver {
         journal: run.journal.as_deref(),
         run,
     };
-    for (name, steps, ends) in &runnable {
-        if let Some((id, e)) = ends
+    // Every end's lock for the length of the links' steps, taken once per tenant in sorted
+    // order (so two runs never wait on each other in a circle; links that share a hub would
+    // otherwise wait on this run's own lock), released after the steps' records are published.
+    let mut locked: Vec<&String> = Vec::new();
+    let mut lock_errors: BTreeMap<&String, String> = BTreeMap::new();
+    if let Some(state) = &run.options.state {
+        let ends: std::collections::BTreeSet<&String> = prepared
+            .runnable
             .iter()
-            .find_map(|id| session_errors.get(id).map(|e| (id, e)))
-        {
-            reports.push(not_run(name, format!("not run: tenant {id}: {e}")));
-            continue;
-        }
-        // Both ends' locks for the length of the link's steps (in sorted order, so two runs
-        // never wait on each other), released after the steps' records are published.
-        let mut locked: Vec<&String> = Vec::new();
-        let mut lock_error = None;
-        if let Some(state) = &run.options.state {
-            let mut sorted: Vec<&String> = ends.iter().collect();
-            sorted.sort();
-            sorted.dedup();
-            for id in sorted {
-                let taken = state
-                    .begin_tenant(id, |holder| {
-                        run.emit(crate::report::Event::LockWaiting {
-                            tenant: id,
-                            holder: &holder.describe(),
-                        });
-                    })
-                    .await;
-                match taken {
-                    Ok(()) => locked.push(id),
-                    Err(e) => {
-                        lock_error = Some(e.to_string());
-                        break;
-                    }
+            .flat_map(|(_, _, ends)| ends.iter())
+            .collect();
+        for id in ends {
+            let taken = state
+                .begin_tenant(id, |holder| {
+                    run.emit(crate::report::Event::LockWaiting {
+                        tenant: id,
+                        holder: &holder.describe(),
+                    });
+                })
+                .await;
+            match taken {
+                Ok(()) => locked.push(id),
+                Err(e) => {
+                    lock_errors.insert(id, e.to_string());
                 }
             }
         }
-        match lock_error {
+    }
+    let mut runnable = Vec::new();
+    for (name, steps, ends) in &prepared.runnable {
+        match ends.iter().find_map(|id| lock_errors.get(id)) {
             Some(e) => reports.push(not_run(name, format!("not run: {e}"))),
-            None => {
-                reports.push(apply::apply_link(&run.client, &by_id, name, steps, &observer).await)
-            }
+            None => runnable.push((name, steps)),
         }
-        if let Some(state) = &run.options.state {
-            for id in locked {
-                let _ = state.end_tenant(id).await;
-            }
+    }
+    let applied: Vec<LinkReport> = futures_util::stream::iter(
+        runnable
+            .iter()
+            .map(|(name, steps)| apply::apply_link(&run.client, &by_id, name, steps, &observer)),
+    )
+    .buffer_unordered(LINKS_AT_ONCE)
+    .collect()
+    .await;
+    reports.extend(applied);
+    if let Some(state) = &run.options.state {
+        for id in locked {
+            let _ = state.end_tenant(id).await;
         }
     }
     reports.sort_by(|a, b| a.link.cmp(&b.link));
     reports
+}
+
+/// Links applied (or planned) side by side. Each link's own steps stay in order (target
+/// first); the run's client paces every request to its tenant's limits, so a hub that is the
+/// source of many links is paced as one tenant, and a new app's replication wait in one link
+/// does not hold up the others.
+pub const LINKS_AT_ONCE: usize = 16;
+
+/// Plan every link of the project whose two ends were planned (`finished`): each step read in
+/// its tenant, nothing written. A link with an end not planned is reported with the reason.
+pub async fn plan_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkPlan> {
+    if run.fleet.project.links.is_empty() {
+        return Vec::new();
+    }
+    let project = &run.fleet.project;
+    let name_of = |id: &str| {
+        project
+            .tenants
+            .iter()
+            .find(|t| t.id == id)
+            .map_or_else(|| id.to_string(), |t| t.name.clone())
+    };
+    let unit = |link: &str, steps: &[steps::LinkStep]| {
+        let (source, target) = steps
+            .iter()
+            .find(|s| s.side == steps::Side::Source)
+            .map(|s| (s.tenant.clone(), s.partner.clone()))
+            .unwrap_or_default();
+        LinkPlan {
+            link: link.to_string(),
+            source_name: name_of(&source),
+            target_name: name_of(&target),
+            source,
+            target,
+            steps: Vec::new(),
+            error: None,
+        }
+    };
+    let prepared = prepare(run, finished, "planned");
+    let mut plans = Vec::new();
+    // A link with an end outside the selection is not part of this plan.
+    for (name, steps, why, _) in prepared.not_run.iter().filter(|l| !l.3) {
+        let mut plan = unit(name, steps);
+        plan.error = Some(why.clone());
+        plans.push(plan);
+    }
+    let by_id: BTreeMap<String, &TenantSession> = prepared
+        .sessions
+        .iter()
+        .map(|(k, v)| (k.clone(), v))
+        .collect();
+    let planned: Vec<LinkPlan> =
+        futures_util::stream::iter(prepared.runnable.iter().map(|(name, steps, _)| {
+            let mut plan = unit(name, steps);
+            let by_id = &by_id;
+            async move {
+                let (planned, error) =
+                    apply::plan_link(&run.client, by_id, steps, &NoObserver).await;
+                plan.steps = planned;
+                plan.error = error;
+                plan
+            }
+        }))
+        .buffer_unordered(LINKS_AT_ONCE)
+        .collect()
+        .await;
+    plans.extend(planned);
+    plans.sort_by(|a, b| a.link.cmp(&b.link));
+    plans
 }

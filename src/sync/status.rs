@@ -72,6 +72,19 @@ async fn job(
     configuration: &str,
     observer: &dyn Observer,
 ) -> Result<Option<Value>, String> {
+    Ok(app_and_job(client, session, configuration, observer)
+        .await?
+        .and_then(|(_, job)| job))
+}
+
+/// The service principal id of a link's configuration app in its source tenant (found as
+/// deploy finds it: display name and template) and its Azure2Azure job; `None` without an app.
+pub(crate) async fn app_and_job(
+    client: &GraphClient,
+    session: &TenantSession,
+    configuration: &str,
+    observer: &dyn Observer,
+) -> Result<Option<(String, Option<Value>)>, String> {
     let filter = encode(&format!(
         "displayName eq '{}'",
         configuration.replace('\'', "''")
@@ -92,7 +105,7 @@ async fn job(
     }) else {
         return Ok(None);
     };
-    let id = sp["id"].as_str().unwrap_or_default();
+    let id = sp["id"].as_str().unwrap_or_default().to_string();
     let jobs = get(
         client,
         session,
@@ -100,10 +113,11 @@ async fn job(
         observer,
     )
     .await?;
-    Ok(jobs["value"]
+    let job = jobs["value"]
         .as_array()
         .and_then(|j| j.iter().find(|j| j["templateId"] == JOB_TEMPLATE))
-        .cloned())
+        .cloned();
+    Ok(Some((id, job)))
 }
 
 /// Read where each link (or the one named) stands.

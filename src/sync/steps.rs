@@ -120,10 +120,25 @@ pub fn notification_settings(link: &Link) -> String {
     Value::Object(settings).to_string()
 }
 
-/// The desired user-rule changes of the job's schema: `userType` and the overrides as Graph's
-/// `attributeMapping`s, the scoping filter as the object mapping's `scope` (a `filter` with one
-/// `filterGroup` of `filterClause`s, all of which must hold).
+/// The desired user-rule changes of the job's schema, as a `synchronizationSchema` fragment
+/// (so the kind's generated schema checks it): the user rule's User→User object mapping with
+/// `userType` and the overrides as Graph's `attributeMapping`s, and the scoping filter as its
+/// `scope` (a `filter` with one `filterGroup` of `filterClause`s, all of which must hold).
+/// Deploy merges it into the job's schema ([`crate::sync::apply::apply_overrides`]).
 pub fn schema_overrides(link: &Link) -> Value {
+    let wanted = user_rule_overrides(link);
+    json!({"synchronizationRules": [{
+        "id": USER_RULE,
+        "objectMappings": [{
+            "sourceObjectName": "User",
+            "targetObjectName": "User",
+            "attributeMappings": wanted["attributeMappings"],
+            "scope": wanted["scope"],
+        }],
+    }]})
+}
+
+fn user_rule_overrides(link: &Link) -> Value {
     let constant = |v: &str| json!({"type": "Constant", "name": v, "expression": format!("\"{v}\""), "parameters": []});
     let mut mappings = vec![json!({
         "targetAttributeName": "userType",

@@ -493,3 +493,45 @@ fn demo_counts_the_same_resources_and_requests_every_run() {
     assert!(first.0.contains("0 failed"), "{first:?}");
     assert_eq!(first, run());
 }
+
+#[test]
+fn demo_with_three_tenants_synchronizes_a_hub_group_into_two_spokes() {
+    let out = tenantform()
+        .args(&["demo", "--tenants", "3", "--time-scale", "20"])
+        .run()
+        .success();
+    assert!(
+        out.stderr
+            .contains("link hub-to-spoke-1: ok, 9 step(s) changed, 0 unchanged")
+            && out
+                .stderr
+                .contains("link hub-to-spoke-2: ok, 9 step(s) changed"),
+        "{}",
+        out.stderr
+    );
+    let text = &out.stdout;
+    assert!(
+        text.contains("re-plan: 3 of 3 tenants have no change left"),
+        "{text}"
+    );
+    assert!(
+        text.contains("re-plan: 2 of 2 cross-tenant links have no change left"),
+        "{text}"
+    );
+    assert!(text.contains("a provisioning cycle ran (2 jobs)"), "{text}");
+    let spokes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" now has 3 synchronized users: "))
+        .collect();
+    assert_eq!(spokes.len(), 2, "{text}");
+    for line in spokes {
+        for who in [
+            "Ada Lovelace (Member)",
+            "Alan Turing (Member)",
+            "Grace Hopper (Member)",
+        ] {
+            assert!(line.contains(who), "{line}");
+        }
+    }
+    assert!(text.contains("drift again: in sync"), "{text}");
+}

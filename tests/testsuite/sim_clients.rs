@@ -122,9 +122,13 @@ fn users_list_get_by_id_or_upn_filter_and_select() {
     sim.get("/v1.0/users?$select=favouriteColour")
         .status(400)
         .error_code("Request_BadRequest");
-    // Read-only here: writes are not allowed.
-    sim.send(0, "POST", "/v1.0/users", Some(&json!({"displayName": "x"})))
-        .status(405);
+    // Users can be created (cross-tenant synchronization's scope), with Graph's required
+    // properties: a body without them is a 400 naming the first one missing.
+    let message = sim
+        .send(0, "POST", "/v1.0/users", Some(&json!({"displayName": "x"})))
+        .status(400)
+        .error_code("Request_BadRequest");
+    assert!(message.contains("'accountEnabled'"), "{message}");
 }
 
 #[test]

@@ -9,13 +9,13 @@ use tenantform::sim::FLEET_SECRET_ENV;
 use crate::harness::{Output, Project, fixture};
 use crate::sim_support::{Sim, test_config};
 
-struct Linked {
-    sim: Sim,
-    project: Project,
-    secret: String,
+pub(crate) struct Linked {
+    pub(crate) sim: Sim,
+    pub(crate) project: Project,
+    pub(crate) secret: String,
 }
 
-const LINK: &str = r#"source = "Hub"
+pub(crate) const LINK: &str = r#"source = "Hub"
 target = "Spoke"
 scope = ["group:sync-staff"]
 user_type = "Guest"
@@ -32,7 +32,7 @@ constant = "Hub Corporation"
 
 impl Linked {
     /// Two simulated tenants, Hub (index 0) and Spoke (index 1), linked Hub → Spoke.
-    fn new() -> Linked {
+    pub(crate) fn new() -> Linked {
         let config = test_config();
         let secret = config.client_secret.clone();
         let sim = Sim::with(config);
@@ -74,14 +74,22 @@ impl Linked {
         }
     }
 
-    fn deploy(&self) -> Output {
+    /// `tenantform <args>` on the project with the fleet's secret.
+    pub(crate) fn cmd(&self, args: &[&str]) -> Output {
+        self.project
+            .cmd(args)
+            .env(FLEET_SECRET_ENV, &self.secret)
+            .run()
+    }
+
+    pub(crate) fn deploy(&self) -> Output {
         self.project
             .cmd(&["deploy", "--yes"])
             .env(FLEET_SECRET_ENV, &self.secret)
             .run()
     }
 
-    fn sync_status(&self, extra: &[&str]) -> Output {
+    pub(crate) fn sync_status(&self, extra: &[&str]) -> Output {
         let mut args = vec!["sync", "status"];
         args.extend_from_slice(extra);
         self.project
@@ -90,7 +98,7 @@ impl Linked {
             .run()
     }
 
-    fn seed(&self, upn: &str, groups: &[&str]) -> String {
+    pub(crate) fn seed(&self, upn: &str, groups: &[&str]) -> String {
         let user = self
             .sim
             .sim(
@@ -103,7 +111,7 @@ impl Linked {
         user["id"].as_str().expect("id").to_string()
     }
 
-    fn cycle(&self) {
+    pub(crate) fn cycle(&self) {
         self.sim
             .sim(
                 "POST",
@@ -114,7 +122,7 @@ impl Linked {
     }
 
     /// The target's users other than its administrator.
-    fn target_users(&self) -> Vec<Value> {
+    pub(crate) fn target_users(&self) -> Vec<Value> {
         let users = self
             .sim
             .send(
@@ -134,15 +142,24 @@ impl Linked {
             .collect()
     }
 
-    fn source_list(&self, path: &str) -> Vec<Value> {
+    pub(crate) fn source_list(&self, path: &str) -> Vec<Value> {
         self.sim.send(0, "GET", path, None).status(200).json()["value"]
             .as_array()
             .cloned()
             .unwrap_or_default()
     }
 
-    fn job(&self) -> Value {
-        let sps = self.source_list("/v1.0/servicePrincipals");
+    /// The source's service principals made from an application template (the links'
+    /// configuration apps), without the ones every tenant has (the app's own, Microsoft Graph).
+    pub(crate) fn config_apps(&self) -> Vec<Value> {
+        self.source_list("/v1.0/servicePrincipals")
+            .into_iter()
+            .filter(|sp| sp["applicationTemplateId"].is_string())
+            .collect()
+    }
+
+    pub(crate) fn job(&self) -> Value {
+        let sps = self.config_apps();
         let sp = sps[0]["id"].as_str().expect("sp id");
         self.source_list(&format!(
             "/v1.0/servicePrincipals/{sp}/synchronization/jobs"
@@ -181,6 +198,31 @@ fn a_link_deploys_target_first_users_flow_and_a_second_deploy_changes_nothing() 
         !journal.contains("SyncPolicy"),
         "secrets reached the journal"
     );
+    // The new service principal was not visible at once (replication): deploy waited it out,
+    // a 404 on the job list and then a 200 on the same path.
+    let log = w
+        .sim
+        .sim(
+            "GET",
+            &format!("/_sim/requests?tenant={}", w.sim.tenant(0)),
+            None,
+        )
+        .status(200)
+        .json();
+    let jobs: Vec<u64> = log["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("/synchronization/jobs"))
+        })
+        .filter_map(|r| r["status"].as_u64())
+        .collect();
+    assert_eq!(jobs.first(), Some(&404), "{jobs:?}");
+    assert!(jobs.contains(&200), "{jobs:?}");
 
     // Users in scope flow on a cycle; users out of scope do not.
     w.seed("ann@hub.example", &["tf-sync-staff"]);

@@ -1,4 +1,5 @@
-//! Read-only objects beside the registry's kinds, which clients read first although tenantform
+//! Read-only objects beside the registry's kinds (writes to users and group members are
+//! `people.rs`'s), which clients read first although tenantform
 //! manages none of them: `GET /organization` (one object, with its verified domains),
 //! `GET /users` (list, get by id or `userPrincipalName`, `$filter`, `$select`). (Intune's scope
 //! tags, which clients also read first, are the registry's `roleScopeTag` kind, born with the
@@ -49,6 +50,10 @@ pub(crate) enum DirectoryTarget {
     Users,
     /// `/users/{id | userPrincipalName}`.
     User(String),
+    /// `/groups/{id}/members`.
+    GroupMembers(String),
+    /// `/groups/{id}/members/$ref` (add) or `/groups/{id}/members/{member}/$ref` (remove).
+    GroupMemberRef(String, Option<String>),
     /// `/domains` (reads and writes of one domain are the `domain` kind's).
     Domains,
     /// `/subscribedSkus` (licensing.rs).
@@ -58,16 +63,38 @@ pub(crate) enum DirectoryTarget {
 }
 
 impl DirectoryTarget {
-    /// The permission that reads it.
-    pub(crate) fn permission(&self) -> &'static str {
-        match self {
-            DirectoryTarget::Organizations | DirectoryTarget::Organization(_) => PERMISSIONS[0],
-            DirectoryTarget::Users | DirectoryTarget::User(_) => PERMISSIONS[1],
-            DirectoryTarget::Domains => "Domain.ReadWrite.All",
+    /// The permissions that allow the call (any one of them), least privileged first.
+    pub(crate) fn permissions(&self, write: bool) -> &'static [&'static str] {
+        match (self, write) {
+            (DirectoryTarget::Organizations | DirectoryTarget::Organization(_), _) => {
+                &PERMISSIONS[0..1]
+            }
+            (DirectoryTarget::Users | DirectoryTarget::User(_), false) => &[
+                "User.Read.All",
+                "User.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
+            (DirectoryTarget::Users | DirectoryTarget::User(_), true) => {
+                &["User.ReadWrite.All", "Directory.ReadWrite.All"]
+            }
+            (DirectoryTarget::GroupMembers(_) | DirectoryTarget::GroupMemberRef(..), false) => &[
+                "GroupMember.Read.All",
+                "Group.Read.All",
+                "Group.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
+            (DirectoryTarget::GroupMembers(_) | DirectoryTarget::GroupMemberRef(..), true) => &[
+                "GroupMember.ReadWrite.All",
+                "Group.ReadWrite.All",
+                "Directory.ReadWrite.All",
+            ],
+            (DirectoryTarget::Domains, _) => &["Domain.ReadWrite.All"],
             // Microsoft Learn, "List subscribedSkus": Organization.Read.All (among others).
-            DirectoryTarget::SubscribedSkus => PERMISSIONS[0],
+            (DirectoryTarget::SubscribedSkus, _) => &PERMISSIONS[0..1],
             // "List servicePrincipals", "List appRoleAssignments": Application.Read.All.
-            DirectoryTarget::AppRoleAssignments(_) => "Application.Read.All",
+            (DirectoryTarget::AppRoleAssignments(_), _) => &["Application.Read.All"],
         }
     }
 
@@ -99,6 +126,28 @@ pub(crate) fn resolve(path: &str) -> Option<DirectoryTarget> {
         }
         [collection, key] if collection.eq_ignore_ascii_case("users") => {
             Some(DirectoryTarget::User(key.clone()))
+        }
+        [groups, id, members]
+            if groups.eq_ignore_ascii_case("groups") && members.eq_ignore_ascii_case("members") =>
+        {
+            Some(DirectoryTarget::GroupMembers(id.clone()))
+        }
+        [groups, id, members, r]
+            if groups.eq_ignore_ascii_case("groups")
+                && members.eq_ignore_ascii_case("members")
+                && r == "$ref" =>
+        {
+            Some(DirectoryTarget::GroupMemberRef(id.clone(), None))
+        }
+        [groups, id, members, member, r]
+            if groups.eq_ignore_ascii_case("groups")
+                && members.eq_ignore_ascii_case("members")
+                && r == "$ref" =>
+        {
+            Some(DirectoryTarget::GroupMemberRef(
+                id.clone(),
+                Some(member.clone()),
+            ))
         }
         [collection] if collection.eq_ignore_ascii_case("subscribedSkus") => {
             Some(DirectoryTarget::SubscribedSkus)
@@ -202,8 +251,13 @@ fn unknown_property(name: &str, type_name: &str) -> Reply {
 impl Call<'_> {
     /// Answer a directory read.
     pub(crate) fn directory(&self, target: DirectoryTarget) -> Reply {
-        if self.request.method != "GET" {
-            return not_allowed();
+        if self.request.method != "GET"
+            || matches!(
+                target,
+                DirectoryTarget::GroupMembers(_) | DirectoryTarget::GroupMemberRef(..)
+            )
+        {
+            return self.people(target);
         }
         let tenant_id: &str = &self.tenant.id;
         let tenant_name: &str = &self.tenant.name;
@@ -252,6 +306,7 @@ impl Call<'_> {
                 None,
                 licensing::subscribed_skus(self.tenant),
             ),
+            DirectoryTarget::GroupMembers(_) | DirectoryTarget::GroupMemberRef(..) => not_allowed(),
             DirectoryTarget::AppRoleAssignments(id) => {
                 if !self
                     .service_principals()

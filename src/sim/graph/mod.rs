@@ -25,6 +25,7 @@ pub(crate) mod directory;
 mod domains;
 pub(crate) mod licensing;
 mod member_sets;
+mod people;
 pub(crate) mod pim;
 mod policies;
 mod provisioning;

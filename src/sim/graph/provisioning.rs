@@ -467,3 +467,283 @@ pub(crate) fn remove_member(tenant: &Tenant, group: &str, user: &str) -> bool {
         .get_mut(&group_id)
         .is_some_and(|m| m.remove(&user.to_ascii_lowercase()))
 }
+
+/// One step of an on-demand provisioning's report (`provisioningSteps[]`).
+fn od_step(
+    name: &str,
+    kind: &str,
+    status: &str,
+    description: String,
+    now: &str,
+    details: Value,
+) -> Value {
+    json!({"name": name, "type": kind, "status": status, "description": description,
+        "timestamp": now, "details": details})
+}
+
+/// `POST …/jobs/{job}/provisionOnDemand`: provision one user now, as a cycle would (same
+/// scope, mappings and policy checks), and answer Graph's `stringKeyStringValuePair` whose `key`
+/// is the result (`{"result","details"}`) and whose `value` is the report (the steps, the
+/// modified properties, the identities), both JSON strings.
+pub(crate) fn provision_on_demand(
+    app: &App,
+    source: &Tenant,
+    sp: &str,
+    job_id: &str,
+    body: &Value,
+    now_ms: i64,
+    context: String,
+) -> Reply {
+    let now = graph_timestamp(now_ms);
+    let sp_key = sp.to_ascii_lowercase();
+    let Some(params) = body["parameters"].as_array().and_then(|p| p.first()) else {
+        return bad_request(
+            "parameters is required: [{\"ruleId\", \"subjects\": [{\"objectId\", \"objectTypeName\"}]}].",
+        );
+    };
+    let Some(rule_id) = params["ruleId"].as_str() else {
+        return bad_request("parameters[0].ruleId is required.");
+    };
+    let subject = &params["subjects"][0];
+    let (Some(object_id), Some(type_name)) = (
+        subject["objectId"].as_str(),
+        subject["objectTypeName"].as_str(),
+    ) else {
+        return bad_request("parameters[0].subjects[0] needs objectId and objectTypeName.");
+    };
+    if !type_name.eq_ignore_ascii_case("User") {
+        return bad_request("This job provisions objects of type User on demand.");
+    }
+    let object_key = object_id.to_ascii_lowercase();
+    // 1. The source: the job, the rule, the user, its assignment, the policies.
+    let (job, user, assigned, failure, target_id) = {
+        let state = source.lock();
+        let Some(job) = state
+            .sync
+            .jobs
+            .get(&sp_key)
+            .and_then(|jobs| {
+                jobs.iter()
+                    .find(|j| j.entity["id"].as_str() == Some(job_id))
+            })
+            .cloned()
+        else {
+            return super::not_found(job_id);
+        };
+        let rule_known = job.schema["synchronizationRules"]
+            .as_array()
+            .is_some_and(|rules| rules.iter().any(|r| r["id"] == rule_id));
+        if !rule_known {
+            return bad_request(&format!(
+                "The synchronization rule '{rule_id}' is not in the job's schema."
+            ));
+        }
+        let Some(user) = state.sync.users.get(&object_key).cloned() else {
+            return super::not_found(object_id);
+        };
+        let assigned = state.sync.assignments.iter().any(|a| {
+            a["resourceId"].as_str() == Some(sp_key.as_str())
+                && a["principalId"].as_str().is_some_and(|p| {
+                    p == object_key
+                        || (a["principalType"] == "Group"
+                            && state
+                                .sync
+                                .members
+                                .get(p)
+                                .is_some_and(|m| m.contains(&object_key)))
+                })
+        });
+        let secrets = state
+            .sync
+            .secrets
+            .get(&sp_key)
+            .cloned()
+            .unwrap_or(json!([]));
+        let target_id = secrets
+            .as_array()
+            .and_then(|s| s.iter().find(|p| p["key"] == "CompanyId"))
+            .and_then(|p| p["value"].as_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let failure = if target_id.is_empty() {
+            Some((
+                "InvalidCredentials",
+                "The synchronization secrets name no target tenant (CompanyId).".to_string(),
+            ))
+        } else {
+            policy_check(app, &source.id, &state, &target_id)
+        };
+        (job, user, assigned, failure, target_id)
+    };
+    let upn = user["userPrincipalName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mapping = user_mapping(&job.schema);
+    let in_filter = in_filter(&mapping["scope"], &user);
+    let mut steps = vec![od_step(
+        "EntryImport",
+        "Import",
+        "Success",
+        format!("Retrieved User '{upn}' from Azure Active Directory"),
+        &now,
+        json!({"objectId": object_key, "userPrincipalName": upn,
+            "displayName": user["displayName"], "appRoleAssignments": if assigned { "msiam_access" } else { "" }}),
+    )];
+    let in_scope = assigned && in_filter;
+    steps.push(od_step(
+        "EntrySynchronizationScoping",
+        "Scoping",
+        if in_scope { "Success" } else { "Skipped" },
+        "Determine if User in scope by evaluating against each scoping filter".into(),
+        &now,
+        json!({"Assigned": if assigned { "True" } else { "False" },
+            "IsInProvisioningScopeDisplayName": if in_filter { "True" } else { "False" },
+            "IsEffectivelyEntitledForProvisioning": if in_scope { "True" } else { "False" }}),
+    ));
+    let mut modified = Vec::new();
+    let mut target_user_id = Value::Null;
+    let (result, error_code, error_message, action) = if !in_scope {
+        let why = if assigned {
+            "The User is not in scope: it does not pass the scoping filter."
+        } else {
+            "The User is not assigned to the configuration app, directly or through a group."
+        };
+        (
+            "Skipped",
+            Some("NotEffectivelyEntitled"),
+            Some(why.to_string()),
+            "Other",
+        )
+    } else if let Some((code, message)) = failure {
+        steps.push(od_step(
+            "EntryExportAdd",
+            "Export",
+            "Failure",
+            message.clone(),
+            &now,
+            json!({"ReportableIdentifier": upn}),
+        ));
+        ("Failure", Some(code), Some(message), "Create")
+    } else if let Some(target) = app.tenant(&target_id) {
+        let domain = directory::initial_domain(&target.name);
+        let mappings = mapping["attributeMappings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let existing = job.provisioned.get(&object_key).cloned();
+        let mut state = target.lock();
+        let id = match &existing {
+            Some(id) => id.clone(),
+            None => {
+                state.next_object += 1;
+                seeded::guid(
+                    app.config.seed,
+                    &format!("{}/{}", target.id, state.next_object),
+                )
+            }
+        };
+        let mut entity = mapped_user(&mappings, &user, &id, &domain);
+        let before = state.sync.users.get(&id).cloned();
+        entity["createdDateTime"] = before
+            .as_ref()
+            .map_or(json!(now), |u| u["createdDateTime"].clone());
+        for m in &mappings {
+            if let Some(name) = m["targetAttributeName"].as_str() {
+                let old = before.as_ref().map_or(Value::Null, |b| b[name].clone());
+                if old != entity[name] {
+                    modified.push(
+                        json!({"displayName": name, "oldValue": old, "newValue": entity[name]}),
+                    );
+                }
+            }
+        }
+        let (name, status, description, action) = match &before {
+            None => (
+                "EntryExportAdd",
+                "Success",
+                format!(
+                    "User '{}' was created in the target tenant",
+                    entity["userPrincipalName"].as_str().unwrap_or_default()
+                ),
+                "Create",
+            ),
+            Some(b) if *b == entity => (
+                "EntrySynchronizationSkip",
+                "Skipped",
+                "The state of the user in both the source and target systems already match."
+                    .to_string(),
+                "Other",
+            ),
+            Some(_) => (
+                "EntryExportUpdate",
+                "Success",
+                "User was updated in the target tenant".to_string(),
+                "Update",
+            ),
+        };
+        steps.push(od_step(
+            name,
+            "Export",
+            status,
+            description,
+            &now,
+            json!({"targetObjectId": id}),
+        ));
+        state.sync.users.insert(id.clone(), entity);
+        state
+            .sync
+            .synced_from
+            .insert(id.clone(), (source.id.to_string(), object_key.clone()));
+        drop(state);
+        target_user_id = json!(id);
+        let mut state = source.lock();
+        if let Some(stored) = state.sync.jobs.get_mut(&sp_key).and_then(|jobs| {
+            jobs.iter_mut()
+                .find(|j| j.entity["id"].as_str() == Some(job_id))
+        }) {
+            stored.provisioned.insert(object_key.clone(), id);
+        }
+        if status == "Skipped" {
+            (
+                "Skipped",
+                Some("RedundantExport"),
+                Some(description_redundant()),
+                action,
+            )
+        } else {
+            ("Success", None, None, action)
+        }
+    } else {
+        (
+            "Failure",
+            Some("InvalidCredentials"),
+            Some(format!("The target tenant {target_id} was not found.")),
+            "Create",
+        )
+    };
+    let key = json!({"result": result, "details": {"errorCode": error_code, "errorMessage": error_message}});
+    let value = json!({
+        "action": action,
+        "changeId": seeded::guid(app.config.seed, &format!("pod/{job_id}/{object_key}/{now_ms}")),
+        "startTime": now, "endTime": now,
+        "modifiedProperties": modified,
+        "provisioningSteps": steps,
+        "reportableIdentifier": upn,
+        "statusInfo": {"status": result, "errorCode": error_code, "reason": error_message,
+            "additionalDetails": null, "errorCategory": null, "recommendedAction": null},
+        "sourceIdentity": {"id": object_key, "type": "User", "displayName": user["displayName"], "details": null},
+        "sourceSystem": {"id": null, "name": "Azure Active Directory", "details": null},
+        "targetIdentity": {"id": target_user_id, "type": "User", "displayName": null, "details": null},
+        "targetSystem": {"id": null, "name": "Azure Active Directory (target tenant)", "details": null},
+    });
+    Reply::json(
+        200,
+        json!({"@odata.context": context, "key": key.to_string(), "value": value.to_string()})
+            .to_string(),
+    )
+}
+
+fn description_redundant() -> String {
+    "The state of the user in both the source and target systems already match.".to_string()
+}

@@ -1,7 +1,7 @@
 //! Cross-tenant synchronization as Graph serves it, and the provisioning service behind it:
 //! application templates (`instantiate`), service principals with their app roles,
 //! `appRoleAssignedTo`, synchronization jobs (create, list, get, `validateCredentials`,
-//! `start`, `pause`), the job's schema (get, put), secrets (put; read back through
+//! `start`, `pause`, `provisionOnDemand`), the job's schema (get, put), secrets (put; read back through
 //! `GET /servicePrincipals/{id}/synchronization`). (Beta's external identities policy, which a
 //! link also writes, is a registry kind served generically.) Each
 //! tenant also keeps users and group memberships (seeded with `POST /_sim/tenants/{id}/users`),
@@ -62,7 +62,15 @@ pub(crate) struct SyncState {
     pub(super) secrets: BTreeMap<String, Value>,
     /// Users provisioned into this tenant: target user id → (source tenant, source user id).
     pub(super) synced_from: BTreeMap<String, (String, String)>,
+    /// New service principals: id (lower case) → clock milliseconds from which calls that
+    /// address them by id find them (replication; lists by `$filter` see them at once).
+    pub(super) sp_visible_from: BTreeMap<String, u64>,
 }
+
+/// How long a new configuration app's service principal stays unknown to calls that address it
+/// by id, at time scale 1 (Entra's replication: "may 404 for some seconds"), unless the
+/// simulator's `--replication-delay-ms` is longer.
+pub(crate) const SP_REPLICATION_MS: u64 = 2_000;
 
 #[derive(Debug, Clone)]
 pub(super) struct Job {
@@ -277,6 +285,39 @@ impl Call<'_> {
     /// Answer a synchronization call.
     pub(crate) fn sync(&self, target: SyncTarget) -> Reply {
         let method = self.request.method;
+        if let (SyncTarget::Job(sp, job, Some(action)), "POST") = (&target, method)
+            && action.eq_ignore_ascii_case("provisionOnDemand")
+        {
+            let known = {
+                let state = self.tenant.lock();
+                state
+                    .sync
+                    .sp_visible_from
+                    .get(&sp.to_ascii_lowercase())
+                    .is_none_or(|from| self.clock_ms >= *from)
+                    && state.sync.service_principals.iter().any(|s| {
+                        s["id"]
+                            .as_str()
+                            .is_some_and(|id| id.eq_ignore_ascii_case(sp))
+                    })
+            };
+            if !known {
+                return not_found(sp);
+            }
+            let body = match self.body() {
+                Ok(body) => body,
+                Err(reply) => return reply,
+            };
+            return super::provisioning::provision_on_demand(
+                self.app,
+                self.tenant,
+                sp,
+                job,
+                &body,
+                self.now_ms,
+                self.context("microsoft.graph.stringKeyStringValuePair"),
+            );
+        }
         let start_cycle;
         {
             let mut state = self.tenant.lock();
@@ -304,12 +345,21 @@ impl Call<'_> {
 
     fn sync_locked(&self, state: &mut TenantState, target: &SyncTarget) -> Result<Reply, Reply> {
         let method = self.request.method;
+        let clock_ms = self.clock_ms;
+        let replicated = |state: &TenantState, sp: &str| {
+            state
+                .sync
+                .sp_visible_from
+                .get(&sp.to_ascii_lowercase())
+                .is_none_or(|from| clock_ms >= *from)
+        };
         let sp_exists = |state: &TenantState, sp: &str| {
-            state.sync.service_principals.iter().any(|s| {
-                s["id"]
-                    .as_str()
-                    .is_some_and(|id| id.eq_ignore_ascii_case(sp))
-            })
+            replicated(state, sp)
+                && state.sync.service_principals.iter().any(|s| {
+                    s["id"]
+                        .as_str()
+                        .is_some_and(|id| id.eq_ignore_ascii_case(sp))
+                })
         };
         match (target, method) {
             (SyncTarget::Instantiate(template), "POST") => {
@@ -337,6 +387,14 @@ impl Call<'_> {
                         "id": MSIAM_ACCESS, "isEnabled": true, "origin": "Application", "value": null
                     }],
                 });
+                let delay =
+                    self.app.config.replication_delay_ms.max(
+                        (SP_REPLICATION_MS as f64 / self.app.config.time_scale.max(1e-3)) as u64,
+                    );
+                state
+                    .sync
+                    .sp_visible_from
+                    .insert(sp_id.to_ascii_lowercase(), self.clock_ms + delay);
                 state.sync.applications.push(application.clone());
                 state.sync.service_principals.push(sp.clone());
                 let body = json!({
@@ -364,6 +422,7 @@ impl Call<'_> {
                 .sync
                 .service_principals
                 .iter()
+                .filter(|_| replicated(state, id))
                 .cloned()
                 .chain(self.service_principals())
                 .find(|s| s["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
