@@ -242,7 +242,7 @@ const SERVICE_SET_MEMBER_PROPERTIES: &[&str] =
 /// intent, an app's identifier), wrapped as the action's body (`{"assignments": [...]}`). A
 /// target's filter type `none` without a filter is what Graph answers for "no filter", and is
 /// left out like the absent filter it stands for.
-fn assignment_targets(body: &Value, kind: &Kind) -> Value {
+pub(crate) fn assignment_targets(body: &Value, kind: &Kind) -> Value {
     let parameter = kind.schema.action_parameter.unwrap_or("assignments");
     let items = body
         .get("value")
