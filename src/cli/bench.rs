@@ -633,7 +633,13 @@ fn report_text(r: &bench::report::ReportBench, temporary: bool) -> String {
                 h.seconds
             ),
         ),
-        ("report wall time", format!("{:.2} s", r.report.seconds)),
+        (
+            "report wall time",
+            format!(
+                "{:.2} s (CPU: {:.2} s user, {:.2} s system)",
+                r.report.seconds, r.report.user_seconds, r.report.system_seconds
+            ),
+        ),
         ("report peak RSS", mib(r.report.peak_rss_mib)),
         (
             "report said",

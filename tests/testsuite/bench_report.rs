@@ -44,7 +44,11 @@ fn bench_report_prints_its_figures_and_keeps_the_site_it_measured() {
     // Setup is printed apart from the figures.
     let history = line(stdout, "history (setup)");
     assert!(history.contains("journal records"), "{history}");
-    assert!(line(stdout, "report wall time").ends_with(" s"), "{stdout}");
+    let wall = line(stdout, "report wall time");
+    assert!(
+        wall.contains(" s (CPU: ") && wall.ends_with(" s system)"),
+        "{wall}"
+    );
     let rss = line(stdout, "report peak RSS");
     let mib: f64 = rss
         .strip_suffix(" MiB")

@@ -55,6 +55,11 @@ pub struct ChildRun {
     pub seconds: f64,
     /// Peak resident set size of the child (`ru_maxrss`), MiB.
     pub peak_rss_mib: Option<f64>,
+    /// CPU time of the child in user mode (`ru_utime`), seconds: on a shared machine the
+    /// wall time includes waiting for a core, this does not.
+    pub user_seconds: f64,
+    /// CPU time of the child in the kernel (`ru_stime`), seconds.
+    pub system_seconds: f64,
     /// Exit code (none: killed by a signal).
     pub exit_code: Option<i32>,
     /// What it wrote on stderr (its one-line summary, or its error).
@@ -143,10 +148,13 @@ pub fn run_child(command: &mut Command, stderr_file: &Path) -> Result<ChildRun, 
     let exit_code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     // Linux reports ru_maxrss in KiB.
     let peak_rss_mib = (usage.ru_maxrss > 0).then(|| usage.ru_maxrss as f64 / 1024.0);
+    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let stderr = std::fs::read_to_string(stderr_file).unwrap_or_default();
     Ok(ChildRun {
         seconds,
         peak_rss_mib,
+        user_seconds: cpu(usage.ru_utime),
+        system_seconds: cpu(usage.ru_stime),
         exit_code,
         stderr,
     })
