@@ -16,13 +16,14 @@
 //! - a drift results document, as `drift --all --format json --out FILE` writes it
 //!   ([`drift_json`]), made after the last run: some tenants modified or missing, with actor.
 //!
-//! The schedule (see [`RunKind`]): run 0 onboards every tenant (creates); then each block of
+//! The schedule (see `RunKind`): run 0 onboards every tenant (creates); then each block of
 //! ten runs rolls one baseline change out ring by ring (pilot, early, broad half A, broad half
 //! B: most resources `unchanged`, the changed ones `updated`), and the runs between are small
-//! targeted runs that retry the tenants whose last run failed. About 1.5 % of the tenants of a
-//! wave fail (403 on a Conditional Access write), 2 % see one 429 and a retry, and one targeted
-//! run is interrupted (no `run_finished`, its last tenants unfinished). Everything comes from a
-//! fixed seed: the same sizes give the same bytes.
+//! targeted runs that retry the tenants whose last run failed. A tenant that a run writes a
+//! Conditional Access policy to fails with a 1.5 % chance (a 403 on that write), 2 % of the
+//! tenants of a run see one 429 and a retry, and one targeted run is interrupted (no
+//! `run_finished`, its last tenants unfinished). Everything comes from a fixed seed: the same
+//! sizes give the same bytes.
 //!
 //! Input: [`HistoryOptions`]. Output: [`History`] (where it is, what it holds, how long it took).
 
@@ -422,8 +423,8 @@ fn tenant_entries(
             request(&mut entries, label, "GET", path, None, 1, 200, None);
         }
     }
-    // Waves fail 1.5 % of their tenants (a 403 on a Conditional Access write); a targeted run
-    // fixes 4 in 5 of the tenants it retries.
+    // In a wave, 1.5 % of the tenants fail if the run writes a Conditional Access policy to them
+    // (a 403 on that write); a targeted run fixes 4 in 5 of the tenants it retries.
     let fails = match kind {
         RunKind::Targeted => failed_before && !chance(800, r, i, 4),
         _ => chance(15, r, i, 5),
