@@ -4,7 +4,8 @@
 //!
 //! Input: a fleet size. Output: a [`CompileBench`] report (the CLI prints it). The simulator's
 //! benchmark is [`sim`] (`tenantform bench sim`); a whole fleet deployed against the simulator,
-//! timed against Graph's limits, is [`deploy`] (`tenantform bench deploy`).
+//! timed against Graph's limits, is [`deploy`] (`tenantform bench deploy`); the fleet dashboard
+//! over a generated run history is [`report`] (`tenantform bench report`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use crate::source::project;
 pub mod azurite;
 pub mod deploy;
 mod http;
+pub mod report;
 pub mod sim;
 pub mod state;
 
@@ -76,6 +78,9 @@ pub enum BenchError {
     /// The deploy benchmark: its options, its simulator child or its client.
     #[error("deploy benchmark: {0}")]
     Deploy(String),
+    /// The report benchmark: the report child, its site, or the browser measuring it.
+    #[error("report benchmark: {0}")]
+    Report(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {

@@ -287,15 +287,30 @@ impl ReadJournal {
 
 /// Read and verify a journal.
 pub fn read(path: &Path) -> Result<ReadJournal, JournalError> {
+    let mut records = Vec::new();
+    let truncated_tail = read_each(path, |record| records.push(record))?;
+    Ok(ReadJournal {
+        records,
+        truncated_tail,
+    })
+}
+
+/// Read and verify a journal record by record, handing each verified record to `each` without
+/// keeping it: a reader that folds a long history (the fleet report over a run of thousands of
+/// tenants) stays within the memory of one record. Returns true when the last line was cut short
+/// by a crash (it is ignored). On an error, `each` has already seen the records before the bad
+/// line: a caller that must not use part of a broken journal keeps what it folds aside until
+/// this returns `Ok`.
+pub fn read_each(path: &Path, mut each: impl FnMut(Record)) -> Result<bool, JournalError> {
     let io = |source| JournalError::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut reader = BufReader::new(File::open(path).map_err(io)?);
-    let mut out = ReadJournal::default();
     let mut prev = GENESIS.to_string();
     let mut line = String::new();
     let mut number = 0;
+    let mut count: u64 = 0;
     loop {
         line.clear();
         if reader.read_line(&mut line).map_err(io)? == 0 {
@@ -304,8 +319,7 @@ pub fn read(path: &Path) -> Result<ReadJournal, JournalError> {
         number += 1;
         if !line.ends_with('\n') {
             // Only the last line can lack its line ending: a crash while it was written.
-            out.truncated_tail = true;
-            break;
+            return Ok(true);
         }
         let text = line.trim_end();
         let text = if number == 1 {
@@ -319,18 +333,18 @@ pub fn read(path: &Path) -> Result<ReadJournal, JournalError> {
             message: e.to_string(),
         })?;
         let expected = record_hash(record.seq, &record.at, &record.entry, &record.prev);
-        if record.prev != prev || record.hash != expected || record.seq != out.records.len() as u64
-        {
+        if record.prev != prev || record.hash != expected || record.seq != count {
             return Err(JournalError::Tampered {
                 path: path.to_path_buf(),
                 line: number,
                 seq: record.seq,
             });
         }
-        prev = record.hash.clone();
-        out.records.push(record);
+        prev.clone_from(&record.hash);
+        count += 1;
+        each(record);
     }
-    Ok(out)
+    Ok(false)
 }
 
 #[cfg(test)]
@@ -409,6 +423,32 @@ mod tests {
         assert!(!read2.truncated_tail);
         assert_eq!(read2.records.len(), 2);
         assert_eq!(read2.records[1].seq, 1);
+    }
+
+    #[test]
+    fn read_each_hands_over_records_one_by_one_and_says_when_the_tail_was_cut() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::open(&path).expect("open");
+        for (n, key) in ["a", "b", "c"].iter().enumerate() {
+            w.append(&format!("2026-11-26T00:00:0{n}Z"), applied(key))
+                .expect("append");
+        }
+        drop(w);
+        let mut seen = Vec::new();
+        let cut = read_each(&path, |r| seen.push(r.seq)).expect("read");
+        assert_eq!((seen, cut), (vec![0, 1, 2], false));
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(b"{\"seq\":3,").expect("write");
+        drop(f);
+        let mut count = 0;
+        assert!(read_each(&path, |_| count += 1).expect("read"));
+        assert_eq!(count, 3);
+        // A missing journal is an error naming it.
+        let e = read_each(&dir.path().join("none.jsonl"), |_| {})
+            .expect_err("no file")
+            .to_string();
+        assert!(e.contains("none.jsonl"), "{e}");
     }
 
     #[test]

@@ -112,6 +112,34 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The fleet dashboard at scale: write a project of N tenants (init's profiles cycled, in
+    /// rings, some with skip overrides that expire) with R deploy runs of history (journals as
+    /// deploy writes them, waves by ring, failures, one interrupted run) and a drift result, run
+    /// `tenantform report` on it as a child process (default flags) and print its wall time
+    /// and peak RSS, the overview's size (target under 2 MB), the site's size and pages, and the
+    /// overview's first contentful paint in headless Chromium. Build with --release.
+    Report {
+        /// Tenants in the generated fleet.
+        #[arg(long, default_value_t = 5000)]
+        tenants: usize,
+        /// Deploy runs of history.
+        #[arg(long, default_value_t = 100)]
+        runs: usize,
+        /// Keep the generated project, drift.json and the site in DIR instead of a temporary
+        /// directory.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// Chromium to render the overview with (default: chromium, chromium-browser or
+        /// google-chrome in /usr/bin or on PATH; without one, the render figure is skipped).
+        #[arg(long, value_name = "PATH")]
+        chromium: Option<PathBuf>,
+        /// Times the overview is loaded in the browser (the first is cold).
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        navigations: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn mib(value: Option<f64>) -> String {
@@ -221,6 +249,38 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
             } else {
                 exit::DEPLOY_FAILED
             });
+        }
+        BenchCommand::Report {
+            tenants,
+            runs,
+            keep,
+            chromium,
+            navigations,
+            json,
+        } => {
+            if tenants == 0 || tenants > 100_000 || runs == 0 || runs > 10_000 {
+                super::err(
+                    "error: --tenants must be between 1 and 100000, --runs between 1 and 10000\n",
+                );
+                return Ok(exit::USAGE);
+            }
+            if navigations == 0 || navigations > 100 {
+                super::err("error: --navigations must be between 1 and 100\n");
+                return Ok(exit::USAGE);
+            }
+            let temporary = keep.is_none();
+            let options = bench::report::ReportBenchOptions {
+                tenants,
+                runs,
+                executable: std::env::current_exe()?,
+                work_dir: keep.unwrap_or_else(|| {
+                    std::env::temp_dir()
+                        .join(format!("tenantform-bench-report-{}", std::process::id()))
+                }),
+                chromium,
+                navigations,
+            };
+            return run_report(&options, temporary, json);
         }
     };
     let jobs_given = jobs;
@@ -507,4 +567,172 @@ fn run_deploy(
     }
     out(&text);
     Ok(exit::OK)
+}
+
+fn run_report(
+    options: &bench::report::ReportBenchOptions,
+    temporary: bool,
+    json: bool,
+) -> anyhow::Result<u8> {
+    if !temporary
+        && std::fs::read_dir(&options.work_dir).is_ok_and(|mut entries| entries.next().is_some())
+    {
+        super::err(&format!(
+            "error: {} exists and is not empty; give --keep a new or empty directory\n",
+            options.work_dir.display()
+        ));
+        return Ok(exit::INVALID_INPUT);
+    }
+    if temporary {
+        let _ = std::fs::remove_dir_all(&options.work_dir);
+    }
+    let result = bench::report::run(options, &|step| {
+        super::err(&format!("bench report: {step}\n"))
+    });
+    if temporary {
+        let _ = std::fs::remove_dir_all(&options.work_dir);
+    }
+    let r = result?;
+    if json {
+        out(&format!("{}\n", serde_json::to_string(&r)?));
+        return Ok(exit::OK);
+    }
+    out(&report_text(&r, temporary));
+    Ok(exit::OK)
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), |v| format!("{v:.0} ms"))
+}
+
+/// The report benchmark's figures, as printed.
+fn report_text(r: &bench::report::ReportBench, temporary: bool) -> String {
+    let h = &r.history;
+    let mut text = format!(
+        "report benchmark: {} tenants, {} deploy runs of history\n  machine: {} cores{}\n",
+        r.tenants,
+        r.runs,
+        r.cores,
+        r.load_average
+            .map(|l| format!(", load average {l:.2} when the report started"))
+            .unwrap_or_default()
+    );
+    let mut rows: Vec<(&str, String)> = vec![
+        (
+            "history (setup)",
+            format!(
+                "{} tenant-runs ({} failed), {} journal records, {:.1} MB of journal; {} skip overrides ({} expired); drift results: {} tenants drifted; {} tenants' last run failed or unfinished; written in {:.1} s",
+                h.tenant_runs,
+                h.failed_tenant_runs,
+                h.records,
+                h.journal_bytes as f64 / 1e6,
+                h.overrides,
+                h.expired_overrides,
+                h.drifted_tenants,
+                h.failed_last,
+                h.seconds
+            ),
+        ),
+        (
+            "report wall time",
+            format!(
+                "{:.2} s (CPU: {:.2} s user, {:.2} s system)",
+                r.report.seconds, r.report.user_seconds, r.report.system_seconds
+            ),
+        ),
+        ("report peak RSS", mib(r.report.peak_rss_mib)),
+        (
+            "report said",
+            r.report
+                .stderr
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .to_string(),
+        ),
+        (
+            "overview",
+            format!(
+                "index.html {} bytes ({:.2} MB); {} overview pages, the largest {} bytes",
+                r.site.overview_bytes,
+                r.site.overview_bytes as f64 / 1e6,
+                r.site.overview_pages,
+                r.site.largest_overview_page_bytes
+            ),
+        ),
+        (
+            "site",
+            format!(
+                "{} files, {:.1} MB ({} tenant pages)",
+                r.site.site_files,
+                r.site.site_bytes as f64 / 1e6,
+                r.site.tenant_pages
+            ),
+        ),
+    ];
+    match (&r.browser, &r.browser_skipped) {
+        (Some(b), _) => {
+            rows.push(("browser", b.browser.clone()));
+            for (i, n) in b.navigations.iter().enumerate() {
+                rows.push((
+                    if i == 0 {
+                        "first render (cold)"
+                    } else {
+                        "first render (again)"
+                    },
+                    format!(
+                        "first contentful paint {}, largest contentful paint {}, DOMContentLoaded {}, load {} (from navigation start); {:.0} ms to load as this process saw it; {} table rows",
+                        ms(n.first_contentful_paint_ms),
+                        ms(n.largest_contentful_paint_ms),
+                        ms(n.dom_content_loaded_ms),
+                        ms(n.load_ms),
+                        n.wall_to_load_ms,
+                        n.rows
+                    ),
+                ));
+            }
+            rows.push((
+                "console errors",
+                if b.console_errors.is_empty() {
+                    "none".to_string()
+                } else {
+                    b.console_errors.join("; ")
+                },
+            ));
+        }
+        (None, Some(why)) => {
+            rows.push(("first render", format!("SKIPPED, NOT MEASURED: {why}")));
+        }
+        (None, None) => {}
+    }
+    for (label, value) in rows {
+        text.push_str(&format!("  {label:<22} {value}\n"));
+    }
+    text.push_str(&format!(
+        "  the same figures by hand{}:\n",
+        if temporary {
+            " (this run's directory was temporary: the first command keeps one)"
+        } else {
+            ""
+        }
+    ));
+    for command in &r.commands {
+        text.push_str(&format!("    {command}\n"));
+    }
+    text.push_str("  targets:\n");
+    for check in &r.checks {
+        text.push_str(&format!(
+            "    [{}] {}: {}\n",
+            if check.passed { "pass" } else { "FAIL" },
+            check.name,
+            check.measured
+        ));
+    }
+    if r.browser.is_none() {
+        text.push_str(
+            "\n!!! the overview's time to first render was NOT measured: no headless Chromium !!!\n",
+        );
+    }
+    text
 }

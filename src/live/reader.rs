@@ -179,6 +179,16 @@ fn first_reads(
     reads
 }
 
+/// The first reads [`read`] sends for `operations`, as the journal records them (label, method,
+/// path): what `plan` and `deploy` ask a tenant before anything is written. `bench report`
+/// writes its generated run history from these, so its journals carry the reads a real run's do.
+pub fn first_read_requests(operations: &[Operation]) -> Vec<Request> {
+    first_reads(operations)
+        .into_iter()
+        .map(|(_, request)| request)
+        .collect()
+}
+
 /// The throttle class of every read [`read`] makes for `operations`: the first reads, and with
 /// `assignments_known` (every policy's id known, as on a tenant already deployed) one
 /// assignment read per `/assign` operation. Pages past the first are not counted. For the

@@ -85,25 +85,24 @@ pub fn read_with(project_dir: &Path, extra: &[std::path::PathBuf]) -> Runs {
     }
     let mut runs = Runs::default();
     for (id, path) in found {
-        let read = match journal::read(&path) {
-            Ok(read) => read,
-            Err(e) => {
-                runs.runs.push(RunStatus {
-                    run_id: id,
-                    started: None,
-                    ended: None,
-                    seconds: None,
-                    tenants: 0,
-                    succeeded: 0,
-                    failed: 0,
-                    requests: 0,
-                    finished: false,
-                    error: Some(e.to_string()),
-                });
-                continue;
-            }
-        };
-        fold(&id, &read, &mut runs);
+        // Folded record by record (a run of thousands of tenants is millions of records), and
+        // kept aside until the whole journal is verified: a broken journal counts for nothing.
+        let mut folding = RunFold::new(&id);
+        match journal::read_each(&path, |record| folding.add(&record)) {
+            Ok(_) => folding.finish(&mut runs),
+            Err(e) => runs.runs.push(RunStatus {
+                run_id: id,
+                started: None,
+                ended: None,
+                seconds: None,
+                tenants: 0,
+                succeeded: 0,
+                failed: 0,
+                requests: 0,
+                finished: false,
+                error: Some(e.to_string()),
+            }),
+        }
     }
     runs
 }
@@ -117,21 +116,44 @@ struct Fold {
     applied_keys: std::collections::BTreeSet<String>,
 }
 
-fn fold(id: &str, read: &journal::ReadJournal, runs: &mut Runs) {
-    let started = read.records.first().map(|r| r.at.clone());
-    let ended = read.records.last().map(|r| r.at.clone());
-    let mut finished = false;
-    let mut requests = 0;
-    let mut tenants: BTreeMap<String, Fold> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut entry = |tenants: &mut BTreeMap<String, Fold>, t: &str| -> String {
-        let key = t.to_ascii_lowercase();
-        if !tenants.contains_key(&key) {
-            order.push(key.clone());
+/// One run's journal, folded as its records come.
+struct RunFold {
+    id: String,
+    started: Option<String>,
+    ended: Option<String>,
+    finished: bool,
+    requests: usize,
+    tenants: BTreeMap<String, Fold>,
+    /// Tenants (lower case) in the order they first appear.
+    order: Vec<String>,
+    /// (tenant id lower case, key) → the run's last record that applied it.
+    applied: BTreeMap<(String, String), AppliedEvidence>,
+}
+
+impl RunFold {
+    fn new(id: &str) -> RunFold {
+        RunFold {
+            id: id.to_string(),
+            started: None,
+            ended: None,
+            finished: false,
+            requests: 0,
+            tenants: BTreeMap::new(),
+            order: Vec::new(),
+            applied: BTreeMap::new(),
         }
-        tenants.entry(key.clone()).or_insert_with(|| Fold {
+    }
+
+    /// The tenant's fold (lower-case id), made on its first record.
+    fn tenant(&mut self, tenant: &str) -> (String, &mut Fold) {
+        let key = tenant.to_ascii_lowercase();
+        if !self.tenants.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        let id = &self.id;
+        let fold = self.tenants.entry(key.clone()).or_insert_with(|| Fold {
             run: TenantRun {
-                run_id: id.to_string(),
+                run_id: id.clone(),
                 at: None,
                 ok: None,
                 reason: None,
@@ -140,22 +162,24 @@ fn fold(id: &str, read: &journal::ReadJournal, runs: &mut Runs) {
             },
             ..Fold::default()
         });
-        key
-    };
-    for record in &read.records {
+        (key, fold)
+    }
+
+    fn add(&mut self, record: &journal::Record) {
+        if self.started.is_none() {
+            self.started = Some(record.at.clone());
+        }
+        self.ended = Some(record.at.clone());
         match &record.entry {
             Entry::RunStarted { tenants: ids, .. } | Entry::RunResumed { tenants: ids, .. } => {
-                finished = false;
+                self.finished = false;
                 for t in ids {
-                    entry(&mut tenants, t);
+                    self.tenant(t);
                 }
             }
             Entry::Intent { tenant, .. } => {
-                requests += 1;
-                let k = entry(&mut tenants, tenant);
-                if let Some(f) = tenants.get_mut(&k) {
-                    f.run.requests += 1;
-                }
+                self.requests += 1;
+                self.tenant(tenant).1.run.requests += 1;
             }
             Entry::Outcome {
                 tenant,
@@ -163,15 +187,15 @@ fn fold(id: &str, read: &journal::ReadJournal, runs: &mut Runs) {
                 status,
                 ..
             } => {
-                let k = entry(&mut tenants, tenant);
                 let failed = status.is_none_or(|s| s >= 400);
                 let why = match status {
                     Some(s) => format!("Graph answered {s}"),
                     None => "no answer from Graph".to_string(),
                 };
-                if let Some(f) = tenants.get_mut(&k) {
-                    f.last_outcome.insert(key.clone(), (failed, why));
-                }
+                self.tenant(tenant)
+                    .1
+                    .last_outcome
+                    .insert(key.clone(), (failed, why));
             }
             Entry::Applied {
                 tenant,
@@ -180,15 +204,13 @@ fn fold(id: &str, read: &journal::ReadJournal, runs: &mut Runs) {
                 object_id,
                 ..
             } => {
-                let k = entry(&mut tenants, tenant);
-                if let Some(f) = tenants.get_mut(&k) {
-                    f.run.applied += 1;
-                    f.applied_keys.insert(key.clone());
-                }
-                runs.applied.insert(
+                let (k, fold) = self.tenant(tenant);
+                fold.run.applied += 1;
+                fold.applied_keys.insert(key.clone());
+                self.applied.insert(
                     (k, key.clone()),
                     AppliedEvidence {
-                        run_id: id.to_string(),
+                        run_id: self.id.clone(),
                         at: record.at.clone(),
                         action: action.clone(),
                         object_id: object_id.clone(),
@@ -197,62 +219,150 @@ fn fold(id: &str, read: &journal::ReadJournal, runs: &mut Runs) {
                 );
             }
             Entry::TenantFinished { tenant, ok, reason } => {
-                let k = entry(&mut tenants, tenant);
-                if let Some(f) = tenants.get_mut(&k) {
-                    f.run.ok = Some(*ok);
-                    f.run.reason = reason.clone();
-                    f.run.at = Some(record.at.clone());
-                    f.finished = true;
-                }
+                let fold = self.tenant(tenant).1;
+                fold.run.ok = Some(*ok);
+                fold.run.reason = reason.clone();
+                fold.run.at = Some(record.at.clone());
+                fold.finished = true;
             }
-            Entry::RunFinished { .. } => finished = true,
+            Entry::RunFinished { .. } => self.finished = true,
             // Which plan file the run applied, and what approved it: not state.
             Entry::PlanApplied { .. } | Entry::RollbackOf { .. } => {}
             // The dashboard reads skips (and their reasons) from the compiled bundles.
             Entry::Skipped { .. } => {}
         }
     }
-    let mut succeeded = 0;
-    let mut failed = 0;
-    for key in &order {
-        let Some(mut f) = tenants.remove(key) else {
-            continue;
-        };
-        match f.run.ok {
-            Some(true) => succeeded += 1,
-            Some(false) => failed += 1,
-            None => {}
+
+    /// The whole journal was read and verified: its run and tenants join the history.
+    fn finish(mut self, runs: &mut Runs) {
+        let mut succeeded = 0;
+        let mut failed = 0;
+        for key in &self.order {
+            let Some(mut f) = self.tenants.remove(key) else {
+                continue;
+            };
+            match f.run.ok {
+                Some(true) => succeeded += 1,
+                Some(false) => failed += 1,
+                None => {}
+            }
+            if !f.finished {
+                f.run.at.clone_from(&self.ended);
+            }
+            let failed_keys = f
+                .last_outcome
+                .into_iter()
+                .filter(|(k, (bad, _))| *bad && !f.applied_keys.contains(k))
+                .map(|(k, (_, why))| (k, why))
+                .collect();
+            runs.by_tenant
+                .entry(key.clone())
+                .or_default()
+                .push(TenantInRun {
+                    run: Some(f.run),
+                    failed_keys,
+                });
         }
-        if !f.finished {
-            f.run.at = ended.clone();
-        }
-        let failed_keys = f
-            .last_outcome
-            .into_iter()
-            .filter(|(k, (bad, _))| *bad && !f.applied_keys.contains(k))
-            .map(|(k, (_, why))| (k, why))
-            .collect();
-        runs.by_tenant
-            .entry(key.clone())
-            .or_default()
-            .push(TenantInRun {
-                run: Some(f.run),
-                failed_keys,
-            });
+        runs.applied.extend(self.applied);
+        runs.runs.push(RunStatus {
+            run_id: self.id,
+            seconds: match (&self.started, &self.ended) {
+                (Some(s), Some(e)) => seconds_between(s, e),
+                _ => None,
+            },
+            started: self.started,
+            ended: self.ended,
+            tenants: self.order.len(),
+            succeeded,
+            failed,
+            requests: self.requests,
+            finished: self.finished,
+            error: None,
+        });
     }
-    runs.runs.push(RunStatus {
-        run_id: id.to_string(),
-        seconds: match (&started, &ended) {
-            (Some(s), Some(e)) => seconds_between(s, e),
-            _ => None,
-        },
-        started,
-        ended,
-        tenants: order.len(),
-        succeeded,
-        failed,
-        requests,
-        finished,
-        error: None,
-    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::JournalWriter;
+
+    fn write_run(project: &Path, run: &str, tenant: &str, key: &str) -> std::path::PathBuf {
+        let path = crate::deploy::run_dir(project, run).join("journal.jsonl");
+        let mut w = JournalWriter::open(&path).expect("open");
+        let at = |s: u32| format!("2026-11-26T10:00:{s:02}Z");
+        w.append(
+            &at(0),
+            Entry::RunStarted {
+                tenants: vec![tenant.into()],
+                version: "0".into(),
+            },
+        )
+        .expect("append");
+        w.append(
+            &at(1),
+            Entry::Applied {
+                tenant: tenant.into(),
+                key: key.into(),
+                action: "created".into(),
+                object_id: Some("o1".into()),
+                kind: None,
+            },
+        )
+        .expect("append");
+        w.append(
+            &at(2),
+            Entry::TenantFinished {
+                tenant: tenant.into(),
+                ok: true,
+                reason: None,
+            },
+        )
+        .expect("append");
+        w.append(
+            &at(3),
+            Entry::RunFinished {
+                succeeded: 1,
+                failed: 0,
+            },
+        )
+        .expect("append");
+        path
+    }
+
+    #[test]
+    fn a_journal_broken_after_records_were_folded_counts_for_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        write_run(dir.path(), "20261126T100000Z-aaaa", "T1", "group-a");
+        let broken = write_run(dir.path(), "20261126T110000Z-bbbb", "T2", "group-b");
+        // The last record edited: every record before it folds before the break is seen.
+        let text = std::fs::read_to_string(&broken).expect("read");
+        std::fs::write(&broken, text.replace("\"succeeded\":1", "\"succeeded\":2")).expect("write");
+
+        let runs = read(dir.path());
+        assert_eq!(runs.runs.len(), 2);
+        assert_eq!(runs.runs[0].error, None);
+        assert_eq!(
+            (
+                runs.runs[0].tenants,
+                runs.runs[0].succeeded,
+                runs.runs[0].finished
+            ),
+            (1, 1, true)
+        );
+        assert_eq!(runs.runs[0].seconds, Some(3.0));
+        let error = runs.runs[1]
+            .error
+            .as_deref()
+            .expect("the broken run's error");
+        assert!(error.contains("hash chain breaks at line 4"), "{error}");
+        // Nothing of the broken run: no tenant line, no applied evidence.
+        assert!(runs.by_tenant.contains_key("t1"));
+        assert!(!runs.by_tenant.contains_key("t2"), "{:?}", runs.by_tenant);
+        assert!(
+            runs.applied
+                .contains_key(&("t1".to_string(), "group-a".to_string()))
+        );
+        assert_eq!(runs.applied.len(), 1);
+    }
 }
