@@ -183,7 +183,7 @@ fn first_reads(
 /// path): what `plan` and `deploy` ask a tenant before anything is written. `bench report`
 /// writes its generated run history from these, so its journals carry the reads a real run's do.
 pub fn first_read_requests(operations: &[Operation]) -> Vec<Request> {
-    first_reads(operations)
+    first_reads(operations, None, Keep::Whole)
         .into_iter()
         .map(|(_, request)| request)
         .collect()
