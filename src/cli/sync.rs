@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tenantform::compile::Selection;
 use tenantform::graph::client::NoObserver;
 use tenantform::sync::on_demand::{OnDemandError, provision_on_demand, report_text};
+use tenantform::sync::organization;
 use tenantform::sync::status::{LinkStatus, status, status_text};
 
 use super::deploy::Connection;
@@ -165,20 +166,36 @@ fn run_status(args: StatusArgs, today: jiff::civil::Date) -> anyhow::Result<u8> 
         return Ok(exit::USAGE);
     }
     let client = super::deploy::client(&args.connection)?;
-    let statuses: Vec<LinkStatus> = super::deploy::runtime()?.block_on(status(
-        &client,
-        &fleet,
-        args.link.as_deref(),
-        &NoObserver,
-    ));
+    let runtime = super::deploy::runtime()?;
+    let statuses: Vec<LinkStatus> =
+        runtime.block_on(status(&client, &fleet, args.link.as_deref(), &NoObserver));
+    // The organization is shown with every link, not with one `--link`.
+    let organization = match &args.link {
+        Some(_) => None,
+        None => runtime.block_on(organization::status(&client, &fleet, &NoObserver)),
+    };
     if args.json {
-        out(&format!("{}\n", serde_json::to_string_pretty(&statuses)?));
+        let report = serde_json::json!({"links": statuses, "organization": organization});
+        out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
     } else {
-        out(&status_text(&statuses));
+        // Without links, the organization alone.
+        let mut text = if statuses.is_empty() && organization.is_some() {
+            String::new()
+        } else {
+            status_text(&statuses)
+        };
+        if let Some(org) = &organization {
+            text.push_str(&organization::status_text(org));
+        }
+        out(&text);
     }
-    Ok(if statuses.iter().any(|s| s.error.is_some()) {
+    let unreadable = statuses.iter().any(|s| s.error.is_some())
+        || organization.as_ref().is_some_and(|o| o.unreadable());
+    let unhealthy = statuses.iter().any(|s| !s.healthy())
+        || organization.as_ref().is_some_and(|o| !o.healthy());
+    Ok(if unreadable {
         exit::DEPLOY_FAILED
-    } else if statuses.iter().any(|s| !s.healthy()) {
+    } else if unhealthy {
         exit::CHANGES
     } else {
         exit::OK

@@ -435,16 +435,26 @@ impl App {
         let synchronization = (target.is_err() && directory.is_none() && pim.is_none())
             .then(|| crate::sim::graph::sync::resolve(request.path))
             .flatten();
-        let tcm =
+        let organization =
             (target.is_err() && directory.is_none() && pim.is_none() && synchronization.is_none())
-                .then(|| crate::sim::graph::tcm::resolve(request.version, request.path))
+                .then(|| crate::sim::graph::organization::resolve(request.path))
                 .flatten();
+        let tcm = (target.is_err()
+            && directory.is_none()
+            && pim.is_none()
+            && synchronization.is_none()
+            && organization.is_none())
+        .then(|| crate::sim::graph::tcm::resolve(request.version, request.path))
+        .flatten();
         let write = request.method != "GET";
         let class = match (&target, &directory) {
             (Ok(t), _) => Some(t.kind().throttle),
             (Err(_), Some(d)) => Some(d.throttle()),
-            (Err(_), None) => (synchronization.is_some() || pim.is_some() || tcm.is_some())
-                .then_some(crate::kinds::ThrottleClass::Identity),
+            (Err(_), None) => (synchronization.is_some()
+                || pim.is_some()
+                || tcm.is_some()
+                || organization.is_some())
+            .then_some(crate::kinds::ThrottleClass::Identity),
         };
         let path_only = request.path;
         let admission = self.throttle.admit(&ThrottleRequest {
@@ -465,6 +475,12 @@ impl App {
             let allowed = has_role(claims, synchronization.permission(write));
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.sync(synchronization)
+            });
+        }
+        if let Some(organization) = organization {
+            let allowed = organization.permitted(write, &claims.roles);
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.organization(organization)
             });
         }
         if let Some(pim) = pim {

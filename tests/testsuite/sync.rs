@@ -253,8 +253,9 @@ fn a_link_deploys_target_first_users_flow_and_a_second_deploy_changes_nothing() 
         status.stdout
     );
     let json = w.sync_status(&["--json"]).code(0).json();
-    assert_eq!(json[0]["state"], "Active");
-    assert_eq!(json[0]["synchronized"][0][1], 1);
+    assert_eq!(json["links"][0]["state"], "Active");
+    assert_eq!(json["links"][0]["synchronized"][0][1], 1);
+    assert!(json["organization"].is_null(), "{json}");
 
     // A second deploy finds everything in place: one app, one job, one assignment.
     w.deploy()

@@ -24,6 +24,7 @@ use crate::source::model::is_guid;
 pub(crate) mod directory;
 mod domains;
 pub(crate) mod licensing;
+pub(crate) mod organization;
 mod people;
 pub(crate) mod pim;
 mod policies;
