@@ -432,6 +432,7 @@ impl App {
         let pim = (target.is_err() && directory.is_none())
             .then(|| crate::sim::graph::pim::resolve(request.version, request.path))
             .flatten();
+        let provisioning_log = crate::sim::graph::provisioning_log::is_path(request.path);
         let synchronization = (target.is_err() && directory.is_none() && pim.is_none())
             .then(|| crate::sim::graph::sync::resolve(request.path))
             .flatten();
@@ -450,6 +451,7 @@ impl App {
         let class = match (&target, &directory) {
             (Ok(t), _) => Some(t.kind().throttle),
             (Err(_), Some(d)) => Some(d.throttle()),
+            (Err(_), None) if provisioning_log => Some(crate::kinds::ThrottleClass::Reports),
             (Err(_), None) => (synchronization.is_some()
                 || pim.is_some()
                 || tcm.is_some()
@@ -475,6 +477,12 @@ impl App {
             let allowed = has_role(claims, synchronization.permission(write));
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.sync(synchronization)
+            });
+        }
+        if provisioning_log {
+            let allowed = has_role(claims, crate::sim::graph::provisioning_log::PERMISSION);
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.provisioning_log()
             });
         }
         if let Some(organization) = organization {

@@ -29,6 +29,7 @@ mod people;
 pub(crate) mod pim;
 mod policies;
 mod provisioning;
+pub(crate) mod provisioning_log;
 pub(crate) mod sync;
 mod targets;
 pub(crate) mod tcm;

@@ -67,6 +67,8 @@ pub(crate) struct SyncState {
     pub(super) sp_visible_from: BTreeMap<String, u64>,
     /// The multitenant organization this tenant owns, or its join request (`organization.rs`).
     pub(super) organization: super::organization::OrganizationState,
+    /// The provisioning logs' entries, oldest first (`provisioning_log.rs`).
+    pub(super) provisioning_log: Vec<Value>,
 }
 
 /// How long a new configuration app's service principal stays unknown to calls that address it
