@@ -240,4 +240,33 @@ mod tests {
         assert!(link_plan_text(&p).ends_with(": NOT PLANNED: not run: tenant x\n"));
         assert!(link_plans_text(&[p]).contains("1 could not be planned"));
     }
+
+    #[test]
+    fn the_organization_shows_its_owner_and_members_not_two_ends() {
+        let plan = LinkPlan {
+            link: "organization".into(),
+            source: "o-id".into(),
+            source_name: "Hub".into(),
+            target: String::new(),
+            target_name: String::new(),
+            steps: vec![
+                step("owner", "organization", LinkStepAction::Create),
+                step("member", "North/join-request", LinkStepAction::Unchanged),
+            ],
+            error: None,
+        };
+        let text = link_plan_text(&plan);
+        assert!(
+            text.starts_with("organization: owner Hub (o-id): 1 to create, 1 unchanged\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  owner Hub:\n") && text.contains("  members:\n"),
+            "{text}"
+        );
+        assert!(!text.contains("->"), "{text}");
+        let md = link_plans_markdown(&[plan]);
+        assert!(md.contains("#### `organization`: owner Hub"), "{md}");
+        assert!(md.contains("| member (member) |"), "{md}");
+    }
 }

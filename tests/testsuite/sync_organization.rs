@@ -113,6 +113,25 @@ fn owner_and_two_members_deploy_pending_then_joined_and_a_rerun_adds_nothing() {
     w.cmd(&["deploy", "--yes"])
         .success()
         .stderr_has("organization: ok, 5 step(s) changed, 0 unchanged");
+    // Journaled step by step, the owner's before any member's join request.
+    let runs = w.project.path().join(".tenantform/runs");
+    let run = std::fs::read_dir(&runs)
+        .expect("runs")
+        .next()
+        .expect("a run")
+        .expect("entry")
+        .path();
+    let journal = std::fs::read_to_string(run.join("journal.jsonl")).expect("journal");
+    let lines: Vec<&str> = journal.lines().collect();
+    let last_owner = lines
+        .iter()
+        .rposition(|l| l.contains("organization/owner/"))
+        .expect("owner steps journaled");
+    let first_member = lines
+        .iter()
+        .position(|l| l.contains("organization/member/"))
+        .expect("member steps journaled");
+    assert!(last_owner < first_member, "{journal}");
     let org = w
         .sim
         .send(
