@@ -243,13 +243,28 @@ pub struct Kind {
 }
 
 /// Actions that replace a set on a parent object, and the parent's navigation property that
-/// lists the set: `/assign` → `/assignments`, `/targetApps` → `/apps` (app protection).
-const ACTION_LISTINGS: &[(&str, &str)] = &[("assign", "assignments"), ("targetApps", "apps")];
+/// lists the set: `/assign` → `/assignments`, `/targetApps` → `/apps` (app protection). A kind
+/// whose path ends in the listing itself (`/assignments`) writes the set member by member
+/// ([`Kind::writes_members`]).
+const ACTION_LISTINGS: &[(&str, &str)] = &[
+    ("assign", "assignments"),
+    ("targetApps", "apps"),
+    ("assignments", "assignments"),
+];
 
 impl Kind {
     /// True when deploy may create objects of this kind.
     pub fn creates(&self) -> bool {
         self.create_method.is_some()
+    }
+
+    /// True for a parent set that Graph has no replacing action for, only its collection
+    /// (`POST .../{parent}/assignments` adds one member, `DELETE .../assignments/{id}` removes
+    /// one: Windows Autopilot deployment profiles): the kind's path is the listing itself.
+    /// Read and compared like an `/assign` set; deploy adds and removes the members that
+    /// differ.
+    pub fn writes_members(&self) -> bool {
+        self.shape == Shape::ParentAction && self.path.ends_with("/assignments")
     }
 
     /// For a parent action (`.../{parent}/assign`): the parent's navigation property that lists

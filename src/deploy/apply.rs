@@ -150,7 +150,7 @@ pub enum ApplyError {
 }
 
 impl ApplyError {
-    fn request(kind: &'static Kind) -> impl FnOnce(RequestError) -> ApplyError {
+    pub(crate) fn request(kind: &'static Kind) -> impl FnOnce(RequestError) -> ApplyError {
         move |source| ApplyError::Request {
             kind,
             source: Box::new(source),
@@ -303,6 +303,18 @@ pub(crate) enum Step {
     /// These requests one after another (the items of a [`Shape::QueriedItems`] object); the
     /// first that fails fails the resource, else this is the result.
     Sequence(Vec<Request>, Applied),
+    /// A set written member by member ([`Kind::writes_members`]): read the members the tenant
+    /// has, delete the ones not wanted, add the ones missing; then this is the result.
+    Members(MemberSet, Applied),
+}
+
+/// What a [`Step::Members`] writes: the set's collection path (its parent's id resolved) and
+/// the members the resource declares.
+pub(crate) struct MemberSet {
+    /// `.../{parent id}/assignments`.
+    pub(crate) listing: String,
+    /// The members wanted, as the body declares them.
+    pub(crate) desired: Vec<Value>,
 }
 
 /// How to read the answer to a resource's request.
@@ -338,7 +350,13 @@ pub(crate) struct TenantRun<'a> {
 }
 
 impl TenantRun<'_> {
-    fn request(&self, op: &Operation, method: &'static str, path: String, body: Value) -> Request {
+    pub(crate) fn request(
+        &self,
+        op: &Operation,
+        method: &'static str,
+        path: String,
+        body: Value,
+    ) -> Request {
         let created = self.created.lock().unwrap_or_else(|p| p.into_inner());
         let references_new_object = op.refs.iter().any(|r| created.contains(&r.target));
         Request {
@@ -354,7 +372,7 @@ impl TenantRun<'_> {
         }
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         request: &Request,
     ) -> Result<crate::graph::client::Response, RequestError> {
@@ -467,6 +485,34 @@ impl TenantRun<'_> {
         let update_method = method_str(op.kind.update_method);
         // Only collection objects go in the identity map: it is what `--prune` deletes.
         let remembered = op.kind.shape == Shape::Collection;
+        if op.kind.writes_members()
+            && matches!(
+                action,
+                Action::Create | Action::Update { .. } | Action::Adopt { .. }
+            )
+        {
+            let parameter = op.kind.schema.action_parameter.unwrap_or("assignments");
+            let desired = body
+                .get(parameter)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let done = Applied::Done {
+                action: if matches!(action, Action::Create) {
+                    "created"
+                } else {
+                    "updated"
+                },
+                id: None,
+            };
+            return Ok(Step::Members(
+                MemberSet {
+                    listing: path,
+                    desired,
+                },
+                done,
+            ));
+        }
         match action {
             Action::NoOp { object_id } => {
                 if let Some(id) = object_id.as_ref().filter(|_| remembered) {
@@ -661,6 +707,10 @@ impl TenantRun<'_> {
                 }
                 done
             }
+            Step::Members(set, done) => match self.write_members(op, &set).await {
+                Ok(()) => done,
+                Err(reason) => Applied::Failed(reason),
+            },
         }
     }
 
@@ -675,7 +725,10 @@ impl TenantRun<'_> {
             .run
             .client
             .batch(self.session, &requests, &self.observer)
-            .await;
+            .await
+            .into_iter()
+            .map(|result| result.map(answer_id_only))
+            .collect::<Vec<_>>();
         let mut out = Vec::with_capacity(items.len());
         for ((i, op, request, then), result) in items.into_iter().zip(results) {
             let applied = match self.finish(op, &request, then, Some(result)).await {
@@ -787,6 +840,18 @@ impl TenantRun<'_> {
         }
         Ok(self.identity.forget(&orphan.key)?)
     }
+}
+
+/// An answer as applying reads it: its status, request id and the created object's `id` (all
+/// `TenantRun::finish` looks at). A `$batch` answers up to 20 whole objects at once, and the
+/// answers wait while each one's follow-up request is paced; they need not wait whole.
+fn answer_id_only(mut response: Response) -> Response {
+    let id = response.body.get_mut("id").map(Value::take);
+    response.body = match id {
+        Some(id) => serde_json::json!({ "id": id }),
+        None => Value::Null,
+    };
+    response
 }
 
 #[cfg(test)]

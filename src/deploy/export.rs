@@ -150,9 +150,16 @@ pub async fn read_for_export(
         RequestError::Status { status: 403, .. } => TenantError::ReadForbidden(e),
         _ => TenantError::Read(e),
     };
-    let live = live::read(&run.client, &prepared.session, &input, &identity, &observer)
-        .await
-        .map_err(read_error)?;
+    let live = live::read(
+        &run.client,
+        &prepared.session,
+        &input,
+        &identity,
+        live::Keep::Whole,
+        &observer,
+    )
+    .await
+    .map_err(read_error)?;
 
     let mut objects = Vec::new();
     let mut not_exported: std::collections::BTreeMap<&'static str, usize> = Default::default();

@@ -31,6 +31,7 @@ pub mod export;
 pub mod facts;
 pub mod fleet;
 pub mod identity;
+mod member_sets;
 pub mod monitors;
 pub mod rollback;
 pub mod scheduler;

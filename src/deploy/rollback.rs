@@ -124,9 +124,13 @@ pub(crate) fn before_images(
             }
             _ => continue,
         };
-        // Items written one by one (PIM rules) have no single path to restore them at: rollback
-        // reports them as not undoable rather than PATCH the query that found them.
-        if holds_secrets(op.kind) || matches!(op.kind.shape, Shape::QueriedItems(_)) {
+        // Items written one by one (PIM rules, Autopilot assignments) have no single path to
+        // restore them at: rollback reports them as not undoable rather than PATCH the query
+        // that found them or POST an old set as one member.
+        if holds_secrets(op.kind)
+            || matches!(op.kind.shape, Shape::QueriedItems(_))
+            || op.kind.writes_members()
+        {
             continue;
         }
         let (object, path) = match (op.kind.shape, &object_id) {

@@ -399,7 +399,22 @@ pub(crate) async fn deploy_tenant(
         operations: &prepared.slim.operations,
         bodies: Some(&prepared.slim.bodies),
     };
-    let live = match live::read(&run.client, &prepared.session, &input, &identity, &observer).await
+    // Snapshots and evidence look at what the bundle does not declare; planning compares
+    // only what it declares.
+    let keep = if run.options.snapshot.is_some() || prepared.claims.is_some() {
+        live::Keep::Whole
+    } else {
+        live::Keep::Declared
+    };
+    let live = match live::read(
+        &run.client,
+        &prepared.session,
+        &input,
+        &identity,
+        keep,
+        &observer,
+    )
+    .await
     {
         Ok(live) => live,
         Err(e) => {

@@ -682,6 +682,22 @@ pub(super) const INTUNE_KINDS: &[Kind] = &[
             &[],
         )
     },
+    // Learn (beta), windowsAutopilotDeploymentProfile: the `assignments` navigation, created
+    // one at a time (`POST .../{id}/assignments`, a windowsAutopilotDeploymentProfileAssignment
+    // with its `target`) and deleted by id; there is no `/assign` that replaces the set.
+    parent_action(
+        "windowsAutopilotDeploymentProfileAssignment",
+        "autopilot-assignment",
+        "The full assignment set of an Autopilot deployment profile (beta; written member by member: POST .../assignments, DELETE .../assignments/{id}); needs parent",
+        ApiVersion::Beta,
+        "/deviceManagement/windowsAutopilotDeploymentProfiles/{parent}/assignments",
+        "windowsAutopilotDeploymentProfile",
+        SERVICE_CONFIGURATION,
+        "windowsAutopilotDeploymentProfileAssignment",
+        &["assignments"],
+        &["/assignments"],
+        ASSIGNMENT_REF_SLOTS,
+    ),
     Kind {
         ref_slots: SCOPE_TAG_REF_SLOTS,
         ..intune_collection(

@@ -31,4 +31,4 @@ pub mod snapshot;
 pub mod stale;
 pub mod verdict;
 
-pub use reader::{find_by_match_key, known_ids, read, read_classes, resolved_path};
+pub use reader::{Keep, find_by_match_key, known_ids, read, read_classes, resolved_path};

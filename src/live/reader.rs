@@ -26,11 +26,82 @@ enum Slot {
     /// A singleton, fixed member or child at this path; 404 means absent.
     Path(String),
     /// A queried object ([`Shape::QueriedItems`]): the first item of the answer to this path,
-    /// stored under the path; an empty answer means absent.
-    First(String),
+    /// stored under the path; an empty answer means absent. With [`Declared`] items, only
+    /// those of its keyed array are kept.
+    First(String, Option<Declared>),
     /// The set a parent action replaces (assignments, apps), stored as the action's body
     /// (`{"assignments": [...]}`) at the action's path.
     Assignments(String, &'static Kind),
+}
+
+/// What a read keeps of a queried object's keyed array (a PIM policy's rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The items the bundle declares: plan, deploy and drift compare no other (a live item the
+    /// bundle does not declare is never compared), while a PIM policy answers with every one
+    /// of its rules (6.7 KB of JSON per policy from the simulator, where the shipped baseline
+    /// declares 3 or 4 rules), for each of a fleet's tenants in flight.
+    Declared,
+    /// Every item: snapshot, export and evidence look at what the bundle does not declare.
+    Whole,
+}
+
+/// The items of a queried object's keyed array that the bundle declares.
+#[derive(Debug, Clone)]
+struct Declared {
+    /// JSON pointer of the array in the live object.
+    array: &'static str,
+    /// The property that identifies an item.
+    item_key: &'static str,
+    /// The keys the bundle's body declares.
+    keys: Vec<String>,
+}
+
+impl Declared {
+    /// The declared keys of `op`'s keyed array (its body, or its text in `bodies`).
+    fn of(
+        op: &Operation,
+        body_text: Option<&str>,
+        array: &'static str,
+        item_key: &'static str,
+    ) -> Option<Declared> {
+        let parsed;
+        let body = match body_text {
+            Some(text) if op.body.is_null() => {
+                parsed = serde_json::from_str::<Value>(text).ok()?;
+                &parsed
+            }
+            _ => &op.body,
+        };
+        Declared::from_body(body, array, item_key)
+    }
+
+    /// The declared keys of the keyed array at `array` in `body`.
+    fn from_body(body: &Value, array: &'static str, item_key: &'static str) -> Option<Declared> {
+        let keys = body
+            .pointer(array)?
+            .as_array()?
+            .iter()
+            .filter_map(|item| item.get(item_key).and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        Some(Declared {
+            array,
+            item_key,
+            keys,
+        })
+    }
+
+    /// Drop the items of `object`'s array the bundle does not declare.
+    fn keep_in(&self, object: &mut Value) {
+        if let Some(items) = object.pointer_mut(self.array).and_then(Value::as_array_mut) {
+            items.retain(|item| {
+                item.get(self.item_key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|key| self.keys.iter().any(|k| k == key))
+            });
+        }
+    }
 }
 
 fn read_request(label: String, kind: &'static Kind, path: String) -> Request {
@@ -56,10 +127,14 @@ pub fn with_read_expand(kind: &Kind, path: &str) -> String {
 }
 
 /// Reads for the objects that exist before anything is created.
-fn first_reads(operations: &[Operation]) -> Vec<(Slot, Request)> {
+fn first_reads(
+    operations: &[Operation],
+    bodies: Option<&[Box<str>]>,
+    keep: Keep,
+) -> Vec<(Slot, Request)> {
     let mut reads = Vec::new();
     let mut listed: Vec<&str> = Vec::new();
-    for op in operations {
+    for (index, op) in operations.iter().enumerate() {
         let kind = op.kind;
         match kind.shape {
             Shape::Collection if kind.name == "group" => reads.push((
@@ -83,8 +158,19 @@ fn first_reads(operations: &[Operation]) -> Vec<(Slot, Request)> {
                     with_read_expand(kind, &op.path),
                 ),
             )),
-            Shape::QueriedItems(_) => reads.push((
-                Slot::First(op.path.clone()),
+            Shape::QueriedItems(items) => reads.push((
+                Slot::First(
+                    op.path.clone(),
+                    match keep {
+                        Keep::Declared => Declared::of(
+                            op,
+                            bodies.and_then(|b| b.get(index)).map(|t| &**t),
+                            items.array,
+                            items.item_key,
+                        ),
+                        Keep::Whole => None,
+                    },
+                ),
                 read_request(format!("read:{}", op.key), kind, op.path.clone()),
             )),
             Shape::ParentAction => {}
@@ -98,7 +184,7 @@ fn first_reads(operations: &[Operation]) -> Vec<(Slot, Request)> {
 /// assignment read per `/assign` operation. Pages past the first are not counted. For the
 /// theoretical minimum of a plan or deploy (`bench deploy`).
 pub fn read_classes(operations: &[Operation], assignments_known: bool) -> Vec<ThrottleClass> {
-    let mut classes: Vec<ThrottleClass> = first_reads(operations)
+    let mut classes: Vec<ThrottleClass> = first_reads(operations, None, Keep::Whole)
         .into_iter()
         .map(|(_, request)| request.class)
         .collect();
@@ -156,7 +242,7 @@ const SERVICE_SET_MEMBER_PROPERTIES: &[&str] =
 /// intent, an app's identifier), wrapped as the action's body (`{"assignments": [...]}`). A
 /// target's filter type `none` without a filter is what Graph answers for "no filter", and is
 /// left out like the absent filter it stands for.
-fn assignment_targets(body: &Value, kind: &Kind) -> Value {
+pub(crate) fn assignment_targets(body: &Value, kind: &Kind) -> Value {
     let parameter = kind.schema.action_parameter.unwrap_or("assignments");
     let items = body
         .get("value")
@@ -235,14 +321,17 @@ async fn run_reads(
             Slot::Path(path) => {
                 live.by_path.insert(path, response.body);
             }
-            Slot::First(path) => {
-                let first = response
-                    .body
-                    .get("value")
-                    .and_then(Value::as_array)
-                    .and_then(|items| items.first())
-                    .cloned();
-                if let Some(object) = first {
+            Slot::First(path, declared) => {
+                let mut body = response.body;
+                let first = body
+                    .get_mut("value")
+                    .and_then(Value::as_array_mut)
+                    .filter(|items| !items.is_empty())
+                    .map(|items| items.swap_remove(0));
+                if let Some(mut object) = first {
+                    if let Some(declared) = &declared {
+                        declared.keep_in(&mut object);
+                    }
                     live.by_path.insert(path, object);
                 }
             }
@@ -261,13 +350,14 @@ pub async fn read(
     session: &TenantSession,
     bundle: &PlanInput<'_>,
     identity: &IdentityMap,
+    keep: Keep,
     observer: &dyn Observer,
 ) -> Result<LiveState, RequestError> {
     let mut live = LiveState::default();
     run_reads(
         client,
         session,
-        first_reads(bundle.operations),
+        first_reads(bundle.operations, bundle.bodies, keep),
         &mut live,
         observer,
     )
@@ -335,6 +425,36 @@ mod tests {
     }
 
     #[test]
+    fn a_queried_object_keeps_only_the_items_the_bundle_declares() {
+        let body = json!({"policy": {"rules": [
+            {"id": "Approval_EndUser_Assignment", "isEnabled": true},
+            {"id": "Notification_Admin_Admin_Assignment"}
+        ]}});
+        let declared = Declared::from_body(&body, "/policy/rules", "id").expect("declared");
+        let mut live = json!({"policyId": "p", "policy": {"id": "p", "rules": [
+            {"id": "Expiration_Admin_Eligibility", "maximumDuration": "P365D"},
+            {"id": "Approval_EndUser_Assignment", "isEnabled": false},
+            {"id": "Enablement_EndUser_Assignment"},
+            {"id": "Notification_Admin_Admin_Assignment"},
+            {"noId": true}
+        ]}});
+        declared.keep_in(&mut live);
+        assert_eq!(
+            live,
+            json!({"policyId": "p", "policy": {"id": "p", "rules": [
+                {"id": "Approval_EndUser_Assignment", "isEnabled": false},
+                {"id": "Notification_Admin_Admin_Assignment"}
+            ]}})
+        );
+        // A body without the array declares nothing to keep by (the read keeps everything).
+        assert!(Declared::from_body(&json!({}), "/policy/rules", "id").is_none());
+        // An object without the array is left as it is.
+        let mut other = json!({"policyId": "p"});
+        declared.keep_in(&mut other);
+        assert_eq!(other, json!({"policyId": "p"}));
+    }
+
+    #[test]
     fn assignments_keep_only_what_assign_takes() {
         let compliance = kind("deviceCompliancePolicyAssignment");
         let body = json!({"value": [
@@ -370,7 +490,7 @@ mod tests {
     #[test]
     fn a_collection_is_listed_once_and_groups_are_read_by_unique_name() {
         let bundle = crate::live::plan::tests::minimal_bundle();
-        let reads = first_reads(&bundle.bundle().operations);
+        let reads = first_reads(&bundle.bundle().operations, None, Keep::Whole);
         let paths: Vec<&str> = reads.iter().map(|(_, r)| r.path.as_str()).collect();
         let unique: std::collections::BTreeSet<&str> = paths.iter().copied().collect();
         assert_eq!(unique.len(), paths.len(), "{paths:?}");

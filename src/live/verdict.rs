@@ -17,7 +17,7 @@ use crate::compile::bundle::Operation;
 use crate::kinds::Shape;
 use crate::live::plan::{IdentityMap, LiveState, TenantPlan};
 use crate::live::reader::{known_ids, resolved_path};
-use crate::source::model::{ControlDef, Quantifier};
+use crate::source::model::{ControlDef, Quantifier, resolve};
 
 /// A control's verdict in one tenant, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -167,16 +167,33 @@ fn judge_resource(def: &ControlDef, op: &Operation, object: Option<&Value>) -> R
         finding.failures.push("not found in the tenant".to_string());
         return finding;
     };
-    for req in &def.require {
+    for req in def.require.iter().chain(&def.or_require) {
         finding.observed.insert(
             req.at.clone(),
-            object.pointer(&req.at).cloned().unwrap_or(Value::Null),
+            resolve(object, &req.at).cloned().unwrap_or(Value::Null),
         );
+    }
+    for req in &def.require {
         if let Err(e) = req.check(object) {
             finding.failures.push(e);
         }
     }
-    let state = def.state.as_ref().map(|p| object.pointer(p).cloned());
+    // The alternative: all of `or_require` met meets the control as well.
+    if !finding.failures.is_empty() && !def.or_require.is_empty() {
+        let otherwise: Vec<String> = def
+            .or_require
+            .iter()
+            .filter_map(|req| req.check(object).err())
+            .collect();
+        if otherwise.is_empty() {
+            finding.failures.clear();
+        } else {
+            finding
+                .failures
+                .extend(otherwise.into_iter().map(|f| format!("nor, instead, {f}")));
+        }
+    }
+    let state = def.state.as_ref().map(|p| resolve(object, p).cloned());
     finding.state = state.clone().flatten();
     if !finding.failures.is_empty() {
         return finding;
@@ -374,6 +391,7 @@ mod tests {
             quantifier,
             state: Some("/state".to_string()),
             require,
+            or_require: Vec::new(),
         }
     }
 
@@ -381,6 +399,7 @@ mod tests {
         Requirement {
             at: "/grantControls/builtInControls".into(),
             test: Test::Contains(json!("block")),
+            or_absent: false,
         }
     }
 
@@ -428,6 +447,42 @@ mod tests {
         assert_eq!(
             found[0].resources[0].observed["/grantControls/builtInControls"],
             json!(["block"])
+        );
+    }
+
+    #[test]
+    fn or_require_met_meets_the_control_and_otherwise_both_failures_are_named() {
+        let mfa = Requirement {
+            at: "/grantControls/builtInControls".into(),
+            test: Test::Contains(json!("mfa")),
+            or_absent: false,
+        };
+        // The policy blocks; it does not require MFA.
+        let mut d = def("CIS-M365-5.2.2.x", Quantifier::Any, vec![mfa.clone()]);
+        assert_eq!(
+            judge_with("enabled", &[&d], &[])[0].verdict,
+            Verdict::NotMet
+        );
+        d.or_require = vec![blocks()];
+        let met = judge_with("enabled", &[&d], &[]);
+        assert_eq!(met[0].verdict, Verdict::Met);
+        // One pointer observed: both requirements read builtInControls.
+        assert_eq!(met[0].resources[0].observed.len(), 1);
+        d.or_require = vec![Requirement {
+            at: "/displayName".into(),
+            test: Test::Equals(json!("another")),
+            or_absent: false,
+        }];
+        let not_met = judge_with("enabled", &[&d], &[]);
+        assert_eq!(not_met[0].verdict, Verdict::NotMet);
+        let failures = &not_met[0].resources[0].failures;
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(failures[0].starts_with("/grantControls/builtInControls contains \"mfa\""));
+        assert!(failures[1].starts_with("nor, instead, /displayName equals \"another\""));
+        assert!(
+            not_met[0].resources[0]
+                .observed
+                .contains_key("/displayName")
         );
     }
 

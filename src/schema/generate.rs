@@ -911,6 +911,7 @@ const BETA_INTUNE_PROPERTIES: &[(&str, &str, &str, Card, bool)] = &[
     ("windowsAutopilotDeploymentProfile", "hardwareHashExtractionEnabled", "Edm.Boolean", Card::One, false),
     ("windowsAutopilotDeploymentProfile", "roleScopeTagIds", "Edm.String", Card::Many, false),
     ("windowsAutopilotDeploymentProfile", "outOfBoxExperienceSetting", "outOfBoxExperienceSetting", Card::One, true),
+    ("windowsAutopilotDeploymentProfileAssignment", "target", "deviceAndAppManagementAssignmentTarget", Card::One, false),
     ("outOfBoxExperienceSetting", "privacySettingsHidden", "Edm.Boolean", Card::One, false),
     ("outOfBoxExperienceSetting", "eulaHidden", "Edm.Boolean", Card::One, false),
     ("outOfBoxExperienceSetting", "userType", "windowsUserType", Card::One, false),
@@ -944,6 +945,7 @@ const BETA_INTUNE_REQUIRED: &[(&str, &str)] = &[
     ("mobileAppAssignment", "intent"),
     ("mobileAppAssignment", "target"),
     ("windowsFeatureUpdateProfileAssignment", "target"),
+    ("windowsAutopilotDeploymentProfileAssignment", "target"),
 ];
 
 type NameLists = BTreeMap<String, (Vec<String>, Vec<String>)>;

@@ -27,7 +27,8 @@
 //! - `POST /_sim/tenants/{id}/portal` `{"method":"PATCH","path":"/v1.0/...","body":{...},
 //!   "user":"admin@contoso.example"}`: make a change as an administrator in the portal would
 //!   (no token, no throttling), logged in the audit logs with that user as the actor; `user`
-//!   defaults to the tenant's administrator. Tests and the demo make drift with it.
+//!   defaults to the tenant's administrator; registry routes and PIM role settings. Tests and
+//!   the demo make drift with it.
 //!
 //! Input: method, path, query, body. Output: a [`FinishedReply`].
 
@@ -145,15 +146,19 @@ pub(crate) fn portal_change(app: &App, tenant: &Tenant, body: &[u8]) -> Reply {
         .map(Value::to_string)
         .unwrap_or_default();
     let actor = portal_admin(app, tenant, request.get("user").and_then(Value::as_str));
+    // A registry route, or a PIM role setting (PIM rules have no kind route of their own).
     let target = match app.routes.resolve(version, path) {
-        Ok(target) => target,
-        Err(no_route) => {
-            return Reply::error(
-                400,
-                "BadRequest",
-                format!("Resource not found for the segment '{}'.", no_route.segment),
-            );
-        }
+        Ok(target) => Ok(target),
+        Err(no_route) => match crate::sim::graph::pim::resolve(version, path) {
+            Some(pim) => Err(pim),
+            None => {
+                return Reply::error(
+                    400,
+                    "BadRequest",
+                    format!("Resource not found for the segment '{}'.", no_route.segment),
+                );
+            }
+        },
     };
     let graph_request = GraphRequest {
         method: &method,
@@ -174,7 +179,10 @@ pub(crate) fn portal_change(app: &App, tenant: &Tenant, body: &[u8]) -> Reply {
         clock_ms: app.clock_ms(),
         actor: &actor,
     };
-    call.handle(target)
+    match target {
+        Ok(target) => call.handle(target),
+        Err(pim) => call.pim(pim),
+    }
 }
 
 /// Answer an introspection request.

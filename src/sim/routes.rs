@@ -45,8 +45,11 @@ pub(crate) enum Target {
     Child(&'static Kind, String),
     /// The `/assign` action of a parent object.
     Assign(&'static Kind, String),
-    /// The `/assignments` of a parent object.
+    /// The `/assignments` of a parent object (for a set written member by member, also where
+    /// a member is added).
     Assignments(&'static Kind, String),
+    /// One member of a set written member by member: parent key, member id.
+    AssignmentMember(&'static Kind, String, String),
     /// Soft-deleted objects of a kind.
     DeletedCollection(&'static Kind),
     /// One soft-deleted object.
@@ -69,6 +72,7 @@ impl Target {
             | Target::Child(k, _)
             | Target::Assign(k, _)
             | Target::Assignments(k, _)
+            | Target::AssignmentMember(k, _, _)
             | Target::DeletedCollection(k)
             | Target::DeletedItem(k, _) => k,
         }
@@ -86,6 +90,7 @@ enum Pattern {
     Child,
     Assign,
     Assignments,
+    AssignmentMember,
     DeletedCollection,
     DeletedItem,
 }
@@ -192,6 +197,13 @@ impl RouteTable {
                 Shape::Child => add(base, Pattern::Child),
                 // Served by `graph/pim.rs`: their path is a query, not a route.
                 Shape::QueriedItems(_) => {}
+                // A set written member by member: its path is the listing; one member by id.
+                Shape::ParentAction if kind.writes_members() => {
+                    let mut member = base.clone();
+                    member.push(None);
+                    add(base, Pattern::Assignments);
+                    add(member, Pattern::AssignmentMember);
+                }
                 Shape::ParentAction => {
                     let mut listing = base.clone();
                     if let (Some(last), Some(segment)) = (listing.last_mut(), kind.action_listing())
@@ -271,6 +283,9 @@ impl RouteTable {
             Pattern::Child => Target::Child(kind, key),
             Pattern::Assign => Target::Assign(kind, key),
             Pattern::Assignments => Target::Assignments(kind, key),
+            Pattern::AssignmentMember => {
+                Target::AssignmentMember(kind, captures.pop().unwrap_or_default(), key)
+            }
             Pattern::DeletedCollection => Target::DeletedCollection(kind),
             Pattern::DeletedItem => Target::DeletedItem(kind, key),
         })

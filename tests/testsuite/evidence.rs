@@ -54,19 +54,45 @@ fn control<'a>(tenant: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {id} in {tenant:#}"))
 }
 
-/// The simulator's own object for a resource finding (not what tenantform read).
+/// The simulator's own object for a resource finding (not what tenantform read): from its
+/// store, or, for objects it keeps only in part (a domain left as born, a PIM policy whose
+/// untouched rules are defaults built on demand), as its Graph API serves them.
 fn sim_object(w: &World, index: usize, resource: &Value) -> Value {
     let objects = w.objects(index);
     let kind = resource["kind"].as_str().expect("kind");
-    match &objects[kind] {
-        Value::Array(items) => items
-            .iter()
-            .find(|o| o["id"] == resource["object_id"])
-            .cloned()
-            .unwrap_or(Value::Null),
-        single => single.clone(),
+    let id = resource["object_id"].as_str().unwrap_or_default();
+    let served = |path: String| {
+        let reply = w.sim.send(index, "GET", &path, None);
+        if reply.status == 200 {
+            reply.json()
+        } else {
+            Value::Null
+        }
+    };
+    match kind {
+        "domain" => served(format!("/v1.0/domains/{id}")),
+        // Agent conditions exist only on beta: the beta policy, as beta serves it.
+        "conditionalAccessPolicyBeta" => {
+            served(format!("/beta/identity/conditionalAccess/policies/{id}"))
+        }
+        "unifiedRoleManagementPolicy" => served(format!(
+            "/v1.0/policies/roleManagementPolicyAssignments/{id}?$expand=policy($expand=rules)"
+        )),
+        _ => match &objects[kind] {
+            Value::Array(items) => items
+                .iter()
+                .find(|o| o["id"] == resource["object_id"])
+                .cloned()
+                .unwrap_or(Value::Null),
+            single => single.clone(),
+        },
     }
 }
+
+/// Ids ScubaGear judges over every object it reads rather than "any one qualifying policy":
+/// SMS, voice and email all off (3.5v2); each highly privileged role's PIM alerts (7.7v1,
+/// 7.9v1).
+const EVERY_ONE: [&str; 3] = ["MS.AAD.3.5v2", "MS.AAD.7.7v1", "MS.AAD.7.9v1"];
 
 /// For every MS.AAD control the evidence judged (not skipped), ScubaGear's check over the
 /// simulator's objects must say the same: met exactly when the oracle passes.
@@ -91,8 +117,8 @@ fn assert_agrees_with_scubagear(w: &World, index: usize, tenant: &Value) -> usiz
                 meets(id, &json!({"kind": r["kind"], "body": object}), true)
             })
             .collect();
-        // ScubaGear: any one qualifying policy; MS.AAD.3.5v2 needs SMS, voice and email all off.
-        let oracle_met = if id == "MS.AAD.3.5v2" {
+        // ScubaGear: any one qualifying policy, except where it judges every one.
+        let oracle_met = if EVERY_ONE.contains(&id) {
             !results.is_empty() && results.iter().all(Result::is_ok)
         } else {
             results.iter().any(Result::is_ok)
@@ -145,30 +171,16 @@ fn evidence_after_a_cisa_deploy_is_met_for_every_claimed_id_and_agrees_with_scub
             )
         })
         .collect();
-    // Ids the baseline implements but whose `[controls]` definition is not written yet (the
-    // domain, PIM and beta Conditional Access kinds arrived after the definitions): reported
-    // as unassessed, never as met.
-    const NOT_DEFINED_YET: [&str; 6] = [
-        "MS.AAD.6.1v1",
-        "MS.AAD.7.6v1",
-        "MS.AAD.7.7v1",
-        "MS.AAD.7.8v1",
-        "MS.AAD.7.9v1",
-        "MS.AAD.9.1v1",
-    ];
     for (id, verdict) in &verdicts {
         if id == "MS.AAD.2.3v1" {
             continue;
         }
-        let expected = if NOT_DEFINED_YET.contains(&id.as_str()) {
-            "unassessed"
-        } else {
-            "met"
-        };
-        assert_eq!(verdict, expected, "{id}: {:#}", control(&fabrikam, id));
+        assert_eq!(verdict, "met", "{id}: {:#}", control(&fabrikam, id));
     }
-    // Every id cisa-scuba-entra implements is there (shipped.rs SCUBA_IMPLEMENTED), judged.
-    assert_eq!(verdicts.len(), 16 + NOT_DEFINED_YET.len(), "{verdicts:?}");
+    // Every id cisa-scuba-entra implements is there and defined (shipped.rs
+    // SCUBA_IMPLEMENTED): none is left unassessed.
+    let ids: Vec<&str> = verdicts.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, crate::shipped::SCUBA_IMPLEMENTED, "{verdicts:?}");
     // The skipped control: its verdict and the override's reason.
     let skipped = control(&fabrikam, "MS.AAD.2.3v1");
     assert_eq!(skipped["verdict"], "skipped", "{skipped:#}");
@@ -189,7 +201,11 @@ fn evidence_after_a_cisa_deploy_is_met_for_every_claimed_id_and_agrees_with_scub
         "{resource:#}"
     );
     assert!(resource["run_id"].is_string(), "{resource:#}");
-    assert_eq!(assert_agrees_with_scubagear(&w, 1, &fabrikam), 15);
+    // Every id but the skipped one is compared with ScubaGear.
+    assert_eq!(
+        assert_agrees_with_scubagear(&w, 1, &fabrikam),
+        crate::shipped::SCUBA_IMPLEMENTED.len() - 1
+    );
 
     // Contoso (entra-foundation): its claimed ids are met too, and ScubaGear agrees.
     let contoso = evidence(&w, 0, 0);
@@ -226,7 +242,60 @@ fn a_portal_change_makes_its_control_not_met_and_report_only_is_report_only() {
             "body": {"state": "enabledForReportingButNotEnforced"},
         }),
     );
+    // Sets Global Administrator's activation alert to nobody (a PIM rule, found by its id in
+    // the policy's rules): ScubaGear fails 7.8.
+    let ga = object_id(&before, "MS.AAD.7.8v1", "pim-global-administrator");
+    let assignment = w
+        .sim
+        .send(
+            1,
+            "GET",
+            &format!("/v1.0/policies/roleManagementPolicyAssignments/{ga}"),
+            None,
+        )
+        .json();
+    let policy = assignment["policyId"].as_str().expect("policyId");
+    portal(
+        &w,
+        1,
+        json!({
+            "method": "PATCH",
+            "path": format!("/v1.0/policies/roleManagementPolicies/{policy}/rules/Notification_Admin_EndUser_Assignment"),
+            "body": {
+                "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyNotificationRule",
+                "notificationRecipients": [],
+            },
+        }),
+    );
+    // And lets passwords on the tenant's domain expire after 90 days: ScubaGear fails 6.1.
+    let domain = object_id(&before, "MS.AAD.6.1v1", "domain-passwords-never-expire");
+    portal(
+        &w,
+        1,
+        json!({
+            "method": "PATCH",
+            "path": format!("/v1.0/domains/{domain}"),
+            "body": {"passwordValidityPeriodInDays": 90},
+        }),
+    );
     let after = evidence(&w, 1, 2);
+    let activation = control(&after, "MS.AAD.7.8v1");
+    assert_eq!(activation["verdict"], "not-met", "{activation:#}");
+    assert!(
+        activation["reason"].as_str().is_some_and(|r| r.contains(
+            "/policy/rules/[id=Notification_Admin_EndUser_Assignment]/notificationRecipients is not empty"
+        )),
+        "{activation:#}"
+    );
+    let expiry = control(&after, "MS.AAD.6.1v1");
+    assert_eq!(expiry["verdict"], "not-met", "{expiry:#}");
+    assert!(
+        expiry["reason"].as_str().is_some_and(|r| r
+            .contains("/passwordValidityPeriodInDays equals 2147483647 or is absent, found 90")),
+        "{expiry:#}"
+    );
+    // 7.6 reads another rule of the same policy: still met.
+    assert_eq!(control(&after, "MS.AAD.7.6v1")["verdict"], "met");
     let not_met = control(&after, "MS.AAD.3.2v2");
     assert_eq!(not_met["verdict"], "not-met", "{not_met:#}");
     assert!(
@@ -276,12 +345,73 @@ fn a_portal_change_makes_its_control_not_met_and_report_only_is_report_only() {
         ])
         .run()
         .code(2);
-    assert!(out.stdout.contains("1 NOT MET"), "{}", out.stdout);
+    assert!(out.stdout.contains("3 NOT MET"), "{}", out.stdout);
     let written = std::fs::read_to_string(&file).expect("written");
     assert!(
         written.contains("| MS.AAD.3.2v2: MFA for all users | **NOT MET** |"),
         "{written}"
     );
+}
+
+/// A default app management policy's restrictions for both scopes: password addition in the
+/// state given, certificates at most a year, and no password lifetime restriction.
+fn app_restrictions(password_addition: &str) -> Value {
+    let zero = "0001-01-01T00:00:00Z";
+    let scope = json!({
+        "passwordCredentials": [
+            {"restrictionType": "passwordAddition", "state": password_addition, "maxLifetime": null, "restrictForAppsCreatedAfterDateTime": zero},
+        ],
+        "keyCredentials": [
+            {"restrictionType": "asymmetricKeyLifetime", "state": "enabled", "maxLifetime": "P365D", "restrictForAppsCreatedAfterDateTime": zero},
+        ],
+    });
+    json!({"applicationRestrictions": scope.clone(), "servicePrincipalRestrictions": scope})
+}
+
+#[test]
+fn password_lifetime_is_met_while_passwords_are_blocked_outright_as_scubagear_says() {
+    let w = deployed();
+    let patch = |body: Value| {
+        portal(
+            &w,
+            1,
+            json!({"method": "PATCH", "path": "/v1.0/policies/defaultAppManagementPolicy", "body": body}),
+        )
+    };
+    // An admin drops the password lifetime restrictions but keeps passwords blocked: ScubaGear
+    // calls 5.6 not applicable and passes it (the definition's or_require).
+    patch(app_restrictions("enabled"));
+    let blocked = evidence(&w, 1, 0);
+    for id in ["MS.AAD.5.5v1", "MS.AAD.5.6v1", "MS.AAD.5.7v1"] {
+        assert_eq!(
+            control(&blocked, id)["verdict"],
+            "met",
+            "{:#}",
+            control(&blocked, id)
+        );
+    }
+    assert_agrees_with_scubagear(&w, 1, &blocked);
+    // Then lets applications add passwords again: 5.5 fails, and 5.6 with it (no lifetime).
+    patch(app_restrictions("disabled"));
+    let open = evidence(&w, 1, 2);
+    let addition = control(&open, "MS.AAD.5.5v1");
+    assert_eq!(addition["verdict"], "not-met", "{addition:#}");
+    let lifetime = control(&open, "MS.AAD.5.6v1");
+    assert_eq!(lifetime["verdict"], "not-met", "{lifetime:#}");
+    let failures: Vec<&str> = lifetime["resources"][0]["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let failures = failures.join("\n");
+    assert!(
+        failures.contains("[restrictionType=passwordLifetime]/state equals \"enabled\", found absent")
+            && failures.contains("nor, instead, /applicationRestrictions/passwordCredentials/[restrictionType=passwordAddition]/state equals \"enabled\", found \"disabled\""),
+        "{failures}"
+    );
+    assert_eq!(control(&open, "MS.AAD.5.7v1")["verdict"], "met");
+    assert_agrees_with_scubagear(&w, 1, &open);
 }
 
 #[test]

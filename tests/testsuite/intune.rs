@@ -293,6 +293,135 @@ fn a_changed_app_intent_and_a_dropped_protected_app_are_planned_and_put_back() {
     assert_eq!(portal["assignments"][0]["intent"], "required");
 }
 
+/// The Autopilot profile's assignments as the simulator serves them: group ids, sorted.
+fn autopilot_groups(w: &World, profile: &str) -> Vec<String> {
+    let listing = w
+        .sim
+        .send(
+            0,
+            "GET",
+            &format!(
+                "/beta/deviceManagement/windowsAutopilotDeploymentProfiles/{profile}/assignments"
+            ),
+            None,
+        )
+        .status(200)
+        .json();
+    let mut groups: Vec<String> = listing["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .map(|a| {
+            a["target"]["groupId"]
+                .as_str()
+                .expect("groupId")
+                .to_string()
+        })
+        .collect();
+    groups.sort();
+    groups
+}
+
+#[test]
+fn autopilot_assignments_are_added_and_removed_one_by_one_and_then_plan_no_change() {
+    let w = world_on(
+        Project::from_fixture("valid/intune-kinds"),
+        &["intune-kinds"],
+        "",
+        1,
+    );
+    w.deploy(&[])
+        .success()
+        .stderr_has("1 of 1 tenants converged");
+    w.cmd(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(0)
+        .stdout_has("0 to create, 0 to update, 0 to adopt");
+    let objects = w.objects(0);
+    let id = |kind: &str, name: &str| {
+        one(&objects, kind, name)["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    };
+    let profile = id(
+        "windowsAutopilotDeploymentProfile",
+        "Autopilot - user driven, Entra joined",
+    );
+    let autopilot = id("group", "Autopilot devices");
+    let kiosk = id("group", "Kiosk devices");
+    let mut both = vec![autopilot.clone(), kiosk.clone()];
+    both.sort();
+    assert_eq!(autopilot_groups(&w, &profile), both);
+    // The profile has no /assign (the set is written member by member).
+    let assign = w.sim.send(
+        0,
+        "POST",
+        &format!("/beta/deviceManagement/windowsAutopilotDeploymentProfiles/{profile}/assign"),
+        Some(&json!({"assignments": []})),
+    );
+    assert!(assign.status >= 400, "{}", assign.text);
+
+    // In the portal, someone removes the kiosk assignment and assigns another group.
+    let listing =
+        format!("/beta/deviceManagement/windowsAutopilotDeploymentProfiles/{profile}/assignments");
+    let tenant = w.tenant(0);
+    let portal = |change: Value| {
+        let reply = w.sim.sim(
+            "POST",
+            &format!("/_sim/tenants/{tenant}/portal"),
+            Some(&change),
+        );
+        assert!((200..300).contains(&reply.status), "{}", reply.text);
+    };
+    let admin = "intune.admin@contoso.example";
+    portal(
+        json!({"method": "DELETE", "path": format!("{listing}/{profile}_{kiosk}"), "user": admin}),
+    );
+    let stranger = w
+        .sim
+        .send(0, "POST", "/v1.0/groups", Some(&json!({"displayName": "Lab devices", "mailNickname": "lab", "mailEnabled": false, "securityEnabled": true})))
+        .status(201)
+        .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    portal(
+        json!({"method": "POST", "path": listing, "body": {"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": stranger}}, "user": admin}),
+    );
+    let mut drifted = vec![autopilot.clone(), stranger];
+    drifted.sort();
+    assert_eq!(autopilot_groups(&w, &profile), drifted);
+    w.cmd(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(2)
+        .stdout_has("autopilot-user-driven-assignment");
+    // Intune's audit events log each member's change on the profile, by the admin.
+    let events = w
+        .sim
+        .send(0, "GET", "/v1.0/deviceManagement/auditEvents", None)
+        .status(200)
+        .json();
+    let by_admin_on_profile = events["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .filter(|e| {
+            e["actor"]["userPrincipalName"] == admin
+                && e["resources"][0]["resourceId"] == profile.as_str()
+        })
+        .count();
+    assert_eq!(by_admin_on_profile, 2, "{events:#}");
+    // Deploy deletes the stranger's assignment and adds the kiosk one back; the one both
+    // agree on is left alone.
+    w.deploy(&[]).success();
+    assert_eq!(autopilot_groups(&w, &profile), both);
+    w.cmd(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(0)
+        .stdout_has("0 to create, 0 to update, 0 to adopt");
+}
+
 #[test]
 fn app_protection_apps_are_replaced_by_target_apps_and_listed_at_apps() {
     let sim = Sim::start();

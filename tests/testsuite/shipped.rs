@@ -177,10 +177,10 @@ const MS_AAD_IDS: [&str; 34] = [
 ];
 
 /// The MS.AAD ids cisa-scuba-entra (with entra-foundation beneath it) implements: every id of
-/// §2.2 that the baseline's header does not list as "NOT implemented" and whose Graph column is
-/// "Decl" for an object tenantform has a kind for (CA policies, authentication methods,
-/// authorization policy). 2.2, 4.1, 5.3, 5.5–5.7, 6.1, 7.x, 8.3 and 9.1 are absent on purpose.
-const SCUBA_IMPLEMENTED: [&str; 22] = [
+/// §2.2 that the baseline's header does not list as "NOT implemented". 2.2 (no Graph API), 4.1
+/// (Azure Monitor), 7.1–7.5 (people and process) and 8.3 (each organisation's domains) are
+/// absent on purpose.
+pub(crate) const SCUBA_IMPLEMENTED: [&str; 26] = [
     "MS.AAD.1.1v1",
     "MS.AAD.2.1v1",
     "MS.AAD.2.3v1",
@@ -195,6 +195,10 @@ const SCUBA_IMPLEMENTED: [&str; 22] = [
     "MS.AAD.3.9v1",
     "MS.AAD.5.1v1",
     "MS.AAD.5.2v1",
+    "MS.AAD.5.3v1",
+    "MS.AAD.5.5v1",
+    "MS.AAD.5.6v1",
+    "MS.AAD.5.7v1",
     "MS.AAD.6.1v1",
     "MS.AAD.7.6v1",
     "MS.AAD.7.7v1",
@@ -1338,6 +1342,40 @@ pub(crate) fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), S
                 "Notification_Admin_EndUser_Assignment recipients",
             );
         }
+        // ScubaGear reads directory settings: some EnableAdminConsentRequests is "true" (any
+        // case), none is "false".
+        "MS.AAD.5.3v1" => {
+            need(o["kind"] == "directorySetting", "a directory setting");
+            let values: Vec<String> = body["values"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter(|x| x["name"] == "EnableAdminConsentRequests")
+                        .filter_map(|x| x["value"].as_str().map(str::to_ascii_lowercase))
+                        .collect()
+                })
+                .unwrap_or_default();
+            need(
+                values.iter().any(|v| v == "true") && !values.iter().any(|v| v == "false"),
+                "EnableAdminConsentRequests true",
+            );
+        }
+        // ScubaGear reads the default app management policy: in both scopes, the restriction
+        // enabled for every app (restrictForAppsCreatedAfterDateTime 0001-01-01), lifetimes at
+        // most 181 / 366 days; 5.6 is N/A (passes) when 5.5 passes.
+        "MS.AAD.5.5v1" => need(
+            app_restriction(body, "passwordCredentials", "passwordAddition", None),
+            "passwordAddition enabled for every app in both scopes",
+        ),
+        "MS.AAD.5.6v1" => need(
+            app_restriction(body, "passwordCredentials", "passwordAddition", None)
+                || app_restriction(body, "passwordCredentials", "passwordLifetime", Some(181)),
+            "passwordLifetime at most P181D for every app in both scopes",
+        ),
+        "MS.AAD.5.7v1" => need(
+            app_restriction(body, "keyCredentials", "asymmetricKeyLifetime", Some(366)),
+            "asymmetricKeyLifetime at most P366D for every app in both scopes",
+        ),
         other => need(false, &format!("no check written for {other}")),
     }
     if problems.is_empty() {
@@ -1345,6 +1383,30 @@ pub(crate) fn meets(control: &str, o: &Value, check_state: bool) -> Result<(), S
     } else {
         Err(problems.join(", "))
     }
+}
+
+/// ScubaGear's app credential test: in both scopes' `list`, the restriction `kind` is enabled,
+/// applies to every app, and (for lifetimes) allows at most `days` (`P<n>D`).
+fn app_restriction(body: &Value, list: &str, kind: &str, days: Option<u64>) -> bool {
+    ["applicationRestrictions", "servicePrincipalRestrictions"]
+        .iter()
+        .all(|scope| {
+            body[scope][list].as_array().is_some_and(|items| {
+                items.iter().any(|r| {
+                    r["restrictionType"] == kind
+                        && r["state"] == "enabled"
+                        && r["restrictForAppsCreatedAfterDateTime"] == "0001-01-01T00:00:00Z"
+                        && days.is_none_or(|most| {
+                            r["maxLifetime"]
+                                .as_str()
+                                .and_then(|l| {
+                                    l.strip_prefix('P')?.strip_suffix('D')?.parse::<u64>().ok()
+                                })
+                                .is_some_and(|d| d <= most)
+                        })
+                })
+            })
+        })
 }
 
 /// The role template id of a PIM resource (scope `/`, directory roles), if `o` is one.

@@ -24,6 +24,7 @@ use crate::source::model::is_guid;
 pub(crate) mod directory;
 mod domains;
 pub(crate) mod licensing;
+mod member_sets;
 pub(crate) mod organization;
 mod people;
 pub(crate) mod pim;
@@ -668,7 +669,13 @@ impl Call<'_> {
             Target::Member(kind, id) => self.member_target(state, kind, &id),
             Target::Child(kind, parent) => self.child_target(state, kind, &parent),
             Target::Assign(kind, parent) => self.assign_target(state, kind, &parent),
+            Target::Assignments(kind, parent) if kind.writes_members() => {
+                self.member_set_target(state, kind, &parent, None)
+            }
             Target::Assignments(kind, parent) => self.assignments_target(state, kind, &parent),
+            Target::AssignmentMember(kind, parent, member) => {
+                self.member_set_target(state, kind, &parent, Some(&member))
+            }
             Target::DeletedCollection(kind) => self.deleted_target(state, kind, None),
             Target::DeletedItem(kind, id) => self.deleted_target(state, kind, Some(&id)),
         };
@@ -692,7 +699,7 @@ impl Call<'_> {
     }
 
     /// The object a write addresses as it is now (for the audit logs), with its assignments
-    /// for `/assign`.
+    /// for `/assign` and for a member written to a parent's set.
     fn observe(&self, state: &TenantState, target: &Target) -> Option<Value> {
         let defaults = &self.app.defaults;
         match target {
@@ -720,7 +727,9 @@ impl Call<'_> {
                     .member(kind, position, defaults)
                     .map(StoredObject::value)
             }
-            Target::Assign(kind, parent) => {
+            Target::Assign(kind, parent)
+            | Target::Assignments(kind, parent)
+            | Target::AssignmentMember(kind, parent, _) => {
                 let parent_kind = kinds::by_name(kind.parent_kind?)?;
                 let object = state
                     .live(parent_kind)?
@@ -761,10 +770,15 @@ impl Call<'_> {
             None => self.observe(state, target),
         };
         let (kind, operation) = match target {
-            Target::Assign(kind, _) => match kind.parent_kind.and_then(kinds::by_name) {
-                Some(parent) => (parent, Operation::Assign),
-                None => return,
-            },
+            // An assignment set changed, whole or one member: Intune logs it on the parent.
+            Target::Assign(kind, _)
+            | Target::Assignments(kind, _)
+            | Target::AssignmentMember(kind, _, _) => {
+                match kind.parent_kind.and_then(kinds::by_name) {
+                    Some(parent) => (parent, Operation::Assign),
+                    None => return,
+                }
+            }
             _ if self.request.method == "DELETE" => (target.kind(), Operation::Delete),
             _ if before.is_none() => (target.kind(), Operation::Add),
             _ => (target.kind(), Operation::Update),

@@ -574,7 +574,7 @@ impl Call<'_> {
 /// The id Graph gives a member of a replaced set: an assignment's group (`{parent}_{group}`),
 /// or a protected app's identifier with its platform (`com.microsoft.msedge.ios`); `None` when
 /// the service makes one up.
-fn set_member_id(item: &Map<String, Value>) -> Option<String> {
+pub(super) fn set_member_id(item: &Map<String, Value>) -> Option<String> {
     if let Some(group) = item
         .get("target")
         .and_then(|t| t.get("groupId"))

@@ -9,7 +9,7 @@
 
 use crate::kinds::{self, Kind};
 use crate::source::{FileId, Span};
-pub use controls::{ControlDef, Quantifier, Requirement, Test};
+pub use controls::{ControlDef, Quantifier, Requirement, Test, resolve};
 
 /// A value with the span it was written at.
 #[derive(Debug, Clone, PartialEq)]
