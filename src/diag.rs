@@ -76,6 +76,7 @@ codes! {
     UnknownServicePlan = "TF122", "unknown-service-plan", "A service plan in `[tenant.facts]` that no kind needs and tenantform does not know (a warning).";
     UnknownPermission = "TF123", "unknown-permission", "A permission in `[tenant.facts]` that no kind needs and tenantform does not know (a warning).";
     InvalidLinkStep = "TF124", "invalid-link-step", "A link step whose body Graph's schema for its kind rejects (checked like every request body).";
+    InvalidOrganization = "TF125", "invalid-organization", "A multitenant organization that cannot work: an owner or member that is not a tenant of the project, the owner listed as a member, a tenant listed twice, a second organization.";
     TemplateSyntax = "TF201", "template-syntax", "A Tera template that does not parse.";
     RenderFailed = "TF202", "render-failed", "A template that failed to render (an undefined variable, a bad filter argument).";
     InvalidJson = "TF203", "invalid-json", "A rendered body that is not one JSON object.";

@@ -302,7 +302,8 @@ pub use entra::{
     UPDATE_ACTIONS,
 };
 pub use links::{
-    CROSS_TENANT_SYNC_TEMPLATE, LINK_KINDS, LINK_STEP_REGISTRY_KINDS, link_kind_by_name,
+    CROSS_TENANT_SYNC_TEMPLATE, LINK_KINDS, LINK_STEP_REGISTRY_KINDS,
+    MULTITENANT_ORGANIZATION_PERMISSION, link_kind_by_name,
 };
 
 /// Microsoft Entra ID P1 (`AAD_PREMIUM`): Conditional Access, named locations, cross-tenant sync.

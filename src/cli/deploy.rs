@@ -891,10 +891,15 @@ pub(crate) fn run_deploy(args: DeployArgs, today: jiff::civil::Date) -> anyhow::
     if args.format == RunFormat::Human {
         err(&summary_text(&summary));
         for link in &summary.links {
+            // The multitenant organization is a unit of the link phase, not a link.
+            let unit = if link.link == tenantform::sync::organization::UNIT {
+                link.link.clone()
+            } else {
+                format!("link {}", link.link)
+            };
             err(&match &link.error {
                 None => format!(
-                    "link {}: ok, {} step(s) changed, {} unchanged\n",
-                    link.link,
+                    "{unit}: ok, {} step(s) changed, {} unchanged\n",
                     link.changed.len(),
                     link.unchanged.len()
                 ),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tenantform::compile::Selection;
 use tenantform::graph::client::NoObserver;
 use tenantform::sync::on_demand::{OnDemandError, provision_on_demand, report_text};
+use tenantform::sync::organization;
 use tenantform::sync::status::{LinkStatus, status, status_text};
 
 use super::deploy::Connection;
@@ -21,16 +22,23 @@ pub(crate) struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum SyncCommand {
     /// Each link's synchronization job, read from its source tenant: state, last cycle, users
-    /// synchronized, quarantine and why.
+    /// synchronized, quarantine and why, the pieces missing on either side, the last
+    /// provisioning events; and the multitenant organization's members.
     #[command(after_help = "\
 Reads, for each link of the project (links/<name>.toml), the configuration app in the source
 tenant (by its display name and the cross-tenant synchronization template) and its job: the
 state (Active, Paused, Quarantine, NotRun), the last cycle and how it ended, how many users it
-has synchronized, and a quarantine's reason. Writes nothing.
+has synchronized, and a quarantine's reason; the pieces missing on either side (the target's
+partner entry, automatic redemption and inbound sync; the source's partner entry, configuration
+app, job, secrets and scope assignments), each with what to do; and the job's last provisioning
+events (GET /auditLogs/provisioning), failures with the service's error. Then the multitenant
+organization (organization.toml), when the project declares one and no --link is given: each
+member pending, joined or failed, with the reason. Writes nothing.
 
-Exit codes: 0 every link is set up and not in quarantine; 2 a link needs attention (not set up,
-in quarantine, or its last cycle failed); 3 a link's source could not be read; 1 invalid project;
-64 usage (also a --link the project does not have).")]
+Exit codes: 0 every link is set up, healthy and complete, and every member has joined; 2 a link
+or the organization needs attention (not set up, a piece missing, its last cycle failed, a
+member pending or failed); 3 a link is in quarantine, or a tenant could not be read; 1 invalid
+project; 64 usage (also a --link the project does not have).")]
     Status(StatusArgs),
     /// Provision one user of a link's source now (provisionOnDemand) and print what the
     /// service did, step by step.
@@ -165,20 +173,39 @@ fn run_status(args: StatusArgs, today: jiff::civil::Date) -> anyhow::Result<u8> 
         return Ok(exit::USAGE);
     }
     let client = super::deploy::client(&args.connection)?;
-    let statuses: Vec<LinkStatus> = super::deploy::runtime()?.block_on(status(
-        &client,
-        &fleet,
-        args.link.as_deref(),
-        &NoObserver,
-    ));
+    let runtime = super::deploy::runtime()?;
+    let statuses: Vec<LinkStatus> =
+        runtime.block_on(status(&client, &fleet, args.link.as_deref(), &NoObserver));
+    // The organization is shown with every link, not with one `--link`.
+    let organization = match &args.link {
+        Some(_) => None,
+        None => runtime.block_on(organization::status(&client, &fleet, &NoObserver)),
+    };
     if args.json {
-        out(&format!("{}\n", serde_json::to_string_pretty(&statuses)?));
+        let report = serde_json::json!({"links": statuses, "organization": organization});
+        out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
     } else {
-        out(&status_text(&statuses));
+        // Without links, the organization alone.
+        let mut text = if statuses.is_empty() && organization.is_some() {
+            String::new()
+        } else {
+            status_text(&statuses)
+        };
+        if let Some(org) = &organization {
+            text.push_str(&organization::status_text(org));
+        }
+        out(&text);
     }
-    Ok(if statuses.iter().any(|s| s.error.is_some()) {
+    // Exit 3 when a link is quarantined (the issue's wording) or something could not be read.
+    let unreadable = statuses
+        .iter()
+        .any(|s| s.error.is_some() || s.quarantined())
+        || organization.as_ref().is_some_and(|o| o.unreadable());
+    let unhealthy = statuses.iter().any(|s| !s.healthy())
+        || organization.as_ref().is_some_and(|o| !o.healthy());
+    Ok(if unreadable {
         exit::DEPLOY_FAILED
-    } else if statuses.iter().any(|s| !s.healthy()) {
+    } else if unhealthy {
         exit::CHANGES
     } else {
         exit::OK

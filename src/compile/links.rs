@@ -60,6 +60,11 @@ fn sent(step: &LinkStep) -> (Value, Variant) {
 
 /// Where in the link file an error at `pointer` of a step's body was written.
 fn span_for(project: &ProjectSource, step: &LinkStep, pointer: &str) -> Option<Span> {
+    if step.link == crate::sync::organization::UNIT
+        && let Some(org) = &project.organization
+    {
+        return Some(org.span);
+    }
     let link = project.links.iter().find(|l| l.name == step.link)?;
     let mapping = "/synchronizationRules/0/objectMappings/0/attributeMappings/";
     if let Some(rest) = pointer.strip_prefix(mapping) {
@@ -199,5 +204,26 @@ mod tests {
                 .any(|d| d.message.contains("has no generated schema")),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn the_organization_s_steps_pass_their_schemas_and_a_bad_one_points_at_its_file() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/valid/sync-organization");
+        let (project, diagnostics) = crate::source::project::load(&dir).expect("fixture loads");
+        assert!(!diagnostics.has_errors(), "{diagnostics:?}");
+        let schemas = Schemas::shared().expect("schemas");
+        let mut steps = crate::sync::organization::organization_steps(&project);
+        assert_eq!(steps.len(), 5, "{steps:?}");
+        let d = check_link_steps(schemas, &project, &steps);
+        assert!(d.is_empty(), "{d:?}");
+        // A member step carrying what the service sets, and a join request without its owner.
+        steps[1].body["state"] = json!("active");
+        steps[4].body = json!({"addedByTenantId": 7});
+        let d = check_link_steps(schemas, &project, &steps);
+        let org = project.organization.as_ref().expect("organization");
+        assert_eq!(d.error_count(), 2, "{d:?}");
+        assert!(d.iter().all(|d| d.span == Some(org.span)), "{d:?}");
+        assert!(d.iter().any(|d| d.message.contains("/state")), "{d:?}");
     }
 }

@@ -1,12 +1,14 @@
-//! The kinds a cross-tenant synchronization link compiles into: a table apart from
-//! [`all`](super::all), because only links produce them (see [`LINK_KINDS`]).
+//! The kinds a cross-tenant synchronization link, or the project's multitenant organization,
+//! compiles into: a table apart from [`all`](super::all), because only links and the
+//! organization produce them (see [`LINK_KINDS`]).
 
 use super::*;
 
 /// The Azure2Azure application template ("Cross-tenant synchronization configuration").
 pub const CROSS_TENANT_SYNC_TEMPLATE: &str = "518e5f48-1fc8-4c48-9387-9fdf28b0dfe7";
 
-/// The kinds a cross-tenant synchronization link compiles into (besides the partner and
+/// The kinds a cross-tenant synchronization link (and the project's multitenant organization)
+/// compiles into (besides the partner and
 /// partner identity synchronization kinds of [`all`](super::all)). They are data like every kind (path,
 /// method, match key, permissions, throttle class, schema), but only links produce them: a
 /// baseline cannot declare one (their paths hang off objects a link creates, and their ids come
@@ -51,6 +53,67 @@ pub const LINK_KINDS: &[Kind] = &[
         "applicationTemplate.instantiate",
         &["displayName"],
         &[],
+        None,
+    )),
+    link_kind(
+        "multiTenantOrganization",
+        "multitenant-organization",
+        "The project's Microsoft 365 multitenant organization, in its owner tenant: a singleton a PATCH of its displayName creates (organization.toml)",
+        "/tenantRelationships/multiTenantOrganization",
+        None,
+        Method::Patch,
+        &[],
+        &[MULTITENANT_ORGANIZATION_PERMISSION],
+        "multiTenantOrganization",
+    )
+    .with_schema(link_schema(
+        "multiTenantOrganization",
+        "multiTenantOrganization",
+        &[],
+        &["id", "createdDateTime", "state"],
+        None,
+    )),
+    link_kind(
+        "multiTenantOrganizationJoinRequestRecord",
+        "multitenant-organization-join-request",
+        "A member tenant's request to join the owner's multitenant organization (asynchronous: pending until it completes); PATCH of addedByTenantId",
+        "/tenantRelationships/multiTenantOrganization/joinRequest",
+        None,
+        Method::Patch,
+        &[],
+        &[MULTITENANT_ORGANIZATION_PERMISSION],
+        "multiTenantOrganizationJoinRequestRecord",
+    )
+    .with_schema(link_schema(
+        "multiTenantOrganizationJoinRequestRecord",
+        "multiTenantOrganizationJoinRequestRecord",
+        &["addedByTenantId"],
+        &["id", "memberState", "role", "transitionDetails"],
+        None,
+    )),
+    link_kind(
+        "multiTenantOrganizationMember",
+        "multitenant-organization-member",
+        "A member tenant of the multitenant organization, added by the owner (pending until it joins); matched by tenantId",
+        "/tenantRelationships/multiTenantOrganization/tenants",
+        Some(Method::Post),
+        Method::Patch,
+        &["tenantId"],
+        &[MULTITENANT_ORGANIZATION_PERMISSION],
+        "multiTenantOrganizationMember",
+    )
+    .with_schema(link_schema(
+        "multiTenantOrganizationMember",
+        "multiTenantOrganizationMember",
+        &["tenantId"],
+        &[
+            "id",
+            "addedByTenantId",
+            "addedDateTime",
+            "joinedDateTime",
+            "state",
+            "transitionDetails",
+        ],
         None,
     )),
     link_kind(
@@ -126,6 +189,11 @@ pub const LINK_KINDS: &[Kind] = &[
         Some("value"),
     )),
 ];
+
+/// The application permission every multitenant organization call needs to write (Microsoft
+/// Learn: `multitenantorganization-update`, `-post-tenants`,
+/// `multitenantorganizationjoinrequestrecord-update`); it also reads.
+pub const MULTITENANT_ORGANIZATION_PERMISSION: &str = "MultiTenantOrganization.ReadWrite.All";
 
 /// The schema of a link kind: its root type (a CSDL type, or `<binding type>.<action>` for a
 /// bound action's parameters), what a create must carry and what the service sets.

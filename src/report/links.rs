@@ -43,10 +43,18 @@ fn headline(plan: &LinkPlan) -> String {
 /// order with a sign (`+` create, `~` update, `>` start, `=` exists as wanted) and what
 /// differs.
 pub fn link_plan_text(plan: &LinkPlan) -> String {
-    let mut text = format!(
-        "link {}: {} ({}) -> {} ({})",
-        plan.link, plan.source_name, plan.source, plan.target_name, plan.target
-    );
+    // The multitenant organization's unit has an owner and members, not two ends.
+    let mut text = if plan.target.is_empty() {
+        format!(
+            "{}: owner {} ({})",
+            plan.link, plan.source_name, plan.source
+        )
+    } else {
+        format!(
+            "link {}: {} ({}) -> {} ({})",
+            plan.link, plan.source_name, plan.source, plan.target_name, plan.target
+        )
+    };
     if plan.steps.is_empty()
         && let Some(e) = &plan.error
     {
@@ -58,12 +66,11 @@ pub fn link_plan_text(plan: &LinkPlan) -> String {
     for (i, step) in plan.steps.iter().enumerate() {
         if step.side != side {
             side = &step.side;
-            let name = if side == "target" {
-                &plan.target_name
-            } else {
-                &plan.source_name
-            };
-            text.push_str(&format!("  {side} {name}:\n"));
+            match side {
+                "target" => text.push_str(&format!("  target {}:\n", plan.target_name)),
+                "member" => text.push_str("  members:\n"),
+                _ => text.push_str(&format!("  {side} {}:\n", plan.source_name)),
+            }
         }
         text.push_str(&format!(
             "    {:>2}. {} {} ({}){}\n",
@@ -118,12 +125,20 @@ pub fn link_plans_markdown(plans: &[LinkPlan]) -> String {
     }
     let mut md = String::from("### Cross-tenant synchronization links\n\n");
     for plan in plans {
-        md.push_str(&format!(
-            "#### `{}`: {} → {}\n\n",
-            plan.link,
-            cell(&plan.source_name),
-            cell(&plan.target_name)
-        ));
+        if plan.target.is_empty() {
+            md.push_str(&format!(
+                "#### `{}`: owner {}\n\n",
+                plan.link,
+                cell(&plan.source_name)
+            ));
+        } else {
+            md.push_str(&format!(
+                "#### `{}`: {} → {}\n\n",
+                plan.link,
+                cell(&plan.source_name),
+                cell(&plan.target_name)
+            ));
+        }
         if plan.steps.is_empty() {
             if let Some(e) = &plan.error {
                 md.push_str(&format!("Not planned: {}\n\n", cell(e)));
@@ -133,10 +148,10 @@ pub fn link_plans_markdown(plans: &[LinkPlan]) -> String {
         md.push_str(&format!("{}.\n\n", headline(plan)));
         md.push_str("| # | Tenant | Step | Kind | Action | Detail |\n|---|---|---|---|---|---|\n");
         for (i, step) in plan.steps.iter().enumerate() {
-            let tenant = if step.side == "target" {
-                &plan.target_name
-            } else {
-                &plan.source_name
+            let tenant = match step.side.as_str() {
+                "target" => &plan.target_name,
+                "member" => &step.tenant,
+                _ => &plan.source_name,
             };
             md.push_str(&format!(
                 "| {} | {} ({}) | `{}` | {} | {} | {} |\n",
@@ -224,5 +239,34 @@ mod tests {
         p.error = Some("not run: tenant x".into());
         assert!(link_plan_text(&p).ends_with(": NOT PLANNED: not run: tenant x\n"));
         assert!(link_plans_text(&[p]).contains("1 could not be planned"));
+    }
+
+    #[test]
+    fn the_organization_shows_its_owner_and_members_not_two_ends() {
+        let plan = LinkPlan {
+            link: "organization".into(),
+            source: "o-id".into(),
+            source_name: "Hub".into(),
+            target: String::new(),
+            target_name: String::new(),
+            steps: vec![
+                step("owner", "organization", LinkStepAction::Create),
+                step("member", "North/join-request", LinkStepAction::Unchanged),
+            ],
+            error: None,
+        };
+        let text = link_plan_text(&plan);
+        assert!(
+            text.starts_with("organization: owner Hub (o-id): 1 to create, 1 unchanged\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  owner Hub:\n") && text.contains("  members:\n"),
+            "{text}"
+        );
+        assert!(!text.contains("->"), "{text}");
+        let md = link_plans_markdown(&[plan]);
+        assert!(md.contains("#### `organization`: owner Hub"), "{md}");
+        assert!(md.contains("| member (member) |"), "{md}");
     }
 }

@@ -15,6 +15,8 @@
 //!   "groups":[id or uniqueName]}`: seed a user (and its group memberships); 201 with the user
 //! - `DELETE /_sim/tenants/{id}/groups/{group}/members/{user}`: take a user out of a group
 //! - `POST /_sim/tenants/{id}/sync/run`: run a provisioning cycle of every started job now
+//! - `POST /_sim/organization/complete`: complete every pending multitenant organization join
+//!   request now (each succeeds or fails as it would when its delay is over); `{"joinsCompleted"}`
 //! - `PUT /_sim/tenants/{id}/service-plans` `{"withdrawn":["AAD_PREMIUM_P2"]}`: turn service
 //!   plans off in the tenant's licences (`GET /subscribedSkus` shows them `Disabled`)
 //! - `POST /_sim/tenants/{id}/monitors/run`: run every TCM configuration monitor of the tenant now
@@ -311,6 +313,15 @@ pub(crate) fn handle(
                 None => Reply::error(404, "NotFound", format!("No simulated tenant '{id}'.")),
             }
         }
+        ("POST", ["_sim", "organization", "complete"]) => {
+            let completed = crate::sim::graph::organization::complete_joins(
+                app,
+                app.clock_ms(),
+                app.now_ms(),
+                true,
+            );
+            Reply::json(200, json!({ "joinsCompleted": completed }).to_string())
+        }
         ("POST", ["_sim", "tenants", id, "sync", "run"]) => match app.tenant(id) {
             Some(tenant) => {
                 let jobs = crate::sim::graph::sync::run_all(app, tenant, app.now_ms());
@@ -352,7 +363,7 @@ pub(crate) fn handle(
         (_, ["_sim", ..]) => Reply::error(
             404,
             "NotFound",
-            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, PUT /_sim/tenants/{id}/service-plans, /_sim/tenants/{id}/monitors/run, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}, /_sim/stall.",
+            "Unknown introspection route; see GET /_sim/tenants, /_sim/tenants/{id}/state, /_sim/requests, /_sim/config, POST /_sim/reset, /_sim/faults, /_sim/tenants/{id}/portal, /_sim/tenants/{id}/users, /_sim/tenants/{id}/sync/run, /_sim/organization/complete, PUT /_sim/tenants/{id}/service-plans, /_sim/tenants/{id}/monitors/run, DELETE /_sim/tenants/{id}/groups/{group}/members/{user}, /_sim/stall.",
         ),
         _ => Reply::error(404, "NotFound", "Not found."),
     };

@@ -432,19 +432,31 @@ impl App {
         let pim = (target.is_err() && directory.is_none())
             .then(|| crate::sim::graph::pim::resolve(request.version, request.path))
             .flatten();
+        let provisioning_log = crate::sim::graph::provisioning_log::is_path(request.path);
         let synchronization = (target.is_err() && directory.is_none() && pim.is_none())
             .then(|| crate::sim::graph::sync::resolve(request.path))
             .flatten();
-        let tcm =
+        let organization =
             (target.is_err() && directory.is_none() && pim.is_none() && synchronization.is_none())
-                .then(|| crate::sim::graph::tcm::resolve(request.version, request.path))
+                .then(|| crate::sim::graph::organization::resolve(request.path))
                 .flatten();
+        let tcm = (target.is_err()
+            && directory.is_none()
+            && pim.is_none()
+            && synchronization.is_none()
+            && organization.is_none())
+        .then(|| crate::sim::graph::tcm::resolve(request.version, request.path))
+        .flatten();
         let write = request.method != "GET";
         let class = match (&target, &directory) {
             (Ok(t), _) => Some(t.kind().throttle),
             (Err(_), Some(d)) => Some(d.throttle()),
-            (Err(_), None) => (synchronization.is_some() || pim.is_some() || tcm.is_some())
-                .then_some(crate::kinds::ThrottleClass::Identity),
+            (Err(_), None) if provisioning_log => Some(crate::kinds::ThrottleClass::Reports),
+            (Err(_), None) => (synchronization.is_some()
+                || pim.is_some()
+                || tcm.is_some()
+                || organization.is_some())
+            .then_some(crate::kinds::ThrottleClass::Identity),
         };
         let path_only = request.path;
         let admission = self.throttle.admit(&ThrottleRequest {
@@ -465,6 +477,18 @@ impl App {
             let allowed = has_role(claims, synchronization.permission(write));
             return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
                 call.sync(synchronization)
+            });
+        }
+        if provisioning_log {
+            let allowed = has_role(claims, crate::sim::graph::provisioning_log::PERMISSION);
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.provisioning_log()
+            });
+        }
+        if let Some(organization) = organization {
+            let allowed = organization.permitted(write, &claims.roles);
+            return self.call_admitted(claims, tenant, request, allowed, extra_headers, |call| {
+                call.organization(organization)
             });
         }
         if let Some(pim) = pim {

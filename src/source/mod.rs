@@ -12,6 +12,8 @@
 //! - [`resolve`]: one tenant's baselines, parameters and overrides, applied.
 //! - [`links`]: the checks of cross-tenant synchronization links (`links/<name>.toml`,
 //!   decoded by [`model::link`]) that need the whole project.
+//! - [`organization`]: the same for the multitenant organization (`organization.toml`,
+//!   decoded by [`model::organization`]).
 //! - [`init`]: the inverse of loading: writes a new project (`tenantform init`).
 //! - [`pipelines`]: CI pipelines for a project (`tenantform init --ci`).
 
@@ -19,6 +21,7 @@ pub mod facts_file;
 pub mod init;
 pub mod links;
 pub mod model;
+pub mod organization;
 pub mod pipelines;
 pub mod project;
 pub mod resolve;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::source::model::link::Link;
+use crate::source::model::organization::{ORGANIZATION_FILE, Organization};
 use crate::source::model::{self, Baseline, ProjectConfig, Tenant, TenantLocation};
 use crate::source::shipped;
 use crate::source::{FileId, SourceMap, Span};
@@ -83,6 +84,8 @@ pub struct ProjectSource {
     pub tenant_files: Vec<FileId>,
     /// Cross-tenant synchronization links (`links/<name>.toml`), sorted by name.
     pub links: Vec<Link>,
+    /// The Microsoft 365 multitenant organization (`organization.toml`), when declared.
+    pub organization: Option<Organization>,
 }
 
 /// Why a directory could not be loaded as a project at all.
@@ -372,6 +375,20 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
         }
     }
 
+    let organization_path = root.join(ORGANIZATION_FILE);
+    let mut organization = None;
+    if organization_path.is_file()
+        && let ReadOutcome::Text(text) = read_text(
+            &organization_path,
+            ORGANIZATION_FILE,
+            &mut sources,
+            &mut diags,
+        )
+    {
+        let file = sources.add(ORGANIZATION_FILE, text.clone());
+        organization = model::organization::decode_organization(&text, file, &mut diags);
+    }
+
     let files_with_errors = diags
         .iter()
         .filter(|d| d.is_error())
@@ -390,8 +407,10 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
         project_file: project_file_id,
         tenant_files,
         links,
+        organization,
     };
     // Link problems fail validation; they never stop a tenant's own bundle from compiling.
     diags.extend(crate::source::links::check(&project));
+    diags.extend(crate::source::organization::check(&project));
     Ok((project, diags))
 }

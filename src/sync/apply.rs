@@ -462,9 +462,73 @@ impl Applier<'_> {
                 self.send(step, "POST", v1, &path, Some(&json!({}))).await?;
                 Ok(Outcome::of(Start))
             }
+            "multiTenantOrganization"
+            | "multiTenantOrganizationMember"
+            | "multiTenantOrganizationJoinRequestRecord" => self.organization(step).await,
             other => Err(StepError::Unexpected(format!(
                 "unknown link step kind {other}"
             ))),
+        }
+    }
+
+    /// A step of the multitenant organization (`sync/organization.rs`): the organization in
+    /// the owner (PATCH of what differs), a member added by the owner (found by `tenantId`,
+    /// never added twice), a member's join request (written unless it already names the owner
+    /// and has not failed; a failed one is submitted again).
+    async fn organization(&self, step: &LinkStep) -> Result<Outcome, StepError> {
+        use LinkStepAction::{Create, Unchanged, Update};
+        let v1 = ApiVersion::V1;
+        match step.kind {
+            "multiTenantOrganizationMember" => {
+                let member = step.body["tenantId"].as_str().unwrap_or_default();
+                let path = format!("{}/{member}", step.path);
+                match self.get(step, &path).await? {
+                    None => {
+                        self.send(step, "POST", v1, &step.path, Some(&step.body))
+                            .await?;
+                        Ok(Outcome::of(Create))
+                    }
+                    Some(live) => {
+                        let want = json!({"displayName": step.body["displayName"]});
+                        if contains(&live, &want) {
+                            return Ok(Outcome::of(Unchanged));
+                        }
+                        self.send(step, "PATCH", v1, &path, Some(&want)).await?;
+                        Ok(Outcome::differs(&live, &want))
+                    }
+                }
+            }
+            "multiTenantOrganizationJoinRequestRecord" => {
+                let live = self.get(step, &step.path).await?;
+                let have = live.as_ref().unwrap_or(&Value::Null);
+                let failed = have["transitionDetails"]["status"] == "failed";
+                if contains(have, &step.body) && !failed {
+                    return Ok(Outcome::of(Unchanged));
+                }
+                self.send(step, "PATCH", v1, &step.path, Some(&step.body))
+                    .await?;
+                Ok(if failed {
+                    Outcome::with(Update, "the last join request failed: submitted again")
+                } else if have["addedByTenantId"].is_null() {
+                    Outcome::of(Create)
+                } else {
+                    Outcome::differs(have, &step.body)
+                })
+            }
+            _ => {
+                let live = self.get(step, &step.path).await?;
+                let have = live.as_ref().unwrap_or(&Value::Null);
+                if contains(have, &step.body) && have["state"] != "inactive" {
+                    return Ok(Outcome::of(Unchanged));
+                }
+                self.send(step, "PATCH", v1, &step.path, Some(&step.body))
+                    .await?;
+                Ok(if have["displayName"].is_null() {
+                    Outcome::of(Create)
+                } else {
+                    Outcome::differs(have, &step.body)
+                })
+            }
         }
     }
 
@@ -544,10 +608,13 @@ pub fn apply_overrides(schema: &mut Value, fragment: &Value) -> bool {
     changed
 }
 
-fn side_name(side: Side) -> &'static str {
+/// The side's name in step ids, plans and errors.
+pub fn side_name(side: Side) -> &'static str {
     match side {
         Side::Target => "target",
         Side::Source => "source",
+        Side::Owner => "owner",
+        Side::Member => "member",
     }
 }
 

@@ -6,6 +6,9 @@
 //! - [`apply`]: one link's steps applied, each idempotent.
 //! - [`deploy_links`]: the deploy scheduler's link phase, after the tenant waves.
 //! - [`plan_links`]: the same phase for `plan`: each link as one unit, read, not written.
+//! - [`organization`]: the project's multitenant organization as one more unit of steps (owner
+//!   first, then each member's join request), applied and planned by the same phase, and its
+//!   status.
 //!
 //! Input: the project's links and a deploy [`Run`]. Output: steps for the bundles,
 //! [`LinkReport`]s for the deploy summary.
@@ -30,6 +33,7 @@ use crate::report::{LinkPlan, LinkReport, TenantReport};
 
 pub mod apply;
 pub mod on_demand;
+pub mod organization;
 pub mod status;
 pub mod steps;
 
@@ -61,7 +65,8 @@ fn not_run(link: &str, why: String) -> LinkReport {
 /// The links of the project whose two ends are among `finished` (with both ends' sessions),
 /// and a "not run" report for each of the others.
 struct Prepared {
-    runnable: Vec<(String, Vec<steps::LinkStep>, [String; 2])>,
+    /// Runnable units: name, steps, and every tenant they run in.
+    runnable: Vec<(String, Vec<steps::LinkStep>, Vec<String>)>,
     /// Links not run: name, steps, why, and whether an end was not in the run at all.
     not_run: Vec<(String, Vec<steps::LinkStep>, String, bool)>,
     sessions: BTreeMap<String, TenantSession>,
@@ -98,10 +103,16 @@ fn prepare(run: &Run, finished: &[TenantReport], verb: &str) -> Prepared {
     };
     let mut session_errors: BTreeMap<String, String> = BTreeMap::new();
     for (name, steps) in steps::all(project, &source_ops) {
-        let Some(first) = steps.first() else {
+        // A link's two ends; the organization's owner and every member.
+        let mut ends: Vec<String> = Vec::new();
+        for id in steps.iter().flat_map(|s| [&s.tenant, &s.partner]) {
+            if !ends.contains(id) {
+                ends.push(id.clone());
+            }
+        }
+        if ends.is_empty() {
             continue;
-        };
-        let ends = [first.tenant.clone(), first.partner.clone()];
+        }
         let missing: Vec<String> = ends
             .iter()
             .filter(|id| !deployed(id).is_some_and(|t| t.ok))
@@ -147,7 +158,7 @@ fn prepare(run: &Run, finished: &[TenantReport], verb: &str) -> Prepared {
 /// Apply every link of the project whose two ends are among `finished` (the run's tenant
 /// reports): each link's steps in order, target first; up to [`LINKS_AT_ONCE`] links at once.
 pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkReport> {
-    if run.fleet.project.links.is_empty() {
+    if run.fleet.project.links.is_empty() && run.fleet.project.organization.is_none() {
         return Vec::new();
     }
     let prepared = prepare(run, finished, "deployed");
@@ -227,7 +238,7 @@ pub const LINKS_AT_ONCE: usize = 16;
 /// Plan every link of the project whose two ends were planned (`finished`): each step read in
 /// its tenant, nothing written. A link with an end not planned is reported with the reason.
 pub async fn plan_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkPlan> {
-    if run.fleet.project.links.is_empty() {
+    if run.fleet.project.links.is_empty() && run.fleet.project.organization.is_none() {
         return Vec::new();
     }
     let project = &run.fleet.project;
@@ -239,10 +250,17 @@ pub async fn plan_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkPlan> {
             .map_or_else(|| id.to_string(), |t| t.name.clone())
     };
     let unit = |link: &str, steps: &[steps::LinkStep]| {
+        // The organization's unit shows its owner as the source and no target.
         let (source, target) = steps
             .iter()
             .find(|s| s.side == steps::Side::Source)
             .map(|s| (s.tenant.clone(), s.partner.clone()))
+            .or_else(|| {
+                steps
+                    .iter()
+                    .find(|s| s.side == steps::Side::Owner)
+                    .map(|s| (s.tenant.clone(), String::new()))
+            })
             .unwrap_or_default();
         LinkPlan {
             link: link.to_string(),

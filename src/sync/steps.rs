@@ -35,6 +35,10 @@ pub enum Side {
     Target,
     /// The tenant whose users are provisioned.
     Source,
+    /// The multitenant organization's owner.
+    Owner,
+    /// A member of the multitenant organization.
+    Member,
 }
 
 /// A step another step waits for, in either tenant.
@@ -201,10 +205,7 @@ fn step(
         id: format!(
             "{}/{}/{name}",
             link.name,
-            match side {
-                Side::Target => "target",
-                Side::Source => "source",
-            }
+            crate::sync::apply::side_name(side)
         ),
         side,
         tenant: tenant.to_string(),
@@ -403,7 +404,8 @@ pub fn link_steps(
 }
 
 /// The steps of every link that runs in `tenant` (as source or target), in link-name order,
-/// target steps before source steps within a link. `source_ops` are the tenant's own
+/// target steps before source steps within a link, then the organization's steps that run in
+/// it. `source_ops` are the tenant's own
 /// operations (used when it is a link's source).
 pub fn for_tenant(project: &ProjectSource, tenant: &str, own_ops: &[Operation]) -> Vec<LinkStep> {
     let mut out = Vec::new();
@@ -421,11 +423,17 @@ pub fn for_tenant(project: &ProjectSource, tenant: &str, own_ops: &[Operation]) 
                 .filter(|s| s.tenant == tenant),
         );
     }
+    out.extend(
+        crate::sync::organization::organization_steps(project)
+            .into_iter()
+            .filter(|s| s.tenant == tenant),
+    );
     out
 }
 
-/// Every step of every link (both tenants), target steps first within each link; the source's
-/// operations come from `source_ops(tenant id)`.
+/// Every step of every link (both tenants), target steps first within each link, and the
+/// multitenant organization's steps as one more unit; the source's operations come from
+/// `source_ops(tenant id)`.
 pub fn all(
     project: &ProjectSource,
     source_ops: &dyn Fn(&str) -> Vec<Operation>,
@@ -441,6 +449,10 @@ pub fn all(
         }
         let ops = source_ops(&source);
         out.push((link.name.clone(), link_steps(link, &source, &target, &ops)));
+    }
+    let organization = crate::sync::organization::organization_steps(project);
+    if !organization.is_empty() {
+        out.push((crate::sync::organization::UNIT.to_string(), organization));
     }
     out
 }

@@ -35,6 +35,7 @@ mod sim_support;
 mod sim_tcm;
 mod state;
 mod sync;
+mod sync_organization;
 mod sync_plan;
 mod sync_replay;
 mod sync_resume;

@@ -252,9 +252,22 @@ fn a_link_deploys_target_first_users_flow_and_a_second_deploy_changes_nothing() 
         "{}",
         status.stdout
     );
+    // Nothing missing; the job's provisioning events, from GET /auditLogs/provisioning.
+    assert!(!status.stdout.contains("missing:"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("  last 1 provisioning event(s), 0 failed:\n")
+            && status.stdout.contains(" create ann@hub.example: success\n"),
+        "{}",
+        status.stdout
+    );
     let json = w.sync_status(&["--json"]).code(0).json();
-    assert_eq!(json[0]["state"], "Active");
-    assert_eq!(json[0]["synchronized"][0][1], 1);
+    assert_eq!(json["links"][0]["events"][0]["action"], "create");
+    assert_eq!(json["links"][0]["missing"], json!([]));
+    assert_eq!(json["links"][0]["state"], "Active");
+    assert_eq!(json["links"][0]["synchronized"][0][1], 1);
+    assert!(json["organization"].is_null(), "{json}");
 
     // A second deploy finds everything in place: one app, one job, one assignment.
     w.deploy()
@@ -330,8 +343,23 @@ fn a_target_that_withdrew_inbound_sync_quarantines_the_job() {
         job["status"]["quarantine"]["error"]["code"],
         "AzureActiveDirectoryCrossTenantSyncPolicyCheckFailure"
     );
-    // sync status says so, and why, and exits 2.
-    let status = w.sync_status(&["--link", "hub-to-spoke"]).code(2);
+    // sync status says so, and why, names the missing piece and what to do, shows the failed
+    // provisioning events, and exits 3 (a quarantined link).
+    let status = w.sync_status(&["--link", "hub-to-spoke"]).code(3);
+    assert!(
+        status.stdout.contains(
+            "  missing: the target has not allowed inbound sync from this source: run tenantform deploy for the target\n"
+        ),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains(": failure: AzureActiveDirectoryCrossTenantSyncPolicyCheckFailure: "),
+        "{}",
+        status.stdout
+    );
     assert!(status.stdout.contains(": Quarantine"), "{}", status.stdout);
     assert!(
         status.stdout.contains("  quarantine: "),
@@ -359,4 +387,105 @@ fn sync_status_before_any_deploy_says_the_link_is_not_set_up() {
         "{}",
         status.stdout
     );
+    // Each missing piece on either side, target first, with what to do.
+    let missing: Vec<&str> = status
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  missing: "))
+        .collect();
+    assert_eq!(
+        missing,
+        vec![
+            "the target has no cross-tenant access settings for this source (partner entry), so it has not allowed inbound sync from it: run tenantform deploy for the target",
+            "the source does not redeem invitations to the target automatically (its partner entry's automaticUserConsentSettings.outboundAllowed): run tenantform deploy for the source",
+            "the source has no configuration app \"tenantform hub-to-spoke\": run tenantform deploy for the source",
+        ],
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn sync_status_names_the_pieces_a_partial_set_up_lacks() {
+    let w = Linked::new();
+    w.deploy().success();
+    // The target stops redeeming automatically; the source's secrets lose the target.
+    let hub = w.sim.tenant(0);
+    w.sim
+        .send(
+            1,
+            "PATCH",
+            &format!("/v1.0/policies/crossTenantAccessPolicy/partners/{hub}"),
+            Some(&json!({"automaticUserConsentSettings": {"inboundAllowed": false}})),
+        )
+        .status(204);
+    let sp = w.config_apps()[0]["id"].as_str().expect("sp").to_string();
+    w.sim
+        .send(
+            0,
+            "PUT",
+            &format!("/v1.0/servicePrincipals/{sp}/synchronization/secrets"),
+            Some(&json!({"value": [{"key": "AuthenticationType", "value": "SyncPolicy"}]})),
+        )
+        .status(204);
+    let status = w.sync_status(&[]).code(2);
+    assert!(
+        status.stdout.contains("  missing: the target does not redeem invitations from this source automatically (automaticUserConsentSettings.inboundAllowed): run tenantform deploy for the target\n")
+            && status.stdout.contains("  missing: the job's secrets do not name the target tenant (CompanyId): run tenantform deploy for the source\n"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn the_provisioning_log_is_filtered_by_job_and_needs_audit_log_read() {
+    let w = Linked::new();
+    w.deploy().success();
+    w.seed("ann@hub.example", &["tf-sync-staff"]);
+    w.cycle();
+    let job = w.job()["id"].as_str().expect("job").to_string();
+    let read = |filter: &str| {
+        w.sim
+            .send(
+                0,
+                "GET",
+                &format!(
+                    "/v1.0/auditLogs/provisioning?$filter={}",
+                    filter.replace(' ', "%20").replace('\'', "%27")
+                ),
+                None,
+            )
+            .status(200)
+            .json()
+    };
+    let entries = read(&format!("jobId eq '{job}'"));
+    let entry = &entries["value"][0];
+    assert_eq!(entry["provisioningAction"], "create", "{entries}");
+    assert_eq!(entry["provisioningStatusInfo"]["status"], "success");
+    assert_eq!(entry["jobId"], job.as_str());
+    assert_eq!(entry["tenantId"], w.sim.tenant(0));
+    assert_eq!(
+        entry["sourceIdentity"]["details"]["UserPrincipalName"],
+        "ann@hub.example"
+    );
+    assert_eq!(
+        entry["targetSystem"]["details"]["TenantId"],
+        w.sim.tenant(1)
+    );
+    assert_eq!(read("jobId eq 'Azure2Azure.other'")["value"], json!([]));
+    // The target's log holds nothing of the source's job.
+    let target = w
+        .sim
+        .send(1, "GET", "/v1.0/auditLogs/provisioning", None)
+        .status(200)
+        .json();
+    assert_eq!(target["value"], json!([]));
+
+    let sim = crate::sim_support::Sim::with(tenantform::sim::SimConfig {
+        withdrawn: vec![(0, "AuditLog.Read.All".into())],
+        ..test_config()
+    });
+    sim.send(0, "GET", "/v1.0/auditLogs/provisioning", None)
+        .status(403)
+        .error_code("Authorization_RequestDenied");
 }

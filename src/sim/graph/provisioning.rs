@@ -7,6 +7,7 @@
 //!
 //! Input: the simulator, a source tenant, a job. Output: users in the target, the job's status.
 
+use super::provisioning_log::{Cycle, LogEvent, entries};
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
@@ -287,6 +288,8 @@ pub(crate) fn run_cycle(app: &App, source: &Tenant, sp: &str, job_id: &str, now_
     let mut job = job;
     let entitled = in_scope.len();
     let mut exported = 0;
+    // What the service did, for the provisioning logs (`provisioning_log.rs`).
+    let mut events: Vec<LogEvent> = Vec::new();
     let mut quarantine = failure.map(|(code, message)| {
         json!({"currentBegan": now, "nextAttempt": now, "reason": "EncounteredQuarantineException", "seriesBegan": now, "seriesCount": 1, "error": {"code": code, "message": message, "tenantActionable": true}})
     });
@@ -314,6 +317,12 @@ pub(crate) fn run_cycle(app: &App, source: &Tenant, sp: &str, job_id: &str, now_
             );
         } else {
             for (source_user, target_user) in leaving {
+                events.push(LogEvent {
+                    action: "delete",
+                    source_user: json!({"id": source_user, "displayName": null, "userPrincipalName": null}),
+                    target_user: state.sync.users.get(&target_user).cloned(),
+                    failure: None,
+                });
                 state.sync.users.remove(&target_user);
                 state.sync.synced_from.remove(&target_user);
                 job.provisioned.remove(&source_user);
@@ -338,8 +347,15 @@ pub(crate) fn run_cycle(app: &App, source: &Tenant, sp: &str, job_id: &str, now_
                 .users
                 .get(&target_user)
                 .map_or(json!(now), |u| u["createdDateTime"].clone());
-            if state.sync.users.get(&target_user) != Some(&entity) {
+            let before = state.sync.users.get(&target_user);
+            if before != Some(&entity) {
                 exported += 1;
+                events.push(LogEvent {
+                    action: if before.is_some() { "update" } else { "create" },
+                    source_user: user.clone(),
+                    target_user: Some(entity.clone()),
+                    failure: None,
+                });
             }
             state.sync.users.insert(target_user.clone(), entity);
             state.sync.synced_from.insert(
@@ -353,6 +369,36 @@ pub(crate) fn run_cycle(app: &App, source: &Tenant, sp: &str, job_id: &str, now_
             json!({"reason": "EncounteredQuarantineException", "error": {"code": "InvalidCredentials", "message": format!("The target tenant {target_id} was not found."), "tenantActionable": true}}),
         );
     }
+    // A quarantined cycle provisions nobody: a failure per user in scope.
+    if let Some(q) = &quarantine {
+        let failure = (
+            q["error"]["code"]
+                .as_str()
+                .unwrap_or("Quarantine")
+                .to_string(),
+            q["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        events.retain(|e| e.action == "delete");
+        if in_scope.is_empty() {
+            events.push(LogEvent {
+                action: "other",
+                source_user: Value::Null,
+                target_user: None,
+                failure: Some(failure.clone()),
+            });
+        }
+        for user in &in_scope {
+            events.push(LogEvent {
+                action: "other",
+                source_user: user.clone(),
+                target_user: None,
+                failure: Some(failure.clone()),
+            });
+        }
+    }
     // 3. The job's status.
     let code = if quarantine.is_some() {
         "Quarantine"
@@ -361,6 +407,19 @@ pub(crate) fn run_cycle(app: &App, source: &Tenant, sp: &str, job_id: &str, now_
     };
     set_status(&mut job, &now, code, quarantine, Some((exported, entitled)));
     let mut state = source.lock();
+    let logged = entries(
+        &Cycle {
+            seed: app.config.seed,
+            source_tenant: &source.id,
+            target_tenant: &target_id,
+            service_principal: sp,
+            job_id,
+            now: &now,
+            sequence: state.sync.provisioning_log.len(),
+        },
+        &events,
+    );
+    state.sync.provisioning_log.extend(logged);
     if let Some(stored) = state.sync.jobs.get_mut(&sp_key).and_then(|jobs| {
         jobs.iter_mut()
             .find(|j| j.entity["id"].as_str() == Some(job_id))

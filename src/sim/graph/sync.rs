@@ -65,6 +65,10 @@ pub(crate) struct SyncState {
     /// New service principals: id (lower case) → clock milliseconds from which calls that
     /// address them by id find them (replication; lists by `$filter` see them at once).
     pub(super) sp_visible_from: BTreeMap<String, u64>,
+    /// The multitenant organization this tenant owns, or its join request (`organization.rs`).
+    pub(super) organization: super::organization::OrganizationState,
+    /// The provisioning logs' entries, oldest first (`provisioning_log.rs`).
+    pub(super) provisioning_log: Vec<Value>,
 }
 
 /// How long a new configuration app's service principal stays unknown to calls that address it

@@ -455,6 +455,7 @@ pub mod controls;
 mod decode;
 mod facts;
 pub mod link;
+pub mod organization;
 mod reader;
 pub mod state;
 
