@@ -26,10 +26,11 @@ fn the_init_project_compiles_to_monitors_with_names_and_says_what_it_leaves_out(
         "{}",
         run.stderr
     );
+    // Kinds with no TCM mapping are named with the reason.
+    assert!(run.stderr.contains("not monitored: "), "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("not monitored: windows-compliance-assignment"),
-        "{}",
+        !run.stderr.contains("windows-compliance-assignment"),
+        "assignments are monitored with their policy: {}",
         run.stderr
     );
     assert!(
@@ -47,7 +48,7 @@ fn the_init_project_compiles_to_monitors_with_names_and_says_what_it_leaves_out(
         .iter()
         .map(|m| m["displayName"].as_str().expect("name"))
         .collect();
-    // One per layer with something TCM can watch (intune-compliance: its group).
+    // One per layer with something TCM can watch.
     assert_eq!(
         names,
         [
@@ -107,7 +108,37 @@ fn the_init_project_compiles_to_monitors_with_names_and_says_what_it_leaves_out(
         .iter()
         .map(|n| n["kind"].as_str().expect("kind"))
         .collect();
-    assert!(left_out.contains(&"deviceCompliancePolicy"), "{left_out:?}");
+    assert!(
+        !left_out.contains(&"deviceCompliancePolicy"),
+        "{left_out:?}"
+    );
+    let windows = resources
+        .iter()
+        .find(|r| r["resourceType"] == "microsoft.intune.devicecompliancepolicywindows10")
+        .expect("the Windows compliance policy");
+    // Fabrikam assigns to every licensed user (its compliance_assignment_scope).
+    assert_eq!(
+        windows["properties"]["Assignments"],
+        serde_json::json!([{
+            "dataType": "#microsoft.graph.allLicensedUsersAssignmentTarget",
+            "deviceAndAppManagementAssignmentFilterType": "none"
+        }])
+    );
+    assert!(
+        resources.iter().any(|r| r["resourceType"]
+            == "microsoft.entra.authenticationmethodpolicyfido2"
+            && r["properties"]["Id"] == "Fido2"),
+        "no FIDO2 method resource"
+    );
+    assert!(
+        doc["properties_not_monitored"]
+            .as_array()
+            .expect("properties not monitored")
+            .iter()
+            .any(|l| l["property"] == "scheduledActionsForRule"),
+        "{}",
+        doc["properties_not_monitored"]
+    );
 }
 
 #[test]

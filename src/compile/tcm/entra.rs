@@ -147,7 +147,7 @@ fn strs(v: Option<&Value>) -> Vec<String> {
 }
 
 /// `${ref:group:key}` → the referenced resource's display name.
-fn named(value: &str, names: &BTreeMap<String, String>) -> Result<String, String> {
+pub(super) fn named(value: &str, names: &BTreeMap<String, String>) -> Result<String, String> {
     match value
         .strip_prefix("${ref:")
         .and_then(|r| r.strip_suffix('}'))
@@ -439,7 +439,7 @@ fn authorization_policy(op: &Operation) -> Result<Map<String, Value>, String> {
     Ok(p)
 }
 
-/// The TCM resource type and properties of one operation.
+/// The TCM resource type and properties of one Entra operation this module maps.
 pub(super) fn properties(
     op: &Operation,
     names: &BTreeMap<String, String>,
@@ -460,9 +460,6 @@ pub(super) fn properties(
             p.insert("IsSingleInstance".into(), json!("Yes"));
             p.insert("IsEnabled".into(), op.body["isEnabled"].clone());
             ("microsoft.entra.securitydefaults", p)
-        }
-        "deviceCompliancePolicyAssignment" => {
-            return Err("TCM has no resource for assignments alone (they are part of the policy's Assignments, which tenantform does not map yet)".to_string());
         }
         other => {
             return Err(format!(
