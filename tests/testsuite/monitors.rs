@@ -26,6 +26,11 @@ fn the_init_project_compiles_to_monitors_with_names_and_says_what_it_leaves_out(
         "{}",
         run.stderr
     );
+    assert!(
+        run.stderr.contains("settings not monitored: "),
+        "{}",
+        run.stderr
+    );
     // Kinds with no TCM mapping are named with the reason.
     assert!(run.stderr.contains("not monitored: "), "{}", run.stderr);
     assert!(

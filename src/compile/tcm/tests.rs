@@ -100,7 +100,12 @@ fn shipped_bundle() -> crate::compile::validate::ValidatedBundle {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("proj");
     crate::source::init::init(&dir).expect("init");
-    let (project, diags) = crate::source::project::load(&dir).expect("project");
+    first_tenant_of(&dir)
+}
+
+/// The first tenant of the project at `dir`, compiled.
+fn first_tenant_of(dir: &std::path::Path) -> crate::compile::validate::ValidatedBundle {
+    let (project, diags) = crate::source::project::load(dir).expect("project");
     assert!(!diags.has_errors());
     let (engine, _) = crate::compile::render::Engine::new(&project);
     let schemas = crate::compile::validate::Schemas::shared().expect("schemas");
@@ -307,5 +312,61 @@ fn a_method_target_by_object_id_and_an_unknown_method_are_listed_not_dropped() {
     assert!(
         reason("auth-method-sms")
             .contains("hardwareOathAuthenticationMethodConfiguration has no TCM resource type")
+    );
+}
+
+#[test]
+fn a_custom_authentication_strength_is_monitored_and_named_in_the_ca_policy_using_it() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/valid/entra-policies");
+    let mut bundle = first_tenant_of(&dir).bundle().clone();
+    // A CA policy (from the minimal fixture) that requires the declared custom strength.
+    let minimal = minimal_bundle();
+    let mut policy = minimal
+        .bundle()
+        .operations
+        .iter()
+        .find(|o| o.kind.name == "conditionalAccessPolicy")
+        .expect("policy")
+        .clone();
+    policy.body["conditions"]["users"]["excludeGroups"] = json!([]);
+    policy.body["conditions"]["locations"]["excludeLocations"] = json!([]);
+    policy.body["grantControls"] = json!({
+        "operator": "OR",
+        "builtInControls": [],
+        "authenticationStrength": {"id": "${ref:auth-strength:strength-keys-and-hello}"}
+    });
+    policy.baseline = bundle.baselines[0].clone();
+    bundle.operations.push(policy);
+    let m = monitors(&bundle, &TcmQuotas::default()).expect("within quota");
+    let strength = &resource_of(&m, "microsoft.entra.authenticationstrengthpolicy")["properties"];
+    assert_eq!(strength["DisplayName"], "Keys and Windows Hello");
+    assert_eq!(
+        strength["AllowedCombinations"],
+        json!(["windowsHelloForBusiness", "fido2"])
+    );
+    assert_eq!(strength["Ensure"], "Present");
+    let ca = &resource_of(&m, "microsoft.entra.conditionalaccesspolicy")["properties"];
+    assert_eq!(ca["AuthenticationStrength"], "Keys and Windows Hello");
+
+    // A strength given by an id tenantform neither ships nor declares cannot be named.
+    let ca_op = bundle
+        .operations
+        .iter_mut()
+        .find(|o| o.kind.name == "conditionalAccessPolicy")
+        .expect("policy");
+    ca_op.body["grantControls"]["authenticationStrength"]["id"] =
+        json!("5e5f0e3a-0000-4000-8000-000000000009");
+    let key = ca_op.key.clone();
+    let m = monitors(&bundle, &TcmQuotas::default()).expect("within quota");
+    let left = m
+        .not_monitored
+        .iter()
+        .find(|n| n.key == key)
+        .expect("listed");
+    assert!(
+        left.reason
+            .contains("neither a built-in one nor one the bundle declares"),
+        "{left:?}"
     );
 }
