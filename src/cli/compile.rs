@@ -23,7 +23,8 @@ the others are still compiled, and the exit code is 1. A project with no tenants
 Tenant Configuration Management monitors (one per baseline layer; the bodies of\n\
 POST /beta/admin/configurationManagement/configurationMonitors), resources matched by display\n\
 name, references and role ids written as names. Resources of kinds tenantform does not map are\n\
-listed under not_monitored with the reason. A tenant over TCM's quotas (30 monitors; 800\n\
+listed under not_monitored with the reason, and settings with no Microsoft365DSC property\n\
+under properties_not_monitored. A tenant over TCM's quotas (30 monitors; 800\n\
 monitored resources a day = resources x 4 runs) is an error and gets no file. Updating a\n\
 monitor's baseline deletes its results and drifts."
 )]
@@ -206,6 +207,13 @@ fn write_monitors(
                     written.lines.push(format!(
                         "     not monitored: {}: {reason}\n",
                         keys.join(", ")
+                    ));
+                }
+                if !monitors.properties_not_monitored.is_empty() {
+                    written.lines.push(format!(
+                        "     settings not monitored: {} (no Microsoft365DSC property; listed under properties_not_monitored in {})\n",
+                        monitors.properties_not_monitored.len(),
+                        path.display()
                     ));
                 }
             }

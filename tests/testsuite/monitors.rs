@@ -27,9 +27,15 @@ fn the_init_project_compiles_to_monitors_with_names_and_says_what_it_leaves_out(
         run.stderr
     );
     assert!(
-        run.stderr
-            .contains("not monitored: windows-compliance-assignment"),
+        run.stderr.contains("settings not monitored: "),
         "{}",
+        run.stderr
+    );
+    // Kinds with no TCM mapping are named with the reason.
+    assert!(run.stderr.contains("not monitored: "), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("windows-compliance-assignment"),
+        "assignments are monitored with their policy: {}",
         run.stderr
     );
     assert!(
@@ -47,7 +53,7 @@ fn the_init_project_compiles_to_monitors_with_names_and_says_what_it_leaves_out(
         .iter()
         .map(|m| m["displayName"].as_str().expect("name"))
         .collect();
-    // One per layer with something TCM can watch (intune-compliance: its group).
+    // One per layer with something TCM can watch.
     assert_eq!(
         names,
         [
@@ -107,7 +113,37 @@ fn the_init_project_compiles_to_monitors_with_names_and_says_what_it_leaves_out(
         .iter()
         .map(|n| n["kind"].as_str().expect("kind"))
         .collect();
-    assert!(left_out.contains(&"deviceCompliancePolicy"), "{left_out:?}");
+    assert!(
+        !left_out.contains(&"deviceCompliancePolicy"),
+        "{left_out:?}"
+    );
+    let windows = resources
+        .iter()
+        .find(|r| r["resourceType"] == "microsoft.intune.devicecompliancepolicywindows10")
+        .expect("the Windows compliance policy");
+    // Fabrikam assigns to every licensed user (its compliance_assignment_scope).
+    assert_eq!(
+        windows["properties"]["Assignments"],
+        serde_json::json!([{
+            "dataType": "#microsoft.graph.allLicensedUsersAssignmentTarget",
+            "deviceAndAppManagementAssignmentFilterType": "none"
+        }])
+    );
+    assert!(
+        resources.iter().any(|r| r["resourceType"]
+            == "microsoft.entra.authenticationmethodpolicyfido2"
+            && r["properties"]["Id"] == "Fido2"),
+        "no FIDO2 method resource"
+    );
+    assert!(
+        doc["properties_not_monitored"]
+            .as_array()
+            .expect("properties not monitored")
+            .iter()
+            .any(|l| l["property"] == "scheduledActionsForRule"),
+        "{}",
+        doc["properties_not_monitored"]
+    );
 }
 
 #[test]
@@ -382,4 +418,110 @@ fn monitors_deploy_over_the_tenants_monitor_quota_says_graphs_error() {
         run.stderr
     );
     assert_eq!(live_monitors(&w).len(), 30);
+}
+
+/// Every drift of the tenant's monitors, as Graph lists them.
+fn live_drifts(w: &crate::deploy::World) -> Vec<Value> {
+    w.sim
+        .send(0, "GET", &format!("{TCM}/configurationDrifts"), None)
+        .status(200)
+        .json()["value"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn monitored_auth_methods_and_compliance_policies_drift_only_when_changed_in_the_portal() {
+    let w = crate::deploy::World::new(crate::deploy::config(1));
+    w.deploy(&[]).success();
+    monitors(&w, "deploy", &[]).success();
+    let tenant = w.tenant(0);
+    let run = || {
+        w.sim
+            .sim(
+                "POST",
+                &format!("/_sim/tenants/{tenant}/monitors/run"),
+                None,
+            )
+            .status(200);
+    };
+    // Just deployed: the new types are evaluated and nothing drifts (no false drift from
+    // PascalCase enums, ids as keys or structured properties).
+    run();
+    let active: Vec<Value> = live_drifts(&w)
+        .into_iter()
+        .filter(|d| d["status"] == "active")
+        .collect();
+    assert!(active.is_empty(), "{active:?}");
+
+    // A portal change to the FIDO2 method and to the Windows compliance policy.
+    let portal = |method: &str, path: &str, body: Value| {
+        w.sim
+            .sim(
+                "POST",
+                &format!("/_sim/tenants/{tenant}/portal"),
+                Some(&serde_json::json!({"method": method, "path": path, "body": body})),
+            )
+            .status(204);
+    };
+    portal(
+        "PATCH",
+        "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Fido2",
+        serde_json::json!({"@odata.type": "#microsoft.graph.fido2AuthenticationMethodConfiguration", "state": "disabled"}),
+    );
+    let policies = w
+        .sim
+        .send(
+            0,
+            "GET",
+            "/v1.0/deviceManagement/deviceCompliancePolicies",
+            None,
+        )
+        .status(200)
+        .json();
+    let windows = policies["value"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .find(|p| p["displayName"] == "Windows 10/11 - baseline compliance")
+        .cloned();
+    if let Some(windows) = &windows {
+        portal(
+            "PATCH",
+            &format!(
+                "/v1.0/deviceManagement/deviceCompliancePolicies/{}",
+                windows["id"].as_str().expect("id")
+            ),
+            serde_json::json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "bitLockerEnabled": false}),
+        );
+    }
+    run();
+    let drifts = live_drifts(&w);
+    let fido2 = drifts
+        .iter()
+        .find(|d| d["resourceType"] == "microsoft.entra.authenticationmethodpolicyfido2")
+        .unwrap_or_else(|| panic!("no FIDO2 drift: {drifts:?}"));
+    assert_eq!(
+        fido2["resourceInstanceIdentifier"],
+        serde_json::json!({"Id": "Fido2"})
+    );
+    assert_eq!(
+        fido2["driftedProperties"],
+        serde_json::json!([{"propertyName": "State", "currentValue": "disabled", "desiredValue": "enabled"}])
+    );
+    // The simulated fleet's tenants get intune-compliance; the test says so if that changes.
+    let windows = windows.expect("the fleet's tenant has the Windows compliance policy");
+    let compliance = drifts
+        .iter()
+        .find(|d| d["resourceType"] == "microsoft.intune.devicecompliancepolicywindows10")
+        .unwrap_or_else(|| panic!("no compliance drift: {drifts:?}"));
+    assert_eq!(
+        compliance["resourceInstanceIdentifier"]["DisplayName"],
+        windows["displayName"]
+    );
+    assert_eq!(
+        compliance["driftedProperties"],
+        serde_json::json!([{"propertyName": "BitLockerEnabled", "currentValue": false, "desiredValue": true}])
+    );
 }

@@ -1,7 +1,8 @@
 //! The Entra kinds as TCM resource properties (Microsoft365DSC's resource schemas: PascalCase
 //! names, `Ensure`, one key), with every id that TCM wants as a name turned into one: a
 //! reference to a group or named location becomes its display name, a directory role template
-//! id its role name, a built-in authentication strength id its name. What cannot be named
+//! id its role name, an authentication strength id its name (built-in, or a custom strength
+//! the bundle declares). What cannot be named
 //! offline (a user object id, an unknown role) is an error for that resource, which is then
 //! listed as not monitored.
 //!
@@ -147,7 +148,7 @@ fn strs(v: Option<&Value>) -> Vec<String> {
 }
 
 /// `${ref:group:key}` → the referenced resource's display name.
-fn named(value: &str, names: &BTreeMap<String, String>) -> Result<String, String> {
+pub(super) fn named(value: &str, names: &BTreeMap<String, String>) -> Result<String, String> {
     match value
         .strip_prefix("${ref:")
         .and_then(|r| r.strip_suffix('}'))
@@ -301,11 +302,18 @@ fn conditional_access(
             json!(strs(g.get("builtInControls"))),
         );
         if let Some(id) = g["authenticationStrength"]["id"].as_str() {
-            let name = lookup(&STRENGTHS, id).ok_or_else(|| {
-                format!(
-                    "authentication strength {id} is not a built-in one whose name tenantform knows"
-                )
-            })?;
+            // A custom strength the bundle declares is named by its display name.
+            let name = if id.starts_with("${ref:") {
+                named(id, names)?
+            } else {
+                lookup(&STRENGTHS, id)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        format!(
+                            "authentication strength {id} is neither a built-in one nor one the bundle declares, so tenantform cannot name it"
+                        )
+                    })?
+            };
             p.insert("AuthenticationStrength".into(), json!(name));
         }
     }
@@ -439,7 +447,24 @@ fn authorization_policy(op: &Operation) -> Result<Map<String, Value>, String> {
     Ok(p)
 }
 
-/// The TCM resource type and properties of one operation.
+/// A custom authentication strength (`MSFT_AADAuthenticationStrengthPolicy`: key
+/// `DisplayName`; the combinations as Graph writes them, e.g. `windowsHelloForBusiness`).
+fn authentication_strength(op: &Operation) -> Map<String, Value> {
+    let b = &op.body;
+    let mut p = Map::new();
+    for (graph, tcm) in [
+        ("displayName", "DisplayName"),
+        ("description", "Description"),
+        ("allowedCombinations", "AllowedCombinations"),
+    ] {
+        if !b[graph].is_null() {
+            p.insert(tcm.into(), b[graph].clone());
+        }
+    }
+    p
+}
+
+/// The TCM resource type and properties of one Entra operation this module maps.
 pub(super) fn properties(
     op: &Operation,
     names: &BTreeMap<String, String>,
@@ -455,14 +480,15 @@ pub(super) fn properties(
             "microsoft.entra.authorizationpolicy",
             authorization_policy(op)?,
         ),
+        "authenticationStrengthPolicy" => (
+            "microsoft.entra.authenticationstrengthpolicy",
+            authentication_strength(op),
+        ),
         "identitySecurityDefaultsEnforcementPolicy" => {
             let mut p = Map::new();
             p.insert("IsSingleInstance".into(), json!("Yes"));
             p.insert("IsEnabled".into(), op.body["isEnabled"].clone());
             ("microsoft.entra.securitydefaults", p)
-        }
-        "deviceCompliancePolicyAssignment" => {
-            return Err("TCM has no resource for assignments alone (they are part of the policy's Assignments, which tenantform does not map yet)".to_string());
         }
         other => {
             return Err(format!(

@@ -15,9 +15,11 @@
 //! tenant's live object **by its key property (`DisplayName`), not by id**, and reports a
 //! drift per resource whose evaluated properties differ (a missing object is `Ensure`
 //! `Absent`). The simulator evaluates `Ensure`, `DisplayName`, `State` and the grant,
-//! application, client-app and user-keyword properties of Conditional Access policies, and
-//! `Ensure`/`DisplayName`/`IsTrusted` of named locations; other resource types and properties
-//! are accepted but not evaluated (they never drift here).
+//! application, client-app and user-keyword properties of Conditional Access policies,
+//! `Ensure`/`DisplayName`/`IsTrusted` of named locations, and the value (not structured)
+//! properties of authentication strengths, per-method authentication policies (matched by `Id`,
+//! e.g. `Fido2`) and Intune compliance policies; other resource types and properties (targets,
+//! `Assignments`, feature settings) are accepted but not evaluated (they never drift here).
 //!
 //! Input: a path relative to the version root and the [`Call`]. Output: the [`Reply`]. Not
 //! kept in `--state-dir` state files.
@@ -30,7 +32,7 @@ use serde_json::{Map, Value, json};
 use crate::kinds::{self, ApiVersion};
 use crate::sim::query::Clause;
 use crate::sim::service::App;
-use crate::sim::state::{Tenant, TenantState};
+use crate::sim::state::{Defaults, Tenant, TenantState, member_table};
 use crate::sim::wire::{Reply, graph_timestamp};
 
 use super::{Call, not_allowed, not_found};
@@ -490,7 +492,7 @@ fn run_due(app: &App, tenant: &Tenant, state: &mut TenantState, clock_ms: u64, n
         .map(str::to_string)
         .collect();
     for id in due {
-        run_monitor(tenant, state, &id, clock_ms, now_ms);
+        run_monitor(&app.defaults, tenant, state, &id, clock_ms, now_ms);
     }
 }
 
@@ -505,13 +507,20 @@ pub(crate) fn run_all(app: &App, tenant: &Tenant) -> usize {
         .filter_map(|m| m["id"].as_str().map(str::to_string))
         .collect();
     for id in &ids {
-        run_monitor(tenant, &mut state, id, clock_ms, now_ms);
+        run_monitor(&app.defaults, tenant, &mut state, id, clock_ms, now_ms);
     }
     ids.len()
 }
 
 /// One run of one monitor: a result, and drifts opened, kept or fixed.
-fn run_monitor(tenant: &Tenant, state: &mut TenantState, id: &str, clock_ms: u64, now_ms: i64) {
+fn run_monitor(
+    defaults: &Defaults,
+    tenant: &Tenant,
+    state: &mut TenantState,
+    id: &str,
+    clock_ms: u64,
+    now_ms: i64,
+) {
     let Some(monitor) = state
         .tcm
         .monitors
@@ -527,7 +536,7 @@ fn run_monitor(tenant: &Tenant, state: &mut TenantState, id: &str, clock_ms: u64
         .unwrap_or_default();
     let mut found = Vec::new();
     for resource in &resources {
-        let drifted = drifted_properties(state, resource);
+        let drifted = drifted_properties(state, defaults, resource);
         if !drifted.is_empty() {
             found.push((resource.clone(), drifted));
         }
@@ -611,8 +620,34 @@ fn evaluated_kind(resource_type: &str) -> Option<(&'static str, Evaluator)> {
             Some(("conditionalAccessPolicy", conditional_access_property))
         }
         "microsoft.entra.namedlocationpolicy" => Some(("namedLocation", named_location_property)),
+        "microsoft.entra.authenticationstrengthpolicy" => {
+            Some(("authenticationStrengthPolicy", scalar_property))
+        }
+        t if t.starts_with("microsoft.entra.authenticationmethodpolicy")
+            && t != "microsoft.entra.authenticationmethodpolicy" =>
+        {
+            Some(("authenticationMethodConfiguration", scalar_property))
+        }
+        t if t.starts_with("microsoft.intune.devicecompliancepolicy") => {
+            Some(("deviceCompliancePolicy", scalar_property))
+        }
         _ => None,
     }
+}
+
+/// A Microsoft365DSC property that is the live object's property of the same name in
+/// camelCase (`BitLockerEnabled` is `bitLockerEnabled`), when it is a value or a list of values;
+/// structured ones (targets, assignments, feature settings) are not evaluated.
+fn scalar_property(live: &Value, name: &str) -> Option<Value> {
+    let (_, value) = live
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+    let structured = value.is_object()
+        || value
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| i.is_object() || i.is_array()));
+    (!structured).then(|| value.clone())
 }
 
 type Evaluator = fn(&Value, &str) -> Option<Value>;
@@ -667,7 +702,7 @@ fn same(desired: &Value, current: &Value) -> bool {
 }
 
 /// The drifted properties of one baseline resource against the tenant's live objects.
-fn drifted_properties(state: &TenantState, resource: &Value) -> Vec<Value> {
+fn drifted_properties(state: &TenantState, defaults: &Defaults, resource: &Value) -> Vec<Value> {
     let Some((kind_name, read)) = resource["resourceType"].as_str().and_then(evaluated_kind) else {
         return Vec::new();
     };
@@ -678,14 +713,24 @@ fn drifted_properties(state: &TenantState, resource: &Value) -> Vec<Value> {
         .as_object()
         .cloned()
         .unwrap_or_default();
+    // Matched by the key: `DisplayName`, or `Id` for the per-method authentication policies
+    // (fixed members such as `Fido2`).
     let wanted_name = properties.get("DisplayName").and_then(Value::as_str);
-    let live = state.live(kind).and_then(|objects| {
-        objects.values().map(|o| o.value()).find(|v| {
-            v["displayName"]
-                .as_str()
-                .is_some_and(|n| Some(n) == wanted_name)
-        })
-    });
+    let wanted_id = properties.get("Id").and_then(Value::as_str);
+    let matches = |v: &Value| match wanted_name {
+        Some(name) => v["displayName"].as_str() == Some(name),
+        None => v["id"]
+            .as_str()
+            .zip(wanted_id)
+            .is_some_and(|(id, wanted)| id.eq_ignore_ascii_case(wanted)),
+    };
+    let live = match state.live(kind) {
+        Some(objects) => objects.values().map(|o| o.value()).find(|v| matches(v)),
+        None => (0..member_table(kind).len())
+            .filter_map(|i| state.member(kind, i, defaults))
+            .map(|o| o.value())
+            .find(|v| matches(v)),
+    };
     let desired_ensure = properties
         .get("Ensure")
         .and_then(Value::as_str)
@@ -762,6 +807,34 @@ mod tests {
         assert!(check_body(&json!({"displayName": "m", "baseline": {"displayName": "b", "resources": [{"displayName": "r", "resourceType": "microsoft.entra.group", "properties": {}}]}}), true).is_err());
         assert!(check_body(&json!({"displayName": "m", "baseline": {"displayName": "b", "resources": [{"displayName": "r", "resourceType": "microsoft.entra.group", "properties": {"DisplayName": "x"}}]}}), true).is_ok());
         assert!(check_body(&json!({"description": "only"}), false).is_ok());
+    }
+
+    #[test]
+    fn pascal_case_properties_read_values_but_not_structures() {
+        let live = json!({
+            "bitLockerEnabled": true,
+            "rtpEnabled": false,
+            "allowedCombinations": ["fido2"],
+            "includeTargets": [{"id": "all_users"}],
+            "featureSettings": {"x": 1}
+        });
+        assert_eq!(
+            scalar_property(&live, "BitLockerEnabled"),
+            Some(json!(true))
+        );
+        assert_eq!(scalar_property(&live, "RTPEnabled"), Some(json!(false)));
+        assert_eq!(
+            scalar_property(&live, "AllowedCombinations"),
+            Some(json!(["fido2"]))
+        );
+        assert_eq!(scalar_property(&live, "IncludeTargets"), None);
+        assert_eq!(scalar_property(&live, "FeatureSettings"), None);
+        assert_eq!(scalar_property(&live, "Missing"), None);
+        assert_eq!(
+            evaluated_kind("microsoft.entra.authenticationmethodpolicyfido2").map(|(k, _)| k),
+            Some("authenticationMethodConfiguration")
+        );
+        assert!(evaluated_kind("microsoft.entra.authenticationmethodpolicy").is_none());
     }
 
     #[test]
