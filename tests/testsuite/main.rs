@@ -33,6 +33,7 @@ mod sim_state;
 mod sim_support;
 mod sim_tcm;
 mod state;
+mod state_bench;
 mod sync;
 mod sync_plan;
 mod sync_replay;
