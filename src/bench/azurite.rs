@@ -31,6 +31,7 @@ pub struct AzuriteChild {
     child: Option<Child>,
     port: u16,
     data: PathBuf,
+    in_memory: bool,
 }
 
 /// Where Azurite is: `explicit`, else `azurite-blob` on `PATH`, else in a `node_modules/.bin`
@@ -61,12 +62,32 @@ fn free_port() -> Result<u16, BenchError> {
 impl AzuriteChild {
     /// Start `program` with its data in `data`, and create `container`.
     pub fn start(program: &Path, data: &Path, container: &str) -> Result<AzuriteChild, BenchError> {
+        AzuriteChild::start_with(program, data, container, false)
+    }
+
+    /// Start `program` keeping its blobs in memory (`--inMemoryPersistence`, as a CI job's
+    /// throwaway emulator runs; `data` is left empty), and create `container`. Its data is gone once it stops: [`AzuriteChild::resume`] starts it empty.
+    pub fn start_in_memory(
+        program: &Path,
+        data: &Path,
+        container: &str,
+    ) -> Result<AzuriteChild, BenchError> {
+        AzuriteChild::start_with(program, data, container, true)
+    }
+
+    fn start_with(
+        program: &Path,
+        data: &Path,
+        container: &str,
+        in_memory: bool,
+    ) -> Result<AzuriteChild, BenchError> {
         std::fs::create_dir_all(data).map_err(super::io(data))?;
         let mut azurite = AzuriteChild {
             program: program.to_path_buf(),
             child: None,
             port: free_port()?,
             data: data.to_path_buf(),
+            in_memory,
         };
         azurite.resume()?;
         azurite.create_container(container)?;
@@ -76,11 +97,17 @@ impl AzuriteChild {
     /// Start it (again, after [`AzuriteChild::stop`]) on the same port with the same data, and
     /// wait until it listens.
     pub fn resume(&mut self) -> Result<(), BenchError> {
-        let child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(["--blobHost", "127.0.0.1", "--blobPort"])
-            .arg(self.port.to_string())
-            .arg("--location")
-            .arg(&self.data)
+            .arg(self.port.to_string());
+        if self.in_memory {
+            // Azurite refuses `--location` beside it; it writes nothing to disk then.
+            command.arg("--inMemoryPersistence");
+        } else {
+            command.arg("--location").arg(&self.data);
+        }
+        let child = command
             .args([
                 "--silent",
                 "--skipApiVersionCheck",

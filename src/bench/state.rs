@@ -4,10 +4,13 @@
 //! loopback: a lock blob per tenant, its identity map read before and written after, the
 //! journal published in segments), in the same process on the same machine, and the two wall
 //! times are compared. Rounds alternate the order (local first, then Azure first), so a machine
-//! that slows down over the run does not favour one.
+//! that slows down over the run does not favour one. Azurite keeps its blobs in memory
+//! (`--inMemoryPersistence`), as a CI job's throwaway emulator does; every request tenantform
+//! makes still goes to it over HTTP, signed and conditional, and is counted and timed by kind.
 //!
 //! Input: [`StateBenchOptions`]. Output: a [`StateBench`] (the CLI prints it). Owns the
-//! children it starts (a simulator per deploy, one Azurite), killed on every path.
+//! children it starts (a simulator per deploy, an Azurite per Azure Blob deploy), killed on
+//! every path.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -98,6 +101,8 @@ pub struct StateRun {
     pub journal_segments: usize,
     /// The store's journal is byte for byte the local one (always true with local state).
     pub journal_published_whole: bool,
+    /// The store's requests by kind (Azure Blob only; the checks after the run not counted).
+    pub store_ops: Option<state::stats::StatsSnapshot>,
 }
 
 /// The benchmark's figures.
@@ -155,11 +160,9 @@ pub fn run(options: &StateBenchOptions, progress: &dyn Fn(&str)) -> Result<State
         )
     })?;
     progress(&format!(
-        "starting Azurite ({}) on loopback",
+        "Azurite: {} (a fresh one on loopback for each Azure Blob deploy)",
         program.display()
     ));
-    let azurite = AzuriteChild::start(&program, &dir.join("azurite"), CONTAINER)?;
-    progress(&format!("Azurite at {}", azurite.endpoint()));
     let mut runs = Vec::new();
     for round in 1..=options.rounds {
         let order = if round % 2 == 1 {
@@ -168,7 +171,7 @@ pub fn run(options: &StateBenchOptions, progress: &dyn Fn(&str)) -> Result<State
             [Backend::AzureBlob, Backend::Local]
         };
         for backend in order {
-            let run = deploy_once(options, backend, round, &azurite, progress)?;
+            let run = deploy_once(options, backend, round, &program, progress)?;
             progress(&format!(
                 "round {round}, {} state: {:.2} s ({} failed, {} not started, {} locks left)",
                 backend.name(),
@@ -217,7 +220,7 @@ fn deploy_once(
     options: &StateBenchOptions,
     backend: Backend,
     round: usize,
-    azurite: &AzuriteChild,
+    azurite_program: &std::path::Path,
     progress: &dyn Fn(&str),
 ) -> Result<StateRun, BenchError> {
     let dir = options
@@ -244,7 +247,18 @@ fn deploy_once(
     let toml = std::fs::read_to_string(&fleet_out).map_err(super::io(&fleet_out))?;
     super::write_project_with_tenants(&project_dir, &toml)?;
     let prefix = format!("round-{round}");
-    if backend == Backend::AzureBlob {
+    // Each Azure Blob deploy gets an empty store, as each local one gets a fresh project: an
+    // Azurite holding earlier rounds' blobs answers every request more slowly (it looks blobs
+    // up by scanning its in-memory table), which real storage does not.
+    let azurite = match backend {
+        Backend::Local => None,
+        Backend::AzureBlob => Some(AzuriteChild::start_in_memory(
+            azurite_program,
+            &dir.join("azurite"),
+            CONTAINER,
+        )?),
+    };
+    if let Some(azurite) = &azurite {
         let path = project_dir.join("tenantform.toml");
         let mut text = std::fs::read_to_string(&path).map_err(super::io(&path))?;
         text.push_str(&format!(
@@ -329,6 +343,7 @@ fn deploy_once(
     });
     let summary = runtime.block_on(deploy::run(run, targets, Some(run_id.clone())));
     let seconds = started.elapsed().as_secs_f64();
+    let store_ops = store.stats();
     drop(sim);
 
     let locks_left = runtime
@@ -359,6 +374,7 @@ fn deploy_once(
         locks_left,
         journal_segments,
         journal_published_whole,
+        store_ops,
     })
 }
 
@@ -389,6 +405,9 @@ pub fn text(bench: &StateBench) -> String {
         if let Some(s) = &r.stopped {
             out.push_str(&format!("    stopped: {s}\n"));
         }
+        if let Some(stats) = &r.store_ops {
+            out.push_str(&store_ops_text(stats, bench.tenants));
+        }
     }
     out.push_str(&format!(
         "local state {:.2} s, Azure Blob state {:.2} s (medians): ratio {:.3} (target <= {:.2}: {})\n",
@@ -404,9 +423,52 @@ pub fn text(bench: &StateBench) -> String {
     out
 }
 
+/// A run's store requests by kind: count, per tenant, mean and longest time, retries.
+fn store_ops_text(stats: &state::stats::StatsSnapshot, tenants: usize) -> String {
+    let mut out = format!(
+        "    store requests {} ({:.2} per tenant)\n",
+        stats.requests(),
+        stats.requests() as f64 / tenants.max(1) as f64
+    );
+    for op in &stats.ops {
+        out.push_str(&format!(
+            "      {:<14} {:>6}  {:>5.2}/tenant  mean {:>7.1} ms  max {:>7.1} ms  retries {}\n",
+            op.op.name(),
+            op.count,
+            op.count as f64 / tenants.max(1) as f64,
+            op.total_seconds * 1e3 / op.count.max(1) as f64,
+            op.max_seconds * 1e3,
+            op.retries
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_requests_are_reported_per_kind_and_per_tenant() {
+        let stats = state::stats::StoreStats::default();
+        for _ in 0..4 {
+            stats.record(
+                state::stats::StoreOp::LockCreate,
+                Duration::from_millis(10),
+                0,
+            );
+        }
+        stats.record(
+            state::stats::StoreOp::JournalWrite,
+            Duration::from_millis(30),
+            1,
+        );
+        let text = store_ops_text(&stats.snapshot(), 2);
+        assert_eq!(
+            text,
+            "    store requests 5 (2.50 per tenant)\n      lock-create         4   2.00/tenant  mean    10.0 ms  max    10.0 ms  retries 0\n      journal-write       1   0.50/tenant  mean    30.0 ms  max    30.0 ms  retries 1\n"
+        );
+    }
 
     #[test]
     fn medians_of_odd_and_even_counts() {

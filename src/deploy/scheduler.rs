@@ -72,7 +72,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
             let compile_slots = compile_slots.clone();
             let slims = slims.clone();
             tasks.spawn(async move {
-                let Some(_admitted) = admission.admit(&target).await else {
+                let Some(admitted) = admission.admit(&target).await else {
                     return Err(target.id);
                 };
                 if stop_ring.load(std::sync::atomic::Ordering::SeqCst)
@@ -129,11 +129,8 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                         reason: report.reason.clone(),
                     });
                 }
-                // Published before the lock is released: the next holder reads all of it. A
-                // failure stops the run (no tenant starts after it) and says so below.
-                if let Some(state) = &run.options.state {
-                    let _ = state.end_tenant(&target.id).await;
-                }
+                // Counted before its place is given up, so that no tenant starts past the
+                // failure limit.
                 if !report.ok {
                     let failed =
                         failed_in_ring.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
@@ -142,6 +139,14 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                     {
                         stop_ring.store(true, std::sync::atomic::Ordering::SeqCst);
                     }
+                }
+                // The tenant's Graph work is done: its place in flight goes to the next tenant
+                // while this one publishes (the store's gate bounds its requests).
+                drop(admitted);
+                // Published before the lock is released: the next holder reads all of it. A
+                // failure stops the run (no tenant starts after it) and says so below.
+                if let Some(state) = &run.options.state {
+                    let _ = state.end_tenant(&target.id).await;
                 }
                 run.emit(Event::TenantFinished { report: &report });
                 Ok(report)

@@ -9,10 +9,17 @@
 //! `object_store` itself). No error message carries a credential: a SAS signature in a URL is
 //! replaced before the message leaves this module.
 //!
+//! Every request goes through one gate: at most [`MAX_REQUESTS_IN_FLIGHT`] at once (a fleet
+//! deploy has hundreds of tenants in flight; the rest queue here, where no request timeout
+//! runs, rather than in the storage service), is tried again after a timeout or a dropped
+//! connection ([`StoreRetry`], on top of the storage client's own quick retries), and is
+//! counted and timed by kind ([`StoreStats`]).
+//!
 //! Input: [`AzureBlobSettings`] and an environment lookup. Output: a [`BlobStore`].
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt as _;
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
@@ -23,7 +30,17 @@ use object_store::{
 };
 
 use crate::source::model::AzureBlobSettings;
+use crate::state::retry::{Sleeper, StoreRetry, TokioSleeper, with_retries};
+use crate::state::stats::{StoreOp, StoreStats};
 use crate::state::{Listed, StateError, Version, Versioned};
+
+/// Requests to the store at once; the rest wait their turn before they are sent. Enough to
+/// keep a storage account busy (thousands of requests a second at a few milliseconds each)
+/// without opening a connection per tenant in flight.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 64;
+
+/// How long one request may take before it counts as timed out (and is tried again).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Azure Blob Storage under a container and prefix.
 #[derive(Debug)]
@@ -33,6 +50,10 @@ pub struct BlobStore {
     container: String,
     prefix: String,
     location: String,
+    gate: tokio::sync::Semaphore,
+    retry: StoreRetry,
+    sleeper: Arc<dyn Sleeper>,
+    stats: StoreStats,
 }
 
 /// How the credential was found (for `state` commands to say, never the value).
@@ -105,8 +126,9 @@ impl BlobStore {
         }
         let endpoint = endpoint.or(connection_endpoint);
         let mut options = ClientOptions::new()
-            .with_timeout(Duration::from_secs(30))
-            .with_connect_timeout(Duration::from_secs(5));
+            .with_timeout(REQUEST_TIMEOUT)
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_pool_max_idle_per_host(MAX_REQUESTS_IN_FLIGHT);
         if let Some(e) = &endpoint {
             if e.starts_with("http://") {
                 // Plain HTTP only where the endpoint says so (Azurite on loopback).
@@ -118,7 +140,8 @@ impl BlobStore {
             .with_account(&settings.account)
             .with_container_name(&settings.container)
             .with_client_options(options)
-            // A few quick retries: a storage outage must stop a run in seconds, not minutes.
+            // A few quick retries (connections refused, server errors); timeouts of writes are
+            // retried by `request` below, which knows which answers a retry can change.
             .with_retry(RetryConfig {
                 backoff: BackoffConfig {
                     init_backoff: Duration::from_millis(100),
@@ -136,7 +159,44 @@ impl BlobStore {
             container: settings.container.clone(),
             prefix: settings.prefix.clone(),
             location,
+            gate: tokio::sync::Semaphore::new(MAX_REQUESTS_IN_FLIGHT),
+            retry: StoreRetry::default(),
+            sleeper: Arc::new(TokioSleeper),
+            stats: StoreStats::default(),
         })
+    }
+
+    /// The same store with another retry policy and sleeper (tests).
+    pub fn with_retry(mut self, retry: StoreRetry, sleeper: Arc<dyn Sleeper>) -> BlobStore {
+        self.retry = retry;
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// Counts and times of the requests made so far, by kind.
+    pub fn stats(&self) -> &StoreStats {
+        &self.stats
+    }
+
+    /// Send one request through the gate, trying it again after a timeout or a dropped
+    /// connection (see [`transient`]), and count it.
+    async fn request<T, F, Fut>(
+        &self,
+        action: &'static str,
+        key: &str,
+        send: F,
+    ) -> Result<T, object_store::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, object_store::Error>>,
+    {
+        // The semaphore is never closed; were it, the request goes ungated.
+        let _turn = self.gate.acquire().await.ok();
+        let started = Instant::now();
+        let (result, retries) = with_retries(&self.retry, &*self.sleeper, transient, send).await;
+        self.stats
+            .record(StoreOp::of(action, key), started.elapsed(), retries);
+        result
     }
 
     /// Where the state lives (`https://account.blob.core.windows.net/container`), for messages.
@@ -184,15 +244,20 @@ impl BlobStore {
     }
 
     pub(crate) async fn read(&self, key: &str) -> Result<Option<Versioned>, StateError> {
-        match self.store.get(&self.path(key)).await {
-            Ok(got) => {
+        let path = self.path(key);
+        let got = self
+            .request("read", key, || async {
+                let got = self.store.get(&path).await?;
                 let version = Version(got.meta.e_tag.clone().unwrap_or_default());
-                let bytes = got.bytes().await.map_err(|e| self.error("read", key, &e))?;
-                Ok(Some(Versioned {
+                let bytes = got.bytes().await?;
+                Ok(Versioned {
                     bytes: bytes.to_vec(),
                     version,
-                }))
-            }
+                })
+            })
+            .await;
+        match got {
+            Ok(v) => Ok(Some(v)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.error("read", key, &e)),
         }
@@ -205,15 +270,18 @@ impl BlobStore {
         bytes: Vec<u8>,
         mode: PutMode,
     ) -> Result<Option<Version>, StateError> {
-        let options = PutOptions {
-            mode,
-            ..PutOptions::default()
-        };
-        match self
-            .store
-            .put_opts(&self.path(key), bytes.into(), options)
-            .await
-        {
+        let path = self.path(key);
+        let payload = object_store::PutPayload::from(bytes);
+        let put = self
+            .request(action, key, || {
+                let options = PutOptions {
+                    mode: mode.clone(),
+                    ..PutOptions::default()
+                };
+                self.store.put_opts(&path, payload.clone(), options)
+            })
+            .await;
+        match put {
             Ok(put) => Ok(Some(Version(put.e_tag.unwrap_or_default()))),
             Err(
                 object_store::Error::AlreadyExists { .. }
@@ -253,7 +321,11 @@ impl BlobStore {
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<(), StateError> {
-        match self.store.delete(&self.path(key)).await {
+        let path = self.path(key);
+        match self
+            .request("delete", key, || self.store.delete(&path))
+            .await
+        {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.error("delete", key, &e)),
         }
@@ -262,9 +334,9 @@ impl BlobStore {
     pub(crate) async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StateError> {
         let path = self.path(prefix.trim_end_matches('/'));
         let metas: Vec<object_store::ObjectMeta> = self
-            .store
-            .list(Some(&path))
-            .try_collect()
+            .request("list", prefix, || {
+                self.store.list(Some(&path)).try_collect()
+            })
             .await
             .map_err(|e| self.error("list", prefix, &e))?;
         let mut out: Vec<Listed> = metas
@@ -277,6 +349,31 @@ impl BlobStore {
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
+}
+
+/// True for a failure another try may cure: the request timed out, its connection was refused
+/// or dropped, or the service answered with a server error (5xx) after the client's own
+/// retries. An answer about the blob (not found, already there, changed, forbidden) is final.
+pub(crate) fn transient(e: &object_store::Error) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let object_store::Error::Generic { .. } = e else {
+        return false;
+    };
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = current {
+        if let Some(http) = error.downcast_ref::<HttpError>() {
+            return matches!(
+                http.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Interrupted
+            );
+        }
+        current = error.source();
+    }
+    // A server error keeps no typed status past the client; its message says it.
+    e.to_string().contains("status code: 5")
 }
 
 /// `Name=value;Name=value` pairs of an Azure Storage connection string.
@@ -350,6 +447,42 @@ mod tests {
             "https://tfstate.blob.core.windows.net/state/prod"
         );
         assert!(!store.location().contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn timeouts_dropped_connections_and_server_errors_are_retried_answers_are_not() {
+        use object_store::client::{HttpError, HttpErrorKind};
+        let generic =
+            |source: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+                store: "MicrosoftAzure",
+                source,
+            };
+        let http = |kind| {
+            generic(Box::new(HttpError::new(
+                kind,
+                std::io::Error::other("error sending request"),
+            )))
+        };
+        assert!(transient(&http(HttpErrorKind::Timeout)));
+        assert!(transient(&http(HttpErrorKind::Connect)));
+        assert!(transient(&http(HttpErrorKind::Interrupted)));
+        assert!(!transient(&http(HttpErrorKind::Decode)));
+        assert!(transient(&generic(
+            "Server returned non-2xx status code: 503 Service Unavailable: busy".into()
+        )));
+        assert!(!transient(&generic(
+            "Server returned non-2xx status code: 400 Bad Request: no".into()
+        )));
+        let path = "locks/t.json".to_string();
+        let answer = |e: std::io::Error| object_store::Error::Precondition {
+            path: path.clone(),
+            source: Box::new(e),
+        };
+        assert!(!transient(&answer(std::io::Error::other("changed"))));
+        assert!(!transient(&object_store::Error::NotFound {
+            path: path.clone(),
+            source: Box::new(std::io::Error::other("gone")),
+        }));
     }
 
     #[test]

@@ -278,6 +278,15 @@ impl Locks {
                 }
                 continue;
             };
+            if self.is_mine(&theirs) {
+                // This run's own record: a create or takeover whose answer was lost to a
+                // timeout and was tried again. It holds the lock.
+                self.held
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(tenant.to_string(), (theirs, version));
+                return Ok(());
+            }
             if theirs.expired(now) || theirs.holder_gone_from_this_host() {
                 if let Some(version) = self
                     .store
@@ -313,51 +322,106 @@ impl Locks {
         }
     }
 
-    /// Renew every lock held now (the run's renewer calls this every third of the lease). A
-    /// lock another run took over (this run stalled past its lease) is recorded as lost.
+    /// True when `record` was written by this very process for this run.
+    fn is_mine(&self, record: &LockRecord) -> bool {
+        record.run_id == self.holder.run_id
+            && record.pid == self.holder.pid
+            && record.host == self.holder.host
+    }
+
+    /// How often the run's renewer looks for locks to renew: a sixth of the lease, so that a
+    /// lock is renewed when a third of its lease has passed, give or take a sixth.
+    pub fn renew_every(&self) -> Duration {
+        (self.lease / 6).max(Duration::from_millis(500))
+    }
+
+    /// True when the lock `record` is due for renewal at `now`: a third of its lease has passed
+    /// since it was last written (or its time cannot be read).
+    fn due(&self, record: &LockRecord, now: jiff::Timestamp) -> bool {
+        let third = jiff::SignedDuration::try_from(self.lease / 3).unwrap_or_default();
+        record
+            .renewed
+            .parse::<jiff::Timestamp>()
+            .map_or(true, |renewed| now.duration_since(renewed) >= third)
+    }
+
+    /// Renew the locks held now that are due (a third of their lease has passed), up to 16
+    /// requests at once; a lock taken and released within a third of its lease is never
+    /// renewed. The run's renewer calls this every [`Locks::renew_every`]. A lock another run
+    /// took over (this run stalled past its lease) is recorded as lost.
     pub async fn renew(&self) -> Vec<(String, StateError)> {
+        self.renew_at(jiff::Timestamp::now(), false).await
+    }
+
+    /// Renew every lock held now, due or not.
+    pub async fn renew_all(&self) -> Vec<(String, StateError)> {
+        self.renew_at(jiff::Timestamp::now(), true).await
+    }
+
+    async fn renew_at(&self, now: jiff::Timestamp, all: bool) -> Vec<(String, StateError)> {
+        use futures_util::StreamExt as _;
         let held: Vec<(String, (LockRecord, Version))> = self
             .held
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
+            .filter(|(_, (record, _))| all || self.due(record, now))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let mut errors = Vec::new();
-        for (tenant, (record, version)) in held {
-            let now = jiff::Timestamp::now();
-            let renewed = self.holder.record(&tenant, &record.since, now, self.lease);
-            match self
-                .store
-                .replace(&layout::lock(&tenant), Self::encode(&renewed), &version)
-                .await
-            {
-                Ok(Some(version)) => {
-                    let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-                    // Released meanwhile: leave it released.
-                    if let Some(entry) = held.get_mut(&tenant) {
-                        *entry = (renewed, version);
-                    }
+        futures_util::stream::iter(held)
+            .map(|(tenant, (record, version))| async move {
+                self.renew_one(&tenant, &record, &version)
+                    .await
+                    .err()
+                    .map(|e| (tenant, e))
+            })
+            .buffer_unordered(16)
+            .filter_map(|failed| async move { failed })
+            .collect()
+            .await
+    }
+
+    async fn renew_one(
+        &self,
+        tenant: &str,
+        record: &LockRecord,
+        version: &Version,
+    ) -> Result<(), StateError> {
+        let now = jiff::Timestamp::now();
+        let renewed = self.holder.record(tenant, &record.since, now, self.lease);
+        let key = layout::lock(tenant);
+        let mut outcome = self
+            .store
+            .replace(&key, Self::encode(&renewed), version)
+            .await?
+            .map(|v| (renewed, v));
+        if outcome.is_none() {
+            // Changed: taken over, or this very renewal went through and its answer was lost
+            // to a timeout before it was tried again (then the record is this run's own).
+            outcome = match read_lock(&self.store, tenant).await {
+                Ok(Some((record, version))) if self.is_mine(&record) => Some((record, version)),
+                Ok(_) | Err(LockError::Unreadable { .. } | LockError::Held { .. }) => None,
+                Err(LockError::Storage(e)) => return Err(e),
+            };
+        }
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Some(entry) => {
+                // Released meanwhile: leave it released.
+                if let Some(slot) = held.get_mut(tenant) {
+                    *slot = entry;
                 }
-                Ok(None) => {
-                    let was_held = self
-                        .held
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&tenant)
-                        .is_some();
-                    if was_held {
-                        self.lost.lock().unwrap_or_else(|p| p.into_inner()).insert(
-                            tenant.clone(),
-                            "its lease ran out before it was renewed and another run took it"
-                                .into(),
-                        );
-                    }
+            }
+            None => {
+                if held.remove(tenant).is_some() {
+                    self.lost.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                        tenant.to_string(),
+                        "its lease ran out before it was renewed and another run took it".into(),
+                    );
                 }
-                Err(e) => errors.push((tenant, e)),
             }
         }
-        errors
+        Ok(())
     }
 
     /// Why this run lost the lock of `tenant`, if it did.
@@ -377,8 +441,13 @@ impl Locks {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(tenant);
-        if entry.is_none() {
+        let Some((record, _)) = entry else {
             return Ok(());
+        };
+        if self.safely_within_lease(&record, jiff::Timestamp::now()) {
+            // No other run can have taken it over: its lease has a third or more to run and
+            // this process is alive. Removed without reading it first.
+            return self.store.delete(&layout::lock(tenant)).await;
         }
         match read_lock(&self.store, tenant).await {
             Ok(Some((record, _)))
@@ -389,6 +458,16 @@ impl Locks {
             Ok(_) | Err(LockError::Unreadable { .. } | LockError::Held { .. }) => Ok(()),
             Err(LockError::Storage(e)) => Err(e),
         }
+    }
+
+    /// True when the lease of `record` (this run's own lock as last written) has at least a
+    /// third of its length still to run at `now`: no other run may take it over before then.
+    fn safely_within_lease(&self, record: &LockRecord, now: jiff::Timestamp) -> bool {
+        let third = jiff::SignedDuration::try_from(self.lease / 3).unwrap_or_default();
+        record
+            .expires
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|expires| expires.duration_since(now) >= third)
     }
 
     /// Tenants whose locks this run holds now.
@@ -532,6 +611,12 @@ mod tests {
         let (before, _) = read_lock(&store, "t1").await.expect("read").expect("held");
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(first.renew().await.is_empty());
+        let (unchanged, _) = read_lock(&store, "t1").await.expect("read").expect("held");
+        assert_eq!(
+            unchanged, before,
+            "not due: a third of the lease has not passed"
+        );
+        assert!(first.renew_all().await.is_empty());
         let (after, _) = read_lock(&store, "t1").await.expect("read").expect("held");
         assert_eq!(after.since, before.since);
         let parse = |t: &str| t.parse::<jiff::Timestamp>().expect("timestamp");
@@ -543,10 +628,70 @@ mod tests {
         force_unlock(&store, "t1").await.expect("unlock");
         let second = locks(&store, "run-b", me, 0);
         second.acquire("t1", |_| {}).await.expect("take");
-        assert!(first.renew().await.is_empty());
+        assert!(first.renew_all().await.is_empty());
         assert!(first.lost("t1").is_some());
         first.release("t1").await.expect("release");
         let (holder, _) = read_lock(&store, "t1").await.expect("read").expect("held");
         assert_eq!(holder.run_id, "run-b", "the other run's lock is left alone");
+    }
+
+    #[tokio::test]
+    async fn a_lock_due_for_renewal_is_renewed_and_one_taken_again_by_this_run_is_its_own() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(StateStore::Local(LocalStore::new(dir.path())));
+        let locks = locks(&store, "run-a", std::process::id(), 0);
+        locks.acquire("t1", |_| {}).await.expect("take");
+        let (taken, version) = read_lock(&store, "t1").await.expect("read").expect("held");
+        // Half the lease later the lock is due.
+        let later = taken
+            .renewed
+            .parse::<jiff::Timestamp>()
+            .expect("time")
+            .checked_add(jiff::SignedDuration::from_secs(30))
+            .expect("add");
+        assert!(locks.due(&taken, later));
+        assert!(!locks.due(&taken, jiff::Timestamp::now()));
+        assert!(locks.renew_at(later, false).await.is_empty());
+        let (renewed, _) = read_lock(&store, "t1").await.expect("read").expect("held");
+        assert_ne!(renewed.renewed, taken.renewed, "renewed when due");
+        // A create whose answer was lost: taking the lock again finds this run's own record.
+        store
+            .replace(&layout::lock("t1"), Locks::encode(&taken), &version)
+            .await
+            .expect("replace");
+        locks.held.lock().expect("held").clear();
+        locks.acquire("t1", |_| {}).await.expect("its own record");
+        assert_eq!(locks.held(), vec!["t1".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn a_run_that_stalled_past_its_lease_reads_before_release_and_leaves_the_takers_lock() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(StateStore::Local(LocalStore::new(dir.path())));
+        let me = std::process::id();
+        let short = |run: &str| {
+            let mut holder = Holder::this_process("deploy", run);
+            holder.pid = me;
+            Locks::new(
+                store.clone(),
+                holder,
+                Duration::from_millis(600),
+                Duration::ZERO,
+            )
+        };
+        let stalled = short("run-a");
+        stalled.acquire("t1", |_| {}).await.expect("take");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let taker = short("run-b");
+        taker
+            .acquire("t1", |_| {})
+            .await
+            .expect("expired: taken over");
+        stalled.release("t1").await.expect("release");
+        let (holder, _) = read_lock(&store, "t1").await.expect("read").expect("held");
+        assert_eq!(holder.run_id, "run-b", "the taker's lock is left alone");
+        // Within its lease a lock is released without a read.
+        taker.release("t1").await.expect("release");
+        assert!(read_lock(&store, "t1").await.expect("read").is_none());
     }
 }

@@ -14,7 +14,8 @@
 //!
 //! Submodules: [`blob`] (Azure Blob through `object_store`), [`local`] (lock files),
 //! [`lock`] (lock records, waiting, renewal, release), [`run`] (one run's locks and
-//! publishing), [`layout`] (the keys).
+//! publishing), [`layout`] (the keys), [`retry`] (requests tried again after a timeout),
+//! [`stats`] (requests counted and timed by kind).
 //!
 //! Input: `[state]` ([`StateSettings`]) and the environment. Output: a [`StateStore`], and
 //! typed [`StateError`]s that name the store, the key and the action, never a credential.
@@ -27,7 +28,9 @@ pub mod blob;
 pub mod layout;
 pub mod local;
 pub mod lock;
+pub mod retry;
 pub mod run;
+pub mod stats;
 
 pub use blob::BlobStore;
 pub use local::LocalStore;
@@ -123,7 +126,7 @@ pub enum StateStore {
     /// `DIR/.tenantform/` (the default).
     Local(LocalStore),
     /// Azure Blob Storage.
-    AzureBlob(BlobStore),
+    AzureBlob(Box<BlobStore>),
 }
 
 /// The process environment, for [`open`].
@@ -139,7 +142,9 @@ pub fn open(
 ) -> Result<StateStore, StateError> {
     Ok(match &settings.backend {
         StateBackend::Local => StateStore::Local(LocalStore::new(project_dir)),
-        StateBackend::AzureBlob(blob) => StateStore::AzureBlob(BlobStore::open(blob, env)?),
+        StateBackend::AzureBlob(blob) => {
+            StateStore::AzureBlob(Box::new(BlobStore::open(blob, env)?))
+        }
     })
 }
 
@@ -154,6 +159,14 @@ impl StateStore {
         match self {
             StateStore::Local(s) => s.root().display().to_string(),
             StateStore::AzureBlob(s) => s.location(),
+        }
+    }
+
+    /// Counts and times of the remote store's requests so far (`None` with local state).
+    pub fn stats(&self) -> Option<stats::StatsSnapshot> {
+        match self {
+            StateStore::Local(_) => None,
+            StateStore::AzureBlob(s) => Some(s.stats().snapshot()),
         }
     }
 

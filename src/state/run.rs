@@ -90,7 +90,7 @@ impl RunState {
         let renewer = {
             let locks = locks.clone();
             let error = error.clone();
-            let every = (lease / 3).max(Duration::from_secs(1));
+            let every = locks.renew_every();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
@@ -185,9 +185,15 @@ impl RunState {
         released
     }
 
+    /// The journal segment, the identity map and the before-images go out side by side: each
+    /// is its own blob, and all of them are in the store before the lock is released.
     async fn publish_tenant(&self, tenant: &str) -> Result<(), StateError> {
-        self.publish_journal().await?;
-        publish_tenant_files(&self.store, &self.work, tenant, &self.run_id).await
+        futures_util::future::try_join(
+            self.publish_journal(),
+            publish_tenant_files(&self.store, &self.work, tenant, &self.run_id),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Publish the journal's complete records not published yet, as one new segment.
@@ -263,19 +269,27 @@ async fn publish_tenant_files(
     tenant: &str,
     run_id: &str,
 ) -> Result<(), StateError> {
+    let mut files = Vec::new();
     let key = layout::identity(tenant);
     if let Some(map) = work.read(&key)? {
-        store.write(&key, map.bytes).await?;
+        files.push((key, map.bytes));
     }
     for image in work.list(&layout::before(run_id, tenant))? {
         if image.key.ends_with(".partial") {
             continue;
         }
         if let Some(v) = work.read(&image.key)? {
-            store.write(&image.key, v.bytes).await?;
+            files.push((image.key, v.bytes));
         }
     }
-    Ok(())
+    // Side by side (the store's gate bounds how many requests are out at once).
+    futures_util::future::try_join_all(
+        files
+            .into_iter()
+            .map(|(key, bytes)| async move { store.write(&key, bytes).await }),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Add lines to the working copy's list of what was not published (best effort: the run

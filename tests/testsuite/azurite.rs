@@ -17,19 +17,8 @@ pub(crate) struct Azurite {
 
 impl Azurite {
     /// Start Azurite, or `None` (after a loud SKIPPED) when it is not installed.
-    #[allow(clippy::print_stderr)] // says loudly that it skipped
     pub(crate) fn start() -> Option<Azurite> {
-        let explicit = std::env::var_os("TENANTFORM_AZURITE").map(std::path::PathBuf::from);
-        let Some(program) = find(explicit.as_deref(), Path::new(env!("CARGO_MANIFEST_DIR"))) else {
-            let message = "SKIPPED: the state backend tests need Azurite (npm install azurite; found on PATH as azurite-blob, in node_modules/.bin, or at TENANTFORM_AZURITE)";
-            if std::env::var("TENANTFORM_REQUIRE_AZURITE").as_deref() == Ok("1") {
-                panic!("{message}, and TENANTFORM_REQUIRE_AZURITE=1 requires it");
-            }
-            eprintln!(
-                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n{message}\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-            );
-            return None;
-        };
+        let program = program()?;
         let data = tempfile::tempdir().expect("azurite data dir");
         let child = AzuriteChild::start(&program, data.path(), "tfstate").expect("start azurite");
         Some(Azurite { child, _data: data })
@@ -66,8 +55,25 @@ impl Azurite {
             endpoint: Some(self.endpoint()),
         };
         let env = |name: &str| (name == "AZURE_STORAGE_ACCOUNT_KEY").then(|| KEY.to_string());
-        tenantform::state::StateStore::AzureBlob(
+        tenantform::state::StateStore::AzureBlob(Box::new(
             tenantform::state::BlobStore::open(&settings, &env).expect("open store"),
-        )
+        ))
     }
+}
+
+/// Azurite's `azurite-blob`, or `None` (after a loud SKIPPED) when it is not installed.
+#[allow(clippy::print_stderr)] // says loudly that it skipped
+pub(crate) fn program() -> Option<std::path::PathBuf> {
+    let explicit = std::env::var_os("TENANTFORM_AZURITE").map(std::path::PathBuf::from);
+    let Some(program) = find(explicit.as_deref(), Path::new(env!("CARGO_MANIFEST_DIR"))) else {
+        let message = "SKIPPED: the state backend tests need Azurite (npm install azurite; found on PATH as azurite-blob, in node_modules/.bin, or at TENANTFORM_AZURITE)";
+        if std::env::var("TENANTFORM_REQUIRE_AZURITE").as_deref() == Ok("1") {
+            panic!("{message}, and TENANTFORM_REQUIRE_AZURITE=1 requires it");
+        }
+        eprintln!(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n{message}\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        );
+        return None;
+    };
+    Some(program)
 }

@@ -34,6 +34,7 @@ mod sim_state;
 mod sim_support;
 mod sim_tcm;
 mod state;
+mod state_bench;
 mod sync;
 mod sync_organization;
 mod sync_plan;
