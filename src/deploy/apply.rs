@@ -860,6 +860,26 @@ mod tests {
     use crate::live::normalize::Change;
     use serde_json::json;
 
+    #[test]
+    fn a_batch_answer_keeps_only_what_applying_reads() {
+        let created = Response {
+            status: 201,
+            body: json!({"id": "g1", "displayName": "Staff", "members": [{"id": "u"}]}),
+            request_id: Some("r".into()),
+        };
+        let kept = answer_id_only(created);
+        assert_eq!(
+            (kept.status, kept.body, kept.request_id.as_deref()),
+            (201, json!({"id": "g1"}), Some("r"))
+        );
+        let no_content = Response {
+            status: 204,
+            body: Value::Null,
+            request_id: None,
+        };
+        assert_eq!(answer_id_only(no_content).body, Value::Null);
+    }
+
     fn pim_op(body: Value) -> Operation {
         let mut op = crate::live::plan::tests::minimal_bundle()
             .bundle()
