@@ -419,30 +419,44 @@ fn run_sim(options: &bench::sim::SimBenchOptions, json: bool) -> anyhow::Result<
     Ok(exit::OK)
 }
 
+/// Run a benchmark in `work_dir`: a `--keep` directory must be new or empty (else invalid
+/// input, said on stderr); a temporary one is cleared before and removed after, whatever
+/// the outcome.
+fn in_work_dir<T>(
+    work_dir: &std::path::Path,
+    temporary: bool,
+    run: impl FnOnce() -> T,
+) -> Result<T, u8> {
+    if !temporary && std::fs::read_dir(work_dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        super::err(&format!(
+            "error: {} exists and is not empty; give --keep a new or empty directory\n",
+            work_dir.display()
+        ));
+        return Err(exit::INVALID_INPUT);
+    }
+    if temporary {
+        let _ = std::fs::remove_dir_all(work_dir);
+    }
+    let result = run();
+    if temporary {
+        let _ = std::fs::remove_dir_all(work_dir);
+    }
+    Ok(result)
+}
+
 fn run_deploy(
     options: &bench::deploy::DeployBenchOptions,
     temporary: bool,
     json: bool,
 ) -> anyhow::Result<u8> {
-    if !temporary
-        && std::fs::read_dir(&options.work_dir).is_ok_and(|mut entries| entries.next().is_some())
-    {
-        super::err(&format!(
-            "error: {} exists and is not empty; give --keep a new or empty directory\n",
-            options.work_dir.display()
-        ));
-        return Ok(exit::INVALID_INPUT);
-    }
-    if temporary {
-        let _ = std::fs::remove_dir_all(&options.work_dir);
-    }
-    let result = bench::deploy::run(options, &|step| {
-        super::err(&format!("bench deploy: {step}\n"))
-    });
-    if temporary {
-        let _ = std::fs::remove_dir_all(&options.work_dir);
-    }
-    let r = result?;
+    let r = match in_work_dir(&options.work_dir, temporary, || {
+        bench::deploy::run(options, &|step| {
+            super::err(&format!("bench deploy: {step}\n"))
+        })
+    }) {
+        Ok(r) => r?,
+        Err(code) => return Ok(code),
+    };
     if json {
         out(&format!("{}\n", serde_json::to_string(&r)?));
         return Ok(exit::OK);
@@ -575,25 +589,14 @@ fn run_report(
     temporary: bool,
     json: bool,
 ) -> anyhow::Result<u8> {
-    if !temporary
-        && std::fs::read_dir(&options.work_dir).is_ok_and(|mut entries| entries.next().is_some())
-    {
-        super::err(&format!(
-            "error: {} exists and is not empty; give --keep a new or empty directory\n",
-            options.work_dir.display()
-        ));
-        return Ok(exit::INVALID_INPUT);
-    }
-    if temporary {
-        let _ = std::fs::remove_dir_all(&options.work_dir);
-    }
-    let result = bench::report::run(options, &|step| {
-        super::err(&format!("bench report: {step}\n"))
-    });
-    if temporary {
-        let _ = std::fs::remove_dir_all(&options.work_dir);
-    }
-    let r = result?;
+    let r = match in_work_dir(&options.work_dir, temporary, || {
+        bench::report::run(options, &|step| {
+            super::err(&format!("bench report: {step}\n"))
+        })
+    }) {
+        Ok(r) => r?,
+        Err(code) => return Ok(code),
+    };
     if json {
         out(&format!("{}\n", serde_json::to_string(&r)?));
         return Ok(exit::OK);
