@@ -1,5 +1,6 @@
 //! Embeds the shipped baselines, templates and generated schemas in the binary: writes
-//! `$OUT_DIR/embedded.rs` with one `(path, include_str!(...))` entry per file, sorted.
+//! `$OUT_DIR/embedded.rs` with one `(path, include_str!(...))` entry per file, sorted, each
+//! read from `$CARGO_MANIFEST_DIR` when the crate compiles.
 
 use std::fs;
 use std::io::Write;
@@ -33,10 +34,13 @@ fn write_table(out: &mut impl Write, name: &str, root: &Path, dirs: &[&str]) {
             .expect("collected under root")
             .to_string_lossy()
             .replace('\\', "/");
+        // The path is joined to the manifest directory where the crate is compiled, not
+        // written out absolute: a clone elsewhere that shares this target directory reuses
+        // this file, and must read its own copies.
         writeln!(
             out,
-            "    ({rel:?}, include_str!({:?})),",
-            path.display().to_string()
+            "    ({rel:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?}))),",
+            format!("/{rel}")
         )
         .expect("write embedded.rs");
     }
