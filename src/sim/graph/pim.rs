@@ -156,6 +156,12 @@ fn notification(id: &str, recipient: &str, caller: &str, level: &str) -> Value {
 
 /// Graph's default rules of a directory role's policy, in the order Graph lists them.
 pub(crate) fn default_rules() -> Vec<Value> {
+    static DEFAULT_RULES: std::sync::LazyLock<Vec<Value>> =
+        std::sync::LazyLock::new(build_default_rules);
+    DEFAULT_RULES.clone()
+}
+
+fn build_default_rules() -> Vec<Value> {
     let mut rules = vec![
         expiration(
             "Expiration_Admin_Eligibility",
@@ -252,6 +258,17 @@ struct RolePolicy {
     assignment_id: String,
 }
 
+/// A role's policy assignment without its expanded policy.
+fn assignment_stub(policy: &RolePolicy) -> Value {
+    json!({
+        "id": policy.assignment_id,
+        "policyId": policy.policy_id,
+        "scopeId": "/",
+        "scopeType": "DirectoryRole",
+        "roleDefinitionId": policy.role
+    })
+}
+
 impl Call<'_> {
     fn role_policies(&self) -> Vec<RolePolicy> {
         let tenant = &self.tenant.id;
@@ -307,13 +324,7 @@ impl Call<'_> {
     }
 
     fn assignment_value(&self, state: &TenantState, policy: &RolePolicy) -> Value {
-        let mut value = json!({
-            "id": policy.assignment_id,
-            "policyId": policy.policy_id,
-            "scopeId": "/",
-            "scopeType": "DirectoryRole",
-            "roleDefinitionId": policy.role
-        });
+        let mut value = assignment_stub(policy);
         if self
             .query
             .expand
@@ -450,10 +461,13 @@ impl Call<'_> {
         }
         let items: Vec<Value> =
             if scope_id == "/" && scope_type.eq_ignore_ascii_case("DirectoryRole") {
+                // The filter names only the assignment's own properties, so it is judged
+                // before the policy and its rules are expanded: a read for one role builds
+                // one policy, not one per role.
                 self.role_policies()
                     .iter()
+                    .filter(|p| self.query.matches(&assignment_stub(p)))
                     .map(|p| self.assignment_value(state, p))
-                    .filter(|a| self.query.matches(a))
                     .collect()
             } else {
                 Vec::new()
