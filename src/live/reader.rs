@@ -222,6 +222,26 @@ fn assignment_read(op: &Operation, ids: &BTreeMap<String, String>) -> Option<(Sl
     ))
 }
 
+/// The assignment-set reads of `operations` whose parent ids `ids` knows.
+fn assignment_reads(
+    operations: &[Operation],
+    ids: &BTreeMap<String, String>,
+) -> Vec<(Slot, Request)> {
+    operations
+        .iter()
+        .filter(|op| op.kind.shape == Shape::ParentAction)
+        .filter_map(|op| assignment_read(op, ids))
+        .collect()
+}
+
+/// Where an assignment-set read's answer is stored.
+fn slot_path(slot: &Slot) -> Option<String> {
+    match slot {
+        Slot::Assignments(path, _) => Some(path.clone()),
+        _ => None,
+    }
+}
+
 /// An operation's path with its references replaced by known ids; `None` while one is unknown.
 pub fn resolved_path(op: &Operation, ids: &BTreeMap<String, String>) -> Option<String> {
     crate::compile::bundle::resolve_refs_in_text(&op.path, &mut |key| ids.get(key).cloned()).ok()
@@ -364,21 +384,22 @@ pub async fn read(
     observer: &dyn Observer,
 ) -> Result<LiveState, RequestError> {
     let mut live = LiveState::default();
-    run_reads(
-        client,
-        session,
-        first_reads(bundle.operations, bundle.bodies, keep),
-        &mut live,
-        observer,
-    )
-    .await?;
-    // Assignment sets hang off policies; their ids are known once the policies are matched.
-    let ids = plan::matched_ids(bundle, &live, identity);
-    let second: Vec<(Slot, Request)> = bundle
-        .operations
+    // Assignment sets hang off policies. A policy tenantform deployed has its id in the
+    // identity map, so its set is read with the first reads (one round trip, and a tenant does
+    // not hold its live objects while a second one is answered); the rest once the policies
+    // are matched.
+    let mut reads = first_reads(bundle.operations, bundle.bodies, keep);
+    let early = assignment_reads(bundle.operations, &identity.objects);
+    let read_early: Vec<String> = early
         .iter()
-        .filter(|op| op.kind.shape == Shape::ParentAction)
-        .filter_map(|op| assignment_read(op, &ids))
+        .filter_map(|(slot, _)| slot_path(slot))
+        .collect();
+    reads.extend(early);
+    run_reads(client, session, reads, &mut live, observer).await?;
+    let ids = plan::matched_ids(bundle, &live, identity);
+    let second: Vec<(Slot, Request)> = assignment_reads(bundle.operations, &ids)
+        .into_iter()
+        .filter(|(slot, _)| slot_path(slot).is_none_or(|path| !read_early.contains(&path)))
         .collect();
     if !second.is_empty() {
         run_reads(client, session, second, &mut live, observer).await?;
