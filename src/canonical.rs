@@ -249,6 +249,34 @@ pub fn hash_array(items: &[&Value]) -> String {
     hex_digest(&hasher.0.finalize())
 }
 
+/// [`hash`] of `value` as if its objects had no `null` members: the same for an object read
+/// whole and read without them ([`crate::graph::lean`]), which plan and drift hold equal.
+pub fn hash_without_nulls(value: &Value) -> String {
+    let mut hasher = HashWriter(Sha256::new());
+    let _ = write_without_nulls(&mut hasher, value);
+    hex_digest(&hasher.0.finalize())
+}
+
+fn write_without_nulls<W: Write>(out: &mut W, value: &Value) -> io::Result<()> {
+    match value {
+        Value::Object(map) => write_object(
+            out,
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.as_str(), v))
+                .collect(),
+            false,
+            0,
+            &|out, v, _, _| write_without_nulls(out, v),
+        ),
+        Value::Array(items) => write_array(out, items, false, 0, &|out, v, _, _| {
+            write_without_nulls(out, v)
+        }),
+        Value::String(s) => write_string(out, s),
+        other => serde_json::to_writer(&mut *out, other).map_err(io::Error::other),
+    }
+}
+
 /// `sha256:<hex>` of some bytes.
 pub fn hash_bytes(bytes: &[u8]) -> String {
     hex_digest(&Sha256::digest(bytes))
@@ -267,6 +295,24 @@ fn hex_digest(digest: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_hash_without_nulls_ignores_null_members_only() {
+        let whole = serde_json::json!({"b": null, "a": {"x": null, "y": [null, 1]}, "c": 2});
+        let lean = serde_json::json!({"c": 2, "a": {"y": [null, 1]}});
+        assert_eq!(
+            super::hash_without_nulls(&whole),
+            super::hash_without_nulls(&lean)
+        );
+        // Without nulls it is the ordinary canonical hash.
+        assert_eq!(super::hash_without_nulls(&lean), super::hash(&lean));
+        // A null array item is content, and a value that changed is a change.
+        let other = serde_json::json!({"c": 2, "a": {"y": [1]}});
+        assert_ne!(
+            super::hash_without_nulls(&other),
+            super::hash_without_nulls(&lean)
+        );
+    }
+
     #[test]
     fn an_array_hashes_the_same_borrowed_or_built() {
         let a = serde_json::json!({"b": [1, 2], "a": "x"});

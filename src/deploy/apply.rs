@@ -369,6 +369,7 @@ impl TenantRun<'_> {
             class: op.kind.throttle,
             idempotent: method != "POST" || op.kind.shape == Shape::ParentAction,
             references_new_object,
+            lean: false,
         }
     }
 
@@ -826,6 +827,7 @@ impl TenantRun<'_> {
             class: kind.throttle,
             idempotent: true,
             references_new_object: false,
+            lean: false,
         };
         match self
             .run

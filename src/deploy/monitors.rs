@@ -222,6 +222,7 @@ pub async fn apply(
             class: ThrottleClass::Identity,
             idempotent: method == "PATCH",
             references_new_object: false,
+            lean: false,
         };
         let started = std::time::Instant::now();
         let result = client.send(session, &request, observer).await;

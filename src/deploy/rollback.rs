@@ -548,6 +548,7 @@ fn request(
         class: kind.throttle,
         idempotent: method != "POST",
         references_new_object: false,
+        lean: false,
     }
 }
 

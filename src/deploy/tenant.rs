@@ -403,6 +403,9 @@ pub(crate) async fn deploy_tenant(
     // only what it declares.
     let keep = if run.options.snapshot.is_some() || prepared.claims.is_some() {
         live::Keep::Whole
+    } else if run.options.plan_only || run.options.drift {
+        // Nothing read is written back: parsed without null members.
+        live::Keep::Compared
     } else {
         live::Keep::Declared
     };

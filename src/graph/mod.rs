@@ -8,5 +8,6 @@
 pub mod auth;
 pub mod client;
 pub mod cloud;
+pub mod lean;
 pub mod pacing;
 pub mod retry;

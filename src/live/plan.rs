@@ -411,9 +411,11 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                 }
             }
         };
+        // Without its null members: a read made only to compare leaves them out
+        // (`graph::lean`), a deploy's keeps them for its before-images, and both must agree.
         let live_hash = seen_live[seen_before..]
             .first()
-            .map(|obj| canonical::hash_array(&[*obj]));
+            .map(|obj| canonical::hash_without_nulls(obj));
         if risk::concerns(op.kind.name) {
             risks.extend(risk::assess(
                 &op.key,
@@ -641,6 +643,46 @@ pub(crate) mod tests {
         assert_ne!(
             p.live_fingerprint,
             plan(&PlanInput::from(&bundle), &live2, &identity).live_fingerprint
+        );
+    }
+
+    #[test]
+    fn a_tenant_read_without_null_members_plans_as_one_read_whole() {
+        let bundle = minimal_bundle();
+        let input = PlanInput::from(&bundle);
+        let (mut whole, identity) = deployed(&bundle);
+        // Graph answers with every declared property, most of them null; one policy drifted.
+        for objects in whole.collections.values_mut() {
+            for object in objects.iter_mut() {
+                object["description"] = Value::Null;
+                object["modifiedBy"] = json!({"user": null, "app": {"id": "a", "name": null}});
+            }
+        }
+        let text = serde_json::to_vec(&whole.collections).expect("serializes");
+        let lean: BTreeMap<String, Vec<Value>> =
+            serde_json::from_value(crate::graph::lean::from_slice(&text).expect("parses"))
+                .expect("collections");
+        let mut lean_live = LiveState::default();
+        for (name, objects) in lean {
+            let kind = crate::kinds::by_name(&name).expect("kind");
+            lean_live.collections.insert(kind.name, objects);
+        }
+        assert_ne!(
+            lean_live.collections, whole.collections,
+            "nulls were dropped"
+        );
+        let (a, b) = (
+            plan(&input, &whole, &identity),
+            plan(&input, &lean_live, &identity),
+        );
+        assert_eq!(a, b);
+        assert!(a.resources.iter().all(|r| r.live_hash.is_some()));
+        // A value that is not null still counts.
+        let first = lean_live.collections.values_mut().next().expect("a kind");
+        first[0]["modifiedBy"]["app"]["name"] = json!("portal");
+        assert_ne!(
+            plan(&input, &lean_live, &identity).live_fingerprint,
+            a.live_fingerprint
         );
     }
 

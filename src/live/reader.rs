@@ -42,8 +42,19 @@ pub enum Keep {
     /// of its rules (6.7 KB of JSON per policy from the simulator, where the shipped baseline
     /// declares 3 or 4 rules), for each of a fleet's tenants in flight.
     Declared,
+    /// The declared items, and objects parsed without their `null` members
+    /// ([`crate::graph::lean`]): for runs that only compare (plan, drift), where nothing read
+    /// is written back. A deploy keeps the nulls: its before-images are what `rollback` sends.
+    Compared,
     /// Every item: snapshot, export and evidence look at what the bundle does not declare.
     Whole,
+}
+
+impl Keep {
+    /// Whether reads are parsed without `null` members.
+    fn lean(self) -> bool {
+        self == Keep::Compared
+    }
 }
 
 /// The items of a queried object's keyed array that the bundle declares.
@@ -162,7 +173,7 @@ fn first_reads(
                 Slot::First(
                     op.path.clone(),
                     match keep {
-                        Keep::Declared => Declared::of(
+                        Keep::Declared | Keep::Compared => Declared::of(
                             op,
                             bodies.and_then(|b| b.get(index)).map(|t| &**t),
                             items.array,
@@ -336,8 +347,9 @@ async fn run_reads(
                         live.collections.entry(kind.name).or_default().extend(items);
                     }
                     let Some(next) = next else { break };
-                    let more =
+                    let mut more =
                         Request::get(request.label.clone(), kind.api_version, next, kind.throttle);
+                    more.lean = request.lean;
                     page = client.send(session, &more, observer).await?.body;
                 }
                 live.collections.entry(kind.name).or_default();
@@ -395,11 +407,18 @@ pub async fn read(
         .filter_map(|(slot, _)| slot_path(slot))
         .collect();
     reads.extend(early);
+    for (_, request) in &mut reads {
+        request.lean = keep.lean();
+    }
     run_reads(client, session, reads, &mut live, observer).await?;
     let ids = plan::matched_ids(bundle, &live, identity);
     let second: Vec<(Slot, Request)> = assignment_reads(bundle.operations, &ids)
         .into_iter()
         .filter(|(slot, _)| slot_path(slot).is_none_or(|path| !read_early.contains(&path)))
+        .map(|(slot, mut request)| {
+            request.lean = keep.lean();
+            (slot, request)
+        })
         .collect();
     if !second.is_empty() {
         run_reads(client, session, second, &mut live, observer).await?;

@@ -190,6 +190,7 @@ impl Applier<'_> {
             class: ThrottleClass::Identity,
             idempotent: method != "POST",
             references_new_object: path.contains("/servicePrincipals/"),
+            lean: false,
         };
         match self.client.send(session, &request, self.observer).await {
             Ok(response) => Ok(Some(response.body)),

@@ -190,6 +190,7 @@ async fn call(
         // Provisioning one user twice is what the service does on a re-run anyway.
         idempotent: true,
         references_new_object: false,
+        lean: false,
     };
     client
         .send(session, &request, observer)

@@ -196,8 +196,20 @@ impl GraphClient {
                 .batched
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             let sent_at = self.timing.now();
-            let sent =
-                Box::pin(self.send_once(&token, "POST", &url, None, Some(&envelope), &paced)).await;
+            // Parsed without null members only when every item asked for it.
+            let lean = chunk.iter().all(|i| requests[*i].lean);
+            let sent = Box::pin(self.send_once(
+                &token,
+                super::Exchange {
+                    method: "POST",
+                    url: &url,
+                    prefer: None,
+                    body: Some(&envelope),
+                    lean,
+                },
+                &paced,
+            ))
+            .await;
             let duration = self.timing.now().saturating_sub(sent_at);
             let unreachable = matches!(sent, Sent::Unreachable(_));
             let (status, mut body) = match sent {

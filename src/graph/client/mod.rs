@@ -24,6 +24,17 @@ use crate::kinds::{ApiVersion, ThrottleClass};
 mod batch;
 mod request;
 
+/// One HTTP exchange's request: method, absolute URL, `Prefer`, body, and how to parse the
+/// answer.
+struct Exchange<'a> {
+    method: &'static str,
+    url: &'a str,
+    prefer: Option<&'static str>,
+    body: Option<&'a str>,
+    /// Parse the answer without its `null` members ([`crate::graph::lean`]).
+    lean: bool,
+}
+
 /// The HTTP client could not be built (the TLS stack or the system's configuration).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the HTTP client: {0}")]
@@ -323,12 +334,16 @@ impl GraphClient {
     async fn send_once(
         &self,
         token: &str,
-        method: &'static str,
-        url: &str,
-        prefer: Option<&'static str>,
-        body: Option<&str>,
+        exchange: Exchange<'_>,
         paced: &[(&str, ThrottleClass, bool)],
     ) -> Sent {
+        let Exchange {
+            method,
+            url,
+            prefer,
+            body,
+            lean,
+        } = exchange;
         let method_value =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let prefer = prefer_value(prefer);
@@ -384,7 +399,12 @@ impl GraphClient {
                         body: if bytes.is_empty() {
                             Value::Null
                         } else {
-                            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+                            if lean {
+                                crate::graph::lean::from_slice(&bytes)
+                            } else {
+                                serde_json::from_slice(&bytes)
+                            }
+                            .unwrap_or(Value::Null)
                         },
                     },
                     Err(e) => Sent::NoAnswer(transport_text(&e)),
@@ -446,10 +466,13 @@ impl GraphClient {
             // paced slot, as a thousand tenants' requests do.
             let sent = Box::pin(self.send_once(
                 &token,
-                request.method,
-                &url,
-                request.prefer,
-                request.body.as_ref().map(Body::json),
+                Exchange {
+                    method: request.method,
+                    url: &url,
+                    prefer: request.prefer,
+                    body: request.body.as_ref().map(Body::json),
+                    lean: request.lean,
+                },
                 &[(&session.tenant, request.class, request.is_write())],
             ))
             .await;

@@ -117,6 +117,9 @@ pub struct Request {
     pub idempotent: bool,
     /// The body references an object created moments ago (replication delay may apply).
     pub references_new_object: bool,
+    /// Parse the answer without its `null` members ([`crate::graph::lean`]): for reads made
+    /// only to compare (plan, drift), never for one whose object may be written back.
+    pub lean: bool,
 }
 
 impl Request {
@@ -137,6 +140,7 @@ impl Request {
             class,
             idempotent: true,
             references_new_object: false,
+            lean: false,
         }
     }
 
