@@ -410,7 +410,29 @@ pub async fn read(
     for (_, request) in &mut reads {
         request.lean = keep.lean();
     }
-    run_reads(client, session, reads, &mut live, observer).await?;
+    if keep == Keep::Compared {
+        // A run that only compares reads everything that is not paced while the Conditional
+        // Access reads wait for their slots (one per second): the answers are parsed and
+        // trimmed during those seconds instead of all of a fleet's at once after the last slot.
+        // A deploy keeps them for last, so that its whole answers are not held that long.
+        let (paced, unpaced): (Vec<_>, Vec<_>) = reads
+            .into_iter()
+            .partition(|(_, request)| request.class == ThrottleClass::ConditionalAccess);
+        let mut paced_live = LiveState::default();
+        let (unpaced_done, paced_done) = futures_util::future::join(
+            run_reads(client, session, unpaced, &mut live, observer),
+            run_reads(client, session, paced, &mut paced_live, observer),
+        )
+        .await;
+        unpaced_done?;
+        paced_done?;
+        for (kind, objects) in paced_live.collections {
+            live.collections.entry(kind).or_default().extend(objects);
+        }
+        live.by_path.extend(paced_live.by_path);
+    } else {
+        run_reads(client, session, reads, &mut live, observer).await?;
+    }
     let ids = plan::matched_ids(bundle, &live, identity);
     let second: Vec<(Slot, Request)> = assignment_reads(bundle.operations, &ids)
         .into_iter()
