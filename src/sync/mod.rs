@@ -247,7 +247,7 @@ pub async fn deploy_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkRepor
 
 /// How many links are applied (or planned) side by side: as many as fit in the run's memory
 /// budget (`--memory-budget`, the same estimate as a tenant in flight with one operation per
-/// step: about 40 KiB for a link, so some 1,600 links in the default 64 MiB), at most
+/// step: 24 KiB plus 1 KiB a step, so some 1,900 links of nine steps in the default 64 MiB), at most
 /// `--concurrency` when given. Each link's own steps stay in order (target first); the run's
 /// client paces every request to its tenant's limits, so a hub that is the source of many
 /// links is paced as one tenant, and a new app's replication wait in one link does not hold up
@@ -333,4 +333,31 @@ pub async fn plan_links(run: &Run, finished: &[TenantReport]) -> Vec<LinkPlan> {
     plans.extend(planned);
     plans.sort_by(|a, b| a.link.cmp(&b.link));
     plans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::DeployOptions;
+
+    #[test]
+    fn links_in_flight_are_bounded_by_memory_and_the_concurrency_cap_only() {
+        let defaults = DeployOptions::default();
+        // A hub with a hundred spokes applies them all at once by default (nine steps each).
+        assert_eq!(links_at_once(&defaults, Some(9)), 1985);
+        let capped = DeployOptions {
+            concurrency: Some(4),
+            ..DeployOptions::default()
+        };
+        assert_eq!(links_at_once(&capped, Some(9)), 4);
+        let tiny = DeployOptions {
+            memory_budget: 1,
+            ..DeployOptions::default()
+        };
+        assert_eq!(links_at_once(&tiny, Some(9)), 1);
+        assert_eq!(
+            links_at_once(&defaults, None),
+            links_at_once(&defaults, Some(1))
+        );
+    }
 }
