@@ -156,6 +156,14 @@ mod tests {
     }
 
     #[test]
+    fn a_journal_that_cannot_be_read_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let e = read(&dir.path().join("missing.jsonl"), &BTreeSet::new(), "hub")
+            .expect_err("no journal");
+        assert!(e.to_string().contains("reading the run's journal"), "{e}");
+    }
+
+    #[test]
     fn link_steps_baseline_and_retries_are_counted_apart_with_their_waits() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("journal.jsonl");
