@@ -5,7 +5,8 @@
 //! Input: a fleet size. Output: a [`CompileBench`] report (the CLI prints it). The simulator's
 //! benchmark is [`sim`] (`tenantform bench sim`); a whole fleet deployed against the simulator,
 //! timed against Graph's limits, is [`deploy`] (`tenantform bench deploy`); the fleet dashboard
-//! over a generated run history is [`report`] (`tenantform bench report`).
+//! over a generated run history is [`report`] (`tenantform bench report`); one hub's
+//! cross-tenant synchronization links to many spokes is [`links`] (`tenantform bench links`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use crate::source::project;
 pub mod azurite;
 pub mod deploy;
 mod http;
+pub mod links;
 pub mod report;
 pub mod sim;
 pub mod state;

@@ -84,6 +84,34 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// One hub synchronizing its staff into N spokes (a cross-tenant synchronization link per
+    /// spoke): start the simulator as a child process (throttling on), make the tenant whose
+    /// own baseline is slowest the hub, deploy every tenant and link as `deploy -p DIR --all
+    /// --yes` would, and compare the wall time with the hub's throttle-bound minimum (its
+    /// requests per throttle class, counted from its bundle and the run's journal, at Graph's
+    /// published limits). Then checks convergence: a re-plan finds nothing to change, people
+    /// who join the hub's group reach every spoke after one provisioning cycle, every job is
+    /// healthy. Prints the ratio, 429s, the client's peak RSS and per-tenant request counts.
+    /// Build with --release.
+    Links {
+        /// Spokes (one link from the hub to each).
+        #[arg(long, default_value_t = 100)]
+        spokes: usize,
+        /// Make every throttling window F times shorter (simulator and client alike); 1 = Graph's
+        /// real limits.
+        #[arg(long, value_name = "F", default_value_t = 1.0)]
+        time_scale: f64,
+        /// Mean latency the simulator adds to each Graph request, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 20)]
+        latency_ms: u64,
+        /// Keep the generated project (with its journal) and the simulator's log in DIR (new or
+        /// empty) instead of a temporary directory.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// What tenant locks and remote state cost: the same deploy of every tenant of a fresh
     /// simulator, with local state and with state in Azure Blob Storage (a fresh Azurite per
     /// deploy, started on loopback as a child process with its blobs in memory), in this process
@@ -205,6 +233,52 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 today,
             };
             return run_deploy(&options, temporary, json);
+        }
+        BenchCommand::Links {
+            spokes,
+            time_scale,
+            latency_ms,
+            keep,
+            json,
+        } => {
+            if spokes == 0 || spokes > 10_000 {
+                super::err("error: --spokes must be between 1 and 10000\n");
+                return Ok(exit::USAGE);
+            }
+            if !(1.0..=1000.0).contains(&time_scale) {
+                super::err("error: --time-scale must be between 1 and 1000\n");
+                return Ok(exit::USAGE);
+            }
+            let temporary = keep.is_none();
+            let options = bench::links::LinkBenchOptions {
+                spokes,
+                time_scale,
+                latency_ms,
+                simulator: std::env::current_exe()?,
+                work_dir: keep.unwrap_or_else(|| {
+                    std::env::temp_dir()
+                        .join(format!("tenantform-bench-links-{}", std::process::id()))
+                }),
+                today,
+            };
+            let r = match in_work_dir(&options.work_dir, temporary, || {
+                bench::links::run(&options, &|step| {
+                    super::err(&format!("bench links: {step}\n"))
+                })
+            }) {
+                Ok(r) => r?,
+                Err(code) => return Ok(code),
+            };
+            if json {
+                out(&format!("{}\n", serde_json::to_string(&r)?));
+            } else {
+                out(&bench::links::text(&r));
+            }
+            return Ok(if r.converged() {
+                exit::OK
+            } else {
+                exit::DEPLOY_FAILED
+            });
         }
         BenchCommand::State {
             tenants,

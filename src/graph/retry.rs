@@ -34,6 +34,12 @@ pub struct RetryPolicy {
     pub cap: Duration,
     /// How long to keep retrying a reference to a just-created object.
     pub replication_window: Duration,
+    /// Longest backoff step while a just-created object is not visible yet: Entra replicates
+    /// in seconds, so polling at most this far apart (half to all of it, jittered) finds the
+    /// object within a step of it appearing, where the doubling steps of other retries would
+    /// overshoot by up to their whole last step (a 2 s replication waited 2.6 s on average and
+    /// up to 5.5 s with steps of 0.5, 1, 2 and 4 s).
+    pub replication_step_cap: Duration,
     /// How long to keep looking for an object whose create had no definite answer before
     /// concluding it was not made (new objects take a moment to be listed).
     pub reconcile_window: Duration,
@@ -52,6 +58,7 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(500),
             cap: Duration::from_secs(60),
             replication_window: Duration::from_secs(60),
+            replication_step_cap: Duration::from_secs(1),
             reconcile_window: Duration::from_secs(5),
         }
     }
@@ -65,6 +72,7 @@ impl RetryPolicy {
         if scale.is_finite() && scale > 0.0 {
             self.base = self.base.div_f64(scale);
             self.cap = self.cap.div_f64(scale);
+            self.replication_step_cap = self.replication_step_cap.div_f64(scale);
         }
         self
     }
@@ -246,7 +254,16 @@ pub fn decide(
             exhausted: Some(reason),
         };
     }
-    let after = server_wait.unwrap_or_else(|| backoff(policy, attempt.number, jitter));
+    let after = server_wait.unwrap_or_else(|| match reason {
+        RetryReason::Replication => {
+            let polling = RetryPolicy {
+                cap: policy.cap.min(policy.replication_step_cap),
+                ..*policy
+            };
+            backoff(&polling, attempt.number, jitter)
+        }
+        _ => backoff(policy, attempt.number, jitter),
+    });
     // A create that may have been applied (no response, or a server error after the body was
     // received) is looked up before it is sent again. Throttling (429/503) is decided before
     // the request is processed, so it needs no reconciliation.
@@ -401,6 +418,47 @@ mod tests {
             Decision::GiveUp {
                 exhausted: Some(RetryReason::Replication)
             }
+        );
+    }
+
+    #[test]
+    fn a_new_object_is_polled_at_most_a_replication_step_apart() {
+        let p = RetryPolicy::default();
+        let now = SystemTime::UNIX_EPOCH;
+        let missing = Outcome::Response {
+            status: 404,
+            retry_after: None,
+            error_code: Some("Request_ResourceNotFound"),
+            missing_reference: true,
+        };
+        let wait = |n: u32, jitter: f64| {
+            let mut a = attempt(n, missing);
+            a.references_new_object = true;
+            match decide(&p, &a, now, jitter) {
+                Decision::Retry { after, reason, .. } => {
+                    assert_eq!(reason, RetryReason::Replication);
+                    after
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        // The first steps double as any backoff's do; from the third on, half to all of 1 s.
+        assert_eq!(wait(1, 0.0), Duration::from_millis(250));
+        assert_eq!(wait(2, 0.0), Duration::from_millis(500));
+        for n in 3..12 {
+            assert_eq!(wait(n, 0.0), Duration::from_millis(500), "{n}");
+            assert!(wait(n, 0.999) < Duration::from_secs(1), "{n}");
+        }
+        // Other retries keep doubling: a server error's fourth step is 2 to 4 s.
+        let transient = attempt(4, response(500, None, None));
+        assert!(matches!(
+            decide(&p, &transient, now, 0.0),
+            Decision::Retry { after, .. } if after == Duration::from_secs(2)
+        ));
+        // Time-scaled with the rest of the backoff.
+        assert_eq!(
+            p.time_scaled(20.0).replication_step_cap,
+            Duration::from_millis(50)
         );
     }
 
