@@ -678,3 +678,105 @@ fn shards_on_separate_runners_publish_their_journals_and_report_merges_them() {
     missing.env("AZURE_STORAGE_ACCOUNT_KEY", azurite::KEY);
     missing.run().code(1).stderr_has("no run no-such-run in");
 }
+
+/// `tenantform ARGS --time-scale S` on a fresh working copy of the world's project (another
+/// runner: no `.tenantform/`), with the fleet secret and the storage key.
+fn elsewhere(w: &World, args: &[&str], time_scale: f64) -> Output {
+    let other = Project::empty();
+    for rel in ["tenantform.toml", "tenants/fleet.toml"] {
+        other.file(rel, w.project.read(rel));
+    }
+    let mut c = other.cmd(args);
+    c.args(&["--time-scale", &time_scale.to_string()])
+        .env(FLEET_SECRET_ENV, &w.secret)
+        .env("AZURE_STORAGE_ACCOUNT_KEY", azurite::KEY);
+    c.run()
+}
+
+#[test]
+fn before_images_are_one_blob_per_tenant_and_runs_of_either_form_roll_back_and_resume() {
+    let Some(az) = Azurite::start() else { return };
+    let scale = 20.0;
+    let prefix = "before";
+    let w = world(2, scale, Some((&az, prefix, 60)));
+    let store = az.store(prefix);
+    let (t0, t1) = (w.tenant(0), w.tenant(1));
+    let (v1_policies, _) = crate::rollback::two_tenants_v1_then_v2(&w, |args| {
+        let mut all = vec!["deploy", "--yes"];
+        all.extend_from_slice(args);
+        cmd(&w, &all, scale).run().success();
+    });
+    let run = block_on(tenantform::state::run::list_runs(&store))
+        .expect("runs")
+        .pop()
+        .expect("a run");
+    // One blob per tenant holds the run's before-images of it.
+    let listed = block_on(store.list(&layout::befores(&run))).expect("list");
+    let keys: Vec<&str> = listed.iter().map(|l| l.key.as_str()).collect();
+    let mut expected = vec![
+        layout::before_images(&run, &t0),
+        layout::before_images(&run, &t1),
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+
+    // Tenant 1's images as an older version published them: a blob per object.
+    let document = block_on(store.read(&layout::before_images(&run, &t1)))
+        .expect("read")
+        .expect("tenant 1's document");
+    let files = crate::rollback::as_per_object_files(&document.bytes, "ca-block-legacy-auth");
+    assert_eq!(files.len(), 2, "an update and a delete");
+    block_on(store.delete(&layout::before_images(&run, &t1))).expect("delete");
+    for (name, bytes) in files {
+        let key = format!("{}{name}", layout::before_per_object(&run, &t1));
+        block_on(store.write(&key, bytes)).expect("write");
+    }
+
+    // Rolled back from another runner, from both forms.
+    elsewhere(&w, &["rollback", &run, "--yes"], scale)
+        .success()
+        .stderr_has("before-images of 2 tenants")
+        .stderr_has("2 of 2 tenants rolled back");
+    assert_eq!(crate::rollback::policies_of(&w, 0), v1_policies[0]);
+    assert_eq!(
+        crate::rollback::policy_state(&w, 1, "legacy"),
+        "disabled",
+        "tenant 1 rolled back from its per-object blob"
+    );
+
+    // The run's journal in the store cut after run_started (killed before any tenant began),
+    // then resumed from a third runner: the objects it changes again are imaged already, in
+    // one form or the other, and keep their first images.
+    let journal = block_on(tenantform::state::run::read_published_journal(&store, &run))
+        .expect("journal")
+        .expect("published");
+    for segment in block_on(store.list(&layout::journal_segments(&run))).expect("segments") {
+        block_on(store.delete(&segment.key)).expect("delete");
+    }
+    let cut = crate::rollback::cut_after_run_started(&String::from_utf8_lossy(&journal));
+    block_on(store.write(&layout::journal_segment(&run, 0), cut.into_bytes())).expect("cut");
+    let document_0 = block_on(store.read(&layout::before_images(&run, &t0)))
+        .expect("read")
+        .expect("tenant 0's document");
+    elsewhere(&w, &["deploy", "--yes", "--prune", "--resume", &run], scale)
+        .success()
+        .stderr_has("converged");
+    let after = block_on(store.read(&layout::before_images(&run, &t0)))
+        .expect("read")
+        .expect("tenant 0's document");
+    assert_eq!(
+        after.bytes, document_0.bytes,
+        "tenant 0's first images kept"
+    );
+    assert!(
+        block_on(store.read(&layout::before_images(&run, &t1)))
+            .expect("read")
+            .is_none(),
+        "tenant 1's objects are imaged in the older form already"
+    );
+    elsewhere(&w, &["rollback", &run, "--yes"], scale)
+        .success()
+        .stderr_has("2 of 2 tenants rolled back");
+    assert_eq!(crate::rollback::policies_of(&w, 0), v1_policies[0]);
+    assert_eq!(crate::rollback::policy_state(&w, 1, "legacy"), "disabled");
+}
