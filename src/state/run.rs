@@ -33,6 +33,9 @@ pub struct RunState {
     locks: Arc<Locks>,
     /// Bytes of the local journal published so far.
     published: tokio::sync::Mutex<u64>,
+    /// Per tenant in flight, the version (content hash) of the identity map read from the
+    /// store at its start: a map still the same at its end is not written again.
+    fetched_maps: Mutex<std::collections::HashMap<String, crate::state::Version>>,
     error: Arc<Mutex<Option<String>>>,
     renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -111,6 +114,7 @@ impl RunState {
             run_id,
             locks,
             published: tokio::sync::Mutex::new(published),
+            fetched_maps: Mutex::new(std::collections::HashMap::new()),
             error,
             renewer: Mutex::new(Some(renewer)),
         }))
@@ -148,7 +152,12 @@ impl RunState {
         }
         let key = layout::identity(tenant);
         let fetched = match self.store.read(&key).await {
-            Ok(Some(map)) => self.work.write(&key, &map.bytes),
+            Ok(Some(map)) => self.work.write(&key, &map.bytes).map(|()| {
+                self.fetched_maps
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(tenant.to_ascii_lowercase(), local_version(&map.bytes));
+            }),
             // No map in the store: a first deploy, or one made with local state before the
             // switch; a map in the working copy is kept and published at the end.
             Ok(None) => Ok(()),
@@ -190,9 +199,20 @@ impl RunState {
     /// The journal segment, the identity map and the before-images go out side by side: each
     /// is its own blob, and all of them are in the store before the lock is released.
     async fn publish_tenant(&self, tenant: &str) -> Result<(), StateError> {
+        let fetched = self
+            .fetched_maps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&tenant.to_ascii_lowercase());
         futures_util::future::try_join(
             self.publish_journal(),
-            publish_tenant_files(&self.store, &self.work, tenant, &self.run_id),
+            publish_tenant_files(
+                &self.store,
+                &self.work,
+                tenant,
+                &self.run_id,
+                fetched.as_ref(),
+            ),
         )
         .await
         .map(|_| ())
@@ -264,18 +284,28 @@ fn read_complete_lines_from(path: &Path, offset: u64) -> Result<Vec<u8>, StateEr
     Ok(bytes)
 }
 
+/// The version the working copy gives `bytes` (a hash of them), to compare a map with.
+fn local_version(bytes: &[u8]) -> crate::state::Version {
+    crate::state::Version(crate::canonical::hash_bytes(bytes))
+}
+
 /// Publish a tenant's identity map and a run's before-images of it from the working copy: the
 /// map and the before-images document side by side (and the files of the older
-/// one-file-per-object form, when the run was begun by an older version).
+/// one-file-per-object form, when the run was begun by an older version). `fetched`: the
+/// version of the map this run read from the store when the tenant started (it has held the
+/// tenant's lock since); a map still at that version is in the store already and not written.
 async fn publish_tenant_files(
     store: &StateStore,
     work: &LocalStore,
     tenant: &str,
     run_id: &str,
+    fetched: Option<&crate::state::Version>,
 ) -> Result<(), StateError> {
     let mut files = Vec::new();
     let key = layout::identity(tenant);
-    if let Some(map) = work.read(&key)? {
+    if let Some(map) = work.read(&key)?
+        && fetched != Some(&local_version(&map.bytes))
+    {
         files.push((key, map.bytes));
     }
     for image in work.list(&layout::before_per_object(run_id, tenant))? {
@@ -399,7 +429,9 @@ pub async fn publish_unpublished(store: &StateStore, work: &LocalStore) -> Resul
                         .await?;
                 }
             }
-            ["tenant", tenant, run] => publish_tenant_files(store, work, tenant, run).await?,
+            ["tenant", tenant, run] => {
+                publish_tenant_files(store, work, tenant, run, None).await?;
+            }
             _ => {}
         }
     }
@@ -655,7 +687,7 @@ mod tests {
         let key = layout::before_images("r", "t1");
         let first = images("t1", &[("a", "enabled")]).to_bytes();
         work.write(&key, &first).expect("write");
-        publish_tenant_files(&store, &work, "t1", "r")
+        publish_tenant_files(&store, &work, "t1", "r", None)
             .await
             .expect("publish");
         let stored = store.read(&key).await.expect("read").expect("published");
@@ -672,7 +704,7 @@ mod tests {
             .expect("write");
         let mine = images("t1", &[("a", "disabled"), ("c", "enabled")]).to_bytes();
         work.write(&key, &mine).expect("write");
-        publish_tenant_files(&store, &work, "t1", "r")
+        publish_tenant_files(&store, &work, "t1", "r", None)
             .await
             .expect("publish");
         let expected = images(
@@ -696,7 +728,7 @@ mod tests {
             .write(&key, b"{ broken".to_vec())
             .await
             .expect("write");
-        let e = publish_tenant_files(&store, &work, "t1", "r")
+        let e = publish_tenant_files(&store, &work, "t1", "r", None)
             .await
             .expect_err("unreadable");
         assert!(
@@ -717,7 +749,7 @@ mod tests {
         let file = format!("{}a.json", layout::before_per_object("r", "t1"));
         work.write(&file, b"{\"key\": \"a\"}\n").expect("write");
         work.write(&format!("{file}.partial"), b"{").expect("write");
-        publish_tenant_files(&store, &work, "t1", "r")
+        publish_tenant_files(&store, &work, "t1", "r", None)
             .await
             .expect("publish");
         let listed = store.list(&layout::befores("r")).await.expect("list");

@@ -780,3 +780,45 @@ fn before_images_are_one_blob_per_tenant_and_runs_of_either_form_roll_back_and_r
     assert_eq!(crate::rollback::policies_of(&w, 0), v1_policies[0]);
     assert_eq!(crate::rollback::policy_state(&w, 1, "legacy"), "disabled");
 }
+
+#[test]
+fn an_identity_map_a_deploy_did_not_change_is_not_written_to_the_store_again() {
+    let Some(az) = Azurite::start() else { return };
+    let scale = 20.0;
+    let prefix = "unchanged";
+    let w = world(1, scale, Some((&az, prefix, 60)));
+    let store = az.store(prefix);
+    let key = layout::identity(&w.tenant(0));
+    let map = || {
+        block_on(store.read(&key))
+            .expect("read")
+            .expect("the identity map in the store")
+    };
+    cmd(&w, &["deploy", "--yes"], scale).run().success();
+    let first = map();
+    // Nothing to change, from this working copy and from another runner's: the blob is not
+    // written again (its ETag stays).
+    cmd(&w, &["deploy", "--yes"], scale).run().success();
+    assert_eq!(map().version, first.version, "written again from here");
+    elsewhere(&w, &["deploy", "--yes"], scale)
+        .success()
+        .stderr_has("converged");
+    assert_eq!(map().version, first.version, "written again from elsewhere");
+    // A deploy that changes the map (an object deleted with --prune) writes it.
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        format!(
+            "{fleet}\n[[tenant.overrides]]\nresource = \"ca-mfa-guests\"\nskip = true\nreason = \"test\"\n"
+        ),
+    );
+    elsewhere(&w, &["deploy", "--yes", "--prune"], scale).success();
+    let changed = map();
+    assert_ne!(
+        changed.version, first.version,
+        "the changed map was not published"
+    );
+    let text = String::from_utf8_lossy(&changed.bytes);
+    assert!(!text.contains("ca-mfa-guests"), "{text}");
+    assert!(String::from_utf8_lossy(&first.bytes).contains("ca-mfa-guests"));
+}
