@@ -326,7 +326,10 @@ async fn publish_tenant_files(
     );
     let images = async {
         match images {
-            Some(images) => publish_before_images(store, work, &images_key, images.bytes).await,
+            Some(images) => {
+                publish_before_images(store, work, &images_key, images.bytes, BEFORE_IMAGES_TRIES)
+                    .await
+            }
             None => Ok(()),
         }
     };
@@ -343,13 +346,14 @@ const BEFORE_IMAGES_TRIES: u32 = 5;
 /// (every tenant's first turn in a run: one request). When the store has one (a run resumed
 /// elsewhere published images of this tenant too), the two are merged, the store's images
 /// first (they were taken in an earlier turn, so they are the objects before the run), and the
-/// store's document replaced only if it is still the one read; the working copy gets the
-/// merged document too.
+/// store's document replaced only if it is still the one read (at most `tries` times); the
+/// working copy gets the merged document too.
 async fn publish_before_images(
     store: &StateStore,
     work: &LocalStore,
     key: &str,
     local: Vec<u8>,
+    tries: u32,
 ) -> Result<(), StateError> {
     if store.create(key, local.clone()).await?.is_some() {
         return Ok(());
@@ -363,7 +367,7 @@ async fn publish_before_images(
     };
     let mine =
         BeforeImages::parse(&local).map_err(unreadable(work.root().display().to_string()))?;
-    for _ in 0..BEFORE_IMAGES_TRIES {
+    for _ in 0..tries {
         let Some(stored) = store.read(key).await? else {
             // Removed since the create: try creating it again.
             if store.create(key, local.clone()).await?.is_some() {
@@ -391,7 +395,7 @@ async fn publish_before_images(
     Err(StateError::BeforeImagesContended {
         location: store.location(),
         key: key.to_string(),
-        tries: BEFORE_IMAGES_TRIES,
+        tries,
     })
 }
 
@@ -738,6 +742,18 @@ mod tests {
         );
         let stored = store.read(&key).await.expect("read").expect("there");
         assert_eq!(stored.bytes, b"{ broken");
+
+        // Other runs that keep replacing the document between each read and replace: the
+        // publish gives up after its tries and says so (here, none are left).
+        let e = publish_before_images(&store, &work, &key, mine, 0)
+            .await
+            .expect_err("contended");
+        assert!(
+            matches!(e, StateError::BeforeImagesContended { tries: 0, .. })
+                && e.to_string()
+                    .contains("changed by another run 0 times in a row"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

@@ -822,3 +822,49 @@ fn an_identity_map_a_deploy_did_not_change_is_not_written_to_the_store_again() {
     assert!(!text.contains("ca-mfa-guests"), "{text}");
     assert!(String::from_utf8_lossy(&first.bytes).contains("ca-mfa-guests"));
 }
+
+#[test]
+fn before_images_that_cannot_be_read_are_named_when_a_run_is_fetched_and_not_overwritten() {
+    let Some(az) = Azurite::start() else { return };
+    let store = az.store("unreadable");
+    let run = "20261126T000000Z-beef";
+    let key = layout::before_images(run, "t1");
+    block_on(store.write(
+        &layout::journal_segment(run, 0),
+        b"{\"event\":\"run_started\"}\n".to_vec(),
+    ))
+    .expect("journal");
+    block_on(store.write(&key, b"{ not before-images".to_vec())).expect("write");
+    let dir = tempfile::tempdir().expect("dir");
+    let work = tenantform::state::LocalStore::at(dir.path());
+    let e = block_on(tenantform::state::run::fetch_run_into(&store, &work, run))
+        .expect_err("unreadable in the store");
+    let text = e.to_string();
+    assert!(
+        text.contains(&key)
+            && text.contains("/tfstate/unreadable")
+            && text.contains("nothing was overwritten"),
+        "{text}"
+    );
+    assert!(
+        !dir.path().join(&key).exists(),
+        "nothing written to the working copy"
+    );
+
+    // The store's document is good; the working copy's (of another size) is not: named too,
+    // and left as it was.
+    let good = tenantform::state::before::BeforeImages::new("t1").to_bytes();
+    block_on(store.write(&key, good)).expect("write");
+    std::fs::create_dir_all(dir.path().join(format!("runs/{run}/before"))).expect("dir");
+    std::fs::write(dir.path().join(&key), "[]").expect("write");
+    let e = block_on(tenantform::state::run::fetch_run_into(&store, &work, run))
+        .expect_err("unreadable in the working copy");
+    assert!(
+        e.to_string().contains(&dir.path().display().to_string()),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(&key)).expect("read"),
+        "[]"
+    );
+}
