@@ -105,6 +105,21 @@ fn status_mib(process: &str, field: &str) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time (user and system) a process has used so far, seconds, from `/proc/<process>/stat`
+/// (`self` or a pid; Linux only, `None` elsewhere).
+pub(crate) fn cpu_seconds(process: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
+    // The fields after the command name (in parentheses, which may hold spaces): state is
+    // the first, utime the twelfth, stime the thirteenth (fields 14 and 15 of proc(5)).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf only reads a constant of the running system.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) / ticks as f64)
+}
+
 /// Reset the peak RSS counter (Linux; ignored elsewhere).
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");

@@ -103,6 +103,29 @@ pub struct StateRun {
     pub journal_published_whole: bool,
     /// The store's requests by kind (Azure Blob only; the checks after the run not counted).
     pub store_ops: Option<state::stats::StatsSnapshot>,
+    /// CPU time each process spent in the timed part of the deploy.
+    pub cpu: CpuSeconds,
+}
+
+/// CPU time (user and system), seconds, spent by each process while a deploy was timed: what
+/// the deploy cost the machine's cores, whatever else ran beside it (`None`: not on Linux).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct CpuSeconds {
+    /// This process: the deploy itself (Graph client, journal, state store client).
+    pub client: Option<f64>,
+    /// The simulator child.
+    pub simulator: Option<f64>,
+    /// Azurite (Azure Blob deploys only).
+    pub azurite: Option<f64>,
+}
+
+/// CPU seconds of `pid` (or `self`) now; see [`super::cpu_seconds`].
+fn cpu_now(pid: Option<String>) -> Option<f64> {
+    super::cpu_seconds(&pid?)
+}
+
+fn cpu_since(before: Option<f64>, now: Option<f64>) -> Option<f64> {
+    Some(now? - before?)
 }
 
 /// The benchmark's figures.
@@ -312,6 +335,16 @@ fn deploy_once(
     let run_id = deploy::new_run_id();
     let journal_path = deploy::run_dir(&project_dir, &run_id).join("journal.jsonl");
 
+    let sim_pid = Some(sim.child.id().to_string());
+    let azurite_pid = azurite
+        .as_ref()
+        .and_then(AzuriteChild::pid)
+        .map(|p| p.to_string());
+    let cpu_before = (
+        cpu_now(Some("self".into())),
+        cpu_now(sim_pid.clone()),
+        cpu_now(azurite_pid.clone()),
+    );
     let started = Instant::now();
     let run_state = runtime
         .block_on(RunState::open(
@@ -343,6 +376,11 @@ fn deploy_once(
     });
     let summary = runtime.block_on(deploy::run(run, targets, Some(run_id.clone())));
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = CpuSeconds {
+        client: cpu_since(cpu_before.0, cpu_now(Some("self".into()))),
+        simulator: cpu_since(cpu_before.1, cpu_now(sim_pid)),
+        azurite: cpu_since(cpu_before.2, cpu_now(azurite_pid)),
+    };
     let store_ops = store.stats();
     drop(sim);
 
@@ -375,6 +413,7 @@ fn deploy_once(
         journal_segments,
         journal_published_whole,
         store_ops,
+        cpu,
     })
 }
 
@@ -405,6 +444,7 @@ pub fn text(bench: &StateBench) -> String {
         if let Some(s) = &r.stopped {
             out.push_str(&format!("    stopped: {s}\n"));
         }
+        out.push_str(&cpu_text(&r.cpu));
         if let Some(stats) = &r.store_ops {
             out.push_str(&store_ops_text(stats, bench.tenants));
         }
@@ -421,6 +461,23 @@ pub fn text(bench: &StateBench) -> String {
         out.push_str("some deploy did not converge cleanly (see above)\n");
     }
     out
+}
+
+/// The CPU line of a deploy: `    cpu: client 12.3 s, simulator 4.5 s, Azurite 6.7 s`.
+fn cpu_text(cpu: &CpuSeconds) -> String {
+    let parts: Vec<String> = [
+        ("client", cpu.client),
+        ("simulator", cpu.simulator),
+        ("Azurite", cpu.azurite),
+    ]
+    .into_iter()
+    .filter_map(|(name, s)| s.map(|s| format!("{name} {s:.1} s")))
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("    cpu: {}\n", parts.join(", "))
+    }
 }
 
 /// A run's store requests by kind: count, per tenant, mean and longest time, retries.
@@ -468,6 +525,33 @@ mod tests {
             text,
             "    store requests 5 (2.50 per tenant)\n      lock-create         4   2.00/tenant  mean    10.0 ms  max    10.0 ms  retries 0\n      journal-write       1   0.50/tenant  mean    30.0 ms  max    30.0 ms  retries 1\n"
         );
+    }
+
+    #[test]
+    fn cpu_times_are_reported_for_the_processes_measured() {
+        let cpu = CpuSeconds {
+            client: Some(12.34),
+            simulator: Some(4.5),
+            azurite: None,
+        };
+        assert_eq!(cpu_text(&cpu), "    cpu: client 12.3 s, simulator 4.5 s\n");
+        assert_eq!(cpu_text(&CpuSeconds::default()), "");
+        // This process's CPU time goes up while it works; a process that does not exist has
+        // none.
+        let before = cpu_now(Some("self".into())).expect("this process's CPU time");
+        let started = Instant::now();
+        let mut spin = 0u64;
+        while cpu_now(Some("self".into())).is_some_and(|now| now <= before)
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            spin = std::hint::black_box(spin.wrapping_mul(31).wrapping_add(7));
+        }
+        assert!(
+            cpu_now(Some("self".into())).is_some_and(|now| now > before),
+            "CPU time did not move in 10 s of work"
+        );
+        assert_eq!(cpu_now(Some("0".into())), None);
+        assert_eq!(cpu_since(Some(1.0), None), None);
     }
 
     #[test]

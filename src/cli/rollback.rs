@@ -17,7 +17,9 @@ use super::{ProjectArg, err, exit, out};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Reads the run's journal (.tenantform/runs/RUN_ID/journal.jsonl) and the before-images the deploy
-recorded before each change (.tenantform/runs/RUN_ID/before/<tenant-id>/<key>.json), and shows
+recorded before each change (.tenantform/runs/RUN_ID/before/<tenant-id>.json, one per tenant; the
+one file per object of runs recorded by older versions, before/<tenant-id>/<key>.json, is read
+too), and shows
 what it would do, per tenant: ~ revert (the properties the run changed, back to their values
 before it), - delete (an object the run created), + recreate (an object the run deleted with
 --prune, references to other re-created objects replaced by their new ids), = keep (a created

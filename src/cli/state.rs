@@ -80,10 +80,10 @@ pub(super) fn fetch_run(
     match rt.block_on(state::run::fetch_run(store, dir, run_id)) {
         Ok(Some(fetched)) => {
             err(&format!(
-                "state: run {run_id} read from {} ({} bytes of journal, {} before-images)\n",
+                "state: run {run_id} read from {} ({} bytes of journal, before-images of {} tenants)\n",
                 store.location(),
                 fetched.journal_bytes,
-                fetched.before_images
+                fetched.before_image_tenants
             ));
             Ok(())
         }
@@ -324,9 +324,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
             for run_id in &run_ids {
                 match rt.block_on(state::run::fetch_run_into(&store, &work, run_id)) {
                     Ok(Some(f)) => out(&format!(
-                        "run {run_id}: {} bytes of journal, {} before-images into {}\n",
+                        "run {run_id}: {} bytes of journal, before-images of {} tenants into {}\n",
                         f.journal_bytes,
-                        f.before_images,
+                        f.before_image_tenants,
                         work.root().join("runs").join(run_id).display()
                     )),
                     Ok(None) => missing.push(run_id.clone()),

@@ -21,12 +21,14 @@
 //! - [`apply`]: one resource's request and its answer ([`apply::ApplyError`]).
 //! - [`slim`]: what a tenant in flight keeps of its bundle, shared between tenants.
 //! - [`identity`]: the identity map store ([`identity::IdentityError`]).
-//! - [`rollback`]: before-images of what a run changes, and putting them back.
+//! - [`rollback`]: before-images of what a run changes, and putting them back; [`before`]:
+//!   those images on disk (one document per tenant and run; the older per-object form read).
 //! - [`shared`]: what a run's tenants share: options, Graph client, journal, reporter.
 
 pub mod admission;
 pub mod apply;
 pub mod approval;
+pub mod before;
 pub mod export;
 pub mod facts;
 pub mod fleet;

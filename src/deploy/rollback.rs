@@ -1,6 +1,7 @@
 //! Before-images and rollback. Before a deploy changes or deletes an object it records the
-//! object's live body in the run's directory (`<run>/before/<tenant-id>/<resource-key>.json`,
-//! canonical JSON, server fields and secrets removed), written before the request is sent.
+//! object's live body in the run's directory (all of a tenant's in one document,
+//! `<run>/before/<tenant-id>.json`, kept by [`crate::deploy::before`]; canonical JSON, server
+//! fields and secrets removed), written before the first request is sent.
 //! `tenantform rollback RUN` reads that run's journal and before-images and puts every object
 //! the run touched back as it was: updates reverted (the properties the run changed, from the
 //! before-image), creates deleted (or kept), deletes re-created (ids of other re-created
@@ -13,10 +14,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::compile::bundle::Operation;
+use crate::deploy::before::RecordedImages;
+pub use crate::deploy::before::{BeforeChange, BeforeImage};
 use crate::deploy::fleet::Fleet;
 use crate::deploy::identity::{
     IdentityStore, checkpoint_identity, identity_log_path, load_identity,
@@ -33,36 +36,6 @@ use crate::report::{Counts, Event, ResourceFailure, TenantReport};
 /// The directory of a run's before-images, beside its journal.
 pub fn before_dir(project_dir: &Path, run_id: &str) -> PathBuf {
     run_dir(project_dir, run_id).join("before")
-}
-
-/// What the run was about to do to the object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BeforeChange {
-    /// Change some of its properties (an update, or the update of an adopted object).
-    Update,
-    /// Delete it (`--prune`).
-    Delete,
-}
-
-/// One object as it was before a run changed or deleted it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BeforeImage {
-    /// Resource key.
-    pub key: String,
-    /// Kind name.
-    pub kind: String,
-    /// Object id (collection kinds).
-    pub object_id: Option<String>,
-    /// The object's path (no host, references resolved).
-    pub path: String,
-    /// What the run was about to do.
-    pub change: BeforeChange,
-    /// Top-level properties the update changes (what a rollback sends back).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub properties: Vec<String>,
-    /// The live body, server fields and secrets removed.
-    pub body: Value,
 }
 
 /// Kinds whose bodies hold credentials: never imaged, never rolled back.
@@ -190,33 +163,6 @@ pub(crate) fn before_images(
     out
 }
 
-/// The file of a resource's before-image in a tenant's directory.
-fn image_file(tenant_dir: &Path, key: &str) -> PathBuf {
-    tenant_dir.join(crate::live::snapshot::file_name(key))
-}
-
-/// Write before-images into a tenant's directory, each whole (a temporary file renamed into
-/// place). An image already there is kept: it is the object before the run (a resumed run
-/// sees the objects it already changed).
-pub(crate) fn write_before_images(
-    tenant_dir: &Path,
-    images: &[BeforeImage],
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(tenant_dir)?;
-    for image in images {
-        let path = image_file(tenant_dir, &image.key);
-        if path.exists() {
-            continue;
-        }
-        let value = serde_json::to_value(image).map_err(std::io::Error::other)?;
-        let text = crate::canonical::to_pretty_string(&value) + "\n";
-        let tmp = path.with_extension("json.partial");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, &path)?;
-    }
-    Ok(())
-}
-
 /// Why a run cannot be rolled back.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -342,25 +288,6 @@ pub struct RollbackPlan {
     pub tenants: Vec<TenantRollback>,
 }
 
-fn read_image(path: &Path) -> Result<Option<BeforeImage>, RollbackError> {
-    let text = match crate::text::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(RollbackError::Image {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            });
-        }
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| RollbackError::Image {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
-}
-
 /// A resource a run changed: key, action, object id, kind.
 type Touched = (String, String, Option<String>, Option<String>);
 
@@ -420,13 +347,13 @@ pub fn plan_rollback(
     let mut tenants = Vec::new();
     for (tenant, items) in touched {
         let identity = load_identity(project_dir, &tenant).unwrap_or_default();
-        let dir = before.join(&tenant);
+        let images = RecordedImages::load(&before, &tenant)?;
         let mut recreates = Vec::new();
         let mut reverts = Vec::new();
         let mut deletes = Vec::new();
         let mut skips = Vec::new();
         for (key, action, object_id, kind) in items {
-            let image = read_image(&image_file(&dir, &key))?;
+            let image = images.get(&key)?;
             match (action.as_str(), image) {
                 ("updated" | "adopted", Some(image)) => reverts.push(Step::Revert { image }),
                 // An adoption that changed nothing has nothing to put back.

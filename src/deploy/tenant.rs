@@ -530,9 +530,9 @@ pub(crate) async fn deploy_tenant(
     if let Some(dir) = &run.options.before
         && !before.is_empty()
     {
-        let dir = dir.join(target.id.to_ascii_lowercase());
+        let (dir, tenant) = (dir.clone(), target.id.clone());
         match tokio::task::spawn_blocking(move || {
-            crate::deploy::rollback::write_before_images(&dir, &before)
+            crate::deploy::before::write_before_images(&dir, &tenant, &before)
         })
         .await
         {

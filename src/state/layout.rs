@@ -41,8 +41,32 @@ pub fn segment_offset(key: &str) -> Option<u64> {
     name.strip_suffix(".jsonl")?.parse().ok()
 }
 
-/// The folder of a run's before-images of one tenant: `runs/<run-id>/before/<tenant-id>/`.
-pub fn before(run: &str, tenant: &str) -> String {
+/// A tenant's before-images of a run, as one document (see [`crate::state::before`]):
+/// `runs/<run-id>/before/<tenant-id>.json`.
+pub fn before_images(run: &str, tenant: &str) -> String {
+    format!("runs/{run}/before/{}.json", tenant.to_ascii_lowercase())
+}
+
+/// The tenant a key of a run's before-images belongs to, in either form: the document
+/// `runs/<run-id>/before/<tenant-id>.json`, or a file of the older one-file-per-object form
+/// `runs/<run-id>/before/<tenant-id>/<key>.json`. `None`: not such a key.
+pub fn before_tenant(key: &str) -> Option<&str> {
+    let (_, rest) = key.split_once("/before/")?;
+    match rest.split_once('/') {
+        Some((tenant, _)) => Some(tenant),
+        None => rest.strip_suffix(".json"),
+    }
+}
+
+/// True for the key of a tenant's before-images document (not a file of the older form).
+pub fn is_before_images(key: &str) -> bool {
+    key.split_once("/before/")
+        .is_some_and(|(_, rest)| !rest.contains('/') && rest.ends_with(".json"))
+}
+
+/// The folder of a run's before-images of one tenant in the form runs recorded by older
+/// versions kept (one file per object): `runs/<run-id>/before/<tenant-id>/`.
+pub fn before_per_object(run: &str, tenant: &str) -> String {
     format!("runs/{run}/before/{}/", tenant.to_ascii_lowercase())
 }
 
@@ -67,5 +91,18 @@ mod tests {
         assert_eq!(segment_offset(&b), Some(10));
         assert_eq!(segment_offset("runs/r/journal.jsonl"), None);
         assert_eq!(identity("ABC"), "state/abc.json");
+    }
+
+    #[test]
+    fn before_image_keys_of_both_forms_name_their_tenant() {
+        let document = before_images("r", "T1");
+        assert_eq!(document, "runs/r/before/t1.json");
+        assert!(is_before_images(&document));
+        assert_eq!(before_tenant(&document), Some("t1"));
+        let per_object = format!("{}ca-x.json", before_per_object("r", "T1"));
+        assert!(!is_before_images(&per_object));
+        assert_eq!(before_tenant(&per_object), Some("t1"));
+        assert_eq!(before_tenant("runs/r/journal/0000000000000000.jsonl"), None);
+        assert!(!is_before_images("runs/r/before/t1.json.partial"));
     }
 }

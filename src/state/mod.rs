@@ -14,7 +14,8 @@
 //!
 //! Submodules: [`blob`] (Azure Blob through `object_store`), [`local`] (lock files),
 //! [`lock`] (lock records, waiting, renewal, release), [`run`] (one run's locks and
-//! publishing), [`layout`] (the keys), [`retry`] (requests tried again after a timeout),
+//! publishing), [`layout`] (the keys), [`before`] (a tenant's before-images of a run as one
+//! document), [`retry`] (requests tried again after a timeout),
 //! [`stats`] (requests counted and timed by kind).
 //!
 //! Input: `[state]` ([`StateSettings`]) and the environment. Output: a [`StateStore`], and
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use crate::source::model::{StateBackend, StateSettings};
 
+pub mod before;
 pub mod blob;
 pub mod layout;
 pub mod local;
@@ -78,6 +80,31 @@ pub enum StateError {
         path: PathBuf,
         /// The operating system's error.
         source: std::io::Error,
+    },
+    /// A tenant's before-images in the store or the working copy are not a readable document.
+    #[error(
+        "the before-images {key} in {location} cannot be read ({message}); nothing was overwritten"
+    )]
+    BeforeImages {
+        /// The store or working copy.
+        location: String,
+        /// The document's key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A tenant's before-images could not be published because other runs kept changing
+    /// them between this run's read and its conditional replace.
+    #[error(
+        "the before-images {key} in {location} were changed by another run {tries} times in a row while this run added to them"
+    )]
+    BeforeImagesContended {
+        /// The store.
+        location: String,
+        /// The document's key.
+        key: String,
+        /// How many times the replace was tried.
+        tries: u32,
     },
     /// The published journal of a run has a hole: a segment is missing.
     #[error(

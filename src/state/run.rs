@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::state::before::BeforeImages;
 use crate::state::{
     Holder, LocalStore, LockError, LockRecord, Locks, StateError, StateStore, layout,
 };
@@ -32,6 +33,9 @@ pub struct RunState {
     locks: Arc<Locks>,
     /// Bytes of the local journal published so far.
     published: tokio::sync::Mutex<u64>,
+    /// Per tenant in flight, the version (content hash) of the identity map read from the
+    /// store at its start: a map still the same at its end is not written again.
+    fetched_maps: Mutex<std::collections::HashMap<String, crate::state::Version>>,
     error: Arc<Mutex<Option<String>>>,
     renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -54,8 +58,9 @@ impl Drop for RunState {
 pub struct FetchedRun {
     /// Bytes of journal the store holds.
     pub journal_bytes: u64,
-    /// Before-images copied (those already in the working copy are kept).
-    pub before_images: usize,
+    /// Tenants whose before-images were copied or completed (images already in the working
+    /// copy are kept).
+    pub before_image_tenants: usize,
 }
 
 fn set_error(slot: &Mutex<Option<String>>, message: String) {
@@ -109,6 +114,7 @@ impl RunState {
             run_id,
             locks,
             published: tokio::sync::Mutex::new(published),
+            fetched_maps: Mutex::new(std::collections::HashMap::new()),
             error,
             renewer: Mutex::new(Some(renewer)),
         }))
@@ -146,7 +152,12 @@ impl RunState {
         }
         let key = layout::identity(tenant);
         let fetched = match self.store.read(&key).await {
-            Ok(Some(map)) => self.work.write(&key, &map.bytes),
+            Ok(Some(map)) => self.work.write(&key, &map.bytes).map(|()| {
+                self.fetched_maps
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(tenant.to_ascii_lowercase(), local_version(&map.bytes));
+            }),
             // No map in the store: a first deploy, or one made with local state before the
             // switch; a map in the working copy is kept and published at the end.
             Ok(None) => Ok(()),
@@ -188,9 +199,20 @@ impl RunState {
     /// The journal segment, the identity map and the before-images go out side by side: each
     /// is its own blob, and all of them are in the store before the lock is released.
     async fn publish_tenant(&self, tenant: &str) -> Result<(), StateError> {
+        let fetched = self
+            .fetched_maps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&tenant.to_ascii_lowercase());
         futures_util::future::try_join(
             self.publish_journal(),
-            publish_tenant_files(&self.store, &self.work, tenant, &self.run_id),
+            publish_tenant_files(
+                &self.store,
+                &self.work,
+                tenant,
+                &self.run_id,
+                fetched.as_ref(),
+            ),
         )
         .await
         .map(|_| ())
@@ -262,34 +284,119 @@ fn read_complete_lines_from(path: &Path, offset: u64) -> Result<Vec<u8>, StateEr
     Ok(bytes)
 }
 
-/// Publish a tenant's identity map and a run's before-images of it from the working copy.
+/// The version the working copy gives `bytes` (a hash of them), to compare a map with.
+fn local_version(bytes: &[u8]) -> crate::state::Version {
+    crate::state::Version(crate::canonical::hash_bytes(bytes))
+}
+
+/// Publish a tenant's identity map and a run's before-images of it from the working copy: the
+/// map and the before-images document side by side (and the files of the older
+/// one-file-per-object form, when the run was begun by an older version). `fetched`: the
+/// version of the map this run read from the store when the tenant started (it has held the
+/// tenant's lock since); a map still at that version is in the store already and not written.
 async fn publish_tenant_files(
     store: &StateStore,
     work: &LocalStore,
     tenant: &str,
     run_id: &str,
+    fetched: Option<&crate::state::Version>,
 ) -> Result<(), StateError> {
     let mut files = Vec::new();
     let key = layout::identity(tenant);
-    if let Some(map) = work.read(&key)? {
+    if let Some(map) = work.read(&key)?
+        && fetched != Some(&local_version(&map.bytes))
+    {
         files.push((key, map.bytes));
     }
-    for image in work.list(&layout::before(run_id, tenant))? {
-        if image.key.ends_with(".partial") {
+    for image in work.list(&layout::before_per_object(run_id, tenant))? {
+        if !image.key.ends_with(".json") {
             continue;
         }
         if let Some(v) = work.read(&image.key)? {
             files.push((image.key, v.bytes));
         }
     }
+    let images_key = layout::before_images(run_id, tenant);
+    let images = work.read(&images_key)?;
     // Side by side (the store's gate bounds how many requests are out at once).
-    futures_util::future::try_join_all(
+    let writes = futures_util::future::try_join_all(
         files
             .into_iter()
             .map(|(key, bytes)| async move { store.write(&key, bytes).await }),
-    )
-    .await
-    .map(|_| ())
+    );
+    let images = async {
+        match images {
+            Some(images) => {
+                publish_before_images(store, work, &images_key, images.bytes, BEFORE_IMAGES_TRIES)
+                    .await
+            }
+            None => Ok(()),
+        }
+    };
+    futures_util::future::try_join(writes, images)
+        .await
+        .map(|_| ())
+}
+
+/// How many times a before-images document is read, merged and replaced while other runs keep
+/// changing it before publishing gives up.
+const BEFORE_IMAGES_TRIES: u32 = 5;
+
+/// Publish a tenant's before-images document: one conditional create when the store has none
+/// (every tenant's first turn in a run: one request). When the store has one (a run resumed
+/// elsewhere published images of this tenant too), the two are merged, the store's images
+/// first (they were taken in an earlier turn, so they are the objects before the run), and the
+/// store's document replaced only if it is still the one read (at most `tries` times); the
+/// working copy gets the merged document too.
+async fn publish_before_images(
+    store: &StateStore,
+    work: &LocalStore,
+    key: &str,
+    local: Vec<u8>,
+    tries: u32,
+) -> Result<(), StateError> {
+    if store.create(key, local.clone()).await?.is_some() {
+        return Ok(());
+    }
+    let unreadable = |location: String| {
+        move |e: crate::state::before::BeforeImagesError| StateError::BeforeImages {
+            location,
+            key: key.to_string(),
+            message: e.to_string(),
+        }
+    };
+    let mine =
+        BeforeImages::parse(&local).map_err(unreadable(work.root().display().to_string()))?;
+    for _ in 0..tries {
+        let Some(stored) = store.read(key).await? else {
+            // Removed since the create: try creating it again.
+            if store.create(key, local.clone()).await?.is_some() {
+                return Ok(());
+            }
+            continue;
+        };
+        let mut merged =
+            BeforeImages::parse(&stored.bytes).map_err(unreadable(store.location()))?;
+        if !merged.merge(mine.clone()) {
+            // The store has every image this turn recorded (and perhaps more).
+            work.write(key, &stored.bytes)?;
+            return Ok(());
+        }
+        let bytes = merged.to_bytes();
+        if store
+            .replace(key, bytes.clone(), &stored.version)
+            .await?
+            .is_some()
+        {
+            work.write(key, &bytes)?;
+            return Ok(());
+        }
+    }
+    Err(StateError::BeforeImagesContended {
+        location: store.location(),
+        key: key.to_string(),
+        tries,
+    })
 }
 
 /// Add lines to the working copy's list of what was not published (best effort: the run
@@ -326,7 +433,9 @@ pub async fn publish_unpublished(store: &StateStore, work: &LocalStore) -> Resul
                         .await?;
                 }
             }
-            ["tenant", tenant, run] => publish_tenant_files(store, work, tenant, run).await?,
+            ["tenant", tenant, run] => {
+                publish_tenant_files(store, work, tenant, run, None).await?;
+            }
             _ => {}
         }
     }
@@ -409,19 +518,54 @@ pub async fn fetch_run_into(
     if journal.len() > local_len {
         work.write(&key, &journal)?;
     }
-    let mut before_images = 0;
+    let mut tenants = std::collections::BTreeSet::new();
     for image in store.list(&layout::befores(run_id)).await? {
-        if work.read(&image.key)?.is_some() {
+        let Some(tenant) = layout::before_tenant(&image.key) else {
             continue;
-        }
-        if let Some(v) = store.read(&image.key).await? {
+        };
+        let local = work.read(&image.key)?;
+        if layout::is_before_images(&image.key) {
+            // A document the working copy has at the store's size is the same one (images are
+            // only ever added); otherwise the two are merged, the store's images first.
+            if local
+                .as_ref()
+                .is_some_and(|l| l.bytes.len() as u64 == image.size)
+            {
+                continue;
+            }
+            let Some(stored) = store.read(&image.key).await? else {
+                continue;
+            };
+            let unreadable = |location: String, e: crate::state::before::BeforeImagesError| {
+                StateError::BeforeImages {
+                    location,
+                    key: image.key.clone(),
+                    message: e.to_string(),
+                }
+            };
+            let mut merged =
+                BeforeImages::parse(&stored.bytes).map_err(|e| unreadable(store.location(), e))?;
+            if let Some(local) = local {
+                let local = BeforeImages::parse(&local.bytes)
+                    .map_err(|e| unreadable(work.root().display().to_string(), e))?;
+                merged.merge(local);
+            }
+            work.write(&image.key, &merged.to_bytes())?;
+        } else {
+            // A file of the older one-file-per-object form: copied when missing.
+            if local.is_some() {
+                continue;
+            }
+            let Some(v) = store.read(&image.key).await? else {
+                continue;
+            };
             work.write(&image.key, &v.bytes)?;
-            before_images += 1;
         }
+        tenants.insert(tenant.to_string());
     }
     Ok(Some(FetchedRun {
         journal_bytes: journal.len() as u64,
-        before_images,
+        before_image_tenants: tenants.len(),
     }))
 }
 
@@ -527,5 +671,109 @@ mod tests {
             .expect("write");
         let e = read_published_journal(&store, "r").await.expect_err("hole");
         assert!(e.to_string().contains("missing bytes 8..20"), "{e}");
+    }
+
+    fn images(tenant: &str, items: &[(&str, &str)]) -> BeforeImages {
+        let mut images = BeforeImages::new(tenant);
+        for (key, state) in items {
+            images.add(serde_json::json!({ "key": key, "body": { "state": state } }));
+        }
+        images
+    }
+
+    #[tokio::test]
+    async fn a_tenants_before_images_publish_as_one_create_or_merge_with_the_stores_first() {
+        // A local store in another folder stands in for the remote one.
+        let remote = tempfile::tempdir().expect("remote");
+        let store = StateStore::Local(LocalStore::new(remote.path()));
+        let dir = tempfile::tempdir().expect("work");
+        let work = LocalStore::new(dir.path());
+        let key = layout::before_images("r", "t1");
+        let first = images("t1", &[("a", "enabled")]).to_bytes();
+        work.write(&key, &first).expect("write");
+        publish_tenant_files(&store, &work, "t1", "r", None)
+            .await
+            .expect("publish");
+        let stored = store.read(&key).await.expect("read").expect("published");
+        assert_eq!(stored.bytes, first);
+
+        // Another machine's turn of the run published `a` (as before the run) and `b` since;
+        // this working copy's turn imaged `a` after the change, and `c`.
+        store
+            .write(
+                &key,
+                images("t1", &[("a", "enabled"), ("b", "enabled")]).to_bytes(),
+            )
+            .await
+            .expect("write");
+        let mine = images("t1", &[("a", "disabled"), ("c", "enabled")]).to_bytes();
+        work.write(&key, &mine).expect("write");
+        publish_tenant_files(&store, &work, "t1", "r", None)
+            .await
+            .expect("publish");
+        let expected = images(
+            "t1",
+            &[("a", "enabled"), ("b", "enabled"), ("c", "enabled")],
+        )
+        .to_bytes();
+        let stored = store.read(&key).await.expect("read").expect("published");
+        assert_eq!(
+            String::from_utf8_lossy(&stored.bytes),
+            String::from_utf8_lossy(&expected)
+        );
+        let local = work.read(&key).expect("read").expect("kept");
+        assert_eq!(
+            local.bytes, expected,
+            "the working copy has the merged images too"
+        );
+
+        // A store document that is not one is named, and left as it is.
+        store
+            .write(&key, b"{ broken".to_vec())
+            .await
+            .expect("write");
+        let e = publish_tenant_files(&store, &work, "t1", "r", None)
+            .await
+            .expect_err("unreadable");
+        assert!(
+            matches!(e, StateError::BeforeImages { .. })
+                && e.to_string().contains("r/before/t1.json"),
+            "{e}"
+        );
+        let stored = store.read(&key).await.expect("read").expect("there");
+        assert_eq!(stored.bytes, b"{ broken");
+
+        // Other runs that keep replacing the document between each read and replace: the
+        // publish gives up after its tries and says so (here, none are left).
+        let e = publish_before_images(&store, &work, &key, mine, 0)
+            .await
+            .expect_err("contended");
+        assert!(
+            matches!(e, StateError::BeforeImagesContended { tries: 0, .. })
+                && e.to_string()
+                    .contains("changed by another run 0 times in a row"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_older_per_object_before_images_of_a_run_are_published_as_they_are() {
+        let remote = tempfile::tempdir().expect("remote");
+        let store = StateStore::Local(LocalStore::new(remote.path()));
+        let dir = tempfile::tempdir().expect("work");
+        let work = LocalStore::new(dir.path());
+        let file = format!("{}a.json", layout::before_per_object("r", "t1"));
+        work.write(&file, b"{\"key\": \"a\"}\n").expect("write");
+        work.write(&format!("{file}.partial"), b"{").expect("write");
+        publish_tenant_files(&store, &work, "t1", "r", None)
+            .await
+            .expect("publish");
+        let listed = store.list(&layout::befores("r")).await.expect("list");
+        let keys: Vec<&str> = listed.iter().map(|l| l.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [file.as_str()],
+            "a file being written is not published"
+        );
     }
 }

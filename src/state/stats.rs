@@ -27,7 +27,8 @@ pub enum StoreOp {
     StateWrite,
     /// A journal segment written.
     JournalWrite,
-    /// A before-image written.
+    /// A tenant's before-images written (one document per tenant and run; a file per object
+    /// in runs of older versions).
     BeforeWrite,
     /// A listing (journal segments, locks, runs).
     List,
@@ -63,7 +64,7 @@ impl StoreOp {
             "read" if state => StoreOp::StateRead,
             "write" if state => StoreOp::StateWrite,
             "write" if key.contains("/journal/") => StoreOp::JournalWrite,
-            "write" if key.contains("/before/") => StoreOp::BeforeWrite,
+            "write" | "create" | "replace" if key.contains("/before/") => StoreOp::BeforeWrite,
             _ => StoreOp::Other,
         }
     }
@@ -184,6 +185,10 @@ mod tests {
         );
         assert_eq!(
             StoreOp::of("write", "runs/r/before/t/k.json"),
+            StoreOp::BeforeWrite
+        );
+        assert_eq!(
+            StoreOp::of("create", "runs/r/before/t.json"),
             StoreOp::BeforeWrite
         );
         assert_eq!(StoreOp::of("list", "runs/r/journal/"), StoreOp::List);

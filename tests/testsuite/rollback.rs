@@ -28,7 +28,12 @@ fn last_run(w: &World) -> String {
 
 /// Conditional Access policies by display name, without ids (re-created objects get new ones).
 fn policies(w: &World) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = w.objects(0)["conditionalAccessPolicy"]
+    policies_of(w, 0)
+}
+
+/// [`policies`] of tenant `index`.
+pub(crate) fn policies_of(w: &World, index: usize) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = w.objects(index)["conditionalAccessPolicy"]
         .as_array()
         .expect("policies")
         .iter()
@@ -83,23 +88,34 @@ fn rollback_puts_updates_creates_and_deletes_back_as_they_were() {
         )
     };
     assert_ne!(policies(&w), v1_policies, "v2 changed the tenant");
-    // The before-images: the updated and the deleted object, never a secret.
+    // The before-images: the updated and the deleted object, never a secret, in one document
+    // for the tenant and the run.
     let before = w
         .project
         .path()
-        .join(format!(".tenantform/runs/{run}/before/{}", w.tenant(0)));
-    let updated = std::fs::read_to_string(before.join("ca-block-legacy-auth.json"))
-        .expect("before-image of the update");
-    let image: Value = serde_json::from_str(&updated).expect("json");
-    assert_eq!(image["change"], "update");
-    assert_eq!(image["body"]["state"], "enabled", "{updated}");
-    assert_eq!(image["properties"], serde_json::json!(["state"]));
-    assert!(before.join("ca-mfa-guests.json").exists());
-    for entry in std::fs::read_dir(&before).expect("before") {
-        let text = std::fs::read_to_string(entry.expect("file").path()).expect("read");
-        assert!(!text.contains(&w.secret), "a secret in a before-image");
-        assert!(!text.contains("modifiedDateTime"), "{text}");
-    }
+        .join(format!(".tenantform/runs/{run}/before"));
+    let names: Vec<String> = std::fs::read_dir(&before)
+        .expect("before")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [format!("{}.json", w.tenant(0))]);
+    let text = std::fs::read_to_string(before.join(&names[0])).expect("before-images");
+    assert!(!text.contains(&w.secret), "a secret in a before-image");
+    assert!(!text.contains("modifiedDateTime"), "{text}");
+    let document: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(document["tenant"], w.tenant(0));
+    let images = document["images"].as_array().expect("images");
+    let image = |key: &str| {
+        images
+            .iter()
+            .find(|i| i["key"] == key)
+            .unwrap_or_else(|| panic!("no image of {key}: {text}"))
+    };
+    let updated = image("ca-block-legacy-auth");
+    assert_eq!(updated["change"], "update");
+    assert_eq!(updated["body"]["state"], "enabled", "{text}");
+    assert_eq!(updated["properties"], serde_json::json!(["state"]));
+    assert_eq!(image("ca-mfa-guests")["change"], "delete");
     // What a rollback would do, shown by runs show and --dry-run, which changes nothing.
     w.cmd(&["runs", "show", &run])
         .run()
@@ -310,4 +326,138 @@ fn the_simulator_stall_takes_milliseconds_and_refuses_anything_else() {
     let started = std::time::Instant::now();
     w.sim.get("/v1.0/groups").status(200);
     assert!(started.elapsed() < std::time::Duration::from_millis(300));
+}
+
+/// A tenant's before-images document rewritten as an older version recorded a run: one file
+/// per object (`before/<tenant-id>/<key>.json`), as (file name, bytes). The image of `marked`
+/// gets `state = "disabled"`, so that a test can tell which image a rollback used.
+pub(crate) fn as_per_object_files(document: &[u8], marked: &str) -> Vec<(String, Vec<u8>)> {
+    let document: Value = serde_json::from_slice(document).expect("before-images document");
+    document["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|image| {
+            let mut image = image.clone();
+            let key = image["key"].as_str().expect("key").to_string();
+            if key == marked {
+                image["body"]["state"] = "disabled".into();
+            }
+            let text = serde_json::to_string_pretty(&image).expect("json") + "\n";
+            (format!("{key}.json"), text.into_bytes())
+        })
+        .collect()
+}
+
+/// The journal's lines up to and including `run_started`: the run as if killed before any
+/// tenant began (a prefix of the hash chain is intact).
+pub(crate) fn cut_after_run_started(journal: &str) -> String {
+    let end = journal
+        .find("\"event\":\"run_started\"")
+        .and_then(|at| journal[at..].find('\n').map(|n| at + n + 1))
+        .expect("run_started");
+    journal[..end].to_string()
+}
+
+/// The state of the policy whose name contains `part` in tenant `index`.
+pub(crate) fn policy_state(w: &World, index: usize, part: &str) -> String {
+    policies_of(w, index)
+        .into_iter()
+        .find(|(name, _)| name.to_lowercase().contains(part))
+        .map(|(_, state)| state)
+        .unwrap_or_else(|| panic!("no policy named like {part}"))
+}
+
+/// `fleet` with `overrides` added to every `[[tenant]]` (not only the last).
+pub(crate) fn for_every_tenant(fleet: &str, overrides: &str) -> String {
+    fleet
+        .split("[[tenant]]")
+        .enumerate()
+        .map(|(i, block)| match i {
+            0 => block.to_string(),
+            _ => format!("[[tenant]]{}{overrides}\n", block.trim_end()),
+        })
+        .collect()
+}
+
+/// The fleet of two tenants with v1 deployed, then v2 (one update, one create, one delete in
+/// each tenant) deployed with --prune; returns v1's policies per tenant, v2's fleet and the run.
+pub(crate) fn two_tenants_v1_then_v2(
+    w: &World,
+    deploy: impl Fn(&[&str]),
+) -> ([Vec<(String, String)>; 2], String) {
+    let fleet = w.project.read("tenants/fleet.toml");
+    let v1 = for_every_tenant(&fleet, &skip("ca-mfa-azure-management"));
+    w.project.file("tenants/fleet.toml", &v1);
+    deploy(&[]);
+    let v1_policies = [policies_of(w, 0), policies_of(w, 1)];
+    let v2 = for_every_tenant(&fleet, &format!("{}{REPORT_ONLY}", skip("ca-mfa-guests")));
+    w.project.file("tenants/fleet.toml", &v2);
+    deploy(&["--prune"]);
+    (v1_policies, v2)
+}
+
+#[test]
+fn runs_recorded_with_one_before_image_file_per_object_are_rolled_back_and_resumed() {
+    let w = World::new(config(2));
+    let (v1_policies, _) = two_tenants_v1_then_v2(&w, |args| {
+        w.deploy(args).success();
+    });
+    let run = last_run(&w);
+
+    // Tenant 1's images as an older version recorded them, one file per object; the image of
+    // the legacy-authentication policy says it was disabled before the run.
+    let before = w
+        .project
+        .path()
+        .join(format!(".tenantform/runs/{run}/before"));
+    let document = before.join(format!("{}.json", w.tenant(1)));
+    let files = as_per_object_files(
+        &std::fs::read(&document).expect("tenant 1's document"),
+        "ca-block-legacy-auth",
+    );
+    assert_eq!(files.len(), 2, "an update and a delete");
+    std::fs::remove_file(&document).expect("remove");
+    let older = before.join(w.tenant(1));
+    std::fs::create_dir_all(&older).expect("dir");
+    for (name, bytes) in &files {
+        std::fs::write(older.join(name), bytes).expect("write");
+    }
+
+    // Rolled back from both forms: tenant 0 from its document, tenant 1 from its files.
+    rollback(&w, &[&run, "--yes"])
+        .success()
+        .stderr_has("2 of 2 tenants rolled back");
+    assert_eq!(policies_of(&w, 0), v1_policies[0]);
+    assert_eq!(
+        policy_state(&w, 1, "legacy"),
+        "disabled",
+        "from tenant 1's file"
+    );
+
+    // Resumed (as if killed before any tenant began): every object the run changes again is
+    // imaged already, in one form or the other, and keeps its first image.
+    let journal_path = w
+        .project
+        .path()
+        .join(format!(".tenantform/runs/{run}/journal.jsonl"));
+    let journal = std::fs::read_to_string(&journal_path).expect("journal");
+    std::fs::write(&journal_path, cut_after_run_started(&journal)).expect("cut");
+    let document_0 = std::fs::read(before.join(format!("{}.json", w.tenant(0)))).expect("doc");
+    w.deploy(&["--prune", "--resume", &run]).success();
+    assert_eq!(
+        std::fs::read(before.join(format!("{}.json", w.tenant(0)))).expect("doc"),
+        document_0,
+        "tenant 0's images kept as the first turn recorded them"
+    );
+    assert!(
+        !before.join(format!("{}.json", w.tenant(1))).exists(),
+        "tenant 1's objects are imaged in the older form already"
+    );
+    rollback(&w, &[&run, "--yes"])
+        .success()
+        .stderr_has("2 of 2 tenants rolled back");
+    assert_eq!(policies_of(&w, 0), v1_policies[0]);
+    assert_eq!(policy_state(&w, 1, "legacy"), "disabled");
+    assert_ne!(policies_of(&w, 1), policies_of(&w, 0));
 }

@@ -678,3 +678,193 @@ fn shards_on_separate_runners_publish_their_journals_and_report_merges_them() {
     missing.env("AZURE_STORAGE_ACCOUNT_KEY", azurite::KEY);
     missing.run().code(1).stderr_has("no run no-such-run in");
 }
+
+/// `tenantform ARGS --time-scale S` on a fresh working copy of the world's project (another
+/// runner: no `.tenantform/`), with the fleet secret and the storage key.
+fn elsewhere(w: &World, args: &[&str], time_scale: f64) -> Output {
+    let other = Project::empty();
+    for rel in ["tenantform.toml", "tenants/fleet.toml"] {
+        other.file(rel, w.project.read(rel));
+    }
+    let mut c = other.cmd(args);
+    c.args(&["--time-scale", &time_scale.to_string()])
+        .env(FLEET_SECRET_ENV, &w.secret)
+        .env("AZURE_STORAGE_ACCOUNT_KEY", azurite::KEY);
+    c.run()
+}
+
+#[test]
+fn before_images_are_one_blob_per_tenant_and_runs_of_either_form_roll_back_and_resume() {
+    let Some(az) = Azurite::start() else { return };
+    let scale = 20.0;
+    let prefix = "before";
+    let w = world(2, scale, Some((&az, prefix, 60)));
+    let store = az.store(prefix);
+    let (t0, t1) = (w.tenant(0), w.tenant(1));
+    let (v1_policies, _) = crate::rollback::two_tenants_v1_then_v2(&w, |args| {
+        let mut all = vec!["deploy", "--yes"];
+        all.extend_from_slice(args);
+        cmd(&w, &all, scale).run().success();
+    });
+    let run = block_on(tenantform::state::run::list_runs(&store))
+        .expect("runs")
+        .pop()
+        .expect("a run");
+    // One blob per tenant holds the run's before-images of it.
+    let listed = block_on(store.list(&layout::befores(&run))).expect("list");
+    let keys: Vec<&str> = listed.iter().map(|l| l.key.as_str()).collect();
+    let mut expected = vec![
+        layout::before_images(&run, &t0),
+        layout::before_images(&run, &t1),
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+
+    // Tenant 1's images as an older version published them: a blob per object.
+    let document = block_on(store.read(&layout::before_images(&run, &t1)))
+        .expect("read")
+        .expect("tenant 1's document");
+    let files = crate::rollback::as_per_object_files(&document.bytes, "ca-block-legacy-auth");
+    assert_eq!(files.len(), 2, "an update and a delete");
+    block_on(store.delete(&layout::before_images(&run, &t1))).expect("delete");
+    for (name, bytes) in files {
+        let key = format!("{}{name}", layout::before_per_object(&run, &t1));
+        block_on(store.write(&key, bytes)).expect("write");
+    }
+
+    // Rolled back from another runner, from both forms.
+    elsewhere(&w, &["rollback", &run, "--yes"], scale)
+        .success()
+        .stderr_has("before-images of 2 tenants")
+        .stderr_has("2 of 2 tenants rolled back");
+    assert_eq!(crate::rollback::policies_of(&w, 0), v1_policies[0]);
+    assert_eq!(
+        crate::rollback::policy_state(&w, 1, "legacy"),
+        "disabled",
+        "tenant 1 rolled back from its per-object blob"
+    );
+
+    // The run's journal in the store cut after run_started (killed before any tenant began),
+    // then resumed from a third runner: the objects it changes again are imaged already, in
+    // one form or the other, and keep their first images.
+    let journal = block_on(tenantform::state::run::read_published_journal(&store, &run))
+        .expect("journal")
+        .expect("published");
+    for segment in block_on(store.list(&layout::journal_segments(&run))).expect("segments") {
+        block_on(store.delete(&segment.key)).expect("delete");
+    }
+    let cut = crate::rollback::cut_after_run_started(&String::from_utf8_lossy(&journal));
+    block_on(store.write(&layout::journal_segment(&run, 0), cut.into_bytes())).expect("cut");
+    let document_0 = block_on(store.read(&layout::before_images(&run, &t0)))
+        .expect("read")
+        .expect("tenant 0's document");
+    elsewhere(&w, &["deploy", "--yes", "--prune", "--resume", &run], scale)
+        .success()
+        .stderr_has("converged");
+    let after = block_on(store.read(&layout::before_images(&run, &t0)))
+        .expect("read")
+        .expect("tenant 0's document");
+    assert_eq!(
+        after.bytes, document_0.bytes,
+        "tenant 0's first images kept"
+    );
+    assert!(
+        block_on(store.read(&layout::before_images(&run, &t1)))
+            .expect("read")
+            .is_none(),
+        "tenant 1's objects are imaged in the older form already"
+    );
+    elsewhere(&w, &["rollback", &run, "--yes"], scale)
+        .success()
+        .stderr_has("2 of 2 tenants rolled back");
+    assert_eq!(crate::rollback::policies_of(&w, 0), v1_policies[0]);
+    assert_eq!(crate::rollback::policy_state(&w, 1, "legacy"), "disabled");
+}
+
+#[test]
+fn an_identity_map_a_deploy_did_not_change_is_not_written_to_the_store_again() {
+    let Some(az) = Azurite::start() else { return };
+    let scale = 20.0;
+    let prefix = "unchanged";
+    let w = world(1, scale, Some((&az, prefix, 60)));
+    let store = az.store(prefix);
+    let key = layout::identity(&w.tenant(0));
+    let map = || {
+        block_on(store.read(&key))
+            .expect("read")
+            .expect("the identity map in the store")
+    };
+    cmd(&w, &["deploy", "--yes"], scale).run().success();
+    let first = map();
+    // Nothing to change, from this working copy and from another runner's: the blob is not
+    // written again (its ETag stays).
+    cmd(&w, &["deploy", "--yes"], scale).run().success();
+    assert_eq!(map().version, first.version, "written again from here");
+    elsewhere(&w, &["deploy", "--yes"], scale)
+        .success()
+        .stderr_has("converged");
+    assert_eq!(map().version, first.version, "written again from elsewhere");
+    // A deploy that changes the map (an object deleted with --prune) writes it.
+    let fleet = w.project.read("tenants/fleet.toml");
+    w.project.file(
+        "tenants/fleet.toml",
+        format!(
+            "{fleet}\n[[tenant.overrides]]\nresource = \"ca-mfa-guests\"\nskip = true\nreason = \"test\"\n"
+        ),
+    );
+    elsewhere(&w, &["deploy", "--yes", "--prune"], scale).success();
+    let changed = map();
+    assert_ne!(
+        changed.version, first.version,
+        "the changed map was not published"
+    );
+    let text = String::from_utf8_lossy(&changed.bytes);
+    assert!(!text.contains("ca-mfa-guests"), "{text}");
+    assert!(String::from_utf8_lossy(&first.bytes).contains("ca-mfa-guests"));
+}
+
+#[test]
+fn before_images_that_cannot_be_read_are_named_when_a_run_is_fetched_and_not_overwritten() {
+    let Some(az) = Azurite::start() else { return };
+    let store = az.store("unreadable");
+    let run = "20261126T000000Z-beef";
+    let key = layout::before_images(run, "t1");
+    block_on(store.write(
+        &layout::journal_segment(run, 0),
+        b"{\"event\":\"run_started\"}\n".to_vec(),
+    ))
+    .expect("journal");
+    block_on(store.write(&key, b"{ not before-images".to_vec())).expect("write");
+    let dir = tempfile::tempdir().expect("dir");
+    let work = tenantform::state::LocalStore::at(dir.path());
+    let e = block_on(tenantform::state::run::fetch_run_into(&store, &work, run))
+        .expect_err("unreadable in the store");
+    let text = e.to_string();
+    assert!(
+        text.contains(&key)
+            && text.contains("/tfstate/unreadable")
+            && text.contains("nothing was overwritten"),
+        "{text}"
+    );
+    assert!(
+        !dir.path().join(&key).exists(),
+        "nothing written to the working copy"
+    );
+
+    // The store's document is good; the working copy's (of another size) is not: named too,
+    // and left as it was.
+    let good = tenantform::state::before::BeforeImages::new("t1").to_bytes();
+    block_on(store.write(&key, good)).expect("write");
+    std::fs::create_dir_all(dir.path().join(format!("runs/{run}/before"))).expect("dir");
+    std::fs::write(dir.path().join(&key), "[]").expect("write");
+    let e = block_on(tenantform::state::run::fetch_run_into(&store, &work, run))
+        .expect_err("unreadable in the working copy");
+    assert!(
+        e.to_string().contains(&dir.path().display().to_string()),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(&key)).expect("read"),
+        "[]"
+    );
+}

@@ -1,6 +1,7 @@
 //! `tenantform bench state` end to end on a small fleet: both deploys converge, the Azure Blob
 //! one in a fresh in-memory Azurite, and the store's requests are reported by kind (one lock
-//! created and one removed per tenant, no lock read before its release).
+//! created and one removed per tenant, no lock read before its release, one before-images
+//! blob per tenant).
 
 use std::process::Command;
 
@@ -61,6 +62,9 @@ fn bench_state_reports_the_stores_requests_by_kind_for_a_small_fleet() {
         None,
         "no lock is read before its release: {stdout}"
     );
+    // Fresh tenants have built-in objects the baselines change: each tenant's before-images
+    // of the run are one blob.
+    assert_eq!(count("before-write"), Some(4), "{stdout}");
     assert!(
         count("journal-write").is_some_and(|n| (1..=5).contains(&n)),
         "{stdout}"
