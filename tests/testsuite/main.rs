@@ -5,6 +5,7 @@ mod azurite;
 mod bench_report;
 mod cli;
 mod compile;
+mod compile_writes;
 mod completions;
 mod deploy;
 mod drift;
