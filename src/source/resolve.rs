@@ -162,9 +162,14 @@ fn merge_vars(
     table: &SpTable,
 ) {
     for (k, v) in table {
-        vars.insert(k.value.clone(), v.value.to_json());
         let prefix = format!("/{}", k.value);
-        spans.retain(|p, _| !(p == &prefix || p.starts_with(&format!("{prefix}/"))));
+        // A variable set before (by a layer below): forget where its old value and the old
+        // value's parts were written. `vars` and `spans` gain and lose a variable together, so
+        // a new variable has nothing to forget.
+        if vars.insert(k.value.clone(), v.value.to_json()).is_some() {
+            let nested = format!("{prefix}/");
+            spans.retain(|p, _| !(p == &prefix || p.starts_with(&nested)));
+        }
         record_spans(&prefix, v, spans);
     }
 }
