@@ -1,7 +1,9 @@
 //! The compile pipeline for a fleet: for each selected tenant, `resolve` → `render` → `bundle`
 //! → `validate`, and (for `compile`) write `OUT/<tenant-id>.json` atomically. Tenants stream
 //! through a pool of worker threads (both cores), so memory stays flat however large the fleet;
-//! events reach the [`Reporter`] in tenant order, so output is the same whatever the thread count.
+//! each worker serializes its bundle once and hands the bytes to the calling thread, which writes
+//! every file ([`write`](crate::compile::write)) while the workers go on; events reach the
+//! [`Reporter`] in tenant order, so output is the same whatever the thread count.
 //!
 //! Input: a loaded [`ProjectSource`], the [`Engine`] and the [`Schemas`]. Output: files, events,
 //! and a [`CompileSummary`].
