@@ -16,7 +16,8 @@ use super::{Format, ProjectArg, Selector, err, exit};
     override_usage = "tenantform compile --out <OUT> [--project <DIR>] [OPTIONS]",
     after_help = "Each tenant's bundle is OUT/<tenant-id>.json: the operations in dependency order, each with\n\
 method, path, body, match key, references and source location, plus a content hash. The same\n\
-input gives byte-identical output. A tenant with errors gets no file (nothing partial is written);\n\
+input gives byte-identical output, and a bundle whose file holds those bytes already is not\n\
+written again. A tenant with errors gets no file (nothing partial is written);\n\
 the others are still compiled, and the exit code is 1. A project with no tenants is an error\n\
 (TF118, exit 1) unless --allow-empty makes it a warning.\n\n\
 --target tcm writes OUT/<tenant-id>.tcm.json instead: the tenant's baselines as Microsoft Graph\n\

@@ -136,7 +136,7 @@ pub struct Operation {
     /// Where its template is.
     pub origin: TemplateOrigin,
     /// Where each variable was written (for "value set here" notes).
-    pub var_spans: BTreeMap<String, Span>,
+    pub var_spans: Arc<BTreeMap<String, Span>>,
     /// Variables (to find which one produced a bad value).
     pub vars: serde_json::Map<String, Value>,
     /// Lint findings accepted on purpose.
@@ -434,7 +434,7 @@ fn span_of_text(sources: &SourceMap, op: &Operation, text: &str, pointer: &str) 
 }
 
 /// Variables of a resource and where each was written (moved out of the resolved tenant).
-type VarOrigins = (serde_json::Map<String, Value>, BTreeMap<String, Span>);
+type VarOrigins = (serde_json::Map<String, Value>, Arc<BTreeMap<String, Span>>);
 
 /// What `bundle` finds in a shared body, worked out by the first tenant that needs it.
 fn bundled<'s>(shared: &'s SharedBody, marker: &str) -> &'s BundledBody {

@@ -1,7 +1,9 @@
 //! The compile pipeline for a fleet: for each selected tenant, `resolve` → `render` → `bundle`
 //! → `validate`, and (for `compile`) write `OUT/<tenant-id>.json` atomically. Tenants stream
 //! through a pool of worker threads (both cores), so memory stays flat however large the fleet;
-//! events reach the [`Reporter`] in tenant order, so output is the same whatever the thread count.
+//! each worker serializes its bundle once and hands the bytes to the calling thread, which writes
+//! every file ([`write`](crate::compile::write)) while the workers go on; events reach the
+//! [`Reporter`] in tenant order, so output is the same whatever the thread count.
 //!
 //! Input: a loaded [`ProjectSource`], the [`Engine`] and the [`Schemas`]. Output: files, events,
 //! and a [`CompileSummary`].
@@ -16,6 +18,7 @@ use serde_json::Value;
 use crate::compile::bundle::{self, Bodies};
 use crate::compile::render::Engine;
 use crate::compile::validate::{self, Schemas, ValidateOptions, ValidatedBundle};
+use crate::compile::write;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::report::{Event, FactsAssumed, Reporter, TenantOutcome};
 use crate::source::Span;
@@ -199,22 +202,6 @@ fn compile_tenant_with(
     }
 }
 
-/// Write a bundle to `OUT/<tenant-id>.json` atomically (temporary file, then rename).
-pub fn write_bundle(out_dir: &Path, bundle: &ValidatedBundle) -> std::io::Result<PathBuf> {
-    let path = out_dir.join(format!("{}.json", bundle.bundle().tenant.id));
-    let tmp = out_dir.join(format!(".{}.json.tmp", bundle.bundle().tenant.id));
-    // The whole file in memory first (some 100 KB), then one write.
-    let mut bytes = Vec::with_capacity(128 * 1024);
-    bundle.write_pretty_json(&mut bytes)?;
-    let written = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path));
-    if let Err(e) = written {
-        // Nothing half-written stays behind.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    Ok(path)
-}
-
 /// Bundles in `out_dir` (`<tenant-id>.json` holding a tenantform bundle) whose tenant the
 /// project does not list, sorted. Only asked when a tenants file failed to load: any of them
 /// may belong to a tenant of that file.
@@ -258,12 +245,45 @@ fn is_bundle_file(path: &Path) -> bool {
         .is_some_and(|head| head.format == bundle::BUNDLE_FORMAT)
 }
 
+/// A tenant a worker is done with; the bundle's file bytes travel with it to the thread that
+/// writes them.
 struct Finished {
     index: usize,
     assumed: FactsAssumed,
     outcome: TenantOutcome,
     ok: bool,
     diagnostics: Diagnostics,
+    /// The bundle's file and its bytes, when the tenant compiled and bundles are written.
+    bytes: Option<(PathBuf, Vec<u8>)>,
+}
+
+impl Finished {
+    /// Write the tenant's bundle, or, when it failed, remove its bundle from an earlier run (so
+    /// that every file in OUT is current). The bytes are dropped once written.
+    fn write(&mut self, out: &Path) {
+        if let Some((path, bytes)) = self.bytes.take() {
+            match write::write_if_changed(&path, &bytes) {
+                Ok(_) => self.outcome.written = Some(path),
+                Err(e) => {
+                    self.ok = false;
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            Code::UnreadableFile,
+                            format!("cannot write the bundle of tenant {}: {e}", self.outcome.id),
+                        )
+                        .tenant(self.outcome.id.clone()),
+                    );
+                }
+            }
+        }
+        if !self.ok {
+            let stale = write::bundle_path(out, &self.outcome.id);
+            if stale.is_file() && std::fs::remove_file(&stale).is_ok() {
+                self.outcome.written = None;
+                self.outcome.removed_stale = true;
+            }
+        }
+    }
 }
 
 /// A `--tenant` that names no tenant, or a `--ring` that has none, is an error (not an empty
@@ -442,7 +462,7 @@ pub fn compile_into(
                             diagnostics: Diagnostics::new(),
                         },
                     };
-                    let mut diagnostics = compiled.diagnostics;
+                    let diagnostics = compiled.diagnostics;
                     let mut outcome = TenantOutcome {
                         id: entry.id.clone(),
                         name: entry.name.clone(),
@@ -453,6 +473,7 @@ pub fn compile_into(
                         skipped: Vec::new(),
                     };
                     let mut ok = false;
+                    let mut bytes = None;
                     if let Some(bundle) = compiled.bundle {
                         if let Some(sink) = sink {
                             sink(&bundle);
@@ -461,32 +482,12 @@ pub fn compile_into(
                         outcome.skipped = bundle.bundle().skips();
                         outcome.content_hash = Some(bundle.content_hash().to_string());
                         ok = true;
+                        // Serialized here, once, while the collecting thread writes files.
                         if let Some(out) = &options.out_dir {
-                            match write_bundle(out, &bundle) {
-                                Ok(path) => outcome.written = Some(path),
-                                Err(e) => {
-                                    ok = false;
-                                    diagnostics.push(
-                                        Diagnostic::error(
-                                            Code::UnreadableFile,
-                                            format!(
-                                                "cannot write the bundle of tenant {}: {e}",
-                                                entry.id
-                                            ),
-                                        )
-                                        .tenant(entry.id.clone()),
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    if !ok && let Some(out) = &options.out_dir {
-                        // A bundle left from an earlier run no longer matches the source: remove
-                        // it, so that every file in OUT is current.
-                        let stale = out.join(format!("{}.json", entry.id));
-                        if stale.is_file() && std::fs::remove_file(&stale).is_ok() {
-                            outcome.written = None;
-                            outcome.removed_stale = true;
+                            bytes = Some((
+                                write::bundle_path(out, &bundle.bundle().tenant.id),
+                                write::bundle_bytes(&bundle),
+                            ));
                         }
                     }
                     if tx
@@ -496,6 +497,7 @@ pub fn compile_into(
                             outcome,
                             ok,
                             diagnostics,
+                            bytes,
                         })
                         .is_err()
                     {
@@ -505,10 +507,15 @@ pub fn compile_into(
             });
         }
         drop(tx);
-        // Report in tenant order, whatever order the workers finish in.
+        // This thread writes every file, as each tenant arrives (the workers go on compiling
+        // meanwhile, and no two threads wait on the same directory), then reports in tenant
+        // order, whatever order the workers finish in.
         let mut pending: BTreeMap<usize, Finished> = BTreeMap::new();
         let mut expected = 0;
-        for finished in rx {
+        for mut finished in rx {
+            if let Some(out) = &options.out_dir {
+                finished.write(out);
+            }
             pending.insert(finished.index, finished);
             while let Some(f) = pending.remove(&expected) {
                 expected += 1;

@@ -11,7 +11,9 @@
 //!   semantic lints (lockout risks and the like).
 //! - [`links`]: the steps of cross-tenant synchronization links against their kinds' schemas.
 //! - [`fleet`]: drives the stages for every selected tenant on a pool of threads and writes
-//!   `OUT/<tenant-id>.json`.
+//!   `OUT/<tenant-id>.json` through [`write`].
+//! - [`write`]: a bundle's bytes into its file, whole or not at all, and not again when the file
+//!   holds them already.
 
 pub mod bundle;
 pub mod fleet;
@@ -22,8 +24,10 @@ pub mod render;
 mod request_path;
 pub mod tcm;
 pub mod validate;
+pub mod write;
 
 pub use fleet::{
     BundleSink, CompileOptions, CompileSummary, Selection, TenantCompilation, compile,
-    compile_into, compile_tenant, unknown_rings, unmatched_selection, write_bundle,
+    compile_into, compile_tenant, unknown_rings, unmatched_selection,
 };
+pub use write::write_bundle;

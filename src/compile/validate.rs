@@ -474,7 +474,7 @@ fn value_origin(op: &Operation, value: &Value, params: &[(Value, Span)]) -> Opti
         return None;
     }
     let vars = Value::Object(op.vars.clone());
-    for (path, span) in &op.var_spans {
+    for (path, span) in op.var_spans.iter() {
         if vars.pointer(path) == Some(value) {
             return Some(*span);
         }

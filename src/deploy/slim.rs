@@ -8,7 +8,7 @@
 //!
 //! Input: a validated bundle's operations. Output: an `Arc<Slim>`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::Value;
@@ -138,7 +138,7 @@ fn slim_with_body(op: &Operation, body: &Value) -> (Operation, Box<str>) {
         baseline: String::new(),
         declared_at: op.declared_at,
         origin: op.origin,
-        var_spans: BTreeMap::new(),
+        var_spans: Default::default(),
         vars: serde_json::Map::new(),
         accepted: Vec::new(),
     };

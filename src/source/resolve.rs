@@ -6,6 +6,7 @@
 //! lint findings accepted (each with its reason). Every problem becomes a [`Diagnostic`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -52,8 +53,9 @@ pub struct ResolvedResource {
     /// Variables after patches and overrides.
     pub vars: serde_json::Map<String, Value>,
     /// Where each variable's value was written, by variable name and, for nested values, by
-    /// JSON pointer under `vars` (`/groups/0`).
-    pub var_spans: BTreeMap<String, Span>,
+    /// JSON pointer under `vars` (`/groups/0`); shared with the declaration until a patch or an
+    /// override changes a variable.
+    pub var_spans: Arc<BTreeMap<String, Span>>,
     /// Description.
     pub description: Option<String>,
     /// Controls implemented.
@@ -158,15 +160,38 @@ fn record_spans(prefix: &str, value: &Sp<TomlValue>, out: &mut BTreeMap<String, 
 
 fn merge_vars(
     vars: &mut serde_json::Map<String, Value>,
-    spans: &mut BTreeMap<String, Span>,
+    spans: &mut Arc<BTreeMap<String, Span>>,
     table: &SpTable,
 ) {
+    if table.is_empty() {
+        return;
+    }
+    let spans = Arc::make_mut(spans);
     for (k, v) in table {
-        vars.insert(k.value.clone(), v.value.to_json());
         let prefix = format!("/{}", k.value);
-        spans.retain(|p, _| !(p == &prefix || p.starts_with(&format!("{prefix}/"))));
+        // A variable set before (by a layer below): forget where its old value and the old
+        // value's parts were written. `vars` and `spans` gain and lose a variable together, so
+        // a new variable has nothing to forget.
+        if vars.insert(k.value.clone(), v.value.to_json()).is_some() {
+            let nested = format!("{prefix}/");
+            spans.retain(|p, _| !(p == &prefix || p.starts_with(&nested)));
+        }
         record_spans(&prefix, v, spans);
     }
+}
+
+/// A resource's declared variables and their spans, worked out by the first tenant that needs
+/// them; each tenant gets a copy of the variables and shares the spans.
+fn declared_vars(
+    r: &model::ResourceDecl,
+) -> (serde_json::Map<String, Value>, Arc<BTreeMap<String, Span>>) {
+    let (vars, spans) = r.declared_vars.get_or_init(|| {
+        let mut vars = serde_json::Map::new();
+        let mut spans = Arc::new(BTreeMap::new());
+        merge_vars(&mut vars, &mut spans, &r.vars);
+        (vars, spans)
+    });
+    (vars.clone(), Arc::clone(spans))
 }
 
 fn accept(allows: &[Allow], out: &mut Vec<AcceptedLint>, diags: &mut Diagnostics) {
@@ -428,9 +453,7 @@ pub fn resolve(
                 );
                 continue;
             }
-            let mut vars = serde_json::Map::new();
-            let mut var_spans = BTreeMap::new();
-            merge_vars(&mut vars, &mut var_spans, &r.vars);
+            let (vars, var_spans) = declared_vars(r);
             let mut accepted = Vec::new();
             accept(&r.allow, &mut accepted, &mut diags);
             resources.push(ResolvedResource {

@@ -6,6 +6,7 @@ mod bench_links;
 mod bench_report;
 mod cli;
 mod compile;
+mod compile_writes;
 mod completions;
 mod deploy;
 mod drift;

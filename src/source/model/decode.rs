@@ -220,6 +220,7 @@ fn decode_resource(
         vars,
         parent,
         allow,
+        declared_vars: std::sync::OnceLock::new(),
     })
 }
 

@@ -207,7 +207,18 @@ pub struct ResourceDecl {
     pub parent: Option<Sp<String>>,
     /// Accepted lint findings.
     pub allow: Vec<Allow>,
+    /// `vars` as JSON with where each value was written, worked out once by the first tenant
+    /// that gets the resource (see [`crate::source::resolve`]): every tenant starts from them.
+    pub declared_vars: std::sync::OnceLock<DeclaredVars>,
 }
+
+/// A resource's declared variables as JSON, and where each value (and each part of a nested
+/// value, by JSON pointer under `vars`) was written. The spans are shared by every tenant whose
+/// patches and overrides leave them as declared.
+pub type DeclaredVars = (
+    serde_json::Map<String, serde_json::Value>,
+    std::sync::Arc<std::collections::BTreeMap<String, Span>>,
+);
 
 /// A change a baseline makes to a resource of a layer it extends.
 #[derive(Debug, Clone)]
