@@ -196,8 +196,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 seconds,
                 connections,
                 memory_tenants,
-                work_dir: std::env::temp_dir()
-                    .join(format!("tenantform-bench-sim-{}", std::process::id())),
+                work_dir: bench_work_dir("sim"),
                 threads: jobs,
                 today,
             };
@@ -215,8 +214,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 super::err("error: --tenants must be between 1 and 100000\n");
                 return Ok(exit::USAGE);
             }
-            if !(1.0..=1000.0).contains(&time_scale) {
-                super::err("error: --time-scale must be between 1 and 1000\n");
+            if !time_scale_in_range(time_scale) {
                 return Ok(exit::USAGE);
             }
             let temporary = keep.is_none();
@@ -226,10 +224,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 time_scale,
                 latency_ms,
                 simulator: std::env::current_exe()?,
-                work_dir: keep.unwrap_or_else(|| {
-                    std::env::temp_dir()
-                        .join(format!("tenantform-bench-deploy-{}", std::process::id()))
-                }),
+                work_dir: keep.unwrap_or_else(|| bench_work_dir("deploy")),
                 today,
             };
             return run_deploy(&options, temporary, json);
@@ -245,8 +240,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 super::err("error: --spokes must be between 1 and 10000\n");
                 return Ok(exit::USAGE);
             }
-            if !(1.0..=1000.0).contains(&time_scale) {
-                super::err("error: --time-scale must be between 1 and 1000\n");
+            if !time_scale_in_range(time_scale) {
                 return Ok(exit::USAGE);
             }
             let temporary = keep.is_none();
@@ -255,10 +249,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 time_scale,
                 latency_ms,
                 simulator: std::env::current_exe()?,
-                work_dir: keep.unwrap_or_else(|| {
-                    std::env::temp_dir()
-                        .join(format!("tenantform-bench-links-{}", std::process::id()))
-                }),
+                work_dir: keep.unwrap_or_else(|| bench_work_dir("links")),
                 today,
             };
             let r = match in_work_dir(&options.work_dir, temporary, || {
@@ -295,8 +286,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 );
                 return Ok(exit::USAGE);
             }
-            if !(1.0..=1000.0).contains(&time_scale) {
-                super::err("error: --time-scale must be between 1 and 1000\n");
+            if !time_scale_in_range(time_scale) {
                 return Ok(exit::USAGE);
             }
             let options = bench::state::StateBenchOptions {
@@ -307,8 +297,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 rounds,
                 simulator: std::env::current_exe()?,
                 azurite,
-                work_dir: std::env::temp_dir()
-                    .join(format!("tenantform-bench-state-{}", std::process::id())),
+                work_dir: bench_work_dir("state"),
                 today,
             };
             let result = bench::state::run(&options, &|line| super::err(&format!("{line}\n")));
@@ -348,10 +337,7 @@ pub(crate) fn run(args: Args, today: jiff::civil::Date) -> anyhow::Result<u8> {
                 tenants,
                 runs,
                 executable: std::env::current_exe()?,
-                work_dir: keep.unwrap_or_else(|| {
-                    std::env::temp_dir()
-                        .join(format!("tenantform-bench-report-{}", std::process::id()))
-                }),
+                work_dir: keep.unwrap_or_else(|| bench_work_dir("report")),
                 chromium,
                 navigations,
             };
@@ -813,4 +799,18 @@ fn report_text(r: &bench::report::ReportBench, temporary: bool) -> String {
         );
     }
     text
+}
+
+/// `--time-scale` is between 1 and 1000; otherwise says so.
+fn time_scale_in_range(time_scale: f64) -> bool {
+    let ok = (1.0..=1000.0).contains(&time_scale);
+    if !ok {
+        super::err("error: --time-scale must be between 1 and 1000\n");
+    }
+    ok
+}
+
+/// A benchmark's temporary work directory, one per process.
+fn bench_work_dir(bench: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("tenantform-bench-{bench}-{}", std::process::id()))
 }
