@@ -699,9 +699,14 @@ pub async fn apply_tenant(
                         }
                         Value::Object(map)
                     } else {
+                        // A PUT sends the whole object back, less what the service sets (an
+                        // admin consent policy's `version`): Graph refuses a write that carries it.
                         let mut body = before;
                         if let Value::Object(map) = &mut body {
                             map.remove("id");
+                            for property in kind.schema.read_only {
+                                map.remove(*property);
+                            }
                         }
                         body
                     };
