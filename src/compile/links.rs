@@ -95,7 +95,7 @@ pub fn check_link_steps(
     let mut out = Diagnostics::new();
     for step in steps {
         let (body, variant) = sent(step);
-        let Some(validator) = schemas.validator(step.kind, variant) else {
+        let Ok(validator) = schemas.validator(step.kind, variant) else {
             out.push(
                 Diagnostic::error(
                     Code::InvalidLinkStep,

@@ -5,7 +5,7 @@
 //! Input: a [`Bundle`]. Output: a [`ValidatedBundle`] or [`Diagnostics`] with file:line:col, the
 //! JSON pointer in the rendered body, what was expected, and a stable code.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jsonschema::error::ValidationErrorKind;
@@ -17,14 +17,16 @@ use crate::compile::render::{SharedBody, canonical_json, locate_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, Kind, Shape};
 use crate::source::model::{self, article};
-use crate::source::shipped;
 use crate::source::{SourceMap, Span};
 
 mod lints;
+mod schemas;
 #[cfg(test)]
 use lints::lint_built_in_strength;
 pub use lints::locks_everyone_out;
 use lints::run_lint;
+use schemas::KindSchema;
+pub use schemas::{SchemaError, Schemas};
 
 /// Which schema variant a request is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,65 +46,6 @@ impl Variant {
     }
 }
 
-/// A problem with the shipped schemas themselves (a build defect, not user input).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum SchemaError {
-    /// A kind has no generated schema file.
-    #[error("no generated schema {0} is embedded; run `tenantform schema generate`")]
-    Missing(String),
-    /// A schema file is not JSON.
-    #[error("generated schema {file} is not valid JSON: {message}")]
-    NotJson {
-        /// File.
-        file: String,
-        /// Parser message.
-        message: String,
-    },
-    /// A schema does not compile.
-    #[error("generated schema {file} does not compile: {message}")]
-    Invalid {
-        /// File.
-        file: String,
-        /// Compiler message.
-        message: String,
-    },
-}
-
-struct KindSchema {
-    validator: jsonschema::Validator,
-    document: Value,
-    property_names: BTreeSet<String>,
-}
-
-/// Compiled validators for every kind and variant; build once, share across threads.
-pub struct Schemas {
-    compiled: BTreeMap<(&'static str, Variant), KindSchema>,
-    /// Members of each flags enum, by the `pattern` the schema checks it with.
-    flags_by_pattern: BTreeMap<String, Vec<String>>,
-}
-
-fn collect_flags(value: &Value, out: &mut BTreeMap<String, Vec<String>>) {
-    match value {
-        Value::Object(map) => {
-            if let (Some(Value::String(pattern)), Some(Value::Array(members))) =
-                (map.get("pattern"), map.get("x-flags-members"))
-            {
-                out.insert(
-                    pattern.clone(),
-                    members
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect(),
-                );
-            }
-            map.values().for_each(|v| collect_flags(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_flags(v, out)),
-        _ => {}
-    }
-}
-
 /// What a `pattern` of the generated schemas means, for people.
 fn describe_pattern(pattern: &str) -> &'static str {
     if pattern.starts_with("^[0-9]{4}-") {
@@ -117,100 +60,6 @@ fn describe_pattern(pattern: &str) -> &'static str {
         "an ISO 8601 duration such as \"PT1H\""
     } else {
         "text in the format Graph expects"
-    }
-}
-
-impl std::fmt::Debug for Schemas {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Schemas")
-            .field("compiled", &self.compiled.len())
-            .finish()
-    }
-}
-
-fn collect_property_names(value: &Value, out: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::Object(props)) = map.get("properties") {
-                out.extend(props.keys().cloned());
-            }
-            for v in map.values() {
-                collect_property_names(v, out);
-            }
-        }
-        Value::Array(items) => {
-            for v in items {
-                collect_property_names(v, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-impl Schemas {
-    /// Compile the embedded schemas of every kind (the link kinds too).
-    pub fn load() -> Result<Schemas, SchemaError> {
-        let mut compiled = BTreeMap::new();
-        let mut flags_by_pattern = BTreeMap::new();
-        for kind in kinds::all().iter().chain(kinds::LINK_KINDS) {
-            for variant in [Variant::Create, Variant::Update] {
-                let file = format!("{}.{}.schema.json", kind.schema.id, variant.file_suffix());
-                let text =
-                    shipped::schema(&file).ok_or_else(|| SchemaError::Missing(file.clone()))?;
-                let schema: Value =
-                    serde_json::from_str(text).map_err(|e| SchemaError::NotJson {
-                        file: file.clone(),
-                        message: e.to_string(),
-                    })?;
-                let validator =
-                    jsonschema::options()
-                        .build(&schema)
-                        .map_err(|e| SchemaError::Invalid {
-                            file: file.clone(),
-                            message: e.to_string(),
-                        })?;
-                let mut property_names = BTreeSet::new();
-                collect_property_names(&schema, &mut property_names);
-                collect_flags(&schema, &mut flags_by_pattern);
-                compiled.insert(
-                    (kind.name, variant),
-                    KindSchema {
-                        validator,
-                        document: schema,
-                        property_names,
-                    },
-                );
-            }
-        }
-        Ok(Schemas {
-            compiled,
-            flags_by_pattern,
-        })
-    }
-
-    /// The schemas compiled once for the whole process (the simulator and the compiler share
-    /// them when they run in one process).
-    pub fn shared() -> Result<&'static Schemas, SchemaError> {
-        static SHARED: std::sync::OnceLock<Result<Schemas, SchemaError>> =
-            std::sync::OnceLock::new();
-        SHARED
-            .get_or_init(Schemas::load)
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-
-    /// A kind's compiled validator.
-    pub fn validator(
-        &self,
-        kind: &'static str,
-        variant: Variant,
-    ) -> Option<&jsonschema::Validator> {
-        self.compiled.get(&(kind, variant)).map(|k| &k.validator)
-    }
-
-    /// A kind's schema document (for walking `$defs`).
-    pub fn document(&self, kind: &'static str, variant: Variant) -> Option<&Value> {
-        self.compiled.get(&(kind, variant)).map(|k| &k.document)
     }
 }
 
@@ -276,10 +125,7 @@ pub(crate) struct CheckedBody {
 
 impl CheckedBody {
     fn of(schemas: &Schemas, kind: &'static Kind, variant: Variant, body: &Value) -> CheckedBody {
-        let valid = schemas
-            .compiled
-            .get(&(kind.name, variant))
-            .is_none_or(|schema| schema.validator.is_valid(body));
+        let valid = schemas.accepts(kind.name, variant, body);
         let mut pretty = Vec::new();
         // Writing to a Vec cannot fail.
         let _ = canonical::write_pretty_at(&mut pretty, body, BODY_DEPTH);
@@ -541,7 +387,7 @@ fn beta_twin_accepting(
             && k.path == op.kind.path
             && k.shape == op.kind.shape
     })?;
-    let validator = schemas.validator(twin.name, variant_of(op))?;
+    let validator = schemas.validator(twin.name, variant_of(op)).ok()?;
     let rejected = validator.iter_errors(body).flat_map(flatten).any(|e| {
         let at = e.instance_path().as_str().to_string();
         matches!(e.kind(), ValidationErrorKind::AdditionalProperties { unexpected }
@@ -688,7 +534,7 @@ fn schema_diagnostics(
             ValidationErrorKind::Pattern { pattern } => {
                 let name = pointer.rsplit('/').next().unwrap_or("");
                 let found = at_value.map_or_else(String::new, describe_value);
-                match schemas.flags_by_pattern.get(pattern) {
+                match schema.flags_by_pattern.get(pattern) {
                     Some(members) => {
                         let members: Vec<&str> = members
                             .iter()
@@ -814,22 +660,31 @@ pub fn validate(
         let checked = bundle.shared[i].as_deref().and_then(|s| s.checked.get());
         let valid = match checked {
             Some(c) => c.valid,
-            None => schemas
-                .compiled
-                .get(&(op.kind.name, variant))
-                .is_none_or(|schema| schema.validator.is_valid(body)),
+            None => schemas.accepts(op.kind.name, variant, body),
         };
         let mut op_diags = Vec::new();
-        if !valid && let Some(schema) = schemas.compiled.get(&(op.kind.name, variant)) {
-            op_diags.extend(schema_diagnostics(
-                sources,
-                schemas,
-                schema,
-                op,
-                body,
-                params,
-                options.strict,
-            ));
+        if !valid {
+            match schemas.get(op.kind.name, variant) {
+                Ok(schema) => op_diags.extend(schema_diagnostics(
+                    sources,
+                    schemas,
+                    schema,
+                    op,
+                    body,
+                    params,
+                    options.strict,
+                )),
+                // The embedded schemas are generated and checked by CI; were one broken, the
+                // body cannot be judged, and saying so beats calling it valid.
+                Err(e) => op_diags.push(
+                    Diagnostic::error(
+                        Code::SchemaViolation,
+                        format!("{} cannot be checked: {e}", article(op.kind.name)),
+                    )
+                    .at(op.declared_at)
+                    .help("this is a defect in tenantform's embedded schemas; please report it"),
+                ),
+            }
         }
         // A body the kind's lints find nothing in (before any is accepted) needs no second look.
         let lints = match checked {

@@ -30,9 +30,11 @@ impl std::fmt::Debug for Schemas {
     }
 }
 
-/// The schemas, compiled once per process (every simulator in a test binary shares them).
+/// The schemas, compiled once per process (every simulator in a test binary shares them), all
+/// of them at once: a simulator answers every kind, and a broken schema stops it at start.
 pub(crate) fn schemas() -> Result<Arc<Schemas>, String> {
     validate::Schemas::shared()
+        .and_then(|inner| inner.compile_all().map(|()| inner))
         .map(|inner| Arc::new(Schemas { inner }))
         .map_err(|e| e.to_string())
 }
@@ -197,12 +199,9 @@ impl Schemas {
         if variant == Variant::Create && kind.lints.contains(&KindLint::ComplianceBlockAction) {
             check_one_block_action(body)?;
         }
-        let Some(validator) = self.inner.validator(kind.name, variant) else {
-            return Err(Reply::error(
-                500,
-                "generalException",
-                format!("no schema for {}", kind.name),
-            ));
+        let validator = match self.inner.validator(kind.name, variant) {
+            Ok(validator) => validator,
+            Err(e) => return Err(Reply::error(500, "generalException", e.to_string())),
         };
         if validator.is_valid(body) {
             return Ok(());
