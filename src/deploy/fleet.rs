@@ -83,6 +83,8 @@ pub(crate) struct Kept {
 struct KeptByTenant {
     by_tenant: HashMap<String, Kept>,
     distinct: std::collections::HashSet<usize>,
+    /// The distinct bodies those sets hold (by address), counted once however many share them.
+    distinct_bodies: std::collections::HashSet<usize>,
     bytes: usize,
 }
 
@@ -90,15 +92,29 @@ impl KeptBundles {
     fn keep(&self, bundle: &ValidatedBundle) {
         let slim = self.slims.share_bundle(bundle);
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        // A set no other tenant kept yet costs its size; one already kept costs nothing more.
+        // A set no other tenant kept yet costs its operations and the bodies no kept set has
+        // yet; one already kept costs nothing more.
         let address = Arc::as_ptr(&slim) as usize;
         if !kept.distinct.contains(&address) {
-            let size = slim.approximate_bytes();
+            let new_bodies: Vec<usize> = slim
+                .bodies
+                .iter()
+                .map(|b| Arc::as_ptr(b).cast::<u8>() as usize)
+                .filter(|b| !kept.distinct_bodies.contains(b))
+                .collect();
+            let size = slim.operations.len() * crate::deploy::slim::OPERATION_BYTES
+                + slim
+                    .bodies
+                    .iter()
+                    .filter(|b| new_bodies.contains(&(Arc::as_ptr(b).cast::<u8>() as usize)))
+                    .map(|b| b.len())
+                    .sum::<usize>();
             if kept.bytes + size > KEPT_BUNDLES_BUDGET {
                 return;
             }
             kept.bytes += size;
             kept.distinct.insert(address);
+            kept.distinct_bodies.extend(new_bodies);
         }
         kept.by_tenant.insert(
             bundle.bundle().tenant.id.clone(),

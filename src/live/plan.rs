@@ -232,7 +232,7 @@ pub struct PlanInput<'a> {
     /// Operations, in order.
     pub operations: &'a [Operation],
     /// The body of each operation as JSON text, when the operations do not hold them.
-    pub bodies: Option<&'a [Box<str>]>,
+    pub bodies: Option<&'a [std::sync::Arc<str>]>,
 }
 
 impl<'a> From<&'a ValidatedBundle> for PlanInput<'a> {

@@ -140,7 +140,7 @@ pub fn with_read_expand(kind: &Kind, path: &str) -> String {
 /// Reads for the objects that exist before anything is created.
 fn first_reads(
     operations: &[Operation],
-    bodies: Option<&[Box<str>]>,
+    bodies: Option<&[std::sync::Arc<str>]>,
     keep: Keep,
 ) -> Vec<(Slot, Request)> {
     let mut reads = Vec::new();
@@ -431,7 +431,20 @@ pub async fn read(
         }
         live.by_path.extend(paced_live.by_path);
     } else {
-        run_reads(client, session, reads, &mut live, observer).await?;
+        // A deploy parses its reads whole (nulls kept for before-images): it sends what is not
+        // paced once the Conditional Access reads are answered, so that a tenant goes from
+        // parsing those answers to planning and dropping them without waiting in between. The
+        // envelope fits in the second before the tenant's first Conditional Access write may
+        // go, and a fleet does not hold a thousand tenants' parsed answers while the service
+        // works through their paced reads.
+        let (paced, unpaced): (Vec<_>, Vec<_>) = reads
+            .into_iter()
+            .partition(|(_, request)| request.class == ThrottleClass::ConditionalAccess);
+        for reads in [paced, unpaced] {
+            if !reads.is_empty() {
+                run_reads(client, session, reads, &mut live, observer).await?;
+            }
+        }
     }
     let ids = plan::matched_ids(bundle, &live, identity);
     let second: Vec<(Slot, Request)> = assignment_reads(bundle.operations, &ids)

@@ -216,7 +216,7 @@ impl GraphClient {
         session: &TenantSession,
         force_renew: bool,
         observer: &dyn Observer,
-    ) -> Result<String, AuthError> {
+    ) -> Result<std::sync::Arc<str>, AuthError> {
         // The cached token, without the sign-in's future: every request awaits this twice, and
         // the sign-in (an HTTP exchange, ~1 KB of future) inline made each request's future in
         // flight that much larger. A fetch in progress holds the lock: wait for it below.
@@ -236,7 +236,7 @@ impl GraphClient {
         session: &TenantSession,
         force_renew: bool,
         observer: &dyn Observer,
-    ) -> Result<String, AuthError> {
+    ) -> Result<std::sync::Arc<str>, AuthError> {
         let mut cached = session.token.lock().await;
         if let Some(token) = cached.as_ref()
             && !force_renew
