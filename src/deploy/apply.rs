@@ -370,6 +370,7 @@ impl TenantRun<'_> {
             idempotent: method != "POST" || op.kind.shape == Shape::ParentAction,
             references_new_object,
             lean: false,
+            id_only: false,
         }
     }
 
@@ -721,7 +722,13 @@ impl TenantRun<'_> {
         &self,
         items: Vec<(usize, &Operation, Request, Then)>,
     ) -> Vec<(usize, Applied)> {
-        let requests: Vec<Request> = items.iter().map(|(_, _, r, _)| r.clone()).collect();
+        let requests: Vec<Request> = items
+            .iter()
+            .map(|(_, _, r, _)| Request {
+                id_only: true,
+                ..r.clone()
+            })
+            .collect();
         let results = self
             .run
             .client
@@ -828,6 +835,7 @@ impl TenantRun<'_> {
             idempotent: true,
             references_new_object: false,
             lean: false,
+            id_only: false,
         };
         match self
             .run
@@ -848,11 +856,7 @@ impl TenantRun<'_> {
 /// `TenantRun::finish` looks at). A `$batch` answers up to 20 whole objects at once, and the
 /// answers wait while each one's follow-up request is paced; they need not wait whole.
 fn answer_id_only(mut response: Response) -> Response {
-    let id = response.body.get_mut("id").map(Value::take);
-    response.body = match id {
-        Some(id) => serde_json::json!({ "id": id }),
-        None => Value::Null,
-    };
+    response.body = crate::graph::client::id_only(response.body);
     response
 }
 

@@ -223,6 +223,7 @@ pub async fn apply(
             idempotent: method == "PATCH",
             references_new_object: false,
             lean: false,
+            id_only: false,
         };
         let started = std::time::Instant::now();
         let result = client.send(session, &request, observer).await;

@@ -476,6 +476,7 @@ fn request(
         idempotent: method != "POST",
         references_new_object: false,
         lean: false,
+        id_only: false,
     }
 }
 

@@ -191,6 +191,7 @@ impl Applier<'_> {
             idempotent: method != "POST",
             references_new_object: path.contains("/servicePrincipals/"),
             lean: false,
+            id_only: false,
         };
         match self.client.send(session, &request, self.observer).await {
             Ok(response) => Ok(Some(response.body)),

@@ -191,6 +191,7 @@ async fn call(
         idempotent: true,
         references_new_object: false,
         lean: false,
+        id_only: false,
     };
     client
         .send(session, &request, observer)

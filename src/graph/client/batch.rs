@@ -91,33 +91,54 @@ impl GraphClient {
         while !pending.is_empty() {
             let mut next_round = Vec::new();
             let mut longest_wait = Duration::ZERO;
-            for version in [ApiVersion::V1, ApiVersion::Beta] {
-                let of_version: Vec<usize> = pending
-                    .iter()
-                    .copied()
-                    .filter(|i| requests[*i].version == version)
-                    .collect();
-                for chunk in batch_chunks(requests, &of_version) {
-                    let chunk = chunk.as_slice();
-                    let outcome = self
-                        .batch_round(session, requests, chunk, &mut attempts, started, observer)
-                        .await;
-                    match outcome {
-                        Ok(items) => {
-                            for (i, item) in items {
-                                match item {
-                                    ItemResult::Final(result) => results[i] = Some(result),
-                                    ItemResult::Again(wait) => {
-                                        longest_wait = longest_wait.max(wait);
-                                        next_round.push(i);
-                                    }
+            let chunks: Vec<Vec<usize>> = [ApiVersion::V1, ApiVersion::Beta]
+                .into_iter()
+                .flat_map(|version| {
+                    let of_version: Vec<usize> = pending
+                        .iter()
+                        .copied()
+                        .filter(|i| requests[*i].version == version)
+                        .collect();
+                    batch_chunks(requests, &of_version)
+                })
+                .collect();
+            // The envelopes go out together, each after its own pacing: one after the other,
+            // the answers of the first were held (parsed) while the next ones were answered,
+            // for every tenant of a fleet reading at once.
+            let rounds = chunks.iter().map(|chunk| {
+                let mut attempts = attempts.clone();
+                async move {
+                    let outcome = Box::pin(self.batch_round(
+                        session,
+                        requests,
+                        chunk,
+                        &mut attempts,
+                        started,
+                        observer,
+                    ))
+                    .await;
+                    (chunk, attempts, outcome)
+                }
+            });
+            for (chunk, counted, outcome) in futures_util::future::join_all(rounds).await {
+                for i in chunk {
+                    attempts[*i] = counted[*i];
+                }
+                match outcome {
+                    Ok(items) => {
+                        for (i, item) in items {
+                            match item {
+                                ItemResult::Final(result) => results[i] = Some(result),
+                                ItemResult::Again(wait) => {
+                                    longest_wait = longest_wait.max(wait);
+                                    next_round.push(i);
                                 }
                             }
                         }
-                        Err(error) => {
-                            for i in chunk {
-                                results[*i] = Some(Err(error.clone()));
-                            }
+                    }
+                    Err(error) => {
+                        for i in chunk {
+                            results[*i] = Some(Err(error.clone()));
                         }
                     }
                 }
@@ -292,13 +313,16 @@ impl GraphClient {
                     out.push((*i, ItemResult::Again(Duration::ZERO)));
                     continue;
                 };
-                let item_body = item.get_mut("body").map_or(Value::Null, Value::take);
+                let mut item_body = item.get_mut("body").map_or(Value::Null, Value::take);
                 let item = &*item;
                 let item_status = item
                     .get("status")
                     .and_then(Value::as_u64)
                     .and_then(|s| u16::try_from(s).ok())
                     .unwrap_or(0);
+                if request.id_only && (200..300).contains(&item_status) {
+                    item_body = id_only(item_body);
+                }
                 let header = |name: &str| {
                     item.get("headers")
                         .and_then(Value::as_object)
@@ -444,4 +468,13 @@ pub(super) fn batch_chunks(requests: &[Request], indices: &[usize]) -> Vec<Vec<u
 pub(super) enum ItemResult {
     Final(Result<Response, RequestError>),
     Again(Duration),
+}
+
+/// `{"id": ...}` of an answer's body, or `null` without one: what a caller that needs only the
+/// created object's id keeps ([`Request::id_only`]).
+pub(crate) fn id_only(mut body: Value) -> Value {
+    match body.get_mut("id").map(Value::take) {
+        Some(id) => serde_json::json!({ "id": id }),
+        None => Value::Null,
+    }
 }

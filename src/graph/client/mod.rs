@@ -40,6 +40,7 @@ struct Exchange<'a> {
 #[error("cannot build the HTTP client: {0}")]
 pub struct ClientBuildError(#[source] reqwest::Error);
 
+pub(crate) use batch::id_only;
 pub use request::*;
 
 /// Most HTTP exchanges a client has in flight at once (each holds a connection over HTTP/1.1).
