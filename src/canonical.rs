@@ -124,6 +124,18 @@ pub enum Node<'a> {
         /// The depth `pretty` was written at.
         depth: usize,
     },
+    /// A value's compact form, written before ([`write_node_compact`]): copied as it is. It can
+    /// only be written compact (writing it pretty is an error).
+    Compact(&'a [u8]),
+    /// A value's pretty form, written before at `depth` ([`write_node_pretty_at`]): copied as it
+    /// is at that depth, re-indented at another. It can only be written pretty (writing it
+    /// compact is an error).
+    Pretty {
+        /// The pretty text.
+        text: &'a [u8],
+        /// The depth it was written at.
+        depth: usize,
+    },
     /// An object; keys are sorted when written.
     Object(Vec<(&'a str, Node<'a>)>),
     /// An array.
@@ -161,6 +173,23 @@ fn write_node<W: Write>(
                 write_value(out, value, pretty, depth)
             }
         }
+        Node::Compact(bytes) if !pretty => out.write_all(bytes),
+        Node::Pretty {
+            text,
+            depth: written_at,
+        } if pretty => {
+            if *written_at == depth {
+                out.write_all(text)
+            } else {
+                write_reindented(out, text, *written_at, depth)
+            }
+        }
+        Node::Compact(_) => Err(io::Error::other(
+            "a node written in compact form was asked for its pretty form",
+        )),
+        Node::Pretty { .. } => Err(io::Error::other(
+            "a node written in pretty form was asked for its compact form",
+        )),
         Node::Object(fields) => write_object(
             out,
             fields.iter().map(|(k, v)| (*k, v)).collect(),
@@ -180,6 +209,31 @@ pub fn write_node_compact(out: &mut impl Write, node: &Node<'_>) -> io::Result<(
 /// Write a [`Node`] in pretty canonical form (no trailing newline).
 pub fn write_node_pretty(out: &mut impl Write, node: &Node<'_>) -> io::Result<()> {
     write_node(out, node, true, 0)
+}
+
+/// Write a [`Node`] in pretty canonical form as it reads `depth` levels deep in a document (its
+/// lines indented for that depth), for [`Node::Pretty`].
+pub fn write_node_pretty_at(out: &mut impl Write, node: &Node<'_>, depth: usize) -> io::Result<()> {
+    write_node(out, node, true, depth)
+}
+
+/// Copy pretty text written at depth `from` as if it had been written at depth `to`. Every raw
+/// newline in canonical pretty text is followed by its line's indentation, at least the depth's
+/// (strings escape their newlines), so only those runs of spaces change.
+fn write_reindented(out: &mut impl Write, text: &[u8], from: usize, to: usize) -> io::Result<()> {
+    let mut lines = text.split(|b| *b == b'\n');
+    if let Some(first) = lines.next() {
+        out.write_all(first)?;
+    }
+    for line in lines {
+        let inner = line
+            .get(2 * from..)
+            .filter(|_| line[..2 * from].iter().all(|b| *b == b' '))
+            .ok_or_else(|| io::Error::other("pretty text is not indented for its depth"))?;
+        newline(out, true, to)?;
+        out.write_all(inner)?;
+    }
+    Ok(())
 }
 
 /// `sha256:<hex>` of a [`Node`]'s compact canonical form.
@@ -356,6 +410,22 @@ mod tests {
     }
 
     #[test]
+    fn written_text_in_the_other_form_is_an_error_not_other_bytes() {
+        let pretty = Node::Pretty {
+            text: b"{}",
+            depth: 0,
+        };
+        assert!(write_node_compact(&mut Vec::new(), &pretty).is_err());
+        assert!(write_node_pretty(&mut Vec::new(), &Node::Compact(b"{}")).is_err());
+        // Text that is not indented for the depth it claims is refused, not mangled.
+        let shallow = Node::Pretty {
+            text: b"{\n\"a\": 1\n}",
+            depth: 1,
+        };
+        assert!(write_node_pretty_at(&mut Vec::new(), &shallow, 2).is_err());
+    }
+
+    #[test]
     fn pretty_matches_serde_json_layout_for_sorted_input() {
         let v: Value = serde_json::from_str(r#"{"a":[1,{"b":[]}],"c":{},"d":"x"}"#).expect("json");
         assert_eq!(
@@ -387,6 +457,33 @@ mod tests {
             let pretty: Value = serde_json::from_str(&to_pretty_string(&v)).expect("pretty parses");
             prop_assert_eq!(&compact, &v);
             prop_assert_eq!(&pretty, &v);
+        }
+
+        #[test]
+        fn written_text_splices_like_the_value_it_was_written_from(
+            v in arb_json(),
+            written_at in 0usize..5,
+            read_at in 0usize..5,
+        ) {
+            let mut pretty = Vec::new();
+            write_pretty_at(&mut pretty, &v, written_at).expect("write");
+            let mut compact = Vec::new();
+            write_compact(&mut compact, &v).expect("write");
+            let expected = serde_json::json!([1, v.clone()]);
+
+            // Pretty text read at another depth is re-indented to the same bytes.
+            let mut a = Vec::new();
+            write_node_pretty_at(&mut a, &Node::Pretty { text: &pretty, depth: written_at }, read_at).expect("pretty");
+            let mut b = Vec::new();
+            write_pretty_at(&mut b, &v, read_at).expect("write");
+            prop_assert_eq!(a, b);
+
+            let pretty_node = Node::Array(vec![Node::of(1), Node::Pretty { text: &pretty, depth: written_at }]);
+            let mut c = Vec::new();
+            write_node_pretty(&mut c, &pretty_node).expect("pretty");
+            prop_assert_eq!(String::from_utf8(c).expect("utf8"), to_pretty_string(&expected));
+            let compact_node = Node::Array(vec![Node::of(1), Node::Compact(&compact)]);
+            prop_assert_eq!(hash_node(&compact_node), hash(&expected));
         }
 
         #[test]

@@ -137,8 +137,9 @@ pub struct Operation {
     pub origin: TemplateOrigin,
     /// Where each variable was written (for "value set here" notes).
     pub var_spans: Arc<BTreeMap<String, Span>>,
-    /// Variables (to find which one produced a bad value).
-    pub vars: serde_json::Map<String, Value>,
+    /// Variables (to find which one produced a bad value); shared with the declaration until
+    /// a patch or an override changes one.
+    pub vars: Arc<serde_json::Map<String, Value>>,
     /// Lint findings accepted on purpose.
     pub accepted: Vec<AcceptedLint>,
 }
@@ -434,7 +435,16 @@ fn span_of_text(sources: &SourceMap, op: &Operation, text: &str, pointer: &str) 
 }
 
 /// Variables of a resource and where each was written (moved out of the resolved tenant).
-type VarOrigins = (serde_json::Map<String, Value>, Arc<BTreeMap<String, Span>>);
+/// What an operation takes over from its resolved resource (moved, not copied: the resource is
+/// not read for them again).
+#[derive(Default)]
+struct Taken {
+    vars: Arc<serde_json::Map<String, Value>>,
+    var_spans: Arc<BTreeMap<String, Span>>,
+    controls: Vec<String>,
+    description: Option<String>,
+    accepted: Vec<AcceptedLint>,
+}
 
 /// What `bundle` finds in a shared body, worked out by the first tenant that needs it.
 fn bundled<'s>(shared: &'s SharedBody, marker: &str) -> &'s BundledBody {
@@ -453,7 +463,7 @@ fn operation_for(
     marker: &str,
     bodies: Bodies,
     resource: &ResolvedResource,
-    origins: VarOrigins,
+    taken: Taken,
 ) -> Operation {
     let kind = doc.kind;
     let rendered = doc.body.value();
@@ -495,18 +505,19 @@ fn operation_for(
         depends_on: Vec::new(),
         refs: Vec::new(),
         parent: resource.parent.as_ref().map(|p| p.value.clone()),
-        controls: resource.controls.clone(),
-        description: resource.description.clone(),
+        controls: taken.controls,
+        description: taken.description,
         baseline: resource.baseline.clone(),
         declared_at: resource.key.span,
         origin: doc.origin,
-        var_spans: origins.1,
-        vars: origins.0,
-        accepted: resource.accepted.clone(),
+        var_spans: taken.var_spans,
+        vars: taken.vars,
+        accepted: taken.accepted,
     }
 }
 
-/// Build a tenant's bundle.
+/// Build a tenant's bundle. Each operation takes over its resource's variables, controls,
+/// description and accepted lints: `tenant` keeps its resources without them.
 pub fn bundle(
     sources: &SourceMap,
     tenant: &mut ResolvedTenant,
@@ -529,16 +540,19 @@ pub(crate) fn bundle_with(
     let mut diags = Diagnostics::new();
     let tenant_id = tenant.tenant.id.value.clone();
     needs::skip_what_plans_cannot_take(tenant, &docs);
-    let mut origins: BTreeMap<String, VarOrigins> = tenant
+    let mut taken: BTreeMap<String, Taken> = tenant
         .resources
         .iter_mut()
         .map(|r| {
             (
                 r.key.value.clone(),
-                (
-                    std::mem::take(&mut r.vars),
-                    std::mem::take(&mut r.var_spans),
-                ),
+                Taken {
+                    vars: std::mem::take(&mut r.vars),
+                    var_spans: std::mem::take(&mut r.var_spans),
+                    controls: std::mem::take(&mut r.controls),
+                    description: r.description.take(),
+                    accepted: std::mem::take(&mut r.accepted),
+                },
             )
         })
         .collect();
@@ -558,12 +572,12 @@ pub(crate) fn bundle_with(
         let Some(resource) = by_key.get(doc.key.value.as_str()) else {
             continue;
         };
-        let var_origins = origins.remove(&doc.key.value).unwrap_or_default();
+        let taken = taken.remove(&doc.key.value).unwrap_or_default();
         let shared = match &doc.body {
             Body::Shared(shared) => Some(Arc::clone(shared)),
             Body::Owned(_) => None,
         };
-        let mut op = operation_for(doc, marker, bodies, resource, var_origins);
+        let mut op = operation_for(doc, marker, bodies, resource, taken);
         let mut op_diags = Vec::new();
 
         // Parent.

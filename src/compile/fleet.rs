@@ -757,4 +757,99 @@ body = '''
         assert_eq!(lines.len(), 3);
         assert!(lines[0] < lines[1] && lines[1] < lines[2], "{lines:?}");
     }
+
+    #[test]
+    fn tenants_that_differ_only_outside_a_shared_body_get_their_own_operation_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _ = project(dir.path());
+        // T3 gets the shared group through a layer that patches its description; T4 accepts a
+        // lint on it. Both render the same body as T1 and T2.
+        std::fs::write(
+            dir.path().join("baselines/extra.toml"),
+            "[baseline]\ndescription = \"a layer\"\nextends = [\"memo\"]\n\n[patch.shared-group]\ndescription = \"Patched\"\n",
+        )
+        .expect("write");
+        let fleet = dir.path().join("tenants/fleet.toml");
+        let text = std::fs::read_to_string(&fleet).expect("read").replacen(
+            "name = \"T3\"\nring = \"pilot\"\nbaselines = [\"memo\"]",
+            "name = \"T3\"\nring = \"pilot\"\nbaselines = [\"extra\"]",
+            1,
+        ) + &tenant(4, "true")
+            + "[[tenant.overrides]]\nresource = \"shared-group\"\nallow = { lockout = \"break-glass group, reviewed\" }\nreason = \"accepted\"\n";
+        std::fs::write(&fleet, text).expect("write");
+        let (project, diags) = crate::source::project::load(dir.path()).expect("load");
+        assert!(!diags.has_errors(), "{diags:?}");
+        let (engine, _) = Engine::new(&project);
+        let results = compile_all(&project, &engine);
+        let bundles: Vec<&ValidatedBundle> = results
+            .iter()
+            .map(|r| r.bundle.as_ref().expect("compiled"))
+            .collect();
+        assert_eq!(bundles.len(), 4);
+        for b in &bundles {
+            let (pretty, hash) = b.written_from_fields(&project.sources);
+            assert_eq!(b.to_pretty_json(), pretty);
+            assert_eq!(b.content_hash(), hash);
+        }
+        // T1 wrote its operations from their fields, T2 kept their texts (a body asked for
+        // twice); the others differ where they should.
+        assert_eq!(bundles[0].kept_texts(), 0);
+        assert!(bundles[1].kept_texts() >= 2, "{}", bundles[1].kept_texts());
+        let text = |b: &ValidatedBundle| b.to_pretty_json();
+        assert!(text(bundles[2]).contains("\"description\": \"Patched\""));
+        assert!(!text(bundles[0]).contains("Patched"));
+        assert!(text(bundles[3]).contains("break-glass group, reviewed"));
+        assert!(!text(bundles[0]).contains("accepted_lints"));
+        assert_ne!(bundles[0].content_hash(), bundles[1].content_hash());
+    }
+
+    #[test]
+    fn an_overridden_variable_renders_its_own_body_and_declared_ones_share_their_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _ = project(dir.path());
+        let fleet = dir.path().join("tenants/fleet.toml");
+        // T2 overrides the shared group's name; T1 and T3 keep the declared variables.
+        let text = std::fs::read_to_string(&fleet).expect("read").replacen(
+            "[[tenant]]\nid = \"33333333",
+            "[[tenant.overrides]]\nresource = \"shared-group\"\nvars = { name = \"Other\" }\nreason = \"its own name\"\n\n[[tenant]]\nid = \"33333333",
+            1,
+        );
+        std::fs::write(&fleet, text).expect("write");
+        let (project, diags) = crate::source::project::load(dir.path()).expect("load");
+        assert!(!diags.has_errors(), "{diags:?}");
+        let today = jiff::civil::date(2026, 1, 1);
+        let shared_group = |n: usize| {
+            let tenant = project.tenant(&project.tenants[n]).expect("tenant");
+            let (resolved, _) = resolve::resolve(&project, &tenant, today);
+            resolved
+                .expect("resolved")
+                .resources
+                .into_iter()
+                .find(|r| r.key.value == "shared-group")
+                .expect("shared-group")
+        };
+        let (first, second, third) = (shared_group(0), shared_group(1), shared_group(2));
+        let declared = serde_json::to_vec(&*first.vars).expect("json");
+        assert_eq!(first.vars_text.as_deref(), Some(&declared[..]));
+        assert!(std::sync::Arc::ptr_eq(&first.vars, &third.vars));
+        assert_eq!(second.vars_text, None);
+        assert_eq!(second.vars["name"], "Other");
+        assert_eq!(first.vars["name"], "Shared");
+
+        let (engine, _) = Engine::new(&project);
+        let results = compile_all(&project, &engine);
+        let name = |n: usize| {
+            let bundle = results[n].bundle.as_ref().expect("compiled");
+            let i = bundle
+                .bundle()
+                .operations
+                .iter()
+                .position(|o| o.key == "shared-group")
+                .expect("operation");
+            bundle.body(i)["displayName"].clone()
+        };
+        assert_eq!(name(0), "Shared");
+        assert_eq!(name(1), "Other");
+        assert_eq!(name(2), "Shared");
+    }
 }

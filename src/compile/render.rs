@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::Value;
 use tera::{Context, Kwargs, State, Tera};
 
+use crate::compile::validate::{OperationTexts, TEXT_BUDGET_BYTES, TextBudget};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::Kind;
 use crate::source::model::{Sp, TemplateSource};
@@ -100,6 +101,9 @@ pub struct SharedBody {
     pub(crate) bundled: OnceLock<crate::compile::bundle::BundledBody>,
     /// `validate`'s findings: the schema's verdict, the body's hash and its pretty form.
     pub(crate) checked: OnceLock<crate::compile::validate::CheckedBody>,
+    /// The text of the operations made from it, as bundle files and content hashes read it
+    /// (kept only for bodies the run keeps).
+    pub(crate) texts: OperationTexts,
 }
 
 /// Most distinct bodies one run keeps (a fleet of the shipped baselines renders a few dozen).
@@ -109,12 +113,13 @@ const MEMO_MAX_ENTRIES: usize = 4096;
 const MEMO_MAX_BYTES: usize = 8 << 20;
 
 /// The run's rendered bodies, by template and the values of the variables the template reads.
-#[derive(Default)]
 struct RenderMemo {
     /// The top-level variables each template (with what it includes or extends) reads, sorted;
     /// a template whose output may depend on anything else is absent and never memoized.
     reads: BTreeMap<String, Vec<String>>,
     entries: Mutex<MemoEntries>,
+    /// What the run's bodies may keep of their operations' text.
+    texts: Arc<TextBudget>,
 }
 
 #[derive(Default)]
@@ -164,7 +169,11 @@ impl RenderMemo {
                         .get_or_insert_with(|| serde_json::to_vec(params).unwrap_or_default());
                     key.extend_from_slice(text);
                 }
-                "vars" => serde_json::to_writer(&mut key, &resource.vars).ok()?,
+                "vars" => match &resource.vars_text {
+                    // The declaration's variables: their text was written once for the run.
+                    Some(text) => key.extend_from_slice(text),
+                    None => serde_json::to_writer(&mut key, &*resource.vars).ok()?,
+                },
                 "resource" => {
                     key.extend_from_slice(resource.key.value.as_bytes());
                     key.push(1);
@@ -183,14 +192,26 @@ impl RenderMemo {
     }
 
     /// Keep a newly rendered body (if there is room) and return the run's copy of it.
-    fn insert(&self, key: Vec<u8>, body: SharedBody, text_len: usize) -> Arc<SharedBody> {
+    fn insert(&self, key: Vec<u8>, rendered: Value, text_len: usize) -> Arc<SharedBody> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(existing) = entries.bodies.get(&key) {
             return Arc::clone(existing);
         }
-        let body = Arc::new(body);
         let bytes = key.len() + text_len;
-        if entries.bodies.len() < MEMO_MAX_ENTRIES && entries.bytes + bytes <= MEMO_MAX_BYTES {
+        let kept =
+            entries.bodies.len() < MEMO_MAX_ENTRIES && entries.bytes + bytes <= MEMO_MAX_BYTES;
+        let body = Arc::new(SharedBody {
+            rendered,
+            bundled: OnceLock::new(),
+            checked: OnceLock::new(),
+            // A body only this tenant gets has no later tenant to write its operations for.
+            texts: if kept {
+                OperationTexts::kept(Arc::clone(&self.texts))
+            } else {
+                OperationTexts::none()
+            },
+        });
+        if kept {
             entries.bytes += bytes;
             entries.bodies.insert(key, Arc::clone(&body));
         }
@@ -468,6 +489,7 @@ impl Engine {
         let memo = RenderMemo {
             reads: template_reads(&tera, &engine_origins, &broken, reads_everything),
             entries: Mutex::default(),
+            texts: Arc::new(TextBudget::new(TEXT_BUDGET_BYTES)),
         };
         (
             Engine {
@@ -589,7 +611,7 @@ impl Engine {
             });
         }
         let mut ctx = base().clone();
-        ctx.insert("vars", &resource.vars);
+        ctx.insert("vars", &*resource.vars);
         ctx.insert(
             "resource",
             &serde_json::json!({"key": resource.key.value, "kind": resource.kind.name}),
@@ -610,7 +632,7 @@ impl Engine {
                 undefined_path_help(path, |root| match root {
                     "tenant" => inputs.tenant.as_object(),
                     "params" => Some(inputs.params),
-                    "vars" => Some(&resource.vars),
+                    "vars" => Some(&*resource.vars),
                     _ => None,
                 })
             }) {
@@ -640,15 +662,7 @@ impl Engine {
             )));
         }
         let body = match key {
-            Some(key) => Body::Shared(self.memo.insert(
-                key,
-                SharedBody {
-                    rendered: body,
-                    bundled: OnceLock::new(),
-                    checked: OnceLock::new(),
-                },
-                text.len(),
-            )),
+            Some(key) => Body::Shared(self.memo.insert(key, body, text.len())),
             None => Body::Owned(body),
         };
         Ok(ExpandedDocument {

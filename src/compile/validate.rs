@@ -6,14 +6,13 @@
 //! JSON pointer in the rendered body, what was expected, and a stable code.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use jsonschema::error::ValidationErrorKind;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::canonical::{self, Node};
-use crate::compile::bundle::{BUNDLE_FORMAT, Bundle, Operation};
-use crate::compile::render::{SharedBody, canonical_json, locate_pointer};
+use crate::canonical;
+use crate::compile::bundle::{Bundle, Operation};
+use crate::compile::render::{canonical_json, locate_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, Kind, Shape};
 use crate::source::model::{self, article};
@@ -21,12 +20,15 @@ use crate::source::{SourceMap, Span};
 
 mod lints;
 mod schemas;
+mod text;
 #[cfg(test)]
 use lints::lint_built_in_strength;
 pub use lints::locks_everyone_out;
 use lints::run_lint;
 use schemas::KindSchema;
 pub use schemas::{SchemaError, Schemas};
+use text::{BODY_DEPTH, OperationSource, bundle_node, operation_source};
+pub(crate) use text::{OperationTexts, TEXT_BUDGET_BYTES, TextBudget};
 
 /// Which schema variant a request is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -77,35 +79,6 @@ pub struct ValidatedBundle {
     sources: Vec<OperationSource>,
     content_hash: String,
 }
-
-/// Where an operation came from, resolved to text once when it is validated.
-#[derive(Debug, Clone)]
-struct OperationSource {
-    declared_at: String,
-    template: String,
-    body_hash: String,
-    accepted: Vec<Value>,
-    /// The run's shared body the operation's body is, once checked (its pretty form is
-    /// written already).
-    shared: Option<Arc<SharedBody>>,
-}
-
-impl OperationSource {
-    fn checked(&self) -> Option<&CheckedBody> {
-        self.shared.as_ref().and_then(|s| s.checked.get())
-    }
-
-    /// The operation's body: its own, or its shared body's when it carries none.
-    fn body<'a>(&'a self, op: &'a Operation) -> &'a Value {
-        match self.shared.as_deref().and_then(|s| s.bundled.get()) {
-            Some(bundled) if op.body.is_null() => &bundled.body,
-            _ => &op.body,
-        }
-    }
-}
-
-/// How deep a body sits in a bundle file: bundle, operations, operation, body.
-const BODY_DEPTH: usize = 3;
 
 /// What `validate` finds out about a shared body, once per run: the schema's verdict, the
 /// body's hash, and its pretty form as bundle files hold it.
@@ -179,125 +152,30 @@ impl ValidatedBundle {
         canonical::write_node_pretty(out, &node)?;
         out.write_all(b"\n")
     }
-}
 
-fn operation_node<'a>(op: &'a Operation, source: &'a OperationSource, with_body: bool) -> Node<'a> {
-    // Fields in key order, so that writing them needs no sort.
-    let mut fields: Vec<(&str, Node<'a>)> = Vec::with_capacity(17);
-    if !source.accepted.is_empty() {
-        fields.push(("accepted_lints", Node::of(&source.accepted)));
-    }
-    fields.push(("api_version", Node::Str(op.kind.api_version.segment())));
-    if with_body {
-        let body = match source.checked() {
-            Some(checked) => Node::Prewritten {
-                value: source.body(op),
-                pretty: &checked.pretty,
-                depth: BODY_DEPTH,
-            },
-            None => Node::Borrowed(source.body(op)),
-        };
-        fields.push(("body", body));
-    }
-    fields.extend([
-        ("body_hash", Node::Str(&source.body_hash)),
-        ("controls", Node::Strs(&op.controls)),
-        ("depends_on", Node::Strs(&op.depends_on)),
-    ]);
-    if let Some(description) = &op.description {
-        fields.push(("description", Node::Str(description)));
-    }
-    fields.extend([
-        ("key", Node::Str(&op.key)),
-        ("kind", Node::Str(op.kind.name)),
-    ]);
-    if !op.match_values.is_empty() {
-        fields.push(("match", Node::of(&op.match_values)));
-    }
-    fields.push(("method", Node::Str(op.method.as_str())));
-    if let Some(parent) = &op.parent {
-        fields.push(("parent", Node::Str(parent)));
-    }
-    fields.push(("path", Node::Str(&op.path)));
-    if let Some(prefer) = op.prefer {
-        fields.push(("prefer", Node::Str(prefer)));
-    }
-    fields.extend([
-        (
-            "refs",
-            if op.refs.is_empty() {
-                Node::Strs(&[])
-            } else {
-                Node::of(&op.refs)
-            },
-        ),
-        (
-            "source",
-            Node::Object(vec![
-                ("baseline", Node::Str(&op.baseline)),
-                ("declared_at", Node::Str(&source.declared_at)),
-                ("template", Node::Str(&source.template)),
-            ]),
-        ),
-        ("throttle_class", Node::Str(op.kind.throttle.as_str())),
-    ]);
-    Node::Object(fields)
-}
-
-/// The bundle file as a tree. The content hash covers this tree without `content_hash` and
-/// with each body stood for by its `body_hash` (so every body is hashed once, not twice).
-fn bundle_node<'a>(
-    bundle: &'a Bundle,
-    sources: &'a [OperationSource],
-    content_hash: Option<&'a str>,
-) -> Node<'a> {
-    let with_bodies = content_hash.is_some();
-    let mut fields = vec![
-        ("format", Node::of(BUNDLE_FORMAT)),
-        ("tenant", Node::of(&bundle.tenant)),
-        ("baselines", Node::of(&bundle.baselines)),
-        (
-            "operations",
-            Node::Array(
-                bundle
-                    .operations
-                    .iter()
-                    .zip(sources)
-                    .map(|(op, source)| operation_node(op, source, with_bodies))
-                    .collect(),
-            ),
-        ),
-        ("skipped", Node::of(&bundle.skipped)),
-    ];
-    if !bundle.links.is_empty() {
-        fields.insert(2, ("links", Node::of(&bundle.links)));
-    }
-    if let Some(hash) = content_hash {
-        fields.push(("content_hash", Node::of(hash)));
-    }
-    Node::Object(fields)
-}
-
-fn operation_source(
-    sources: &SourceMap,
-    op: &Operation,
-    body: &Value,
-    shared: Option<Arc<SharedBody>>,
-) -> OperationSource {
-    let body_hash = match shared.as_ref().and_then(|s| s.checked.get()) {
-        Some(checked) => checked.hash.clone(),
-        None => canonical::hash(body),
-    };
-    OperationSource {
-        declared_at: sources.location(op.declared_at).to_string(),
-        template: sources.file(op.origin.file).name.clone(),
-        body_hash,
-        accepted: op
-            .accepted
+    /// The file text and content hash written from every operation's fields, none from the
+    /// texts the run keeps (what they must equal).
+    #[cfg(test)]
+    pub(crate) fn written_from_fields(&self, sources: &SourceMap) -> (String, String) {
+        let fields: Vec<OperationSource> = self
+            .bundle
+            .operations
             .iter()
-            .map(|a| json!({"lint": a.lint, "reason": a.reason, "at": sources.location(a.span).to_string()}))
-            .collect(),
-        shared,
+            .zip(&self.sources)
+            .map(|(op, source)| source.written_from_fields(sources, op))
+            .collect();
+        let mut pretty = Vec::new();
+        let node = bundle_node(&self.bundle, &fields, Some(&self.content_hash));
+        canonical::write_node_pretty(&mut pretty, &node).expect("a bundle is written");
+        pretty.push(b'\n');
+        let hash = canonical::hash_node(&bundle_node(&self.bundle, &fields, None));
+        (String::from_utf8(pretty).expect("utf-8"), hash)
+    }
+
+    /// How many operations are written from a text the run keeps.
+    #[cfg(test)]
+    pub(crate) fn kept_texts(&self) -> usize {
+        self.sources.iter().filter(|s| s.is_kept_text()).count()
     }
 }
 
@@ -319,7 +197,7 @@ fn value_origin(op: &Operation, value: &Value, params: &[(Value, Span)]) -> Opti
     if matches!(value, Value::Object(_) | Value::Array(_) | Value::Null) {
         return None;
     }
-    let vars = Value::Object(op.vars.clone());
+    let vars = Value::Object((*op.vars).clone());
     for (path, span) in op.var_spans.iter() {
         if vars.pointer(path) == Some(value) {
             return Some(*span);

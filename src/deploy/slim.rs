@@ -152,7 +152,7 @@ fn slim_with_body(op: &Operation, body: &Value) -> (Operation, Box<str>) {
         declared_at: op.declared_at,
         origin: op.origin,
         var_spans: Default::default(),
-        vars: serde_json::Map::new(),
+        vars: std::sync::Arc::default(),
         accepted: Vec::new(),
     };
     (slim, body)

@@ -50,8 +50,12 @@ pub struct ResolvedResource {
     pub baseline: String,
     /// Template.
     pub template: TemplateSource,
-    /// Variables after patches and overrides.
-    pub vars: serde_json::Map<String, Value>,
+    /// Variables after patches and overrides; shared with the declaration until a patch or an
+    /// override changes a variable.
+    pub vars: Arc<serde_json::Map<String, Value>>,
+    /// `vars` as `serde_json::to_vec` writes them, while they are the declaration's (worked out
+    /// once per run; a patch or an override that changes a variable drops it).
+    pub vars_text: Option<Arc<[u8]>>,
     /// Where each variable's value was written, by variable name and, for nested values, by
     /// JSON pointer under `vars` (`/groups/0`); shared with the declaration until a patch or an
     /// override changes a variable.
@@ -158,14 +162,19 @@ fn record_spans(prefix: &str, value: &Sp<TomlValue>, out: &mut BTreeMap<String, 
     }
 }
 
+/// Set the variables of `table` (a declaration's, a patch's or an override's) over `vars`, with
+/// where each was written; the text of the variables as they were no longer holds.
 fn merge_vars(
-    vars: &mut serde_json::Map<String, Value>,
+    vars: &mut Arc<serde_json::Map<String, Value>>,
+    text: &mut Option<Arc<[u8]>>,
     spans: &mut Arc<BTreeMap<String, Span>>,
     table: &SpTable,
 ) {
     if table.is_empty() {
         return;
     }
+    *text = None;
+    let vars = Arc::make_mut(vars);
     let spans = Arc::make_mut(spans);
     for (k, v) in table {
         let prefix = format!("/{}", k.value);
@@ -180,18 +189,16 @@ fn merge_vars(
     }
 }
 
-/// A resource's declared variables and their spans, worked out by the first tenant that needs
-/// them; each tenant gets a copy of the variables and shares the spans.
-fn declared_vars(
-    r: &model::ResourceDecl,
-) -> (serde_json::Map<String, Value>, Arc<BTreeMap<String, Span>>) {
-    let (vars, spans) = r.declared_vars.get_or_init(|| {
-        let mut vars = serde_json::Map::new();
+/// A resource's declared variables, their text and their spans, worked out by the first tenant
+/// that needs them; every tenant shares them until a patch or an override changes a variable.
+fn declared_vars(r: &model::ResourceDecl) -> &model::DeclaredVars {
+    r.declared_vars.get_or_init(|| {
+        let mut vars = Arc::new(serde_json::Map::new());
         let mut spans = Arc::new(BTreeMap::new());
-        merge_vars(&mut vars, &mut spans, &r.vars);
-        (vars, spans)
-    });
-    (vars.clone(), Arc::clone(spans))
+        merge_vars(&mut vars, &mut None, &mut spans, &r.vars);
+        let text = serde_json::to_vec(&*vars).unwrap_or_default().into();
+        model::DeclaredVars { vars, text, spans }
+    })
 }
 
 fn accept(allows: &[Allow], out: &mut Vec<AcceptedLint>, diags: &mut Diagnostics) {
@@ -453,7 +460,7 @@ pub fn resolve(
                 );
                 continue;
             }
-            let (vars, var_spans) = declared_vars(r);
+            let declared = declared_vars(r);
             let mut accepted = Vec::new();
             accept(&r.allow, &mut accepted, &mut diags);
             resources.push(ResolvedResource {
@@ -461,8 +468,9 @@ pub fn resolve(
                 kind: r.kind,
                 baseline: b.name.clone(),
                 template: r.template.clone(),
-                vars,
-                var_spans,
+                vars: Arc::clone(&declared.vars),
+                vars_text: Some(Arc::clone(&declared.text)),
+                var_spans: Arc::clone(&declared.spans),
                 description: r.description.clone(),
                 controls: r.controls.clone(),
                 parent: r.parent.clone(),
@@ -491,7 +499,12 @@ pub fn resolve(
                 diags.push(d);
                 continue;
             };
-            merge_vars(&mut target.vars, &mut target.var_spans, &p.vars);
+            merge_vars(
+                &mut target.vars,
+                &mut target.vars_text,
+                &mut target.var_spans,
+                &p.vars,
+            );
             if let Some(desc) = &p.description {
                 target.description = Some(desc.clone());
             }
@@ -554,7 +567,12 @@ pub fn resolve(
             continue;
         }
         let target = &mut resources[index];
-        merge_vars(&mut target.vars, &mut target.var_spans, &o.vars);
+        merge_vars(
+            &mut target.vars,
+            &mut target.vars_text,
+            &mut target.var_spans,
+            &o.vars,
+        );
         accept(&o.allow, &mut target.accepted, &mut diags);
     }
 

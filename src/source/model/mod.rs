@@ -212,13 +212,19 @@ pub struct ResourceDecl {
     pub declared_vars: std::sync::OnceLock<DeclaredVars>,
 }
 
-/// A resource's declared variables as JSON, and where each value (and each part of a nested
-/// value, by JSON pointer under `vars`) was written. The spans are shared by every tenant whose
-/// patches and overrides leave them as declared.
-pub type DeclaredVars = (
-    serde_json::Map<String, serde_json::Value>,
-    std::sync::Arc<std::collections::BTreeMap<String, Span>>,
-);
+/// A resource's declared variables as JSON, as JSON text (`serde_json`'s, key order kept), and
+/// where each value (and each part of a nested value, by JSON pointer under `vars`) was
+/// written. All three are shared by every tenant whose patches and overrides leave them as
+/// declared.
+#[derive(Debug, Clone)]
+pub struct DeclaredVars {
+    /// The variables.
+    pub vars: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
+    /// The variables as `serde_json::to_vec` writes them.
+    pub text: std::sync::Arc<[u8]>,
+    /// Where each value was written.
+    pub spans: std::sync::Arc<std::collections::BTreeMap<String, Span>>,
+}
 
 /// A change a baseline makes to a resource of a layer it extends.
 #[derive(Debug, Clone)]
