@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::state::before::BeforeImages;
+use crate::state::maps::{MapDirectory, MapLookup};
 use crate::state::{
     Holder, LocalStore, LockError, LockRecord, Locks, StateError, StateStore, layout,
 };
@@ -31,6 +32,8 @@ pub struct RunState {
     work: LocalStore,
     run_id: String,
     locks: Arc<Locks>,
+    /// Which tenants' maps the store has, listed after their locks were taken.
+    maps: Arc<MapDirectory>,
     /// Bytes of the local journal published so far.
     published: tokio::sync::Mutex<u64>,
     /// Per tenant in flight, the version (content hash) of the identity map read from the
@@ -109,6 +112,7 @@ impl RunState {
             })
         };
         Ok(Arc::new(RunState {
+            maps: MapDirectory::new(store.clone()),
             store,
             work,
             run_id,
@@ -136,7 +140,9 @@ impl RunState {
     }
 
     /// Take `tenant`'s lock (waiting as the lock timeout allows; `waiting` hears of the holder
-    /// once) and bring its identity map into the working copy.
+    /// once) and bring its identity map into the working copy: read when a listing of the
+    /// store's maps, made after the lock was taken and shared with the tenants that take
+    /// theirs meanwhile, shows one (a first deploy has none to read).
     pub async fn begin_tenant(
         &self,
         tenant: &str,
@@ -151,7 +157,14 @@ impl RunState {
             return Ok(());
         }
         let key = layout::identity(tenant);
-        let fetched = match self.store.read(&key).await {
+        // A listing made after the lock was taken says whether there is a map to read: no
+        // other run can publish one while this run holds the lock.
+        let read = match self.maps.lookup(tenant).await {
+            Ok(MapLookup::Absent) => Ok(None),
+            Ok(MapLookup::Present | MapLookup::NotListed) => self.store.read(&key).await,
+            Err(e) => Err(e),
+        };
+        let fetched = match read {
             Ok(Some(map)) => self.work.write(&key, &map.bytes).map(|()| {
                 self.fetched_maps
                     .lock()
