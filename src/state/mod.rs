@@ -17,7 +17,8 @@
 //! has, from listings made after the locks were taken), [`run`] (one run's locks and
 //! publishing), [`layout`] (the keys), [`before`] (a tenant's before-images of a run as one
 //! document), [`retry`] (requests tried again after a timeout),
-//! [`stats`] (requests counted and timed by kind).
+//! [`stats`] (requests counted and timed by kind), [`timeline`] (when each tenant's turn
+//! passed its lock, fetch, publish and release).
 //!
 //! Input: `[state]` ([`StateSettings`]) and the environment. Output: a [`StateStore`], and
 //! typed [`StateError`]s that name the store, the key and the action, never a credential.
@@ -35,6 +36,7 @@ pub mod maps;
 pub mod retry;
 pub mod run;
 pub mod stats;
+pub mod timeline;
 
 pub use blob::BlobStore;
 pub use local::LocalStore;

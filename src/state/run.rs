@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use crate::state::before::BeforeImages;
 use crate::state::maps::{MapDirectory, MapLookup};
+use crate::state::timeline::{Step, Timelines};
 use crate::state::{
     Holder, LocalStore, LockError, LockRecord, Locks, StateError, StateStore, layout,
 };
@@ -40,6 +41,8 @@ pub struct RunState {
     /// store at its start: a map still the same at its end is not written again.
     fetched_maps: Mutex<std::collections::HashMap<String, crate::state::Version>>,
     error: Arc<Mutex<Option<String>>>,
+    /// When each tenant passed each step (for `bench state`).
+    timelines: Timelines,
     renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -83,6 +86,7 @@ impl RunState {
         lease: Duration,
         lock_timeout: Duration,
     ) -> Result<Arc<RunState>, StateError> {
+        let timelines = Timelines::new();
         let work = LocalStore::new(project_dir);
         let run_id = holder.run_id.clone();
         let mut published = 0;
@@ -120,6 +124,7 @@ impl RunState {
             published: tokio::sync::Mutex::new(published),
             fetched_maps: Mutex::new(std::collections::HashMap::new()),
             error,
+            timelines,
             renewer: Mutex::new(Some(renewer)),
         }))
     }
@@ -127,6 +132,11 @@ impl RunState {
     /// Where the state lives, for messages.
     pub fn location(&self) -> String {
         self.store.location()
+    }
+
+    /// When each tenant passed each step of its turn so far.
+    pub fn timelines(&self) -> Vec<(String, crate::state::timeline::TenantTimeline)> {
+        self.timelines.snapshot()
     }
 
     /// The first storage error of the run: once set, no further tenant starts.
@@ -148,12 +158,15 @@ impl RunState {
         tenant: &str,
         waiting: impl FnMut(&LockRecord),
     ) -> Result<(), LockError> {
+        self.timelines.record(tenant, Step::Asked);
         let taken = self.locks.acquire(tenant, waiting).await;
         if let Err(LockError::Storage(e)) = &taken {
             set_error(&self.error, e.to_string());
         }
         taken?;
+        self.timelines.record(tenant, Step::Locked);
         if self.store.is_local() {
+            self.timelines.record(tenant, Step::Ready);
             return Ok(());
         }
         let key = layout::identity(tenant);
@@ -181,6 +194,7 @@ impl RunState {
             let _ = self.locks.release(tenant).await;
             return Err(LockError::Storage(e));
         }
+        self.timelines.record(tenant, Step::Ready);
         Ok(())
     }
 
@@ -189,6 +203,7 @@ impl RunState {
     /// one; the lock is released all the same where the store still answers (otherwise its
     /// lease runs out).
     pub async fn end_tenant(&self, tenant: &str) -> Result<(), StateError> {
+        self.timelines.record(tenant, Step::Ending);
         let published = if self.store.is_local() {
             Ok(())
         } else {
@@ -204,7 +219,9 @@ impl RunState {
                 ],
             );
         }
+        self.timelines.record(tenant, Step::Published);
         let released = self.locks.release(tenant).await;
+        self.timelines.record(tenant, Step::Released);
         published?;
         released
     }

@@ -77,4 +77,6 @@ fn bench_state_reports_the_stores_requests_by_kind_for_a_small_fleet() {
         "{stdout}"
     );
     assert!(stdout.contains("ratio "), "{stdout}");
+    assert!(stdout.contains("    turns: last ready "), "{stdout}");
+    assert!(stdout.contains("    released last: "), "{stdout}");
 }
