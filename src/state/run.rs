@@ -43,6 +43,11 @@ pub struct RunState {
     error: Arc<Mutex<Option<String>>>,
     /// When each tenant passed each step (for `bench state`).
     timelines: Timelines,
+    /// Per tenant in flight, its before-images being published while its Graph work goes on.
+    early_images: Mutex<std::collections::HashMap<String, EarlyImages>>,
+    /// Early publishes sending at once: few, so that they never hold up a lock or a listing
+    /// waiting behind them at the store's gate.
+    early_slots: Arc<tokio::sync::Semaphore>,
     renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -57,6 +62,20 @@ impl Drop for RunState {
             task.abort();
         }
     }
+}
+
+/// Early publishes of before-images sending at once.
+const EARLY_PUBLISHES_AT_ONCE: usize = 4;
+
+/// A tenant's before-images on their way to the store before its turn ends.
+#[derive(Debug)]
+struct EarlyImages {
+    /// Told when the turn ends: an early publish not sending yet is given up (the end
+    /// publishes the images itself rather than wait for a slot).
+    cancel: Arc<tokio::sync::Notify>,
+    /// The version (content hash) of the working copy's document the store has now, or
+    /// `None` when it was given up or failed.
+    task: tokio::task::JoinHandle<Option<crate::state::Version>>,
 }
 
 /// What [`fetch_run`] brought into the working copy.
@@ -125,6 +144,8 @@ impl RunState {
             fetched_maps: Mutex::new(std::collections::HashMap::new()),
             error,
             timelines,
+            early_images: Mutex::new(std::collections::HashMap::new()),
+            early_slots: Arc::new(tokio::sync::Semaphore::new(EARLY_PUBLISHES_AT_ONCE)),
             renewer: Mutex::new(Some(renewer)),
         }))
     }
@@ -226,6 +247,63 @@ impl RunState {
         released
     }
 
+    /// The tenant's before-images were written to the working copy (before its first change
+    /// was sent): start publishing them now, while its Graph work goes on, rather than in the
+    /// burst of every tenant's end. At most [`EARLY_PUBLISHES_AT_ONCE`] at a time; the turn's
+    /// end waits for one that is sending and publishes the images itself in place of one that
+    /// is not sending yet, so the store has them before the lock is released either way.
+    pub fn publish_before_images_early(self: &Arc<Self>, tenant: &str) {
+        if self.store.is_local() {
+            return;
+        }
+        let cancel = Arc::new(tokio::sync::Notify::new());
+        let task = {
+            let (state, cancel, tenant) = (self.clone(), cancel.clone(), tenant.to_string());
+            tokio::spawn(async move {
+                let _slot = tokio::select! {
+                    biased;
+                    () = cancel.notified() => return None,
+                    slot = state.early_slots.clone().acquire_owned() => slot.ok()?,
+                };
+                let key = layout::before_images(&state.run_id, &tenant);
+                let images = state.work.read(&key).ok()??;
+                publish_before_images(
+                    &state.store,
+                    &state.work,
+                    &key,
+                    images.bytes,
+                    BEFORE_IMAGES_TRIES,
+                )
+                .await
+                .ok()?;
+                // What the store has now (the working copy holds the merged document when the
+                // store had one already).
+                let published = state.work.read(&key).ok()??;
+                Some(local_version(&published.bytes))
+            })
+        };
+        let replaced = self
+            .early_images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant.to_ascii_lowercase(), EarlyImages { cancel, task });
+        if let Some(earlier) = replaced {
+            earlier.task.abort();
+        }
+    }
+
+    /// The version of the tenant's before-images its early publish put in the store, once it
+    /// is done (`None`: there was none, it was not sending yet and is given up, or it failed).
+    async fn early_images_published(&self, tenant: &str) -> Option<crate::state::Version> {
+        let early = self
+            .early_images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&tenant.to_ascii_lowercase())?;
+        early.cancel.notify_one();
+        early.task.await.ok().flatten()
+    }
+
     /// The journal segment, the identity map and the before-images go out side by side: each
     /// is its own blob, and all of them are in the store before the lock is released.
     async fn publish_tenant(&self, tenant: &str) -> Result<(), StateError> {
@@ -234,6 +312,7 @@ impl RunState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&tenant.to_ascii_lowercase());
+        let images_published = self.early_images_published(tenant).await;
         futures_util::future::try_join(
             self.publish_journal(),
             publish_tenant_files(
@@ -241,7 +320,10 @@ impl RunState {
                 &self.work,
                 tenant,
                 &self.run_id,
-                fetched.as_ref(),
+                Published {
+                    map: fetched.as_ref(),
+                    images: images_published.as_ref(),
+                },
             ),
         )
         .await
@@ -319,22 +401,32 @@ fn local_version(bytes: &[u8]) -> crate::state::Version {
     crate::state::Version(crate::canonical::hash_bytes(bytes))
 }
 
+/// What the store is known to hold of a tenant already (versions as the working copy gives
+/// them, see [`local_version`]): nothing is written again that is still at that version.
+#[derive(Debug, Clone, Copy, Default)]
+struct Published<'a> {
+    /// The map this run read from the store when the tenant started (it has held the
+    /// tenant's lock since).
+    map: Option<&'a crate::state::Version>,
+    /// The before-images document published while the tenant's Graph work went on.
+    images: Option<&'a crate::state::Version>,
+}
+
 /// Publish a tenant's identity map and a run's before-images of it from the working copy: the
 /// map and the before-images document side by side (and the files of the older
-/// one-file-per-object form, when the run was begun by an older version). `fetched`: the
-/// version of the map this run read from the store when the tenant started (it has held the
-/// tenant's lock since); a map still at that version is in the store already and not written.
+/// one-file-per-object form, when the run was begun by an older version), except what
+/// `published` says the store has already.
 async fn publish_tenant_files(
     store: &StateStore,
     work: &LocalStore,
     tenant: &str,
     run_id: &str,
-    fetched: Option<&crate::state::Version>,
+    published: Published<'_>,
 ) -> Result<(), StateError> {
     let mut files = Vec::new();
     let key = layout::identity(tenant);
     if let Some(map) = work.read(&key)?
-        && fetched != Some(&local_version(&map.bytes))
+        && published.map != Some(&local_version(&map.bytes))
     {
         files.push((key, map.bytes));
     }
@@ -347,7 +439,9 @@ async fn publish_tenant_files(
         }
     }
     let images_key = layout::before_images(run_id, tenant);
-    let images = work.read(&images_key)?;
+    let images = work
+        .read(&images_key)?
+        .filter(|images| published.images != Some(&local_version(&images.bytes)));
     // Side by side (the store's gate bounds how many requests are out at once).
     let writes = futures_util::future::try_join_all(
         files
@@ -464,7 +558,7 @@ pub async fn publish_unpublished(store: &StateStore, work: &LocalStore) -> Resul
                 }
             }
             ["tenant", tenant, run] => {
-                publish_tenant_files(store, work, tenant, run, None).await?;
+                publish_tenant_files(store, work, tenant, run, Published::default()).await?;
             }
             _ => {}
         }
@@ -721,7 +815,7 @@ mod tests {
         let key = layout::before_images("r", "t1");
         let first = images("t1", &[("a", "enabled")]).to_bytes();
         work.write(&key, &first).expect("write");
-        publish_tenant_files(&store, &work, "t1", "r", None)
+        publish_tenant_files(&store, &work, "t1", "r", Published::default())
             .await
             .expect("publish");
         let stored = store.read(&key).await.expect("read").expect("published");
@@ -738,7 +832,7 @@ mod tests {
             .expect("write");
         let mine = images("t1", &[("a", "disabled"), ("c", "enabled")]).to_bytes();
         work.write(&key, &mine).expect("write");
-        publish_tenant_files(&store, &work, "t1", "r", None)
+        publish_tenant_files(&store, &work, "t1", "r", Published::default())
             .await
             .expect("publish");
         let expected = images(
@@ -762,7 +856,7 @@ mod tests {
             .write(&key, b"{ broken".to_vec())
             .await
             .expect("write");
-        let e = publish_tenant_files(&store, &work, "t1", "r", None)
+        let e = publish_tenant_files(&store, &work, "t1", "r", Published::default())
             .await
             .expect_err("unreadable");
         assert!(
@@ -795,7 +889,7 @@ mod tests {
         let file = format!("{}a.json", layout::before_per_object("r", "t1"));
         work.write(&file, b"{\"key\": \"a\"}\n").expect("write");
         work.write(&format!("{file}.partial"), b"{").expect("write");
-        publish_tenant_files(&store, &work, "t1", "r", None)
+        publish_tenant_files(&store, &work, "t1", "r", Published::default())
             .await
             .expect("publish");
         let listed = store.list(&layout::befores("r")).await.expect("list");
