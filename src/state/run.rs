@@ -3,8 +3,10 @@
 //! (`DIR/.tenantform/`) at each tenant's start and end.
 //!
 //! A tenant's turn: [`RunState::begin_tenant`] takes its lock (before the first write) and
-//! fetches its identity map; the deploy works on the working copy as it always does (every
-//! journal record flushed to the local file before the next request is sent); then
+//! fetches its identity map (when a listing made after the lock shows one); the deploy works on
+//! the working copy as it always does (every journal record flushed to the local file before
+//! the next request is sent), and its before-images, once written, are published beside its
+//! changes ([`RunState::publish_before_images_early`]); then
 //! [`RunState::end_tenant`] publishes the journal so far (one new segment: the bytes after the
 //! last published one), the tenant's identity map and before-images, and only then releases
 //! the lock, so the next holder reads everything this one did. A publish that fails is listed
