@@ -105,6 +105,8 @@ pub struct StateRun {
     pub store_ops: Option<state::stats::StatsSnapshot>,
     /// CPU time each process spent in the timed part of the deploy.
     pub cpu: CpuSeconds,
+    /// When the tenants' turns passed their lock, fetch, publish and release.
+    pub turns: state::timeline::TimelineSummary,
 }
 
 /// CPU time (user and system), seconds, spent by each process while a deploy was timed: what
@@ -362,6 +364,7 @@ fn deploy_once(
         tenants: targets.iter().map(|t| t.id.clone()).collect(),
         version: env!("CARGO_PKG_VERSION").into(),
     });
+    let timed_state = run_state.clone();
     let run = Arc::new(Run {
         fleet,
         client,
@@ -382,6 +385,8 @@ fn deploy_once(
         azurite: cpu_since(cpu_before.2, cpu_now(azurite_pid)),
     };
     let store_ops = store.stats();
+    let turns = state::timeline::summarize(&timed_state.timelines());
+    drop(timed_state);
     drop(sim);
 
     let locks_left = runtime
@@ -414,6 +419,7 @@ fn deploy_once(
         journal_published_whole,
         store_ops,
         cpu,
+        turns,
     })
 }
 
@@ -445,6 +451,7 @@ pub fn text(bench: &StateBench) -> String {
             out.push_str(&format!("    stopped: {s}\n"));
         }
         out.push_str(&cpu_text(&r.cpu));
+        out.push_str(&turns_text(&r.turns));
         if let Some(stats) = &r.store_ops {
             out.push_str(&store_ops_text(stats, bench.tenants));
         }
@@ -478,6 +485,36 @@ fn cpu_text(cpu: &CpuSeconds) -> String {
     } else {
         format!("    cpu: {}\n", parts.join(", "))
     }
+}
+
+/// When the tenants' turns passed the run state's steps: the last one ready to start its
+/// Graph work, the last whose Graph work ended, the last lock released, and the timeline of
+/// the tenant released last.
+fn turns_text(turns: &state::timeline::TimelineSummary) -> String {
+    if turns.tenants == 0 {
+        return String::new();
+    }
+    let mut out = format!(
+        "    turns: last ready {:.2} s (longest start {:.2} s), last Graph work ended {:.2} s, last lock released {:.2} s (longest end {:.2} s)\n",
+        turns.last_ready,
+        turns.longest_start,
+        turns.last_ending,
+        turns.last_released,
+        turns.longest_end
+    );
+    if let Some((tenant, t)) = &turns.slowest {
+        let at = |s: Option<f64>| s.map_or_else(|| "-".to_string(), |s| format!("{s:.2}"));
+        out.push_str(&format!(
+            "    released last: {tenant}: asked {}, locked {}, ready {}, Graph work ended {}, published {}, released {} s\n",
+            at(t.asked),
+            at(t.locked),
+            at(t.ready),
+            at(t.ending),
+            at(t.published),
+            at(t.released)
+        ));
+    }
+    out
 }
 
 /// A run's store requests by kind: count, per tenant, mean and longest time, retries.
@@ -524,6 +561,32 @@ mod tests {
         assert_eq!(
             text,
             "    store requests 5 (2.50 per tenant)\n      lock-create         4   2.00/tenant  mean    10.0 ms  max    10.0 ms  retries 0\n      journal-write       1   0.50/tenant  mean    30.0 ms  max    30.0 ms  retries 1\n"
+        );
+    }
+
+    #[test]
+    fn turns_are_reported_with_the_tenant_released_last() {
+        use state::timeline::{TenantTimeline, summarize};
+        assert_eq!(turns_text(&summarize(&[])), "");
+        let line = TenantTimeline {
+            asked: Some(0.0),
+            locked: Some(0.25),
+            ready: Some(0.5),
+            ending: Some(20.0),
+            published: Some(20.75),
+            released: Some(21.0),
+        };
+        let unreleased = TenantTimeline {
+            released: None,
+            ..line
+        };
+        let text = turns_text(&summarize(&[
+            ("t1".into(), line),
+            ("t2".into(), unreleased),
+        ]));
+        assert_eq!(
+            text,
+            "    turns: last ready 0.50 s (longest start 0.50 s), last Graph work ended 20.00 s, last lock released 21.00 s (longest end 1.00 s)\n    released last: t1: asked 0.00, locked 0.25, ready 0.50, Graph work ended 20.00, published 20.75, released 21.00 s\n"
         );
     }
 

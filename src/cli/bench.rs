@@ -115,8 +115,8 @@ enum BenchCommand {
     /// What tenant locks and remote state cost: the same deploy of every tenant of a fresh
     /// simulator, with local state and with state in Azure Blob Storage (a fresh Azurite per
     /// deploy, started on loopback as a child process with its blobs in memory), in this process
-    /// on this machine; prints both wall times, the store's requests by kind, and the ratio
-    /// (target 1.10). Rounds alternate which goes first. Build with --release; needs Azurite
+    /// on this machine; prints both wall times, CPU per process, when the tenants' turns were
+    /// ready, ended and released, the store's requests by kind, and the ratio (target 1.10). Rounds alternate which goes first. Build with --release; needs Azurite
     /// (npm install azurite).
     State {
         /// Simulated tenants.

@@ -536,7 +536,13 @@ pub(crate) async fn deploy_tenant(
         })
         .await
         {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                // On disk now; with a remote store, on their way there while the changes go
+                // out (the store has them before the tenant's lock is released).
+                if let Some(state) = &run.options.state {
+                    state.publish_before_images_early(&target.id);
+                }
+            }
             Ok(Err(e)) => {
                 report.reason = Some(format!(
                     "cannot record before-images (nothing was changed): {e}"

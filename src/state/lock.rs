@@ -329,24 +329,28 @@ impl Locks {
             && record.host == self.holder.host
     }
 
-    /// How often the run's renewer looks for locks to renew: a sixth of the lease, so that a
-    /// lock is renewed when a third of its lease has passed, give or take a sixth.
+    /// How often the run's renewer looks for locks to renew: a twelfth of the lease, so that a
+    /// lock is renewed when half its lease has passed, give or take a twelfth (the looking is
+    /// local work; only renewals are sent).
     pub fn renew_every(&self) -> Duration {
-        (self.lease / 6).max(Duration::from_millis(500))
+        (self.lease / 12).max(Duration::from_millis(250))
     }
 
-    /// True when the lock `record` is due for renewal at `now`: a third of its lease has passed
-    /// since it was last written (or its time cannot be read).
+    /// True when the lock `record` is due for renewal at `now`: half its lease has passed since
+    /// it was last written (or its time cannot be read). A renewal is then sent with five
+    /// twelfths of the lease or more still to run (25 s of the default 60 s): time for a
+    /// request that timed out (20 s) to be tried again before the lease runs out, while a
+    /// turn shorter than half the lease (30 s by default) is never renewed.
     fn due(&self, record: &LockRecord, now: jiff::Timestamp) -> bool {
-        let third = jiff::SignedDuration::try_from(self.lease / 3).unwrap_or_default();
+        let half = jiff::SignedDuration::try_from(self.lease / 2).unwrap_or_default();
         record
             .renewed
             .parse::<jiff::Timestamp>()
-            .map_or(true, |renewed| now.duration_since(renewed) >= third)
+            .map_or(true, |renewed| now.duration_since(renewed) >= half)
     }
 
-    /// Renew the locks held now that are due (a third of their lease has passed), up to 16
-    /// requests at once; a lock taken and released within a third of its lease is never
+    /// Renew the locks held now that are due (half their lease has passed), up to 16
+    /// requests at once; a lock taken and released within half its lease is never
     /// renewed. The run's renewer calls this every [`Locks::renew_every`]. A lock another run
     /// took over (this run stalled past its lease) is recorded as lost.
     pub async fn renew(&self) -> Vec<(String, StateError)> {
@@ -612,10 +616,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(first.renew().await.is_empty());
         let (unchanged, _) = read_lock(&store, "t1").await.expect("read").expect("held");
-        assert_eq!(
-            unchanged, before,
-            "not due: a third of the lease has not passed"
-        );
+        assert_eq!(unchanged, before, "not due: half the lease has not passed");
         assert!(first.renew_all().await.is_empty());
         let (after, _) = read_lock(&store, "t1").await.expect("read").expect("held");
         assert_eq!(after.since, before.since);
@@ -642,15 +643,37 @@ mod tests {
         let locks = locks(&store, "run-a", std::process::id(), 0);
         locks.acquire("t1", |_| {}).await.expect("take");
         let (taken, version) = read_lock(&store, "t1").await.expect("read").expect("held");
-        // Half the lease later the lock is due.
-        let later = taken
-            .renewed
-            .parse::<jiff::Timestamp>()
-            .expect("time")
-            .checked_add(jiff::SignedDuration::from_secs(30))
-            .expect("add");
+        // Half the lease later the lock is due; not before (a third of it later, 20 s of
+        // 60 s, a turn that will end in time needs no renewal).
+        let after = |secs| {
+            taken
+                .renewed
+                .parse::<jiff::Timestamp>()
+                .expect("time")
+                .checked_add(jiff::SignedDuration::from_secs(secs))
+                .expect("add")
+        };
+        let later = after(30);
         assert!(locks.due(&taken, later));
+        assert!(
+            !locks.due(&taken, after(20)),
+            "renewed at a third of the lease"
+        );
+        assert!(!locks.due(&taken, after(29)));
         assert!(!locks.due(&taken, jiff::Timestamp::now()));
+        assert!(
+            locks.renew_at(after(25), false).await.is_empty()
+                && read_lock(&store, "t1")
+                    .await
+                    .expect("read")
+                    .expect("held")
+                    .0
+                    == taken,
+            "not renewed before half the lease"
+        );
+        // Checked every twelfth of the lease: a due renewal is sent with at least five
+        // twelfths of the lease (25 s) left.
+        assert_eq!(locks.renew_every(), Duration::from_secs(5));
         assert!(locks.renew_at(later, false).await.is_empty());
         let (renewed, _) = read_lock(&store, "t1").await.expect("read").expect("held");
         assert_ne!(renewed.renewed, taken.renewed, "renewed when due");

@@ -13,10 +13,12 @@
 //!   tenant starts and publishes the journal, map and before-images when it finishes.
 //!
 //! Submodules: [`blob`] (Azure Blob through `object_store`), [`local`] (lock files),
-//! [`lock`] (lock records, waiting, renewal, release), [`run`] (one run's locks and
+//! [`lock`] (lock records, waiting, renewal, release), [`maps`] (which identity maps the store
+//! has, from listings made after the locks were taken), [`run`] (one run's locks and
 //! publishing), [`layout`] (the keys), [`before`] (a tenant's before-images of a run as one
 //! document), [`retry`] (requests tried again after a timeout),
-//! [`stats`] (requests counted and timed by kind).
+//! [`stats`] (requests counted and timed by kind), [`timeline`] (when each tenant's turn
+//! passed its lock, fetch, publish and release).
 //!
 //! Input: `[state]` ([`StateSettings`]) and the environment. Output: a [`StateStore`], and
 //! typed [`StateError`]s that name the store, the key and the action, never a credential.
@@ -30,9 +32,11 @@ pub mod blob;
 pub mod layout;
 pub mod local;
 pub mod lock;
+pub mod maps;
 pub mod retry;
 pub mod run;
 pub mod stats;
+pub mod timeline;
 
 pub use blob::BlobStore;
 pub use local::LocalStore;

@@ -3,8 +3,10 @@
 //! (`DIR/.tenantform/`) at each tenant's start and end.
 //!
 //! A tenant's turn: [`RunState::begin_tenant`] takes its lock (before the first write) and
-//! fetches its identity map; the deploy works on the working copy as it always does (every
-//! journal record flushed to the local file before the next request is sent); then
+//! fetches its identity map (when a listing made after the lock shows one); the deploy works on
+//! the working copy as it always does (every journal record flushed to the local file before
+//! the next request is sent), and its before-images, once written, are published beside its
+//! changes ([`RunState::publish_before_images_early`]); then
 //! [`RunState::end_tenant`] publishes the journal so far (one new segment: the bytes after the
 //! last published one), the tenant's identity map and before-images, and only then releases
 //! the lock, so the next holder reads everything this one did. A publish that fails is listed
@@ -20,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::state::before::BeforeImages;
+use crate::state::maps::{MapDirectory, MapLookup};
+use crate::state::timeline::{Step, Timelines};
 use crate::state::{
     Holder, LocalStore, LockError, LockRecord, Locks, StateError, StateStore, layout,
 };
@@ -31,12 +35,21 @@ pub struct RunState {
     work: LocalStore,
     run_id: String,
     locks: Arc<Locks>,
+    /// Which tenants' maps the store has, listed after their locks were taken.
+    maps: Arc<MapDirectory>,
     /// Bytes of the local journal published so far.
     published: tokio::sync::Mutex<u64>,
     /// Per tenant in flight, the version (content hash) of the identity map read from the
     /// store at its start: a map still the same at its end is not written again.
     fetched_maps: Mutex<std::collections::HashMap<String, crate::state::Version>>,
     error: Arc<Mutex<Option<String>>>,
+    /// When each tenant passed each step (for `bench state`).
+    timelines: Timelines,
+    /// Per tenant in flight, its before-images being published while its Graph work goes on.
+    early_images: Mutex<std::collections::HashMap<String, EarlyImages>>,
+    /// Early publishes sending at once: few, so that they never hold up a lock or a listing
+    /// waiting behind them at the store's gate.
+    early_slots: Arc<tokio::sync::Semaphore>,
     renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -51,6 +64,20 @@ impl Drop for RunState {
             task.abort();
         }
     }
+}
+
+/// Early publishes of before-images sending at once.
+const EARLY_PUBLISHES_AT_ONCE: usize = 4;
+
+/// A tenant's before-images on their way to the store before its turn ends.
+#[derive(Debug)]
+struct EarlyImages {
+    /// Told when the turn ends: an early publish not sending yet is given up (the end
+    /// publishes the images itself rather than wait for a slot).
+    cancel: Arc<tokio::sync::Notify>,
+    /// The version (content hash) of the working copy's document the store has now, or
+    /// `None` when it was given up or failed.
+    task: tokio::task::JoinHandle<Option<crate::state::Version>>,
 }
 
 /// What [`fetch_run`] brought into the working copy.
@@ -80,6 +107,7 @@ impl RunState {
         lease: Duration,
         lock_timeout: Duration,
     ) -> Result<Arc<RunState>, StateError> {
+        let timelines = Timelines::new();
         let work = LocalStore::new(project_dir);
         let run_id = holder.run_id.clone();
         let mut published = 0;
@@ -109,6 +137,7 @@ impl RunState {
             })
         };
         Ok(Arc::new(RunState {
+            maps: MapDirectory::new(store.clone()),
             store,
             work,
             run_id,
@@ -116,6 +145,9 @@ impl RunState {
             published: tokio::sync::Mutex::new(published),
             fetched_maps: Mutex::new(std::collections::HashMap::new()),
             error,
+            timelines,
+            early_images: Mutex::new(std::collections::HashMap::new()),
+            early_slots: Arc::new(tokio::sync::Semaphore::new(EARLY_PUBLISHES_AT_ONCE)),
             renewer: Mutex::new(Some(renewer)),
         }))
     }
@@ -123,6 +155,11 @@ impl RunState {
     /// Where the state lives, for messages.
     pub fn location(&self) -> String {
         self.store.location()
+    }
+
+    /// When each tenant passed each step of its turn so far.
+    pub fn timelines(&self) -> Vec<(String, crate::state::timeline::TenantTimeline)> {
+        self.timelines.snapshot()
     }
 
     /// The first storage error of the run: once set, no further tenant starts.
@@ -136,22 +173,34 @@ impl RunState {
     }
 
     /// Take `tenant`'s lock (waiting as the lock timeout allows; `waiting` hears of the holder
-    /// once) and bring its identity map into the working copy.
+    /// once) and bring its identity map into the working copy: read when a listing of the
+    /// store's maps, made after the lock was taken and shared with the tenants that take
+    /// theirs meanwhile, shows one (a first deploy has none to read).
     pub async fn begin_tenant(
         &self,
         tenant: &str,
         waiting: impl FnMut(&LockRecord),
     ) -> Result<(), LockError> {
+        self.timelines.record(tenant, Step::Asked);
         let taken = self.locks.acquire(tenant, waiting).await;
         if let Err(LockError::Storage(e)) = &taken {
             set_error(&self.error, e.to_string());
         }
         taken?;
+        self.timelines.record(tenant, Step::Locked);
         if self.store.is_local() {
+            self.timelines.record(tenant, Step::Ready);
             return Ok(());
         }
         let key = layout::identity(tenant);
-        let fetched = match self.store.read(&key).await {
+        // A listing made after the lock was taken says whether there is a map to read: no
+        // other run can publish one while this run holds the lock.
+        let read = match self.maps.lookup(tenant).await {
+            Ok(MapLookup::Absent) => Ok(None),
+            Ok(MapLookup::Present | MapLookup::NotListed) => self.store.read(&key).await,
+            Err(e) => Err(e),
+        };
+        let fetched = match read {
             Ok(Some(map)) => self.work.write(&key, &map.bytes).map(|()| {
                 self.fetched_maps
                     .lock()
@@ -168,6 +217,7 @@ impl RunState {
             let _ = self.locks.release(tenant).await;
             return Err(LockError::Storage(e));
         }
+        self.timelines.record(tenant, Step::Ready);
         Ok(())
     }
 
@@ -176,6 +226,7 @@ impl RunState {
     /// one; the lock is released all the same where the store still answers (otherwise its
     /// lease runs out).
     pub async fn end_tenant(&self, tenant: &str) -> Result<(), StateError> {
+        self.timelines.record(tenant, Step::Ending);
         let published = if self.store.is_local() {
             Ok(())
         } else {
@@ -191,9 +242,68 @@ impl RunState {
                 ],
             );
         }
+        self.timelines.record(tenant, Step::Published);
         let released = self.locks.release(tenant).await;
+        self.timelines.record(tenant, Step::Released);
         published?;
         released
+    }
+
+    /// The tenant's before-images were written to the working copy (before its first change
+    /// was sent): start publishing them now, while its Graph work goes on, rather than in the
+    /// burst of every tenant's end. At most [`EARLY_PUBLISHES_AT_ONCE`] at a time; the turn's
+    /// end waits for one that is sending and publishes the images itself in place of one that
+    /// is not sending yet, so the store has them before the lock is released either way.
+    pub fn publish_before_images_early(self: &Arc<Self>, tenant: &str) {
+        if self.store.is_local() {
+            return;
+        }
+        let cancel = Arc::new(tokio::sync::Notify::new());
+        let task = {
+            let (state, cancel, tenant) = (self.clone(), cancel.clone(), tenant.to_string());
+            tokio::spawn(async move {
+                let _slot = tokio::select! {
+                    biased;
+                    () = cancel.notified() => return None,
+                    slot = state.early_slots.clone().acquire_owned() => slot.ok()?,
+                };
+                let key = layout::before_images(&state.run_id, &tenant);
+                let images = state.work.read(&key).ok()??;
+                publish_before_images(
+                    &state.store,
+                    &state.work,
+                    &key,
+                    images.bytes,
+                    BEFORE_IMAGES_TRIES,
+                )
+                .await
+                .ok()?;
+                // What the store has now (the working copy holds the merged document when the
+                // store had one already).
+                let published = state.work.read(&key).ok()??;
+                Some(local_version(&published.bytes))
+            })
+        };
+        let replaced = self
+            .early_images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant.to_ascii_lowercase(), EarlyImages { cancel, task });
+        if let Some(earlier) = replaced {
+            earlier.task.abort();
+        }
+    }
+
+    /// The version of the tenant's before-images its early publish put in the store, once it
+    /// is done (`None`: there was none, it was not sending yet and is given up, or it failed).
+    async fn early_images_published(&self, tenant: &str) -> Option<crate::state::Version> {
+        let early = self
+            .early_images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&tenant.to_ascii_lowercase())?;
+        early.cancel.notify_one();
+        early.task.await.ok().flatten()
     }
 
     /// The journal segment, the identity map and the before-images go out side by side: each
@@ -204,6 +314,7 @@ impl RunState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&tenant.to_ascii_lowercase());
+        let images_published = self.early_images_published(tenant).await;
         futures_util::future::try_join(
             self.publish_journal(),
             publish_tenant_files(
@@ -211,7 +322,10 @@ impl RunState {
                 &self.work,
                 tenant,
                 &self.run_id,
-                fetched.as_ref(),
+                Published {
+                    map: fetched.as_ref(),
+                    images: images_published.as_ref(),
+                },
             ),
         )
         .await
@@ -289,22 +403,32 @@ fn local_version(bytes: &[u8]) -> crate::state::Version {
     crate::state::Version(crate::canonical::hash_bytes(bytes))
 }
 
+/// What the store is known to hold of a tenant already (versions as the working copy gives
+/// them, see [`local_version`]): nothing is written again that is still at that version.
+#[derive(Debug, Clone, Copy, Default)]
+struct Published<'a> {
+    /// The map this run read from the store when the tenant started (it has held the
+    /// tenant's lock since).
+    map: Option<&'a crate::state::Version>,
+    /// The before-images document published while the tenant's Graph work went on.
+    images: Option<&'a crate::state::Version>,
+}
+
 /// Publish a tenant's identity map and a run's before-images of it from the working copy: the
 /// map and the before-images document side by side (and the files of the older
-/// one-file-per-object form, when the run was begun by an older version). `fetched`: the
-/// version of the map this run read from the store when the tenant started (it has held the
-/// tenant's lock since); a map still at that version is in the store already and not written.
+/// one-file-per-object form, when the run was begun by an older version), except what
+/// `published` says the store has already.
 async fn publish_tenant_files(
     store: &StateStore,
     work: &LocalStore,
     tenant: &str,
     run_id: &str,
-    fetched: Option<&crate::state::Version>,
+    published: Published<'_>,
 ) -> Result<(), StateError> {
     let mut files = Vec::new();
     let key = layout::identity(tenant);
     if let Some(map) = work.read(&key)?
-        && fetched != Some(&local_version(&map.bytes))
+        && published.map != Some(&local_version(&map.bytes))
     {
         files.push((key, map.bytes));
     }
@@ -317,7 +441,9 @@ async fn publish_tenant_files(
         }
     }
     let images_key = layout::before_images(run_id, tenant);
-    let images = work.read(&images_key)?;
+    let images = work
+        .read(&images_key)?
+        .filter(|images| published.images != Some(&local_version(&images.bytes)));
     // Side by side (the store's gate bounds how many requests are out at once).
     let writes = futures_util::future::try_join_all(
         files
@@ -434,7 +560,7 @@ pub async fn publish_unpublished(store: &StateStore, work: &LocalStore) -> Resul
                 }
             }
             ["tenant", tenant, run] => {
-                publish_tenant_files(store, work, tenant, run, None).await?;
+                publish_tenant_files(store, work, tenant, run, Published::default()).await?;
             }
             _ => {}
         }
@@ -691,7 +817,7 @@ mod tests {
         let key = layout::before_images("r", "t1");
         let first = images("t1", &[("a", "enabled")]).to_bytes();
         work.write(&key, &first).expect("write");
-        publish_tenant_files(&store, &work, "t1", "r", None)
+        publish_tenant_files(&store, &work, "t1", "r", Published::default())
             .await
             .expect("publish");
         let stored = store.read(&key).await.expect("read").expect("published");
@@ -708,7 +834,7 @@ mod tests {
             .expect("write");
         let mine = images("t1", &[("a", "disabled"), ("c", "enabled")]).to_bytes();
         work.write(&key, &mine).expect("write");
-        publish_tenant_files(&store, &work, "t1", "r", None)
+        publish_tenant_files(&store, &work, "t1", "r", Published::default())
             .await
             .expect("publish");
         let expected = images(
@@ -732,7 +858,7 @@ mod tests {
             .write(&key, b"{ broken".to_vec())
             .await
             .expect("write");
-        let e = publish_tenant_files(&store, &work, "t1", "r", None)
+        let e = publish_tenant_files(&store, &work, "t1", "r", Published::default())
             .await
             .expect_err("unreadable");
         assert!(
@@ -765,7 +891,7 @@ mod tests {
         let file = format!("{}a.json", layout::before_per_object("r", "t1"));
         work.write(&file, b"{\"key\": \"a\"}\n").expect("write");
         work.write(&format!("{file}.partial"), b"{").expect("write");
-        publish_tenant_files(&store, &work, "t1", "r", None)
+        publish_tenant_files(&store, &work, "t1", "r", Published::default())
             .await
             .expect("publish");
         let listed = store.list(&layout::befores("r")).await.expect("list");

@@ -37,6 +37,7 @@ mod sim_support;
 mod sim_tcm;
 mod state;
 mod state_bench;
+mod state_publish;
 mod sync;
 mod sync_organization;
 mod sync_plan;
