@@ -137,9 +137,25 @@ impl AzuriteChild {
         Ok(())
     }
 
-    /// Kill it (storage down); the data stays.
+    /// Stop it (storage down); the data stays. Azurite is asked to stop first (SIGTERM), which
+    /// saves its blob metadata to `--location`: killed at once, a container created moments
+    /// before (its metadata saved every few seconds) was gone when it started again. Killed if
+    /// it has not stopped within 5 s.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                // SAFETY: `kill` with a pid of our own child and a valid signal number.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while std::time::Instant::now() < deadline {
+                    if matches!(child.try_wait(), Ok(Some(_))) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
