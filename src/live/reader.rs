@@ -115,6 +115,52 @@ impl Declared {
     }
 }
 
+/// What a read made only to compare (plan, drift) keeps of a collection's objects: whole, the
+/// objects an operation of the bundle may plan against (its managed id, or its match key);
+/// of every other object, its id and display name, which is all drift lists of an unmanaged
+/// object. A tenant that declares one beta Conditional Access policy lists every policy in
+/// beta shape as well (20 KB of JSON on the shipped CISA baseline), and a fleet in flight holds
+/// its answers through the Conditional Access seconds.
+struct Candidates<'a> {
+    operations: &'a [Operation],
+    identity: &'a IdentityMap,
+}
+
+impl Candidates<'_> {
+    /// Whether an operation of `kind` may plan against `object`.
+    fn wanted(&self, kind: &Kind, object: &Value) -> bool {
+        let id = object.get("id").and_then(Value::as_str);
+        self.operations
+            .iter()
+            .filter(|op| op.kind.name == kind.name)
+            .any(|op| {
+                let managed = self.identity.objects.get(&op.key);
+                managed.is_some_and(|m| id.is_some_and(|id| id.eq_ignore_ascii_case(m)))
+                    || plan::matches_key(op, object)
+            })
+    }
+
+    /// Reduce the objects of `kind` no operation may plan against to their id and name.
+    fn trim(&self, kind: &Kind, objects: &mut [Value]) {
+        for object in objects {
+            if !self.wanted(kind, object) {
+                *object = unmanaged_skeleton(object);
+            }
+        }
+    }
+}
+
+/// An object's `id` and `displayName`, nothing else.
+fn unmanaged_skeleton(object: &Value) -> Value {
+    let mut kept = serde_json::Map::new();
+    for key in ["id", "displayName"] {
+        if let Some(value) = object.get(key) {
+            kept.insert(key.to_string(), value.clone());
+        }
+    }
+    Value::Object(kept)
+}
+
 fn read_request(label: String, kind: &'static Kind, path: String) -> Request {
     Request::get(label, kind.api_version, path, kind.throttle)
 }
@@ -326,6 +372,7 @@ async fn run_reads(
     reads: Vec<(Slot, Request)>,
     live: &mut LiveState,
     observer: &dyn Observer,
+    candidates: Option<&Candidates<'_>>,
 ) -> Result<(), RequestError> {
     let requests: Vec<Request> = reads.iter().map(|(_, r)| r.clone()).collect();
     let results = client.batch(session, &requests, observer).await;
@@ -343,7 +390,10 @@ async fn run_reads(
                         .get("@odata.nextLink")
                         .and_then(Value::as_str)
                         .map(str::to_string);
-                    if let Some(Value::Array(items)) = page.get_mut("value").map(Value::take) {
+                    if let Some(Value::Array(mut items)) = page.get_mut("value").map(Value::take) {
+                        if let Some(candidates) = candidates {
+                            candidates.trim(kind, &mut items);
+                        }
                         live.collections.entry(kind.name).or_default().extend(items);
                     }
                     let Some(next) = next else { break };
@@ -415,13 +465,49 @@ pub async fn read(
         // Access reads wait for their slots (one per second): the answers are parsed and
         // trimmed during those seconds instead of all of a fleet's at once after the last slot.
         // A deploy keeps them for last, so that its whole answers are not held that long.
-        let (paced, unpaced): (Vec<_>, Vec<_>) = reads
+        let (mut paced, unpaced): (Vec<_>, Vec<_>) = reads
             .into_iter()
             .partition(|(_, request)| request.class == ThrottleClass::ConditionalAccess);
+        let candidates = Candidates {
+            operations: bundle.operations,
+            identity,
+        };
+        // The paced reads are answered a second apart and each is trimmed as it comes, the
+        // collection the bundle declares most objects of (the largest answer) last, so that
+        // it is planned as soon as it is read instead of held through the others' seconds.
+        paced.sort_by_key(|(slot, _)| match slot {
+            Slot::Collection(kind) => bundle
+                .operations
+                .iter()
+                .filter(|op| op.kind.name == kind.name)
+                .count(),
+            _ => 0,
+        });
         let mut paced_live = LiveState::default();
+        let paced_reads = async {
+            for read in paced {
+                run_reads(
+                    client,
+                    session,
+                    vec![read],
+                    &mut paced_live,
+                    observer,
+                    Some(&candidates),
+                )
+                .await?;
+            }
+            Ok::<(), RequestError>(())
+        };
         let (unpaced_done, paced_done) = futures_util::future::join(
-            run_reads(client, session, unpaced, &mut live, observer),
-            run_reads(client, session, paced, &mut paced_live, observer),
+            run_reads(
+                client,
+                session,
+                unpaced,
+                &mut live,
+                observer,
+                Some(&candidates),
+            ),
+            paced_reads,
         )
         .await;
         unpaced_done?;
@@ -442,7 +528,7 @@ pub async fn read(
             .partition(|(_, request)| request.class == ThrottleClass::ConditionalAccess);
         for reads in [paced, unpaced] {
             if !reads.is_empty() {
-                run_reads(client, session, reads, &mut live, observer).await?;
+                run_reads(client, session, reads, &mut live, observer, None).await?;
             }
         }
     }
@@ -456,7 +542,12 @@ pub async fn read(
         })
         .collect();
     if !second.is_empty() {
-        run_reads(client, session, second, &mut live, observer).await?;
+        let candidates = Candidates {
+            operations: bundle.operations,
+            identity,
+        };
+        let candidates = (keep == Keep::Compared).then_some(&candidates);
+        run_reads(client, session, second, &mut live, observer, candidates).await?;
     }
     Ok(live)
 }
@@ -485,7 +576,7 @@ pub async fn find_by_match_key(
             ),
         )]
     };
-    run_reads(client, session, reads, &mut live, observer).await?;
+    run_reads(client, session, reads, &mut live, observer, None).await?;
     let candidates = live
         .collections
         .get(op.kind.name)
@@ -507,6 +598,54 @@ mod tests {
 
     fn kind(name: &str) -> &'static Kind {
         crate::kinds::by_name(name).unwrap_or_else(|| panic!("{name}"))
+    }
+
+    #[test]
+    fn a_compare_only_read_keeps_whole_what_the_bundle_may_plan_against_and_names_the_rest() {
+        let bundle = plan::tests::minimal_bundle();
+        let (live, identity) = plan::tests::deployed(&bundle);
+        let operations = &bundle.bundle().operations;
+        let candidates = Candidates {
+            operations,
+            identity: &identity,
+        };
+        let policy = kind("conditionalAccessPolicy");
+        let managed = live.collections["conditionalAccessPolicy"][0].clone();
+        let mut objects = vec![
+            managed.clone(),
+            // Not managed, but its display name is the bundle's: an adoption (or an
+            // ambiguity) plan must see whole.
+            json!({"id": "adopt-me", "displayName": managed["displayName"].as_str()
+                .expect("name").to_uppercase(), "state": "enabled",
+                "conditions": {"users": {"includeUsers": ["All"]}}}),
+            json!({"id": "someone-elses", "displayName": "Legacy MFA",
+                "state": "enabled", "conditions": {"users": {"includeUsers": ["All"]}},
+                "createdDateTime": "2020-01-01T00:00:00Z"}),
+            json!({"id": "no-name", "state": "disabled"}),
+        ];
+        candidates.trim(policy, &mut objects);
+        assert_eq!(objects[0], managed);
+        assert_eq!(objects[1]["state"], "enabled");
+        assert_eq!(
+            objects[2],
+            json!({"id": "someone-elses", "displayName": "Legacy MFA"})
+        );
+        assert_eq!(objects[3], json!({"id": "no-name"}));
+
+        // The named location's id is managed, but by an operation of another kind: a policy
+        // listed under that id is not one this bundle's policies may plan against.
+        let location_id = identity.objects["allowed-countries"].clone();
+        let mut listed = vec![json!({"id": location_id.to_uppercase(), "displayName": "x",
+            "state": "enabled"})];
+        candidates.trim(policy, &mut listed);
+        assert_eq!(
+            listed[0],
+            json!({"id": location_id.to_uppercase(), "displayName": "x"})
+        );
+        let mut located = vec![json!({"id": location_id.to_uppercase(), "displayName": "x",
+            "countriesAndRegions": ["US"]})];
+        candidates.trim(kind("namedLocation"), &mut located);
+        assert_eq!(located[0]["countriesAndRegions"], json!(["US"]));
     }
 
     #[test]
