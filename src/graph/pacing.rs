@@ -172,6 +172,11 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// The limits it keeps to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// A pacer keeping to `limits`.
     pub fn new(limits: Limits) -> Pacer {
         Pacer {

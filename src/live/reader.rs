@@ -115,6 +115,11 @@ impl Declared {
     }
 }
 
+/// How far into the wait for its last Conditional Access slot a compare-only read sends the
+/// reads that are not paced (a fraction of the limit's window): late enough that a tenant holds
+/// their answers for a moment, early enough that the service has answered them by the slot.
+const UNPACED_AFTER: f64 = 0.6;
+
 /// What a read made only to compare (plan, drift) keeps of a collection's objects: whole, the
 /// objects an operation of the bundle may plan against (its managed id, or its match key);
 /// of every other object, its id and display name, which is all drift lists of an unmanaged
@@ -483,22 +488,34 @@ pub async fn read(
                 .count(),
             _ => 0,
         });
+        // The unpaced reads go out shortly before the last paced one: the service answers
+        // them while the tenant waits for its last slot, and the tenant holds their answers
+        // for that moment, not through every Conditional Access second (a fleet in flight
+        // holds a thousand tenants' answers at once). Sent with the last paced read, their
+        // answers would all be made and parsed in the same moment after the last slot.
+        let last = paced.pop();
         let mut paced_live = LiveState::default();
-        let paced_reads = async {
-            for read in paced {
-                run_reads(
-                    client,
-                    session,
-                    vec![read],
-                    &mut paced_live,
-                    observer,
-                    Some(&candidates),
-                )
-                .await?;
-            }
-            Ok::<(), RequestError>(())
+        let waited = !paced.is_empty();
+        for read in paced {
+            run_reads(
+                client,
+                session,
+                vec![read],
+                &mut paced_live,
+                observer,
+                Some(&candidates),
+            )
+            .await?;
+        }
+        let lead = if waited && last.is_some() {
+            client.conditional_access_window().mul_f64(UNPACED_AFTER)
+        } else {
+            std::time::Duration::ZERO
         };
-        let (unpaced_done, paced_done) = futures_util::future::join(
+        let unpaced_reads = async {
+            if !lead.is_zero() {
+                client.timing().sleep(lead).await;
+            }
             run_reads(
                 client,
                 session,
@@ -506,10 +523,26 @@ pub async fn read(
                 &mut live,
                 observer,
                 Some(&candidates),
-            ),
-            paced_reads,
-        )
-        .await;
+            )
+            .await
+        };
+        let last_read = async {
+            match last {
+                Some(read) => {
+                    run_reads(
+                        client,
+                        session,
+                        vec![read],
+                        &mut paced_live,
+                        observer,
+                        Some(&candidates),
+                    )
+                    .await
+                }
+                None => Ok(()),
+            }
+        };
+        let (unpaced_done, paced_done) = futures_util::future::join(unpaced_reads, last_read).await;
         unpaced_done?;
         paced_done?;
         for (kind, objects) in paced_live.collections {

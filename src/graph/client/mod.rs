@@ -196,6 +196,12 @@ impl GraphClient {
         &*self.timing
     }
 
+    /// The window of the one-per-window Conditional Access limit this client paces to.
+    pub fn conditional_access_window(&self) -> std::time::Duration {
+        let pacer = self.pacer.lock().unwrap_or_else(|p| p.into_inner());
+        pacer.limits().conditional_access.window
+    }
+
     /// The retry policy.
     pub fn policy(&self) -> &RetryPolicy {
         &self.policy
