@@ -207,6 +207,12 @@ impl Fleet {
     }
 
     /// The bundle hash and slim operations [`Fleet::validate`] kept of a tenant, if it did.
+    /// Whether validation kept `tenant`'s bundle (so preparing it compiles nothing).
+    pub(crate) fn is_kept(&self, tenant: &str) -> bool {
+        let kept = self.kept.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.by_tenant.contains_key(tenant)
+    }
+
     pub(crate) fn kept(&self, tenant: &str) -> Option<Kept> {
         let kept = self.kept.kept.lock().unwrap_or_else(|p| p.into_inner());
         kept.by_tenant.get(tenant).cloned()
