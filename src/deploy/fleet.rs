@@ -96,19 +96,17 @@ impl KeptBundles {
         // yet; one already kept costs nothing more.
         let address = Arc::as_ptr(&slim) as usize;
         if !kept.distinct.contains(&address) {
-            let new_bodies: Vec<usize> = slim
-                .bodies
-                .iter()
-                .map(|b| Arc::as_ptr(b).cast::<u8>() as usize)
-                .filter(|b| !kept.distinct_bodies.contains(b))
-                .collect();
-            let size = slim.operations.len() * crate::deploy::slim::OPERATION_BYTES
-                + slim
-                    .bodies
-                    .iter()
-                    .filter(|b| new_bodies.contains(&(Arc::as_ptr(b).cast::<u8>() as usize)))
-                    .map(|b| b.len())
-                    .sum::<usize>();
+            // One pass: each body's address once (a set may hold one body twice), its length
+            // counted when no kept set has it yet.
+            let mut new_bodies: Vec<usize> = Vec::new();
+            let mut size = slim.operations.len() * crate::deploy::slim::OPERATION_BYTES;
+            for body in &slim.bodies {
+                let at = Arc::as_ptr(body).cast::<u8>() as usize;
+                if !kept.distinct_bodies.contains(&at) && !new_bodies.contains(&at) {
+                    new_bodies.push(at);
+                    size += body.len();
+                }
+            }
             if kept.bytes + size > KEPT_BUNDLES_BUDGET {
                 return;
             }
@@ -372,6 +370,45 @@ mod tests {
             );
         }
         assert!(fleet.kept("not-a-tenant").is_none());
+    }
+
+    #[test]
+    fn kept_sets_count_each_distinct_body_once_against_their_budget() {
+        let bundle = crate::live::plan::tests::minimal_bundle();
+        let kept = KeptBundles::default();
+        kept.keep(&bundle);
+        let slim = kept.slims.share_bundle(&bundle);
+        let mut distinct: Vec<*const u8> = slim
+            .bodies
+            .iter()
+            .map(|b| Arc::as_ptr(b).cast::<u8>())
+            .collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let body_bytes: usize = distinct
+            .iter()
+            .map(|at| {
+                slim.bodies
+                    .iter()
+                    .find(|b| Arc::as_ptr(b).cast::<u8>() == *at)
+                    .map_or(0, |b| b.len())
+            })
+            .sum();
+        let expected = slim.operations.len() * crate::deploy::slim::OPERATION_BYTES + body_bytes;
+        let bytes = |kept: &KeptBundles| kept.kept.lock().map(|k| k.bytes).unwrap_or(0);
+        assert_eq!(bytes(&kept), expected);
+        assert!(expected > slim.operations.len() * crate::deploy::slim::OPERATION_BYTES);
+        // A set already kept (another tenant with the same bundle) costs nothing more.
+        kept.keep(&bundle);
+        assert_eq!(bytes(&kept), expected);
+        assert!(is_kept(&kept, &bundle.bundle().tenant.id));
+    }
+
+    fn is_kept(kept: &KeptBundles, tenant: &str) -> bool {
+        kept.kept
+            .lock()
+            .map(|k| k.by_tenant.contains_key(tenant))
+            .unwrap_or(false)
     }
 
     #[test]
