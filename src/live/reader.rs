@@ -441,6 +441,26 @@ async fn run_reads(
     Ok(())
 }
 
+/// One compare-only read, answered and trimmed on its own.
+async fn read_one(
+    client: &GraphClient,
+    session: &TenantSession,
+    read: (Slot, Request),
+    live: &mut LiveState,
+    observer: &dyn Observer,
+    candidates: &Candidates<'_>,
+) -> Result<(), RequestError> {
+    run_reads(
+        client,
+        session,
+        vec![read],
+        live,
+        observer,
+        Some(candidates),
+    )
+    .await
+}
+
 /// Read what the tenant has for the bundle's kinds.
 pub async fn read(
     client: &GraphClient,
@@ -467,9 +487,9 @@ pub async fn read(
     }
     if keep == Keep::Compared {
         // A run that only compares reads everything that is not paced while the Conditional
-        // Access reads wait for their slots (one per second): the answers are parsed and
-        // trimmed during those seconds instead of all of a fleet's at once after the last slot.
-        // A deploy keeps them for last, so that its whole answers are not held that long.
+        // Access reads wait for their slots (one per second), so that a fleet's answers are
+        // not all made and parsed in the same moment after the last slot. A deploy keeps them
+        // for last, so that its whole answers are not held that long.
         let (mut paced, unpaced): (Vec<_>, Vec<_>) = reads
             .into_iter()
             .partition(|(_, request)| request.class == ThrottleClass::ConditionalAccess);
@@ -496,16 +516,9 @@ pub async fn read(
         let last = paced.pop();
         let mut paced_live = LiveState::default();
         let waited = !paced.is_empty();
+        let trim = &candidates;
         for read in paced {
-            run_reads(
-                client,
-                session,
-                vec![read],
-                &mut paced_live,
-                observer,
-                Some(&candidates),
-            )
-            .await?;
+            read_one(client, session, read, &mut paced_live, observer, trim).await?;
         }
         let lead = if waited && last.is_some() {
             client.conditional_access_window().mul_f64(UNPACED_AFTER)
@@ -529,15 +542,7 @@ pub async fn read(
         let last_read = async {
             match last {
                 Some(read) => {
-                    run_reads(
-                        client,
-                        session,
-                        vec![read],
-                        &mut paced_live,
-                        observer,
-                        Some(&candidates),
-                    )
-                    .await
+                    read_one(client, session, read, &mut paced_live, observer, trim).await
                 }
                 None => Ok(()),
             }
