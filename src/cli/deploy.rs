@@ -304,9 +304,13 @@ pub(super) fn load_valid(
     let summary = fleet.validate(selection, diagnostics);
     if summary.diagnostics.has_errors() || !summary.failed.is_empty() {
         output::print_diagnostics(super::Format::Human, &summary.diagnostics, &fleet.project);
+        // Errors of the project itself (its own file, a baseline) fail no tenant in particular.
+        let what = match summary.failed.len() {
+            0 => "the project has errors".to_string(),
+            n => format!("{n} of the selected tenants do not compile"),
+        };
         err(&format!(
-            "error: {} of the selected tenants do not compile; fix them (tenantform validate) before planning or deploying\n",
-            summary.failed.len().max(1)
+            "error: {what}; fix them (tenantform validate) before planning or deploying\n"
         ));
         return Err(exit::INVALID_INPUT);
     }

@@ -289,3 +289,20 @@ fn a_tenants_file_that_does_not_parse_is_not_also_called_an_empty_project() {
         .stderr_has("error[TF101]");
     assert!(!out.stderr.contains("TF118"), "{}", out.stderr);
 }
+
+#[test]
+fn plan_and_drift_on_a_project_whose_own_file_is_broken_name_the_project_not_a_tenant() {
+    // Errors of the project itself fail no tenant: the summary line said "1 of the selected
+    // tenants do not compile" for a project without any.
+    let p = Project::from_fixture("valid/minimal");
+    p.file("tenantform.toml", "this is [not toml\n");
+    for verb in ["plan", "drift"] {
+        p.cmd(&[verb, "--all"])
+            .run()
+            .code(1)
+            .stderr_has("error[TF101]: invalid TOML")
+            .stderr_has("--> tenantform.toml:1:6")
+            .stderr_has("error: the project has errors; fix them (tenantform validate)")
+            .stderr_lacks("of the selected tenants do not compile");
+    }
+}
