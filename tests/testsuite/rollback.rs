@@ -16,14 +16,20 @@ const REPORT_ONLY: &str = "\n[[tenant.overrides]]\nresource = \"ca-block-legacy-
 
 /// The newest run's id.
 fn last_run(w: &World) -> String {
+    // The run made last, by when its directory was made: two runs in the same second have ids
+    // that sort by their random suffix, not by which came first.
     let dir = w.project.path().join(".tenantform/runs");
-    let mut runs: Vec<String> = std::fs::read_dir(dir)
+    let mut runs: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(dir)
         .expect("runs")
         .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            let made = meta.created().or_else(|_| meta.modified()).ok()?;
+            Some((made, e.file_name().to_str()?.to_string()))
+        })
         .collect();
     runs.sort();
-    runs.pop().expect("a run")
+    runs.pop().expect("a run").1
 }
 
 /// Conditional Access policies by display name, without ids (re-created objects get new ones).
