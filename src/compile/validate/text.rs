@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::canonical::{self, Node};
 use crate::compile::bundle::{BUNDLE_FORMAT, Bundle, MatchValues, Operation, RefUse};
 use crate::compile::render::SharedBody;
-use crate::kinds::{Kind, Method};
+use crate::kinds::{ApiVersion, Kind, Method, ThrottleClass};
 use crate::source::{FileId, SourceMap, Span};
 
 use super::CheckedBody;
@@ -107,7 +107,7 @@ impl OperationTexts {
     fn keep(&self, text: OperationText) -> Option<Arc<OperationText>> {
         let budget = self.budget.as_ref()?;
         let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(same) = texts.iter().find(|t| t.made_from.same_as(&text.made_from)) {
+        if let Some(same) = texts.iter().find(|t| t.made_from == text.made_from) {
             // Another worker wrote it meanwhile.
             return Some(Arc::clone(same));
         }
@@ -138,9 +138,9 @@ impl OperationText {
 
 /// Every field of an operation that its text shows, but the body (its shared body fixes the
 /// body and its hash).
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 struct MadeFrom {
-    kind: &'static Kind,
+    kind: KindShown,
     key: String,
     method: Method,
     path: String,
@@ -160,7 +160,7 @@ struct MadeFrom {
 impl MadeFrom {
     fn of(op: &Operation) -> MadeFrom {
         MadeFrom {
-            kind: op.kind,
+            kind: shown(op.kind),
             key: op.key.clone(),
             method: op.method,
             path: op.path.clone(),
@@ -184,7 +184,7 @@ impl MadeFrom {
 
     /// True when `op` would be written as this was: every field its text shows is the same.
     fn is(&self, op: &Operation) -> bool {
-        same_kind(self.kind, op.kind)
+        self.kind == shown(op.kind)
             && self.key == op.key
             && self.method == op.method
             && self.path == op.path
@@ -206,24 +206,6 @@ impl MadeFrom {
                 .all(|((lint, reason, span), a)| {
                     *lint == a.lint && *reason == a.reason && *span == a.span
                 })
-    }
-
-    fn same_as(&self, other: &MadeFrom) -> bool {
-        same_kind(self.kind, other.kind)
-            && self.key == other.key
-            && self.method == other.method
-            && self.path == other.path
-            && self.prefer == other.prefer
-            && self.match_values == other.match_values
-            && self.depends_on == other.depends_on
-            && self.refs == other.refs
-            && self.parent == other.parent
-            && self.controls == other.controls
-            && self.description == other.description
-            && self.baseline == other.baseline
-            && self.declared_at == other.declared_at
-            && self.template == other.template
-            && self.accepted == other.accepted
     }
 
     /// About how many bytes it holds.
@@ -251,9 +233,11 @@ impl MadeFrom {
     }
 }
 
-/// The kinds write the same: their name, API version and throttling class are what a text shows.
-fn same_kind(a: &Kind, b: &Kind) -> bool {
-    a.name == b.name && a.api_version == b.api_version && a.throttle == b.throttle
+/// What a text shows of a kind: its name, API version and throttling class.
+type KindShown = (&'static str, ApiVersion, ThrottleClass);
+
+fn shown(kind: &Kind) -> KindShown {
+    (kind.name, kind.api_version, kind.throttle)
 }
 
 /// What an operation's text is written from, resolved once when it is validated.
@@ -584,7 +568,7 @@ mod tests {
     fn an_operation_takes_a_kept_text_only_when_every_field_it_shows_is_the_same() {
         let made_from = MadeFrom::of(&operation());
         assert!(made_from.is(&operation()));
-        assert!(made_from.same_as(&MadeFrom::of(&operation())));
+        assert!(made_from == MadeFrom::of(&operation()));
         // What the text does not show (variables, where they were set, the body, which the
         // shared body fixes) does not matter.
         let mut other = operation();
@@ -628,7 +612,7 @@ mod tests {
             change(&mut op);
             assert!(!made_from.is(&op), "{field} changed, the text was taken");
             assert!(
-                !made_from.same_as(&MadeFrom::of(&op)),
+                made_from != MadeFrom::of(&op),
                 "{field} changed, the texts were taken for the same"
             );
         }
