@@ -271,17 +271,39 @@ fn assignment_stub(policy: &RolePolicy) -> Value {
 
 impl Call<'_> {
     fn role_policies(&self) -> Vec<RolePolicy> {
-        let tenant = &self.tenant.id;
         ROLE_TEMPLATE_IDS
             .iter()
-            .map(|role| {
-                let guid = seeded::guid(self.app.config.seed, &format!("{tenant}/pim/{role}"));
-                RolePolicy {
-                    role,
-                    policy_id: format!("DirectoryRole_{tenant}_{guid}"),
-                    assignment_id: format!("DirectoryRole_{tenant}_{guid}_{role}"),
-                }
+            .map(|role| self.role_policy(role))
+            .collect()
+    }
+
+    fn role_policy(&self, role: &'static str) -> RolePolicy {
+        let tenant = &self.tenant.id;
+        let guid = seeded::guid(self.app.config.seed, &format!("{tenant}/pim/{role}"));
+        RolePolicy {
+            role,
+            policy_id: format!("DirectoryRole_{tenant}_{guid}"),
+            assignment_id: format!("DirectoryRole_{tenant}_{guid}_{role}"),
+        }
+    }
+
+    /// The policies a list's `$filter` may match: with a `roleDefinitionId` clause only that
+    /// role's (a read for one role, the usual one, builds one policy, not one per role).
+    fn role_policies_filtered(&self) -> Vec<RolePolicy> {
+        let role_clause = self
+            .query
+            .filter
+            .iter()
+            .find(|c| c.property.eq_ignore_ascii_case("roleDefinitionId"))
+            .map(|c| c.value.as_str());
+        ROLE_TEMPLATE_IDS
+            .iter()
+            .filter(|role| match role_clause {
+                None => true,
+                Some(Some(wanted)) => wanted.eq_ignore_ascii_case(role),
+                Some(None) => false,
             })
+            .map(|role| self.role_policy(role))
             .collect()
     }
 
@@ -293,15 +315,21 @@ impl Call<'_> {
 
     /// The rules of a policy: each the tenant's copy, else the default.
     fn rules_of(&self, state: &TenantState, policy_id: &str) -> Vec<Value> {
-        let written = kinds::by_name(KIND).and_then(|k| state.live(k));
+        let Some(written) = kinds::by_name(KIND)
+            .and_then(|k| state.live(k))
+            .filter(|w| !w.is_empty())
+        else {
+            return default_rules();
+        };
+        let mut key = format!("{policy_id}/").to_ascii_lowercase();
+        let prefix = key.len();
         default_rules()
             .into_iter()
             .map(|rule| {
                 let id = rule.get("id").and_then(Value::as_str).unwrap_or_default();
-                let key = format!("{policy_id}/{id}").to_ascii_lowercase();
-                written
-                    .and_then(|w| w.get(key.as_str()))
-                    .map_or(rule, |o| o.value())
+                key.truncate(prefix);
+                key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+                written.get(key.as_str()).map_or(rule, |o| o.value())
             })
             .collect()
     }
@@ -464,7 +492,7 @@ impl Call<'_> {
                 // The filter names only the assignment's own properties, so it is judged
                 // before the policy and its rules are expanded: a read for one role builds
                 // one policy, not one per role.
-                self.role_policies()
+                self.role_policies_filtered()
                     .iter()
                     .filter(|p| self.query.matches(&assignment_stub(p)))
                     .map(|p| self.assignment_value(state, p))
