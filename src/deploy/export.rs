@@ -144,6 +144,8 @@ pub async fn read_for_export(
         bundle_hash: &prepared.bundle_hash,
         operations: &operations,
         bodies: None,
+        cache: None,
+        shared: false,
     };
     let observer = JournalObserver { journal: None, run };
     let read_error = |e: RequestError| match e {

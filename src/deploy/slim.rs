@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::compile::bundle::Operation;
 use crate::compile::validate::ValidatedBundle;
+use crate::live::desired::DesiredCache;
 
 /// What reading, planning and applying need of a bundle's operations, and each operation's
 /// body as compact JSON text.
@@ -37,6 +38,8 @@ pub const OPERATION_BYTES: usize = 256;
 pub struct SharedSlims {
     known: Mutex<Known<Slim>>,
     bodies: Mutex<Known<str>>,
+    /// The shared bodies as plan compares them, made once ([`DesiredCache`]).
+    pub desired: DesiredCache,
 }
 
 /// Shared values by fingerprint, and the size at which dead entries are next dropped.

@@ -410,6 +410,8 @@ pub(crate) async fn deploy_tenant(
         bundle_hash: &prepared.bundle_hash,
         operations: &prepared.slim.operations,
         bodies: Some(&prepared.slim.bodies),
+        cache: Some(&slims.desired),
+        shared: Arc::strong_count(&prepared.slim) > 1,
     };
     // Snapshots and evidence look at what the bundle does not declare; planning compares
     // only what it declares.

@@ -7,6 +7,8 @@
 //!
 //! - [`reader`]: the one live reader; `plan` and `deploy` use it today, and drift, snapshot and
 //!   export read tenants through it too.
+//! - [`desired`]: a resource's desired body as plan compares it, made once where tenants
+//!   share it.
 //! - [`normalize`]: one normalization per kind, the single truth for "is this the same".
 //! - [`plan`]: desired vs live, pure (no network), so plan, drift and verification share it.
 //! - [`names`]: object id → the project's symbolic name (`group:emergency-access`), for every
@@ -20,6 +22,7 @@
 //! - [`snapshot`]: a tenant's live objects as one canonical file each (a git-friendly backup).
 
 pub mod audit;
+pub mod desired;
 pub mod drift;
 pub mod names;
 pub mod normalize;

@@ -192,10 +192,14 @@ fn diff_at(desired: &Value, live: Option<&Value>, pointer: &mut String, out: &mu
 /// properties a bundle does not set, and normalizing them was most of a plan's time. The result
 /// is the same as normalizing both sides whole (a property test holds the two together).
 pub fn diff(kind: &Kind, desired: &Value, live: &Value) -> Vec<Change> {
-    let d = normalize(kind, desired);
+    diff_normalized(kind, &normalize(kind, desired), live)
+}
+
+/// [`diff`] of a desired body already normalized for `kind` ([`normalize`]).
+pub fn diff_normalized(kind: &Kind, d: &Value, live: &Value) -> Vec<Change> {
     let mut out = Vec::new();
     let mut pointer = String::new();
-    match (&d, live) {
+    match (d, live) {
         // The root stays an object even when it normalizes to nothing.
         (Value::Object(d), Value::Object(l)) => {
             diff_entries(kind, d, l, &mut pointer, 0, &mut out);

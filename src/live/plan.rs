@@ -17,8 +17,9 @@ use crate::canonical;
 use crate::compile::bundle::Operation;
 use crate::compile::validate::ValidatedBundle;
 use crate::kinds::Shape;
+use crate::live::desired::{self, Desired, DesiredCache};
 use crate::live::names::ObjectNames;
-use crate::live::normalize::{self, Change};
+use crate::live::normalize::Change;
 use crate::live::risk::{self, Risk};
 
 /// Logical key → object id, per tenant (`DIR/.tenantform/state/<tenant-id>.json`): what
@@ -233,6 +234,11 @@ pub struct PlanInput<'a> {
     pub operations: &'a [Operation],
     /// The body of each operation as JSON text, when the operations do not hold them.
     pub bodies: Option<&'a [std::sync::Arc<str>]>,
+    /// Where bodies without references are parsed and normalized once for the tenants that
+    /// share them.
+    pub cache: Option<&'a DesiredCache>,
+    /// The bodies are shared with other tenants in flight (as one set, not only one by one).
+    pub shared: bool,
 }
 
 impl<'a> From<&'a ValidatedBundle> for PlanInput<'a> {
@@ -242,6 +248,8 @@ impl<'a> From<&'a ValidatedBundle> for PlanInput<'a> {
             bundle_hash: bundle.content_hash(),
             operations: &bundle.bundle().operations,
             bodies: None,
+            cache: None,
+            shared: false,
         }
     }
 }
@@ -257,6 +265,25 @@ impl PlanInput<'_> {
                     .unwrap_or_default()
                     .as_bytes(),
             ),
+        }
+    }
+
+    /// The desired body of operation `i`, its references resolved with `ids`.
+    pub fn desired(&self, i: usize, ids: &BTreeMap<String, String>) -> Desired {
+        let mut id_of = |key: &str| {
+            ids.get(key)
+                .map_or(KNOWN_AFTER_APPLY, String::as_str)
+                .to_string()
+        };
+        match self.bodies.and_then(|b| b.get(i)) {
+            Some(text) => desired::desired(
+                self.operations[i].kind,
+                text,
+                self.shared || std::sync::Arc::strong_count(text) > 1,
+                self.cache,
+                &mut id_of,
+            ),
+            None => Desired::Own(resolve_refs(&self.operations[i].body, ids)),
         }
     }
 
@@ -314,7 +341,8 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
     let mut risks = Vec::new();
 
     for (i, op) in input.operations.iter().enumerate() {
-        let body = input.body(i);
+        // Made where it is compared (an adopted object's own id is known by then), at most once.
+        let mut desired: Option<Desired> = None;
         let seen_before = seen_live.len();
         let action = match op.kind.shape {
             Shape::Collection => {
@@ -330,8 +358,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                 match managed {
                     Some(obj) => {
                         seen_live.push(obj);
-                        let desired = resolve_refs(&body, &ids);
-                        let changes = normalize::diff(op.kind, &desired, obj);
+                        let changes = desired.insert(input.desired(i, &ids)).diff(op.kind, obj);
                         let id = object_id(obj);
                         if changes.is_empty() {
                             Action::NoOp { object_id: id }
@@ -351,10 +378,11 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                                 seen_live.push(obj);
                                 let id = object_id(obj).unwrap_or_default();
                                 ids.insert(op.key.clone(), id.clone());
-                                let desired = resolve_refs(&body, &ids);
                                 Action::Adopt {
                                     object_id: id,
-                                    changes: normalize::diff(op.kind, &desired, obj),
+                                    changes: desired
+                                        .insert(input.desired(i, &ids))
+                                        .diff(op.kind, obj),
                                 }
                             }
                             many => Action::Ambiguous {
@@ -382,8 +410,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
                 match live.by_path.get(path) {
                     Some(obj) if !path.contains(KNOWN_AFTER_APPLY) => {
                         seen_live.push(obj);
-                        let desired = resolve_refs(&body, &ids);
-                        let changes = normalize::diff(op.kind, &desired, obj);
+                        let changes = desired.insert(input.desired(i, &ids)).diff(op.kind, obj);
                         if changes.is_empty() {
                             Action::NoOp {
                                 object_id: owner(obj),
@@ -417,10 +444,11 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
             .first()
             .map(|obj| canonical::hash_without_nulls(obj));
         if risk::concerns(op.kind.name) {
+            let desired = desired.unwrap_or_else(|| input.desired(i, &ids));
             risks.extend(risk::assess(
                 &op.key,
                 op.kind.name,
-                &resolve_refs(&body, &ids),
+                desired.value(),
                 &action,
             ));
         }
