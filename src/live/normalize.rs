@@ -110,15 +110,11 @@ fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) 
                     n
                 })
                 .collect();
-            if let Some(keyed) = keyed_by_property(kind, pointer, &out) {
+            let rule = array_rule(kind, pointer);
+            if let Some(keyed) = rule.keyed.and_then(|key| keyed_by_property(key, &out)) {
                 return keyed;
             }
-            if kind
-                .normalization
-                .set_arrays
-                .iter()
-                .any(|p| pointer_matches(p, pointer))
-            {
+            if rule.set {
                 out.sort_by_cached_key(canonical::to_compact_string);
                 out.dedup();
             }
@@ -128,12 +124,71 @@ fn normalize_at(kind: &Kind, value: &Value, pointer: &mut String, depth: usize) 
     }
 }
 
+/// How a kind compares the array at a pointer: as a set, or as a map by an item property.
+#[derive(Debug, Clone, Copy)]
+struct ArrayRule {
+    /// Compared without order ([`crate::kinds::Normalization::set_arrays`]).
+    set: bool,
+    /// The item property it is keyed by ([`KEYED_ARRAYS`](crate::kinds::KEYED_ARRAYS)).
+    keyed: Option<&'static str>,
+}
+
+/// The [`ArrayRule`]s met so far, by kind (its address) and pointer.
+type RulesByKind = std::collections::HashMap<usize, std::collections::HashMap<Box<str>, ArrayRule>>;
+
+/// Most pointers [`array_rule`] remembers per thread before it starts again.
+const ARRAY_RULES_KEPT: usize = 4096;
+
+/// The [`ArrayRule`] of `kind` at `pointer`, remembered per thread: a fleet's plan meets the
+/// same few pointers of each kind many thousand times, and matching them against the kind's
+/// patterns each time was a quarter of comparing.
+fn array_rule(kind: &Kind, pointer: &str) -> ArrayRule {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static RULES: RefCell<(RulesByKind, usize)> = RefCell::new((HashMap::new(), 0));
+    }
+    let kind_id = std::ptr::from_ref(kind) as usize;
+    let known = RULES.with(|rules| {
+        rules
+            .borrow()
+            .0
+            .get(&kind_id)
+            .and_then(|by_pointer| by_pointer.get(pointer).copied())
+    });
+    if let Some(rule) = known {
+        return rule;
+    }
+    let rule = ArrayRule {
+        set: kind
+            .normalization
+            .set_arrays
+            .iter()
+            .any(|p| pointer_matches(p, pointer)),
+        keyed: crate::kinds::keyed_arrays(kind.name)
+            .find(|(p, _)| pointer_matches(p, pointer))
+            .map(|(_, key)| key),
+    };
+    RULES.with(|rules| {
+        let mut rules = rules.borrow_mut();
+        let (by_kind, count) = &mut *rules;
+        if *count >= ARRAY_RULES_KEPT {
+            by_kind.clear();
+            *count = 0;
+        }
+        by_kind
+            .entry(kind_id)
+            .or_default()
+            .insert(pointer.into(), rule);
+        *count += 1;
+    });
+    rule
+}
+
 /// The normal form of an array the kind compares as a map ([`KEYED_ARRAYS`](crate::kinds::KEYED_ARRAYS)): its items by the
 /// value of the key property. `None` when the array is not keyed here, or an item has no string
 /// key (then it stays an array and compares whole).
-fn keyed_by_property(kind: &Kind, pointer: &str, items: &[Value]) -> Option<Value> {
-    let (_, key) =
-        crate::kinds::keyed_arrays(kind.name).find(|(p, _)| pointer_matches(p, pointer))?;
+fn keyed_by_property(key: &str, items: &[Value]) -> Option<Value> {
     let mut out = Map::new();
     for item in items {
         let name = item.get(key)?.as_str()?;
@@ -261,6 +316,11 @@ fn diff_lazy(
                 l => compare_leaf(desired, Some(&l), pointer, out),
             }
         }
+        // An array of scalars (most sets: users, groups, applications) the live side already
+        // holds as the desired one wants it: equal without a normalized copy. Scalars are their
+        // own normal form, so a set is equal when each side holds every item of the other.
+        (Value::Array(d), Some(Value::Array(l)))
+            if !d.is_empty() && scalars(d) && scalars(l) && same_scalars(kind, d, l, pointer) => {}
         // A live scalar is its own normal form (but for `@odata.type`'s leading `#`): compared
         // as it is, without a copy.
         (d, Some(l)) if !l.is_array() && !l.is_object() && key != Some("@odata.type") => {
@@ -270,6 +330,27 @@ fn diff_lazy(
             let l = l.map(|l| normalize_entry(kind, key, l, pointer, depth));
             compare_leaf(d, l.as_ref(), pointer, out);
         }
+    }
+}
+
+/// True when every item is a string, number or boolean.
+fn scalars(items: &[Value]) -> bool {
+    items
+        .iter()
+        .all(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)))
+}
+
+/// True when a normalized desired array of scalars and a live one are the same at `pointer`:
+/// as sets where the kind compares the array as one, else item by item in order.
+fn same_scalars(kind: &Kind, desired: &[Value], live: &[Value], pointer: &str) -> bool {
+    let rule = array_rule(kind, pointer);
+    if rule.keyed.is_some() {
+        return false;
+    }
+    if rule.set {
+        live.iter().all(|l| desired.contains(l)) && desired.iter().all(|d| live.contains(d))
+    } else {
+        desired == live
     }
 }
 
