@@ -17,6 +17,9 @@ use crate::deploy::tenant::deploy_tenant;
 use crate::journal::Entry;
 use crate::report::{Counts, DeploySummary, Event, TenantReport};
 
+/// Most tenants signing in at once: as many as the client has exchanges in flight.
+const SIGN_INS_AT_ONCE: usize = crate::graph::client::MAX_IN_FLIGHT;
+
 /// Deploy (or plan) `targets`: within a wave, the heaviest tenants first, as many at once as
 /// the memory budget (and `concurrency`, when set) admits; rings one after the other.
 pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) -> DeploySummary {
@@ -49,6 +52,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     ));
     let slims = Arc::new(SharedSlims::default());
+    let sign_in_slots = Arc::new(tokio::sync::Semaphore::new(SIGN_INS_AT_ONCE));
     for (ring, targets) in waves {
         if summary.stopped.is_some() {
             summary
@@ -71,6 +75,12 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
             let stop_ring = stop_ring.clone();
             let compile_slots = compile_slots.clone();
             let slims = slims.clone();
+            // Tenants start in the wave's order, each once a sign-in slot is free: the heaviest
+            // sign in first instead of all at once, where the token service's time is shared
+            // by a thousand and the tenants that take longest start last. The slot is given
+            // back once signed in (or when the tenant ends or waits for its lock first).
+            // The semaphore is never closed.
+            let sign_in_slot = sign_in_slots.clone().acquire_owned().await.ok();
             tasks.spawn(async move {
                 let Some(admitted) = admission.admit(&target).await else {
                     return Err(target.id);
@@ -86,9 +96,17 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                     return Err(target.id);
                 }
                 // The tenant's lock is taken before its first write (and its state fetched).
+                let sign_in_slot = std::sync::Mutex::new(sign_in_slot);
                 if let Some(state) = &run.options.state
                     && let Err(e) = state
                         .begin_tenant(&target.id, |holder| {
+                            // Waiting for another run: the slot goes to the next tenant.
+                            drop(
+                                sign_in_slot
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .take(),
+                            );
                             run.emit(Event::LockWaiting {
                                 tenant: &target.id,
                                 holder: &holder.describe(),
@@ -115,7 +133,9 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                     id: &target.id,
                     name: &target.name,
                 });
-                let mut report = deploy_tenant(&run, &target, &compile_slots, &slims).await;
+                let sign_in_slot = sign_in_slot.into_inner().unwrap_or_else(|p| p.into_inner());
+                let mut report =
+                    deploy_tenant(&run, &target, &compile_slots, &slims, sign_in_slot).await;
                 if let Some(why) = run.options.state.as_ref().and_then(|s| s.lost(&target.id)) {
                     report.ok = false;
                     report.reason.get_or_insert_with(|| {

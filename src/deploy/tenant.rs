@@ -296,6 +296,7 @@ pub(crate) async fn deploy_tenant(
     target: &Target,
     compile_slots: &tokio::sync::Semaphore,
     slims: &Arc<SharedSlims>,
+    sign_in_slot: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> TenantReport {
     let started = run.client.timing().now();
     let mut report = TenantReport {
@@ -384,6 +385,20 @@ pub(crate) async fn deploy_tenant(
                 kind: skip.kind.clone(),
                 reason: skip.reason.clone(),
             });
+        }
+    }
+    // Signed in before anything else, holding the scheduler's sign-in slot (its order is the
+    // wave's, heaviest first); a tenant that cannot sign in fails as its first read would.
+    if let Some(slot) = sign_in_slot {
+        let observer = JournalObserver {
+            journal: run.journal.as_deref(),
+            run,
+        };
+        let signed_in = run.client.token(&prepared.session, false, &observer).await;
+        drop(slot);
+        if let Err(e) = signed_in {
+            report.reason = Some(TenantError::Read(RequestError::Auth(e)).to_string());
+            return finish(report, run);
         }
     }
     let identity = match load_identity(&fleet.dir, &target.id) {
