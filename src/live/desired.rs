@@ -63,9 +63,9 @@ pub struct DesiredCache {
     known: Mutex<Known>,
 }
 
-/// Entries by (text address, kind), each with its text held weakly; the size at which dead
+/// Entries by (text address, kind address), each with its text held weakly; the size at which dead
 /// entries are next dropped.
-type Known = (HashMap<(usize, &'static str), Entry>, usize);
+type Known = (HashMap<(usize, usize), Entry>, usize);
 
 #[derive(Debug)]
 struct Entry {
@@ -76,7 +76,11 @@ struct Entry {
 impl DesiredCache {
     /// The shared body of `text` for `kind`, made once.
     fn shared(&self, kind: &'static Kind, text: &Arc<str>) -> Arc<SharedBody> {
-        let key = (Arc::as_ptr(text).cast::<u8>() as usize, kind.name);
+        // A kind's address: two kinds may share a name (one per API version).
+        let key = (
+            Arc::as_ptr(text).cast::<u8>() as usize,
+            std::ptr::from_ref(kind) as usize,
+        );
         {
             let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(entry) = known.0.get(&key)

@@ -133,8 +133,13 @@ struct ArrayRule {
     keyed: Option<&'static str>,
 }
 
-/// The [`ArrayRule`]s met so far, by kind (its address) and pointer.
-type RulesByKind = std::collections::HashMap<usize, std::collections::HashMap<Box<str>, ArrayRule>>;
+/// What an [`ArrayRule`] depends on: the kind's set patterns (a static list, by address) and
+/// its name (which finds its keyed arrays).
+type RuleSource = (usize, usize, &'static str);
+
+/// The [`ArrayRule`]s met so far, by [`RuleSource`] and pointer.
+type RulesByKind =
+    std::collections::HashMap<RuleSource, std::collections::HashMap<Box<str>, ArrayRule>>;
 
 /// Most pointers [`array_rule`] remembers per thread before it starts again.
 const ARRAY_RULES_KEPT: usize = 4096;
@@ -148,7 +153,8 @@ fn array_rule(kind: &Kind, pointer: &str) -> ArrayRule {
     thread_local! {
         static RULES: RefCell<(RulesByKind, usize)> = RefCell::new((HashMap::new(), 0));
     }
-    let kind_id = std::ptr::from_ref(kind) as usize;
+    let sets = kind.normalization.set_arrays;
+    let kind_id: RuleSource = (sets.as_ptr() as usize, sets.len(), kind.name);
     let known = RULES.with(|rules| {
         rules
             .borrow()
