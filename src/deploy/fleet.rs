@@ -89,6 +89,12 @@ struct KeptByTenant {
 }
 
 impl KeptBundles {
+    /// Whether `tenant`'s bundle is kept.
+    fn holds(&self, tenant: &str) -> bool {
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.by_tenant.contains_key(tenant)
+    }
+
     fn keep(&self, bundle: &ValidatedBundle) {
         let slim = self.slims.share_bundle(bundle);
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
@@ -204,13 +210,12 @@ impl Fleet {
         summary
     }
 
-    /// The bundle hash and slim operations [`Fleet::validate`] kept of a tenant, if it did.
     /// Whether validation kept `tenant`'s bundle (so preparing it compiles nothing).
     pub(crate) fn is_kept(&self, tenant: &str) -> bool {
-        let kept = self.kept.kept.lock().unwrap_or_else(|p| p.into_inner());
-        kept.by_tenant.contains_key(tenant)
+        self.kept.holds(tenant)
     }
 
+    /// The bundle hash and slim operations [`Fleet::validate`] kept of a tenant, if it did.
     pub(crate) fn kept(&self, tenant: &str) -> Option<Kept> {
         let kept = self.kept.kept.lock().unwrap_or_else(|p| p.into_inner());
         kept.by_tenant.get(tenant).cloned()
@@ -401,14 +406,7 @@ mod tests {
         // A set already kept (another tenant with the same bundle) costs nothing more.
         kept.keep(&bundle);
         assert_eq!(bytes(&kept), expected);
-        assert!(is_kept(&kept, &bundle.bundle().tenant.id));
-    }
-
-    fn is_kept(kept: &KeptBundles, tenant: &str) -> bool {
-        kept.kept
-            .lock()
-            .map(|k| k.by_tenant.contains_key(tenant))
-            .unwrap_or(false)
+        assert!(kept.holds(&bundle.bundle().tenant.id));
     }
 
     #[test]

@@ -286,16 +286,6 @@ impl PlanInput<'_> {
             None => Desired::Own(resolve_refs(&self.operations[i].body, ids)),
         }
     }
-
-    /// The body of operation `i`.
-    pub fn body(&self, i: usize) -> std::borrow::Cow<'_, Value> {
-        match self.bodies.and_then(|b| b.get(i)) {
-            Some(text) => {
-                std::borrow::Cow::Owned(serde_json::from_str(text).unwrap_or(Value::Null))
-            }
-            None => std::borrow::Cow::Borrowed(&self.operations[i].body),
-        }
-    }
 }
 
 /// The ids [`plan`] would know after matching, without diffing anything: the identity map's,
