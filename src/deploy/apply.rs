@@ -357,6 +357,17 @@ impl TenantRun<'_> {
         path: String,
         body: Value,
     ) -> Request {
+        self.request_with(op, method, path, crate::graph::client::Body::new(&body))
+    }
+
+    /// [`TenantRun::request`] with its body already serialized.
+    fn request_with(
+        &self,
+        op: &Operation,
+        method: &'static str,
+        path: String,
+        body: crate::graph::client::Body,
+    ) -> Request {
         let created = self.created.lock().unwrap_or_else(|p| p.into_inner());
         let references_new_object = op.refs.iter().any(|r| created.contains(&r.target));
         Request {
@@ -364,7 +375,7 @@ impl TenantRun<'_> {
             method,
             version: op.kind.api_version,
             path,
-            body: Some(crate::graph::client::Body::new(&body)),
+            body: Some(body),
             prefer: op.prefer,
             class: op.kind.throttle,
             idempotent: method != "POST" || op.kind.shape == Shape::ParentAction,
@@ -473,7 +484,7 @@ impl TenantRun<'_> {
     pub(crate) fn prepare(
         &self,
         op: &Operation,
-        body_text: &str,
+        body_text: &std::sync::Arc<str>,
         action: &Action,
         ids: &BTreeMap<String, String>,
     ) -> Result<Step, ApplyError> {
@@ -482,7 +493,14 @@ impl TenantRun<'_> {
                 key: op.key.clone(),
                 source,
             })?;
-        let body = resolve_value(&body, ids)?;
+        // A body without references is sent as the text the tenants in flight share (it is
+        // compact JSON, as serializing the value again would write it), not copied per tenant.
+        let shared_text =
+            (!body_text.contains(crate::compile::render::REF_OPEN)).then(|| body_text.clone());
+        let body = match shared_text {
+            Some(_) => body,
+            None => resolve_value(&body, ids)?,
+        };
         let path = resolve_text(&op.path, ids)?;
         let update_method = method_str(op.kind.update_method);
         // Only collection objects go in the identity map: it is what `--prune` deletes.
@@ -549,8 +567,12 @@ impl TenantRun<'_> {
             }),
             Action::Create => {
                 let method = op.kind.create_method.map_or(update_method, method_str);
+                let body = match shared_text {
+                    Some(text) => crate::graph::client::Body::shared(text, &body),
+                    None => crate::graph::client::Body::new(&body),
+                };
                 Ok(Step::Send(
-                    self.request(op, method, path, body),
+                    self.request_with(op, method, path, body),
                     Then::Created,
                 ))
             }
@@ -722,13 +744,20 @@ impl TenantRun<'_> {
         &self,
         items: Vec<(usize, &Operation, Request, Then)>,
     ) -> Vec<(usize, Applied)> {
-        let requests: Vec<Request> = items
-            .iter()
-            .map(|(_, _, r, _)| Request {
-                id_only: true,
-                ..r.clone()
+        // The requests move into one list (not copied: a fleet's batches wait together) and
+        // keep only the created id of each answer.
+        let (steps, requests): (Vec<_>, Vec<Request>) = items
+            .into_iter()
+            .map(|(i, op, request, then)| {
+                (
+                    (i, op, then),
+                    Request {
+                        id_only: true,
+                        ..request
+                    },
+                )
             })
-            .collect();
+            .unzip();
         let results = self
             .run
             .client
@@ -737,8 +766,8 @@ impl TenantRun<'_> {
             .into_iter()
             .map(|result| result.map(answer_id_only))
             .collect::<Vec<_>>();
-        let mut out = Vec::with_capacity(items.len());
-        for ((i, op, request, then), result) in items.into_iter().zip(results) {
+        let mut out = Vec::with_capacity(steps.len());
+        for (((i, op, then), request), result) in steps.into_iter().zip(requests).zip(results) {
             let applied = match self.finish(op, &request, then, Some(result)).await {
                 Ok(done) => done,
                 Err(reason) => Applied::Failed(reason),

@@ -35,7 +35,6 @@ impl GraphClient {
         for i in single.iter().take(single.len().saturating_sub(1)) {
             singles.push((*i, self.send(session, &requests[*i], observer).await));
         }
-        let chosen: Vec<Request> = batched.iter().map(|i| requests[*i].clone()).collect();
         // Wait for the last lone request's slot, then send it and the envelopes together.
         if let Some(i) = last {
             if let Err(e) = self.token(session, false, observer).await {
@@ -56,7 +55,7 @@ impl GraphClient {
         };
         let (last_single, grouped) = futures_util::future::join(
             last_single,
-            self.batch_envelopes(session, &chosen, observer),
+            self.batch_envelopes(session, requests, &batched, observer),
         )
         .await;
         singles.extend(last_single);
@@ -71,23 +70,25 @@ impl GraphClient {
         every_result(results, session)
     }
 
-    /// Send requests in `$batch` envelopes of at most [`MAX_BATCH`].
+    /// Send the requests at `chosen` (indices into `requests`, which are not copied) in
+    /// `$batch` envelopes of at most [`MAX_BATCH`]; the results come in the order of `chosen`.
     pub(super) async fn batch_envelopes(
         &self,
         session: &TenantSession,
         requests: &[Request],
+        chosen: &[usize],
         observer: &dyn Observer,
     ) -> Vec<Result<Response, RequestError>> {
-        let mut results: Vec<Option<Result<Response, RequestError>>> =
-            (0..requests.len()).map(|_| None).collect();
-        match requests {
+        match chosen {
             [] => return Vec::new(),
-            [one] => return vec![self.send(session, one, observer).await],
+            [one] => return vec![self.send(session, &requests[*one], observer).await],
             _ => {}
         }
+        let mut results: Vec<Option<Result<Response, RequestError>>> =
+            (0..requests.len()).map(|_| None).collect();
         let mut attempts = vec![0u32; requests.len()];
         let started = self.timing.now();
-        let mut pending: Vec<usize> = (0..requests.len()).collect();
+        let mut pending: Vec<usize> = chosen.to_vec();
         while !pending.is_empty() {
             let mut next_round = Vec::new();
             let mut longest_wait = Duration::ZERO;
@@ -148,7 +149,8 @@ impl GraphClient {
             }
             pending = next_round;
         }
-        every_result(results, session)
+        let chosen_results = chosen.iter().map(|i| results[*i].take()).collect();
+        every_result(chosen_results, session)
     }
 
     pub(super) async fn batch_round(
@@ -167,33 +169,6 @@ impl GraphClient {
             self.pace(&session.tenant, request.class, request.is_write())
                 .await;
         }
-        // The envelope is written as text so bodies go in as they were serialized.
-        let mut envelope = String::from("{\"requests\":[");
-        for (n, i) in chunk.iter().enumerate() {
-            let request = &requests[*i];
-            let mut headers = serde_json::json!({"Prefer": prefer_value(request.prefer)});
-            if request.body.is_some() {
-                headers["Content-Type"] = Value::from("application/json");
-            }
-            let item = serde_json::json!({
-                "id": i.to_string(),
-                "method": request.method,
-                "url": request.path,
-                "headers": headers,
-            });
-            let mut text = serde_json::to_string(&item).unwrap_or_default();
-            if let Some(body) = &request.body {
-                text.pop();
-                text.push_str(",\"body\":");
-                text.push_str(body.json());
-                text.push('}');
-            }
-            if n > 0 {
-                envelope.push(',');
-            }
-            envelope.push_str(&text);
-        }
-        envelope.push_str("]}");
         let paced: Vec<(&str, ThrottleClass, bool)> = chunk
             .iter()
             .map(|i| {
@@ -203,8 +178,13 @@ impl GraphClient {
             .collect();
         let url = self.url(session, version, "/$batch");
         let mut renewed = false;
+        // Made once a place on the wire is free: a fleet's envelopes waiting for one would
+        // each hold a copy of their requests' bodies.
+        let mut envelope: Option<String> = None;
         loop {
             let token = self.token(session, false, observer).await?;
+            let place = self.place(&paced).await;
+            let envelope = &*envelope.get_or_insert_with(|| envelope_text(requests, chunk));
             for i in chunk {
                 attempts[*i] += 1;
                 observer.sending(&session.tenant, &requests[*i], attempts[*i]);
@@ -225,10 +205,11 @@ impl GraphClient {
                     method: "POST",
                     url: &url,
                     prefer: None,
-                    body: Some(&envelope),
+                    body: Some(envelope),
                     lean,
                 },
                 &paced,
+                place,
             ))
             .await;
             let duration = self.timing.now().saturating_sub(sent_at);
@@ -420,6 +401,38 @@ impl GraphClient {
             })),
         }
     }
+}
+
+/// The `$batch` envelope of the requests at `chunk`, as text: each item's body goes in as it
+/// was serialized.
+fn envelope_text(requests: &[Request], chunk: &[usize]) -> String {
+    let mut envelope = String::from("{\"requests\":[");
+    for (n, i) in chunk.iter().enumerate() {
+        let request = &requests[*i];
+        let mut headers = serde_json::json!({"Prefer": prefer_value(request.prefer)});
+        if request.body.is_some() {
+            headers["Content-Type"] = Value::from("application/json");
+        }
+        let item = serde_json::json!({
+            "id": i.to_string(),
+            "method": request.method,
+            "url": request.path,
+            "headers": headers,
+        });
+        let mut text = serde_json::to_string(&item).unwrap_or_default();
+        if let Some(body) = &request.body {
+            text.pop();
+            text.push_str(",\"body\":");
+            text.push_str(body.json());
+            text.push('}');
+        }
+        if n > 0 {
+            envelope.push(',');
+        }
+        envelope.push_str(&text);
+    }
+    envelope.push_str("]}");
+    envelope
 }
 
 /// The results in order; a slot that got none (which a correct round never leaves) is an error,

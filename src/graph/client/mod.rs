@@ -338,11 +338,34 @@ impl GraphClient {
         }
     }
 
+    /// A place among the requests on the wire, held until the answer is read. Conditional
+    /// Access requests (one per second per tenant) go out on their slot; the rest wait for one
+    /// of a bounded number of places, so a burst of them cannot queue ahead of a paced request
+    /// in the client or the service. Taken before a request's exchange (and a `$batch`'s
+    /// envelope) is made: what waits for a place is a small future, not the text to send.
+    async fn place(
+        &self,
+        paced: &[(&str, ThrottleClass, bool)],
+    ) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let priority = paced
+            .iter()
+            .any(|(_, class, _)| *class == ThrottleClass::ConditionalAccess);
+        let semaphore = if priority {
+            &self.in_flight_paced
+        } else {
+            &self.in_flight
+        };
+        // The semaphores are never closed; were one, requests would go out unbounded.
+        semaphore.acquire().await.ok()
+    }
+
+    /// One HTTP exchange, holding `_place` ([`GraphClient::place`]) until it is answered.
     async fn send_once(
         &self,
         token: &str,
         exchange: Exchange<'_>,
         paced: &[(&str, ThrottleClass, bool)],
+        _place: Option<tokio::sync::SemaphorePermit<'_>>,
     ) -> Sent {
         let Exchange {
             method,
@@ -354,17 +377,6 @@ impl GraphClient {
         let method_value =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let prefer = prefer_value(prefer);
-        // Conditional Access requests (one per second per tenant) go out on their slot; the
-        // rest wait for one of a bounded number of places, so a burst of them cannot queue
-        // ahead of a paced request in the client or the service.
-        let priority = paced
-            .iter()
-            .any(|(_, class, _)| *class == ThrottleClass::ConditionalAccess);
-        let _permit = if priority {
-            self.in_flight_paced.acquire().await
-        } else {
-            self.in_flight.acquire().await
-        };
         if !paced.is_empty() {
             let now = self.timing.now();
             let mut pacer = self.pacer.lock().unwrap_or_else(|p| p.into_inner());
@@ -467,10 +479,12 @@ impl GraphClient {
             let token = self.token(session, false, observer).await?;
             observer.sending(&session.tenant, request, attempt);
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let paced = [(session.tenant.as_str(), request.class, request.is_write())];
+            let place = self.place(&paced).await;
             let sent_at = self.timing.now();
             // Boxed: the exchange's future (~1.2 KB: reqwest's request, the response and its
             // body) exists only while the request is on the wire, not while it waits for its
-            // paced slot, as a thousand tenants' requests do.
+            // paced slot or its place, as a thousand tenants' requests do.
             let sent = Box::pin(self.send_once(
                 &token,
                 Exchange {
@@ -480,7 +494,8 @@ impl GraphClient {
                     body: request.body.as_ref().map(Body::json),
                     lean: request.lean,
                 },
-                &[(&session.tenant, request.class, request.is_write())],
+                &paced,
+                place,
             ))
             .await;
             let duration = self.timing.now().saturating_sub(sent_at);

@@ -84,6 +84,20 @@ impl Body {
         }
     }
 
+    /// `json`, the compact JSON text of `value` as [`Body::new`] would write it, shared rather
+    /// than written again (a body many tenants send alike).
+    pub fn shared(json: std::sync::Arc<str>, value: &Value) -> Body {
+        debug_assert_eq!(
+            serde_json::to_string(value).ok().as_deref(),
+            Some(&*json),
+            "a shared body is the value's compact JSON"
+        );
+        Body {
+            json,
+            hash: crate::canonical::hash(value),
+        }
+    }
+
     /// The compact JSON text.
     pub fn json(&self) -> &str {
         &self.json
