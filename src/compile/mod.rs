@@ -19,6 +19,7 @@ pub mod bundle;
 pub mod fleet;
 pub mod links;
 mod needs;
+pub mod ops;
 mod order;
 pub mod render;
 mod request_path;

@@ -142,7 +142,7 @@ pub async fn read_for_export(
     let input = PlanInput {
         tenant: &target.id,
         bundle_hash: &prepared.bundle_hash,
-        operations: &operations,
+        operations: (&operations).into(),
         bodies: None,
         cache: None,
         shared: false,

@@ -83,7 +83,9 @@ pub(crate) struct Kept {
 struct KeptByTenant {
     by_tenant: HashMap<String, Kept>,
     distinct: std::collections::HashSet<usize>,
-    /// The distinct bodies those sets hold (by address), counted once however many share them.
+    /// The distinct operations and bodies those sets hold (by address), each counted once
+    /// however many sets share it.
+    distinct_operations: std::collections::HashSet<usize>,
     distinct_bodies: std::collections::HashSet<usize>,
     bytes: usize,
 }
@@ -98,14 +100,22 @@ impl KeptBundles {
     fn keep(&self, bundle: &ValidatedBundle) {
         let slim = self.slims.share_bundle(bundle);
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        // A set no other tenant kept yet costs its operations and the bodies no kept set has
-        // yet; one already kept costs nothing more.
+        // A set no other tenant kept yet costs its lists and the operations and bodies no
+        // kept set has yet; one already kept costs nothing more.
         let address = Arc::as_ptr(&slim) as usize;
         if !kept.distinct.contains(&address) {
-            // One pass: each body's address once (a set may hold one body twice), its length
-            // counted when no kept set has it yet.
+            // One pass: each operation's and body's address once (a set may hold one body
+            // twice), counted when no kept set has it yet.
+            let mut new_operations: Vec<usize> = Vec::new();
             let mut new_bodies: Vec<usize> = Vec::new();
-            let mut size = slim.operations.len() * crate::deploy::slim::OPERATION_BYTES;
+            let mut size = slim.operations.len() * 2 * std::mem::size_of::<usize>();
+            for op in &slim.operations {
+                let at = Arc::as_ptr(op) as usize;
+                if !kept.distinct_operations.contains(&at) && !new_operations.contains(&at) {
+                    new_operations.push(at);
+                    size += crate::deploy::slim::OPERATION_BYTES;
+                }
+            }
             for body in &slim.bodies {
                 let at = Arc::as_ptr(body).cast::<u8>() as usize;
                 if !kept.distinct_bodies.contains(&at) && !new_bodies.contains(&at) {
@@ -118,6 +128,7 @@ impl KeptBundles {
             }
             kept.bytes += size;
             kept.distinct.insert(address);
+            kept.distinct_operations.extend(new_operations);
             kept.distinct_bodies.extend(new_bodies);
         }
         kept.by_tenant.insert(
@@ -378,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn kept_sets_count_each_distinct_body_once_against_their_budget() {
+    fn kept_sets_count_each_distinct_operation_and_body_once_against_their_budget() {
         let bundle = crate::live::plan::tests::minimal_bundle();
         let kept = KeptBundles::default();
         kept.keep(&bundle);
@@ -399,10 +410,12 @@ mod tests {
                     .map_or(0, |b| b.len())
             })
             .sum();
-        let expected = slim.operations.len() * crate::deploy::slim::OPERATION_BYTES + body_bytes;
+        let lists = slim.operations.len() * 2 * std::mem::size_of::<usize>();
+        let operation_bytes = slim.operations.len() * crate::deploy::slim::OPERATION_BYTES;
+        let expected = lists + operation_bytes + body_bytes;
         let bytes = |kept: &KeptBundles| kept.kept.lock().map(|k| k.bytes).unwrap_or(0);
         assert_eq!(bytes(&kept), expected);
-        assert!(expected > slim.operations.len() * crate::deploy::slim::OPERATION_BYTES);
+        assert!(body_bytes > 0);
         // A set already kept (another tenant with the same bundle) costs nothing more.
         kept.keep(&bundle);
         assert_eq!(bytes(&kept), expected);

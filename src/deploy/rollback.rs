@@ -11,13 +11,13 @@
 //! steps ([`apply_tenant`]). Output: a [`RollbackPlan`], then a [`TenantReport`] per tenant and
 //! records in the rollback's own journal. Errors: [`RollbackError`].
 
+use crate::compile::ops::Ops;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::compile::bundle::Operation;
 use crate::deploy::before::RecordedImages;
 pub use crate::deploy::before::{BeforeChange, BeforeImage};
 use crate::deploy::fleet::Fleet;
@@ -81,7 +81,7 @@ fn live_by_id<'a>(live: &'a LiveState, kind: &str, id: &str) -> Option<&'a Value
 /// The before-images of what a plan is about to change (updates, adoptions with changes) and,
 /// with `prune`, delete (orphans whose object was read).
 pub(crate) fn before_images(
-    operations: &[Operation],
+    operations: Ops<'_>,
     plan: &TenantPlan,
     live: &LiveState,
     identity: &IdentityMap,

@@ -23,8 +23,9 @@ use crate::live::desired::DesiredCache;
 /// body as compact JSON text.
 #[derive(Debug)]
 pub struct Slim {
-    /// The operations, without bodies (see [`slim_with_body`]).
-    pub operations: Vec<Operation>,
+    /// The operations, without bodies (see [`slim_with_body`]), each shared with the other
+    /// tenants in flight that have the same (a fleet's sets differ in an operation or two).
+    pub operations: Vec<Arc<Operation>>,
     /// Each operation's body as compact JSON text, shared with the other tenants in flight
     /// that have the same.
     pub bodies: Vec<Arc<str>>,
@@ -37,6 +38,7 @@ pub const OPERATION_BYTES: usize = 256;
 #[derive(Debug, Default)]
 pub struct SharedSlims {
     known: Mutex<Known<Slim>>,
+    operations: Mutex<Known<Operation>>,
     bodies: Mutex<Known<str>>,
     /// The shared bodies as plan compares them, made once ([`DesiredCache`]).
     pub desired: DesiredCache,
@@ -85,31 +87,48 @@ impl SharedSlims {
         )
     }
 
-    fn share_slim(&self, (operations, bodies): (Vec<Operation>, Vec<Arc<str>>)) -> Arc<Slim> {
+    fn share_slim(&self, (operations, bodies): (Vec<Arc<Operation>>, Vec<Arc<str>>)) -> Arc<Slim> {
         let key = slim_fingerprint(&operations, &bodies);
         shared(&self.known, key, || Arc::new(Slim { operations, bodies }))
     }
 
-    /// [`slim_with_body`] with the body's text shared with the tenants in flight that have the same.
-    fn slim(&self, op: &Operation, body: &Value) -> (Operation, Arc<str>) {
+    /// [`slim_with_body`], the operation and the body's text each shared with the tenants in
+    /// flight that have the same.
+    fn slim(&self, op: &Operation, body: &Value) -> (Arc<Operation>, Arc<str>) {
+        use sha2::{Digest, Sha256};
         let (op, text) = slim_with_body(op, body);
-        let key: [u8; 32] = {
-            use sha2::{Digest, Sha256};
-            Sha256::digest(text.as_bytes()).into()
-        };
-        (op, shared(&self.bodies, key, || Arc::from(text)))
+        let body_key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        let op_key = operation_fingerprint(&op);
+        (
+            shared(&self.operations, op_key, || Arc::new(op)),
+            shared(&self.bodies, body_key, || Arc::from(text)),
+        )
     }
 }
 
-/// SHA-256 over everything [`slim_with_body`] keeps of each operation, length-prefixed.
-fn slim_fingerprint(operations: &[Operation], bodies: &[Arc<str>]) -> [u8; 32] {
+/// SHA-256 over a set's shared operations and bodies, by address: each is interned by its
+/// content ([`SharedSlims::slim`]) and alive while the set is being made, so equal addresses
+/// are equal contents.
+fn slim_fingerprint(operations: &[Arc<Operation>], bodies: &[Arc<str>]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update((operations.len() as u64).to_le_bytes());
+    for (op, body) in operations.iter().zip(bodies) {
+        hasher.update((Arc::as_ptr(op) as usize as u64).to_le_bytes());
+        hasher.update((Arc::as_ptr(body).cast::<u8>() as usize as u64).to_le_bytes());
+    }
+    hasher.finalize().into()
+}
+
+/// SHA-256 over everything [`slim_with_body`] keeps of an operation, length-prefixed.
+fn operation_fingerprint(op: &Operation) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     let mut field = |bytes: &[u8]| {
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     };
-    for (op, body) in operations.iter().zip(bodies) {
+    {
         field(op.key.as_bytes());
         field(op.kind.name.as_bytes());
         field(op.method.as_str().as_bytes());
@@ -128,7 +147,6 @@ fn slim_fingerprint(operations: &[Operation], bodies: &[Arc<str>]) -> [u8; 32] {
         }
         field(op.parent.as_deref().unwrap_or("\0").as_bytes());
         field(format!("{:?} {:?}", op.declared_at, op.origin).as_bytes());
-        field(body.as_bytes());
     }
     hasher.finalize().into()
 }
@@ -182,9 +200,29 @@ mod tests {
         let c = slims.share(&changed);
         assert!(!Arc::ptr_eq(&a, &c));
         assert_eq!(&*c.bodies[0], r#"{"displayName":"other"}"#);
-        // Sets that differ share the bodies they have in common.
+        // Sets that differ share the bodies and operations they have in common.
         assert!(Arc::ptr_eq(&a.bodies[1], &c.bodies[1]));
         assert!(!Arc::ptr_eq(&a.bodies[0], &c.bodies[0]));
+        assert!(
+            a.operations
+                .iter()
+                .zip(&c.operations)
+                .all(|(x, y)| Arc::ptr_eq(x, y))
+        );
+        // A set whose one operation goes elsewhere (a tenant's own domain in its path) holds
+        // that operation alone; the others are the first set's.
+        let mut moved = operations.clone();
+        moved[0].path = "/elsewhere".into();
+        let e = slims.share(&moved);
+        assert!(!Arc::ptr_eq(&a, &e));
+        assert!(!Arc::ptr_eq(&a.operations[0], &e.operations[0]));
+        assert_eq!(e.operations[0].path, "/elsewhere");
+        assert!(
+            a.operations[1..]
+                .iter()
+                .zip(&e.operations[1..])
+                .all(|(x, y)| Arc::ptr_eq(x, y))
+        );
         // Once no tenant holds it, a set is made afresh.
         let weak = Arc::downgrade(&a);
         drop((a, b));

@@ -423,7 +423,7 @@ pub(crate) async fn deploy_tenant(
     let input = plan::PlanInput {
         tenant: &target.id,
         bundle_hash: &prepared.bundle_hash,
-        operations: &prepared.slim.operations,
+        operations: (&prepared.slim.operations).into(),
         bodies: Some(&prepared.slim.bodies),
         cache: Some(&slims.desired),
         shared: Arc::strong_count(&prepared.slim) > 1,
@@ -460,8 +460,12 @@ pub(crate) async fn deploy_tenant(
     };
     let tenant_plan = plan::plan(&input, &live, &identity);
     if let Some(dir) = &run.options.snapshot {
-        let files =
-            crate::live::snapshot::files(&prepared.slim.operations, &tenant_plan, &live, &identity);
+        let files = crate::live::snapshot::files(
+            (&prepared.slim.operations).into(),
+            &tenant_plan,
+            &live,
+            &identity,
+        );
         drop(live);
         let count = files.len();
         let (dir, tenant) = (dir.clone(), target.id.clone());
@@ -500,7 +504,7 @@ pub(crate) async fn deploy_tenant(
     }
     if run.options.drift {
         let mut drift = crate::live::drift::classify(
-            &prepared.slim.operations,
+            (&prepared.slim.operations).into(),
             &tenant_plan,
             &live,
             &identity,
@@ -518,7 +522,7 @@ pub(crate) async fn deploy_tenant(
     // objects, stripped of server fields and secrets, kept until written below.
     let before = match &run.options.before {
         Some(_) if !run.options.plan_only => crate::deploy::rollback::before_images(
-            &prepared.slim.operations,
+            (&prepared.slim.operations).into(),
             &tenant_plan,
             &live,
             &identity,
@@ -642,7 +646,7 @@ pub(crate) async fn deploy_tenant(
         // Start every operation whose dependencies are done; skip those whose dependency failed.
         let mut still_waiting = Vec::with_capacity(waiting.len());
         for i in waiting {
-            let op = &operations[i];
+            let op: &crate::compile::bundle::Operation = &operations[i];
             let deps: Vec<(&str, Option<bool>)> = op
                 .depends_on
                 .iter()
@@ -674,7 +678,7 @@ pub(crate) async fn deploy_tenant(
         let mut batch = Vec::new();
         let mut deferred = Vec::new();
         for i in ready.drain(..) {
-            let op = &operations[i];
+            let op: &crate::compile::bundle::Operation = &operations[i];
             let tenant_run = &tenant_run;
             // Conditional Access goes one request per second: start only the next one, so the
             // others do not sit in memory (resolved bodies, futures) waiting for their slot.
@@ -718,7 +722,7 @@ pub(crate) async fn deploy_tenant(
             break;
         };
         for (i, applied) in results {
-            let op = &operations[i];
+            let op: &crate::compile::bundle::Operation = &operations[i];
             if op.kind.throttle == crate::kinds::ThrottleClass::ConditionalAccess {
                 ca_in_flight -= 1;
             }
@@ -768,7 +772,7 @@ pub(crate) async fn deploy_tenant(
     }
     drop(running);
     for i in waiting.into_iter().chain(ready) {
-        let op = &operations[i];
+        let op: &crate::compile::bundle::Operation = &operations[i];
         report.counts.failed += 1;
         report.failures.push(ResourceFailure {
             key: op.key.clone(),

@@ -10,6 +10,7 @@
 //! Input: a [`TenantPlan`], the [`LiveState`] it was made from, the identity map and the
 //! tenant's acceptances. Output: a [`TenantDrift`]. Pure: no network.
 
+use crate::compile::ops::Ops;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -216,7 +217,7 @@ fn modified_at(object: &Value) -> Option<String> {
 
 /// Classify a tenant's plan into drift.
 pub fn classify(
-    operations: &[Operation],
+    operations: Ops<'_>,
     plan: &TenantPlan,
     live: &LiveState,
     identity: &IdentityMap,
@@ -384,7 +385,13 @@ mod tests {
     ) -> TenantDrift {
         let input = PlanInput::from(bundle);
         let p = plan::plan(&input, live, identity);
-        classify(&bundle.bundle().operations, &p, live, identity, acceptances)
+        classify(
+            (&bundle.bundle().operations).into(),
+            &p,
+            live,
+            identity,
+            acceptances,
+        )
     }
 
     #[test]

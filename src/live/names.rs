@@ -7,12 +7,12 @@
 //! plan learns (objects it adopts), and the kinds of the bundle's operations. Output:
 //! [`ObjectNames`], an id → `prefix:key` lookup that `report` uses when it renders values.
 
+use crate::compile::ops::Ops;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::compile::bundle::Operation;
 use crate::kinds;
 use crate::live::plan::IdentityMap;
 
@@ -33,7 +33,7 @@ impl ObjectNames {
     /// the bundle's operations first, else from the identity map's record of the key's kind.
     pub fn of(
         ids: &BTreeMap<String, String>,
-        operations: &[Operation],
+        operations: Ops<'_>,
         identity: &IdentityMap,
     ) -> ObjectNames {
         let kind_of: BTreeMap<&str, &'static kinds::Kind> = operations
@@ -129,7 +129,7 @@ mod tests {
             ("old-group".to_string(), "id-2".to_string()),
             ("unknown-kind".to_string(), "id-3".to_string()),
         ]);
-        let names = ObjectNames::of(&ids, ops, &identity);
+        let names = ObjectNames::of(&ids, ops.into(), &identity);
         assert_eq!(
             names.name("id-1"),
             Some(format!("{}:{}", first.kind.ref_prefix, first.key).as_str())

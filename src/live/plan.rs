@@ -8,6 +8,7 @@
 //! [`TenantPlan`] with a fingerprint of the live state it saw (deploy refuses a plan whose tenant
 //! changed since).
 
+use crate::compile::ops::Ops;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -231,7 +232,7 @@ pub struct PlanInput<'a> {
     /// The bundle's content hash.
     pub bundle_hash: &'a str,
     /// Operations, in order.
-    pub operations: &'a [Operation],
+    pub operations: Ops<'a>,
     /// The body of each operation as JSON text, when the operations do not hold them.
     pub bodies: Option<&'a [std::sync::Arc<str>]>,
     /// Where bodies without references are parsed and normalized once for the tenants that
@@ -246,7 +247,7 @@ impl<'a> From<&'a ValidatedBundle> for PlanInput<'a> {
         PlanInput {
             tenant: &bundle.bundle().tenant.id,
             bundle_hash: bundle.content_hash(),
-            operations: &bundle.bundle().operations,
+            operations: (&bundle.bundle().operations).into(),
             bodies: None,
             cache: None,
             shared: false,

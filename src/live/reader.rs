@@ -6,6 +6,7 @@
 //! Input: a [`ValidatedBundle`](crate::compile::validate::ValidatedBundle), the tenant's [`IdentityMap`], a [`GraphClient`] session.
 //! Output: a [`LiveState`], or the [`RequestError`] of the read that failed.
 
+use crate::compile::ops::Ops;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -127,7 +128,7 @@ const UNPACED_AFTER: f64 = 0.6;
 /// beta shape as well (20 KB of JSON on the shipped CISA baseline), and a fleet in flight holds
 /// its answers through the Conditional Access seconds.
 struct Candidates<'a> {
-    operations: &'a [Operation],
+    operations: Ops<'a>,
     identity: &'a IdentityMap,
 }
 
@@ -190,7 +191,7 @@ pub fn with_read_expand(kind: &Kind, path: &str) -> String {
 
 /// Reads for the objects that exist before anything is created.
 fn first_reads(
-    operations: &[Operation],
+    operations: Ops<'_>,
     bodies: Option<&[std::sync::Arc<str>]>,
     keep: Keep,
 ) -> Vec<(Slot, Request)> {
@@ -245,7 +246,7 @@ fn first_reads(
 /// path): what `plan` and `deploy` ask a tenant before anything is written. `bench report`
 /// writes its generated run history from these, so its journals carry the reads a real run's do.
 pub fn first_read_requests(operations: &[Operation]) -> Vec<Request> {
-    first_reads(operations, None, Keep::Whole)
+    first_reads(operations.into(), None, Keep::Whole)
         .into_iter()
         .map(|(_, request)| request)
         .collect()
@@ -256,7 +257,7 @@ pub fn first_read_requests(operations: &[Operation]) -> Vec<Request> {
 /// assignment read per `/assign` operation. Pages past the first are not counted. For the
 /// theoretical minimum of a plan or deploy (`bench deploy`).
 pub fn read_classes(operations: &[Operation], assignments_known: bool) -> Vec<ThrottleClass> {
-    let mut classes: Vec<ThrottleClass> = first_reads(operations, None, Keep::Whole)
+    let mut classes: Vec<ThrottleClass> = first_reads(operations.into(), None, Keep::Whole)
         .into_iter()
         .map(|(_, request)| request.class)
         .collect();
@@ -285,10 +286,7 @@ fn assignment_read(op: &Operation, ids: &BTreeMap<String, String>) -> Option<(Sl
 }
 
 /// The assignment-set reads of `operations` whose parent ids `ids` knows.
-fn assignment_reads(
-    operations: &[Operation],
-    ids: &BTreeMap<String, String>,
-) -> Vec<(Slot, Request)> {
+fn assignment_reads(operations: Ops<'_>, ids: &BTreeMap<String, String>) -> Vec<(Slot, Request)> {
     operations
         .iter()
         .filter(|op| op.kind.shape == Shape::ParentAction)
@@ -644,7 +642,7 @@ mod tests {
         let (live, identity) = plan::tests::deployed(&bundle);
         let operations = &bundle.bundle().operations;
         let candidates = Candidates {
-            operations,
+            operations: operations.into(),
             identity: &identity,
         };
         let policy = kind("conditionalAccessPolicy");
@@ -752,7 +750,7 @@ mod tests {
     #[test]
     fn a_collection_is_listed_once_and_groups_are_read_by_unique_name() {
         let bundle = crate::live::plan::tests::minimal_bundle();
-        let reads = first_reads(&bundle.bundle().operations, None, Keep::Whole);
+        let reads = first_reads((&bundle.bundle().operations).into(), None, Keep::Whole);
         let paths: Vec<&str> = reads.iter().map(|(_, r)| r.path.as_str()).collect();
         let unique: std::collections::BTreeSet<&str> = paths.iter().copied().collect();
         assert_eq!(unique.len(), paths.len(), "{paths:?}");

@@ -9,11 +9,11 @@
 //! Input: a [`LiveState`] read for a tenant's bundle, its plan and identity map. Output: the
 //! files, as relative paths and text (the caller writes them; see `deploy::tenant`).
 
+use crate::compile::ops::Ops;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::compile::bundle::Operation;
 use crate::kinds::{Kind, Shape};
 use crate::live::plan::{IdentityMap, LiveState, TenantPlan};
 use crate::live::reader::{known_ids, resolved_path};
@@ -58,7 +58,7 @@ pub(crate) fn file_name(name: &str) -> String {
 
 /// The snapshot files of one tenant: `<kind>/<key>.json` → canonical text.
 pub fn files(
-    operations: &[Operation],
+    operations: Ops<'_>,
     plan: &TenantPlan,
     live: &LiveState,
     identity: &IdentityMap,
@@ -125,7 +125,7 @@ mod tests {
         policies.push(json!({"id": "hand-made", "displayName": "By hand", "state": "disabled"}));
         let input = PlanInput::from(&bundle);
         let p = plan::plan(&input, &live, &identity);
-        let files = files(&bundle.bundle().operations, &p, &live, &identity);
+        let files = files((&bundle.bundle().operations).into(), &p, &live, &identity);
         let policy = files
             .get("conditionalAccessPolicy/block-other-countries.json")
             .unwrap_or_else(|| panic!("{:?}", files.keys().collect::<Vec<_>>()));
@@ -144,7 +144,7 @@ mod tests {
         // The same live state gives the same files.
         assert_eq!(
             files,
-            super::files(&bundle.bundle().operations, &p, &live, &identity)
+            super::files((&bundle.bundle().operations).into(), &p, &live, &identity)
         );
     }
 }

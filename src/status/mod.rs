@@ -104,7 +104,7 @@ fn compile_one(
     let identity = crate::deploy::load_identity(&fleet.dir, &entry.id).unwrap_or_default();
     if let Some(bundle) = &result.bundle {
         let b = bundle.bundle();
-        compiled.names = ObjectNames::of(&identity.objects, &b.operations, &identity);
+        compiled.names = ObjectNames::of(&identity.objects, (&b.operations).into(), &identity);
         for op in &b.operations {
             compiled.resources.push(ResourceStatus {
                 key: op.key.clone(),
