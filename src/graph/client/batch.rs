@@ -207,6 +207,7 @@ impl GraphClient {
                     prefer: None,
                     body: Some(envelope),
                     lean,
+                    id_only: false,
                 },
                 &paced,
                 place,
@@ -481,6 +482,23 @@ pub(super) fn batch_chunks(requests: &[Request], indices: &[usize]) -> Vec<Vec<u
 pub(super) enum ItemResult {
     Final(Result<Response, RequestError>),
     Again(Duration),
+}
+
+/// `{"id": ...}` of an answer's text, parsed without the rest of the object (a created
+/// Conditional Access policy answers with all of it), or `null` without an id or JSON.
+pub(super) fn id_of_answer(bytes: &[u8]) -> Value {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: Option<Value>,
+    }
+    // serde reads a struct from an array as well: only an object has an id.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Value::Null;
+    }
+    match serde_json::from_slice::<IdOnly>(bytes) {
+        Ok(IdOnly { id: Some(id) }) => serde_json::json!({ "id": id }),
+        _ => Value::Null,
+    }
 }
 
 /// `{"id": ...}` of an answer's body, or `null` without one: what a caller that needs only the

@@ -33,6 +33,8 @@ struct Exchange<'a> {
     body: Option<&'a str>,
     /// Parse the answer without its `null` members ([`crate::graph::lean`]).
     lean: bool,
+    /// Keep only the `id` of a successful answer ([`Request::id_only`]).
+    id_only: bool,
 }
 
 /// The HTTP client could not be built (the TLS stack or the system's configuration).
@@ -373,6 +375,7 @@ impl GraphClient {
             prefer,
             body,
             lean,
+            id_only,
         } = exchange;
         let method_value =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
@@ -417,6 +420,8 @@ impl GraphClient {
                         request_id,
                         body: if bytes.is_empty() {
                             Value::Null
+                        } else if id_only && (200..300).contains(&status) {
+                            batch::id_of_answer(&bytes)
                         } else {
                             if lean {
                                 crate::graph::lean::from_slice(&bytes)
@@ -493,6 +498,7 @@ impl GraphClient {
                     prefer: request.prefer,
                     body: request.body.as_ref().map(Body::json),
                     lean: request.lean,
+                    id_only: request.id_only,
                 },
                 &paced,
                 place,
@@ -824,6 +830,21 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, indices);
         assert_eq!(chunks.len(), 3);
+    }
+
+    #[test]
+    fn an_id_only_answer_keeps_the_id_alone() {
+        let created = br#"{"@odata.context":"x","id":"abc","conditions":{"users":{"includeUsers":["All"]}},"displayName":"P"}"#;
+        assert_eq!(
+            batch::id_of_answer(created),
+            serde_json::json!({"id": "abc"})
+        );
+        assert_eq!(
+            batch::id_of_answer(br#"{"displayName":"no id"}"#),
+            Value::Null
+        );
+        assert_eq!(batch::id_of_answer(b"not json"), Value::Null);
+        assert_eq!(batch::id_of_answer(br#"["an array"]"#), Value::Null);
     }
 
     #[test]

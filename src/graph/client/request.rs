@@ -134,9 +134,10 @@ pub struct Request {
     /// Parse the answer without its `null` members ([`crate::graph::lean`]): for reads made
     /// only to compare (plan, drift), never for one whose object may be written back.
     pub lean: bool,
-    /// Keep only the `id` of a successful answer in a `$batch` (a write whose caller needs the
-    /// created object's id alone): the other members are dropped as the envelope is split, not
-    /// held with the rest of the envelope's answers until the batch is done.
+    /// Keep only the `id` of a successful answer (a write whose caller needs the created
+    /// object's id alone): sent alone, the rest of the answer is not parsed into a value; in a
+    /// `$batch`, the other members are dropped as the envelope is split, not held with the rest
+    /// of the envelope's answers until the batch is done. Error answers are kept whole.
     pub id_only: bool,
 }
 
