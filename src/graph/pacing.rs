@@ -51,6 +51,9 @@ pub struct Limits {
     pub reports: Rate,
     /// Every request of the app, all tenants together.
     pub global: Rate,
+    /// Identity writes of the app, all tenants together (35,000 per 5 minutes): a fleet of
+    /// thousands of tenants reaches it long before any tenant's own limits.
+    pub identity_app_writes: Rate,
     /// Fraction of each limit used (e.g. 0.95).
     pub headroom: f64,
     /// Least extra real time between the sends of a one-request-per-window limit (Conditional
@@ -71,6 +74,7 @@ impl Default for Limits {
             intune_requests: Rate::new(1_000.0, 20),
             reports: Rate::new(5.0, 10),
             global: Rate::new(130_000.0, 10),
+            identity_app_writes: Rate::new(35_000.0, 300),
             headroom: 0.95,
             spacing_margin: Duration::from_millis(30),
         }
@@ -98,6 +102,7 @@ impl Limits {
             &mut self.intune_requests,
             &mut self.reports,
             &mut self.global,
+            &mut self.identity_app_writes,
         ] {
             rate.window = rate.window.div_f64(scale);
         }
@@ -169,6 +174,7 @@ pub struct Pacer {
     limits: Limits,
     tenants: HashMap<(String, Scope), Bucket>,
     global: Option<Bucket>,
+    identity_app_writes: Option<Bucket>,
 }
 
 impl Pacer {
@@ -183,6 +189,7 @@ impl Pacer {
             limits,
             tenants: HashMap::new(),
             global: None,
+            identity_app_writes: None,
         }
     }
 
@@ -226,6 +233,15 @@ impl Pacer {
             .get_or_insert_with(|| Bucket::new(global_rate, headroom, margin));
         let global_earliest = global.earliest(now_s);
         let mut at = global_earliest;
+        let app_writes_rate = self.limits.identity_app_writes;
+        let app_writes = (class == ThrottleClass::Identity && write).then(|| {
+            self.identity_app_writes
+                .get_or_insert_with(|| Bucket::new(app_writes_rate, headroom, margin))
+        });
+        let app_writes_earliest = app_writes.map(|bucket| bucket.earliest(now_s));
+        if let Some(earliest) = app_writes_earliest {
+            at = at.max(earliest);
+        }
         let mut earliest = [0.0f64; 2];
         for (slot, scope) in earliest.iter_mut().zip(scopes) {
             let rate = self.rate(*scope);
@@ -243,6 +259,11 @@ impl Pacer {
         // when many requests wait at once).
         if let Some(global) = self.global.as_mut() {
             global.take_at(global_earliest);
+        }
+        if let (Some(bucket), Some(earliest)) =
+            (self.identity_app_writes.as_mut(), app_writes_earliest)
+        {
+            bucket.take_at(earliest);
         }
         for (scope, own) in scopes.iter().zip(earliest) {
             if let Some(bucket) = self.tenants.get_mut(&(tenant.to_string(), *scope)) {
@@ -408,6 +429,32 @@ mod tests {
         }
         // 5 at once, then 5 per second: the 20th starts at 3 s.
         assert!((now.as_secs_f64() - 3.0).abs() < 1e-6, "{now:?}");
+    }
+
+    #[test]
+    fn identity_writes_of_all_tenants_keep_to_the_app_wide_write_limit() {
+        // Regression: 10,000 tenants at time scale 20 sent identity writes faster than the
+        // app's 35,000 per 5 minutes (no tenant near its own limits) and 26 tenants gave up
+        // on 429s.
+        let mut p = Pacer::new(Limits {
+            headroom: 1.0,
+            spacing_margin: Duration::ZERO,
+            identity_app_writes: Rate::new(10.0, 1),
+            ..Limits::default()
+        });
+        let mut now = Duration::ZERO;
+        for i in 0..20 {
+            now += p.reserve(&format!("t{i}"), ThrottleClass::Identity, true, now);
+        }
+        // 5 at once, then 5 per second: the 20th starts at 3 s.
+        assert!((now.as_secs_f64() - 3.0).abs() < 1e-6, "{now:?}");
+        // Reads and other classes do not count against it.
+        let later = p.reserve("t0", ThrottleClass::Identity, false, now);
+        assert_eq!(later, Duration::ZERO);
+        assert_eq!(
+            p.reserve("t1", ThrottleClass::Intune, true, now),
+            Duration::ZERO
+        );
     }
 
     #[test]
