@@ -85,7 +85,26 @@ impl Minimums {
 /// The least time the app-wide limit (`limits.global`, a bucket that holds the limit and
 /// refills it over the window, as the simulator and Graph count it) allows for `requests`.
 pub fn app_limit_minimum(limits: &Limits, requests: usize) -> Duration {
-    let rate = limits.global;
+    full_bucket_minimum(limits.global, requests)
+}
+
+/// The least time the app-wide limits allow a deploy: every request under `limits.global`,
+/// and its identity writes under `limits.identity_app_writes` (35,000 per 5 minutes across
+/// tenants, which 10,000 tenants of the shipped baselines reach long before any other).
+pub fn deploy_app_limit_minimum(
+    limits: &Limits,
+    requests: usize,
+    identity_writes: usize,
+) -> Duration {
+    app_limit_minimum(limits, requests).max(full_bucket_minimum(
+        limits.identity_app_writes,
+        identity_writes,
+    ))
+}
+
+/// The least time a bucket that holds `rate.limit` and refills it over the window allows for
+/// `requests` (as the simulator and Graph count it).
+fn full_bucket_minimum(rate: crate::graph::pacing::Rate, requests: usize) -> Duration {
     let excess = (requests as f64 - rate.limit).max(0.0);
     if excess == 0.0 || rate.limit <= 0.0 {
         return Duration::ZERO;

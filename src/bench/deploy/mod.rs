@@ -156,8 +156,8 @@ pub struct DeployBench {
     /// The slowest tenant's requests paced with the client's own limits (5 % below Graph's,
     /// plus its spacing margin): the least time the client's pacing allows.
     pub client_pacing_minimum_seconds: f64,
-    /// The least time the app-wide limit (every request of the app, all tenants) allows for
-    /// every read and write of the fleet.
+    /// The least time the app-wide limits allow the fleet: every read and write under the
+    /// app's request limit, and its identity writes under the app's identity write limit.
     pub app_limit_minimum_seconds: f64,
     /// `deploy_seconds / minimum_seconds`.
     pub ratio: f64,
@@ -443,7 +443,13 @@ pub fn run(
             counts.failed.len()
         )));
     }
-    let app_limit_minimum = app_limit_minimum(&limits, counts.operations + counts.reads);
+    let identity_writes = counts
+        .by_class
+        .get(&ThrottleClass::Identity)
+        .copied()
+        .unwrap_or(0);
+    let app_limit_minimum =
+        deploy_app_limit_minimum(&limits, counts.operations + counts.reads, identity_writes);
     let minimum = counts.slowest.minimum.max(app_limit_minimum);
     let replan_minimum = counts
         .replan
@@ -738,6 +744,15 @@ mod tests {
     fn the_app_wide_limit_binds_only_past_its_burst() {
         let limits = Limits::default();
         assert_eq!(app_limit_minimum(&limits, 40_000), Duration::ZERO);
+        // 160,000 identity writes: 125,000 past the full bucket of 35,000 at 35,000 per 300 s.
+        assert!(approx(
+            deploy_app_limit_minimum(&limits, 40_000, 160_000),
+            125_000.0 * 300.0 / 35_000.0
+        ));
+        assert_eq!(
+            deploy_app_limit_minimum(&limits, 40_000, 16_000),
+            Duration::ZERO
+        );
         // 130,000 at once, then 13,000 per second.
         assert!(approx(app_limit_minimum(&limits, 156_000), 2.0));
         assert!(approx(
