@@ -289,9 +289,20 @@ impl Write for HashWriter {
 
 /// `sha256:<hex>` of the compact canonical form, computed while writing (no buffer).
 pub fn hash(value: &Value) -> String {
+    hex_digest(&digest(value))
+}
+
+/// The SHA-256 of `value`'s canonical form as bytes: what [`hash`] writes as `sha256:<hex>`,
+/// for a caller that keeps many and writes few (a request's body waiting to be sent).
+pub fn digest(value: &Value) -> [u8; 32] {
     let mut hasher = HashWriter(Sha256::new());
     let _ = write_compact(&mut hasher, value);
-    hex_digest(&hasher.0.finalize())
+    hasher.0.finalize().into()
+}
+
+/// `sha256:<hex>` of a [`digest`].
+pub fn digest_text(digest: &[u8; 32]) -> String {
+    hex_digest(digest)
 }
 
 /// [`hash`] of the array of `items`, without building the array (no copy of them).

@@ -208,7 +208,7 @@ pub async fn apply(
                 key: key.clone(),
                 method: method.into(),
                 path: format!("/beta{path}"),
-                body_hash: Some(body.hash().to_string()),
+                body_hash: Some(body.hash()),
                 attempt: 1,
             },
         )?;

@@ -156,7 +156,7 @@ impl Observer for JournalObserver<'_> {
                 key: request.label.clone(),
                 method: request.method.to_string(),
                 path: request.path.clone(),
-                body_hash: request.body.as_ref().map(|b| b.hash().to_string()),
+                body_hash: request.body.as_ref().map(crate::graph::client::Body::hash),
                 attempt,
             });
         }

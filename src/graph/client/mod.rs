@@ -833,6 +833,16 @@ mod tests {
     }
 
     #[test]
+    fn a_body_writes_its_canonical_hash_as_the_journal_records_it() {
+        let value = serde_json::json!({"b": [1, {"y": true, "x": null}], "a": "é"});
+        let body = Body::new(&value);
+        assert_eq!(body.hash(), crate::canonical::hash(&value));
+        let shared = Body::shared(body.json().into(), &value);
+        assert_eq!(shared.hash(), body.hash());
+        assert_eq!(shared.json(), body.json());
+    }
+
+    #[test]
     fn an_id_only_answer_keeps_the_id_alone() {
         let created = br#"{"@odata.context":"x","id":"abc","conditions":{"users":{"includeUsers":["All"]}},"displayName":"P"}"#;
         assert_eq!(

@@ -68,11 +68,12 @@ impl Timing for RealTiming {
 }
 
 /// A request body, serialized once: compact JSON text (cheap to hold while a request waits for
-/// its paced slot) and the `sha256:` of its canonical form (for the journal).
+/// its paced slot) and the SHA-256 of its canonical form (for the journal), kept as bytes and
+/// written out only when the journal asks: a fleet has tens of thousands of requests waiting.
 #[derive(Debug, Clone)]
 pub struct Body {
     json: std::sync::Arc<str>,
-    hash: String,
+    digest: [u8; 32],
 }
 
 impl Body {
@@ -80,7 +81,7 @@ impl Body {
     pub fn new(value: &Value) -> Body {
         Body {
             json: serde_json::to_string(value).unwrap_or_default().into(),
-            hash: crate::canonical::hash(value),
+            digest: crate::canonical::digest(value),
         }
     }
 
@@ -94,7 +95,7 @@ impl Body {
         );
         Body {
             json,
-            hash: crate::canonical::hash(value),
+            digest: crate::canonical::digest(value),
         }
     }
 
@@ -103,9 +104,9 @@ impl Body {
         &self.json
     }
 
-    /// `sha256:` of the canonical JSON.
-    pub fn hash(&self) -> &str {
-        &self.hash
+    /// `sha256:<hex>` of the canonical JSON.
+    pub fn hash(&self) -> String {
+        crate::canonical::digest_text(&self.digest)
     }
 }
 
