@@ -484,8 +484,11 @@ pub fn run(
     // Deploy's own default unless the benchmark was told otherwise: the default path is what
     // a user who types no --concurrency gets.
     let cap = options.concurrency;
+    // As `tenantform deploy` runs: each tenant's before-images (what `rollback` needs) are
+    // written before its first change.
     let deploy_options = DeployOptions {
         concurrency: cap,
+        before: Some(deploy::rollback::before_dir(&project_dir, &run_id)),
         ..DeployOptions::default()
     };
     let concurrency =
