@@ -35,6 +35,7 @@ pub mod fleet;
 pub mod identity;
 mod member_sets;
 pub mod monitors;
+mod patch;
 pub mod rollback;
 pub mod scheduler;
 pub mod scubagear;

@@ -1,0 +1,229 @@
+//! What a write sends, derived from a resource's declared body: references replaced by the ids
+//! of their targets, a PATCH's changed top-level properties, and the items of a queried-items
+//! object (PIM rules) that a plan's changes touch. Pure functions; [`crate::deploy::apply`]
+//! sends what they make.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::compile::bundle::{Operation, Unresolved};
+use crate::deploy::apply::ApplyError;
+
+/// Why a reference could not be replaced.
+fn unresolved(error: Unresolved, text: &str) -> ApplyError {
+    match error {
+        Unresolved::Unterminated => ApplyError::UnterminatedReference {
+            text: text.to_string(),
+        },
+        Unresolved::Unknown(key) => ApplyError::UnknownReference { key },
+    }
+}
+
+/// Replace each reference with the id of its target (all targets are known when an operation
+/// starts: its dependencies are done).
+pub(crate) fn resolve_value(
+    value: &Value,
+    ids: &BTreeMap<String, String>,
+) -> Result<Value, ApplyError> {
+    crate::compile::bundle::resolve_refs_in_value(value, &mut |key| ids.get(key).cloned())
+        .map_err(|e| unresolved(e, &value.to_string()))
+}
+
+/// Replace each reference in a path or text with the id of its target.
+pub(crate) fn resolve_text(
+    text: &str,
+    ids: &BTreeMap<String, String>,
+) -> Result<String, ApplyError> {
+    crate::compile::bundle::resolve_refs_in_text(text, &mut |key| ids.get(key).cloned())
+        .map_err(|e| unresolved(e, text))
+}
+
+/// The properties a PATCH sends: the top-level properties that changed (and `@odata.type`).
+pub(crate) fn patch_body(desired: &Value, changes: &[crate::live::normalize::Change]) -> Value {
+    let Value::Object(map) = desired else {
+        return desired.clone();
+    };
+    if changes.is_empty() {
+        return desired.clone();
+    }
+    let top: BTreeSet<String> = changes
+        .iter()
+        .filter_map(|c| c.pointer.split('/').nth(1))
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    Value::Object(
+        map.iter()
+            .filter(|(k, _)| top.contains(k.as_str()) || k.as_str() == "@odata.type")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// The items of a [`Shape::QueriedItems`] object that `changes` touch, as `(item id, PATCH
+/// path, declared item)` in the body's order; a change outside the items cannot be written.
+pub(crate) fn item_patches(
+    op: &Operation,
+    items: &crate::kinds::ItemUpdates,
+    owner: Option<&str>,
+    body: &Value,
+    changes: &[crate::live::normalize::Change],
+) -> Result<Vec<(String, String, Value)>, ApplyError> {
+    let owner = owner.ok_or_else(|| ApplyError::NoOwnerId {
+        key: op.key.clone(),
+        owner_id: items.owner_id,
+    })?;
+    let prefix = format!("{}/", items.array);
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    for change in changes {
+        let item = change
+            .pointer
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split('/').next())
+            .filter(|item| !item.is_empty());
+        match item {
+            Some(item) => {
+                changed.insert(item.replace("~1", "/").replace("~0", "~"));
+            }
+            None => {
+                return Err(ApplyError::NotWritable {
+                    key: op.key.clone(),
+                    kind: op.kind.name,
+                    pointer: change.pointer.clone(),
+                    array: items.array,
+                    item_key: items.item_key,
+                });
+            }
+        }
+    }
+    let declared = body
+        .pointer(items.array)
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    Ok(declared
+        .iter()
+        .filter_map(|item| {
+            let id = item.get(items.item_key).and_then(Value::as_str)?;
+            changed
+                .contains(id)
+                .then(|| (id.to_string(), items.path_of(owner, id), item.clone()))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::normalize::Change;
+    use serde_json::json;
+
+    fn pim_op(body: Value) -> Operation {
+        let mut op = crate::live::plan::tests::minimal_bundle()
+            .bundle()
+            .operations[0]
+            .clone();
+        op.kind = crate::kinds::by_name("unifiedRoleManagementPolicy").expect("kind");
+        op.key = "pim-ga".into();
+        op.body = body;
+        op
+    }
+
+    fn change(pointer: &str) -> Change {
+        Change {
+            pointer: pointer.into(),
+            desired: Some(json!(1)),
+            live: Some(json!(2)),
+        }
+    }
+
+    #[test]
+    fn queried_items_are_patched_one_by_one_and_only_those_that_changed() {
+        let body = json!({"roleDefinitionId": "r", "policy": {"rules": [
+            {"id": "Expiration_EndUser_Assignment", "maximumDuration": "PT4H"},
+            {"id": "Approval_EndUser_Assignment", "setting": {"isApprovalRequired": true}},
+            {"id": "Enablement_EndUser_Assignment", "enabledRules": []}
+        ]}});
+        let op = pim_op(body.clone());
+        let crate::kinds::Shape::QueriedItems(items) = op.kind.shape else {
+            panic!("shape");
+        };
+        let patches = item_patches(
+            &op,
+            items,
+            Some("pol-1"),
+            &body,
+            &[
+                change("/policy/rules/Approval_EndUser_Assignment/setting/isApprovalRequired"),
+                change("/policy/rules/Expiration_EndUser_Assignment/maximumDuration"),
+            ],
+        )
+        .expect("patches");
+        let paths: Vec<&str> = patches.iter().map(|(_, p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/policies/roleManagementPolicies/pol-1/rules/Expiration_EndUser_Assignment",
+                "/policies/roleManagementPolicies/pol-1/rules/Approval_EndUser_Assignment"
+            ]
+        );
+        assert_eq!(patches[0].2, body["policy"]["rules"][0]);
+    }
+
+    #[test]
+    fn a_change_outside_the_items_or_without_an_owner_is_a_clear_error() {
+        let body = json!({"roleDefinitionId": "r", "policy": {"displayName": "x", "rules": []}});
+        let op = pim_op(body.clone());
+        let crate::kinds::Shape::QueriedItems(items) = op.kind.shape else {
+            panic!("shape");
+        };
+        let e = item_patches(
+            &op,
+            items,
+            Some("p"),
+            &body,
+            &[change("/policy/displayName")],
+        )
+        .expect_err("not writable");
+        assert!(
+            matches!(&e, ApplyError::NotWritable { pointer, .. } if pointer == "/policy/displayName")
+        );
+        assert!(e.to_string().contains("only those items can change"), "{e}");
+        let e = item_patches(&op, items, None, &body, &[]).expect_err("no owner");
+        assert!(e.to_string().contains("has no policyId"), "{e}");
+    }
+
+    #[test]
+    fn a_patch_sends_only_the_changed_top_level_properties() {
+        let desired = json!({"@odata.type": "#t", "displayName": "x", "state": "enabled", "conditions": {"a": 1}});
+        let changes = vec![Change {
+            pointer: "/conditions/a".into(),
+            desired: Some(json!(1)),
+            live: Some(json!(2)),
+        }];
+        assert_eq!(
+            patch_body(&desired, &changes),
+            json!({"@odata.type": "#t", "conditions": {"a": 1}})
+        );
+        assert_eq!(patch_body(&desired, &[]), desired);
+    }
+
+    #[test]
+    fn references_resolve_or_say_which_id_is_missing() {
+        let ids = BTreeMap::from([("g".to_string(), "id-g".to_string())]);
+        assert_eq!(
+            resolve_text("/p/${ref:group:g}/assign", &ids).expect("ok"),
+            "/p/id-g/assign"
+        );
+        let e = resolve_text("${ref:group:h}", &ids).expect_err("an error");
+        assert!(
+            matches!(&e, ApplyError::UnknownReference { key } if key == "h"),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("reference to h"), "{e}");
+        let e = resolve_text("/p/${ref:group:g", &ids).expect_err("an error");
+        assert!(
+            matches!(e, ApplyError::UnterminatedReference { .. }),
+            "{e:?}"
+        );
+    }
+}
