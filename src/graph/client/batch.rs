@@ -180,11 +180,13 @@ impl GraphClient {
         let mut renewed = false;
         // Made once a place on the wire is free: a fleet's envelopes waiting for one would
         // each hold a copy of their requests' bodies.
-        let mut envelope: Option<String> = None;
+        let mut envelope: Option<hyper::body::Bytes> = None;
         loop {
             let token = self.token(session, false, observer).await?;
             let place = self.place(&paced).await;
-            let envelope = &*envelope.get_or_insert_with(|| envelope_text(requests, chunk));
+            let envelope = envelope
+                .get_or_insert_with(|| envelope_text(requests, chunk).into())
+                .clone();
             for i in chunk {
                 attempts[*i] += 1;
                 observer.sending(&session.tenant, &requests[*i], attempts[*i]);

@@ -30,7 +30,9 @@ struct Exchange<'a> {
     method: &'static str,
     url: &'a str,
     prefer: Option<&'static str>,
-    body: Option<&'a str>,
+    /// The body as it goes on the wire: shares the request's text or the envelope (a
+    /// `$batch` of twenty bodies), not a copy of it, while the exchange is in flight.
+    body: Option<hyper::body::Bytes>,
     /// Parse the answer without its `null` members ([`crate::graph::lean`]).
     lean: bool,
     /// Keep only the `id` of a successful answer ([`Request::id_only`]).
@@ -397,7 +399,7 @@ impl GraphClient {
         if let Some(body) = body {
             builder = builder
                 .header("content-type", "application/json")
-                .body(body.to_string());
+                .body(body);
         }
         let sent = builder.send().await;
         self.note_h2c(h2c, sent.is_ok());
@@ -496,7 +498,7 @@ impl GraphClient {
                     method: request.method,
                     url: &url,
                     prefer: request.prefer,
-                    body: request.body.as_ref().map(Body::json),
+                    body: request.body.as_ref().map(Body::bytes),
                     lean: request.lean,
                     id_only: request.id_only,
                 },
@@ -840,6 +842,14 @@ mod tests {
         let shared = Body::shared(body.json().into(), &value);
         assert_eq!(shared.hash(), body.hash());
         assert_eq!(shared.json(), body.json());
+    }
+
+    #[test]
+    fn the_bytes_sent_are_the_body_text_itself_not_a_copy() {
+        let body = Body::new(&serde_json::json!({"displayName": "Groupe é", "n": [1, 2]}));
+        let bytes = body.bytes();
+        assert_eq!(&bytes[..], body.json().as_bytes());
+        assert_eq!(bytes.as_ptr(), body.json().as_ptr());
     }
 
     #[test]

@@ -104,9 +104,23 @@ impl Body {
         &self.json
     }
 
+    /// The compact JSON text as bytes for the wire, sharing this body's text (not a copy).
+    pub fn bytes(&self) -> hyper::body::Bytes {
+        hyper::body::Bytes::from_owner(SharedText(self.json.clone()))
+    }
+
     /// `sha256:<hex>` of the canonical JSON.
     pub fn hash(&self) -> String {
         crate::canonical::digest_text(&self.digest)
+    }
+}
+
+/// A body's shared text, owned by the bytes that go on the wire ([`Body::bytes`]).
+struct SharedText(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 
