@@ -1,7 +1,7 @@
 //! What a write sends, derived from a resource's declared body: references replaced by the ids
 //! of their targets, a PATCH's changed top-level properties, and the items of a queried-items
-//! object (PIM rules) that a plan's changes touch. Pure functions; [`crate::deploy::apply`]
-//! sends what they make.
+//! object (PIM rules) that a plan's changes touch; and what of a plan's changes applying keeps
+//! ([`pointers_only`]). Pure functions; [`crate::deploy::apply`] sends what they make.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::compile::bundle::{Operation, Unresolved};
 use crate::deploy::apply::ApplyError;
+use crate::live::plan::Action;
 
 /// Why a reference could not be replaced.
 fn unresolved(error: Unresolved, text: &str) -> ApplyError {
@@ -109,6 +110,33 @@ pub(crate) fn item_patches(
                 .then(|| (id.to_string(), items.path_of(owner, id), item.clone()))
         })
         .collect())
+}
+
+/// `action` with its changes' compared values dropped: applying needs only where each change is
+/// (the body says what to write), and a tenant holds its actions through minutes of
+/// Conditional Access pacing, a fleet's thousands of copied live and desired values with them.
+pub(crate) fn pointers_only(action: Action) -> Action {
+    let strip = |changes: Vec<crate::live::normalize::Change>| {
+        changes
+            .into_iter()
+            .map(|c| crate::live::normalize::Change {
+                pointer: c.pointer,
+                desired: None,
+                live: None,
+            })
+            .collect()
+    };
+    match action {
+        Action::Update { object_id, changes } => Action::Update {
+            object_id,
+            changes: strip(changes),
+        },
+        Action::Adopt { object_id, changes } => Action::Adopt {
+            object_id,
+            changes: strip(changes),
+        },
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -225,5 +253,39 @@ mod tests {
             matches!(e, ApplyError::UnterminatedReference { .. }),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn an_action_kept_for_applying_holds_where_each_change_is_not_its_values() {
+        let change = |pointer: &str| Change {
+            pointer: pointer.into(),
+            desired: Some(serde_json::json!({"big": ["desired", "value"]})),
+            live: Some(serde_json::json!("live")),
+        };
+        let kept = pointers_only(Action::Update {
+            object_id: Some("id-1".into()),
+            changes: vec![change("/state"), change("/conditions/users")],
+        });
+        let Action::Update { object_id, changes } = kept else {
+            panic!("still an update: {kept:?}");
+        };
+        assert_eq!(object_id.as_deref(), Some("id-1"));
+        let pointers: Vec<&str> = changes.iter().map(|c| c.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/state", "/conditions/users"]);
+        assert!(
+            changes
+                .iter()
+                .all(|c| c.desired.is_none() && c.live.is_none())
+        );
+        let adopted = pointers_only(Action::Adopt {
+            object_id: "id-2".into(),
+            changes: vec![change("/displayName")],
+        });
+        assert!(
+            matches!(&adopted, Action::Adopt { object_id, changes }
+                if object_id == "id-2" && changes.len() == 1 && changes[0].desired.is_none()),
+            "{adopted:?}"
+        );
+        assert!(matches!(pointers_only(Action::Create), Action::Create));
     }
 }

@@ -52,6 +52,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     ));
     let slims = Arc::new(SharedSlims::default());
+    let write_turns = Arc::new(tokio::sync::Semaphore::new(run.options.write_turns.max(1)));
     let sign_in_slots = Arc::new(tokio::sync::Semaphore::new(SIGN_INS_AT_ONCE));
     for (ring, targets) in waves {
         if summary.stopped.is_some() {
@@ -75,6 +76,7 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
             let stop_ring = stop_ring.clone();
             let compile_slots = compile_slots.clone();
             let slims = slims.clone();
+            let write_turns = write_turns.clone();
             // Tenants start in the wave's order, each once a sign-in slot is free: the heaviest
             // sign in first instead of all at once, where the token service's time is shared
             // by a thousand and the tenants that take longest start last. The slot is given
@@ -134,8 +136,15 @@ pub async fn run(run: Arc<Run>, targets: Vec<Target>, run_id: Option<String>) ->
                     name: &target.name,
                 });
                 let sign_in_slot = sign_in_slot.into_inner().unwrap_or_else(|p| p.into_inner());
-                let mut report =
-                    deploy_tenant(&run, &target, &compile_slots, &slims, sign_in_slot).await;
+                let mut report = deploy_tenant(
+                    &run,
+                    &target,
+                    &compile_slots,
+                    &slims,
+                    &write_turns,
+                    sign_in_slot,
+                )
+                .await;
                 if let Some(why) = run.options.state.as_ref().and_then(|s| s.lost(&target.id)) {
                     report.ok = false;
                     report.reason.get_or_insert_with(|| {

@@ -60,6 +60,10 @@ pub struct DeployOptions {
     /// The run's state (`deploy`, `rollback`): each tenant's lock is taken before its first
     /// write and released after its records are published. `None`: no locks (plans, drift).
     pub state: Option<Arc<crate::state::RunState>>,
+    /// Tenants with writes prepared and waiting for the wire at once, across the run
+    /// ([`WRITE_TURNS`](crate::deploy::tenant::WRITE_TURNS) by default); the others keep their
+    /// ready resources unprepared until one of them is done.
+    pub write_turns: usize,
 }
 
 impl Default for DeployOptions {
@@ -77,6 +81,7 @@ impl Default for DeployOptions {
             only_drifted: false,
             before: None,
             state: None,
+            write_turns: crate::deploy::tenant::WRITE_TURNS,
         }
     }
 }

@@ -289,13 +289,31 @@ fn claims_of(b: &crate::compile::bundle::Bundle) -> Claims {
 /// (`Pacer::note_answered`), and none reaches Graph too soon after a late predecessor.
 const CA_LANE: usize = 1;
 
+/// Turns to prepare writes that wait for a place on the wire, across the tenants of a run
+/// ([`deploy_tenant`]'s `write_turns`, [`crate::deploy::DeployOptions::write_turns`]): four times the client's places, enough to keep them
+/// busy while some holders wait for their tenant's pacing. A tenant without a turn keeps its
+/// ready resources as indices; with a thousand tenants in flight, their requests (paths,
+/// labels, resolved bodies, `$batch` futures) would otherwise be made all at once and wait
+/// behind the 64 places together.
+pub const WRITE_TURNS: usize = 4 * crate::graph::client::MAX_IN_FLIGHT;
+
+/// What a future of a tenant's apply loop ends with.
+enum Finished<'a> {
+    /// These resources were applied (or failed).
+    Applied(Vec<(usize, Applied)>),
+    /// A turn to prepare the tenant's ready writes ([`WRITE_TURNS`]).
+    Turn(tokio::sync::SemaphorePermit<'a>),
+}
+
 /// Plan (and, unless `plan_only`, apply) one tenant. `compile_slots` bounds how many bundles
-/// compile at once; `slims` shares operations between tenants in flight.
+/// compile at once; `slims` shares operations between tenants in flight; `write_turns` bounds
+/// how many tenants have writes prepared and waiting for the wire ([`WRITE_TURNS`]).
 pub(crate) async fn deploy_tenant(
     run: &Run,
     target: &Target,
     compile_slots: &tokio::sync::Semaphore,
     slims: &Arc<SharedSlims>,
+    write_turns: &tokio::sync::Semaphore,
     sign_in_slot: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> TenantReport {
     let started = run.client.timing().now();
@@ -610,6 +628,10 @@ pub(crate) async fn deploy_tenant(
         .into_iter()
         .zip(operations.iter())
         .map(|(r, op)| {
+            let r = plan::PlannedResource {
+                action: crate::deploy::patch::pointers_only(r.action),
+                ..r
+            };
             if !only_drifted {
                 return Some(r.action);
             }
@@ -641,10 +663,13 @@ pub(crate) async fn deploy_tenant(
     };
     let mut done: HashMap<&str, bool> = HashMap::new();
     let mut waiting: Vec<usize> = (0..operations.len()).collect();
-    let mut running: FuturesUnordered<futures_util::future::BoxFuture<'_, Vec<(usize, Applied)>>> =
+    let mut running: FuturesUnordered<futures_util::future::BoxFuture<'_, Finished<'_>>> =
         FuturesUnordered::new();
     let mut ready: Vec<usize> = Vec::new();
     let mut ca_in_flight = 0usize;
+    // The turn this tenant holds to prepare writes, and whether it is waiting for one.
+    let mut turn: Option<tokio::sync::SemaphorePermit<'_>> = None;
+    let mut turn_asked = false;
     loop {
         // Start every operation whose dependencies are done; skip those whose dependency failed.
         let mut still_waiting = Vec::with_capacity(waiting.len());
@@ -680,9 +705,34 @@ pub(crate) async fn deploy_tenant(
         // second (everything but Conditional Access) go out together in `$batch` calls.
         let mut batch = Vec::new();
         let mut deferred = Vec::new();
+        let is_ca = |i: usize| {
+            operations[i].kind.throttle == crate::kinds::ThrottleClass::ConditionalAccess
+        };
+        // Writes other than Conditional Access are prepared with a turn (the semaphore is never
+        // closed); without one, they stay ready while the turn is waited for.
+        if turn.is_none() && ready.iter().any(|&i| !is_ca(i)) {
+            turn = write_turns.try_acquire().ok();
+            if turn.is_none() && !turn_asked {
+                turn_asked = true;
+                running.push(Box::pin(async move {
+                    match write_turns.acquire().await {
+                        Ok(permit) => Finished::Turn(permit),
+                        Err(_) => Finished::Applied(Vec::new()),
+                    }
+                }));
+            }
+        }
+        // Every future this pass starts holds the turn; it is given back when the last ends.
+        let held = turn.take().map(Arc::new);
         for i in ready.drain(..) {
             let op: &crate::compile::bundle::Operation = &operations[i];
             let tenant_run = &tenant_run;
+            if held.is_none() && !is_ca(i) {
+                deferred.push(i);
+                continue;
+            }
+            // Conditional Access waits for its slot a second at a time: never with a turn.
+            let held = if is_ca(i) { None } else { held.clone() };
             // Conditional Access goes one request per second: start only the next one, so the
             // others do not sit in memory (resolved bodies, futures) waiting for their slot.
             if op.kind.throttle == crate::kinds::ThrottleClass::ConditionalAccess {
@@ -703,26 +753,43 @@ pub(crate) async fn deploy_tenant(
                     batch.push((i, op, request, then));
                 }
                 Ok(step) => running.push(Box::pin(async move {
-                    vec![(i, tenant_run.apply_one(op, step).await)]
+                    let applied = tenant_run.apply_one(op, step).await;
+                    drop(held);
+                    Finished::Applied(vec![(i, applied)])
                 })),
-                Err(reason) => {
-                    running.push(Box::pin(async move { vec![(i, Applied::Failed(reason))] }))
-                }
+                Err(reason) => running.push(Box::pin(async move {
+                    Finished::Applied(vec![(i, Applied::Failed(reason))])
+                })),
             }
         }
         if batch.len() == 1 {
             let (i, op, request, then) = batch.remove(0);
             let tenant_run = &tenant_run;
+            let held = held.clone();
             running.push(Box::pin(async move {
-                vec![(i, tenant_run.apply_one(op, Step::Send(request, then)).await)]
+                let applied = tenant_run.apply_one(op, Step::Send(request, then)).await;
+                drop(held);
+                Finished::Applied(vec![(i, applied)])
             }));
         } else if !batch.is_empty() {
             let tenant_run = &tenant_run;
-            running.push(Box::pin(tenant_run.apply_batch(batch)));
+            let held = held.clone();
+            running.push(Box::pin(async move {
+                let applied = tenant_run.apply_batch(batch).await;
+                drop(held);
+                Finished::Applied(applied)
+            }));
         }
+        drop(held);
         ready = deferred;
-        let Some(results) = running.next().await else {
-            break;
+        let results = match running.next().await {
+            None => break,
+            Some(Finished::Applied(results)) => results,
+            Some(Finished::Turn(permit)) => {
+                turn = Some(permit);
+                turn_asked = false;
+                continue;
+            }
         };
         for (i, applied) in results {
             let op: &crate::compile::bundle::Operation = &operations[i];

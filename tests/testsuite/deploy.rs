@@ -163,6 +163,64 @@ fn converged(w: &World) {
     w.assert_no_duplicates();
 }
 
+/// With one write turn for the whole run, the tenants take turns to prepare their writes
+/// (each waits while another's are on the wire, the path a thousand tenants take against the
+/// default 256 turns), and every one still converges.
+#[test]
+fn tenants_that_wait_for_a_write_turn_all_converge() {
+    use std::sync::{Arc, Mutex};
+    use tenantform::deploy::{self, DeployOptions, Fleet, Run};
+    use tenantform::graph::client::{GraphClient, RealTiming};
+    use tenantform::graph::pacing::Limits;
+    use tenantform::graph::retry::RetryPolicy;
+    let w = World::new(config(3));
+    let secret = w.secret.clone();
+    let env: deploy::EnvLookup =
+        Box::new(move |name: &str| (name == FLEET_SECRET_ENV).then(|| secret.clone()));
+    let (fleet, _) = Fleet::load(w.project.path(), jiff::civil::date(2026, 11, 26), env)
+        .expect("the project loads");
+    let fleet = Arc::new(fleet);
+    let targets = fleet.targets(&tenantform::compile::Selection::All);
+    let scale: f64 = SCALE.parse().expect("scale");
+    let client = GraphClient::new(
+        Limits::default().time_scaled(scale),
+        RetryPolicy::default().time_scaled(scale),
+        Arc::new(RealTiming::new(7)),
+    )
+    .expect("client");
+    let run = Arc::new(Run {
+        fleet,
+        client: Arc::new(client),
+        journal: None,
+        reporter: Arc::new(Mutex::new(Box::new(tenantform::report::Silent))),
+        options: DeployOptions {
+            write_turns: 1,
+            ..DeployOptions::default()
+        },
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let summary = runtime.block_on(deploy::run(run, targets, None));
+    assert_eq!(summary.tenants.len(), 3, "{:?}", summary.not_started);
+    for tenant in &summary.tenants {
+        assert!(tenant.ok, "{}: {:?}", tenant.id, tenant.reason);
+        assert_eq!(
+            tenant.counts.failed, 0,
+            "{}: {:?}",
+            tenant.id, tenant.failures
+        );
+        assert!(
+            tenant.counts.created > 10,
+            "{}: {:?}",
+            tenant.id,
+            tenant.counts
+        );
+    }
+    converged(&w);
+}
+
 #[test]
 fn every_shipped_baseline_deploys_and_then_plans_no_change() {
     let w = World::new(config(3));
