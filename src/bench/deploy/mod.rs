@@ -20,8 +20,9 @@
 //!    The same arithmetic with the client's own limits (5 % below each) is reported beside it.
 //! 4. Deploy the fleet ([`deploy::run`]) the way `tenantform deploy -p DIR --all --yes` does:
 //!    as many tenants at once as deploy's memory budget admits unless `--concurrency` caps it, the real client
-//!    ([`GraphClient`], default retry policy, [`RealTiming`]), a [`RunJournal`] in the project
-//!    and a [`Silent`] reporter; then a plan-only run over every tenant, as `tenantform plan
+//!    ([`GraphClient`], default retry policy, [`RealTiming`]), a [`RunJournal`] in the project,
+//!    before-images, a lock per tenant in the project's local state store, and a [`Silent`]
+//!    reporter; then a plan-only run over every tenant, as `tenantform plan
 //!    --all` with the same admission, timed against its own read-bound minimum, which must
 //!    find nothing left to change.
 
@@ -485,10 +486,32 @@ pub fn run(
     // a user who types no --concurrency gets.
     let cap = options.concurrency;
     // As `tenantform deploy` runs: each tenant's before-images (what `rollback` needs) are
-    // written before its first change.
+    // written before its first change, and each tenant is locked in the project's state store
+    // (local files, the default) while it is deployed.
+    let settings = fleet
+        .project
+        .config
+        .as_ref()
+        .map(|c| c.state.clone())
+        .unwrap_or_default();
+    let no_credential = |_: &str| None;
+    let store = Arc::new(
+        crate::state::open(&settings, &project_dir, &no_credential)
+            .map_err(|e| BenchError::Deploy(e.to_string()))?,
+    );
+    let run_state = runtime
+        .block_on(crate::state::RunState::open(
+            store,
+            &project_dir,
+            crate::state::Holder::this_process("deploy", &run_id),
+            Duration::from_secs(settings.lease_seconds),
+            Duration::from_secs(60),
+        ))
+        .map_err(|e| BenchError::Deploy(e.to_string()))?;
     let deploy_options = DeployOptions {
         concurrency: cap,
         before: Some(deploy::rollback::before_dir(&project_dir, &run_id)),
+        state: Some(run_state),
         ..DeployOptions::default()
     };
     let concurrency =
