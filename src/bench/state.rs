@@ -306,12 +306,7 @@ fn deploy_once(
         )));
     }
     drop(summary);
-    let settings = fleet
-        .project
-        .config
-        .as_ref()
-        .map(|c| c.state.clone())
-        .unwrap_or_default();
+    let settings = fleet.state_settings();
     let key_env =
         |name: &str| (name == "AZURE_STORAGE_ACCOUNT_KEY").then(|| azurite::KEY.to_string());
     let store = Arc::new(

@@ -48,12 +48,7 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// The project's `[state]` (the default, local files, without one).
 pub(super) fn settings(fleet: &Fleet) -> StateSettings {
-    fleet
-        .project
-        .config
-        .as_ref()
-        .map(|c| c.state.clone())
-        .unwrap_or_default()
+    fleet.state_settings()
 }
 
 /// Open the project's state store, or say why not (printed) and return the exit code.

@@ -162,6 +162,15 @@ pub fn process_env() -> EnvLookup {
 }
 
 impl Fleet {
+    /// The project's `[state]` (the default, local files, without one).
+    pub fn state_settings(&self) -> crate::source::model::StateSettings {
+        self.project
+            .config
+            .as_ref()
+            .map(|c| c.state.clone())
+            .unwrap_or_default()
+    }
+
     /// Load a project; a directory that is not a project is an error. The
     /// diagnostics of loading (and template parsing) come back with the fleet.
     pub fn load(

@@ -488,12 +488,7 @@ pub fn run(
     // As `tenantform deploy` runs: each tenant's before-images (what `rollback` needs) are
     // written before its first change, and each tenant is locked in the project's state store
     // (local files, the default) while it is deployed.
-    let settings = fleet
-        .project
-        .config
-        .as_ref()
-        .map(|c| c.state.clone())
-        .unwrap_or_default();
+    let settings = fleet.state_settings();
     let no_credential = |_: &str| None;
     let store = Arc::new(
         crate::state::open(&settings, &project_dir, &no_credential)
