@@ -290,11 +290,11 @@ fn claims_of(b: &crate::compile::bundle::Bundle) -> Claims {
 const CA_LANE: usize = 1;
 
 /// Turns to prepare writes that wait for a place on the wire, across the tenants of a run
-/// ([`deploy_tenant`]'s `write_turns`, [`crate::deploy::DeployOptions::write_turns`]): four times the client's places, enough to keep them
-/// busy while some holders wait for their tenant's pacing. A tenant without a turn keeps its
-/// ready resources as indices; with a thousand tenants in flight, their requests (paths,
-/// labels, resolved bodies, `$batch` futures) would otherwise be made all at once and wait
-/// behind the 64 places together.
+/// ([`deploy_tenant`]'s `write_turns`, [`crate::deploy::DeployOptions::write_turns`]): four
+/// times the client's places, enough to keep them busy while some holders wait for their
+/// tenant's pacing. A tenant without a turn keeps its ready resources as indices; with a
+/// thousand tenants in flight, their requests (paths, labels, resolved bodies, `$batch`
+/// futures) would otherwise be made all at once and wait behind the 64 places together.
 pub const WRITE_TURNS: usize = 4 * crate::graph::client::MAX_IN_FLIGHT;
 
 /// What a future of a tenant's apply loop ends with.
