@@ -727,15 +727,16 @@ pub(crate) async fn deploy_tenant(
         for i in ready.drain(..) {
             let op: &crate::compile::bundle::Operation = &operations[i];
             let tenant_run = &tenant_run;
-            if held.is_none() && !is_ca(i) {
+            let ca = is_ca(i);
+            if held.is_none() && !ca {
                 deferred.push(i);
                 continue;
             }
             // Conditional Access waits for its slot a second at a time: never with a turn.
-            let held = if is_ca(i) { None } else { held.clone() };
+            let held = if ca { None } else { held.clone() };
             // Conditional Access goes one request per second: start only the next one, so the
             // others do not sit in memory (resolved bodies, futures) waiting for their slot.
-            if op.kind.throttle == crate::kinds::ThrottleClass::ConditionalAccess {
+            if ca {
                 if ca_in_flight >= CA_LANE {
                     deferred.push(i);
                     continue;
