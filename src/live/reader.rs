@@ -189,16 +189,46 @@ pub fn with_read_expand(kind: &Kind, path: &str) -> String {
     }
 }
 
-/// Reads for the objects that exist before anything is created.
+/// Which of a tenant's reads to make: Conditional Access's, which the service paces at one per
+/// second, or the others. A deploy makes the others only once the paced ones are answered: a
+/// fleet reading at once would otherwise hold a thousand tenants' unsent requests through
+/// those seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Conditional Access reads.
+    Paced,
+    /// Every other read.
+    Unpaced,
+    /// Both.
+    All,
+}
+
+impl Class {
+    /// Whether reads of `kind` (whose requests carry its throttle class) are of this class.
+    fn includes(self, kind: &Kind) -> bool {
+        let paced = kind.throttle == ThrottleClass::ConditionalAccess;
+        match self {
+            Class::Paced => paced,
+            Class::Unpaced => !paced,
+            Class::All => true,
+        }
+    }
+}
+
+/// Reads of `class` for the objects that exist before anything is created.
 fn first_reads(
     operations: Ops<'_>,
     bodies: Option<&[std::sync::Arc<str>]>,
     keep: Keep,
+    class: Class,
 ) -> Vec<(Slot, Request)> {
     let mut reads = Vec::new();
     let mut listed: Vec<&str> = Vec::new();
     for (index, op) in operations.iter().enumerate() {
         let kind = op.kind;
+        if !class.includes(kind) {
+            continue;
+        }
         match kind.shape {
             Shape::Collection if kind.name == "group" => reads.push((
                 Slot::Member(kind),
@@ -246,7 +276,7 @@ fn first_reads(
 /// path): what `plan` and `deploy` ask a tenant before anything is written. `bench report`
 /// writes its generated run history from these, so its journals carry the reads a real run's do.
 pub fn first_read_requests(operations: &[Operation]) -> Vec<Request> {
-    first_reads(operations.into(), None, Keep::Whole)
+    first_reads(operations.into(), None, Keep::Whole, Class::All)
         .into_iter()
         .map(|(_, request)| request)
         .collect()
@@ -257,10 +287,11 @@ pub fn first_read_requests(operations: &[Operation]) -> Vec<Request> {
 /// assignment read per `/assign` operation. Pages past the first are not counted. For the
 /// theoretical minimum of a plan or deploy (`bench deploy`).
 pub fn read_classes(operations: &[Operation], assignments_known: bool) -> Vec<ThrottleClass> {
-    let mut classes: Vec<ThrottleClass> = first_reads(operations.into(), None, Keep::Whole)
-        .into_iter()
-        .map(|(_, request)| request.class)
-        .collect();
+    let mut classes: Vec<ThrottleClass> =
+        first_reads(operations.into(), None, Keep::Whole, Class::All)
+            .into_iter()
+            .map(|(_, request)| request.class)
+            .collect();
     if assignments_known {
         classes.extend(
             operations
@@ -285,11 +316,15 @@ fn assignment_read(op: &Operation, ids: &BTreeMap<String, String>) -> Option<(Sl
     ))
 }
 
-/// The assignment-set reads of `operations` whose parent ids `ids` knows.
-fn assignment_reads(operations: Ops<'_>, ids: &BTreeMap<String, String>) -> Vec<(Slot, Request)> {
+/// The assignment-set reads of `class` of `operations` whose parent ids `ids` knows.
+fn assignment_reads(
+    operations: Ops<'_>,
+    ids: &BTreeMap<String, String>,
+    class: Class,
+) -> Vec<(Slot, Request)> {
     operations
         .iter()
-        .filter(|op| op.kind.shape == Shape::ParentAction)
+        .filter(|op| op.kind.shape == Shape::ParentAction && class.includes(op.kind))
         .filter_map(|op| assignment_read(op, ids))
         .collect()
 }
@@ -377,9 +412,9 @@ async fn run_reads(
     observer: &dyn Observer,
     candidates: Option<&Candidates<'_>>,
 ) -> Result<(), RequestError> {
-    let requests: Vec<Request> = reads.iter().map(|(_, r)| r.clone()).collect();
+    let (slots, requests): (Vec<Slot>, Vec<Request>) = reads.into_iter().unzip();
     let results = client.batch(session, &requests, observer).await;
-    for ((slot, request), result) in reads.into_iter().zip(results) {
+    for ((slot, request), result) in slots.into_iter().zip(&requests).zip(results) {
         let response = match result {
             Ok(response) => response,
             Err(e) if e.status() == Some(404) && !matches!(slot, Slot::Collection(_)) => continue,
@@ -473,24 +508,29 @@ pub async fn read(
     // identity map, so its set is read with the first reads (one round trip, and a tenant does
     // not hold its live objects while a second one is answered); the rest once the policies
     // are matched.
-    let mut reads = first_reads(bundle.operations, bundle.bodies, keep);
-    let early = assignment_reads(bundle.operations, &identity.objects);
-    let read_early: Vec<String> = early
-        .iter()
-        .filter_map(|(slot, _)| slot_path(slot))
-        .collect();
-    reads.extend(early);
-    for (_, request) in &mut reads {
-        request.lean = keep.lean();
-    }
+    let reads_of = |class: Class| {
+        let mut reads = first_reads(bundle.operations, bundle.bodies, keep, class);
+        reads.extend(assignment_reads(
+            bundle.operations,
+            &identity.objects,
+            class,
+        ));
+        for (_, request) in &mut reads {
+            request.lean = keep.lean();
+        }
+        reads
+    };
+    let read_early: Vec<String> =
+        assignment_reads(bundle.operations, &identity.objects, Class::All)
+            .iter()
+            .filter_map(|(slot, _)| slot_path(slot))
+            .collect();
     if keep == Keep::Compared {
         // A run that only compares reads everything that is not paced while the Conditional
         // Access reads wait for their slots (one per second), so that a fleet's answers are
         // not all made and parsed in the same moment after the last slot. A deploy keeps them
         // for last, so that its whole answers are not held that long.
-        let (mut paced, unpaced): (Vec<_>, Vec<_>) = reads
-            .into_iter()
-            .partition(|(_, request)| request.class == ThrottleClass::ConditionalAccess);
+        let (mut paced, unpaced) = (reads_of(Class::Paced), reads_of(Class::Unpaced));
         let candidates = Candidates {
             operations: bundle.operations,
             identity,
@@ -545,7 +585,10 @@ pub async fn read(
                 None => Ok(()),
             }
         };
-        let (unpaced_done, paced_done) = futures_util::future::join(unpaced_reads, last_read).await;
+        // Boxed: the two reads side by side are 4.2 KB, and inline they would size the read of
+        // every deploy too (one read at a time), a thousand tenants reading at once.
+        let (unpaced_done, paced_done) =
+            Box::pin(futures_util::future::join(unpaced_reads, last_read)).await;
         unpaced_done?;
         paced_done?;
         for (kind, objects) in paced_live.collections {
@@ -558,18 +601,17 @@ pub async fn read(
         // parsing those answers to planning and dropping them without waiting in between. The
         // envelope fits in the second before the tenant's first Conditional Access write may
         // go, and a fleet does not hold a thousand tenants' parsed answers while the service
-        // works through their paced reads.
-        let (paced, unpaced): (Vec<_>, Vec<_>) = reads
-            .into_iter()
-            .partition(|(_, request)| request.class == ThrottleClass::ConditionalAccess);
-        for reads in [paced, unpaced] {
+        // works through their paced reads. The other reads are made only then, not held unsent
+        // through those seconds.
+        for class in [Class::Paced, Class::Unpaced] {
+            let reads = reads_of(class);
             if !reads.is_empty() {
                 run_reads(client, session, reads, &mut live, observer, None).await?;
             }
         }
     }
     let ids = plan::matched_ids(bundle, &live, identity);
-    let second: Vec<(Slot, Request)> = assignment_reads(bundle.operations, &ids)
+    let second: Vec<(Slot, Request)> = assignment_reads(bundle.operations, &ids, Class::All)
         .into_iter()
         .filter(|(slot, _)| slot_path(slot).is_none_or(|path| !read_early.contains(&path)))
         .map(|(slot, mut request)| {
@@ -750,7 +792,12 @@ mod tests {
     #[test]
     fn a_collection_is_listed_once_and_groups_are_read_by_unique_name() {
         let bundle = crate::live::plan::tests::minimal_bundle();
-        let reads = first_reads((&bundle.bundle().operations).into(), None, Keep::Whole);
+        let reads = first_reads(
+            (&bundle.bundle().operations).into(),
+            None,
+            Keep::Whole,
+            Class::All,
+        );
         let paths: Vec<&str> = reads.iter().map(|(_, r)| r.path.as_str()).collect();
         let unique: std::collections::BTreeSet<&str> = paths.iter().copied().collect();
         assert_eq!(unique.len(), paths.len(), "{paths:?}");
