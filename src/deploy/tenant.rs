@@ -532,8 +532,14 @@ pub(crate) async fn deploy_tenant(
             &prepared.acceptances,
         );
         drop(live);
-        crate::live::audit::attribute(&run.client, &prepared.session, &mut drift.items, &observer)
-            .await;
+        // Boxed: inline, this drift-only step (1 KB) sized every deploying tenant's future.
+        Box::pin(crate::live::audit::attribute(
+            &run.client,
+            &prepared.session,
+            &mut drift.items,
+            &observer,
+        ))
+        .await;
         report.counts.unchanged = drift.in_sync;
         report.drift = Some(drift);
         report.plan = Some(tenant_plan);
@@ -629,7 +635,7 @@ pub(crate) async fn deploy_tenant(
         .zip(operations.iter())
         .map(|(r, op)| {
             let r = plan::PlannedResource {
-                action: crate::deploy::patch::pointers_only(r.action),
+                action: crate::deploy::patch::pointers_only(r.action, op.kind),
                 ..r
             };
             if !only_drifted {
@@ -853,7 +859,9 @@ pub(crate) async fn deploy_tenant(
 
     if run.options.prune {
         for orphan in &orphans {
-            match tenant_run.delete_orphan(orphan).await {
+            // Boxed, as drift's attribution above: rare steps that would size every tenant's
+            // future for the whole run.
+            match Box::pin(tenant_run.delete_orphan(orphan)).await {
                 Ok(()) => {
                     report.counts.deleted += 1;
                     if let Some(journal) = &run.journal {
