@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::compile::bundle::{Operation, Unresolved};
 use crate::deploy::apply::ApplyError;
+use crate::kinds::{Kind, Shape};
+use crate::live::normalize::Change;
 use crate::live::plan::Action;
 
 /// Why a reference could not be replaced.
@@ -41,7 +43,7 @@ pub(crate) fn resolve_text(
 }
 
 /// The properties a PATCH sends: the top-level properties that changed (and `@odata.type`).
-pub(crate) fn patch_body(desired: &Value, changes: &[crate::live::normalize::Change]) -> Value {
+pub(crate) fn patch_body(desired: &Value, changes: &[Change]) -> Value {
     let Value::Object(map) = desired else {
         return desired.clone();
     };
@@ -68,7 +70,7 @@ pub(crate) fn item_patches(
     items: &crate::kinds::ItemUpdates,
     owner: Option<&str>,
     body: &Value,
-    changes: &[crate::live::normalize::Change],
+    changes: &[Change],
 ) -> Result<Vec<(String, String, Value)>, ApplyError> {
     let owner = owner.ok_or_else(|| ApplyError::NoOwnerId {
         key: op.key.clone(),
@@ -112,19 +114,27 @@ pub(crate) fn item_patches(
         .collect())
 }
 
-/// `action` with its changes' compared values dropped: applying needs only where each change is
-/// (the body says what to write), and a tenant holds its actions through minutes of
-/// Conditional Access pacing, a fleet's thousands of copied live and desired values with them.
-pub(crate) fn pointers_only(action: Action) -> Action {
-    let strip = |changes: Vec<crate::live::normalize::Change>| {
-        changes
-            .into_iter()
-            .map(|c| crate::live::normalize::Change {
-                pointer: c.pointer,
-                desired: None,
-                live: None,
-            })
-            .collect()
+/// `action` as applying needs it: each change cut to the part of its pointer that applying reads
+/// (the item of a queried object's keyed array, `/policy/rules/<id>`, or else the top-level
+/// property, which is all a PATCH body or an update action is chosen by), each such part once,
+/// and without the compared values. A tenant holds its actions through minutes of Conditional
+/// Access pacing, and a fleet's PIM policies alone are tens of thousands of changed leaves.
+/// A pointer outside a queried object's items is kept whole: applying names it in its error.
+pub(crate) fn pointers_only(action: Action, kind: &Kind) -> Action {
+    let strip = |changes: Vec<Change>| {
+        let mut kept: Vec<Change> = Vec::new();
+        for change in changes {
+            let pointer = applied_part(&change.pointer, kind);
+            if !kept.iter().any(|k| k.pointer == pointer) {
+                kept.push(Change {
+                    pointer: pointer.to_string(),
+                    desired: None,
+                    live: None,
+                });
+            }
+        }
+        kept.shrink_to_fit();
+        kept
     };
     match action {
         Action::Update { object_id, changes } => Action::Update {
@@ -139,10 +149,25 @@ pub(crate) fn pointers_only(action: Action) -> Action {
     }
 }
 
+/// The part of `pointer` that applying a change of a `kind` object reads (see [`pointers_only`]).
+fn applied_part<'p>(pointer: &'p str, kind: &Kind) -> &'p str {
+    let end = match kind.shape {
+        Shape::QueriedItems(items) => pointer
+            .strip_prefix(items.array)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.split('/').next())
+            .filter(|item| !item.is_empty())
+            .map(|item| items.array.len() + 1 + item.len()),
+        _ => pointer
+            .strip_prefix('/')
+            .map(|rest| 1 + rest.split('/').next().unwrap_or_default().len()),
+    };
+    end.map_or(pointer, |end| &pointer[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::normalize::Change;
     use serde_json::json;
 
     fn pim_op(body: Value) -> Operation {
@@ -256,36 +281,99 @@ mod tests {
     }
 
     #[test]
-    fn an_action_kept_for_applying_holds_where_each_change_is_not_its_values() {
+    fn an_action_kept_for_applying_holds_the_part_of_each_pointer_applying_reads_once() {
         let change = |pointer: &str| Change {
             pointer: pointer.into(),
-            desired: Some(serde_json::json!({"big": ["desired", "value"]})),
-            live: Some(serde_json::json!("live")),
+            desired: Some(json!({"big": ["desired", "value"]})),
+            live: Some(json!("live")),
         };
-        let kept = pointers_only(Action::Update {
-            object_id: Some("id-1".into()),
-            changes: vec![change("/state"), change("/conditions/users")],
-        });
-        let Action::Update { object_id, changes } = kept else {
-            panic!("still an update: {kept:?}");
+        let pointers = |action: &Action| -> Vec<String> {
+            match action {
+                Action::Update { changes, .. } | Action::Adopt { changes, .. } => {
+                    assert!(
+                        changes
+                            .iter()
+                            .all(|c| c.desired.is_none() && c.live.is_none())
+                    );
+                    changes.iter().map(|c| c.pointer.clone()).collect()
+                }
+                other => panic!("not an update: {other:?}"),
+            }
         };
-        assert_eq!(object_id.as_deref(), Some("id-1"));
-        let pointers: Vec<&str> = changes.iter().map(|c| c.pointer.as_str()).collect();
-        assert_eq!(pointers, ["/state", "/conditions/users"]);
-        assert!(
-            changes
-                .iter()
-                .all(|c| c.desired.is_none() && c.live.is_none())
+        let policy = crate::kinds::by_name("conditionalAccessPolicy").expect("kind");
+        let full = vec![
+            change("/state"),
+            change("/conditions/users/includeUsers"),
+            change("/conditions/users/excludeGroups/0"),
+            change("/grantControls~1x/operator"),
+        ];
+        let kept = pointers_only(
+            Action::Update {
+                object_id: Some("id-1".into()),
+                changes: full.clone(),
+            },
+            policy,
         );
-        let adopted = pointers_only(Action::Adopt {
-            object_id: "id-2".into(),
-            changes: vec![change("/displayName")],
-        });
-        assert!(
-            matches!(&adopted, Action::Adopt { object_id, changes }
-                if object_id == "id-2" && changes.len() == 1 && changes[0].desired.is_none()),
-            "{adopted:?}"
+        assert!(matches!(&kept, Action::Update { object_id: Some(id), .. } if id == "id-1"));
+        assert_eq!(
+            pointers(&kept),
+            ["/state", "/conditions", "/grantControls~1x"]
         );
-        assert!(matches!(pointers_only(Action::Create), Action::Create));
+        // A PATCH made from the kept changes is the one made from all of them.
+        let desired = json!({"@odata.type": "#p", "state": "enabled", "displayName": "d",
+            "conditions": {"users": {}}, "grantControls/x": {"operator": "OR"}});
+        let Action::Update { changes, .. } = &kept else {
+            panic!("update");
+        };
+        assert_eq!(patch_body(&desired, changes), patch_body(&desired, &full));
+
+        // A PIM policy: one part per changed rule; the same PATCHes as from every change.
+        let body = json!({"roleDefinitionId": "r", "policy": {"rules": [
+            {"id": "Expiration_EndUser_Assignment", "maximumDuration": "PT4H"},
+            {"id": "Approval_EndUser_Assignment", "setting": {"isApprovalRequired": true}}
+        ]}});
+        let op = pim_op(body.clone());
+        let full = vec![
+            change("/policy/rules/Approval_EndUser_Assignment/setting/isApprovalRequired"),
+            change("/policy/rules/Approval_EndUser_Assignment/setting/approvalMode"),
+            change("/policy/rules/Expiration_EndUser_Assignment/maximumDuration"),
+        ];
+        let kept = pointers_only(
+            Action::Adopt {
+                object_id: "id-2".into(),
+                changes: full.clone(),
+            },
+            op.kind,
+        );
+        assert_eq!(
+            pointers(&kept),
+            [
+                "/policy/rules/Approval_EndUser_Assignment",
+                "/policy/rules/Expiration_EndUser_Assignment"
+            ]
+        );
+        let crate::kinds::Shape::QueriedItems(items) = op.kind.shape else {
+            panic!("shape");
+        };
+        let Action::Adopt { changes, .. } = &kept else {
+            panic!("adopt");
+        };
+        assert_eq!(
+            item_patches(&op, items, Some("pol"), &body, changes).expect("patches"),
+            item_patches(&op, items, Some("pol"), &body, &full).expect("patches")
+        );
+        // A change outside the items stays whole, for applying's error to name.
+        let kept = pointers_only(
+            Action::Adopt {
+                object_id: "id-3".into(),
+                changes: vec![change("/policy/displayName")],
+            },
+            op.kind,
+        );
+        assert_eq!(pointers(&kept), ["/policy/displayName"]);
+        assert!(matches!(
+            pointers_only(Action::Create, op.kind),
+            Action::Create
+        ));
     }
 }
