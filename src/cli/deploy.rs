@@ -265,10 +265,7 @@ pub(super) fn selection(selector: &Selector) -> Selection {
 }
 
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("tenantform")
-        .build()?)
+    Ok(tenantform::deploy::runtime()?)
 }
 
 pub(super) fn client(connection: &Connection) -> anyhow::Result<Arc<GraphClient>> {

@@ -467,11 +467,8 @@ pub fn run(
         )
         .map_err(|e| BenchError::Deploy(e.to_string()))?,
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("tenantform")
-        .build()
-        .map_err(|e| BenchError::Deploy(format!("runtime: {e}")))?;
+    // The runtime `tenantform deploy` runs on.
+    let runtime = deploy::runtime().map_err(|e| BenchError::Deploy(format!("runtime: {e}")))?;
 
     let run_id = deploy::new_run_id();
     let journal_path = deploy::run_dir(&project_dir, &run_id).join("journal.jsonl");
