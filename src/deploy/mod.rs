@@ -49,7 +49,7 @@ pub use identity::{
     save_identity, state_root,
 };
 pub use scheduler::run;
-pub use shared::{DeployOptions, Run, RunJournal, blocking_threads, new_run_id, run_dir, runtime};
+pub use shared::{DeployOptions, Run, RunJournal, new_run_id, run_dir, runtime};
 
 /// Text for the known-after-apply marker (re-exported for reporters).
 pub const AFTER_APPLY: &str = crate::live::plan::KNOWN_AFTER_APPLY;

@@ -24,7 +24,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Threads for a run's blocking work (compiling a bundle, one per core at a time, and writing
 /// before-images and snapshots): two per core. Tokio's default allows 512, and a 1,000-tenant
-/// deploy started 11, each keeping an allocator heap of its own: 4 to 6 MB more at the peak.
+/// deploy started 11, each keeping an allocator heap of its own: about 4 MB more at the peak.
 pub fn blocking_threads() -> usize {
     2 * std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
