@@ -154,11 +154,32 @@ fn notification(id: &str, recipient: &str, caller: &str, level: &str) -> Value {
     })
 }
 
+/// `object` (a JSON object's text) with the member `name: value` (JSON text) added last, as
+/// inserting it into the parsed object and writing it out again would.
+fn with_member(mut object: String, name: &str, value: &str) -> String {
+    if object.ends_with('}') {
+        object.pop();
+        if !object.ends_with('{') {
+            object.push(',');
+        }
+        object.push_str(&json_string(name));
+        object.push(':');
+        object.push_str(value);
+        object.push('}');
+    }
+    object
+}
+
 /// Graph's default rules of a directory role's policy, in the order Graph lists them.
 pub(crate) fn default_rules() -> Vec<Value> {
+    default_rules_shared().to_vec()
+}
+
+/// The default rules, built once.
+fn default_rules_shared() -> &'static [Value] {
     static DEFAULT_RULES: std::sync::LazyLock<Vec<Value>> =
         std::sync::LazyLock::new(build_default_rules);
-    DEFAULT_RULES.clone()
+    &DEFAULT_RULES
 }
 
 fn build_default_rules() -> Vec<Value> {
@@ -323,13 +344,16 @@ impl Call<'_> {
         };
         let mut key = format!("{policy_id}/").to_ascii_lowercase();
         let prefix = key.len();
-        default_rules()
-            .into_iter()
+        // Only the rules the tenant has not written are copied from the defaults.
+        default_rules_shared()
+            .iter()
             .map(|rule| {
                 let id = rule.get("id").and_then(Value::as_str).unwrap_or_default();
                 key.truncate(prefix);
                 key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
-                written.get(key.as_str()).map_or(rule, |o| o.value())
+                written
+                    .get(key.as_str())
+                    .map_or_else(|| rule.clone(), |o| o.value())
             })
             .collect()
     }
@@ -364,6 +388,69 @@ impl Call<'_> {
             value["policy"] = self.policy_value(state, policy, with_rules);
         }
         value
+    }
+
+    /// [`Call::rules_of`] as a JSON array's text, without parsing what is stored: the tenant's
+    /// rules as it wrote them, the defaults as written once. A fleet's PIM reads are one per
+    /// role and tenant, each with every rule of the policy.
+    fn rules_text(&self, state: &TenantState, policy_id: &str) -> String {
+        static DEFAULT_TEXTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            default_rules_shared()
+                .iter()
+                .map(Value::to_string)
+                .collect()
+        });
+        let written = kinds::by_name(KIND)
+            .and_then(|k| state.live(k))
+            .filter(|w| !w.is_empty());
+        let mut key = format!("{policy_id}/").to_ascii_lowercase();
+        let prefix = key.len();
+        let mut text = String::from("[");
+        for (i, (rule, default_text)) in default_rules_shared()
+            .iter()
+            .zip(DEFAULT_TEXTS.iter())
+            .enumerate()
+        {
+            if i > 0 {
+                text.push(',');
+            }
+            let own = written.and_then(|written| {
+                let id = rule.get("id").and_then(Value::as_str).unwrap_or_default();
+                key.truncate(prefix);
+                key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+                written.get(key.as_str())
+            });
+            match own {
+                Some(object) => text.push_str(&object.text()),
+                None => text.push_str(default_text),
+            }
+        }
+        text.push(']');
+        text
+    }
+
+    /// [`Call::assignment_value`] as JSON text, the policy's rules spliced in as text.
+    fn assignment_text(&self, state: &TenantState, policy: &RolePolicy) -> String {
+        let stub = assignment_stub(policy).to_string();
+        if !self
+            .query
+            .expand
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case("policy"))
+        {
+            return stub;
+        }
+        let query = percent_decode_str(self.request.query).decode_utf8_lossy();
+        let with_rules = query.to_ascii_lowercase().contains("$expand=rules");
+        let mut policy_text = self.policy_value(state, policy, false).to_string();
+        if with_rules {
+            policy_text = with_member(
+                policy_text,
+                "rules",
+                &self.rules_text(state, &policy.policy_id),
+            );
+        }
+        with_member(stub, "policy", &policy_text)
     }
 
     fn collection_reply(&self, fragment: &str, items: Vec<Value>) -> Reply {
@@ -487,7 +574,7 @@ impl Call<'_> {
                 ),
             );
         }
-        let items: Vec<Value> =
+        let items: Vec<String> =
             if scope_id == "/" && scope_type.eq_ignore_ascii_case("DirectoryRole") {
                 // The filter names only the assignment's own properties, so it is judged
                 // before the policy and its rules are expanded: a read for one role builds
@@ -495,12 +582,17 @@ impl Call<'_> {
                 self.role_policies_filtered()
                     .iter()
                     .filter(|p| self.query.matches(&assignment_stub(p)))
-                    .map(|p| self.assignment_value(state, p))
+                    .map(|p| self.assignment_text(state, p))
                     .collect()
             } else {
                 Vec::new()
             };
-        self.collection_reply("policies/roleManagementPolicyAssignments", items)
+        let text = format!(
+            "{{\"@odata.context\":{},\"value\":[{}]}}",
+            json_string(&self.context("policies/roleManagementPolicyAssignments")),
+            items.join(",")
+        );
+        Reply::json(200, text)
     }
 
     fn patch_rule(&self, state: &mut TenantState, policy: &RolePolicy, current: Value) -> Reply {
@@ -583,6 +675,15 @@ mod tests {
             ))
         );
         assert_eq!(resolve(v, "/policies/authorizationPolicy"), None);
+    }
+
+    #[test]
+    fn a_member_spliced_into_an_object_text_is_what_inserting_it_writes() {
+        let mut value = json!({"id": "a", "n": 1});
+        let spliced = with_member(value.to_string(), "rules", "[{\"x\":true}]");
+        value["rules"] = json!([{"x": true}]);
+        assert_eq!(spliced, value.to_string());
+        assert_eq!(with_member("{}".into(), "k", "2"), "{\"k\":2}");
     }
 
     #[test]
