@@ -608,6 +608,7 @@ fn run_deploy(
                 r.drift_seconds, r.replan_minimum_seconds, r.drift_ratio, r.tenants_drifted
             ),
         ),
+        ("CPU (client + sim)", cpu_row(&r)),
         (
             "peak RSS (client)",
             format!(
@@ -642,6 +643,32 @@ fn run_deploy(
     }
     out(&text);
     Ok(exit::OK)
+}
+
+/// Each run's CPU time, client and simulator, and the least wall time it takes on this
+/// machine's cores: a run whose CPU needs more than its minimum is bound by the machine.
+fn cpu_row(r: &bench::deploy::DeployBench) -> String {
+    let runs = [
+        ("deploy", r.deploy_cpu),
+        ("re-plan", r.replan_cpu),
+        ("drift", r.drift_cpu),
+    ];
+    let parts: Vec<String> = runs
+        .iter()
+        .filter_map(|(name, cpu)| {
+            cpu.map(|c| {
+                format!(
+                    "{name} {:.2} + {:.2} s (at least {:.2} s on {} cores)",
+                    c.client_seconds, c.simulator_seconds, c.cpu_bound_seconds, r.cores
+                )
+            })
+        })
+        .collect();
+    if parts.is_empty() {
+        "n/a (read from /proc, Linux only)".to_string()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn run_report(

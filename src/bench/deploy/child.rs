@@ -107,6 +107,11 @@ impl SimChild {
     pub(crate) fn peak_rss_mib(&self) -> Option<f64> {
         crate::bench::status_mib(&self.child.id().to_string(), "VmHWM:")
     }
+
+    /// CPU time the child has used so far, seconds (Linux; `None` elsewhere).
+    pub(crate) fn cpu_seconds(&self) -> Option<f64> {
+        crate::bench::cpu_seconds(&self.child.id().to_string())
+    }
 }
 
 impl Drop for SimChild {

@@ -106,6 +106,37 @@ pub struct Check {
     pub passed: bool,
 }
 
+/// CPU time one run used, by the client (this process) and by the simulator child: the two
+/// share the machine's cores, so a run that needs more CPU than they give in its read-bound
+/// minimum cannot finish within it, however its requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CpuUse {
+    /// User and system CPU time of the client during the run, seconds.
+    pub client_seconds: f64,
+    /// User and system CPU time of the simulator during the run, seconds.
+    pub simulator_seconds: f64,
+    /// `(client_seconds + simulator_seconds) / cores`: the least wall time the run's CPU work
+    /// takes on this machine, every core busy all the time.
+    pub cpu_bound_seconds: f64,
+}
+
+impl CpuUse {
+    /// The CPU used between `before` and `after` (client, simulator), on `cores` cores.
+    fn between(
+        before: (Option<f64>, Option<f64>),
+        after: (Option<f64>, Option<f64>),
+        cores: usize,
+    ) -> Option<CpuUse> {
+        let client_seconds = after.0? - before.0?;
+        let simulator_seconds = after.1? - before.1?;
+        Some(CpuUse {
+            client_seconds,
+            simulator_seconds,
+            cpu_bound_seconds: (client_seconds + simulator_seconds) / cores.max(1) as f64,
+        })
+    }
+}
+
 /// The figures of one run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeployBench {
@@ -210,6 +241,12 @@ pub struct DeployBench {
     pub drift_peak_rss_mib: Option<f64>,
     /// Peak resident memory of the simulator child, MiB (not the client's).
     pub simulator_peak_rss_mib: Option<f64>,
+    /// CPU used by the deploy (Linux; `None` elsewhere).
+    pub deploy_cpu: Option<CpuUse>,
+    /// CPU used by the plan-only run.
+    pub replan_cpu: Option<CpuUse>,
+    /// CPU used by the drift run.
+    pub drift_cpu: Option<CpuUse>,
     /// The targets that apply at this fleet size.
     pub checks: Vec<Check>,
 }
@@ -526,9 +563,13 @@ pub fn run(
         secs(minimum)
     ));
     reset_peak_rss();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let cpu_now = || (crate::bench::cpu_seconds("self"), sim.cpu_seconds());
+    let cpu_before = cpu_now();
     let started = Instant::now();
     let deployed = runtime.block_on(deploy::run(run, targets.clone(), Some(run_id)));
     let deploy_seconds = started.elapsed().as_secs_f64();
+    let deploy_cpu = CpuUse::between(cpu_before, cpu_now(), cores);
     let deploy_peak = peak_rss_mib();
     let stats = &client.stats;
     let (requests, batches, retries, throttled, tokens) = (
@@ -576,9 +617,11 @@ pub fn run(
             ..DeployOptions::default()
         },
     });
+    let cpu_before = cpu_now();
     let started = Instant::now();
     let planned = runtime.block_on(deploy::run(replan, targets.clone(), None));
     let replan_seconds = started.elapsed().as_secs_f64();
+    let replan_cpu = CpuUse::between(cpu_before, cpu_now(), cores);
     let replan_peak = peak_rss_mib();
     let replan_throttled = client.stats.throttled.load(Ordering::Relaxed) - throttled_before;
     let tenants_with_changes = planned
@@ -614,9 +657,11 @@ pub fn run(
             ..DeployOptions::default()
         },
     });
+    let cpu_before = cpu_now();
     let started = Instant::now();
     let drifted = runtime.block_on(deploy::run(drift_run, targets, None));
     let drift_seconds = started.elapsed().as_secs_f64();
+    let drift_cpu = CpuUse::between(cpu_before, cpu_now(), cores);
     let drift_peak = peak_rss_mib();
     let tenants_drifted = drifted
         .tenants
@@ -642,7 +687,7 @@ pub fn run(
         tenants,
         time_scale: options.time_scale,
         latency_ms: options.latency_ms,
-        cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        cores,
         load_average,
         commands,
         operations: counts.operations,
@@ -687,6 +732,9 @@ pub fn run(
         tenants_drifted,
         drift_peak_rss_mib: drift_peak,
         simulator_peak_rss_mib,
+        deploy_cpu,
+        replan_cpu,
+        drift_cpu,
         checks: checks(
             tenants,
             Measured {
@@ -711,6 +759,28 @@ mod tests {
 
     fn approx(d: Duration, seconds: f64) -> bool {
         (d.as_secs_f64() - seconds).abs() < 1e-6
+    }
+
+    #[test]
+    fn a_run_needs_its_cpu_time_spread_over_every_core_at_least() {
+        let cpu = CpuUse::between((Some(10.0), Some(4.0)), (Some(13.0), Some(5.5)), 2);
+        assert_eq!(
+            cpu,
+            Some(CpuUse {
+                client_seconds: 3.0,
+                simulator_seconds: 1.5,
+                cpu_bound_seconds: 2.25,
+            })
+        );
+        // Either side unreadable (not Linux, or the child gone): no figure, not a wrong one.
+        assert_eq!(
+            CpuUse::between((Some(1.0), None), (Some(2.0), Some(1.0)), 2),
+            None
+        );
+        assert_eq!(
+            CpuUse::between((Some(1.0), Some(1.0)), (None, Some(2.0)), 2),
+            None
+        );
     }
 
     #[test]
