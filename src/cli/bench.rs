@@ -59,8 +59,10 @@ enum BenchCommand {
     /// (throttling on) as `deploy --all` would, and compare the wall time with the theoretical
     /// minimum Graph's limits allow (the slowest tenant's paced requests, reads included); then
     /// re-plan as `plan --all` would, against its read-bound minimum, to check nothing is left to
-    /// change. Prints the commands that reach the same figures, requests/s, retries, 429s and
-    /// this process's peak RSS (the client's alone). Build with --release.
+    /// change. Prints the commands that reach the same figures, requests/s, retries, 429s,
+    /// this process's peak RSS (the client's alone) and each run's CPU time, client and
+    /// simulator (with the least wall time that CPU needs on this machine's cores). Build with
+    /// --release.
     Deploy {
         /// Simulated tenants.
         #[arg(long, default_value_t = 1000)]

@@ -2,6 +2,7 @@
 //! binary per file). Modules per feature; `harness` is the fluent runner they share.
 
 mod azurite;
+mod bench_deploy;
 mod bench_links;
 mod bench_report;
 mod cli;

@@ -1,0 +1,61 @@
+//! `tenantform bench deploy` end to end on a small fleet at a shortened time scale: the fleet
+//! deploys, the re-plan finds nothing left to change and drift none, and each run's CPU time
+//! is measured for the client and the simulator child and spread over the cores as the least
+//! wall time the run needs. Not timing: the figures are the benchmark's business.
+
+use std::process::Command;
+
+#[test]
+fn bench_deploy_converges_a_small_fleet_and_reports_each_runs_cpu() {
+    let work = tempfile::tempdir().expect("dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantform"))
+        .current_dir(work.path())
+        .args([
+            "bench",
+            "deploy",
+            "--tenants",
+            "3",
+            "--time-scale",
+            "20",
+            "--latency-ms",
+            "0",
+            "--json",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run bench deploy");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert_eq!(report["tenants"], 3, "{report}");
+    assert_eq!(report["tenants_failed"], 0, "{report}");
+    assert_eq!(report["tenants_not_started"], 0, "{report}");
+    assert_eq!(report["tenants_with_changes"], 0, "{report}");
+    assert_eq!(report["tenants_drifted"], 0, "{report}");
+    if !cfg!(target_os = "linux") {
+        // CPU time is read from /proc: elsewhere the figures are absent, not made up.
+        assert!(report["replan_cpu"].is_null(), "{report}");
+        return;
+    }
+    let cores = report["cores"].as_f64().expect("cores");
+    for run in ["deploy_cpu", "replan_cpu", "drift_cpu"] {
+        let cpu = &report[run];
+        let client = cpu["client_seconds"].as_f64().expect("client CPU");
+        let simulator = cpu["simulator_seconds"].as_f64().expect("simulator CPU");
+        let bound = cpu["cpu_bound_seconds"].as_f64().expect("CPU bound");
+        // Both processes did work (tokens, reads, parsing): neither figure is left at zero.
+        assert!(client > 0.0 && simulator > 0.0, "{run}: {cpu}");
+        assert!(
+            (bound - (client + simulator) / cores).abs() < 1e-9,
+            "{run}: {cpu}"
+        );
+    }
+    // The deploy writes every bundle; the re-plan only reads: it cannot need more of the
+    // simulator's CPU than the deploy did.
+    assert!(
+        report["replan_cpu"]["simulator_seconds"].as_f64()
+            <= report["deploy_cpu"]["simulator_seconds"].as_f64(),
+        "{report}"
+    );
+}
