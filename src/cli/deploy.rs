@@ -413,6 +413,8 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
     };
     let options = DeployOptions {
         plan_only: true,
+        // Only a plan file (--out, or printed as JSON) holds what the live objects were.
+        fingerprints: args.out.is_some() || matches!(args.format, PlanFormat::Json),
         ..args.connection.options()
     };
     let run = make_run(fleet, client, None, style, "plan", options);

@@ -86,6 +86,8 @@ pub(crate) fn run_drift(args: DriftArgs, today: jiff::civil::Date) -> anyhow::Re
     let options = DeployOptions {
         plan_only: true,
         drift: true,
+        // Drift names what changed and who changed it; it writes no plan file.
+        fingerprints: false,
         ..args.connection.options()
     };
     let run = super::deploy::make_run(fleet, client, None, style, "drift", options);

@@ -146,6 +146,7 @@ pub async fn read_for_export(
         bodies: None,
         cache: None,
         shared: false,
+        fingerprints: false,
     };
     let observer = JournalObserver { journal: None, run };
     let read_error = |e: RequestError| match e {

@@ -78,6 +78,10 @@ pub struct DeployOptions {
     /// The run's state (`deploy`, `rollback`): each tenant's lock is taken before its first
     /// write and released after its records are published. `None`: no locks (plans, drift).
     pub state: Option<Arc<crate::state::RunState>>,
+    /// Fingerprint the live objects each plan saw ([`crate::live::plan::PlanInput::fingerprints`]):
+    /// needed for a plan file (`plan --out`, `plan --format json`) and for `deploy --plan`;
+    /// a plan shown and dropped, or a drift run, goes without.
+    pub fingerprints: bool,
     /// Tenants with writes prepared and waiting for the wire at once, across the run
     /// ([`WRITE_TURNS`](crate::deploy::tenant::WRITE_TURNS) by default); the others keep their
     /// ready resources unprepared until one of them is done.
@@ -99,6 +103,7 @@ impl Default for DeployOptions {
             only_drifted: false,
             before: None,
             state: None,
+            fingerprints: true,
             write_turns: crate::deploy::tenant::WRITE_TURNS,
         }
     }

@@ -445,6 +445,7 @@ pub(crate) async fn deploy_tenant(
         bodies: Some(&prepared.slim.bodies),
         cache: Some(&slims.desired),
         shared: Arc::strong_count(&prepared.slim) > 1,
+        fingerprints: run.options.fingerprints,
     };
     // Snapshots and evidence look at what the bundle does not declare; planning compares
     // only what it declares.

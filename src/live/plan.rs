@@ -122,7 +122,8 @@ pub struct TenantPlan {
     pub tenant: String,
     /// The bundle it was made from.
     pub bundle_hash: String,
-    /// `sha256:` of the normalized live objects it saw.
+    /// `sha256:` of the normalized live objects it saw; empty when the run did not ask for
+    /// fingerprints ([`PlanInput::fingerprints`]).
     pub live_fingerprint: String,
     /// Per resource, in the bundle's order.
     pub resources: Vec<PlannedResource>,
@@ -240,6 +241,11 @@ pub struct PlanInput<'a> {
     pub cache: Option<&'a DesiredCache>,
     /// The bodies are shared with other tenants in flight (as one set, not only one by one).
     pub shared: bool,
+    /// Hash the live objects seen ([`PlannedResource::live_hash`],
+    /// [`TenantPlan::live_fingerprint`]): what a plan file holds for `deploy --plan` to check.
+    /// A run whose plans are shown and dropped (`plan` without `--out`, `drift`) leaves them
+    /// out: writing and hashing every live object was a twentieth of a re-plan's CPU.
+    pub fingerprints: bool,
 }
 
 impl<'a> From<&'a ValidatedBundle> for PlanInput<'a> {
@@ -251,6 +257,7 @@ impl<'a> From<&'a ValidatedBundle> for PlanInput<'a> {
             bodies: None,
             cache: None,
             shared: false,
+            fingerprints: true,
         }
     }
 }
@@ -433,6 +440,7 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
         // (`graph::lean`), a deploy's keeps them for its before-images, and both must agree.
         let live_hash = seen_live[seen_before..]
             .first()
+            .filter(|_| input.fingerprints)
             .map(|obj| canonical::hash_without_nulls(obj));
         if risk::concerns(op.kind.name) {
             let desired = desired.unwrap_or_else(|| input.desired(i, &ids));
@@ -483,14 +491,18 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
         .collect();
     // The fingerprint is made of the objects' own hashes (one line each, in plan order): the
     // same objects count, and none is written out and hashed a second time.
-    let live_fingerprint = canonical::hash_bytes(
-        resources
-            .iter()
-            .filter_map(|r| r.live_hash.as_deref())
-            .collect::<Vec<_>>()
-            .join("\n")
-            .as_bytes(),
-    );
+    let live_fingerprint = if input.fingerprints {
+        canonical::hash_bytes(
+            resources
+                .iter()
+                .filter_map(|r| r.live_hash.as_deref())
+                .collect::<Vec<_>>()
+                .join("\n")
+                .as_bytes(),
+        )
+    } else {
+        String::new()
+    };
     TenantPlan {
         tenant: input.tenant.to_string(),
         bundle_hash: input.bundle_hash.to_string(),
@@ -703,6 +715,39 @@ pub(crate) mod tests {
             plan(&input, &lean_live, &identity).live_fingerprint,
             a.live_fingerprint
         );
+    }
+
+    #[test]
+    fn a_plan_made_without_fingerprints_plans_the_same_and_hashes_nothing() {
+        let bundle = minimal_bundle();
+        let (mut live, identity) = deployed(&bundle);
+        let policies = live
+            .collections
+            .get_mut("conditionalAccessPolicy")
+            .expect("policies");
+        policies[0]["state"] = json!("disabled");
+        let with = plan(&PlanInput::from(&bundle), &live, &identity);
+        let without = plan(
+            &PlanInput {
+                fingerprints: false,
+                ..PlanInput::from(&bundle)
+            },
+            &live,
+            &identity,
+        );
+        assert!(with.live_fingerprint.starts_with("sha256:"));
+        assert!(with.resources.iter().any(|r| r.live_hash.is_some()));
+        assert_eq!(without.live_fingerprint, "");
+        assert!(without.resources.iter().all(|r| r.live_hash.is_none()));
+        let actions = |p: &TenantPlan| -> Vec<(String, Action)> {
+            p.resources
+                .iter()
+                .map(|r| (r.key.clone(), r.action.clone()))
+                .collect()
+        };
+        assert_eq!(actions(&with), actions(&without));
+        assert_eq!(with.drifted, without.drifted);
+        assert_eq!(with.orphans, without.orphans);
     }
 
     #[test]

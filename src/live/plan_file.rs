@@ -161,7 +161,12 @@ impl PlanFile {
                 name: t.name.clone(),
                 ring: t.ring.clone(),
                 bundle_hash: t.plan.as_ref().map(|p| p.bundle_hash.clone()),
-                live_fingerprint: t.plan.as_ref().map(|p| p.live_fingerprint.clone()),
+                // A plan made without fingerprints has none to check: absent, not empty.
+                live_fingerprint: t
+                    .plan
+                    .as_ref()
+                    .map(|p| p.live_fingerprint.clone())
+                    .filter(|f| !f.is_empty()),
                 error: t.reason.clone(),
                 counts: Some(t.counts),
                 resources: t

@@ -932,6 +932,19 @@ fn plan_diffs_show_object_ids_by_their_project_names() {
         json["tenants"][0]["names"][group.to_ascii_lowercase()],
         "group:emergency-access"
     );
+    // A plan printed as JSON is a plan file: it holds what the live objects were, for
+    // `deploy --plan` to check (a plan only shown leaves the hashing out).
+    let fingerprint = json["tenants"][0]["live_fingerprint"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(fingerprint.starts_with("sha256:"), "{json}");
+    let resources = json["tenants"][0]["resources"]
+        .as_array()
+        .expect("resources");
+    assert!(
+        resources.iter().any(|r| r["live_hash"].is_string()),
+        "{json}"
+    );
 }
 
 #[test]

@@ -614,6 +614,8 @@ pub fn run(
         options: DeployOptions {
             concurrency: cap,
             plan_only: true,
+            // As `tenantform plan --all` (no --out, shown not written): no plan file.
+            fingerprints: false,
             ..DeployOptions::default()
         },
     });
@@ -654,6 +656,7 @@ pub fn run(
             concurrency: cap,
             plan_only: true,
             drift: true,
+            fingerprints: false,
             ..DeployOptions::default()
         },
     });
