@@ -7,10 +7,12 @@
 //! Input: the bytes of a JSON answer. Output: a [`serde_json::Value`] whose objects have no
 //! `null` members (a `null` array item or a `null` document stays: they are not members).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 /// Parse `bytes` as JSON, dropping every object member whose value is `null`.
 pub fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
@@ -80,14 +82,53 @@ impl<'de> Visitor<'de> for Lean {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+        // The members are gathered first (on the stack, for an object of up to 16) and the
+        // object made at its size once: grown member by member, a map reallocates its
+        // entries and rebuilds its index several times. A key is copied only when its
+        // member is kept.
+        let mut members: SmallVec<[(String, Value); 16]> = SmallVec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
             let value = map.next_value_seed(Lean)?;
             if !value.is_null() {
-                members.insert(key, value);
+                members.push((key.into_owned(), value));
             }
         }
-        Ok(Value::Object(members))
+        let mut object = Map::with_capacity(members.len());
+        // A key given twice keeps its first place and its last value, as inserting does.
+        object.extend(members);
+        Ok(Value::Object(object))
+    }
+}
+
+/// A member's name, borrowed from the input when it has no escapes.
+#[derive(Clone, Copy)]
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
     }
 }
 
@@ -114,6 +155,25 @@ mod tests {
             ["id", "conditions", "items", "n", "f", "big", "t", "s"]
         );
         assert_eq!(from_slice(b"null").expect("parses"), Value::Null);
+    }
+
+    #[test]
+    fn escaped_and_repeated_member_names_parse_as_the_ordinary_parse_has_them() {
+        let text = br#"{"a\u0062":1,"x":null,"k":1,"m":2,"k":3,"big":{"a0":0,"a1":1,"a2":2,"a3":3,"a4":4,"a5":5,"a6":6,"a7":7,"a8":8,"a9":9,"a10":10,"a11":11,"a12":12,"a13":13,"a14":14,"a15":15,"a16":16,"a17":17}}"#;
+        let lean = from_slice(text).expect("parses");
+        let ordinary: Value = serde_json::from_slice(text).expect("parses");
+        let mut without_null = ordinary.clone();
+        without_null
+            .as_object_mut()
+            .expect("object")
+            .shift_remove("x");
+        assert_eq!(lean, without_null);
+        // The same order too: a repeated name keeps its first place and its last value.
+        let keys =
+            |v: &Value| -> Vec<String> { v.as_object().expect("object").keys().cloned().collect() };
+        assert_eq!(keys(&lean), ["ab", "k", "m", "big"]);
+        assert_eq!(lean["k"], 3);
+        assert_eq!(keys(&lean["big"]), keys(&ordinary["big"]));
     }
 
     #[test]
