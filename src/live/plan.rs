@@ -646,15 +646,21 @@ pub(crate) mod tests {
         assert!(p.is_empty(), "{p:#?}");
     }
 
-    #[test]
-    fn a_changed_property_is_an_update_with_its_diff() {
-        let bundle = minimal_bundle();
-        let (mut live, identity) = deployed(&bundle);
+    /// The live state of `bundle` deployed, its first policy since disabled in the tenant.
+    fn deployed_with_a_policy_disabled(bundle: &ValidatedBundle) -> (LiveState, IdentityMap) {
+        let (mut live, identity) = deployed(bundle);
         let policies = live
             .collections
             .get_mut("conditionalAccessPolicy")
             .expect("policies");
         policies[0]["state"] = json!("disabled");
+        (live, identity)
+    }
+
+    #[test]
+    fn a_changed_property_is_an_update_with_its_diff() {
+        let bundle = minimal_bundle();
+        let (live, identity) = deployed_with_a_policy_disabled(&bundle);
         let p = plan(&PlanInput::from(&bundle), &live, &identity);
         let r = p
             .resources
@@ -720,12 +726,7 @@ pub(crate) mod tests {
     #[test]
     fn a_plan_made_without_fingerprints_plans_the_same_and_hashes_nothing() {
         let bundle = minimal_bundle();
-        let (mut live, identity) = deployed(&bundle);
-        let policies = live
-            .collections
-            .get_mut("conditionalAccessPolicy")
-            .expect("policies");
-        policies[0]["state"] = json!("disabled");
+        let (live, identity) = deployed_with_a_policy_disabled(&bundle);
         let with = plan(&PlanInput::from(&bundle), &live, &identity);
         let without = plan(
             &PlanInput {
