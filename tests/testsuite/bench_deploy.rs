@@ -3,14 +3,14 @@
 //! is measured for the client and the simulator child and spread over the cores as the least
 //! wall time the run needs. Not timing: the figures are the benchmark's business.
 
-use std::process::Command;
+use crate::harness::tenantform;
 
 #[test]
 fn bench_deploy_converges_a_small_fleet_and_reports_each_runs_cpu() {
     let work = tempfile::tempdir().expect("dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_tenantform"))
+    let report = tenantform()
         .current_dir(work.path())
-        .args([
+        .args(&[
             "bench",
             "deploy",
             "--tenants",
@@ -21,13 +21,9 @@ fn bench_deploy_converges_a_small_fleet_and_reports_each_runs_cpu() {
             "0",
             "--json",
         ])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run bench deploy");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+        .run()
+        .success()
+        .json();
     assert_eq!(report["tenants"], 3, "{report}");
     assert_eq!(report["tenants_failed"], 0, "{report}");
     assert_eq!(report["tenants_not_started"], 0, "{report}");

@@ -15,12 +15,13 @@
 //! every other rule is its birth default, built on demand. Ids are derived from the seed, the
 //! tenant and the role, so they are the same on every run.
 
+use indexmap::IndexMap;
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
 use crate::kinds::{self, ApiVersion, Kind};
 use crate::sim::seeded;
-use crate::sim::state::{TenantState, store};
+use crate::sim::state::{StoredObject, TenantState, store};
 use crate::sim::wire::{Reply, json_string};
 
 use super::{Call, merge, not_allowed, not_found, same_odata_type};
@@ -152,6 +153,20 @@ fn notification(id: &str, recipient: &str, caller: &str, level: &str) -> Value {
         "notificationRecipients": [],
         "target": target(caller, level)
     })
+}
+
+/// The tenant's own copy of a default `rule`, looked up in `written` by `key` (the policy id
+/// and a slash, lowercase, `prefix` bytes long) with the rule's id appended.
+fn written_rule<'a>(
+    written: &'a IndexMap<Box<str>, StoredObject>,
+    key: &mut String,
+    prefix: usize,
+    rule: &Value,
+) -> Option<&'a StoredObject> {
+    let id = rule.get("id").and_then(Value::as_str).unwrap_or_default();
+    key.truncate(prefix);
+    key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+    written.get(key.as_str())
 }
 
 /// `object` (a JSON object's text) with the member `name: value` (JSON text) added last, as
@@ -348,11 +363,7 @@ impl Call<'_> {
         default_rules_shared()
             .iter()
             .map(|rule| {
-                let id = rule.get("id").and_then(Value::as_str).unwrap_or_default();
-                key.truncate(prefix);
-                key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
-                written
-                    .get(key.as_str())
+                written_rule(written, &mut key, prefix, rule)
                     .map_or_else(|| rule.clone(), |o| o.value())
             })
             .collect()
@@ -414,12 +425,7 @@ impl Call<'_> {
             if i > 0 {
                 text.push(',');
             }
-            let own = written.and_then(|written| {
-                let id = rule.get("id").and_then(Value::as_str).unwrap_or_default();
-                key.truncate(prefix);
-                key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
-                written.get(key.as_str())
-            });
+            let own = written.and_then(|written| written_rule(written, &mut key, prefix, rule));
             match own {
                 Some(object) => text.push_str(&object.text()),
                 None => text.push_str(default_text),
