@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -24,6 +24,7 @@ use serde_json::json;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use crate::sim::minting::Minter;
 use crate::sim::signing::SigningKey;
 use crate::sim::state::Tenant;
 use crate::sim::wire::{FinishedReply, PLAIN_JSON, Reply, login_timestamp};
@@ -118,13 +119,19 @@ pub(crate) struct Issuer {
     client_id: String,
     client_secret: String,
     certificate: Option<RegisteredCertificate>,
-    signing: SigningKey,
+    signing: Arc<SigningKey>,
+    /// Each tenant's next token, signed ahead in spare time ([`Minter`]).
+    minter: Minter,
     lifetime_s: i64,
     /// Tokens whose signature was checked, with their claims: a client sends the same token
     /// with every request until it expires, and checking an RS256 signature costs more than
     /// answering most reads. Bounded by [`VERIFIED_TOKENS_KEPT`].
     verified: Mutex<HashMap<Box<str>, AccessClaims>>,
 }
+
+/// How far back Entra dates a token's `iat` and `nbf` (seconds): five minutes, for the
+/// clocks of the services that check it (psignoret/aad-sso-wordpress#34, openid/AppAuth-iOS#264).
+const CLOCK_SKEW_S: i64 = 300;
 
 /// How many checked tokens [`Issuer::verify`] remembers; past it the expired ones go, and if
 /// that is not enough, all of them (they are checked again on their next use).
@@ -179,10 +186,14 @@ impl Issuer {
         signing: SigningKey,
         lifetime_s: u64,
     ) -> Issuer {
+        let signing = Arc::new(signing);
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(signing.kid.clone());
         Issuer {
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
             certificate,
+            minter: Minter::new(signing.clone(), header),
             signing,
             lifetime_s: i64::try_from(lifetime_s).unwrap_or(i64::MAX / 2),
             verified: Mutex::new(HashMap::new()),
@@ -401,12 +412,13 @@ impl Issuer {
                 }
             }
         }
-        let claims = AccessClaims {
+        // Entra dates `iat` and `nbf` five minutes back, for clocks that run behind.
+        let claims = |signed_s: i64| AccessClaims {
             aud: MICROSOFT_GRAPH.to_string(),
             iss: format!("https://sts.windows.net/{}/", tenant.id),
-            iat: now_s,
-            nbf: now_s,
-            exp: now_s + self.lifetime_s,
+            iat: signed_s - CLOCK_SKEW_S,
+            nbf: signed_s - CLOCK_SKEW_S,
+            exp: signed_s + self.lifetime_s,
             appid: self.client_id.clone(),
             idtyp: "app".into(),
             oid: crate::sim::seeded::guid(0, &format!("sp/{}/{}", tenant.id, self.client_id)),
@@ -416,18 +428,29 @@ impl Issuer {
             ver: "1.0".into(),
             uti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        let token = self.signing.sign(&self.header(), &claims).map_err(|e| {
-            aad(
-                500,
-                "server_error",
-                90000,
-                format!("token signing failed: {e}"),
-            )
-        })?;
+        // The client has authenticated: its token is the one signed ahead when there is one,
+        // and the tenant's next is signed ahead either way.
+        let (token, exp) = match self.minter.take(&tenant.id, now_ms) {
+            Some(ready) => (ready.token, ready.exp),
+            None => {
+                let claims = claims(now_s);
+                let token = self.signing.sign(&self.header(), &claims).map_err(|e| {
+                    aad(
+                        500,
+                        "server_error",
+                        90000,
+                        format!("token signing failed: {e}"),
+                    )
+                })?;
+                (token, claims.exp)
+            }
+        };
+        self.minter.sign_ahead(&tenant.id, claims(now_s), now_ms);
+        let expires_in = (exp - now_s).max(1);
         Ok(json!({
             "token_type": "Bearer",
-            "expires_in": self.lifetime_s,
-            "ext_expires_in": self.lifetime_s,
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
             "access_token": token,
         })
         .to_string())

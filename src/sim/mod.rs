@@ -17,7 +17,8 @@
 //! - `service.rs`: the shared state and the per-request pipeline (auth, fault, route,
 //!   throttle, permission, handler, log).
 //! - `auth.rs`: the token endpoint (secret and certificate assertions) and bearer checks;
-//!   `signing.rs`: the RS256 token signing key (kept in `--state-dir`); `discovery.rs`: the
+//!   `signing.rs`: the RS256 token signing key (kept in `--state-dir`); `minting.rs`: each
+//!   tenant's next token signed ahead in spare CPU time; `discovery.rs`: the
 //!   OpenID metadata, the JWKS and instance discovery that MSAL reads first.
 //! - `routes.rs`: Graph's URL space derived from the kinds registry.
 //! - `graph/`: resource semantics (reads in `mod.rs`, `write.rs`, path `targets.rs`: CRUD,
@@ -58,6 +59,7 @@ mod discovery;
 mod graph;
 mod introspect;
 mod log;
+mod minting;
 mod packed;
 mod query;
 mod routes;
