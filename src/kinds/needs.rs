@@ -234,7 +234,8 @@ pub fn plan_gap<S: AsRef<str>>(kind: &Kind, body: &Value, plans: &[S]) -> Option
     BODY_NEEDS
         .iter()
         .filter(|n| n.kind == kind.name)
-        .find(|n| body.pointer(n.pointer).is_some_and(is_set) && lacks(n.plans))
+        // The tenant's plans first: a body is looked into only for a plan the tenant lacks.
+        .find(|n| lacks(n.plans) && body.pointer(n.pointer).is_some_and(is_set))
         .map(|n| PlanGap {
             needs: n.plans,
             because: Some(n),
