@@ -104,6 +104,9 @@ pub struct SharedBody {
     /// The text of the operations made from it, as bundle files and content hashes read it
     /// (kept only for bodies the run keeps).
     pub(crate) texts: OperationTexts,
+    /// The bundled body as compact JSON text and its SHA-256, as plan and deploy carry it
+    /// ([`crate::deploy::slim`]): written once per run, not once per tenant.
+    pub(crate) compact: OnceLock<(Arc<str>, [u8; 32])>,
 }
 
 /// Most distinct bodies one run keeps (a fleet of the shipped baselines renders a few dozen).
@@ -204,6 +207,7 @@ impl RenderMemo {
             rendered,
             bundled: OnceLock::new(),
             checked: OnceLock::new(),
+            compact: OnceLock::new(),
             // A body only this tenant gets has no later tenant to write its operations for.
             texts: if kept {
                 OperationTexts::kept(Arc::clone(&self.texts))

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::canonical;
 use crate::compile::bundle::{Bundle, Operation};
-use crate::compile::render::{canonical_json, locate_pointer};
+use crate::compile::render::{SharedBody, canonical_json, locate_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::kinds::{self, Kind, Shape};
 use crate::source::model::{self, article};
@@ -132,6 +132,13 @@ impl ValidatedBundle {
     pub(crate) fn body(&self, i: usize) -> &Value {
         let op = &self.bundle.operations[i];
         self.sources.get(i).map_or(&op.body, |s| s.body(op))
+    }
+
+    /// The run's shared body that operation `i`'s body is ([`Self::body`]), when it carries
+    /// no copy of its own.
+    pub(crate) fn shared_body(&self, i: usize) -> Option<&SharedBody> {
+        let op = &self.bundle.operations[i];
+        self.sources.get(i).and_then(|s| s.shared_body(op))
     }
 
     /// `sha256:<hex>` of each operation's canonical body, in operation order.

@@ -1,5 +1,5 @@
 //! What a tenant in flight keeps of its compiled bundle: each operation without its body, tags
-//! or variables ([`slim_with_body`]), and the bodies as compact JSON text. Tenants on the same baselines
+//! or variables ([`slim_operation`]), and the bodies as compact JSON text. Tenants on the same baselines
 //! and parameters compile to the same operations (references stay `${ref:...}` until applied),
 //! so a run shares one copy among the tenants in flight that have it ([`SharedSlims`]): a
 //! thousand copies were about 40 KB per tenant in flight (dhat). Where sets differ (a tenant's
@@ -23,7 +23,7 @@ use crate::live::desired::DesiredCache;
 /// body as compact JSON text.
 #[derive(Debug)]
 pub struct Slim {
-    /// The operations, without bodies (see [`slim_with_body`]), each shared with the other
+    /// The operations, without bodies (see [`slim_operation`]), each shared with the other
     /// tenants in flight that have the same (a fleet's sets differ in an operation or two).
     pub operations: Vec<Arc<Operation>>,
     /// Each operation's body as compact JSON text, shared with the other tenants in flight
@@ -74,7 +74,8 @@ impl SharedSlims {
     }
 
     /// [`share`](Self::share) the operations of a bundle whose bodies may be shared with the
-    /// run that compiled it (read through [`ValidatedBundle::body`]).
+    /// run that compiled it (read through [`ValidatedBundle::body`]). A body the run shares is
+    /// written as text once per run ([`SharedBody::compact`](crate::compile::render::SharedBody)).
     pub fn share_bundle(&self, bundle: &ValidatedBundle) -> Arc<Slim> {
         self.share_slim(
             bundle
@@ -82,7 +83,14 @@ impl SharedSlims {
                 .operations
                 .iter()
                 .enumerate()
-                .map(|(i, op)| self.slim(op, bundle.body(i)))
+                .map(|(i, op)| {
+                    let body = bundle.body(i);
+                    let (text, key) = match bundle.shared_body(i) {
+                        Some(shared) => shared.compact.get_or_init(|| compact(body)).clone(),
+                        None => compact(body),
+                    };
+                    self.slim_text(op, text, key)
+                })
                 .unzip(),
         )
     }
@@ -92,18 +100,35 @@ impl SharedSlims {
         shared(&self.known, key, || Arc::new(Slim { operations, bodies }))
     }
 
-    /// [`slim_with_body`], the operation and the body's text each shared with the tenants in
-    /// flight that have the same.
+    /// [`slim_operation`] and the body's compact text, each shared with the tenants in flight
+    /// that have the same.
     fn slim(&self, op: &Operation, body: &Value) -> (Arc<Operation>, Arc<str>) {
-        use sha2::{Digest, Sha256};
-        let (op, text) = slim_with_body(op, body);
-        let body_key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-        let op_key = operation_fingerprint(&op);
+        let (text, key) = compact(body);
+        self.slim_text(op, text, key)
+    }
+
+    /// [`slim_operation`], and `text` (whose SHA-256 is `body_key`), each shared with the
+    /// tenants in flight that have the same. The operation is copied only when none is.
+    fn slim_text(
+        &self,
+        op: &Operation,
+        text: Arc<str>,
+        body_key: [u8; 32],
+    ) -> (Arc<Operation>, Arc<str>) {
+        let op_key = operation_fingerprint(op);
         (
-            shared(&self.operations, op_key, || Arc::new(op)),
-            shared(&self.bodies, body_key, || Arc::from(text)),
+            shared(&self.operations, op_key, || Arc::new(slim_operation(op))),
+            shared(&self.bodies, body_key, || text),
         )
     }
+}
+
+/// A body as compact JSON text, and the text's SHA-256.
+fn compact(body: &Value) -> (Arc<str>, [u8; 32]) {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(body).unwrap_or_default();
+    let key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    (Arc::from(text), key)
 }
 
 /// SHA-256 over a set's shared operations and bodies, by address: each is interned by its
@@ -120,7 +145,7 @@ fn slim_fingerprint(operations: &[Arc<Operation>], bodies: &[Arc<str>]) -> [u8; 
     hasher.finalize().into()
 }
 
-/// SHA-256 over everything [`slim_with_body`] keeps of an operation, length-prefixed.
+/// SHA-256 over everything [`slim_operation`] keeps of an operation, length-prefixed.
 fn operation_fingerprint(op: &Operation) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
@@ -151,12 +176,9 @@ fn operation_fingerprint(op: &Operation) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// What applying an operation needs, and its `body` as compact JSON text.
-fn slim_with_body(op: &Operation, body: &Value) -> (Operation, Box<str>) {
-    let body = serde_json::to_string(body)
-        .unwrap_or_default()
-        .into_boxed_str();
-    let slim = Operation {
+/// What applying an operation needs: the operation without its body, tags or variables.
+fn slim_operation(op: &Operation) -> Operation {
+    Operation {
         key: op.key.clone(),
         kind: op.kind,
         method: op.method,
@@ -175,8 +197,7 @@ fn slim_with_body(op: &Operation, body: &Value) -> (Operation, Box<str>) {
         var_spans: Default::default(),
         vars: std::sync::Arc::default(),
         accepted: Vec::new(),
-    };
-    (slim, body)
+    }
 }
 
 #[cfg(test)]

@@ -294,6 +294,13 @@ impl OperationSource {
         }
     }
 
+    /// The run's shared body the operation's body is read from, when it carries none.
+    pub(super) fn shared_body(&self, op: &Operation) -> Option<&SharedBody> {
+        self.shared
+            .as_deref()
+            .filter(|s| op.body.is_null() && s.bundled.get().is_some())
+    }
+
     /// The body as a node: its pretty text when it was written once for the run.
     fn body_node<'a>(&'a self, op: &'a Operation) -> Node<'a> {
         match self.checked() {
