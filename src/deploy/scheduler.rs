@@ -17,8 +17,8 @@ use crate::deploy::tenant::deploy_tenant;
 use crate::journal::Entry;
 use crate::report::{Counts, DeploySummary, Event, TenantReport};
 
-/// Most tenants signing in at once: as many as the client has exchanges in flight.
-const SIGN_INS_AT_ONCE: usize = crate::graph::client::MAX_IN_FLIGHT;
+/// Most tenants signing in at once: as many as the client has sign-ins in flight.
+const SIGN_INS_AT_ONCE: usize = crate::graph::client::MAX_SIGN_INS_IN_FLIGHT;
 
 /// Deploy (or plan) `targets`: within a wave, the heaviest tenants first, as many at once as
 /// the memory budget (and `concurrency`, when set) admits; rings one after the other.

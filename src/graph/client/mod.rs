@@ -50,6 +50,11 @@ pub use request::*;
 /// Most HTTP exchanges a client has in flight at once (each holds a connection over HTTP/1.1).
 pub const MAX_IN_FLIGHT: usize = 64;
 
+/// Most sign-ins (token requests) in flight at once, on their own places: a fleet run signs a
+/// thousand tenants in at its start, each a small form and a small answer, and on the Graph
+/// requests' places they went through 64 at a time, one round trip each.
+pub const MAX_SIGN_INS_IN_FLIGHT: usize = 256;
+
 /// Idle connections kept per host for reuse.
 pub const MAX_IDLE_CONNECTIONS: usize = 64;
 
@@ -77,6 +82,7 @@ pub struct GraphClient {
     h2c_state: std::sync::atomic::AtomicU8,
     in_flight: tokio::sync::Semaphore,
     in_flight_paced: tokio::sync::Semaphore,
+    sign_ins_in_flight: tokio::sync::Semaphore,
     pacer: Mutex<Pacer>,
     policy: RetryPolicy,
     timing: std::sync::Arc<dyn Timing>,
@@ -161,6 +167,7 @@ impl GraphClient {
             h2c_state: std::sync::atomic::AtomicU8::new(H2C_UNKNOWN),
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             in_flight_paced: tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PACED),
+            sign_ins_in_flight: tokio::sync::Semaphore::new(MAX_SIGN_INS_IN_FLIGHT),
             pacer: Mutex::new(Pacer::new(limits)),
             policy,
             timing,
@@ -265,7 +272,7 @@ impl GraphClient {
                 &url,
                 self.timing.wall(),
             )?;
-            let permit = self.in_flight.acquire().await;
+            let permit = self.sign_ins_in_flight.acquire().await;
             let (http, h2c) = self.http_for(&url);
             let sent = http
                 .post(&url)
