@@ -40,8 +40,13 @@ fn bench_deploy_converges_a_small_fleet_and_reports_each_runs_cpu() {
         let client = cpu["client_seconds"].as_f64().expect("client CPU");
         let simulator = cpu["simulator_seconds"].as_f64().expect("simulator CPU");
         let bound = cpu["cpu_bound_seconds"].as_f64().expect("CPU bound");
-        // Both processes did work (tokens, reads, parsing): neither figure is left at zero.
-        assert!(client > 0.0 && simulator > 0.0, "{run}: {cpu}");
+        // The client loads, validates and parses in every run: its figure is never zero. The
+        // simulator's is present in every run, but its share of re-planning three tenants
+        // (tokens signed ahead, a few reads) can be under the 10 ms `/proc` counts in.
+        assert!(client > 0.0 && simulator >= 0.0, "{run}: {cpu}");
+        if run == "deploy_cpu" {
+            assert!(simulator > 0.0, "the simulator wrote every bundle: {cpu}");
+        }
         assert!(
             (bound - (client + simulator) / cores).abs() < 1e-9,
             "{run}: {cpu}"

@@ -427,7 +427,10 @@ fn secs(d: Duration) -> f64 {
 
 /// Load the project and validate every tenant's bundle, as `tenantform deploy`, `plan` and
 /// `drift` do before their first request.
-fn load_and_validate(project_dir: &Path, today: jiff::civil::Date) -> Result<Fleet, BenchError> {
+pub(super) fn load_and_validate(
+    project_dir: &Path,
+    today: jiff::civil::Date,
+) -> Result<Fleet, BenchError> {
     let env: deploy::EnvLookup = Box::new(|name: &str| {
         (name == FLEET_SECRET_ENV).then(|| DEFAULT_CLIENT_SECRET.to_string())
     });
@@ -442,6 +445,21 @@ fn load_and_validate(project_dir: &Path, today: jiff::civil::Date) -> Result<Fle
         )));
     }
     Ok(fleet)
+}
+
+/// A fresh client as a `tenantform` command makes one: its own pacer and tokens, the default
+/// retry policy scaled to the run's time scale, real time.
+pub(super) fn fresh_client(
+    limits: Limits,
+    time_scale: f64,
+) -> Result<Arc<GraphClient>, BenchError> {
+    GraphClient::new(
+        limits,
+        RetryPolicy::default().time_scaled(time_scale),
+        Arc::new(RealTiming::new(u64::from(std::process::id()))),
+    )
+    .map(Arc::new)
+    .map_err(|e| BenchError::Deploy(e.to_string()))
 }
 
 /// Run the benchmark. `progress` receives a line per step (the CLI shows it on stderr).
@@ -519,14 +537,7 @@ pub fn run(
 
     let fleet = Arc::new(fleet);
     let targets = fleet.targets(&Selection::All);
-    let client = Arc::new(
-        GraphClient::new(
-            limits,
-            RetryPolicy::default().time_scaled(options.time_scale),
-            Arc::new(RealTiming::new(u64::from(std::process::id()))),
-        )
-        .map_err(|e| BenchError::Deploy(e.to_string()))?,
-    );
+    let client = fresh_client(limits, options.time_scale)?;
     // The runtime `tenantform deploy` runs on.
     let runtime = deploy::runtime().map_err(|e| BenchError::Deploy(format!("runtime: {e}")))?;
 
@@ -619,14 +630,7 @@ pub fn run(
     // once the last writes' Conditional Access window has passed.
     drop(client);
     std::thread::sleep(limits.conditional_access.window * 2);
-    let client = Arc::new(
-        GraphClient::new(
-            limits,
-            RetryPolicy::default().time_scaled(options.time_scale),
-            Arc::new(RealTiming::new(u64::from(std::process::id()))),
-        )
-        .map_err(|e| BenchError::Deploy(e.to_string()))?,
-    );
+    let client = fresh_client(limits, options.time_scale)?;
     let throttled_before = client.stats.throttled.load(Ordering::Relaxed);
     // Timed from loading the project, as a user waits for `tenantform plan --all`: its
     // loading and validating come before its first request.
@@ -666,14 +670,7 @@ pub fn run(
     progress("looking for drift in every tenant, as `tenantform drift --all` would");
     drop(client);
     std::thread::sleep(limits.conditional_access.window * 2);
-    let client = Arc::new(
-        GraphClient::new(
-            limits,
-            RetryPolicy::default().time_scaled(options.time_scale),
-            Arc::new(RealTiming::new(u64::from(std::process::id()))),
-        )
-        .map_err(|e| BenchError::Deploy(e.to_string()))?,
-    );
+    let client = fresh_client(limits, options.time_scale)?;
     // Timed from loading the project too, as `tenantform drift --all` is waited for.
     drop(fleet);
     reset_peak_rss();

@@ -33,18 +33,15 @@ use std::time::Instant;
 use super::deploy::child::SimChild;
 use super::deploy::{
     Check, ClassCounts, DeployBenchOptions, Minimums, TenantRequests, app_limit_minimum,
-    class_counts, read_counts,
+    class_counts, fresh_client, load_and_validate, read_counts,
 };
 use super::{BenchError, peak_rss_mib, reset_peak_rss};
 use crate::compile::{self, Selection};
 use crate::deploy::{self, DeployOptions, Fleet, Run, RunJournal};
-use crate::graph::client::{GraphClient, RealTiming};
 use crate::graph::pacing::Limits;
-use crate::graph::retry::RetryPolicy;
 use crate::journal::Entry;
 use crate::kinds::ThrottleClass;
 use crate::report::Silent;
-use crate::sim::{DEFAULT_CLIENT_SECRET, FLEET_SECRET_ENV};
 
 mod converge;
 mod journal;
@@ -242,33 +239,6 @@ fn tenant_figures(
     })
 }
 
-fn client(limits: Limits, time_scale: f64) -> Result<Arc<GraphClient>, BenchError> {
-    GraphClient::new(
-        limits,
-        RetryPolicy::default().time_scaled(time_scale),
-        Arc::new(RealTiming::new(u64::from(std::process::id()))),
-    )
-    .map(Arc::new)
-    .map_err(|e| BenchError::Deploy(e.to_string()))
-}
-
-fn load(dir: &std::path::Path, today: jiff::civil::Date) -> Result<Fleet, BenchError> {
-    let env: deploy::EnvLookup = Box::new(|name: &str| {
-        (name == FLEET_SECRET_ENV).then(|| DEFAULT_CLIENT_SECRET.to_string())
-    });
-    let (fleet, diagnostics) =
-        Fleet::load(dir, today, env).map_err(|e| BenchError::Load(e.to_string()))?;
-    let summary = fleet.validate(&Selection::All, diagnostics);
-    if !summary.ok() {
-        return Err(BenchError::Load(format!(
-            "{} tenants do not compile, {} errors",
-            summary.failed.len(),
-            summary.diagnostics.error_count()
-        )));
-    }
-    Ok(fleet)
-}
-
 /// Run the benchmark. `progress` receives a line per step (the CLI shows it on stderr).
 pub fn run(options: &LinkBenchOptions, progress: &dyn Fn(&str)) -> Result<LinkBench, BenchError> {
     if options.spokes == 0 {
@@ -311,8 +281,8 @@ pub fn run(options: &LinkBenchOptions, progress: &dyn Fn(&str)) -> Result<LinkBe
     drop(toml);
 
     let limits = Limits::default().time_scaled(options.time_scale);
-    let hub = project::busiest_tenant(&load(&project_dir, options.today)?, limits)?;
-    let fleet = load(&project_dir, options.today)?;
+    let hub = project::busiest_tenant(&load_and_validate(&project_dir, options.today)?, limits)?;
+    let fleet = load_and_validate(&project_dir, options.today)?;
     let spokes: Vec<String> = fleet
         .project
         .tenants
@@ -328,7 +298,7 @@ pub fn run(options: &LinkBenchOptions, progress: &dyn Fn(&str)) -> Result<LinkBe
         spokes.len()
     ));
     let link_names = project::write_links(&project_dir, &hub, &spokes)?;
-    let fleet = Arc::new(load(&project_dir, options.today)?);
+    let fleet = Arc::new(load_and_validate(&project_dir, options.today)?);
     let targets = fleet.targets(&Selection::All);
 
     let commands = user_commands(options, &project_dir);
@@ -349,7 +319,7 @@ pub fn run(options: &LinkBenchOptions, progress: &dyn Fn(&str)) -> Result<LinkBe
         tenants: targets.iter().map(|t| t.id.clone()).collect(),
         version: env!("CARGO_PKG_VERSION").into(),
     });
-    let deploy_client = client(limits, options.time_scale)?;
+    let deploy_client = fresh_client(limits, options.time_scale)?;
     let run = Arc::new(Run {
         fleet: fleet.clone(),
         client: deploy_client.clone(),
@@ -423,7 +393,7 @@ pub fn run(options: &LinkBenchOptions, progress: &dyn Fn(&str)) -> Result<LinkBe
 
     progress("re-planning every tenant and link, as `tenantform plan -p DIR --all` would");
     std::thread::sleep(limits.conditional_access.window * 2);
-    let plan_client = client(limits, options.time_scale)?;
+    let plan_client = fresh_client(limits, options.time_scale)?;
     let replan = Arc::new(Run {
         fleet: fleet.clone(),
         client: plan_client.clone(),
