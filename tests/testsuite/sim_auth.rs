@@ -404,6 +404,51 @@ fn graph_answers_401_for_missing_malformed_foreign_and_expired_tokens() {
 }
 
 #[test]
+fn the_next_sign_in_gets_a_token_signed_ahead_that_graph_accepts() {
+    let clock = Arc::new(ManualClock::new());
+    let sim = Sim::with(SimConfig {
+        clock: clock.clone(),
+        ..test_config()
+    });
+    let tenant = sim.tenant(0);
+    let form = secret_form(DEFAULT_CLIENT_SECRET);
+    let first = sim
+        .token_request(&tenant, &as_refs(&form))
+        .status(200)
+        .json();
+    assert_eq!(first["expires_in"], 3599, "{first}");
+    // The tenant's next token is signed on a background thread after this sign-in.
+    std::thread::sleep(Duration::from_secs(1));
+    clock.advance(Duration::from_secs(10));
+    // A wrong secret gets no token, ready or not.
+    sim.token_request(&tenant, &as_refs(&secret_form("wrong")))
+        .status(401);
+    let second = sim
+        .token_request(&tenant, &as_refs(&form))
+        .status(200)
+        .json();
+    // Signed as of the first sign-in: ten seconds less to live than one signed now.
+    assert_eq!(second["expires_in"], 3589, "{second}");
+    let (a, b) = (
+        first["access_token"].as_str().expect("token"),
+        second["access_token"].as_str().expect("token"),
+    );
+    assert_ne!(a, b);
+    let (first_claims, second_claims) = (jwt_payload(a), jwt_payload(b));
+    assert_ne!(first_claims["uti"], second_claims["uti"]);
+    assert_eq!(first_claims["iat"], second_claims["iat"]);
+    assert_eq!(second_claims["tid"], tenant.as_str());
+    // Dated five minutes back, as Entra dates its tokens.
+    let (iat, exp) = (
+        second_claims["iat"].as_i64().expect("iat"),
+        second_claims["exp"].as_i64().expect("exp"),
+    );
+    assert_eq!(exp - iat, 3599 + 300);
+    assert_eq!(second_claims["nbf"], second_claims["iat"]);
+    graph_with_token(&sim, Some(b)).status(200);
+}
+
+#[test]
 fn a_token_only_sees_its_own_tenant() {
     let sim = Sim::start();
     let location = json!({
