@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha1::Sha1;
@@ -187,13 +187,11 @@ impl Issuer {
         lifetime_s: u64,
     ) -> Issuer {
         let signing = Arc::new(signing);
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(signing.kid.clone());
         Issuer {
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
             certificate,
-            minter: Minter::new(signing.clone(), header),
+            minter: Minter::new(signing.clone()),
             signing,
             lifetime_s: i64::try_from(lifetime_s).unwrap_or(i64::MAX / 2),
             verified: Mutex::new(HashMap::new()),
@@ -203,12 +201,6 @@ impl Issuer {
     /// The JSON Web Key Set of the signing key (`/{tenant}/discovery/v2.0/keys`).
     pub(crate) fn jwks(&self) -> serde_json::Value {
         json!({"keys": [self.signing.jwk()]})
-    }
-
-    fn header(&self) -> Header {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.signing.kid.clone());
-        header
     }
 
     /// Answer `POST /{tenant}/oauth2/v2.0/token`. `tenant` is the caller's tenant when the
@@ -434,7 +426,7 @@ impl Issuer {
             Some(ready) => (ready.token, ready.exp),
             None => {
                 let claims = claims(now_s);
-                let token = self.signing.sign(&self.header(), &claims).map_err(|e| {
+                let token = self.minter.sign(&claims).map_err(|e| {
                     aad(
                         500,
                         "server_error",
@@ -675,7 +667,7 @@ mod tests {
             ver: "1.0".into(),
             uti: String::new(),
         };
-        let token = i.signing.sign(&i.header(), &claims).unwrap_or_default();
+        let token = i.minter.sign(&claims).unwrap_or_default();
         let header = format!("Bearer {token}");
         assert!(i.verify(Some(&header), 99_000).is_ok());
         // Checked once and remembered: the same token again is still good, a token with the

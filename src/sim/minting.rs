@@ -23,7 +23,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 use crate::sim::auth::AccessClaims;
-use crate::sim::signing::SigningKey;
+use crate::sim::signing::{SigningKey, SigningKeyError};
 
 /// The oldest a token signed ahead may be when handed out (simulator clock).
 pub(crate) const READY_AGE_MAX_MS: i64 = 5 * 60 * 1000;
@@ -73,14 +73,21 @@ impl std::fmt::Debug for Minter {
 }
 
 impl Minter {
-    /// A minter signing with `signing` under `header`.
-    pub(crate) fn new(signing: Arc<SigningKey>, header: jsonwebtoken::Header) -> Minter {
+    /// A minter signing with `signing` (RS256, named by its `kid`).
+    pub(crate) fn new(signing: Arc<SigningKey>) -> Minter {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(signing.kid.clone());
         Minter {
             signing,
             header,
             shelf: Arc::default(),
             queue: Mutex::new(None),
         }
+    }
+
+    /// Sign `claims` now, as every token is signed (inline or ahead).
+    pub(crate) fn sign(&self, claims: &AccessClaims) -> Result<String, SigningKeyError> {
+        self.signing.sign(&self.header, claims)
     }
 
     /// The ready token of `tenant`, if one was signed no longer than [`READY_AGE_MAX_MS`] ago
@@ -205,10 +212,7 @@ mod tests {
     }
 
     fn minter() -> Minter {
-        let signing = SigningKey::load_or_create(None).expect("key");
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = Some(signing.kid.clone());
-        Minter::new(Arc::new(signing), header)
+        Minter::new(Arc::new(SigningKey::load_or_create(None).expect("key")))
     }
 
     fn wait_ready(minter: &Minter, tenant: &str) {
