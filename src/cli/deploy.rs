@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tenantform::compile::Selection;
 use tenantform::deploy::admission::starting_together;
+use tenantform::deploy::ahead::ReadAhead;
 use tenantform::deploy::{self, DeployOptions, Fleet, Run, RunJournal, Target};
 use tenantform::graph::client::{GraphClient, RealTiming};
 use tenantform::graph::pacing::Limits;
@@ -290,6 +291,33 @@ pub(super) fn load_valid(
     verb: &str,
     today: jiff::civil::Date,
 ) -> Result<Fleet, u8> {
+    load_valid_reading_ahead(dir, selection, rings, verb, today, None)
+}
+
+/// A run that only compares (`plan`, `drift`) reads ahead while its project validates
+/// ([`ReadAhead`]): through `client`, on `runtime`, within the run's memory budget and cap.
+pub(super) fn reading_ahead(
+    runtime: &tokio::runtime::Runtime,
+    client: &Arc<GraphClient>,
+    options: &DeployOptions,
+) -> Arc<ReadAhead> {
+    Arc::new(ReadAhead::new(
+        runtime.handle().clone(),
+        client.clone(),
+        options.memory_budget,
+        options.concurrency,
+    ))
+}
+
+/// [`load_valid`], each tenant's reads started in `ahead` as soon as it has validated.
+pub(super) fn load_valid_reading_ahead(
+    dir: &Path,
+    selection: &Selection,
+    rings: Option<&[String]>,
+    verb: &str,
+    today: jiff::civil::Date,
+    ahead: Option<&ReadAhead>,
+) -> Result<Fleet, u8> {
     let (fleet, diagnostics) = match Fleet::load(dir, today, deploy::process_env()) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -298,7 +326,7 @@ pub(super) fn load_valid(
         }
     };
     output::check_selection(&fleet.project, selection, rings, super::Format::Human, verb)?;
-    let summary = fleet.validate(selection, diagnostics);
+    let summary = fleet.validate_reading_ahead(selection, diagnostics, ahead);
     if summary.diagnostics.has_errors() || !summary.failed.is_empty() {
         output::print_diagnostics(super::Format::Human, &summary.diagnostics, &fleet.project);
         // Errors of the project itself (its own file, a baseline) fail no tenant in particular.
@@ -320,13 +348,23 @@ pub(super) fn read_targets(
     scope: &Scope,
     today: jiff::civil::Date,
 ) -> Result<(Arc<Fleet>, Vec<Target>), u8> {
+    read_targets_reading_ahead(scope, today, None)
+}
+
+/// [`read_targets`], each tenant's reads started in `ahead` as soon as it has validated.
+pub(super) fn read_targets_reading_ahead(
+    scope: &Scope,
+    today: jiff::civil::Date,
+    ahead: Option<&ReadAhead>,
+) -> Result<(Arc<Fleet>, Vec<Target>), u8> {
     let selection = selection(&scope.selector);
-    let fleet = Arc::new(load_valid(
+    let fleet = Arc::new(load_valid_reading_ahead(
         &scope.project.project,
         &selection,
         None,
         "read",
         today,
+        ahead,
     )?);
     let targets = fleet.targets(&selection);
     super::state::pull_identities(&fleet, &targets)?;
@@ -392,33 +430,37 @@ fn has_changes(summary: &DeploySummary) -> bool {
 
 pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
     let selection = selection(&args.scope.selector);
-    let fleet = match load_valid(
-        &args.scope.project.project,
-        &selection,
-        None,
-        "planned",
-        today,
-    ) {
-        Ok(fleet) => Arc::new(fleet),
-        Err(code) => return Ok(code),
-    };
-    let targets = fleet.targets(&selection);
-    if let Err(code) = super::state::pull_identities(&fleet, &targets) {
-        return Ok(code);
-    }
+    let runtime = runtime()?;
     let client = client(&args.connection)?;
-    let style = match args.format {
-        PlanFormat::Json | PlanFormat::Markdown => Style::Quiet,
-        PlanFormat::Human => Style::for_humans(),
-    };
-    let options = DeployOptions {
+    let mut options = DeployOptions {
         plan_only: true,
         // Only a plan file (--out, or printed as JSON) holds what the live objects were.
         fingerprints: args.out.is_some() || matches!(args.format, PlanFormat::Json),
         ..args.connection.options()
     };
+    let ahead = reading_ahead(&runtime, &client, &options);
+    let fleet = match load_valid_reading_ahead(
+        &args.scope.project.project,
+        &selection,
+        None,
+        "planned",
+        today,
+        Some(&ahead),
+    ) {
+        Ok(fleet) => Arc::new(fleet),
+        Err(code) => return Ok(code),
+    };
+    options.read_ahead = Some(ahead);
+    let targets = fleet.targets(&selection);
+    if let Err(code) = super::state::pull_identities(&fleet, &targets) {
+        return Ok(code);
+    }
+    let style = match args.format {
+        PlanFormat::Json | PlanFormat::Markdown => Style::Quiet,
+        PlanFormat::Human => Style::for_humans(),
+    };
     let run = make_run(fleet, client, None, style, "plan", options);
-    let mut summary = runtime()?.block_on(deploy::run(run, targets, None));
+    let mut summary = runtime.block_on(deploy::run(run, targets, None));
     summary
         .tenants
         .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));

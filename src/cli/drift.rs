@@ -74,24 +74,28 @@ pub(crate) struct DriftArgs {
 }
 
 pub(crate) fn run_drift(args: DriftArgs, today: jiff::civil::Date) -> anyhow::Result<u8> {
-    let (fleet, targets) = match super::deploy::read_targets(&args.scope, today) {
-        Ok(read) => read,
-        Err(code) => return Ok(code),
-    };
+    let runtime = super::deploy::runtime()?;
     let client = super::deploy::client(&args.connection)?;
-    let style = match (args.format, &args.out) {
-        (DriftFormat::Human, _) | (_, Some(_)) => Style::for_humans(),
-        _ => Style::Quiet,
-    };
-    let options = DeployOptions {
+    let mut options = DeployOptions {
         plan_only: true,
         drift: true,
         // Drift names what changed and who changed it; it writes no plan file.
         fingerprints: false,
         ..args.connection.options()
     };
+    let ahead = super::deploy::reading_ahead(&runtime, &client, &options);
+    let (fleet, targets) =
+        match super::deploy::read_targets_reading_ahead(&args.scope, today, Some(&ahead)) {
+            Ok(read) => read,
+            Err(code) => return Ok(code),
+        };
+    options.read_ahead = Some(ahead);
+    let style = match (args.format, &args.out) {
+        (DriftFormat::Human, _) | (_, Some(_)) => Style::for_humans(),
+        _ => Style::Quiet,
+    };
     let run = super::deploy::make_run(fleet, client, None, style, "drift", options);
-    let mut summary = super::deploy::runtime()?.block_on(deploy::run(run, targets, None));
+    let mut summary = runtime.block_on(deploy::run(run, targets, None));
     summary
         .tenants
         .sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));

@@ -385,10 +385,10 @@ pub fn compile(
     compile_into(project, engine, schemas, options, reporter, None)
 }
 
-/// Where [`compile_into`] hands each bundle that compiled, on the worker that compiled it (in
-/// no particular order). Its bodies may be shared with the run: read them with
-/// [`ValidatedBundle::body`], not `operations[i].body`.
-pub type BundleSink<'a> = &'a (dyn Fn(&ValidatedBundle) + Sync);
+/// Where [`compile_into`] hands each bundle that compiled, with its tenant as decoded, on the
+/// worker that compiled it (in no particular order). Its bodies may be shared with the run:
+/// read them with [`ValidatedBundle::body`], not `operations[i].body`.
+pub type BundleSink<'a> = &'a (dyn Fn(&ValidatedBundle, &Tenant) + Sync);
 
 /// [`compile`], also handing every compiled bundle to `sink` (plan and deploy keep what they
 /// need of the bundles validation made, instead of compiling each tenant again).
@@ -399,6 +399,38 @@ pub fn compile_into(
     options: &CompileOptions,
     reporter: &mut dyn Reporter,
     sink: Option<BundleSink<'_>>,
+) -> CompileSummary {
+    compile_in_order(
+        project,
+        engine,
+        schemas,
+        options,
+        reporter,
+        sink,
+        Order::File,
+    )
+}
+
+/// The order [`compile_in_order`] compiles tenants in (it reports them in file order either
+/// way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// As the tenants files list them.
+    File,
+    /// The tenants whose baselines declare most resources first: a run that starts each
+    /// tenant's reads as soon as it has validated starts the longest ones first.
+    HeaviestFirst,
+}
+
+/// [`compile_into`], compiling the tenants in `order`.
+pub fn compile_in_order(
+    project: &ProjectSource,
+    engine: &Engine,
+    schemas: &Schemas,
+    options: &CompileOptions,
+    reporter: &mut dyn Reporter,
+    sink: Option<BundleSink<'_>>,
+    order: Order,
 ) -> CompileSummary {
     let tenants: Vec<&TenantEntry> = project
         .tenants
@@ -430,6 +462,7 @@ pub fn compile_into(
     reporter.event(Event::CompileStarted {
         tenants: tenants.len(),
     });
+    let sequence = compile_sequence(project, &tenants, order, options.jobs);
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Finished>(options.jobs.max(1) * 4);
     std::thread::scope(|scope| {
@@ -437,9 +470,14 @@ pub fn compile_into(
             let tx = tx.clone();
             let tenants = &tenants;
             let next = &next;
+            let sequence = &sequence;
             scope.spawn(move || {
                 loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let nth = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(index) = sequence.as_ref().map_or(Some(nth), |s| s.get(nth).copied())
+                    else {
+                        break;
+                    };
                     let Some(entry) = tenants.get(index) else {
                         break;
                     };
@@ -447,12 +485,12 @@ pub fn compile_into(
                     // bodies the run shares.
                     let tenant = project.tenant(entry);
                     let assumed = facts_assumed(tenant.as_ref());
-                    let compiled = match tenant {
+                    let compiled = match &tenant {
                         Some(tenant) => compile_tenant_with(
                             project,
                             engine,
                             schemas,
-                            &tenant,
+                            tenant,
                             options.strict,
                             options.today,
                             Bodies::Shared,
@@ -475,8 +513,8 @@ pub fn compile_into(
                     let mut ok = false;
                     let mut bytes = None;
                     if let Some(bundle) = compiled.bundle {
-                        if let Some(sink) = sink {
-                            sink(&bundle);
+                        if let (Some(sink), Some(tenant)) = (sink, &tenant) {
+                            sink(&bundle, tenant);
                         }
                         outcome.operations = bundle.bundle().operations.len();
                         outcome.skipped = bundle.bundle().skips();
@@ -557,6 +595,44 @@ pub fn compile_into(
         assumed: summary.assumed,
     });
     summary
+}
+
+/// The indices of `tenants` in the order to compile them (`None`: as listed). Weighing a
+/// tenant decodes its entry: on `jobs` threads.
+fn compile_sequence(
+    project: &ProjectSource,
+    tenants: &[&TenantEntry],
+    order: Order,
+    jobs: usize,
+) -> Option<Vec<usize>> {
+    if order == Order::File {
+        return None;
+    }
+    let chunk = tenants.len().div_ceil(jobs.max(1)).max(1);
+    let weights: Vec<usize> = std::thread::scope(|scope| {
+        let parts: Vec<_> = tenants
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|entry| {
+                            project.tenant(entry).map_or(0, |tenant| {
+                                crate::source::resolve::declared_resources(project, &tenant)
+                            })
+                        })
+                        .collect::<Vec<usize>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_default())
+            .collect()
+    });
+    let mut sequence: Vec<usize> = (0..tenants.len()).collect();
+    // Stable: equal weights keep file order.
+    sequence.sort_by_key(|&i| std::cmp::Reverse(weights.get(i).copied().unwrap_or(0)));
+    Some(sequence)
 }
 
 /// What a tenant's facts leave to assumption (a tenant that does not load counts for nothing).

@@ -160,6 +160,7 @@ pub async fn read_for_export(
         &identity,
         live::Keep::Whole,
         &observer,
+        None,
     )
     .await
     .map_err(read_error)?;

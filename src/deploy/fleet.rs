@@ -204,6 +204,17 @@ impl Fleet {
         selection: &crate::compile::Selection,
         load_diagnostics: crate::diag::Diagnostics,
     ) -> crate::compile::CompileSummary {
+        self.validate_reading_ahead(selection, load_diagnostics, None)
+    }
+
+    /// [`Fleet::validate`], starting each tenant's reads in `ahead` as soon as its bundle has
+    /// validated (a run that only compares: `plan`, `drift`).
+    pub fn validate_reading_ahead(
+        &self,
+        selection: &crate::compile::Selection,
+        load_diagnostics: crate::diag::Diagnostics,
+        ahead: Option<&crate::deploy::ahead::ReadAhead>,
+    ) -> crate::compile::CompileSummary {
         let options = crate::compile::CompileOptions {
             out_dir: None,
             selection: selection.clone(),
@@ -213,14 +224,26 @@ impl Fleet {
             allow_empty: false,
         };
         let mut sizes = HashMap::new();
-        let keep = |bundle: &ValidatedBundle| self.kept.keep(bundle);
-        let mut summary = crate::compile::compile_into(
+        let keep = |bundle: &ValidatedBundle, tenant: &crate::source::model::Tenant| {
+            self.kept.keep(bundle);
+            if let Some(ahead) = ahead {
+                ahead.start(self, tenant, bundle);
+            }
+        };
+        // Reading ahead, the heaviest tenants validate first: their reads start first.
+        let order = if ahead.is_some() {
+            crate::compile::fleet::Order::HeaviestFirst
+        } else {
+            crate::compile::fleet::Order::File
+        };
+        let mut summary = crate::compile::fleet::compile_in_order(
             &self.project,
             &self.engine,
             self.schemas,
             &options,
             &mut SizeRecorder(&mut sizes),
             Some(&keep),
+            order,
         );
         *self.sizes.lock().unwrap_or_else(|p| p.into_inner()) = sizes;
         let mut diagnostics = load_diagnostics;

@@ -23,9 +23,11 @@
 //! - [`identity`]: the identity map store ([`identity::IdentityError`]).
 //! - [`rollback`]: before-images of what a run changes, and putting them back; [`before`]:
 //!   those images on disk (one document per tenant and run; the older per-object form read).
+//! - [`ahead`]: tenants signed in and their first paced read sent while the project validates.
 //! - [`shared`]: what a run's tenants share: options, Graph client, journal, reporter.
 
 pub mod admission;
+pub mod ahead;
 pub mod apply;
 pub mod approval;
 pub mod before;

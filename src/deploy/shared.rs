@@ -86,6 +86,9 @@ pub struct DeployOptions {
     /// ([`WRITE_TURNS`](crate::deploy::tenant::WRITE_TURNS) by default); the others keep their
     /// ready resources unprepared until one of them is done.
     pub write_turns: usize,
+    /// Tenants signed in, and their first Conditional Access reads sent, while the project
+    /// validated (`plan`, `drift`): the scheduler takes them instead of starting over.
+    pub read_ahead: Option<Arc<crate::deploy::ahead::ReadAhead>>,
 }
 
 impl Default for DeployOptions {
@@ -105,6 +108,7 @@ impl Default for DeployOptions {
             state: None,
             fingerprints: true,
             write_turns: crate::deploy::tenant::WRITE_TURNS,
+            read_ahead: None,
         }
     }
 }

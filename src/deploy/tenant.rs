@@ -137,7 +137,8 @@ pub(crate) struct Prepared {
     pub(crate) acceptances: Vec<Acceptance>,
     /// Its operations and bodies, shared with every tenant in flight whose are the same.
     pub(crate) slim: Arc<Slim>,
-    pub(crate) session: TenantSession,
+    /// Its session: made here, or taken signed in from the run's [`ReadAhead`](crate::deploy::ahead::ReadAhead).
+    pub(crate) session: Arc<TenantSession>,
     /// What `evidence` needs beyond the slim operations: the bundle's operations (with their
     /// claimed controls) and skipped resources. `None` unless the run judges controls.
     pub(crate) claims: Option<Claims>,
@@ -237,9 +238,7 @@ pub(crate) fn prepare(
             now: bundle_hash,
         });
     }
-    let endpoints = cloud::resolve(tenant.cloud, &tenant.endpoints)?;
-    // Relative secret and certificate paths are relative to the project directory.
-    let credentials = auth::load_credentials(tenant.credentials.as_ref(), &fleet.dir, &*fleet.env)?;
+    let session = session_of(fleet, &target.id, &tenant)?;
     // A tenant waits on Graph's limits from here on, a thousand side by side: keep only what
     // reading, planning and applying need, with bodies as compact text, shared with the other
     // tenants in flight that compiled to the same.
@@ -259,10 +258,22 @@ pub(crate) fn prepare(
         bundle_hash,
         acceptances,
         slim,
-        session: TenantSession::new(&target.id, endpoints, credentials),
+        session: Arc::new(session),
         claims,
         skipped,
     })
+}
+
+/// A session for `tenant` (not signed in yet): its cloud's endpoints and its credentials.
+pub(crate) fn session_of(
+    fleet: &Fleet,
+    id: &str,
+    tenant: &crate::source::model::Tenant,
+) -> Result<TenantSession, TenantError> {
+    let endpoints = cloud::resolve(tenant.cloud, &tenant.endpoints)?;
+    // Relative secret and certificate paths are relative to the project directory.
+    let credentials = auth::load_credentials(tenant.credentials.as_ref(), &fleet.dir, &*fleet.env)?;
+    Ok(TenantSession::new(id, endpoints, credentials))
 }
 
 /// What evidence judges of a tenant's bundle: the operations with their controls, the
@@ -392,6 +403,18 @@ pub(crate) async fn deploy_tenant(
             }
         }
     };
+    // A tenant read ahead while the project validated: its session is signed in (or signing
+    // in), and its first Conditional Access read sent.
+    let mut prepared = prepared;
+    let ahead = run
+        .options
+        .read_ahead
+        .as_ref()
+        .and_then(|ahead| ahead.take(&target.id));
+    let early = ahead.and_then(|ahead| {
+        prepared.session = ahead.session;
+        ahead.first_read
+    });
     report.skipped = prepared.skipped.clone();
     if !run.options.plan_only
         && let Some(journal) = run.journal.as_deref()
@@ -467,6 +490,7 @@ pub(crate) async fn deploy_tenant(
         &identity,
         keep,
         &observer,
+        early,
     ))
     .await
     {

@@ -272,6 +272,43 @@ fn first_reads(
     reads
 }
 
+/// Order a compare-only read's paced reads as [`read`] sends them: the collection the bundle
+/// declares most objects of (the largest answer) last, so that it is planned as soon as it is
+/// read instead of held through the others' seconds.
+fn in_paced_order(paced: &mut [(Slot, Request)], operations: Ops<'_>) {
+    paced.sort_by_key(|(slot, _)| match slot {
+        Slot::Collection(kind) => operations
+            .iter()
+            .filter(|op| op.kind.name == kind.name)
+            .count(),
+        _ => 0,
+    });
+}
+
+/// The first Conditional Access read a compare-only [`read`] (plan, drift) of `operations`
+/// sends, as it sends it; `None` when it sends none. A fleet run sends it ahead
+/// ([`EarlyRead`]) while the rest of the project validates.
+pub fn first_paced_read(operations: &[Operation]) -> Option<Request> {
+    let mut paced = first_reads(operations.into(), None, Keep::Compared, Class::Paced);
+    in_paced_order(&mut paced, operations.into());
+    paced.into_iter().next().map(|(_, mut request)| {
+        request.lean = Keep::Compared.lean();
+        request
+    })
+}
+
+/// A tenant's first Conditional Access read ([`first_paced_read`]), sent before [`read`] was
+/// called: the path it was sent to and where its answer arrives. [`read`] takes the answer in
+/// place of sending that read; an answer that never comes (its task ended) is read again.
+#[derive(Debug)]
+pub struct EarlyRead {
+    /// The request's path.
+    pub path: String,
+    /// Its answer.
+    pub answer:
+        tokio::sync::oneshot::Receiver<Result<crate::graph::client::Response, RequestError>>,
+}
+
 /// The first reads [`read`] sends for `operations`, as the journal records them (label, method,
 /// path): what `plan` and `deploy` ask a tenant before anything is written. `bench report`
 /// writes its generated run history from these, so its journals carry the reads a real run's do.
@@ -414,7 +451,25 @@ async fn run_reads(
 ) -> Result<(), RequestError> {
     let (slots, requests): (Vec<Slot>, Vec<Request>) = reads.into_iter().unzip();
     let results = client.batch(session, &requests, observer).await;
-    for ((slot, request), result) in slots.into_iter().zip(&requests).zip(results) {
+    store_answers(
+        client, session, slots, &requests, results, live, observer, candidates,
+    )
+    .await
+}
+
+/// Put the answers to `requests` where their slots say (following a collection's pages).
+#[allow(clippy::too_many_arguments)]
+async fn store_answers(
+    client: &GraphClient,
+    session: &TenantSession,
+    slots: Vec<Slot>,
+    requests: &[Request],
+    results: Vec<Result<crate::graph::client::Response, RequestError>>,
+    live: &mut LiveState,
+    observer: &dyn Observer,
+    candidates: Option<&Candidates<'_>>,
+) -> Result<(), RequestError> {
+    for ((slot, request), result) in slots.into_iter().zip(requests).zip(results) {
         let response = match result {
             Ok(response) => response,
             Err(e) if e.status() == Some(404) && !matches!(slot, Slot::Collection(_)) => continue,
@@ -474,7 +529,8 @@ async fn run_reads(
     Ok(())
 }
 
-/// One compare-only read, answered and trimmed on its own.
+/// One compare-only read, answered and trimmed on its own: with the answer of `early` when
+/// that is this read sent ahead, else sent now.
 async fn read_one(
     client: &GraphClient,
     session: &TenantSession,
@@ -482,7 +538,24 @@ async fn read_one(
     live: &mut LiveState,
     observer: &dyn Observer,
     candidates: &Candidates<'_>,
+    early: Option<EarlyRead>,
 ) -> Result<(), RequestError> {
+    if let Some(early) = early.filter(|e| e.path == read.1.path)
+        && let Ok(answer) = early.answer.await
+    {
+        let (slot, request) = read;
+        return store_answers(
+            client,
+            session,
+            vec![slot],
+            std::slice::from_ref(&request),
+            vec![answer],
+            live,
+            observer,
+            Some(candidates),
+        )
+        .await;
+    }
     run_reads(
         client,
         session,
@@ -502,6 +575,7 @@ pub async fn read(
     identity: &IdentityMap,
     keep: Keep,
     observer: &dyn Observer,
+    early: Option<EarlyRead>,
 ) -> Result<LiveState, RequestError> {
     let mut live = LiveState::default();
     // Assignment sets hang off policies. A policy tenantform deployed has its id in the
@@ -538,25 +612,29 @@ pub async fn read(
         // The paced reads are answered a second apart and each is trimmed as it comes, the
         // collection the bundle declares most objects of (the largest answer) last, so that
         // it is planned as soon as it is read instead of held through the others' seconds.
-        paced.sort_by_key(|(slot, _)| match slot {
-            Slot::Collection(kind) => bundle
-                .operations
-                .iter()
-                .filter(|op| op.kind.name == kind.name)
-                .count(),
-            _ => 0,
-        });
+        in_paced_order(&mut paced, bundle.operations);
         // The unpaced reads go out shortly before the last paced one: the service answers
         // them while the tenant waits for its last slot, and the tenant holds their answers
         // for that moment, not through every Conditional Access second (a fleet in flight
         // holds a thousand tenants' answers at once). Sent with the last paced read, their
         // answers would all be made and parsed in the same moment after the last slot.
+        // The first paced read may have been sent ahead ([`EarlyRead`]): it is the first.
         let last = paced.pop();
         let mut paced_live = LiveState::default();
         let waited = !paced.is_empty();
         let trim = &candidates;
+        let mut early = early;
         for read in paced {
-            read_one(client, session, read, &mut paced_live, observer, trim).await?;
+            read_one(
+                client,
+                session,
+                read,
+                &mut paced_live,
+                observer,
+                trim,
+                early.take(),
+            )
+            .await?;
         }
         let lead = if waited && last.is_some() {
             client.conditional_access_window().mul_f64(UNPACED_AFTER)
@@ -580,7 +658,16 @@ pub async fn read(
         let last_read = async {
             match last {
                 Some(read) => {
-                    read_one(client, session, read, &mut paced_live, observer, trim).await
+                    read_one(
+                        client,
+                        session,
+                        read,
+                        &mut paced_live,
+                        observer,
+                        trim,
+                        early,
+                    )
+                    .await
                 }
                 None => Ok(()),
             }

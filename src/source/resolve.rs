@@ -232,6 +232,15 @@ fn accept(allows: &[Allow], out: &mut Vec<AcceptedLint>, diags: &mut Diagnostics
     }
 }
 
+/// How many resources the baselines `tenant` gets declare, each layer once: an estimate of
+/// its bundle's size before it is compiled (resources its facts skip are counted).
+pub fn declared_resources(project: &ProjectSource, tenant: &Tenant) -> usize {
+    layer_order(project, tenant, &mut Diagnostics::new())
+        .iter()
+        .map(|baseline| baseline.resources.len())
+        .sum()
+}
+
 /// Order the baselines a tenant gets: each after the layers it extends, each once.
 fn layer_order<'p>(
     project: &'p ProjectSource,

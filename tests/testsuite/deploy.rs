@@ -1194,3 +1194,149 @@ fn under_require_approved_plan_deploy_applies_only_an_approved_plan_file_and_jou
     );
     assert!(w.journal_text().contains("approved-plans line 2"));
 }
+
+/// Each request of `tenant` the simulator logged after `after` (a sequence number), as
+/// (method, path without query, status).
+fn requests_since(w: &World, tenant: &str, after: u64) -> Vec<(String, String, u64)> {
+    let log = w.sim.handle.request_log(Some(tenant)).expect("log");
+    log["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|e| e["sequence"].as_u64().is_some_and(|s| s > after))
+        .map(|e| {
+            let path = e["path"].as_str().expect("path");
+            (
+                e["method"].as_str().expect("method").to_string(),
+                path.split('?').next().unwrap_or(path).to_string(),
+                e["status"].as_u64().expect("status"),
+            )
+        })
+        .collect()
+}
+
+/// The last sequence number the simulator logged for `tenant`.
+fn last_sequence(w: &World, tenant: &str) -> u64 {
+    let log = w.sim.handle.request_log(Some(tenant)).expect("log");
+    log["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter_map(|e| e["sequence"].as_u64())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn plan_and_drift_read_ahead_while_validating_and_send_each_read_once() {
+    // `plan` and `drift` sign each tenant in and send its first Conditional Access read while
+    // the project is still validating; the tenant then plans with that answer. Were the answer
+    // not taken, the tenant would sign in again and read that collection a second time.
+    let w = World::new(config(3));
+    w.deploy(&[]).success();
+    for verb in ["plan", "drift"] {
+        let marks: Vec<(String, u64)> = (0..3)
+            .map(|i| {
+                let id = w.tenant(i);
+                let mark = last_sequence(&w, &id);
+                (id, mark)
+            })
+            .collect();
+        w.cmd(&[verb]).run().success();
+        for (tenant, mark) in &marks {
+            let requests = requests_since(&w, tenant, *mark);
+            let mut reads: BTreeMap<&str, usize> = BTreeMap::new();
+            // Answered reads: a 429 (the deploy's last Conditional Access request was a
+            // moment before, in another process) is the same read tried again.
+            for (method, path, status) in &requests {
+                if method == "GET"
+                    && *status == 200
+                    && path.contains("/identity/conditionalAccess/")
+                {
+                    *reads.entry(path.as_str()).or_default() += 1;
+                }
+            }
+            assert!(
+                reads.len() >= 2,
+                "{verb} of {tenant} read fewer Conditional Access collections than the baselines declare: {requests:?}"
+            );
+            assert!(
+                reads.values().all(|n| *n == 1),
+                "{verb} of {tenant} read a Conditional Access collection twice: {reads:?}"
+            );
+        }
+    }
+    converged(&w);
+}
+
+/// What is read ahead is bounded as the scheduler admits tenants: by `--concurrency` and by
+/// the memory budget (each tenant's estimated footprint); the tenants past it are planned as
+/// before, and every tenant is planned either way.
+#[test]
+fn reading_ahead_stops_at_the_cap_and_the_memory_budget() {
+    use std::sync::{Arc, Mutex};
+    use tenantform::deploy::ahead::ReadAhead;
+    use tenantform::deploy::{self, DeployOptions, Fleet, Run};
+    use tenantform::graph::client::{GraphClient, RealTiming};
+    use tenantform::graph::pacing::Limits;
+    use tenantform::graph::retry::RetryPolicy;
+    let w = World::new(config(3));
+    let scale: f64 = SCALE.parse().expect("scale");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let bounds = [
+        (Some(1), deploy::admission::DEFAULT_MEMORY_BUDGET, 1),
+        // Two tenants' footprints of the shipped baselines, not three.
+        (None, 2 * deploy::admission::footprint(60), 2),
+        (None, deploy::admission::DEFAULT_MEMORY_BUDGET, 3),
+    ];
+    for (cap, budget, expected) in bounds {
+        let secret = w.secret.clone();
+        let env: deploy::EnvLookup =
+            Box::new(move |name: &str| (name == FLEET_SECRET_ENV).then(|| secret.clone()));
+        let (fleet, diagnostics) =
+            Fleet::load(w.project.path(), jiff::civil::date(2026, 11, 26), env)
+                .expect("the project loads");
+        let client = Arc::new(
+            GraphClient::new(
+                Limits::default().time_scaled(scale),
+                RetryPolicy::default().time_scaled(scale),
+                Arc::new(RealTiming::new(7)),
+            )
+            .expect("client"),
+        );
+        let ahead = Arc::new(ReadAhead::new(
+            runtime.handle().clone(),
+            client.clone(),
+            budget,
+            cap,
+        ));
+        let selection = tenantform::compile::Selection::All;
+        let summary = fleet.validate_reading_ahead(&selection, diagnostics, Some(&ahead));
+        assert!(summary.ok(), "{:?}", summary.diagnostics);
+        assert_eq!(ahead.started(), expected, "cap {cap:?}, budget {budget}");
+        let fleet = Arc::new(fleet);
+        let targets = fleet.targets(&selection);
+        let run = Arc::new(Run {
+            fleet,
+            client,
+            journal: None,
+            reporter: Arc::new(Mutex::new(Box::new(tenantform::report::Silent))),
+            options: DeployOptions {
+                plan_only: true,
+                concurrency: cap,
+                memory_budget: budget,
+                read_ahead: Some(ahead),
+                ..DeployOptions::default()
+            },
+        });
+        let summary = runtime.block_on(deploy::run(run, targets, None));
+        assert_eq!(summary.tenants.len(), 3, "{:?}", summary.not_started);
+        for tenant in &summary.tenants {
+            assert!(tenant.ok, "{}: {:?}", tenant.id, tenant.reason);
+            assert!(tenant.plan.is_some(), "{} was not planned", tenant.id);
+        }
+    }
+}

@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use super::{BenchError, peak_rss_mib, reset_peak_rss};
 use crate::compile::validate::ValidatedBundle;
 use crate::compile::{self, Selection};
+use crate::deploy::ahead::ReadAhead;
 use crate::deploy::{self, DeployOptions, Fleet, Run, RunJournal};
 use crate::graph::client::{GraphClient, RealTiming};
 use crate::graph::pacing::{Limits, Pacer};
@@ -430,13 +431,14 @@ fn secs(d: Duration) -> f64 {
 pub(super) fn load_and_validate(
     project_dir: &Path,
     today: jiff::civil::Date,
+    ahead: Option<&ReadAhead>,
 ) -> Result<Fleet, BenchError> {
     let env: deploy::EnvLookup = Box::new(|name: &str| {
         (name == FLEET_SECRET_ENV).then(|| DEFAULT_CLIENT_SECRET.to_string())
     });
     let (fleet, diagnostics) =
         Fleet::load(project_dir, today, env).map_err(|e| BenchError::Load(e.to_string()))?;
-    let summary = fleet.validate(&Selection::All, diagnostics);
+    let summary = fleet.validate_reading_ahead(&Selection::All, diagnostics, ahead);
     if !summary.ok() {
         return Err(BenchError::Load(format!(
             "{} tenants do not compile, {} errors",
@@ -445,6 +447,21 @@ pub(super) fn load_and_validate(
         )));
     }
     Ok(fleet)
+}
+
+/// Reading ahead as `tenantform plan` and `drift` do: through `client`, within the options'
+/// budget and cap.
+fn reading_ahead(
+    runtime: &tokio::runtime::Runtime,
+    client: &Arc<GraphClient>,
+    options: &DeployOptions,
+) -> Arc<ReadAhead> {
+    Arc::new(ReadAhead::new(
+        runtime.handle().clone(),
+        client.clone(),
+        options.memory_budget,
+        options.concurrency,
+    ))
 }
 
 /// A fresh client as a `tenantform` command makes one: its own pacer and tokens, the default
@@ -510,7 +527,7 @@ pub fn run(
     reset_peak_rss();
     progress("loading and validating the project");
     let started = Instant::now();
-    let fleet = load_and_validate(&project_dir, options.today)?;
+    let fleet = load_and_validate(&project_dir, options.today, None)?;
     let load_seconds = started.elapsed().as_secs_f64();
 
     progress("compiling every bundle again to count its operations (the theoretical minimum)");
@@ -638,20 +655,28 @@ pub fn run(
     reset_peak_rss();
     let cpu_before = cpu_now();
     let started = Instant::now();
-    let fleet = Arc::new(load_and_validate(&project_dir, options.today)?);
+    let mut replan_options = DeployOptions {
+        concurrency: cap,
+        plan_only: true,
+        // As `tenantform plan --all` (no --out, shown not written): no plan file.
+        fingerprints: false,
+        ..DeployOptions::default()
+    };
+    // As `tenantform plan` does: each tenant's reads start as soon as it has validated.
+    let ahead = reading_ahead(&runtime, &client, &replan_options);
+    let fleet = Arc::new(load_and_validate(
+        &project_dir,
+        options.today,
+        Some(&ahead),
+    )?);
+    replan_options.read_ahead = Some(ahead);
     let targets = fleet.targets(&Selection::All);
     let replan = Arc::new(Run {
         fleet: fleet.clone(),
         client: client.clone(),
         journal: None,
         reporter: Arc::new(Mutex::new(Box::new(Silent))),
-        options: DeployOptions {
-            concurrency: cap,
-            plan_only: true,
-            // As `tenantform plan --all` (no --out, shown not written): no plan file.
-            fingerprints: false,
-            ..DeployOptions::default()
-        },
+        options: replan_options,
     });
     let planned = runtime.block_on(deploy::run(replan, targets, None));
     let replan_seconds = started.elapsed().as_secs_f64();
@@ -676,20 +701,27 @@ pub fn run(
     reset_peak_rss();
     let cpu_before = cpu_now();
     let started = Instant::now();
-    let fleet = Arc::new(load_and_validate(&project_dir, options.today)?);
+    let mut drift_options = DeployOptions {
+        concurrency: cap,
+        plan_only: true,
+        drift: true,
+        fingerprints: false,
+        ..DeployOptions::default()
+    };
+    let ahead = reading_ahead(&runtime, &client, &drift_options);
+    let fleet = Arc::new(load_and_validate(
+        &project_dir,
+        options.today,
+        Some(&ahead),
+    )?);
+    drift_options.read_ahead = Some(ahead);
     let targets = fleet.targets(&Selection::All);
     let drift_run = Arc::new(Run {
         fleet,
         client,
         journal: None,
         reporter: Arc::new(Mutex::new(Box::new(Silent))),
-        options: DeployOptions {
-            concurrency: cap,
-            plan_only: true,
-            drift: true,
-            fingerprints: false,
-            ..DeployOptions::default()
-        },
+        options: drift_options,
     });
     let drifted = runtime.block_on(deploy::run(drift_run, targets, None));
     let drift_seconds = started.elapsed().as_secs_f64();

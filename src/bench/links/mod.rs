@@ -281,8 +281,11 @@ pub fn run(options: &LinkBenchOptions, progress: &dyn Fn(&str)) -> Result<LinkBe
     drop(toml);
 
     let limits = Limits::default().time_scaled(options.time_scale);
-    let hub = project::busiest_tenant(&load_and_validate(&project_dir, options.today)?, limits)?;
-    let fleet = load_and_validate(&project_dir, options.today)?;
+    let hub = project::busiest_tenant(
+        &load_and_validate(&project_dir, options.today, None)?,
+        limits,
+    )?;
+    let fleet = load_and_validate(&project_dir, options.today, None)?;
     let spokes: Vec<String> = fleet
         .project
         .tenants
@@ -298,7 +301,7 @@ pub fn run(options: &LinkBenchOptions, progress: &dyn Fn(&str)) -> Result<LinkBe
         spokes.len()
     ));
     let link_names = project::write_links(&project_dir, &hub, &spokes)?;
-    let fleet = Arc::new(load_and_validate(&project_dir, options.today)?);
+    let fleet = Arc::new(load_and_validate(&project_dir, options.today, None)?);
     let targets = fleet.targets(&Selection::All);
 
     let commands = user_commands(options, &project_dir);
