@@ -8,7 +8,7 @@
 //! Input: a loaded [`ProjectSource`], the [`Engine`] and the [`Schemas`]. Output: files, events,
 //! and a [`CompileSummary`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -462,7 +462,7 @@ pub fn compile_in_order(
     reporter.event(Event::CompileStarted {
         tenants: tenants.len(),
     });
-    let sequence = compile_sequence(project, &tenants, order, options.jobs);
+    let sequence = compile_sequence(project, &tenants, order);
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Finished>(options.jobs.max(1) * 4);
     std::thread::scope(|scope| {
@@ -597,41 +597,29 @@ pub fn compile_in_order(
     summary
 }
 
-/// The indices of `tenants` in the order to compile them (`None`: as listed). Weighing a
-/// tenant decodes its entry: on `jobs` threads.
+/// The indices of `tenants` in the order to compile them (`None`: as listed), weighed by the
+/// resources their baselines declare (tenants on the same baselines are weighed once).
 fn compile_sequence(
     project: &ProjectSource,
     tenants: &[&TenantEntry],
     order: Order,
-    jobs: usize,
 ) -> Option<Vec<usize>> {
     if order == Order::File {
         return None;
     }
-    let chunk = tenants.len().div_ceil(jobs.max(1)).max(1);
-    let weights: Vec<usize> = std::thread::scope(|scope| {
-        let parts: Vec<_> = tenants
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|entry| {
-                            project.tenant(entry).map_or(0, |tenant| {
-                                crate::source::resolve::declared_resources(project, &tenant)
-                            })
-                        })
-                        .collect::<Vec<usize>>()
-                })
+    let mut weighed: HashMap<Vec<&str>, usize> = HashMap::new();
+    let weights: Vec<usize> = tenants
+        .iter()
+        .map(|entry| {
+            let names: Vec<&str> = entry.baselines.iter().map(|b| b.value.as_str()).collect();
+            *weighed.entry(names).or_insert_with(|| {
+                crate::source::resolve::declared_resources(project, &entry.baselines)
             })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| part.join().unwrap_or_default())
-            .collect()
-    });
+        })
+        .collect();
     let mut sequence: Vec<usize> = (0..tenants.len()).collect();
     // Stable: equal weights keep file order.
-    sequence.sort_by_key(|&i| std::cmp::Reverse(weights.get(i).copied().unwrap_or(0)));
+    sequence.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
     Some(sequence)
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::source::model::link::Link;
 use crate::source::model::organization::{ORGANIZATION_FILE, Organization};
-use crate::source::model::{self, Baseline, ProjectConfig, Tenant, TenantLocation};
+use crate::source::model::{self, Baseline, ProjectConfig, Sp, Tenant, TenantLocation};
 use crate::source::shipped;
 use crate::source::{FileId, SourceMap, Span};
 
@@ -43,6 +43,8 @@ pub struct TenantEntry {
     pub has_errors: bool,
     /// Where it is written.
     pub location: TenantLocation,
+    /// The baselines it gets, in order (to weigh it before it is compiled).
+    pub baselines: Vec<Sp<String>>,
 }
 
 impl ProjectSource {
@@ -333,6 +335,7 @@ pub fn load(root: &Path) -> Result<(ProjectSource, Diagnostics), LoadError> {
                         ring: t.ring,
                         has_errors: t.has_errors,
                         location,
+                        baselines: t.baselines,
                     });
                 });
         }

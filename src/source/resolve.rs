@@ -232,10 +232,11 @@ fn accept(allows: &[Allow], out: &mut Vec<AcceptedLint>, diags: &mut Diagnostics
     }
 }
 
-/// How many resources the baselines `tenant` gets declare, each layer once: an estimate of
-/// its bundle's size before it is compiled (resources its facts skip are counted).
-pub fn declared_resources(project: &ProjectSource, tenant: &Tenant) -> usize {
-    layer_order(project, tenant, &mut Diagnostics::new())
+/// How many resources `baselines` (a tenant's, in its order) declare with the layers they
+/// extend, each layer once: an estimate of its bundle's size before it is compiled (resources
+/// its facts skip are counted).
+pub fn declared_resources(project: &ProjectSource, baselines: &[Sp<String>]) -> usize {
+    layer_order(project, baselines, &mut Diagnostics::new())
         .iter()
         .map(|baseline| baseline.resources.len())
         .sum()
@@ -244,7 +245,7 @@ pub fn declared_resources(project: &ProjectSource, tenant: &Tenant) -> usize {
 /// Order the baselines a tenant gets: each after the layers it extends, each once.
 fn layer_order<'p>(
     project: &'p ProjectSource,
-    tenant: &Tenant,
+    baselines: &[Sp<String>],
     diags: &mut Diagnostics,
 ) -> Vec<&'p Baseline> {
     fn visit<'p>(
@@ -298,7 +299,7 @@ fn layer_order<'p>(
     }
     let mut out = Vec::new();
     let mut done = BTreeSet::new();
-    for name in &tenant.baselines {
+    for name in baselines {
         visit(project, name, &mut Vec::new(), &mut done, &mut out, diags);
     }
     out
@@ -311,7 +312,7 @@ pub fn resolve(
     today: jiff::civil::Date,
 ) -> (Option<ResolvedTenant>, Diagnostics) {
     let mut diags = Diagnostics::new();
-    let layers = layer_order(project, tenant, &mut diags);
+    let layers = layer_order(project, &tenant.baselines, &mut diags);
     // With an unknown baseline, which parameters exist is unknown: don't guess about them.
     let layers_complete = !diags.has_errors();
     let broken_inputs = tenant.has_errors
