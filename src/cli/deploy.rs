@@ -294,21 +294,6 @@ pub(super) fn load_valid(
     load_valid_reading_ahead(dir, selection, rings, verb, today, None)
 }
 
-/// A run that only compares (`plan`, `drift`) reads ahead while its project validates
-/// ([`ReadAhead`]): through `client`, on `runtime`, within the run's memory budget and cap.
-pub(super) fn reading_ahead(
-    runtime: &tokio::runtime::Runtime,
-    client: &Arc<GraphClient>,
-    options: &DeployOptions,
-) -> Arc<ReadAhead> {
-    Arc::new(ReadAhead::new(
-        runtime.handle().clone(),
-        client.clone(),
-        options.memory_budget,
-        options.concurrency,
-    ))
-}
-
 /// [`load_valid`], each tenant's reads started in `ahead` as soon as it has validated.
 pub(super) fn load_valid_reading_ahead(
     dir: &Path,
@@ -438,7 +423,7 @@ pub(crate) fn run_plan(args: PlanArgs, today: jiff::civil::Date) -> anyhow::Resu
         fingerprints: args.out.is_some() || matches!(args.format, PlanFormat::Json),
         ..args.connection.options()
     };
-    let ahead = reading_ahead(&runtime, &client, &options);
+    let ahead = ReadAhead::for_run(&runtime, &client, &options);
     let fleet = match load_valid_reading_ahead(
         &args.scope.project.project,
         &selection,

@@ -83,7 +83,7 @@ pub(crate) fn run_drift(args: DriftArgs, today: jiff::civil::Date) -> anyhow::Re
         fingerprints: false,
         ..args.connection.options()
     };
-    let ahead = super::deploy::reading_ahead(&runtime, &client, &options);
+    let ahead = tenantform::deploy::ahead::ReadAhead::for_run(&runtime, &client, &options);
     let (fleet, targets) =
         match super::deploy::read_targets_reading_ahead(&args.scope, today, Some(&ahead)) {
             Ok(read) => read,

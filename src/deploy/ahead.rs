@@ -70,6 +70,21 @@ impl ReadAhead {
         }
     }
 
+    /// Reading ahead for a run with `options` (its memory budget and `--concurrency` cap),
+    /// through `client`, on `runtime`.
+    pub fn for_run(
+        runtime: &tokio::runtime::Runtime,
+        client: &Arc<GraphClient>,
+        options: &crate::deploy::DeployOptions,
+    ) -> Arc<ReadAhead> {
+        Arc::new(ReadAhead::new(
+            runtime.handle().clone(),
+            client.clone(),
+            options.memory_budget,
+            options.concurrency,
+        ))
+    }
+
     /// Sign `tenant` in and send its first Conditional Access read, if it fits. A tenant whose
     /// session cannot be made (its credentials), or whose facts do not grant a permission its
     /// bundle needs (nothing is sent to it: the plan names the permission), is left to the

@@ -449,21 +449,6 @@ pub(super) fn load_and_validate(
     Ok(fleet)
 }
 
-/// Reading ahead as `tenantform plan` and `drift` do: through `client`, within the options'
-/// budget and cap.
-fn reading_ahead(
-    runtime: &tokio::runtime::Runtime,
-    client: &Arc<GraphClient>,
-    options: &DeployOptions,
-) -> Arc<ReadAhead> {
-    Arc::new(ReadAhead::new(
-        runtime.handle().clone(),
-        client.clone(),
-        options.memory_budget,
-        options.concurrency,
-    ))
-}
-
 /// A fresh client as a `tenantform` command makes one: its own pacer and tokens, the default
 /// retry policy scaled to the run's time scale, real time.
 pub(super) fn fresh_client(
@@ -663,7 +648,7 @@ pub fn run(
         ..DeployOptions::default()
     };
     // As `tenantform plan` does: each tenant's reads start as soon as it has validated.
-    let ahead = reading_ahead(&runtime, &client, &replan_options);
+    let ahead = ReadAhead::for_run(&runtime, &client, &replan_options);
     let fleet = Arc::new(load_and_validate(
         &project_dir,
         options.today,
@@ -708,7 +693,7 @@ pub fn run(
         fingerprints: false,
         ..DeployOptions::default()
     };
-    let ahead = reading_ahead(&runtime, &client, &drift_options);
+    let ahead = ReadAhead::for_run(&runtime, &client, &drift_options);
     let fleet = Arc::new(load_and_validate(
         &project_dir,
         options.today,
