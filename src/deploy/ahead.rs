@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use crate::compile::validate::ValidatedBundle;
 use crate::deploy::admission::footprint;
 use crate::deploy::fleet::Fleet;
-use crate::deploy::tenant::session_of;
+use crate::deploy::tenant::{session_of, ungranted};
 use crate::graph::client::{GraphClient, NoObserver, TenantSession};
 use crate::live::reader::{EarlyRead, first_paced_read};
 use crate::source::model::Tenant;
@@ -92,13 +92,7 @@ impl ReadAhead {
     pub fn start(&self, fleet: &Fleet, tenant: &Tenant, bundle: &ValidatedBundle) {
         let operations = &bundle.bundle().operations;
         let id = bundle.bundle().tenant.id.clone();
-        if let Some(granted) = tenant.facts.as_ref().and_then(|f| f.granted())
-            && !crate::kinds::needs::missing_permissions(
-                operations.iter().map(|o| (o.key.as_str(), o.kind)),
-                &granted,
-            )
-            .is_empty()
-        {
+        if !ungranted(tenant, operations).is_empty() {
             return;
         }
         {

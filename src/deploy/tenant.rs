@@ -216,13 +216,8 @@ pub(crate) fn prepare(
         }
     };
     // A permission the tenant's facts do not grant is named before anything is sent.
-    if writes == Writes::Yes
-        && let Some(granted) = tenant.facts.as_ref().and_then(|f| f.granted())
-    {
-        let missing = crate::kinds::needs::missing_permissions(
-            slim.operations.iter().map(|o| (o.key.as_str(), o.kind)),
-            &granted,
-        );
+    if writes == Writes::Yes {
+        let missing = ungranted(&tenant, slim.operations.iter().map(|op| &**op));
         if !missing.is_empty() {
             return Err(TenantError::MissingPermissions {
                 tenant: target.id.clone(),
@@ -262,6 +257,25 @@ pub(crate) fn prepare(
         claims,
         skipped,
     })
+}
+
+/// The permissions `operations` need that `tenant`'s facts do not grant (none when its facts
+/// do not list permissions).
+pub(crate) fn ungranted<'a>(
+    tenant: &crate::source::model::Tenant,
+    operations: impl IntoIterator<Item = &'a crate::compile::bundle::Operation>,
+) -> Vec<crate::kinds::needs::MissingPermission> {
+    tenant
+        .facts
+        .as_ref()
+        .and_then(|f| f.granted())
+        .map(|granted| {
+            crate::kinds::needs::missing_permissions(
+                operations.into_iter().map(|o| (o.key.as_str(), o.kind)),
+                &granted,
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// A session for `tenant` (not signed in yet): its cloud's endpoints and its credentials.
