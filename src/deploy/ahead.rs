@@ -95,19 +95,20 @@ impl ReadAhead {
         if !ungranted(tenant, operations).is_empty() {
             return;
         }
+        let cost = footprint(operations.len());
         {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let cost = footprint(operations.len());
-            if self.cap.is_some_and(|cap| state.started >= cap)
-                || state.used + cost > self.budget
-                || state.tenants.contains_key(&id)
-            {
+            if self.cap.is_some_and(|cap| state.started >= cap) || state.used + cost > self.budget {
                 return;
             }
             state.used += cost;
             state.started += 1;
         }
         let Ok(session) = session_of(fleet, &id, tenant) else {
+            // Not read ahead after all: its place goes to the next tenant.
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.used -= cost;
+            state.started -= 1;
             return;
         };
         let session = Arc::new(session);
