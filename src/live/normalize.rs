@@ -258,84 +258,183 @@ pub fn diff(kind: &Kind, desired: &Value, live: &Value) -> Vec<Change> {
 
 /// [`diff`] of a desired body already normalized for `kind` ([`normalize`]).
 pub fn diff_normalized(kind: &Kind, d: &Value, live: &Value) -> Vec<Change> {
-    let mut out = Vec::new();
-    let mut pointer = String::new();
+    diff_resolving(kind, d, live, &[])
+}
+
+/// The ids of a desired body's references, by reference key (`${ref:<prefix>:<key>}`).
+pub type RefIds = [(String, String)];
+
+/// [`diff_normalized`] of a desired body normalized with its references unresolved, each
+/// resolved with `refs` only where a value holding it is compared. Where normalizing would have
+/// treated the resolved ids differently from the references (a set of objects sorted by its
+/// text, an item keyed by a reference), the two sides differ here and never the other way: an
+/// empty result means [`diff`] of the resolved body is empty too, and a caller that gets changes
+/// asks [`diff`] for the exact ones.
+pub fn diff_resolving(kind: &Kind, d: &Value, live: &Value, refs: &RefIds) -> Vec<Change> {
+    let mut diffing = Diffing {
+        kind,
+        refs,
+        pointer: String::new(),
+        out: Vec::new(),
+    };
     match (d, live) {
         // The root stays an object even when it normalizes to nothing.
-        (Value::Object(d), Value::Object(l)) => {
-            diff_entries(kind, d, l, &mut pointer, 0, &mut out);
-        }
-        (d, l) => diff_lazy(kind, d, Some(l), None, &mut pointer, 0, &mut out),
+        (Value::Object(d), Value::Object(l)) => diffing.entries(d, l, 0),
+        (d, l) => diffing.lazy(d, Some(l), None, 0),
     }
-    out
+    diffing.out
 }
 
-/// The entries of a normalized desired object against a raw live object at `depth`.
-fn diff_entries(
-    kind: &Kind,
-    desired: &Map<String, Value>,
-    live: &Map<String, Value>,
-    pointer: &mut String,
-    depth: usize,
-    out: &mut Vec<Change>,
-) {
-    for (k, dv) in desired {
-        let len = pointer.len();
-        push_key(pointer, k);
-        diff_lazy(kind, dv, live.get(k), Some(k), pointer, depth + 1, out);
-        pointer.truncate(len);
-    }
+/// One diff in progress: the kind, the ids of the desired body's references, the pointer of the
+/// value being compared and the changes found so far.
+struct Diffing<'a> {
+    kind: &'a Kind,
+    refs: &'a RefIds,
+    pointer: String,
+    out: Vec<Change>,
 }
 
-/// Normalized `desired` against raw `live` (the value of `key` at `depth`), normalizing `live`
-/// only where it is compared.
-fn diff_lazy(
-    kind: &Kind,
-    desired: &Value,
-    live: Option<&Value>,
-    key: Option<&str>,
-    pointer: &mut String,
-    depth: usize,
-    out: &mut Vec<Change>,
-) {
-    // What normalizing the parent would have done to this entry: drop it when it comes out
-    // empty (kinds where null equals empty).
-    let live = live
-        .filter(|l| !(kind.normalization.null_equals_empty && normalizes_empty(kind, l, depth)));
-    match (desired, live) {
-        (Value::Object(d), Some(Value::Object(l))) => {
-            diff_entries(kind, d, l, pointer, depth, out);
+impl Diffing<'_> {
+    /// The entries of a normalized desired object against a raw live object at `depth`.
+    fn entries(&mut self, desired: &Map<String, Value>, live: &Map<String, Value>, depth: usize) {
+        for (k, dv) in desired {
+            let len = self.pointer.len();
+            push_key(&mut self.pointer, k);
+            self.lazy(dv, live.get(k), Some(k), depth + 1);
+            self.pointer.truncate(len);
         }
-        // Above a keyed array the tenant has nothing: compare down to the items, so each
-        // change names its item (deploy writes items, never their container).
-        (Value::Object(d), _) if contains_keyed_items(kind, pointer) => {
-            diff_entries(kind, d, &Map::new(), pointer, depth, out);
-        }
-        (Value::Array(d), l) if keyed_items(kind, pointer).is_some() => {
-            let item_key = keyed_items(kind, pointer).unwrap_or_default();
-            diff_keyed(kind, d, l, item_key, pointer, depth, out);
-        }
-        // A keyed array (normalized to a map on the desired side): compared entry by entry.
-        (Value::Object(d), Some(l @ Value::Array(_))) => {
-            match normalize_entry(kind, key, l, pointer, depth) {
-                Value::Object(l) => diff_entries(kind, d, &l, pointer, depth, out),
-                l => compare_leaf(desired, Some(&l), pointer, out),
+    }
+
+    /// Normalized `desired` against raw `live` (the value of `key` at `depth`), normalizing
+    /// `live` only where it is compared.
+    fn lazy(&mut self, desired: &Value, live: Option<&Value>, key: Option<&str>, depth: usize) {
+        let kind = self.kind;
+        // What normalizing the parent would have done to this entry: drop it when it comes out
+        // empty (kinds where null equals empty).
+        let live = live.filter(|l| {
+            !(kind.normalization.null_equals_empty && normalizes_empty(kind, l, depth))
+        });
+        match (desired, live) {
+            (Value::Object(d), Some(Value::Object(l))) => self.entries(d, l, depth),
+            // Above a keyed array the tenant has nothing: compare down to the items, so each
+            // change names its item (deploy writes items, never their container).
+            (Value::Object(d), _) if contains_keyed_items(kind, &self.pointer) => {
+                self.entries(d, &Map::new(), depth);
+            }
+            (Value::Array(d), l) if keyed_items(kind, &self.pointer).is_some() => {
+                let item_key = keyed_items(kind, &self.pointer).unwrap_or_default();
+                self.keyed(d, l, item_key, depth);
+            }
+            // A keyed array (normalized to a map on the desired side): compared entry by entry.
+            (Value::Object(d), Some(l @ Value::Array(_))) => {
+                match normalize_entry(kind, key, l, &mut self.pointer, depth) {
+                    Value::Object(l) => self.entries(d, &l, depth),
+                    l => self.leaf(desired, Some(&l)),
+                }
+            }
+            // An array of scalars (most sets: users, groups, applications) the live side
+            // already holds as the desired one wants it: equal without a normalized copy.
+            // Scalars are their own normal form, so a set is equal when each side holds every
+            // item of the other.
+            (Value::Array(d), Some(Value::Array(l)))
+                if !d.is_empty() && scalars(d) && scalars(l) && self.same_scalars(d, l) => {}
+            // A live scalar is its own normal form (but for `@odata.type`'s leading `#`):
+            // compared as it is, without a copy.
+            (d, Some(l)) if !l.is_array() && !l.is_object() && key != Some("@odata.type") => {
+                self.leaf(d, Some(l));
+            }
+            (d, l) => {
+                let l = l.map(|l| normalize_entry(kind, key, l, &mut self.pointer, depth));
+                self.leaf(d, l.as_ref());
             }
         }
-        // An array of scalars (most sets: users, groups, applications) the live side already
-        // holds as the desired one wants it: equal without a normalized copy. Scalars are their
-        // own normal form, so a set is equal when each side holds every item of the other.
-        (Value::Array(d), Some(Value::Array(l)))
-            if !d.is_empty() && scalars(d) && scalars(l) && same_scalars(kind, d, l, pointer) => {}
-        // A live scalar is its own normal form (but for `@odata.type`'s leading `#`): compared
-        // as it is, without a copy.
-        (d, Some(l)) if !l.is_array() && !l.is_object() && key != Some("@odata.type") => {
-            compare_leaf(d, Some(l), pointer, out);
+    }
+
+    /// One compared value, its references resolved first.
+    fn leaf(&mut self, desired: &Value, live: Option<&Value>) {
+        match self.resolved(desired) {
+            Some(resolved) => compare_leaf(&resolved, live, &self.pointer, &mut self.out),
+            None => compare_leaf(desired, live, &self.pointer, &mut self.out),
         }
-        (d, l) => {
-            let l = l.map(|l| normalize_entry(kind, key, l, pointer, depth));
-            compare_leaf(d, l.as_ref(), pointer, out);
+    }
+
+    /// `value` with its references resolved, when it holds any (`None`: compare it as it is).
+    fn resolved(&self, value: &Value) -> Option<Value> {
+        if self.refs.is_empty() || !holds_reference(value) {
+            return None;
         }
+        let refs = self.refs;
+        crate::compile::bundle::resolve_refs_in_value(value, &mut |key: &str| {
+            refs.iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, id)| id.clone())
+        })
+        .ok()
+    }
+
+    /// True when a normalized desired array of scalars and a live one are the same here: as
+    /// sets where the kind compares the array as one, else item by item in order.
+    fn same_scalars(&self, desired: &[Value], live: &[Value]) -> bool {
+        let rule = array_rule(self.kind, &self.pointer);
+        if rule.keyed.is_some() {
+            return false;
+        }
+        let resolved: Vec<Value>;
+        let desired = if desired.iter().any(holds_reference) && !self.refs.is_empty() {
+            resolved = desired
+                .iter()
+                .map(|d| self.resolved(d).unwrap_or_else(|| d.clone()))
+                .collect();
+            &resolved[..]
+        } else {
+            desired
+        };
+        if rule.set {
+            live.iter().all(|l| desired.contains(l)) && desired.iter().all(|d| live.contains(d))
+        } else {
+            desired == live
+        }
+    }
+
+    /// A keyed array: each desired item against the live item with the same key (its pointer
+    /// names the key, not a position); live items the bundle does not declare are not compared.
+    fn keyed(&mut self, desired: &[Value], live: Option<&Value>, item_key: &str, depth: usize) {
+        let live_items = live
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        for (i, item) in desired.iter().enumerate() {
+            let written = item.get(item_key);
+            let resolved = written.and_then(|w| self.resolved(w));
+            let id = resolved.as_ref().or(written).and_then(Value::as_str);
+            let len = self.pointer.len();
+            match id {
+                Some(id) => push_key(&mut self.pointer, id),
+                None => {
+                    use std::fmt::Write as _;
+                    let _ = write!(self.pointer, "/{i}");
+                }
+            }
+            let found = id.and_then(|id| {
+                live_items
+                    .iter()
+                    .find(|l| l.get(item_key).and_then(Value::as_str) == Some(id))
+            });
+            match (item, found) {
+                (Value::Object(d), Some(Value::Object(l))) => self.entries(d, l, depth + 1),
+                (d, l) => self.leaf(d, l),
+            }
+            self.pointer.truncate(len);
+        }
+    }
+}
+
+/// True when a string in `value` holds a reference.
+fn holds_reference(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains(crate::compile::render::REF_OPEN),
+        Value::Array(items) => items.iter().any(holds_reference),
+        Value::Object(map) => map.values().any(holds_reference),
+        _ => false,
     }
 }
 
@@ -344,20 +443,6 @@ fn scalars(items: &[Value]) -> bool {
     items
         .iter()
         .all(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)))
-}
-
-/// True when a normalized desired array of scalars and a live one are the same at `pointer`:
-/// as sets where the kind compares the array as one, else item by item in order.
-fn same_scalars(kind: &Kind, desired: &[Value], live: &[Value], pointer: &str) -> bool {
-    let rule = array_rule(kind, pointer);
-    if rule.keyed.is_some() {
-        return false;
-    }
-    if rule.set {
-        live.iter().all(|l| desired.contains(l)) && desired.iter().all(|d| live.contains(d))
-    } else {
-        desired == live
-    }
 }
 
 /// True when the kind's keyed array lies below `pointer`.
@@ -377,45 +462,6 @@ fn keyed_items(kind: &Kind, pointer: &str) -> Option<&'static str> {
     match kind.shape {
         Shape::QueriedItems(items) if items.array == pointer => Some(items.item_key),
         _ => None,
-    }
-}
-
-/// A keyed array: each desired item against the live item with the same key (its pointer
-/// names the key, not a position); live items the bundle does not declare are not compared.
-fn diff_keyed(
-    kind: &Kind,
-    desired: &[Value],
-    live: Option<&Value>,
-    item_key: &str,
-    pointer: &mut String,
-    depth: usize,
-    out: &mut Vec<Change>,
-) {
-    let live_items = live
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    for (i, item) in desired.iter().enumerate() {
-        let id = item.get(item_key).and_then(Value::as_str);
-        let len = pointer.len();
-        match id {
-            Some(id) => push_key(pointer, id),
-            None => {
-                use std::fmt::Write as _;
-                let _ = write!(pointer, "/{i}");
-            }
-        }
-        let found = id.and_then(|id| {
-            live_items
-                .iter()
-                .find(|l| l.get(item_key).and_then(Value::as_str) == Some(id))
-        });
-        match (item, found) {
-            (Value::Object(d), Some(Value::Object(l))) => {
-                diff_entries(kind, d, l, pointer, depth + 1, out);
-            }
-            (d, l) => compare_leaf(d, l, pointer, out),
-        }
-        pointer.truncate(len);
     }
 }
 

@@ -442,12 +442,12 @@ pub fn plan(input: &PlanInput<'_>, live: &LiveState, identity: &IdentityMap) -> 
             .first()
             .filter(|_| input.fingerprints)
             .map(|obj| canonical::hash_without_nulls(obj));
-        if risk::concerns(op.kind.name) {
+        if risk::concerns(op.kind.name) && risk::written_changes(&action).is_some() {
             let desired = desired.unwrap_or_else(|| input.desired(i, &ids));
             risks.extend(risk::assess(
                 &op.key,
                 op.kind.name,
-                desired.value(),
+                &desired.value(),
                 &action,
             ));
         }

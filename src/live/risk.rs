@@ -115,15 +115,22 @@ pub fn concerns(kind: &str) -> bool {
         || AUTHENTICATION_METHODS.contains(&kind)
 }
 
+/// What `action` writes: `Some(None)` a whole body (create), `Some(Some(changes))` these
+/// changes, `None` nothing (no-op, ambiguous, missing): such a resource has no risk, and its
+/// desired body need not be made to know it.
+pub fn written_changes(action: &Action) -> Option<Option<&Vec<crate::live::normalize::Change>>> {
+    match action {
+        Action::Create => Some(None),
+        Action::Update { changes, .. } | Action::Adopt { changes, .. } => Some(Some(changes)),
+        Action::NoOp { .. } | Action::Ambiguous { .. } | Action::Missing { .. } => None,
+    }
+}
+
 /// The risks of writing `desired` as `action` says, for a resource of kind `kind`. A resource
 /// left as it is (no-op) or not written (ambiguous) has none.
 pub fn assess(key: &str, kind: &'static str, desired: &Value, action: &Action) -> Vec<Risk> {
-    let changes = match action {
-        Action::Create => None,
-        Action::Update { changes, .. } | Action::Adopt { changes, .. } => Some(changes),
-        Action::NoOp { .. } | Action::Ambiguous { .. } | Action::Missing { .. } => {
-            return Vec::new();
-        }
+    let Some(changes) = written_changes(action) else {
+        return Vec::new();
     };
     let risk = |risk| Risk {
         key: key.to_string(),
