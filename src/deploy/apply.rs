@@ -283,6 +283,7 @@ impl TenantRun<'_> {
             lean: false,
             // Applying reads no more of an answer than the created object's id.
             id_only: true,
+            keep_items: None,
         }
     }
 
@@ -765,6 +766,7 @@ impl TenantRun<'_> {
             references_new_object: false,
             lean: false,
             id_only: false,
+            keep_items: None,
         };
         match self
             .run

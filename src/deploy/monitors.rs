@@ -224,6 +224,7 @@ pub async fn apply(
             references_new_object: false,
             lean: false,
             id_only: false,
+            keep_items: None,
         };
         let started = std::time::Instant::now();
         let result = client.send(session, &request, observer).await;

@@ -477,6 +477,7 @@ fn request(
         references_new_object: false,
         lean: false,
         id_only: false,
+        keep_items: None,
     }
 }
 

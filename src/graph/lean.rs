@@ -4,29 +4,150 @@
 //! absent property alike, so a read made only to compare skips them while parsing instead of
 //! allocating a key and a value for each, for every tenant of a fleet in flight.
 //!
+//! A read may also name one keyed array of the answer whose items it compares only in part
+//! ([`KeepItems`]: a PIM policy answers with its 17 or so rules, of which a baseline declares
+//! 3 or 4, and those answers are half the bytes a CISA baseline's plan reads): the items it
+//! does not keep are skipped as text, never built.
+//!
 //! Input: the bytes of a JSON answer. Output: a [`serde_json::Value`] whose objects have no
 //! `null` members (a `null` array item or a `null` document stays: they are not members).
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
 
+/// The items of one array of an answer that a read keeps: those whose `item_key` member is one
+/// of `keys`; every other item of that array is left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeepItems {
+    /// Where the array is: member names from the answer's root, `*` for every item of an array
+    /// on the way (`["value", "*", "policy", "rules"]`).
+    pub path: Vec<&'static str>,
+    /// The member that names an item.
+    pub item_key: &'static str,
+    /// The names of the items kept.
+    pub keys: Vec<String>,
+}
+
 /// Parse `bytes` as JSON, dropping every object member whose value is `null`.
 pub fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    parse(bytes, Lean { keep: None })
+}
+
+/// [`from_slice`], keeping of the array `keep` names only the items it keeps.
+pub fn from_slice_keeping(bytes: &[u8], keep: &KeepItems) -> Result<Value, serde_json::Error> {
+    parse(
+        bytes,
+        Lean {
+            keep: Some((keep, 0)),
+        },
+    )
+}
+
+fn parse(bytes: &[u8], seed: Lean<'_>) -> Result<Value, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = Lean.deserialize(&mut deserializer)?;
+    let value = seed.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }
 
-/// A [`Value`] seed that leaves out `null` members.
+/// A [`Value`] seed that leaves out `null` members, and, on the way to the array of a
+/// [`KeepItems`] (how far along its path this value is), the items it does not keep.
 #[derive(Clone, Copy)]
-struct Lean;
+struct Lean<'k> {
+    keep: Option<(&'k KeepItems, usize)>,
+}
 
-impl<'de> DeserializeSeed<'de> for Lean {
+impl<'k> Lean<'k> {
+    /// The seed of this value's member or item `step` (`*` for an item).
+    fn child(self, step: &str) -> Lean<'k> {
+        Lean {
+            keep: self
+                .keep
+                .filter(|(keep, at)| keep.path.get(*at).is_some_and(|s| *s == step))
+                .map(|(keep, at)| (keep, at + 1)),
+        }
+    }
+
+    /// The items kept when this value is the array of its [`KeepItems`].
+    fn kept_items(self) -> Option<&'k KeepItems> {
+        self.keep
+            .filter(|(keep, at)| *at == keep.path.len())
+            .map(|(keep, _)| keep)
+    }
+}
+
+impl KeepItems {
+    /// Whether the item written as `raw` is kept: an object whose `item_key` is one of the keys.
+    fn keeps(&self, raw: &RawValue) -> bool {
+        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+        match deserializer.deserialize_any(ItemName(self.item_key)) {
+            Ok(Some(name)) => self.keys.contains(&name),
+            _ => false,
+        }
+    }
+}
+
+/// Reads an item's name member (the last, if written twice), skipping the rest.
+struct ItemName<'a>(&'a str);
+
+impl<'de> Visitor<'de> for ItemName<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut name = None;
+        while let Some(key) = map.next_key_seed(Key)? {
+            if key == self.0 {
+                name = map.next_value::<Option<Value>>()?.and_then(|v| match v {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                });
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(name)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Lean<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -34,7 +155,7 @@ impl<'de> DeserializeSeed<'de> for Lean {
     }
 }
 
-impl<'de> Visitor<'de> for Lean {
+impl<'de> Visitor<'de> for Lean<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -75,8 +196,18 @@ impl<'de> Visitor<'de> for Lean {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element_seed(Lean)? {
-            items.push(item);
+        if let Some(keep) = self.kept_items() {
+            // Each item is first taken as text: one not kept is never built.
+            while let Some(raw) = seq.next_element::<&RawValue>()? {
+                if keep.keeps(raw) {
+                    items.push(from_slice(raw.get().as_bytes()).map_err(serde::de::Error::custom)?);
+                }
+            }
+            return Ok(Value::Array(items));
+        }
+        let item = self.child("*");
+        while let Some(value) = seq.next_element_seed(item)? {
+            items.push(value);
         }
         Ok(Value::Array(items))
     }
@@ -88,7 +219,7 @@ impl<'de> Visitor<'de> for Lean {
         // member is kept.
         let mut members: SmallVec<[(String, Value); 16]> = SmallVec::new();
         while let Some(key) = map.next_key_seed(Key)? {
-            let value = map.next_value_seed(Lean)?;
+            let value = map.next_value_seed(self.child(&key))?;
             if !value.is_null() {
                 members.push((key.into_owned(), value));
             }
@@ -174,6 +305,45 @@ mod tests {
         assert_eq!(keys(&lean), ["ab", "k", "m", "big"]);
         assert_eq!(lean["k"], 3);
         assert_eq!(keys(&lean["big"]), keys(&ordinary["big"]));
+    }
+
+    #[test]
+    fn keeping_builds_only_the_kept_items_of_the_named_array() {
+        let text = br#"{"value":[{"id":"p","policy":{"rules":[
+            {"id":"a","x":null,"y":1},{"id":"b","z":2},{"id":"\u0063"},5,{"no":"id"},{"id":7},
+            {"id":"b","id":"a"},[1]]},"other":{"rules":[{"id":"b"}]}},
+            {"policy":{"rules":[{"id":"b"},{"id":"c","deep":{"n":null}}]}}]}"#;
+        let keep = KeepItems {
+            path: vec!["value", "*", "policy", "rules"],
+            item_key: "id",
+            keys: vec!["a".to_string(), "c".to_string()],
+        };
+        let kept = from_slice_keeping(text, &keep).expect("parses");
+        assert_eq!(
+            kept,
+            json!({"value": [
+                {"id": "p", "policy": {"rules": [{"id": "a", "y": 1}, {"id": "c"}, {"id": "a"}]},
+                 "other": {"rules": [{"id": "b"}]}},
+                {"policy": {"rules": [{"id": "c", "deep": {}}]}}
+            ]})
+        );
+        // Everything else as the lean parse has it.
+        let mut lean = from_slice(text).expect("parses");
+        for item in lean["value"].as_array_mut().expect("array") {
+            item["policy"]["rules"]
+                .as_array_mut()
+                .expect("rules")
+                .retain(|r| {
+                    r.get("id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| keep.keys.iter().any(|k| k == id))
+                });
+        }
+        assert_eq!(kept, lean);
+        // A broken item is refused as the lean parse refuses it.
+        let broken = br#"{"value":[{"policy":{"rules":[{"id":"a","x":tru}]}}]}"#;
+        assert!(from_slice_keeping(broken, &keep).is_err());
+        assert!(from_slice(broken).is_err());
     }
 
     #[test]

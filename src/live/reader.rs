@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::compile::bundle::Operation;
 use crate::graph::client::{GraphClient, Observer, Request, RequestError, TenantSession};
+use crate::graph::lean::KeepItems;
 use crate::kinds::{Kind, Shape, ThrottleClass};
 use crate::live::plan::{self, Action, IdentityMap, LiveState, PlanInput};
 
@@ -102,6 +103,23 @@ impl Declared {
             item_key,
             keys,
         })
+    }
+
+    /// The same items kept while the answer (`{"value": [object]}`) is parsed, so that the
+    /// others are never built; `None` when the array's pointer has escapes.
+    fn while_parsing(&self) -> Option<std::sync::Arc<KeepItems>> {
+        let mut path = vec!["value", "*"];
+        for segment in self.array.strip_prefix('/')?.split('/') {
+            if segment.contains('~') {
+                return None;
+            }
+            path.push(segment);
+        }
+        Some(std::sync::Arc::new(KeepItems {
+            path,
+            item_key: self.item_key,
+            keys: self.keys.clone(),
+        }))
     }
 
     /// Drop the items of `object`'s array the bundle does not declare.
@@ -589,8 +607,13 @@ pub async fn read(
             &identity.objects,
             class,
         ));
-        for (_, request) in &mut reads {
+        for (slot, request) in &mut reads {
             request.lean = keep.lean();
+            if let Slot::First(_, Some(declared)) = slot
+                && keep.lean()
+            {
+                request.keep_items = declared.while_parsing();
+            }
         }
         reads
     };

@@ -192,6 +192,7 @@ impl Applier<'_> {
             references_new_object: path.contains("/servicePrincipals/"),
             lean: false,
             id_only: false,
+            keep_items: None,
         };
         match self.client.send(session, &request, self.observer).await {
             Ok(response) => Ok(Some(response.body)),

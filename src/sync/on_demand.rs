@@ -192,6 +192,7 @@ async fn call(
         references_new_object: false,
         lean: false,
         id_only: false,
+        keep_items: None,
     };
     client
         .send(session, &request, observer)

@@ -199,8 +199,6 @@ impl GraphClient {
                 .batched
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             let sent_at = self.timing.now();
-            // Parsed without null members only when every item asked for it.
-            let lean = chunk.iter().all(|i| requests[*i].lean);
             let sent = Box::pin(self.send_once(
                 &token,
                 super::Exchange {
@@ -208,8 +206,7 @@ impl GraphClient {
                     url: &url,
                     prefer: None,
                     body: Some(envelope),
-                    lean,
-                    id_only: false,
+                    parse: super::answer::AnswerParse::Envelope { requests, chunk },
                 },
                 &paced,
                 place,
@@ -297,16 +294,13 @@ impl GraphClient {
                     out.push((*i, ItemResult::Again(Duration::ZERO)));
                     continue;
                 };
-                let mut item_body = item.get_mut("body").map_or(Value::Null, Value::take);
+                let item_body = item.get_mut("body").map_or(Value::Null, Value::take);
                 let item = &*item;
                 let item_status = item
                     .get("status")
                     .and_then(Value::as_u64)
                     .and_then(|s| u16::try_from(s).ok())
                     .unwrap_or(0);
-                if request.id_only && (200..300).contains(&item_status) {
-                    item_body = id_only(item_body);
-                }
                 let header = |name: &str| {
                     item.get("headers")
                         .and_then(Value::as_object)

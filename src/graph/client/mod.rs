@@ -21,6 +21,7 @@ use crate::graph::pacing::{Limits, Pacer};
 use crate::graph::retry::{self, Decision, RetryPolicy, RetryReason};
 use crate::kinds::{ApiVersion, ThrottleClass};
 
+mod answer;
 mod batch;
 mod request;
 
@@ -33,10 +34,8 @@ struct Exchange<'a> {
     /// The body as it goes on the wire: shares the request's text or the envelope (a
     /// `$batch` of twenty bodies), not a copy of it, while the exchange is in flight.
     body: Option<hyper::body::Bytes>,
-    /// Parse the answer without its `null` members ([`crate::graph::lean`]).
-    lean: bool,
-    /// Keep only the `id` of a successful answer ([`Request::id_only`]).
-    id_only: bool,
+    /// How the answer is parsed.
+    parse: answer::AnswerParse<'a>,
 }
 
 /// The HTTP client could not be built (the TLS stack or the system's configuration).
@@ -383,8 +382,7 @@ impl GraphClient {
             url,
             prefer,
             body,
-            lean,
-            id_only,
+            parse,
         } = exchange;
         let method_value =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
@@ -427,18 +425,7 @@ impl GraphClient {
                         status,
                         retry_after,
                         request_id,
-                        body: if bytes.is_empty() {
-                            Value::Null
-                        } else if id_only && (200..300).contains(&status) {
-                            batch::id_of_answer(&bytes)
-                        } else {
-                            if lean {
-                                crate::graph::lean::from_slice(&bytes)
-                            } else {
-                                serde_json::from_slice(&bytes)
-                            }
-                            .unwrap_or(Value::Null)
-                        },
+                        body: answer::parse_answer(&bytes, status, parse),
                     },
                     Err(e) => Sent::NoAnswer(transport_text(&e)),
                 }
@@ -506,8 +493,7 @@ impl GraphClient {
                     url: &url,
                     prefer: request.prefer,
                     body: request.body.as_ref().map(Body::bytes),
-                    lean: request.lean,
-                    id_only: request.id_only,
+                    parse: answer::AnswerParse::One(request),
                 },
                 &paced,
                 place,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use crate::graph::auth::AuthError;
+use crate::graph::lean::KeepItems;
 use crate::graph::retry::RetryReason;
 use crate::kinds::{ApiVersion, ThrottleClass};
 
@@ -154,6 +155,9 @@ pub struct Request {
     /// `$batch`, the other members are dropped as the envelope is split, not held with the rest
     /// of the envelope's answers until the batch is done. Error answers are kept whole.
     pub id_only: bool,
+    /// Of a successful answer parsed without its `null` members (`lean`), keep only these items
+    /// of one array ([`KeepItems`]): the rest are never built.
+    pub keep_items: Option<std::sync::Arc<KeepItems>>,
 }
 
 impl Request {
@@ -176,6 +180,7 @@ impl Request {
             references_new_object: false,
             lean: false,
             id_only: false,
+            keep_items: None,
         }
     }
 
