@@ -171,7 +171,19 @@ fn operation_fingerprint(op: &Operation) -> [u8; 32] {
             field(r.kind.as_bytes());
         }
         field(op.parent.as_deref().unwrap_or("\0").as_bytes());
-        field(format!("{:?} {:?}", op.declared_at, op.origin).as_bytes());
+        // Where it was declared and rendered from, as numbers (formatting them as text was a
+        // hundredth of a fleet's plan).
+        let (at, from) = (op.declared_at, op.origin);
+        for number in [
+            u64::from(at.file.0),
+            at.start as u64,
+            at.end as u64,
+            u64::from(from.file.0),
+            from.base as u64,
+            from.len as u64,
+        ] {
+            field(&number.to_le_bytes());
+        }
     }
     hasher.finalize().into()
 }
