@@ -6,8 +6,8 @@
 //! and normalized once for all ([`DesiredCache`]). A body with references is parsed and
 //! normalized once as well, its references unresolved, and each tenant's ids resolved only
 //! where a value holding one is compared ([`normalize::diff_resolving`]); when that finds a
-//! change, the tenant's own body is made (references resolved in the text, parsed once) and
-//! its exact changes taken, so a plan that changes something reads as it always did.
+//! change, the tenant's own body is made (its references resolved in the parsed value) and its
+//! exact changes taken, so a plan that changes something reads as it always did.
 //!
 //! Input: an operation's body text, its kind and the ids known so far. Output: a [`Desired`].
 
@@ -107,8 +107,9 @@ fn reference_keys(value: &Value) -> Option<Vec<String>> {
     walk(value, &mut keys).then_some(keys)
 }
 
-/// Bodies parsed and normalized once for the tenants of a run that share them. Entries follow the body texts: an entry whose text is no longer held by any tenant is
-/// dropped, so memory follows the tenants in flight, not the fleet.
+/// Bodies parsed and normalized once for the tenants of a run that share them. Entries follow
+/// the body texts: an entry whose text is no longer held by any tenant is dropped, so memory
+/// follows the tenants in flight, not the fleet.
 #[derive(Debug, Default)]
 pub struct DesiredCache {
     known: Mutex<Known>,
