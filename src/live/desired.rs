@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::Value;
 
-use crate::compile::bundle::{resolve_refs_in_text, resolve_refs_in_value};
+use crate::compile::bundle::resolve_refs_in_text;
 use crate::compile::render::REF_OPEN;
 use crate::kinds::Kind;
 use crate::live::normalize;
@@ -80,10 +80,7 @@ impl Desired {
 
 /// `value` with each reference replaced by its id in `ids` (one not there stays as written).
 fn resolve_with(value: &Value, ids: &[(String, String)]) -> Value {
-    resolve_refs_in_value(value, &mut |key: &str| {
-        ids.iter().find(|(k, _)| k == key).map(|(_, id)| id.clone())
-    })
-    .unwrap_or_else(|_| value.clone())
+    normalize::resolve_ids(value, ids).unwrap_or_else(|| value.clone())
 }
 
 /// The distinct keys of the references in `value`'s strings, or `None` when a reference does
@@ -240,6 +237,7 @@ fn escaped(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::bundle::resolve_refs_in_value;
     use proptest::prelude::*;
     use serde_json::json;
 

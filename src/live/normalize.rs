@@ -285,6 +285,17 @@ pub fn diff_resolving(kind: &Kind, d: &Value, live: &Value, refs: &RefIds) -> Ve
     diffing.out
 }
 
+/// `value` with each reference replaced by its id in `refs`; `None` when one is not there or
+/// does not end.
+pub fn resolve_ids(value: &Value, refs: &RefIds) -> Option<Value> {
+    crate::compile::bundle::resolve_refs_in_value(value, &mut |key: &str| {
+        refs.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, id)| id.clone())
+    })
+    .ok()
+}
+
 /// One diff in progress: the kind, the ids of the desired body's references, the pointer of the
 /// value being compared and the changes found so far.
 struct Diffing<'a> {
@@ -363,13 +374,7 @@ impl Diffing<'_> {
         if self.refs.is_empty() || !holds_reference(value) {
             return None;
         }
-        let refs = self.refs;
-        crate::compile::bundle::resolve_refs_in_value(value, &mut |key: &str| {
-            refs.iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, id)| id.clone())
-        })
-        .ok()
+        resolve_ids(value, self.refs)
     }
 
     /// True when a normalized desired array of scalars and a live one are the same here: as
